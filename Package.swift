@@ -1,0 +1,66 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+  name: "nnbatch",
+  products: [
+    .library(name: "NeuralNet", targets: ["NeuralNet"]),
+    .library(name: "Parallel", targets: ["Parallel"]),
+    .library(name: "HDF5Store", targets: ["HDF5Store"]),
+    .executable(name: "nnbatch", targets: ["nnbatch"]),
+  ],
+  dependencies: [
+    .package(
+      url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
+  ],
+  targets: [
+    // MARK: - System libraries (C shims; nothing else includes C headers)
+
+    .systemLibrary(
+      name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
+      providers: [.apt(["libopenblas-dev"])]),
+    .systemLibrary(
+      name: "CHDF5", path: "Sources/CHDF5", pkgConfig: "hdf5",
+      providers: [.apt(["libhdf5-dev"])]),
+    .systemLibrary(
+      name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
+      providers: [.apt(["zlib1g-dev"])]),
+
+    // MARK: - Public modules
+
+    .target(name: "NeuralNet", dependencies: ["CBLAS"]),
+    .target(name: "Parallel", dependencies: ["NeuralNet"]),
+    .target(name: "HDF5Store", dependencies: ["CHDF5"]),
+    .target(
+      name: "NNBatch",
+      dependencies: ["NeuralNet", "Parallel", "HDF5Store", "CZlib"]),
+
+    // MARK: - Executable
+
+    .executableTarget(
+      name: "nnbatch",
+      dependencies: [
+        "NNBatch",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ]),
+
+    // MARK: - Tests
+
+    .target(
+      name: "TestSupport", dependencies: ["NeuralNet"],
+      path: "Tests/TestSupport"),
+    .testTarget(
+      name: "NeuralNetTests", dependencies: ["NeuralNet", "TestSupport"]),
+    .testTarget(
+      name: "ParallelTests",
+      dependencies: ["Parallel", "NeuralNet", "TestSupport"]),
+    .testTarget(
+      name: "HDF5StoreTests", dependencies: ["HDF5Store", "TestSupport"]),
+    .testTarget(
+      name: "NNBatchTests",
+      dependencies: ["NNBatch", "HDF5Store", "NeuralNet", "TestSupport"]),
+    .testTarget(
+      name: "EndToEndTests",
+      dependencies: ["NNBatch", "HDF5Store", "TestSupport"]),
+  ]
+)

@@ -1,0 +1,115 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A folder of checkpoints: durable saves, retention, and finding the one to resume.
+///
+/// Files are `step-000001500.h5` (nine digits, so names sort by step) plus
+/// an optional `best.h5`. A save goes to `.step-000001500.h5.<pid>.tmp`, is
+/// checked, fsynced, renamed into place, and the folder fsynced; only then
+/// are old files removed. Names starting with "." and ending in ".tmp" are
+/// leftovers of killed saves: never loaded, removed by `removeTemporaryFiles`.
+public struct CheckpointStore: Sendable {
+  /// The folder.
+  public let directory: String
+
+  /// A store for `directory` (created on the first save).
+  public init(directory: String) {
+    self.directory = directory
+  }
+
+  /// The file name of the checkpoint after `step` steps.
+  public static func fileName(step: Int) -> String {
+    let digits = String(step)
+    return "step-" + String(repeating: "0", count: max(0, 9 - digits.count)) + digits + ".h5"
+  }
+
+  /// The step encoded in a checkpoint file name, or nil for other names.
+  public static func step(fromFileName name: String) -> Int? {
+    guard name.hasPrefix("step-"), name.hasSuffix(".h5") else { return nil }
+    let digits = name.dropFirst(5).dropLast(3)
+    guard digits.count >= 9, digits.allSatisfy(\.isASCII), digits.allSatisfy(\.isNumber) else {
+      return nil
+    }
+    return Int(digits)
+  }
+
+  /// Name of the best-so-far checkpoint kept apart from the rolling ones.
+  public static let bestFileName = "best.h5"
+
+  private func path(_ name: String) -> String { "\(directory)/\(name)" }
+
+  /// Checkpoint files in the folder, oldest step first.
+  public func checkpointFiles() throws -> [(step: Int, path: String)] {
+    guard FileSystem.isDirectory(directory) else { return [] }
+    return try FileSystem.list(directory)
+      .compactMap { name in Self.step(fromFileName: name).map { ($0, path(name)) } }
+      .sorted { $0.0 < $1.0 }
+  }
+
+  /// Removes leftovers of interrupted saves; returns their paths.
+  @discardableResult
+  public func removeTemporaryFiles() throws -> [String] {
+    guard FileSystem.isDirectory(directory) else { return [] }
+    let leftovers = try FileSystem.list(directory)
+      .filter { $0.hasPrefix(".") && $0.hasSuffix(".tmp") }
+      .map(path)
+    for file in leftovers { try FileSystem.remove(file) }
+    if !leftovers.isEmpty { try FileSystem.fsyncDirectory(directory) }
+    return leftovers
+  }
+
+  /// Durably saves `checkpoint` as `name` (default: its step's file name); returns the path.
+  ///
+  /// On any failure the temporary file is removed, existing checkpoints are
+  /// untouched, and the error names the path and the cause.
+  @discardableResult
+  public func save(_ checkpoint: Checkpoint, name: String? = nil) throws -> String {
+    try FileSystem.createDirectories(directory)
+    let finalName = name ?? Self.fileName(step: checkpoint.step)
+    let temporary = path(".\(finalName).\(getpid()).tmp")
+    do {
+      try checkpoint.write(to: temporary)
+      try FileSystem.fsyncFile(temporary)
+      try FileSystem.rename(temporary, to: path(finalName))
+    } catch {
+      try? FileSystem.remove(temporary)  // Best effort; the save error is what matters.
+      throw error
+    }
+    try FileSystem.fsyncDirectory(directory)
+    return path(finalName)
+  }
+
+  /// Deletes the oldest step checkpoints so that at most `keep` remain.
+  ///
+  /// Called after a save is durable, so a crash here loses nothing.
+  @discardableResult
+  public func prune(keep: Int) throws -> [String] {
+    let files = try checkpointFiles()
+    guard keep > 0, files.count > keep else { return [] }
+    let doomed = files.prefix(files.count - keep).map(\.path)
+    for file in doomed { try FileSystem.remove(file) }
+    try FileSystem.fsyncDirectory(directory)
+    return doomed
+  }
+
+  /// The newest checkpoint that verifies, and every newer one skipped with its reason.
+  public func newestValid() throws -> (
+    checkpoint: Checkpoint, path: String, skipped: [CheckpointError]
+  )? {
+    var skipped: [CheckpointError] = []
+    for (_, file) in try checkpointFiles().reversed() {
+      do {
+        return (try Checkpoint.read(from: file), file, skipped)
+      } catch let error as CheckpointError {
+        skipped.append(error)
+      }
+    }
+    if !skipped.isEmpty {
+      throw CheckpointError(
+        path: directory,
+        reason: "no checkpoint verifies: " + skipped.map(\.description).joined(separator: "; "))
+    }
+    return nil
+  }
+}

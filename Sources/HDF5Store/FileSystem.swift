@@ -1,0 +1,93 @@
+// Raw file-system calls for durable saves; all of them check errno.
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Durable file operations: fsync, rename, remove, list, each with a clear error.
+public enum FileSystem {
+  private static func failure(_ operation: String, _ path: String) -> HDF5Error {
+    HDF5Error(operation: operation, path: path, reason: String(cString: strerror(errno)))
+  }
+
+  /// Flushes `path`'s data and metadata to stable storage.
+  ///
+  /// The corresponding C function is `fsync`.
+  public static func fsyncFile(_ path: String) throws {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { throw failure("open for fsync", path) }
+    defer { close(fd) }
+    guard fsync(fd) == 0 else { throw failure("fsync", path) }
+  }
+
+  /// Makes renames and deletions in directory `path` durable.
+  public static func fsyncDirectory(_ path: String) throws {
+    let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+    guard fd >= 0 else { throw failure("open directory for fsync", path) }
+    defer { close(fd) }
+    guard fsync(fd) == 0 else { throw failure("fsync directory", path) }
+  }
+
+  /// Atomically replaces `destination` with `source` (same file system).
+  ///
+  /// The corresponding C function is `rename`.
+  public static func rename(_ source: String, to destination: String) throws {
+    guard Glibc.rename(source, destination) == 0 else {
+      throw failure("rename to \(destination)", source)
+    }
+  }
+
+  /// Removes file `path`; a missing file is not an error.
+  public static func remove(_ path: String) throws {
+    guard unlink(path) == 0 || errno == ENOENT else { throw failure("remove", path) }
+  }
+
+  /// Creates directory `path` and its parents, like `mkdir -p`.
+  public static func createDirectories(_ path: String) throws {
+    var current = path.hasPrefix("/") ? "" : "."
+    for component in path.split(separator: "/") {
+      current += "/\(component)"
+      if mkdir(current, 0o755) != 0 && errno != EEXIST {
+        throw failure("create directory", current)
+      }
+    }
+    var info = stat()
+    guard stat(path, &info) == 0 else { throw failure("create directory", path) }
+    guard (info.st_mode & S_IFMT) == S_IFDIR else {
+      throw HDF5Error(operation: "create directory", path: path, reason: "exists and is not a directory")
+    }
+  }
+
+  /// Names of the entries of directory `path` (without "." and ".."), sorted.
+  public static func list(_ path: String) throws -> [String] {
+    guard let directory = opendir(path) else { throw failure("list directory", path) }
+    defer { closedir(directory) }
+    var names: [String] = []
+    while let entry = readdir(directory) {
+      let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+        String(cString: raw.bindMemory(to: CChar.self).baseAddress.unsafelyUnwrapped)
+      }
+      if name != "." && name != ".." { names.append(name) }
+    }
+    return names.sorted()
+  }
+
+  /// Whether `path` exists.
+  public static func exists(_ path: String) -> Bool {
+    access(path, F_OK) == 0
+  }
+
+  /// Whether `path` is a directory.
+  public static func isDirectory(_ path: String) -> Bool {
+    var info = stat()
+    return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
+  }
+
+  /// Size of file `path` in bytes.
+  public static func size(_ path: String) throws -> Int {
+    var info = stat()
+    guard stat(path, &info) == 0 else { throw failure("stat", path) }
+    return Int(info.st_size)
+  }
+}

@@ -1,0 +1,94 @@
+// Every raw libhdf5 call of nnbatch goes through this file's helpers, which
+// check the return code and turn HDF5's error stack into a Swift error.
+import CHDF5
+import Foundation
+
+/// The raw HDF5 identifier type, kept internal: it never appears in public API.
+typealias HID = hid_t
+
+/// Serialises all use of libhdf5, which Debian builds without thread safety.
+///
+/// Recursive because high-level operations (save a checkpoint) call
+/// lower-level ones (write a dataset) while holding it.
+let hdf5Lock = NSRecursiveLock()
+
+/// Runs `body` holding the HDF5 lock.
+func withHDF5<T>(_ body: () throws -> T) rethrows -> T {
+  hdf5Lock.lock()
+  defer { hdf5Lock.unlock() }
+  HDF5Library.initialize()
+  return try body()
+}
+
+enum HDF5Library {
+  /// Opens the library once and silences its stderr error dump.
+  static let initialized: Bool = {
+    let opened = H5open() >= 0
+    _ = nnb_silence_errors()
+    return opened
+  }()
+
+  static func initialize() {
+    _ = initialized
+  }
+
+  /// The messages of the current HDF5 error stack, innermost last, joined.
+  static func errorStackMessage() -> String {
+    final class Collector {
+      var messages: [String] = []
+    }
+    let collector = Collector()
+    let status = withExtendedLifetime(collector) {
+      H5Ewalk2(
+        nnb_H5E_DEFAULT(), H5E_WALK_DOWNWARD,
+        { _, description, clientData in
+          guard let description, let clientData else { return 0 }
+          let collector = Unmanaged<Collector>.fromOpaque(clientData).takeUnretainedValue()
+          var text = ""
+          if let desc = description.pointee.desc { text = String(cString: desc) }
+          if let function = description.pointee.func_name {
+            text += " (\(String(cString: function)))"
+          }
+          collector.messages.append(text)
+          return 0
+        }, Unmanaged.passUnretained(collector).toOpaque())
+    }
+    _ = H5Eclear2(nnb_H5E_DEFAULT())
+    if status < 0 || collector.messages.isEmpty { return "HDF5 reported an error" }
+    // Outermost first reads best: "unable to open file: ... file signature not found".
+    var seen = Set<String>()
+    let unique = collector.messages.filter { seen.insert($0).inserted }
+    return unique.prefix(4).joined(separator: ": ")
+  }
+}
+
+/// Throws when `status` (an herr_t) is negative.
+func check(_ status: herr_t, _ operation: String, _ path: String) throws {
+  if status < 0 {
+    throw HDF5Error(operation: operation, path: path, reason: HDF5Library.errorStackMessage())
+  }
+}
+
+/// Returns `id` when it is a valid identifier, throws otherwise.
+func checkID(_ id: hid_t, _ operation: String, _ path: String) throws -> hid_t {
+  if id < 0 {
+    throw HDF5Error(operation: operation, path: path, reason: HDF5Library.errorStackMessage())
+  }
+  return id
+}
+
+/// Closes short-lived identifiers and reports a failing close.
+enum Close {
+  static func dataspace(_ id: hid_t) { _ = H5Sclose(id) }
+  static func datatype(_ id: hid_t) { _ = H5Tclose(id) }
+  static func plist(_ id: hid_t) { _ = H5Pclose(id) }
+  static func dataset(_ id: hid_t, _ path: String) throws {
+    try check(H5Dclose(id), "close dataset", path)
+  }
+  static func attribute(_ id: hid_t, _ path: String) throws {
+    try check(H5Aclose(id), "close attribute", path)
+  }
+  static func group(_ id: hid_t, _ path: String) throws {
+    try check(H5Gclose(id), "close group", path)
+  }
+}

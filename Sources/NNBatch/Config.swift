@@ -1,0 +1,505 @@
+import Foundation
+import NeuralNet
+
+/// What the data set is for: picks metrics and how labels are read.
+public enum Task: String, Sendable, CaseIterable {
+  /// Class labels; accuracy is reported.
+  case classification
+  /// Real-valued targets; MAE and R² are reported.
+  case regression
+}
+
+/// Feature scaling, fitted on the training split only.
+public enum Scaling: String, Sendable, CaseIterable {
+  /// Features as they are.
+  case none
+  /// (x − min) / (max − min) per feature.
+  case minmax
+  /// (x − mean) / std per feature.
+  case standardize
+}
+
+/// Where samples come from (`data.source` and its keys).
+public enum DataSource: Sendable, Equatable {
+  /// Samples written in the config.
+  case inline(inputs: [[Double]], targets: [[Double]])
+  /// Seeded synthetic classification data.
+  case synthetic(samples: Int, features: Int, classes: Int, seed: UInt64)
+  /// A CSV file.
+  case csv(CSVOptions)
+  /// MNIST-format IDX image and label files (optionally gzipped).
+  case idx(images: String, labels: String)
+  /// Datasets of an HDF5 file.
+  case hdf5(path: String, inputs: String, targets: String)
+
+  /// The source's name as in the config.
+  public var name: String {
+    switch self {
+    case .inline: return "inline"
+    case .synthetic: return "synthetic"
+    case .csv: return "csv"
+    case .idx: return "idx"
+    case .hdf5: return "hdf5"
+    }
+  }
+}
+
+/// How to read a CSV file.
+public struct CSVOptions: Sendable, Equatable {
+  /// The file.
+  public var path: String
+  /// Whether the first row names the columns.
+  public var header: Bool
+  /// Field separator (one character).
+  public var delimiter: Character
+  /// Target columns, by name (with a header) or 0-based index.
+  public var targets: [ColumnRef]
+  /// Columns to ignore, by name or index.
+  public var ignore: [ColumnRef]
+}
+
+/// A CSV column named by header or by 0-based index.
+public enum ColumnRef: Sendable, Equatable, CustomStringConvertible {
+  /// By header name.
+  case name(String)
+  /// By 0-based index.
+  case index(Int)
+
+  /// As written.
+  public var description: String {
+    switch self {
+    case .name(let n): return "\"\(n)\""
+    case .index(let i): return "\(i)"
+    }
+  }
+}
+
+/// `data` or `data.validation`: a source and how to read it.
+public struct DataConfig: Sendable, Equatable {
+  /// The source.
+  public var source: DataSource
+  /// classification or regression; inferred from the loss when absent.
+  public var task: Task?
+}
+
+/// Early stopping (`training.early_stopping`).
+public struct EarlyStopping: Sendable, Equatable {
+  /// Metric watched: val_loss, val_accuracy, train_loss.
+  public var monitor: String
+  /// Epochs without improvement before stopping.
+  public var patience: Int
+  /// Smallest change that counts as an improvement.
+  public var minDelta: Double
+
+  /// Whether larger values of the monitored metric are better.
+  public var maximize: Bool { monitor.hasSuffix("accuracy") || monitor.hasSuffix("r2") }
+}
+
+/// The whole run configuration.
+public struct Config: Sendable {
+  /// The config file path.
+  public var file: String
+  /// The JSON text, saved in checkpoints.
+  public var text: String
+  /// Run name (default: the file name without extension).
+  public var name: String
+  /// Seed of initial weights, shuffling and the validation split.
+  public var seed: UInt64
+  /// Training data.
+  public var data: DataConfig
+  /// Separate validation data, if any.
+  public var validation: DataConfig?
+  /// Seeded hold-out fraction of the training data for validation.
+  public var validationSplit: Double
+  /// Feature scaling.
+  public var scaling: Scaling
+  /// Layers.
+  public var layers: [LayerSpec]
+  /// Weight initialiser.
+  public var initializer: Initializer
+  /// Whether layers have biases.
+  public var bias: Bool
+  /// Training loss.
+  public var loss: Loss
+  /// Optimizer.
+  public var optimizer: OptimizerSettings
+  /// Learning-rate schedule (its `totalSteps` is filled in once the data size is known).
+  public var schedule: LearningRateSchedule
+  /// Epochs to train.
+  public var epochs: Int
+  /// Samples per mini-batch.
+  public var batchSize: Int
+  /// Samples per shard (fixed by the config so results never depend on threads).
+  public var shardSize: Int
+  /// Shuffle the training samples every epoch.
+  public var shuffle: Bool
+  /// Drop the last batch of an epoch when it is short.
+  public var dropLast: Bool
+  /// Early stopping, if configured.
+  public var earlyStopping: EarlyStopping?
+  /// Checkpoint folder.
+  public var checkpointDir: String
+  /// Save every this many steps.
+  public var checkpointEverySteps: Int?
+  /// Save every this many epochs.
+  public var checkpointEveryEpochs: Int?
+  /// Step checkpoints to keep.
+  public var keep: Int
+  /// Keep the best checkpoint by the monitored metric as best.h5.
+  public var keepBest: Bool
+  /// Metric for keep_best when there is no early stopping.
+  public var bestMonitor: String
+
+  /// The task: configured, or inferred from the loss.
+  public var task: Task {
+    data.task ?? (loss == .crossEntropy || loss == .binaryCrossEntropy ? .classification : .regression)
+  }
+
+  /// Default shard size (measured on the throughput run: see README, Performance).
+  public static let defaultShardSize = 64
+}
+
+extension Config {
+  /// Reads and validates the config at `path`, reporting every problem.
+  public static func load(path: String) throws(NNBatchError) -> Config {
+    guard FileManager.default.fileExists(atPath: path) else {
+      throw NNBatchError(.usage, "\(path): no such config file")
+    }
+    guard let data = FileManager.default.contents(atPath: path) else {
+      throw NNBatchError(.usage, "\(path): cannot read the config file")
+    }
+    guard let text = String(validating: data, as: UTF8.self) else {
+      throw NNBatchError(.usage, "\(path): the config file is not valid UTF-8")
+    }
+    return try parse(text: text, file: path)
+  }
+
+  /// Parses and validates config `text` that came from `file`.
+  public static func parse(text: String, file: String) throws(NNBatchError) -> Config {
+    let json: JSONValue
+    do {
+      json = try JSONParser.parse(text)
+    } catch {
+      throw NNBatchError(
+        diagnostics: [
+          Diagnostic(file: file, location: error.location, message: "invalid JSON: \(error.message)")
+        ])
+    }
+    let sink = DiagnosticSink(file: file)
+    let config = decode(json, text: text, file: file, sink: sink)
+    if let config, sink.diagnostics.isEmpty { return config }
+    throw NNBatchError(diagnostics: sink.diagnostics)
+  }
+
+  private static func decode(_ json: JSONValue, text: String, file: String, sink: DiagnosticSink)
+    -> Config?
+  {
+    guard let root = ObjectReader.make(json, path: "$", sink: sink) else { return nil }
+    let defaultName = URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent
+    let name = root.string("name") ?? defaultName
+    if name.isEmpty || name.contains("/") {
+      root.report("name", "expected a non-empty name without '/', found \"\(name)\"")
+    }
+    let seed = UInt64(root.int("seed", min: 0) ?? 0)
+
+    // Model first: the data's checks use its output width.
+    var layers: [LayerSpec] = []
+    var initializer = Initializer.xavierUniform
+    var bias = true
+    if let model = root.object("model") {
+      if let items = model.array("layers") {
+        if items.isEmpty { model.report("layers", "expected at least one layer, found none") }
+        for (i, item) in items.enumerated() {
+          guard let layer = ObjectReader.make(item, path: "\(model.childPath("layers"))[\(i)]", sink: sink)
+          else { continue }
+          let units = layer.int("units", min: 1, max: 1 << 20)
+          if !layer.has("units") { layer.missing("units", "a positive integer") }
+          let activation = layer.choice("activation", Activation.self, what: "activation") ?? .linear
+          if let units { layers.append(LayerSpec(units: units, activation: activation)) }
+          layer.finish()
+        }
+        for (i, layer) in layers.enumerated() where layer.activation == .softmax && i != layers.count - 1 {
+          sink.report(
+            items[i], "\(model.childPath("layers"))[\(i)].activation",
+            "softmax is only allowed on the last layer (layer \(layers.count - 1)), found it on layer \(i)")
+        }
+      } else {
+        model.missing("layers", "an array of {\"units\": N, \"activation\": NAME}")
+      }
+      initializer = model.choice("init", Initializer.self, what: "initializer") ?? initializer
+      bias = model.bool("bias") ?? bias
+      model.finish()
+    } else if !root.has("model") {
+      root.missing("model", "an object with \"layers\"")
+    }
+
+    let loss = root.choice("loss", Loss.self, what: "loss")
+    if !root.has("loss") { root.missing("loss", "one of \(Loss.allCases.map(\.rawValue).joined(separator: ", "))") }
+    if let loss, let last = layers.last, !loss.fits(outputActivation: last.activation),
+      let required = loss.requiredActivation
+    {
+      root.report(
+        "loss",
+        "loss \(loss.rawValue) needs a \(required.rawValue) output layer, found \(last.activation.rawValue)")
+    }
+
+    var optimizer = OptimizerSettings(kind: .sgd, learningRate: 0.01)
+    var schedule = LearningRateSchedule()
+    if let o = root.object("optimizer") {
+      let kind = o.choice("kind", OptimizerKind.self, what: "optimizer") ?? .sgd
+      if !o.has("kind") { o.missing("kind", "one of sgd, adam, adamw") }
+      let defaults = OptimizerSettings(kind: kind, learningRate: kind == .sgd ? 0.01 : 0.001)
+      optimizer = defaults
+      optimizer.learningRate = o.double("learning_rate", min: 0, exclusiveMin: true) ?? defaults.learningRate
+      optimizer.weightDecay = o.double("weight_decay", min: 0) ?? defaults.weightDecay
+      optimizer.clipNorm = o.double("clip_norm", min: 0, exclusiveMin: true)
+      if kind == .sgd {
+        optimizer.momentum = o.double("momentum", min: 0, max: 1, exclusiveMax: true) ?? 0
+        optimizer.nesterov = o.bool("nesterov") ?? false
+        if optimizer.nesterov && optimizer.momentum == 0 {
+          o.report("nesterov", "Nesterov momentum needs momentum > 0, found momentum 0")
+        }
+      } else {
+        optimizer.beta1 = o.double("beta1", min: 0, max: 1, exclusiveMax: true) ?? defaults.beta1
+        optimizer.beta2 = o.double("beta2", min: 0, max: 1, exclusiveMax: true) ?? defaults.beta2
+        optimizer.epsilon = o.double("epsilon", min: 0, exclusiveMin: true) ?? defaults.epsilon
+      }
+      if let s = o.object("schedule") {
+        schedule.kind = s.choice("kind", ScheduleKind.self, what: "schedule") ?? .constant
+        schedule.warmupSteps = s.int("warmup_steps", min: 0) ?? 0
+        switch schedule.kind {
+        case .constant: break
+        case .step:
+          schedule.everyEpochs = s.int("every_epochs", min: 1) ?? 1
+          schedule.factor = s.double("factor", min: 0, exclusiveMin: true, max: 1) ?? 0.1
+        case .exponential:
+          schedule.gamma = s.double("gamma", min: 0, exclusiveMin: true, max: 1) ?? 0.95
+        case .cosine:
+          schedule.floor = s.double("floor", min: 0) ?? 0
+          if schedule.floor > optimizer.learningRate {
+            s.report("floor", "expected a floor ≤ the learning rate \(optimizer.learningRate), found \(schedule.floor)")
+          }
+        }
+        s.finish()
+      }
+      o.finish()
+    } else if !root.has("optimizer") {
+      root.missing("optimizer", "an object with \"kind\" and \"learning_rate\"")
+    }
+
+    var epochs = 10
+    var batchSize = 32
+    var shardSize: Int?
+    var shuffle = true
+    var dropLast = false
+    var earlyStopping: EarlyStopping?
+    if let t = root.object("training") {
+      epochs = t.int("epochs", min: 0) ?? epochs
+      batchSize = t.int("batch_size", min: 1, max: 1 << 20) ?? batchSize
+      shardSize = t.int("shard_size", min: 1)
+      if let s = shardSize, s > batchSize {
+        t.report("shard_size", "expected a shard size ≤ batch_size \(batchSize), found \(s)")
+      }
+      shuffle = t.bool("shuffle") ?? shuffle
+      dropLast = t.bool("drop_last") ?? dropLast
+      if let e = t.object("early_stopping") {
+        let monitors = ["val_loss", "val_accuracy", "train_loss", "train_accuracy"]
+        var monitor = e.string("monitor") ?? "val_loss"
+        if !monitors.contains(monitor) {
+          var message = "unknown metric \"\(monitor)\"; expected one of \(monitors.joined(separator: ", "))"
+          if let guess = suggestion(for: monitor, among: monitors) { message += " (did you mean \"\(guess)\"?)" }
+          e.report("monitor", message)
+          monitor = "val_loss"
+        }
+        earlyStopping = EarlyStopping(
+          monitor: monitor, patience: e.int("patience", min: 1) ?? 5,
+          minDelta: e.double("min_delta", min: 0) ?? 0)
+        e.finish()
+      }
+      t.finish()
+    }
+
+    var checkpointDir = "checkpoints/\(name)"
+    var everySteps: Int?
+    var everyEpochs: Int?
+    var keep = 3
+    var keepBest = false
+    var bestMonitor = earlyStopping?.monitor ?? "val_loss"
+    if let c = root.object("checkpoint") {
+      checkpointDir = c.string("dir") ?? checkpointDir
+      everySteps = c.int("every_steps", min: 1)
+      everyEpochs = c.int("every_epochs", min: 1)
+      keep = c.int("keep", min: 1) ?? keep
+      keepBest = c.bool("keep_best") ?? false
+      bestMonitor = c.string("monitor") ?? bestMonitor
+      c.finish()
+    }
+    if everySteps == nil && everyEpochs == nil { everyEpochs = 1 }
+
+    var dataConfig: DataConfig?
+    var validation: DataConfig?
+    var validationSplit = 0.0
+    var scaling = Scaling.none
+    if let d = root.object("data") {
+      dataConfig = decodeData(d, seed: seed, sink: sink)
+      validationSplit = d.double("validation_split", min: 0, max: 1, exclusiveMax: true) ?? 0
+      scaling = d.choice("scale", Scaling.self, what: "scaling") ?? .none
+      if let v = d.object("validation") {
+        validation = decodeData(v, seed: seed, sink: sink)
+        v.finish()
+        if validationSplit > 0 {
+          d.report("validation_split", "give either validation_split or a validation source, not both")
+        }
+      }
+      d.finish()
+    } else if !root.has("data") {
+      root.missing("data", "an object with \"source\"")
+    }
+    root.finish()
+
+    guard let dataConfig, let loss, !layers.isEmpty else { return nil }
+    if let es = earlyStopping, es.monitor.hasPrefix("val_"), validation == nil, validationSplit == 0 {
+      sink.report(
+        at: nil, "$.training.early_stopping.monitor",
+        "monitor \(es.monitor) needs validation data (data.validation_split or data.validation)")
+    }
+    return Config(
+      file: file, text: text, name: name, seed: seed, data: dataConfig, validation: validation,
+      validationSplit: validationSplit, scaling: scaling, layers: layers, initializer: initializer,
+      bias: bias, loss: loss, optimizer: optimizer, schedule: schedule, epochs: epochs,
+      batchSize: batchSize, shardSize: shardSize ?? min(batchSize, defaultShardSize), shuffle: shuffle,
+      dropLast: dropLast, earlyStopping: earlyStopping, checkpointDir: checkpointDir,
+      checkpointEverySteps: everySteps, checkpointEveryEpochs: everyEpochs, keep: keep,
+      keepBest: keepBest, bestMonitor: bestMonitor)
+  }
+
+  private static func decodeData(_ d: ObjectReader, seed: UInt64, sink: DiagnosticSink) -> DataConfig? {
+    let task = d.choice("task", Task.self, what: "task")
+    guard let sourceName = d.string("source") else {
+      if !d.has("source") { d.missing("source", "one of inline, csv, idx, hdf5, synthetic") }
+      return nil
+    }
+    func required(_ key: String) -> String? {
+      let value = d.string(key)
+      if value == nil && !d.has(key) { d.missing(key, "a string") }
+      return value
+    }
+    switch sourceName {
+    case "inline":
+      let inputs = numberRows(d, "inputs", sink: sink)
+      let targets = numberRows(d, "targets", sink: sink, allowScalars: true)
+      guard let inputs, let targets else { return nil }
+      if inputs.count != targets.count {
+        d.report("targets", "expected \(inputs.count) targets (one per input row), found \(targets.count)")
+      }
+      if inputs.isEmpty { d.report("inputs", "expected at least one sample, found none") }
+      return DataConfig(source: .inline(inputs: inputs, targets: targets), task: task)
+    case "synthetic":
+      let samples = d.int("samples", min: 1, max: 1 << 28)
+      let features = d.int("features", min: 1, max: 1 << 20)
+      let classes = d.int("classes", min: 2, max: 1 << 16)
+      let dataSeed = d.int("seed", min: 0).map(UInt64.init) ?? seed
+      for key in ["samples", "features", "classes"] where !d.has(key) {
+        d.missing(key, "a positive integer")
+      }
+      guard let samples, let features, let classes else { return nil }
+      return DataConfig(
+        source: .synthetic(samples: samples, features: features, classes: classes, seed: dataSeed),
+        task: task ?? .classification)
+    case "csv":
+      let path = required("path")
+      let header = d.bool("header") ?? true
+      var delimiter: Character = ","
+      if let text = d.string("delimiter") {
+        if text.count == 1, let c = text.first, c != "\"", c != "\n", c != "\r" {
+          delimiter = c
+        } else {
+          d.report("delimiter", "expected one character other than a quote or newline, found \"\(text)\"")
+        }
+      }
+      let targets = columnRefs(d, "targets", header: header, sink: sink) ?? [.index(-1)]
+      let ignore = columnRefs(d, "ignore", header: header, sink: sink) ?? []
+      guard let path else { return nil }
+      return DataConfig(
+        source: .csv(CSVOptions(path: path, header: header, delimiter: delimiter, targets: targets, ignore: ignore)),
+        task: task)
+    case "idx":
+      let images = required("images")
+      let labels = required("labels")
+      guard let images, let labels else { return nil }
+      return DataConfig(source: .idx(images: images, labels: labels), task: task ?? .classification)
+    case "hdf5":
+      let path = required("path")
+      let inputs = required("inputs")
+      let targets = required("targets")
+      guard let path, let inputs, let targets else { return nil }
+      return DataConfig(source: .hdf5(path: path, inputs: inputs, targets: targets), task: task)
+    default:
+      let names = ["inline", "csv", "idx", "hdf5", "synthetic"]
+      var message = "unknown data source \"\(sourceName)\"; expected one of \(names.joined(separator: ", "))"
+      if let guess = suggestion(for: sourceName, among: names) { message += " (did you mean \"\(guess)\"?)" }
+      d.report("source", message)
+      return nil
+    }
+  }
+
+  private static func numberRows(
+    _ d: ObjectReader, _ key: String, sink: DiagnosticSink, allowScalars: Bool = false
+  ) -> [[Double]]? {
+    guard let items = d.array(key) else {
+      if !d.has(key) { d.missing(key, "an array of rows of numbers") }
+      return nil
+    }
+    var rows: [[Double]] = []
+    var ok = true
+    for (i, item) in items.enumerated() {
+      let path = "\(d.childPath(key))[\(i)]"
+      switch item {
+      case .number(let v, _, _) where allowScalars:
+        rows.append([v])
+      case .array(let values, _):
+        var row: [Double] = []
+        for (j, value) in values.enumerated() {
+          guard case .number(let v, _, _) = value else {
+            sink.report(value, "\(path)[\(j)]", "expected a number, found \(value.summary)")
+            ok = false
+            continue
+          }
+          row.append(v)
+        }
+        if let first = rows.first, first.count != row.count {
+          sink.report(item, path, "expected a row of \(first.count) numbers, found \(row.count)")
+          ok = false
+        }
+        rows.append(row)
+      default:
+        sink.report(item, path, "expected an array of numbers, found \(item.typeName)")
+        ok = false
+      }
+    }
+    return ok ? rows : nil
+  }
+
+  private static func columnRefs(_ d: ObjectReader, _ key: String, header: Bool, sink: DiagnosticSink)
+    -> [ColumnRef]?
+  {
+    guard let value = d.value(key) else { return nil }
+    let items: [JSONValue]
+    if case .array(let list, _) = value { items = list } else { items = [value] }
+    var refs: [ColumnRef] = []
+    for item in items {
+      switch item {
+      case .string(let name, _):
+        if !header {
+          sink.report(item, d.childPath(key), "a column name needs header: true; use a 0-based index, found \"\(name)\"")
+        }
+        refs.append(.name(name))
+      case .number(let n, _, _) where n == n.rounded() && n >= -1_000_000 && n < 1_000_000:
+        refs.append(.index(Int(n)))
+      default:
+        sink.report(item, d.childPath(key), "expected a column name or 0-based index, found \(item.summary)")
+      }
+    }
+    return refs
+  }
+}

@@ -1,0 +1,175 @@
+/// Collects every problem of a config instead of stopping at the first.
+final class DiagnosticSink {
+  let file: String
+  private(set) var diagnostics: [Diagnostic] = []
+
+  init(file: String) {
+    self.file = file
+  }
+
+  func report(_ value: JSONValue?, _ path: String, _ message: String) {
+    diagnostics.append(
+      Diagnostic(file: file, location: value?.location, path: path, message: message))
+  }
+
+  func report(at location: SourceLocation?, _ path: String, _ message: String) {
+    diagnostics.append(Diagnostic(file: file, location: location, path: path, message: message))
+  }
+}
+
+/// Typed, checked access to one JSON object of the config.
+///
+/// Every getter records its key as known; `finish()` then reports keys
+/// nobody asked for, with a "did you mean" suggestion.
+final class ObjectReader {
+  let path: String
+  let location: SourceLocation
+  private let members: [JSONMember]
+  private let sink: DiagnosticSink
+  private var known: [String] = []
+
+  init(members: [JSONMember], location: SourceLocation, path: String, sink: DiagnosticSink) {
+    self.members = members
+    self.location = location
+    self.path = path
+    self.sink = sink
+  }
+
+  /// A reader for `value`, or nil (and a diagnostic) when it is not an object.
+  static func make(_ value: JSONValue, path: String, sink: DiagnosticSink) -> ObjectReader? {
+    guard case .object(let members, let location) = value else {
+      sink.report(value, path, "expected an object, found \(value.typeName)")
+      return nil
+    }
+    return ObjectReader(members: members, location: location, path: path, sink: sink)
+  }
+
+  func childPath(_ key: String) -> String { "\(path).\(key)" }
+
+  /// The raw value of `key`, marking it known.
+  func value(_ key: String) -> JSONValue? {
+    known.append(key)
+    guard let member = members.first(where: { $0.key == key }) else { return nil }
+    if case .null = member.value { return nil }
+    return member.value
+  }
+
+  func has(_ key: String) -> Bool { members.contains { $0.key == key } }
+
+  func report(_ key: String, _ message: String) {
+    sink.report(value(key), childPath(key), message)
+  }
+
+  func missing(_ key: String, _ expected: String) {
+    sink.report(at: location, childPath(key), "missing required key; expected \(expected)")
+  }
+
+  func string(_ key: String) -> String? {
+    guard let v = value(key) else { return nil }
+    guard case .string(let s, _) = v else {
+      sink.report(v, childPath(key), "expected a string, found \(v.typeName)")
+      return nil
+    }
+    return s
+  }
+
+  func bool(_ key: String) -> Bool? {
+    guard let v = value(key) else { return nil }
+    guard case .bool(let b, _) = v else {
+      sink.report(v, childPath(key), "expected true or false, found \(v.summary)")
+      return nil
+    }
+    return b
+  }
+
+  func int(_ key: String, min: Int? = nil, max: Int? = nil) -> Int? {
+    guard let v = value(key) else { return nil }
+    guard case .number(let d, _, _) = v, d == d.rounded(), abs(d) < 9e15 else {
+      sink.report(v, childPath(key), "expected an integer, found \(v.summary)")
+      return nil
+    }
+    let n = Int(d)
+    if let min, n < min {
+      sink.report(v, childPath(key), "expected an integer ≥ \(min), found \(n)")
+      return nil
+    }
+    if let max, n > max {
+      sink.report(v, childPath(key), "expected an integer ≤ \(max), found \(n)")
+      return nil
+    }
+    return n
+  }
+
+  /// A number checked against bounds; `exclusiveMin` for "> min".
+  func double(
+    _ key: String, min: Double? = nil, exclusiveMin: Bool = false, max: Double? = nil,
+    exclusiveMax: Bool = false
+  ) -> Double? {
+    guard let v = value(key) else { return nil }
+    guard case .number(let d, _, _) = v else {
+      sink.report(v, childPath(key), "expected a number, found \(v.summary)")
+      return nil
+    }
+    if let min, exclusiveMin ? d <= min : d < min {
+      sink.report(v, childPath(key), "expected a number \(exclusiveMin ? ">" : "≥") \(min), found \(v.summary)")
+      return nil
+    }
+    if let max, exclusiveMax ? d >= max : d > max {
+      sink.report(v, childPath(key), "expected a number \(exclusiveMax ? "<" : "≤") \(max), found \(v.summary)")
+      return nil
+    }
+    return d
+  }
+
+  /// One of an enumeration's raw values.
+  func choice<E: RawRepresentable & CaseIterable>(_ key: String, _: E.Type, what: String)
+    -> E? where E.RawValue == String
+  {
+    guard let v = value(key) else { return nil }
+    return ObjectReader.choice(v, E.self, path: childPath(key), what: what, sink: sink)
+  }
+
+  static func choice<E: RawRepresentable & CaseIterable>(
+    _ v: JSONValue, _: E.Type, path: String, what: String, sink: DiagnosticSink
+  ) -> E? where E.RawValue == String {
+    let names = E.allCases.map(\.rawValue)
+    guard case .string(let s, _) = v else {
+      sink.report(v, path, "expected \(what) (one of \(names.joined(separator: ", "))), found \(v.typeName)")
+      return nil
+    }
+    guard let result = E(rawValue: s) else {
+      var message = "unknown \(what) \"\(s)\"; expected one of \(names.joined(separator: ", "))"
+      if let guess = suggestion(for: s, among: names) { message += " (did you mean \"\(guess)\"?)" }
+      sink.report(v, path, message)
+      return nil
+    }
+    return result
+  }
+
+  func object(_ key: String) -> ObjectReader? {
+    guard let v = value(key) else { return nil }
+    return ObjectReader.make(v, path: childPath(key), sink: sink)
+  }
+
+  func array(_ key: String) -> [JSONValue]? {
+    guard let v = value(key) else { return nil }
+    guard case .array(let items, _) = v else {
+      sink.report(v, childPath(key), "expected an array, found \(v.typeName)")
+      return nil
+    }
+    return items
+  }
+
+  /// Reports every key that no getter asked for.
+  func finish() {
+    for member in members where !known.contains(member.key) {
+      var message = "unknown key \"\(member.key)\""
+      if let guess = suggestion(for: member.key, among: known) {
+        message += " (did you mean \"\(guess)\"?)"
+      } else {
+        message += "; expected one of \(known.joined(separator: ", "))"
+      }
+      sink.report(at: member.keyLocation, childPath(member.key), message)
+    }
+  }
+}

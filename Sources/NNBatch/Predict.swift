@@ -1,0 +1,178 @@
+import Foundation
+import HDF5Store
+import NeuralNet
+import Parallel
+
+/// `nnbatch predict` and `nnbatch evaluate`.
+public enum Predict {
+  /// Reads prediction inputs: CSV rows of features, an IDX image file, or an HDF5 dataset.
+  static func readInputs(
+    _ path: String, dataset: String?, header: Bool?, features: Int
+  ) throws(NNBatchError) -> Matrix {
+    let lower = path.lowercased()
+    if lower.hasSuffix(".h5") || lower.hasSuffix(".hdf5") {
+      guard let dataset else {
+        throw NNBatchError(.usage, "\(path): give the inputs' dataset with --dataset NAME")
+      }
+      let raw = try HDF5Source.read(path: path, inputs: dataset, targets: dataset)
+      return try checkWidth(raw.inputs, features: features, path: path)
+    }
+    if lower.contains("idx") || lower.hasSuffix("-ubyte") || lower.hasSuffix("-ubyte.gz") {
+      let (shape, bytes) = try IDXSource.parse(path, expectedRank: nil)
+      let rows = shape[0]
+      let width = shape.dropFirst().reduce(1, *)
+      let m = Matrix(rows: rows, columns: width)
+      for (i, b) in bytes.enumerated() { m.storage.pointer[i] = Float(b) / 255 }
+      return try checkWidth(m, features: features, path: path)
+    }
+    let bytes = try readFileBytes(path)
+    var values: [Float] = []
+    var rows = 0
+    var first = true
+    try CSVScanner.scan(path: path, bytes: bytes, delimiter: UInt8(ascii: ",")) { line, fields throws(NNBatchError) in
+      defer { first = false }
+      let numbers = fields.map(parseNumber)
+      if first {
+        let looksLikeHeader = numbers.contains { $0 == nil }
+        if header ?? looksLikeHeader { return }
+      }
+      guard fields.count == features else {
+        throw NNBatchError(.usage, "\(path):\(line): expected \(features) fields (the model's inputs), found \(fields.count)")
+      }
+      for (j, number) in numbers.enumerated() {
+        guard let number, number.isFinite else {
+          throw NNBatchError(
+            .usage, "\(path):\(line): field \(j + 1): expected a finite number, found \"\(String(decoding: fields[j], as: UTF8.self))\"")
+        }
+        values.append(Float(number))
+      }
+      rows += 1
+    }
+    return Matrix(rows: rows, columns: features, values: values)
+  }
+
+  private static func checkWidth(_ m: Matrix, features: Int, path: String) throws(NNBatchError) -> Matrix {
+    guard m.columns == features else {
+      throw NNBatchError(.usage, "\(path): expected \(features) features per sample (the model's inputs), found \(m.columns)")
+    }
+    return m
+  }
+
+  /// Predictions for `input` as CSV text: a header, then one row per input row.
+  public static func run(
+    checkpoint: String, input: String, dataset: String?, header: Bool?
+  ) throws(NNBatchError) -> String {
+    let model = try SavedModel.load(checkpoint)
+    let inputs = try readInputs(
+      input, dataset: dataset, header: header, features: model.network.architecture.inputs)
+    model.scaler.apply(to: inputs)
+    let outputs = model.network.predict(parameters: model.parameters, inputs: inputs)
+    let width = outputs.columns
+    var lines: [String] = []
+    if model.isClassifier {
+      let labels = model.labels
+      if width == 1 {
+        lines.append("label,probability")
+        for r in 0..<outputs.rows {
+          let p = outputs[r, 0]
+          let label = labels.count == 2 ? labels[p >= 0.5 ? 1 : 0] : (p >= 0.5 ? "1" : "0")
+          lines.append("\(csvField(label)),\(p)")
+        }
+      } else {
+        lines.append((["label"] + labels.map { "p_\($0)" }).map(csvField).joined(separator: ","))
+        for r in 0..<outputs.rows {
+          let k = argmax(outputs.row(r), count: width)
+          let probabilities = (0..<width).map { "\(outputs[r, $0])" }
+          lines.append(([csvField(labels[k])] + probabilities).joined(separator: ","))
+        }
+      }
+    } else {
+      lines.append((0..<width).map { "output_\($0)" }.joined(separator: ","))
+      for r in 0..<outputs.rows {
+        lines.append((0..<width).map { "\(outputs[r, $0])" }.joined(separator: ","))
+      }
+    }
+    return lines.joined(separator: "\n") + "\n"
+  }
+
+  private static func csvField(_ text: String) -> String {
+    text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" })
+      ? "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : text
+  }
+
+  /// Loss and metrics of checkpoint `path` on a data set (its own, or `dataConfig`'s).
+  public static func evaluate(checkpoint path: String, dataConfig: String?, threads: Int) throws(NNBatchError)
+    -> String
+  {
+    BLASThreads.useSingleThread()
+    let model = try SavedModel.load(path)
+    var config = model.config
+    var source = "the checkpoint's validation data"
+    if let dataConfig {
+      let other = try Config.load(path: dataConfig)
+      config.data = other.data
+      config.validation = other.validation
+      config.validationSplit = other.validationSplit
+      source = dataConfig
+    }
+    let raw = try DataLoader.read(config.data, task: config.task, labels: model.checkpoint.labels)
+    var dataset = Dataset(inputs: raw.inputs, targets: raw.targets)
+    if let validation = config.validation, dataConfig == nil {
+      let v = try DataLoader.read(validation, task: config.task, labels: model.checkpoint.labels)
+      dataset = Dataset(inputs: v.inputs, targets: v.targets)
+    } else if config.validationSplit > 0 && dataConfig == nil {
+      let n = dataset.count
+      let held = Int((Double(n) * config.validationSplit).rounded())
+      var generator = SeededGenerator(seed: config.seed ^ 0x5EED_5EED_0000_0001)
+      var order = Array(0..<n)
+      generator.shuffle(&order)
+      dataset = dataset.subset(Array(order[0..<held]).sorted())
+    } else if dataConfig == nil {
+      source = "the checkpoint's training data"
+    }
+    guard dataset.features == model.network.architecture.inputs else {
+      throw NNBatchError(
+        .usage, "\(source): \(dataset.features) features, but the model takes \(model.network.architecture.inputs)")
+    }
+    model.scaler.apply(to: dataset.inputs)
+    let prepared = PreparedData(train: dataset, validation: nil, labels: model.checkpoint.labels, scaler: model.scaler)
+    try DataLoader.check(prepared, against: config, classes: nil)
+    let batch = min(256, max(dataset.count, 1))
+    let engine = Parallel.DataParallelEngine(
+      network: model.network, plan: Parallel.ShardPlan(batchSize: batch, shardSize: min(batch, 64)),
+      threads: threads, targetColumns: dataset.targetColumns)
+    let sums = engine.evaluate(parameters: model.parameters, data: dataset)
+    var lines = ["evaluated \(path) on \(source): \(sums.samples) samples"]
+    lines.append("loss       \(format6(sums.reducedLoss(model.network.loss))) (\(model.network.loss.rawValue))")
+    if model.isClassifier {
+      lines.append("accuracy   \(String(format: "%.4f", sums.accuracy)) (\(sums.correct)/\(sums.samples))")
+      lines.append(contentsOf: confusionMatrix(model: model, dataset: dataset))
+    } else {
+      lines.append("mae        \(format6(sums.meanAbsoluteError))")
+      lines.append("r2         \(format6(sums.rSquared))")
+    }
+    return lines.joined(separator: "\n")
+  }
+
+  private static func confusionMatrix(model: SavedModel, dataset: Dataset) -> [String] {
+    let outputs = model.network.predict(parameters: model.parameters, inputs: dataset.inputs)
+    let width = outputs.columns
+    let classes = max(width, 2)
+    var matrix = [[Int]](repeating: [Int](repeating: 0, count: classes), count: classes)
+    for r in 0..<dataset.count {
+      let predicted = width == 1 ? (outputs[r, 0] >= 0.5 ? 1 : 0) : argmax(outputs.row(r), count: width)
+      let t = dataset.targets.row(r)
+      let expected = dataset.targetColumns == 1 ? Int(t[0] >= 0 ? t[0].rounded() : 0) : argmax(t, count: dataset.targetColumns)
+      if expected < classes { matrix[expected][predicted] += 1 }
+    }
+    let labels = model.checkpoint.labels.isEmpty ? (0..<classes).map(String.init) : model.checkpoint.labels
+    let cell = max(6, (labels.map(\.count).max() ?? 1) + 1, String(dataset.count).count + 1)
+    func pad(_ s: String) -> String { String(repeating: " ", count: max(0, cell - s.count)) + s }
+    var lines = ["confusion matrix (rows: true class, columns: predicted)"]
+    lines.append(pad("") + labels.prefix(classes).map(pad).joined())
+    for (i, row) in matrix.enumerated() {
+      lines.append(pad(i < labels.count ? labels[i] : "\(i)") + row.map { pad(String($0)) }.joined())
+    }
+    return lines
+  }
+}

@@ -1,0 +1,140 @@
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#endif
+import Foundation
+
+/// How training reports progress.
+public enum LogFormat: String, Sendable, CaseIterable {
+  /// A live line on a terminal, plain lines otherwise.
+  case text
+  /// One JSON object per epoch on stdout.
+  case json
+}
+
+/// Metrics of one finished epoch.
+public struct EpochReport: Sendable {
+  /// 1-based epoch number.
+  public var epoch: Int
+  /// Total epochs of the run.
+  public var epochs: Int
+  /// Steps so far.
+  public var step: Int
+  /// Mean training loss over the epoch's samples.
+  public var trainLoss: Double
+  /// Validation loss, accuracy, MAE, R² when measured.
+  public var validation: [String: Double]
+  /// Learning rate of the epoch's last step.
+  public var learningRate: Double
+  /// Training throughput of the epoch.
+  public var samplesPerSecond: Double
+  /// Seconds since the run started.
+  public var elapsed: Double
+}
+
+/// Writes progress to stdout: live on a terminal, plain or JSON otherwise.
+public final class ProgressReporter {
+  private let format: LogFormat
+  private let quiet: Bool
+  private let live: Bool
+  private let logEvery: Int
+  private var lastDraw = 0.0
+  private var lineOpen = false
+
+  /// A reporter; `logEvery` thins plain lines for runs of many tiny epochs.
+  public init(format: LogFormat, quiet: Bool, epochs: Int, logEvery: Int?) {
+    self.format = format
+    self.quiet = quiet
+    live = format == .text && !quiet && isatty(STDOUT_FILENO) == 1
+    self.logEvery = logEvery ?? (epochs <= 30 ? 1 : (epochs + 19) / 20)
+  }
+
+  /// Prints a line of text (not in quiet or JSON mode).
+  public func note(_ text: String) {
+    guard !quiet, format == .text else { return }
+    closeLine()
+    print(text)
+    fflush(stdout)
+  }
+
+  /// Redraws the live line during an epoch (at most ten times a second).
+  public func stepDone(epoch: Int, epochs: Int, batch: Int, batches: Int, step: Int, loss: Double, elapsed: Double) {
+    guard live else { return }
+    let now = monotonicSeconds()
+    guard now - lastDraw >= 0.1 || batch == batches else { return }
+    lastDraw = now
+    let fraction = Double(batch) / Double(max(batches, 1))
+    let width = 20
+    let filled = Int(fraction * Double(width))
+    let bar = String(repeating: "=", count: filled) + String(repeating: " ", count: width - filled)
+    let text = "epoch \(epoch)/\(epochs) [\(bar)] \(batch)/\(batches) step \(step) loss \(format6(loss)) \(formatDuration(elapsed))"
+    print("\r\u{1B}[K" + text, terminator: "")
+    fflush(stdout)
+    lineOpen = true
+  }
+
+  /// Reports a finished epoch.
+  public func epochDone(_ report: EpochReport, force: Bool = false) {
+    if format == .json {
+      var object: [String: Any] = [
+        "epoch": report.epoch, "epochs": report.epochs, "step": report.step,
+        "train_loss": report.trainLoss, "learning_rate": report.learningRate,
+        "samples_per_second": report.samplesPerSecond, "elapsed": report.elapsed,
+      ]
+      for (key, value) in report.validation { object[key] = value }
+      if let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) {
+        print(String(decoding: data, as: UTF8.self))
+        fflush(stdout)
+      }
+      return
+    }
+    guard !quiet else { return }
+    guard force || live || report.epoch % logEvery == 0 || report.epoch == report.epochs else { return }
+    var text = "epoch \(report.epoch)/\(report.epochs)  step \(report.step)  loss \(format6(report.trainLoss))"
+    for key in report.validation.keys.sorted() {
+      text += "  \(key) \(format6(report.validation[key] ?? 0))"
+    }
+    text += "  lr \(format6(report.learningRate))  \(Int(report.samplesPerSecond)) samples/s"
+    let remaining = report.epochs - report.epoch
+    let eta = report.epoch > 0 ? report.elapsed / Double(report.epoch) * Double(remaining) : 0
+    text += "  \(formatDuration(report.elapsed))"
+    if remaining > 0 { text += " (ETA \(formatDuration(eta)))" }
+    closeLine()
+    print(text)
+    fflush(stdout)
+  }
+
+  /// Prints the final summary (also in quiet mode, never in JSON mode).
+  public func summary(_ text: String) {
+    guard format == .text else { return }
+    closeLine()
+    print(text)
+    fflush(stdout)
+  }
+
+  private func closeLine() {
+    if lineOpen {
+      print("\r\u{1B}[K", terminator: "")
+      lineOpen = false
+    }
+  }
+}
+
+/// Seconds from a monotonic clock.
+func monotonicSeconds() -> Double {
+  var ts = timespec()
+  clock_gettime(CLOCK_MONOTONIC, &ts)
+  return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+}
+
+/// A number with six significant digits.
+func format6(_ value: Double) -> String {
+  String(format: "%.6g", value)
+}
+
+/// "1.2s", "3m04s", "1h02m".
+func formatDuration(_ seconds: Double) -> String {
+  if seconds < 60 { return String(format: "%.1fs", seconds) }
+  let s = Int(seconds)
+  if s < 3600 { return String(format: "%dm%02ds", s / 60, s % 60) }
+  return String(format: "%dh%02dm", s / 3600, (s % 3600) / 60)
+}

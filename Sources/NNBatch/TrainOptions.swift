@@ -1,0 +1,37 @@
+/// Where a run starts from.
+public enum StartPoint: Sendable, Equatable {
+  /// Fresh weights from the config's seed.
+  case fresh
+  /// The newest checkpoint that verifies in the run's folder.
+  case resumeLatest
+  /// A given checkpoint file, or the newest valid one in a given folder.
+  case resume(String)
+  /// Weights and biases of a checkpoint, with a fresh optimizer and counters.
+  case initFrom(String)
+}
+
+/// Options of `nnbatch train` beyond the config.
+public struct TrainOptions: Sendable {
+  /// The config file.
+  public var configPath: String
+  /// Workers (`--threads`).
+  public var threads: Int
+  /// Where to start.
+  public var start: StartPoint = .fresh
+  /// Override of `training.epochs`.
+  public var epochs: Int?
+  /// Override of `checkpoint.dir`.
+  public var checkpointDir: String?
+  /// Print only errors and the final summary.
+  public var quiet = false
+  /// Progress format.
+  public var logFormat: LogFormat = .text
+  /// Plain progress line every this many epochs.
+  public var logEvery: Int?
+
+  /// Options for `configPath` on `threads` workers.
+  public init(configPath: String, threads: Int) {
+    self.configPath = configPath
+    self.threads = threads
+  }
+}

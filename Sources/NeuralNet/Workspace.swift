@@ -1,0 +1,30 @@
+/// Scratch buffers for running the network on up to `capacity` rows.
+///
+/// One per worker, allocated when a run is set up and reused every step.
+/// Shapes: `input` [capacity, inputs], `targets` [capacity, targetColumns],
+/// `activations[l]` [capacity, units_l], `delta` and `spare` [capacity, maxWidth].
+public final class Workspace: @unchecked Sendable {
+  /// Most rows the buffers hold.
+  public let capacity: Int
+  /// Gathered input rows of the current shard.
+  public let input: FloatBuffer
+  /// Gathered target rows of the current shard.
+  public let targets: FloatBuffer
+  /// Outputs A_l of each layer for the current rows.
+  public let activations: [FloatBuffer]
+  /// dZ of the layer being back-propagated.
+  let delta: FloatBuffer
+  /// dA of the layer below, written from `delta` (ping-pong partner).
+  let spare: FloatBuffer
+
+  /// Buffers for `architecture` on up to `capacity` rows with `targetColumns` targets.
+  public init(architecture: Architecture, capacity: Int, targetColumns: Int) {
+    precondition(capacity > 0, "workspace capacity must be positive")
+    self.capacity = capacity
+    input = FloatBuffer(count: capacity * architecture.inputs)
+    targets = FloatBuffer(count: capacity * targetColumns)
+    activations = architecture.layers.map { FloatBuffer(count: capacity * $0.units) }
+    delta = FloatBuffer(count: capacity * architecture.maxWidth)
+    spare = FloatBuffer(count: capacity * architecture.maxWidth)
+  }
+}
