@@ -46,9 +46,7 @@ let package = Package(
 
     // MARK: - Tests
 
-    .target(
-      name: "TestSupport", dependencies: ["NeuralNet"],
-      path: "Tests/TestSupport"),
+    .target(name: "TestSupport", path: "Tests/TestSupport"),
     .testTarget(
       name: "NeuralNetTests", dependencies: ["NeuralNet", "TestSupport"]),
     .testTarget(
@@ -61,6 +59,6 @@ let package = Package(
       dependencies: ["NNBatch", "HDF5Store", "NeuralNet", "TestSupport"]),
     .testTarget(
       name: "EndToEndTests",
-      dependencies: ["NNBatch", "HDF5Store", "TestSupport"]),
+      dependencies: ["nnbatch", "NNBatch", "HDF5Store", "TestSupport"]),
   ]
 )

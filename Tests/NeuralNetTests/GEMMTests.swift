@@ -1,0 +1,86 @@
+import NeuralNet
+import XCTest
+
+/// CBLAS and the small Swift kernel against the naive Double reference.
+final class GEMMTests: XCTestCase {
+  private func random(_ count: Int, _ generator: inout SeededGenerator) -> [Float] {
+    (0..<count).map { _ in generator.nextFloat() * 2 - 1 }
+  }
+
+  private typealias Kernel = (
+    Transpose, Transpose, Int, Int, Int, Float, UnsafePointer<Float>, Int, UnsafePointer<Float>, Int,
+    Float, UnsafeMutablePointer<Float>, Int
+  ) -> Void
+
+  private func check(_ kernel: Kernel, name: String, shapes: [(Int, Int, Int)]) {
+    var generator = SeededGenerator(seed: 7)
+    for (m, n, k) in shapes {
+      for ta in [Transpose.none, .transposed] {
+        for tb in [Transpose.none, .transposed] {
+          for (alpha, beta) in [(Float(1), Float(0)), (0.5, 1.5)] {
+            let a = random(m * k, &generator)
+            let b = random(k * n, &generator)
+            let c0 = random(m * n, &generator)
+            let lda = ta == .none ? k : m
+            let ldb = tb == .none ? n : k
+            var expected = c0
+            referenceGEMM(
+              ta, tb, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta,
+              c: &expected, ldc: n)
+            var actual = c0
+            a.withUnsafeBufferPointer { pa in
+              b.withUnsafeBufferPointer { pb in
+                actual.withUnsafeMutableBufferPointer { pc in
+                  kernel(
+                    ta, tb, m, n, k, alpha, pa.baseAddress!, lda, pb.baseAddress!, ldb, beta,
+                    pc.baseAddress!, n)
+                }
+              }
+            }
+            for i in 0..<(m * n) {
+              let tolerance = 1e-5 * Float(k) + 1e-5
+              XCTAssertEqual(
+                actual[i], expected[i], accuracy: tolerance,
+                "\(name) m=\(m) n=\(n) k=\(k) \(ta) \(tb) alpha=\(alpha) beta=\(beta) at \(i)")
+              if abs(actual[i] - expected[i]) > tolerance { return }
+            }
+          }
+        }
+      }
+    }
+  }
+
+  func testBLASMatchesReferenceOnOddShapes() {
+    check(
+      { blasOnlyGEMM($0, $1, m: $2, n: $3, k: $4, alpha: $5, a: $6, lda: $7, b: $8, ldb: $9, beta: $10, c: $11, ldc: $12) },
+      name: "blas", shapes: [(1, 1, 1), (3, 5, 7), (17, 13, 1), (33, 65, 129), (128, 10, 255), (2, 300, 3)])
+  }
+
+  func testSmallKernelMatchesReference() {
+    check(
+      { swiftOnlyGEMM($0, $1, m: $2, n: $3, k: $4, alpha: $5, a: $6, lda: $7, b: $8, ldb: $9, beta: $10, c: $11, ldc: $12) },
+      name: "swift", shapes: [(1, 1, 1), (4, 3, 4), (3, 5, 7), (9, 2, 11), (16, 16, 16)])
+  }
+
+  func testDispatchingGEMMMatchesReferenceAcrossTheThreshold() {
+    check(
+      { gemm($0, $1, m: $2, n: $3, k: $4, alpha: $5, a: $6, lda: $7, b: $8, ldb: $9, beta: $10, c: $11, ldc: $12) },
+      name: "gemm", shapes: [(4, 4, 4), (16, 16, 17), (64, 64, 64)])
+  }
+
+  func testKnownAnswer() {
+    // [1 2; 3 4] · [5 6; 7 8] = [19 22; 43 50]
+    let a: [Float] = [1, 2, 3, 4]
+    let b: [Float] = [5, 6, 7, 8]
+    for kernel in [blasOnlyGEMM, swiftOnlyGEMM] {
+      var c = [Float](repeating: -1, count: 4)
+      kernel(.none, .none, 2, 2, 2, 1, a, 2, b, 2, 0, &c, 2)
+      XCTAssertEqual(c, [19, 22, 43, 50])
+    }
+  }
+
+  func testBLASIsSingleThreadedAfterUseSingleThread() {
+    BLASThreads.useSingleThread()
+    XCTAssertEqual(BLASThreads.current, 1)
+  }
+}
