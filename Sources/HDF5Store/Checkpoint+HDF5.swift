@@ -24,7 +24,7 @@ extension Checkpoint {
   /// name, fsyncs and renames.
   public func write(to path: String) throws {
     try withHDF5 {
-      let file = try HDF5File.create(path: path)
+      let file = try HDF5File.create(path: path, userBlock: FileSeal.userBlockSize)
       do {
         try writeContents(file)
       } catch {
@@ -33,6 +33,7 @@ extension Checkpoint {
       }
       try file.close()
     }
+    try FileSeal.seal(path)
   }
 
   private func writeContents(_ file: HDF5File) throws {
@@ -116,6 +117,8 @@ extension Checkpoint {
     guard FileSystem.exists(path) else {
       throw CheckpointError(path: path, reason: "no such file")
     }
+    // The seal is checked first, so libhdf5 never parses a damaged file.
+    try FileSeal.verify(path)
     do {
       return try withHDF5 { try readVerified(path) }
     } catch let error as CheckpointError {

@@ -67,16 +67,24 @@ public final class HDF5File {
   }
 
   /// Creates (or truncates) the file at `path` in the V110 format.
-  public static func create(path: String) throws -> HDF5File {
+  ///
+  /// `userBlock` bytes at the start are reserved for the application.
+  public static func create(path: String, userBlock: Int = 0) throws -> HDF5File {
     try withHDF5 {
+      let fcpl = try checkID(H5Pcreate(nnb_H5P_FILE_CREATE()), "create file creation list", path)
+      defer { Close.plist(fcpl) }
+      if userBlock > 0 {
+        try check(H5Pset_userblock(fcpl, hsize_t(userBlock)), "reserve user block", path)
+      }
       let fapl = try checkID(
         H5Pcreate(nnb_H5P_FILE_ACCESS()), "create file access list", path)
       defer { Close.plist(fapl) }
       try check(
         H5Pset_libver_bounds(fapl, H5F_LIBVER_V110, H5F_LIBVER_V110), "set format bounds",
         path)
+      try check(H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG), "set close degree", path)
       let id = try checkID(
-        H5Fcreate(path, nnb_H5F_ACC_TRUNC(), nnb_H5P_DEFAULT(), fapl), "create file", path)
+        H5Fcreate(path, nnb_H5F_ACC_TRUNC(), fcpl, fapl), "create file", path)
       return HDF5File(id: id, path: path)
     }
   }
@@ -84,8 +92,13 @@ public final class HDF5File {
   /// Opens an existing file for reading.
   public static func openForReading(path: String) throws -> HDF5File {
     try withHDF5 {
+      let fapl = try checkID(
+        H5Pcreate(nnb_H5P_FILE_ACCESS()), "create file access list", path)
+      defer { Close.plist(fapl) }
+      // Closing the file closes its groups too, so no handle keeps it (and its lock) alive.
+      try check(H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG), "set close degree", path)
       let id = try checkID(
-        H5Fopen(path, nnb_H5F_ACC_RDONLY(), nnb_H5P_DEFAULT()), "open file", path)
+        H5Fopen(path, nnb_H5F_ACC_RDONLY(), fapl), "open file", path)
       return HDF5File(id: id, path: path)
     }
   }
@@ -137,7 +150,11 @@ public final class HDF5Group {
   }
 
   deinit {
-    withHDF5 { _ = H5Gclose(id) }
+    withHDF5 {
+      // After a strong file close the id is already gone; that is not an error.
+      if H5Iis_valid(id) > 0 { _ = H5Gclose(id) }
+      _ = H5Eclear2(nnb_H5E_DEFAULT())
+    }
   }
 
   private func childPath(_ name: String) -> String {
@@ -480,4 +497,10 @@ public final class HDF5Group {
     }
     return try checkID(H5Aopen(id, name, nnb_H5P_DEFAULT()), "open attribute", target)
   }
+}
+
+/// Exposes the chunking rule to tests.
+public enum HDF5ChunkShape {
+  /// The chunk dimensions used for a dataset of `shape`.
+  public static func forTesting(_ shape: [Int]) -> [Int] { HDF5Group.chunkShape(for: shape) }
 }

@@ -66,7 +66,7 @@ public let nnbatchExecutable: String = {
 
 /// Runs `executable` with `arguments` in `directory`; waits and captures output.
 @discardableResult
-public func run(
+public func runProcess(
   _ executable: String, _ arguments: [String], in directory: String? = nil,
   environment: [String: String]? = nil
 ) throws -> ProcessResult {
@@ -99,7 +99,7 @@ public func run(
 /// Runs the nnbatch CLI.
 @discardableResult
 public func nnbatch(_ arguments: [String], in directory: String? = nil) throws -> ProcessResult {
-  try run(nnbatchExecutable, arguments, in: directory)
+  try runProcess(nnbatchExecutable, arguments, in: directory)
 }
 
 /// Path of a system tool, or nil when it is not installed.
