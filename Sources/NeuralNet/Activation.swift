@@ -44,7 +44,17 @@ public enum Activation: String, Sendable, CaseIterable, Codable {
     case .tanh:
       for i in 0..<count { values[i] = tanhf(values[i]) }
     case .relu:
-      for i in 0..<count { values[i] = max(values[i], 0) }
+      var i = 0
+      let raw = UnsafeMutableRawPointer(values)
+      while i + 16 <= count {
+        let v = raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
+        raw.storeBytes(of: v.replacing(with: 0, where: v .< 0), toByteOffset: i * 4, as: SIMD16<Float>.self)
+        i += 16
+      }
+      while i < count {
+        values[i] = max(values[i], 0)
+        i += 1
+      }
     case .leakyRelu:
       let slope = Activation.leakySlope
       for i in 0..<count {
@@ -91,10 +101,23 @@ public enum Activation: String, Sendable, CaseIterable, Codable {
         gradient[i] *= 1 - a * a
       }
     case .relu:
-      for i in 0..<count where !(output[i] > 0) { gradient[i] = 0 }
+      // Explicit vectors: the compiler cannot prove `output` and `gradient` apart.
+      var i = 0
+      let a = UnsafeRawPointer(output)
+      let g = UnsafeMutableRawPointer(gradient)
+      while i + 16 <= count {
+        let y = a.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
+        let d = g.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
+        g.storeBytes(of: d.replacing(with: 0, where: .!(y .> 0)), toByteOffset: i * 4, as: SIMD16<Float>.self)
+        i += 16
+      }
+      while i < count {
+        gradient[i] = output[i] > 0 ? gradient[i] : 0
+        i += 1
+      }
     case .leakyRelu:
       let slope = Activation.leakySlope
-      for i in 0..<count where !(output[i] > 0) { gradient[i] *= slope }
+      for i in 0..<count { gradient[i] *= output[i] > 0 ? 1 : slope }
     case .linear:
       break
     case .softmax:

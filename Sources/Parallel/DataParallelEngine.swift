@@ -42,6 +42,8 @@ public final class DataParallelEngine: @unchecked Sendable {
 
   private let workspaces: [Workspace]
   private let shardGradients: [FloatBuffer]
+  /// shardGradients' pointers, so the reducer's loop touches no array of classes.
+  private let shardBases: UnsafeMutablePointer<UnsafeMutablePointer<Float>>
   private let shardSums: UnsafeMutablePointer<MetricSums>
   private let shardLosses: UnsafeMutablePointer<Double>
   private let chunkSquares: UnsafeMutablePointer<Double>
@@ -63,6 +65,8 @@ public final class DataParallelEngine: @unchecked Sendable {
     }
     let parameterCount = network.architecture.parameterCount
     shardGradients = (0..<plan.maxShards).map { _ in FloatBuffer(count: parameterCount) }
+    shardBases = .allocate(capacity: plan.maxShards)
+    for (s, buffer) in shardGradients.enumerated() { (shardBases + s).initialize(to: buffer.pointer) }
     shardSums = .allocate(capacity: plan.maxShards)
     shardSums.initialize(repeating: MetricSums(), count: plan.maxShards)
     shardLosses = .allocate(capacity: plan.maxShards)
@@ -75,6 +79,7 @@ public final class DataParallelEngine: @unchecked Sendable {
   }
 
   deinit {
+    shardBases.deallocate()
     shardSums.deallocate()
     shardLosses.deallocate()
     chunkSquares.deallocate()
@@ -234,29 +239,38 @@ public final class DataParallelEngine: @unchecked Sendable {
   }
 
   /// gradient[chunk] = scale · Σ_s shard_s[chunk] (s in order); records Σ g² and finiteness.
+  ///
+  /// One pass over the chunk with explicit 16-lane vectors: the adds happen
+  /// in shard order element by element, and the squares go into sixteen
+  /// fixed partial sums, so the bits depend only on the data.
   private func reduceChunk(_ chunk: Int, shards: Int, scale: Float) {
     let range = chunkRange(chunk)
-    let total = shardGradients[0].pointer + range.lowerBound
+    let total = UnsafeMutableRawPointer(shardGradients[0].pointer + range.lowerBound)
     let n = range.count
-    for s in 1..<max(shards, 1) {
-      let part = UnsafePointer(shardGradients[s].pointer + range.lowerBound)
-      for i in 0..<n { total[i] += part[i] }
-    }
-    if scale != 1 {
-      for i in 0..<n { total[i] *= scale }
-    }
-    // Sixteen independent partial sums: vectorises, and the order is fixed.
+    let lower = range.lowerBound
     var lanes = SIMD16<Float>()
+    let vectorScale = SIMD16<Float>(repeating: scale)
     var i = 0
-    let raw = UnsafeRawPointer(total)
     while i + 16 <= n {
-      let v = raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
-      lanes.addProduct(v, v)
+      let offset = i * 4
+      var v = total.loadUnaligned(fromByteOffset: offset, as: SIMD16<Float>.self)
+      for p in 1..<max(shards, 1) {
+        v += UnsafeRawPointer(shardBases[p] + lower).loadUnaligned(
+          fromByteOffset: offset, as: SIMD16<Float>.self)
+      }
+      v *= vectorScale
+      total.storeBytes(of: v, toByteOffset: offset, as: SIMD16<Float>.self)
+      lanes += v * v
       i += 16
     }
     var squares = Double(lanes.sum())
+    let totalFloats = total.assumingMemoryBound(to: Float.self)
     while i < n {
-      squares += Double(total[i]) * Double(total[i])
+      var v = totalFloats[i]
+      for p in 1..<max(shards, 1) { v += shardBases[p][lower + i] }
+      v *= scale
+      totalFloats[i] = v
+      squares += Double(v) * Double(v)
       i += 1
     }
     chunkSquares[chunk] = squares
