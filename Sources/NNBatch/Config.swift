@@ -80,6 +80,12 @@ public struct DataConfig: Sendable, Equatable {
   public var source: DataSource
   /// classification or regression; inferred from the loss when absent.
   public var task: Task?
+
+  /// A data section reading `source`.
+  public init(source: DataSource, task: Task?) {
+    self.source = source
+    self.task = task
+  }
 }
 
 /// Early stopping (`training.early_stopping`).

@@ -8,7 +8,8 @@ import NeuralNet
 enum IDXSource {
   static func read(images: String, labels: String) throws(NNBatchError) -> RawData {
     let (imageShape, imageBytes) = try parse(images, expectedRank: nil)
-    let (labelShape, labelBytes) = try parse(labels, expectedRank: 1)
+    let (labelShape, labelSlice) = try parse(labels, expectedRank: 1)
+    let labelBytes = Array(labelSlice)
     guard imageShape.count >= 2 else {
       throw NNBatchError(.usage, "\(images): expected images of rank ≥ 2 (count, rows, ...), found rank \(imageShape.count)")
     }

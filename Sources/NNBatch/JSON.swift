@@ -5,6 +5,12 @@ public struct SourceLocation: Sendable, Hashable, CustomStringConvertible {
   /// Column number (in characters).
   public var column: Int
 
+  /// A position at `line`:`column`.
+  public init(line: Int, column: Int) {
+    self.line = line
+    self.column = column
+  }
+
   /// "line:column".
   public var description: String { "\(line):\(column)" }
 }
