@@ -1,0 +1,211 @@
+import Foundation
+import HDF5Store
+import NNBatch
+import NeuralNet
+import TestSupport
+import XCTest
+
+/// The training loop in-process: resume, schedules, early stopping, best checkpoints, failures.
+final class TrainerTests: XCTestCase {
+  /// A small two-class problem: label = x0 + x1 > 1 (separable).
+  static func separableConfig(_ dir: TemporaryDirectory, extra: String = "", epochs: Int = 6, optimizer: String? = nil) -> String {
+    var g = SeededGenerator(seed: 99)
+    var inputs: [String] = []
+    var targets: [String] = []
+    while inputs.count < 96 {
+      let a = g.nextFloat()
+      let b = g.nextFloat()
+      if abs(a + b - 1) < 0.1 { continue }  // a margin keeps the classes separable
+      inputs.append("[\(a), \(b)]")
+      targets.append(a + b > 1 ? "[1]" : "[0]")
+    }
+    let text = """
+      { "name": "sep", "seed": 5,
+        "data": { "source": "inline", "inputs": [\(inputs.joined(separator: ","))],
+                  "targets": [\(targets.joined(separator: ","))], "validation_split": 0.25, "task": "classification" },
+        "model": { "layers": [ { "units": 16, "activation": "tanh" }, { "units": 2, "activation": "softmax" } ] },
+        "loss": "cross_entropy",
+        "optimizer": \(optimizer ?? "{ \"kind\": \"adam\", \"learning_rate\": 0.05, \"schedule\": { \"kind\": \"step\", \"every_epochs\": 2, \"factor\": 0.5, \"warmup_steps\": 3 } }"),
+        "training": { "epochs": \(epochs), "batch_size": 16, "shard_size": 8 \(extra) },
+        "checkpoint": { "dir": "\(dir.file("ck"))", "every_steps": 5, "keep": 100 } }
+      """
+    return dir.write("sep.json", text)
+  }
+
+  private func train(_ path: String, threads: Int = 2, start: StartPoint = .fresh, epochs: Int? = nil, dir: String? = nil) throws -> Int32 {
+    var options = TrainOptions(configPath: path, threads: threads)
+    options.quiet = true
+    options.start = start
+    options.epochs = epochs
+    options.checkpointDir = dir
+    return try Trainer(options: options, signals: nil).run()
+  }
+
+  private func newest(_ dir: String) throws -> Checkpoint {
+    try XCTUnwrap(try CheckpointStore(directory: dir).newestValid()).checkpoint
+  }
+
+  /// Everything that must match bit for bit between two runs.
+  static func assertSameRun(_ a: Checkpoint, _ b: Checkpoint, file: StaticString = #filePath, line: UInt = #line) {
+    XCTAssertEqual(a.step, b.step, file: file, line: line)
+    XCTAssertEqual(a.epoch, b.epoch, file: file, line: line)
+    XCTAssertEqual(a.parameters.map(\.bitPattern), b.parameters.map(\.bitPattern), "weights", file: file, line: line)
+    XCTAssertEqual(a.optimizerSlots.mapValues { $0.map(\.bitPattern) }, b.optimizerSlots.mapValues { $0.map(\.bitPattern) }, "optimizer state", file: file, line: line)
+    XCTAssertEqual(a.optimizerStep, b.optimizerStep, file: file, line: line)
+    XCTAssertEqual(a.lossHistory.map(\.bitPattern), b.lossHistory.map(\.bitPattern), "loss history", file: file, line: line)
+    XCTAssertEqual(a.epochHistory.mapValues { $0.map(\.bitPattern) }, b.epochHistory.mapValues { $0.map(\.bitPattern) }, "epoch history", file: file, line: line)
+    XCTAssertEqual(a.rngState, b.rngState, file: file, line: line)
+  }
+
+  func testResumeIsBitIdenticalToAnUninterruptedRun() throws {
+    let dir = TemporaryDirectory()
+    let config = Self.separableConfig(dir)
+    XCTAssertEqual(try train(config, dir: dir.file("straight")), 0)
+    let straight = try newest(dir.file("straight"))
+    XCTAssertEqual(straight.epoch, 6)
+    // Half the epochs, then resume to the end; and resume from a mid-epoch step file.
+    XCTAssertEqual(try train(config, epochs: 3, dir: dir.file("halves")), 0)
+    XCTAssertEqual(try train(config, start: .resumeLatest, dir: dir.file("halves")), 0)
+    Self.assertSameRun(straight, try newest(dir.file("halves")))
+    XCTAssertEqual(try train(config, threads: 3, start: .resume(dir.file("straight/step-000000015.h5")), dir: dir.file("fromfile")), 0)
+    Self.assertSameRun(straight, try newest(dir.file("fromfile")))
+  }
+
+  func testResumeMidEpochWithShuffle() throws {
+    let dir = TemporaryDirectory()
+    // every_steps 5 with 5 batches per epoch lands on boundaries; use 7 to land mid-epoch.
+    let config = Self.separableConfig(dir).replacingOccurrences(of: "", with: "")
+    let text = try String(contentsOfFile: config, encoding: .utf8).replacingOccurrences(of: "\"every_steps\": 5", with: "\"every_steps\": 7")
+    let path = dir.write("sep7.json", text)
+    XCTAssertEqual(try train(path, dir: dir.file("a")), 0)
+    let straight = try newest(dir.file("a"))
+    let mid = try Checkpoint.read(from: dir.file("a/step-000000014.h5"))
+    XCTAssertNotEqual(mid.batchInEpoch, 0, "step 14 is inside an epoch")
+    XCTAssertEqual(try train(path, start: .resume(dir.file("a/step-000000014.h5")), dir: dir.file("b")), 0)
+    Self.assertSameRun(straight, try newest(dir.file("b")))
+  }
+
+  func testScheduleLearningRateAfterResumeFollowsTheFormula() throws {
+    // Cosine decay with warm-up over the whole run; resumed from step 15 of 30.
+    let dir = TemporaryDirectory()
+    let config = Self.separableConfig(
+      dir, optimizer: "{ \"kind\": \"adam\", \"learning_rate\": 0.05, \"schedule\": { \"kind\": \"cosine\", \"warmup_steps\": 3, \"floor\": 0.001 } }")
+    XCTAssertEqual(try train(config, dir: dir.file("full")), 0)
+    XCTAssertEqual(try train(config, start: .resume(dir.file("full/step-000000015.h5")), dir: dir.file("r")), 0)
+    let full = try newest(dir.file("full"))
+    let resumed = try newest(dir.file("r"))
+    Self.assertSameRun(full, resumed)
+    let rates = try XCTUnwrap(resumed.epochHistory["learning_rate"])
+    XCTAssertEqual(rates.count, 6)
+    let schedule = LearningRateSchedule(kind: .cosine, warmupSteps: 3, floor: 0.001, totalSteps: 30)
+    for (epoch, rate) in rates.enumerated() {
+      // The rate of the last step of each epoch (72 samples / 16 = 5 steps per epoch).
+      let lastStep = (epoch + 1) * 5 - 1
+      XCTAssertEqual(rate, schedule.learningRate(base: 0.05, step: lastStep, epoch: epoch), accuracy: 1e-12, "epoch \(epoch + 1)")
+    }
+  }
+
+  func testValidationAccuracyReachesOneHundredPercent() throws {
+    let dir = TemporaryDirectory()
+    let config = Self.separableConfig(dir, epochs: 60, optimizer: "{ \"kind\": \"adam\", \"learning_rate\": 0.03 }")
+    XCTAssertEqual(try train(config, dir: dir.file("v")), 0)
+    let c = try newest(dir.file("v"))
+    XCTAssertEqual(c.epochHistory["val_accuracy"]?.last, 1.0)
+    XCTAssertLessThan(c.epochHistory["val_loss"]!.last!, c.epochHistory["val_loss"]!.first!)
+  }
+
+  func testEarlyStoppingStopsAtTheExpectedEpochAndKeepBestKeepsTheBest() throws {
+    // A learning rate of zero never improves val_loss after epoch 1: with
+    // patience 2 the run must stop after epoch 3, and best.h5 is epoch 1's.
+    let dir = TemporaryDirectory()
+    let path = Self.separableConfig(
+      dir, extra: ", \"early_stopping\": { \"monitor\": \"val_loss\", \"patience\": 2 }", epochs: 20,
+      optimizer: "{ \"kind\": \"sgd\", \"learning_rate\": 1e-30 }")
+    let text = try String(contentsOfFile: path, encoding: .utf8)
+      .replacingOccurrences(of: "\"keep\": 100", with: "\"keep\": 100, \"keep_best\": true")
+    let config = dir.write("es.json", text)
+    XCTAssertEqual(try train(config, dir: dir.file("es")), 0)
+    let c = try newest(dir.file("es"))
+    XCTAssertEqual(c.epoch, 3)
+    let best = try Checkpoint.read(from: dir.file("es/best.h5"))
+    XCTAssertEqual(best.epoch, 1)
+    XCTAssertEqual(c.stateValues["best_epoch"], 1)
+
+    // A real run: best.h5 holds the epoch with the lowest val_loss.
+    let real = Self.separableConfig(dir, epochs: 8)
+    let text2 = try String(contentsOfFile: real, encoding: .utf8)
+      .replacingOccurrences(of: "\"keep\": 100", with: "\"keep\": 100, \"keep_best\": true")
+    XCTAssertEqual(try train(dir.write("kb.json", text2), dir: dir.file("kb")), 0)
+    let last = try newest(dir.file("kb"))
+    let losses = try XCTUnwrap(last.epochHistory["val_loss"])
+    let bestEpoch = losses.indices.min { losses[$0] < losses[$1] }! + 1
+    XCTAssertEqual(try Checkpoint.read(from: dir.file("kb/best.h5")).epoch, bestEpoch)
+  }
+
+  func testDivergenceStopsWithExitOneAndKeepsTheLastGoodCheckpoint() throws {
+    let dir = TemporaryDirectory()
+    let inputs = (0..<32).map { "[\(Double($0) / 8), \(Double($0 % 5))]" }.joined(separator: ",")
+    let targets = (0..<32).map { "[\(Double($0) * 3)]" }.joined(separator: ",")
+    func config(_ rate: String, _ epochs: Int) -> String {
+      dir.write("r\(rate).json", """
+        { "name": "reg", "data": { "source": "inline", "inputs": [\(inputs)], "targets": [\(targets)] },
+          "model": { "layers": [ { "units": 8, "activation": "relu" }, { "units": 1, "activation": "linear" } ] },
+          "loss": "mse", "optimizer": { "kind": "sgd", "learning_rate": \(rate) },
+          "training": { "epochs": \(epochs), "batch_size": 8 },
+          "checkpoint": { "dir": "\(dir.file("d"))", "every_steps": 1, "keep": 3 } }
+        """)
+    }
+    XCTAssertEqual(try train(config("0.001", 2)), 0)
+    let good = try CheckpointStore(directory: dir.file("d")).checkpointFiles().map(\.path)
+    XCTAssertEqual(good.count, 3)
+    // A learning rate of 1e6 from the same start must diverge within a few steps.
+    XCTAssertThrowsError(try train(config("1e6", 50), dir: dir.file("d2"))) { error in
+      let e = error as? NNBatchError
+      XCTAssertEqual(e?.kind, .failure)
+      XCTAssertTrue("\(error)".contains("training diverged at step"), "\(error)")
+      XCTAssertTrue("\(error)".contains("smaller learning rate (now 1000000.0)"), "\(error)")
+    }
+    // Every checkpoint written before the divergence is finite and loads.
+    for file in try CheckpointStore(directory: dir.file("d2")).checkpointFiles().map(\.path) {
+      let c = try Checkpoint.read(from: file)
+      XCTAssertTrue(c.parameters.allSatisfy(\.isFinite), file)
+      XCTAssertTrue(c.lossHistory.allSatisfy(\.isFinite), file)
+    }
+    // Resuming the good run with lr 1e6 diverges too, and leaves its checkpoints loadable.
+    XCTAssertThrowsError(try train(config("1e6", 50), dir: dir.file("d")))
+    for file in try CheckpointStore(directory: dir.file("d")).checkpointFiles().map(\.path) {
+      XCTAssertTrue(try Checkpoint.read(from: file).parameters.allSatisfy(\.isFinite))
+    }
+  }
+
+  func testResumeRefusesADifferentModelAndNamesTheField() throws {
+    let dir = TemporaryDirectory()
+    let config = Self.separableConfig(dir, epochs: 1)
+    XCTAssertEqual(try train(config, dir: dir.file("m")), 0)
+    let text = try String(contentsOfFile: config, encoding: .utf8)
+    let changed = dir.write("m2.json", text.replacingOccurrences(of: "\"units\": 16", with: "\"units\": 8"))
+    XCTAssertThrowsError(try train(changed, start: .resumeLatest, dir: dir.file("m"))) { error in
+      XCTAssertTrue("\(error)".contains("model.layers: checkpoint has [\"16 tanh\", \"2 softmax\"], config has [\"8 tanh\", \"2 softmax\"]"), "\(error)")
+    }
+    // More epochs and other checkpoint settings are fine.
+    XCTAssertEqual(try train(config, start: .resumeLatest, epochs: 2, dir: dir.file("m")), 0)
+    XCTAssertEqual(try newest(dir.file("m")).epoch, 2)
+  }
+
+  func testEpochsZeroWritesTheInitialModelAndWarmStartChecksShapes() throws {
+    let dir = TemporaryDirectory()
+    let config = Self.separableConfig(dir)
+    XCTAssertEqual(try train(config, epochs: 0, dir: dir.file("z")), 0)
+    let initial = try Checkpoint.read(from: dir.file("z/step-000000000.h5"))
+    XCTAssertEqual(initial.step, 0)
+    XCTAssertEqual(initial.lossHistory, [])
+    // Warm start: weights from a checkpoint, fresh optimizer and counters.
+    XCTAssertEqual(try train(config, start: .initFrom(dir.file("z/step-000000000.h5")), epochs: 1, dir: dir.file("w")), 0)
+    XCTAssertEqual(try newest(dir.file("w")).step, 5)
+    let text = try String(contentsOfFile: config, encoding: .utf8)
+    let other = dir.write("o.json", text.replacingOccurrences(of: "\"units\": 16", with: "\"units\": 4"))
+    XCTAssertThrowsError(try train(other, start: .initFrom(dir.file("z/step-000000000.h5")), dir: dir.file("w2"))) { error in
+      XCTAssertTrue("\(error)".contains("layer shapes differ"), "\(error)")
+    }
+  }
+}
