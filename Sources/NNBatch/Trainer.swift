@@ -71,7 +71,19 @@ public final class Trainer {
     case .fresh:
       break
     case .resumeLatest:
-      try resume(from: config.checkpointDir)
+      // A bare --resume with nothing to resume starts fresh, so scripts
+      // (and preemptible jobs) can always pass it.
+      let existing: [(step: Int, path: String)]
+      do {
+        existing = try CheckpointStore(directory: config.checkpointDir).checkpointFiles()
+      } catch {
+        throw NNBatchError(.failure, "\(error)")
+      }
+      if existing.isEmpty {
+        reporter.note("no checkpoint in \(config.checkpointDir) yet; starting a new run")
+      } else {
+        try resume(from: config.checkpointDir)
+      }
     case .resume(let path):
       try resume(from: path)
     case .initFrom(let path):
