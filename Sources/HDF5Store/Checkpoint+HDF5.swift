@@ -18,22 +18,31 @@ public struct CheckpointError: Error, CustomStringConvertible, Sendable {
 }
 
 extension Checkpoint {
-  /// Writes the checkpoint as a new HDF5 file at `path` (truncating it).
+  /// The checkpoint as the bytes of a sealed HDF5 file, built in memory.
+  public func fileImage(name: String) throws -> [UInt8] {
+    var bytes = try withHDF5 {
+      let file = try HDF5File.createInMemory(name: name, userBlock: FileSeal.userBlockSize)
+      do {
+        try writeContents(file)
+        // The image leaves out the user block; the seal fills it below.
+        let bytes = [UInt8](repeating: 0, count: FileSeal.userBlockSize) + (try file.image())
+        try file.close()
+        return bytes
+      } catch {
+        try? file.close()  // In memory: nothing to lose; the first error is the one to report.
+        throw error
+      }
+    }
+    FileSeal.seal(&bytes)
+    return bytes
+  }
+
+  /// Writes the checkpoint as a new file at `path`, replacing any file there.
   ///
   /// Not durable by itself: `CheckpointStore.save` writes to a temporary
   /// name, fsyncs and renames.
   public func write(to path: String) throws {
-    try withHDF5 {
-      let file = try HDF5File.create(path: path, userBlock: FileSeal.userBlockSize)
-      do {
-        try writeContents(file)
-      } catch {
-        try? file.close()  // The write error is the one to report.
-        throw error
-      }
-      try file.close()
-    }
-    try FileSeal.seal(path)
+    try FileSystem.writeNewFile(path, bytes: fileImage(name: path))
   }
 
   private func writeContents(_ file: HDF5File) throws {

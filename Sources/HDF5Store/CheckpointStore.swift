@@ -69,8 +69,8 @@ public struct CheckpointStore: Sendable {
     let finalName = name ?? Self.fileName(step: checkpoint.step)
     let temporary = path(".\(finalName).\(getpid()).tmp")
     do {
+      // write(to:) fsyncs the file before it returns.
       try checkpoint.write(to: temporary)
-      try FileSystem.fsyncFile(temporary)
       try FileSystem.rename(temporary, to: path(finalName))
     } catch {
       try? FileSystem.remove(temporary)  // Best effort; the save error is what matters.

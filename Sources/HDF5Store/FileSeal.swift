@@ -47,6 +47,14 @@ public enum FileSeal {
     return Array(text.utf8) + [UInt8](repeating: 0, count: userBlockSize - text.utf8.count)
   }
 
+  /// Seals a file image held in memory: hashes bytes 512..<end, fills the user block.
+  public static func seal(_ bytes: inout [UInt8]) {
+    precondition(bytes.count >= userBlockSize, "an image with a user block has at least 512 bytes")
+    var hasher = XXH64()
+    bytes.withUnsafeBytes { hasher.update(UnsafeRawBufferPointer(rebasing: $0[userBlockSize...])) }
+    bytes.replaceSubrange(0..<userBlockSize, with: header(hash: hasher.finalize(), size: bytes.count))
+  }
+
   /// Writes the seal of the closed HDF5 file at `path` into its user block.
   public static func seal(_ path: String) throws {
     let fd = open(path, O_RDWR | O_CLOEXEC)

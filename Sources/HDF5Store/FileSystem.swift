@@ -11,6 +11,31 @@ public enum FileSystem {
     HDF5Error(operation: operation, path: path, reason: String(cString: strerror(errno)))
   }
 
+  /// Writes `bytes` to a new file at `path` (replacing it), checking every call, and fsyncs it.
+  ///
+  /// A short or failed write (ENOSPC, EFBIG, EIO) throws with the path and
+  /// the system's message; the caller removes the partial file.
+  public static func writeNewFile(_ path: String, bytes: [UInt8]) throws {
+    let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+    guard fd >= 0 else { throw failure("create", path) }
+    var closed = false
+    defer { if !closed { close(fd) } }
+    var offset = 0
+    try bytes.withUnsafeBytes { raw in
+      while offset < raw.count {
+        let n = write(fd, raw.baseAddress.unsafelyUnwrapped + offset, raw.count - offset)
+        if n < 0 {
+          if errno == EINTR { continue }
+          throw failure("write (\(offset) of \(raw.count) bytes written)", path)
+        }
+        offset += n
+      }
+    }
+    guard fsync(fd) == 0 else { throw failure("fsync", path) }
+    closed = true
+    guard close(fd) == 0 else { throw failure("close", path) }
+  }
+
   /// Flushes `path`'s data and metadata to stable storage.
   ///
   /// The corresponding C function is `fsync`.

@@ -55,10 +55,12 @@ enum HDF5Library {
     }
     _ = H5Eclear2(nnb_H5E_DEFAULT())
     if status < 0 || collector.messages.isEmpty { return "HDF5 reported an error" }
-    // Outermost first reads best: "unable to open file: ... file signature not found".
+    // Outermost first reads best ("unable to open file: ... file signature
+    // not found"); the innermost entry holds the root cause (an errno text).
     var seen = Set<String>()
     let unique = collector.messages.filter { seen.insert($0).inserted }
-    return unique.prefix(4).joined(separator: ": ")
+    if unique.count <= 3 { return unique.joined(separator: ": ") }
+    return (unique.prefix(2) + ["…"] + unique.suffix(1)).joined(separator: ": ")
   }
 }
 

@@ -70,6 +70,20 @@ public final class HDF5File {
   ///
   /// `userBlock` bytes at the start are reserved for the application.
   public static func create(path: String, userBlock: Int = 0) throws -> HDF5File {
+    try make(path: path, userBlock: userBlock, inMemory: false)
+  }
+
+  /// Creates a file that lives only in memory; `image()` returns its bytes.
+  ///
+  /// Checkpoints are built this way: libhdf5 never writes to disk, so a
+  /// full disk cannot leave it with a half-flushed file, and nnbatch writes
+  /// the finished image itself with checked writes and fsync. `name` is
+  /// used in error messages only.
+  public static func createInMemory(name: String, userBlock: Int = 0) throws -> HDF5File {
+    try make(path: name, userBlock: userBlock, inMemory: true)
+  }
+
+  private static func make(path: String, userBlock: Int, inMemory: Bool) throws -> HDF5File {
     try withHDF5 {
       let fcpl = try checkID(H5Pcreate(nnb_H5P_FILE_CREATE()), "create file creation list", path)
       defer { Close.plist(fcpl) }
@@ -83,9 +97,29 @@ public final class HDF5File {
         H5Pset_libver_bounds(fapl, H5F_LIBVER_V110, H5F_LIBVER_V110), "set format bounds",
         path)
       try check(H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG), "set close degree", path)
+      if inMemory {
+        try check(H5Pset_fapl_core(fapl, 1 << 20, false), "select the in-memory driver", path)
+      }
       let id = try checkID(
         H5Fcreate(path, nnb_H5F_ACC_TRUNC(), fcpl, fapl), "create file", path)
       return HDF5File(id: id, path: path)
+    }
+  }
+
+  /// The bytes of the file after its user block, as they would be on disk (flushes first).
+  ///
+  /// The image starts with the superblock; a file created with a user block
+  /// must get that many bytes put in front of it.
+  public func image() throws -> [UInt8] {
+    try withHDF5 {
+      try check(H5Fflush(id, H5F_SCOPE_LOCAL), "flush file", path)
+      let size = H5Fget_file_image(id, nil, 0)
+      try check(size < 0 ? -1 : 0, "measure file image", path)
+      var bytes = [UInt8](repeating: 0, count: size)
+      let copied = bytes.withUnsafeMutableBytes { H5Fget_file_image(id, $0.baseAddress, size) }
+      try check(copied != size ? -1 : 0, "copy file image", path)
+      try SuperblockChecksum.repair(&bytes, name: path)
+      return bytes
     }
   }
 
