@@ -80,12 +80,14 @@ public enum FileSeal {
     var block = [UInt8](repeating: 0, count: userBlockSize)
     let n = block.withUnsafeMutableBytes { pread(fd, $0.baseAddress, userBlockSize, 0) }
     guard n == userBlockSize else {
-      throw CheckpointError(path: path, reason: "damaged: file too short (\(max(n, 0)) bytes) for a checkpoint")
+      throw CheckpointError(
+        path: path, reason: "damaged: file too short (\(max(n, 0)) bytes) for a checkpoint")
     }
     guard let newline = block.firstIndex(of: 10),
       let line = String(validating: block[..<newline], as: UTF8.self), line.hasPrefix(magic)
     else {
-      throw CheckpointError(path: path, reason: "damaged or not an nnbatch checkpoint: no valid seal in the user block")
+      throw CheckpointError(
+        path: path, reason: "damaged or not an nnbatch checkpoint: no valid seal in the user block")
     }
     let (hash, size) = try hashContents(fd, path)
     let expected = header(hash: hash, size: size)

@@ -13,7 +13,8 @@ enum SuperblockChecksum {
   /// Fixes the checksum in place; throws if the image does not start with a v2/v3 superblock.
   static func repair(_ image: inout [UInt8], name: String) throws {
     guard image.count >= 48, Array(image[0..<8]) == signature, image[8] == 2 || image[8] == 3 else {
-      throw HDF5Error(operation: "repair file image", path: name, reason: "no version 2/3 superblock at offset 0")
+      throw HDF5Error(
+        operation: "repair file image", path: name, reason: "no version 2/3 superblock at offset 0")
     }
     let offsetSize = Int(image[9])
     // signature, version, offset size, length size, flags, then four addresses.
@@ -40,12 +41,24 @@ enum SuperblockChecksum {
       a &+= word(i)
       b &+= word(i + 4)
       c &+= word(i + 8)
-      a &-= c; a ^= rot(c, 4); c &+= b
-      b &-= a; b ^= rot(a, 6); a &+= c
-      c &-= b; c ^= rot(b, 8); b &+= a
-      a &-= c; a ^= rot(c, 16); c &+= b
-      b &-= a; b ^= rot(a, 19); a &+= c
-      c &-= b; c ^= rot(b, 4); b &+= a
+      a &-= c
+      a ^= rot(c, 4)
+      c &+= b
+      b &-= a
+      b ^= rot(a, 6)
+      a &+= c
+      c &-= b
+      c ^= rot(b, 8)
+      b &+= a
+      a &-= c
+      a ^= rot(c, 16)
+      c &+= b
+      b &-= a
+      b ^= rot(a, 19)
+      a &+= c
+      c &-= b
+      c ^= rot(b, 4)
+      b &+= a
       remaining -= 12
       i += 12
     }
@@ -58,13 +71,20 @@ enum SuperblockChecksum {
     a &+= tailWord(0)
     b &+= tailWord(4)
     c &+= tailWord(8)
-    c ^= b; c &-= rot(b, 14)
-    a ^= c; a &-= rot(c, 11)
-    b ^= a; b &-= rot(a, 25)
-    c ^= b; c &-= rot(b, 16)
-    a ^= c; a &-= rot(c, 4)
-    b ^= a; b &-= rot(a, 14)
-    c ^= b; c &-= rot(b, 24)
+    c ^= b
+    c &-= rot(b, 14)
+    a ^= c
+    a &-= rot(c, 11)
+    b ^= a
+    b &-= rot(a, 25)
+    c ^= b
+    c &-= rot(b, 16)
+    a ^= c
+    a &-= rot(c, 4)
+    b ^= a
+    b &-= rot(a, 14)
+    c ^= b
+    c &-= rot(b, 24)
     return c
   }
 }

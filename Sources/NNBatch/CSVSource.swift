@@ -27,7 +27,9 @@ enum CSVSource {
           let index = i < 0 ? width + i : i
           guard index >= 0 && index < width else {
             throw NNBatchError(
-              .usage, "\(path): \(what) column \(i) is out of range; the file has \(width) columns (0...\(width - 1))")
+              .usage,
+              "\(path): \(what) column \(i) is out of range; the file has \(width) columns (0...\(width - 1))"
+            )
           }
           result.append(index)
         case .name(let name):
@@ -71,7 +73,8 @@ enum CSVSource {
         guard let value = parseNumber(fields[column]) else {
           throw NNBatchError(
             .usage,
-            "\(path):\(line): \(columnName(column)): expected a number, found \"\(String(decoding: fields[column], as: UTF8.self))\"")
+            "\(path):\(line): \(columnName(column)): expected a number, found \"\(String(decoding: fields[column], as: UTF8.self))\""
+          )
         }
         guard value.isFinite else {
           throw NNBatchError(
@@ -83,7 +86,8 @@ enum CSVSource {
         if task == .classification {
           let label = String(decoding: fields[column], as: UTF8.self).trimmingCharacters(in: .whitespaces)
           guard !label.isEmpty else {
-            throw NNBatchError(.usage, "\(path):\(line): \(columnName(column)): expected a class label, found an empty field")
+            throw NNBatchError(
+              .usage, "\(path):\(line): \(columnName(column)): expected a class label, found an empty field")
           }
           if let id = labelIDs[label] {
             targets.append(Float(id))
@@ -96,7 +100,8 @@ enum CSVSource {
           guard let value = parseNumber(fields[column]), value.isFinite else {
             throw NNBatchError(
               .usage,
-              "\(path):\(line): \(columnName(column)): expected a finite number, found \"\(String(decoding: fields[column], as: UTF8.self))\"")
+              "\(path):\(line): \(columnName(column)): expected a finite number, found \"\(String(decoding: fields[column], as: UTF8.self))\""
+            )
           }
           targets.append(Float(value))
         }
@@ -109,7 +114,8 @@ enum CSVSource {
     var labels: [String] = []
     if task == .classification {
       guard targetColumns.count == 1 else {
-        throw NNBatchError(.usage, "\(path): classification needs exactly one target column, found \(targetColumns.count)")
+        throw NNBatchError(
+          .usage, "\(path): classification needs exactly one target column, found \(targetColumns.count)")
       }
       // Class indices follow the sorted labels (numerically when all are numbers),
       // or the training set's order when given.

@@ -246,7 +246,9 @@ extension Config {
     }
 
     let loss = root.choice("loss", Loss.self, what: "loss")
-    if !root.has("loss") { root.missing("loss", "one of \(Loss.allCases.map(\.rawValue).joined(separator: ", "))") }
+    if !root.has("loss") {
+      root.missing("loss", "one of \(Loss.allCases.map(\.rawValue).joined(separator: ", "))")
+    }
     if let loss, let last = layers.last, !loss.fits(outputActivation: last.activation),
       let required = loss.requiredActivation
     {
@@ -289,7 +291,9 @@ extension Config {
         case .cosine:
           schedule.floor = s.double("floor", min: 0) ?? 0
           if schedule.floor > optimizer.learningRate {
-            s.report("floor", "expected a floor ≤ the learning rate \(optimizer.learningRate), found \(schedule.floor)")
+            s.report(
+              "floor",
+              "expected a floor ≤ the learning rate \(optimizer.learningRate), found \(schedule.floor)")
           }
         }
         s.finish()
@@ -319,7 +323,9 @@ extension Config {
         var monitor = e.string("monitor") ?? "val_loss"
         if !monitors.contains(monitor) {
           var message = "unknown metric \"\(monitor)\"; expected one of \(monitors.joined(separator: ", "))"
-          if let guess = suggestion(for: monitor, among: monitors) { message += " (did you mean \"\(guess)\"?)" }
+          if let guess = suggestion(for: monitor, among: monitors) {
+            message += " (did you mean \"\(guess)\"?)"
+          }
           e.report("monitor", message)
           monitor = "val_loss"
         }
@@ -433,7 +439,8 @@ extension Config {
       let ignore = columnRefs(d, "ignore", header: header, sink: sink) ?? []
       guard let path else { return nil }
       return DataConfig(
-        source: .csv(CSVOptions(path: path, header: header, delimiter: delimiter, targets: targets, ignore: ignore)),
+        source: .csv(
+          CSVOptions(path: path, header: header, delimiter: delimiter, targets: targets, ignore: ignore)),
         task: task)
     case "idx":
       let images = required("images")
@@ -503,7 +510,9 @@ extension Config {
       switch item {
       case .string(let name, _):
         if !header {
-          sink.report(item, d.childPath(key), "a column name needs header: true; use a 0-based index, found \"\(name)\"")
+          sink.report(
+            item, d.childPath(key), "a column name needs header: true; use a 0-based index, found \"\(name)\""
+          )
         }
         refs.append(.name(name))
       case .number(let n, _, _) where n == n.rounded() && n >= -1_000_000 && n < 1_000_000:

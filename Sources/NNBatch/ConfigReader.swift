@@ -111,11 +111,13 @@ final class ObjectReader {
       return nil
     }
     if let min, exclusiveMin ? d <= min : d < min {
-      sink.report(v, childPath(key), "expected a number \(exclusiveMin ? ">" : "≥") \(min), found \(v.summary)")
+      sink.report(
+        v, childPath(key), "expected a number \(exclusiveMin ? ">" : "≥") \(min), found \(v.summary)")
       return nil
     }
     if let max, exclusiveMax ? d >= max : d > max {
-      sink.report(v, childPath(key), "expected a number \(exclusiveMax ? "<" : "≤") \(max), found \(v.summary)")
+      sink.report(
+        v, childPath(key), "expected a number \(exclusiveMax ? "<" : "≤") \(max), found \(v.summary)")
       return nil
     }
     return d

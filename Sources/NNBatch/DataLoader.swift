@@ -110,7 +110,8 @@ public enum DataLoader {
       guard rawValidation.inputs.columns == raw.inputs.columns else {
         throw NNBatchError(
           .usage,
-          "\(describe(v.source)): validation data has \(rawValidation.inputs.columns) features, training data has \(raw.inputs.columns)")
+          "\(describe(v.source)): validation data has \(rawValidation.inputs.columns) features, training data has \(raw.inputs.columns)"
+        )
       }
       validation = Dataset(inputs: rawValidation.inputs, targets: rawValidation.targets)
     } else if config.validationSplit > 0 {
@@ -119,7 +120,8 @@ public enum DataLoader {
       guard held >= 1 && held < n else {
         throw NNBatchError(
           .usage,
-          "\(config.file): data.validation_split \(config.validationSplit) of \(n) samples leaves \(held) for validation and \(n - held) for training; both need at least one")
+          "\(config.file): data.validation_split \(config.validationSplit) of \(n) samples leaves \(held) for validation and \(n - held) for training; both need at least one"
+        )
       }
       var generator = SeededGenerator(seed: config.seed ^ 0x5EED_5EED_0000_0001)
       var order = Array(0..<n)
@@ -150,13 +152,15 @@ public enum DataLoader {
       if needed > outputs {
         throw NNBatchError(
           .usage,
-          "\(name): the data has \(needed) classes but the last layer has \(outputs) units; set its units to \(needed)")
+          "\(name): the data has \(needed) classes but the last layer has \(outputs) units; set its units to \(needed)"
+        )
       }
     }
     if !config.loss.accepts(targetColumns: columns, outputs: outputs) {
       throw NNBatchError(
         .usage,
-        "\(name): targets have \(columns) column(s) but the last layer has \(outputs) units (loss \(config.loss.rawValue))")
+        "\(name): targets have \(columns) column(s) but the last layer has \(outputs) units (loss \(config.loss.rawValue))"
+      )
     }
     for (set, dataset) in [("training", Optional(data.train)), ("validation", data.validation)] {
       guard let dataset else { continue }
@@ -189,7 +193,8 @@ public enum DataLoader {
         if config.loss == .binaryCrossEntropy && (v < 0 || v > 1) {
           throw NNBatchError(
             .usage,
-            "\(source): \(set) sample \(r + 1), target \(j): binary_cross_entropy needs targets in [0, 1], found \(v)")
+            "\(source): \(set) sample \(r + 1), target \(j): binary_cross_entropy needs targets in [0, 1], found \(v)"
+          )
         }
       }
     }
@@ -206,7 +211,9 @@ public enum DataLoader {
     }
   }
 
-  /// Reads one source. `labels` maps class labels of a validation set to the training set's indices.
+  /// Reads one source.
+  ///
+  /// `labels` maps class labels of a validation set to the training set's indices.
   public static func read(_ data: DataConfig, task: Task, labels: [String] = []) throws(NNBatchError)
     -> RawData
   {

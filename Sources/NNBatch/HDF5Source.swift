@@ -11,7 +11,8 @@ enum HDF5Source {
       let (x, xShape) = try readDataset(root, inputs, path: path)
       let (t, tShape) = try readDataset(root, targets, path: path)
       guard xShape.count == 2 else {
-        throw NNBatchError(.usage, "\(path):\(inputs): expected a 2-D dataset [samples, features], found shape \(xShape)")
+        throw NNBatchError(
+          .usage, "\(path):\(inputs): expected a 2-D dataset [samples, features], found shape \(xShape)")
       }
       guard tShape.count == 1 || tShape.count == 2 else {
         throw NNBatchError(.usage, "\(path):\(targets): expected a 1-D or 2-D dataset, found shape \(tShape)")
@@ -31,7 +32,8 @@ enum HDF5Source {
     }
   }
 
-  private static func readDataset(_ root: HDF5Group, _ name: String, path: String) throws -> ([Float], [Int]) {
+  private static func readDataset(_ root: HDF5Group, _ name: String, path: String) throws -> ([Float], [Int])
+  {
     // Walk "/a/b/c": open groups, then read the dataset from the last one.
     var parts = name.split(separator: "/").map(String.init)
     guard let leaf = parts.popLast() else {

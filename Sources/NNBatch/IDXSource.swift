@@ -11,11 +11,13 @@ enum IDXSource {
     let (labelShape, labelSlice) = try parse(labels, expectedRank: 1)
     let labelBytes = Array(labelSlice)
     guard imageShape.count >= 2 else {
-      throw NNBatchError(.usage, "\(images): expected images of rank ≥ 2 (count, rows, ...), found rank \(imageShape.count)")
+      throw NNBatchError(
+        .usage, "\(images): expected images of rank ≥ 2 (count, rows, ...), found rank \(imageShape.count)")
     }
     let count = imageShape[0]
     guard labelShape[0] == count else {
-      throw NNBatchError(.usage, "\(labels): expected \(count) labels (one per image in \(images)), found \(labelShape[0])")
+      throw NNBatchError(
+        .usage, "\(labels): expected \(count) labels (one per image in \(images)), found \(labelShape[0])")
     }
     let features = imageShape.dropFirst().reduce(1, *)
     let inputs = Matrix(rows: count, columns: features)
@@ -36,7 +38,8 @@ enum IDXSource {
   static func parse(_ path: String, expectedRank: Int?) throws(NNBatchError) -> ([Int], ArraySlice<UInt8>) {
     let bytes = try readFileBytes(path)
     guard bytes.count >= 4 else {
-      throw NNBatchError(.usage, "\(path): expected an IDX header of at least 4 bytes, found \(bytes.count) bytes")
+      throw NNBatchError(
+        .usage, "\(path): expected an IDX header of at least 4 bytes, found \(bytes.count) bytes")
     }
     guard bytes[0] == 0, bytes[1] == 0, bytes[2] == 0x08 else {
       let magic = bytes[0..<4].map { String($0, radix: 16) }.joined(separator: " ")

@@ -27,22 +27,33 @@ public enum Inspect {
     }
     var lines: [String] = []
     lines.append("checkpoint  \(path)")
-    lines.append("format      \(Checkpoint.formatName) v\(Checkpoint.formatVersion), nnbatch \(c.nnbatchVersion), written \(c.created)")
+    lines.append(
+      "format      \(Checkpoint.formatName) v\(Checkpoint.formatVersion), nnbatch \(c.nnbatchVersion), written \(c.created)"
+    )
     lines.append("checksum    \(c.checksumText) (verified)")
-    lines.append("progress    step \(c.step), epoch \(c.epoch), batch \(c.batchInEpoch) of the next epoch, \(c.samplesSeen) samples seen")
-    lines.append("model       \(c.layers.count) dense layers, \(c.parameters.count) parameters, bias \(c.bias ? "yes" : "no")")
+    lines.append(
+      "progress    step \(c.step), epoch \(c.epoch), batch \(c.batchInEpoch) of the next epoch, \(c.samplesSeen) samples seen"
+    )
+    lines.append(
+      "model       \(c.layers.count) dense layers, \(c.parameters.count) parameters, bias \(c.bias ? "yes" : "no")"
+    )
     for (i, layer) in c.layers.enumerated() {
       lines.append("  layer_\(i)   [\(layer.inputs), \(layer.units)]  \(layer.activation)")
     }
     let hyper = c.hyperparameters.keys.sorted().map { "\($0)=\(format6(c.hyperparameters[$0] ?? 0))" }
     lines.append("optimizer   \(c.optimizerKind) (step \(c.optimizerStep)) \(hyper.joined(separator: " "))")
-    lines.append("loss        \(model.config.loss.rawValue), last \(c.lossHistory.last.map(format6) ?? "n/a") over \(c.lossHistory.count) steps")
+    lines.append(
+      "loss        \(model.config.loss.rawValue), last \(c.lossHistory.last.map(format6) ?? "n/a") over \(c.lossHistory.count) steps"
+    )
     for key in c.epochHistory.keys.sorted() {
       if let last = c.epochHistory[key]?.last { lines.append("  \(key)  \(format6(last))") }
     }
-    lines.append("data        task \(c.task), scaling \(c.scaling)\(c.labels.isEmpty ? "" : ", labels \(c.labels.joined(separator: ","))")")
+    lines.append(
+      "data        task \(c.task), scaling \(c.scaling)\(c.labels.isEmpty ? "" : ", labels \(c.labels.joined(separator: ","))")"
+    )
     lines.append("config")
-    lines.append(contentsOf: c.config.split(separator: "\n", omittingEmptySubsequences: false).map { "  " + $0 })
+    lines.append(
+      contentsOf: c.config.split(separator: "\n", omittingEmptySubsequences: false).map { "  " + $0 })
     return lines.joined(separator: "\n")
   }
 }

@@ -21,8 +21,10 @@ public enum Plot {
     var panels: [(title: String, xLabel: String, yLabel: String, series: [Series], log: Bool)] = []
     let steps = c.lossHistory.indices.map { Double($0 + 1) }
     panels.append(
-      ("Loss per step", "step", "loss (\(model.config.loss.rawValue))",
-       [Series(name: "loss", x: steps, y: c.lossHistory, color: "#1f77b4")], logScale))
+      (
+        "Loss per step", "step", "loss (\(model.config.loss.rawValue))",
+        [Series(name: "loss", x: steps, y: c.lossHistory, color: "#1f77b4")], logScale
+      ))
     let epochs = (c.epochHistory["train_loss"] ?? []).indices.map { Double($0 + 1) }
     var lossSeries: [Series] = []
     if let train = c.epochHistory["train_loss"], !train.isEmpty {
@@ -115,21 +117,29 @@ public enum Plot {
     func px(_ x: Double) -> Double { left + (x - xLow) / (xHigh - xLow) * plotWidth }
     func py(_ y: Double) -> Double { top + plotHeight - (transform(y) - yLow) / (yHigh - yLow) * plotHeight }
     var s = "<g class=\"chart\" data-title=\"\(escape(title))\">\n"
-    s += "<text x=\"\(fmt(left + plotWidth / 2))\" y=\"\(fmt(origin.1 + 20))\" text-anchor=\"middle\" font-size=\"15\" font-weight=\"bold\">\(escape(title))</text>\n"
-    s += "<rect x=\"\(fmt(left))\" y=\"\(fmt(top))\" width=\"\(fmt(plotWidth))\" height=\"\(fmt(plotHeight))\" fill=\"none\" stroke=\"#444\"/>\n"
+    s +=
+      "<text x=\"\(fmt(left + plotWidth / 2))\" y=\"\(fmt(origin.1 + 20))\" text-anchor=\"middle\" font-size=\"15\" font-weight=\"bold\">\(escape(title))</text>\n"
+    s +=
+      "<rect x=\"\(fmt(left))\" y=\"\(fmt(top))\" width=\"\(fmt(plotWidth))\" height=\"\(fmt(plotHeight))\" fill=\"none\" stroke=\"#444\"/>\n"
     for t in ticks(xLow, xHigh) {
       let x = px(t)
-      s += "<line x1=\"\(fmt(x))\" y1=\"\(fmt(top + plotHeight))\" x2=\"\(fmt(x))\" y2=\"\(fmt(top + plotHeight + 5))\" stroke=\"#444\"/>"
-      s += "<text class=\"xtick\" x=\"\(fmt(x))\" y=\"\(fmt(top + plotHeight + 18))\" text-anchor=\"middle\">\(label(t))</text>\n"
+      s +=
+        "<line x1=\"\(fmt(x))\" y1=\"\(fmt(top + plotHeight))\" x2=\"\(fmt(x))\" y2=\"\(fmt(top + plotHeight + 5))\" stroke=\"#444\"/>"
+      s +=
+        "<text class=\"xtick\" x=\"\(fmt(x))\" y=\"\(fmt(top + plotHeight + 18))\" text-anchor=\"middle\">\(label(t))</text>\n"
     }
     for t in ticks(yLow, yHigh) {
       let y = top + plotHeight - (t - yLow) / (yHigh - yLow) * plotHeight
       let text = log ? label(pow(10, t)) : label(t)
-      s += "<line x1=\"\(fmt(left))\" y1=\"\(fmt(y))\" x2=\"\(fmt(left + plotWidth))\" y2=\"\(fmt(y))\" stroke=\"#ddd\"/>"
-      s += "<text class=\"ytick\" x=\"\(fmt(left - 6))\" y=\"\(fmt(y + 4))\" text-anchor=\"end\">\(text)</text>\n"
+      s +=
+        "<line x1=\"\(fmt(left))\" y1=\"\(fmt(y))\" x2=\"\(fmt(left + plotWidth))\" y2=\"\(fmt(y))\" stroke=\"#ddd\"/>"
+      s +=
+        "<text class=\"ytick\" x=\"\(fmt(left - 6))\" y=\"\(fmt(y + 4))\" text-anchor=\"end\">\(text)</text>\n"
     }
-    s += "<text x=\"\(fmt(left + plotWidth / 2))\" y=\"\(fmt(top + plotHeight + 38))\" text-anchor=\"middle\">\(escape(xLabel))</text>\n"
-    s += "<text transform=\"translate(\(fmt(origin.0 + 16)) \(fmt(top + plotHeight / 2))) rotate(-90)\" text-anchor=\"middle\">\(escape(yLabel + (log ? " (log scale)" : "")))</text>\n"
+    s +=
+      "<text x=\"\(fmt(left + plotWidth / 2))\" y=\"\(fmt(top + plotHeight + 38))\" text-anchor=\"middle\">\(escape(xLabel))</text>\n"
+    s +=
+      "<text transform=\"translate(\(fmt(origin.0 + 16)) \(fmt(top + plotHeight / 2))) rotate(-90)\" text-anchor=\"middle\">\(escape(yLabel + (log ? " (log scale)" : "")))</text>\n"
     for (i, line) in series.enumerated() {
       var points: [String] = []
       var values: [String] = []
@@ -137,10 +147,13 @@ public enum Plot {
         points.append("\(fmt(px(x))),\(fmt(py(y)))")
         values.append("\(x):\(y)")
       }
-      s += "<polyline class=\"series\" data-series=\"\(escape(line.name))\" data-values=\"\(values.joined(separator: " "))\" fill=\"none\" stroke=\"\(line.color)\" stroke-width=\"1.5\" points=\"\(points.joined(separator: " "))\"/>\n"
+      s +=
+        "<polyline class=\"series\" data-series=\"\(escape(line.name))\" data-values=\"\(values.joined(separator: " "))\" fill=\"none\" stroke=\"\(line.color)\" stroke-width=\"1.5\" points=\"\(points.joined(separator: " "))\"/>\n"
       let ly = top + 12 + Double(i) * 18
-      s += "<line x1=\"\(fmt(left + plotWidth + 14))\" y1=\"\(fmt(ly))\" x2=\"\(fmt(left + plotWidth + 34))\" y2=\"\(fmt(ly))\" stroke=\"\(line.color)\" stroke-width=\"2\"/>"
-      s += "<text class=\"legend\" x=\"\(fmt(left + plotWidth + 40))\" y=\"\(fmt(ly + 4))\">\(escape(line.name))</text>\n"
+      s +=
+        "<line x1=\"\(fmt(left + plotWidth + 14))\" y1=\"\(fmt(ly))\" x2=\"\(fmt(left + plotWidth + 34))\" y2=\"\(fmt(ly))\" stroke=\"\(line.color)\" stroke-width=\"2\"/>"
+      s +=
+        "<text class=\"legend\" x=\"\(fmt(left + plotWidth + 40))\" y=\"\(fmt(ly + 4))\">\(escape(line.name))</text>\n"
     }
     return s + "</g>\n"
   }

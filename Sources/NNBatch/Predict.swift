@@ -29,7 +29,8 @@ public enum Predict {
     var values: [Float] = []
     var rows = 0
     var first = true
-    try CSVScanner.scan(path: path, bytes: bytes, delimiter: UInt8(ascii: ",")) { line, fields throws(NNBatchError) in
+    try CSVScanner.scan(path: path, bytes: bytes, delimiter: UInt8(ascii: ",")) {
+      line, fields throws(NNBatchError) in
       defer { first = false }
       let numbers = fields.map(parseNumber)
       if first {
@@ -37,12 +38,15 @@ public enum Predict {
         if header ?? looksLikeHeader { return }
       }
       guard fields.count == features else {
-        throw NNBatchError(.usage, "\(path):\(line): expected \(features) fields (the model's inputs), found \(fields.count)")
+        throw NNBatchError(
+          .usage, "\(path):\(line): expected \(features) fields (the model's inputs), found \(fields.count)")
       }
       for (j, number) in numbers.enumerated() {
         guard let number, number.isFinite else {
           throw NNBatchError(
-            .usage, "\(path):\(line): field \(j + 1): expected a finite number, found \"\(String(decoding: fields[j], as: UTF8.self))\"")
+            .usage,
+            "\(path):\(line): field \(j + 1): expected a finite number, found \"\(String(decoding: fields[j], as: UTF8.self))\""
+          )
         }
         values.append(Float(number))
       }
@@ -53,7 +57,8 @@ public enum Predict {
 
   private static func checkWidth(_ m: Matrix, features: Int, path: String) throws(NNBatchError) -> Matrix {
     guard m.columns == features else {
-      throw NNBatchError(.usage, "\(path): expected \(features) features per sample (the model's inputs), found \(m.columns)")
+      throw NNBatchError(
+        .usage, "\(path): expected \(features) features per sample (the model's inputs), found \(m.columns)")
     }
     return m
   }
@@ -132,10 +137,12 @@ public enum Predict {
     }
     guard dataset.features == model.network.architecture.inputs else {
       throw NNBatchError(
-        .usage, "\(source): \(dataset.features) features, but the model takes \(model.network.architecture.inputs)")
+        .usage,
+        "\(source): \(dataset.features) features, but the model takes \(model.network.architecture.inputs)")
     }
     model.scaler.apply(to: dataset.inputs)
-    let prepared = PreparedData(train: dataset, validation: nil, labels: model.checkpoint.labels, scaler: model.scaler)
+    let prepared = PreparedData(
+      train: dataset, validation: nil, labels: model.checkpoint.labels, scaler: model.scaler)
     try DataLoader.check(prepared, against: config, classes: nil)
     let batch = min(256, max(dataset.count, 1))
     let engine = Parallel.DataParallelEngine(
@@ -143,7 +150,8 @@ public enum Predict {
       threads: threads, targetColumns: dataset.targetColumns)
     let sums = engine.evaluate(parameters: model.parameters, data: dataset)
     var lines = ["evaluated \(path) on \(source): \(sums.samples) samples"]
-    lines.append("loss       \(format6(sums.reducedLoss(model.network.loss))) (\(model.network.loss.rawValue))")
+    lines.append(
+      "loss       \(format6(sums.reducedLoss(model.network.loss))) (\(model.network.loss.rawValue))")
     if model.isClassifier {
       lines.append("accuracy   \(String(format: "%.4f", sums.accuracy)) (\(sums.correct)/\(sums.samples))")
       lines.append(contentsOf: confusionMatrix(model: model, dataset: dataset))
@@ -162,7 +170,9 @@ public enum Predict {
     for r in 0..<dataset.count {
       let predicted = width == 1 ? (outputs[r, 0] >= 0.5 ? 1 : 0) : argmax(outputs.row(r), count: width)
       let t = dataset.targets.row(r)
-      let expected = dataset.targetColumns == 1 ? Int(t[0] >= 0 ? t[0].rounded() : 0) : argmax(t, count: dataset.targetColumns)
+      let expected =
+        dataset.targetColumns == 1
+        ? Int(t[0] >= 0 ? t[0].rounded() : 0) : argmax(t, count: dataset.targetColumns)
       if expected < classes { matrix[expected][predicted] += 1 }
     }
     let labels = model.checkpoint.labels.isEmpty ? (0..<classes).map(String.init) : model.checkpoint.labels

@@ -1,7 +1,8 @@
+import Foundation
+
 #if canImport(Glibc)
 @preconcurrency import Glibc
 #endif
-import Foundation
 
 /// How training reports progress.
 public enum LogFormat: String, Sendable, CaseIterable {
@@ -53,11 +54,13 @@ public final class ProgressReporter {
     guard !quiet, format == .text else { return }
     closeLine()
     print(text)
-    fflush(stdout)
+    fflush(nil)  // nil: all streams; the `stdout` global is not concurrency-safe
   }
 
   /// Redraws the live line during an epoch (at most ten times a second).
-  public func stepDone(epoch: Int, epochs: Int, batch: Int, batches: Int, step: Int, loss: Double, elapsed: Double) {
+  public func stepDone(
+    epoch: Int, epochs: Int, batch: Int, batches: Int, step: Int, loss: Double, elapsed: Double
+  ) {
     guard live else { return }
     let now = monotonicSeconds()
     guard now - lastDraw >= 0.1 || batch == batches else { return }
@@ -66,9 +69,10 @@ public final class ProgressReporter {
     let width = 20
     let filled = Int(fraction * Double(width))
     let bar = String(repeating: "=", count: filled) + String(repeating: " ", count: width - filled)
-    let text = "epoch \(epoch)/\(epochs) [\(bar)] \(batch)/\(batches) step \(step) loss \(format6(loss)) \(formatDuration(elapsed))"
+    let text =
+      "epoch \(epoch)/\(epochs) [\(bar)] \(batch)/\(batches) step \(step) loss \(format6(loss)) \(formatDuration(elapsed))"
     print("\r\u{1B}[K" + text, terminator: "")
-    fflush(stdout)
+    fflush(nil)  // nil: all streams; the `stdout` global is not concurrency-safe
     lineOpen = true
   }
 
@@ -83,13 +87,14 @@ public final class ProgressReporter {
       for (key, value) in report.validation { object[key] = value }
       if let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) {
         print(String(decoding: data, as: UTF8.self))
-        fflush(stdout)
+        fflush(nil)  // nil: all streams; the `stdout` global is not concurrency-safe
       }
       return
     }
     guard !quiet else { return }
     guard force || live || report.epoch % logEvery == 0 || report.epoch == report.epochs else { return }
-    var text = "epoch \(report.epoch)/\(report.epochs)  step \(report.step)  loss \(format6(report.trainLoss))"
+    var text =
+      "epoch \(report.epoch)/\(report.epochs)  step \(report.step)  loss \(format6(report.trainLoss))"
     for key in report.validation.keys.sorted() {
       text += "  \(key) \(format6(report.validation[key] ?? 0))"
     }
@@ -100,7 +105,7 @@ public final class ProgressReporter {
     if remaining > 0 { text += " (ETA \(formatDuration(eta)))" }
     closeLine()
     print(text)
-    fflush(stdout)
+    fflush(nil)  // nil: all streams; the `stdout` global is not concurrency-safe
   }
 
   /// Prints the final summary (also in quiet mode, never in JSON mode).
@@ -108,7 +113,7 @@ public final class ProgressReporter {
     guard format == .text else { return }
     closeLine()
     print(text)
-    fflush(stdout)
+    fflush(nil)  // nil: all streams; the `stdout` global is not concurrency-safe
   }
 
   private func closeLine() {

@@ -32,14 +32,17 @@ public struct SavedModel: Sendable {
       }
       layers.append(LayerSpec(units: layer.units, activation: activation))
     }
-    guard let first = checkpoint.layers.first, checkpoint.parameters.count == checkpoint.expectedParameterCount
+    guard let first = checkpoint.layers.first,
+      checkpoint.parameters.count == checkpoint.expectedParameterCount
     else {
       throw NNBatchError(.usage, "\(path): the model's parameters do not match its layers")
     }
     let architecture = Architecture(inputs: first.inputs, layers: layers, bias: checkpoint.bias)
     let scaling = Scaling(rawValue: checkpoint.scaling) ?? .none
     let features = first.inputs
-    guard scaling == .none || (checkpoint.scaleShift.count == features && checkpoint.scaleFactor.count == features)
+    guard
+      scaling == .none
+        || (checkpoint.scaleShift.count == features && checkpoint.scaleFactor.count == features)
     else {
       throw NNBatchError(.usage, "\(path): scaling statistics do not match the \(features) inputs")
     }

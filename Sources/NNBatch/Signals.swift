@@ -1,8 +1,9 @@
+@preconcurrency import Dispatch
+import Synchronization
+
 #if canImport(Glibc)
 @preconcurrency import Glibc
 #endif
-@preconcurrency import Dispatch
-import Synchronization
 
 /// Graceful stop on SIGINT and SIGTERM.
 ///

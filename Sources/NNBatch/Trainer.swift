@@ -1,10 +1,11 @@
-#if canImport(Glibc)
-@preconcurrency import Glibc
-#endif
 import Foundation
 import HDF5Store
 import NeuralNet
 import Parallel
+
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#endif
 
 /// One training run: the loop, validation, checkpoints, signals and progress.
 public final class Trainer {
@@ -50,7 +51,8 @@ public final class Trainer {
     guard batches > 0 else {
       throw NNBatchError(
         .usage,
-        "\(config.file): $.training.drop_last: \(data.train.count) training samples make no full batch of \(config.batchSize)")
+        "\(config.file): $.training.drop_last: \(data.train.count) training samples make no full batch of \(config.batchSize)"
+      )
     }
     config.schedule.totalSteps = batches * config.epochs
     schedule = config.schedule
@@ -109,7 +111,8 @@ public final class Trainer {
     let batches = Trainer.batchesPerEpoch(samples: n, config: config)
     if step == 0 && epoch == 0 {
       reporter.note(
-        "training \(config.name): \(n) samples, \(network.architecture.parameterCount) parameters, \(batches) batches of \(batchSize) per epoch, \(engine.workers.count) threads")
+        "training \(config.name): \(n) samples, \(network.architecture.parameterCount) parameters, \(batches) batches of \(batchSize) per epoch, \(engine.workers.count) threads"
+      )
     }
     if config.epochs == 0 || epoch >= config.epochs {
       if lastSaved != position { try save(reason: "final") }
@@ -201,7 +204,8 @@ public final class Trainer {
         Int(state["stale_epochs"] ?? 0) >= es.patience
       {
         reporter.note(
-          "early stopping after epoch \(epoch): \(es.monitor) has not improved for \(es.patience) epochs (best \(format6(state["best_metric"] ?? .nan)) at epoch \(Int(state["best_epoch"] ?? 0)))")
+          "early stopping after epoch \(epoch): \(es.monitor) has not improved for \(es.patience) epochs (best \(format6(state["best_metric"] ?? .nan)) at epoch \(Int(state["best_epoch"] ?? 0)))"
+        )
         stoppedEarly = true
         break
       }
@@ -213,7 +217,8 @@ public final class Trainer {
     if lastSaved != position { try save(reason: "final") }
     if let stopExit {
       reporter.summary(
-        "stopped by signal at step \(step) (epoch \(epoch + 1), batch \(batchInEpoch)); checkpoint written; resume with --resume")
+        "stopped by signal at step \(step) (epoch \(epoch + 1), batch \(batchInEpoch)); checkpoint written; resume with --resume"
+      )
       return stopExit
     }
     _ = stoppedEarly
@@ -221,7 +226,9 @@ public final class Trainer {
     return 0
   }
 
-  /// Updates the best-metric state; saves best.h5 when asked. Returns nil when nothing is monitored.
+  /// Updates the best-metric state and saves best.h5 when asked.
+  ///
+  /// Returns nil when nothing is monitored.
   private func trackBest(_ metrics: [String: Double]) throws(NNBatchError) -> Bool? {
     let monitor = config.earlyStopping?.monitor ?? config.bestMonitor
     guard config.earlyStopping != nil || config.keepBest else { return nil }
@@ -251,7 +258,8 @@ public final class Trainer {
     var lines: [String] = []
     let last = lossHistory.last.map(format6) ?? "n/a"
     lines.append(
-      "done: \(epoch) epochs, \(step) steps, final loss \(last), \(formatDuration(elapsed)); checkpoint \(config.checkpointDir)/\(CheckpointStore.fileName(step: step))")
+      "done: \(epoch) epochs, \(step) steps, final loss \(last), \(formatDuration(elapsed)); checkpoint \(config.checkpointDir)/\(CheckpointStore.fileName(step: step))"
+    )
     // Like the tutorial: show each sample's prediction next to its target.
     if data.train.count <= 20 && data.validation == nil {
       let predictions = network.predict(parameters: parameters, inputs: data.train.inputs)
@@ -310,7 +318,8 @@ public final class Trainer {
     } catch {
       throw NNBatchError(
         .failure,
-        "checkpoint save failed (\(reason), step \(step)): \(error); earlier checkpoints in \(config.checkpointDir) are intact")
+        "checkpoint save failed (\(reason), step \(step)): \(error); earlier checkpoints in \(config.checkpointDir) are intact"
+      )
     }
   }
 
@@ -381,7 +390,9 @@ public final class Trainer {
         differences.append("\(field): checkpoint has \(old), config has \(new)")
       }
     }
-    compare("model.layers", saved.layers.map { "\($0.units) \($0.activation.rawValue)" }, config.layers.map { "\($0.units) \($0.activation.rawValue)" })
+    compare(
+      "model.layers", saved.layers.map { "\($0.units) \($0.activation.rawValue)" },
+      config.layers.map { "\($0.units) \($0.activation.rawValue)" })
     compare("model.bias", saved.bias, config.bias)
     compare("model.init", saved.initializer.rawValue, config.initializer.rawValue)
     compare("loss", saved.loss.rawValue, config.loss.rawValue)
@@ -399,7 +410,8 @@ public final class Trainer {
     compare("training.shuffle", saved.shuffle, config.shuffle)
     compare("training.drop_last", saved.dropLast, config.dropLast)
     if checkpoint.parameters.count != parameters.count {
-      differences.append("parameters: checkpoint has \(checkpoint.parameters.count), model has \(parameters.count)")
+      differences.append(
+        "parameters: checkpoint has \(checkpoint.parameters.count), model has \(parameters.count)")
     }
     if !differences.isEmpty {
       throw NNBatchError(
@@ -419,9 +431,11 @@ public final class Trainer {
     guard expected == found, checkpoint.bias == config.bias else {
       throw NNBatchError(
         .usage,
-        "cannot initialise from \(path): layer shapes differ: model has \(expected.joined(separator: " ")) bias \(config.bias), checkpoint has \(found.joined(separator: " ")) bias \(checkpoint.bias)")
+        "cannot initialise from \(path): layer shapes differ: model has \(expected.joined(separator: " ")) bias \(config.bias), checkpoint has \(found.joined(separator: " ")) bias \(checkpoint.bias)"
+      )
     }
     parameters.assign(checkpoint.parameters)
-    reporter.note("initialised weights from \(path) (step \(checkpoint.step)); optimizer and counters start fresh")
+    reporter.note(
+      "initialised weights from \(path) (step \(checkpoint.step)); optimizer and counters start fresh")
   }
 }

@@ -104,7 +104,8 @@ public final class Matrix: @unchecked Sendable {
 
   /// A matrix holding `values` (row-major, `rows × columns` of them).
   public convenience init(rows: Int, columns: Int, values: [Float]) {
-    precondition(values.count == rows * columns, "Matrix: expected \(rows * columns) values, found \(values.count)")
+    precondition(
+      values.count == rows * columns, "Matrix: expected \(rows * columns) values, found \(values.count)")
     self.init(rows: rows, columns: columns)
     storage.assign(values)
   }

@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-@preconcurrency import Glibc
-#endif
 import ArgumentParser
 import Foundation
 import NNBatch
+
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#endif
 
 /// The `nnbatch` command line; `train` is the default subcommand.
 @main
@@ -113,7 +114,8 @@ struct Train: ParsableCommand {
   @Option(name: .long, help: "Progress format: text or json (one object per epoch).")
   var logFormat: String = "text"
 
-  @Option(name: .long, help: "In plain text output, print every Nth epoch (default: about 100 lines per run).")
+  @Option(
+    name: .long, help: "In plain text output, print every Nth epoch (default: about 100 lines per run).")
   var logEvery: Int?
 
   mutating func validate() throws {
@@ -220,7 +222,9 @@ struct Evaluate: ParsableCommand {
   var threads: Int?
 
   func run() throws {
-    print(try NNBatch.Predict.evaluate(checkpoint: checkpoint, dataConfig: data, threads: threads ?? activeProcessors()))
+    print(
+      try NNBatch.Predict.evaluate(
+        checkpoint: checkpoint, dataConfig: data, threads: threads ?? activeProcessors()))
   }
 }
 

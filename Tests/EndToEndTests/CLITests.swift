@@ -1,16 +1,19 @@
-#if canImport(FoundationXML)
-import FoundationXML
-#endif
 import Foundation
 import HDF5Store
 import TestSupport
 import XCTest
 
+#if canImport(FoundationXML)
+import FoundationXML
+#endif
+
 /// The built `nnbatch` executable run as a subprocess: output, exit codes and files.
 final class CLITests: XCTestCase {
   func testTheTutorialRun() throws {
     let dir = TemporaryDirectory()
-    let result = try nnbatch(["--config", "\(repositoryRoot)/configs/xor.json", "--checkpoint-dir", dir.file("xor")])
+    let result = try nnbatch([
+      "--config", "\(repositoryRoot)/configs/xor.json", "--checkpoint-dir", dir.file("xor"),
+    ])
     XCTAssertEqual(result.status, 0, result.stderr)
     // Predictions as the tutorial prints them, each within 0.1 of its target.
     let rows = result.stdout.split(separator: "\n").filter { $0.contains("-> [") }
@@ -34,7 +37,9 @@ final class CLITests: XCTestCase {
     XCTAssertTrue(dump.stdout.contains("( 3, 4 )"))
     let printed = h5dumpValues(dump.stdout)
     XCTAssertEqual(printed.count, 12)
-    for (a, b) in zip(printed, last.parameters[0..<12]) { XCTAssertEqual(a, Double(b), accuracy: 1e-4 * max(1, abs(a))) }
+    for (a, b) in zip(printed, last.parameters[0..<12]) {
+      XCTAssertEqual(a, Double(b), accuracy: 1e-4 * max(1, abs(a)))
+    }
   }
 
   func testBadInputsExitTwoWithOneLineNamingTheFile() throws {
@@ -83,7 +88,9 @@ final class CLITests: XCTestCase {
     // saved scaling, predict's answers would be far off.
     let inputs = (0..<64).map { "[\(1000 + Double($0) / 8)]" }.joined(separator: ",")
     let targets = (0..<64).map { "[\(2 * Double($0) / 8 + 1)]" }.joined(separator: ",")
-    let config = dir.write("reg.json", """
+    let config = dir.write(
+      "reg.json",
+      """
       { "name": "reg", "seed": 2,
         "data": { "source": "inline", "inputs": [\(inputs)], "targets": [\(targets)], "scale": "standardize",
                   "validation_split": 0.25 },
@@ -96,7 +103,8 @@ final class CLITests: XCTestCase {
     XCTAssertEqual(train.status, 0, train.stderr)
     let epochLines = train.stdout.split(separator: "\n")
     XCTAssertEqual(epochLines.count, 150)
-    let lastEpoch = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(epochLines.last!.utf8)) as? [String: Any])
+    let lastEpoch = try XCTUnwrap(
+      JSONSerialization.jsonObject(with: Data(epochLines.last!.utf8)) as? [String: Any])
     XCTAssertEqual(lastEpoch["epoch"] as? Int, 150)
     XCTAssertNotNil(lastEpoch["val_loss"])
     XCTAssertNotNil(lastEpoch["samples_per_second"])
@@ -104,7 +112,9 @@ final class CLITests: XCTestCase {
 
     let inspect = try nnbatch(["inspect", checkpoint])
     XCTAssertEqual(inspect.status, 0, inspect.stderr)
-    for fragment in ["layer_0   [1, 16]  tanh", "layer_1   [16, 1]  linear", "step 450, epoch 150", "\"name\": \"reg\""] {
+    for fragment in [
+      "layer_0   [1, 16]  tanh", "layer_1   [16, 1]  linear", "step 450, epoch 150", "\"name\": \"reg\"",
+    ] {
       XCTAssertTrue(inspect.stdout.contains(fragment), "inspect lacks \(fragment):\n\(inspect.stdout)")
     }
     let json = try nnbatch(["inspect", checkpoint, "--json"])
@@ -115,7 +125,9 @@ final class CLITests: XCTestCase {
     // predict applies the training scaling: predictions on fresh x ≈ 2(x − 1000) + 1.
     let fresh = [1001.0, 1003.5, 1006.25]
     let csv = dir.write("new.csv", "x\n" + fresh.map { "\($0)" }.joined(separator: "\n") + "\n")
-    let predict = try nnbatch(["predict", "--checkpoint", checkpoint, "--input", csv, "-o", dir.file("out.csv")])
+    let predict = try nnbatch([
+      "predict", "--checkpoint", checkpoint, "--input", csv, "-o", dir.file("out.csv"),
+    ])
     XCTAssertEqual(predict.status, 0, predict.stderr)
     let out = try String(contentsOfFile: dir.file("out.csv"), encoding: .utf8).split(separator: "\n")
     XCTAssertEqual(out.first, "output_0")
@@ -125,7 +137,8 @@ final class CLITests: XCTestCase {
 
     let evaluate = try nnbatch(["evaluate", "--checkpoint", checkpoint])
     XCTAssertEqual(evaluate.status, 0, evaluate.stderr)
-    XCTAssertTrue(evaluate.stdout.contains("on the checkpoint's validation data: 16 samples"), evaluate.stdout)
+    XCTAssertTrue(
+      evaluate.stdout.contains("on the checkpoint's validation data: 16 samples"), evaluate.stdout)
     XCTAssertTrue(evaluate.stdout.contains("r2"), evaluate.stdout)
 
     // plot: an SVG whose series carry the checkpoint's history.
@@ -142,7 +155,8 @@ final class CLITests: XCTestCase {
     }
     XCTAssertEqual(series.values["val_loss"]?.map(\.y), history.epochHistory["val_loss"])
     XCTAssertEqual(series.values["train_loss"]?.map(\.y), history.epochHistory["train_loss"])
-    XCTAssertTrue(Set(["loss", "train_loss", "val_loss"]).isSubset(of: Set(series.legends)), "\(series.legends)")
+    XCTAssertTrue(
+      Set(["loss", "train_loss", "val_loss"]).isSubset(of: Set(series.legends)), "\(series.legends)")
     XCTAssertGreaterThan(series.ticks, 10, "axes have tick labels")
   }
 
@@ -153,10 +167,13 @@ final class CLITests: XCTestCase {
     for i in 0..<90 {
       let kind = ["small", "medium", "large"][i % 3]
       let base = Double(i % 3) * 3
-      lines.append("\(base + Double.random(in: 0...1, using: &g)),\(base + Double.random(in: 0...1, using: &g)),\(kind)")
+      lines.append(
+        "\(base + Double.random(in: 0...1, using: &g)),\(base + Double.random(in: 0...1, using: &g)),\(kind)")
     }
     let data = dir.write("shapes.csv", lines.joined(separator: "\r\n"))
-    let config = dir.write("cls.json", """
+    let config = dir.write(
+      "cls.json",
+      """
       { "name": "cls", "data": { "source": "csv", "path": "\(data)", "targets": "kind", "task": "classification",
                                   "scale": "minmax" },
         "model": { "layers": [ { "units": 8, "activation": "relu" }, { "units": 3, "activation": "softmax" } ] },
@@ -165,7 +182,8 @@ final class CLITests: XCTestCase {
       """)
     let train = try nnbatch(["--config", config, "--quiet"])
     XCTAssertEqual(train.status, 0, train.stderr)
-    XCTAssertEqual(train.stdout.split(separator: "\n").count, 1, "quiet prints only the summary: \(train.stdout)")
+    XCTAssertEqual(
+      train.stdout.split(separator: "\n").count, 1, "quiet prints only the summary: \(train.stdout)")
     let checkpoint = dir.file("ck/step-000000180.h5")
     let input = dir.write("in.csv", "0.5,0.5\n6.5,6.5\n3.5,3.5\n")
     let predict = try nnbatch(["predict", "--checkpoint", checkpoint, "--input", input])
@@ -215,7 +233,9 @@ final class SVGSeries: NSObject, XMLParserDelegate {
     if inLegend { legends.append(string) }
   }
 
-  func parser(_ parser: XMLParser, didEndElement element: String, namespaceURI: String?, qualifiedName: String?) {
+  func parser(
+    _ parser: XMLParser, didEndElement element: String, namespaceURI: String?, qualifiedName: String?
+  ) {
     inLegend = false
   }
 }

@@ -1,16 +1,19 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Foundation
 import HDF5Store
 import TestSupport
 import XCTest
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Determinism across threads, crashes, signals and failing disks, through the real CLI.
 final class RobustnessTests: XCTestCase {
   /// A run big enough to take the parallel path, with a schedule, clipping and shuffling.
   static func config(_ dir: TemporaryDirectory, epochs: Int = 6, everySteps: Int = 3) -> String {
-    dir.write("rob.json", """
+    dir.write(
+      "rob.json",
+      """
       { "name": "rob", "seed": 3,
         "data": { "source": "synthetic", "samples": 4096, "features": 64, "classes": 10, "seed": 4,
                   "validation_split": 0.125 },
@@ -31,13 +34,20 @@ final class RobustnessTests: XCTestCase {
     return found.checkpoint
   }
 
-  static func assertSameRun(_ a: Checkpoint, _ b: Checkpoint, _ message: String, file: StaticString = #filePath, line: UInt = #line) {
+  static func assertSameRun(
+    _ a: Checkpoint, _ b: Checkpoint, _ message: String, file: StaticString = #filePath, line: UInt = #line
+  ) {
     XCTAssertEqual(a.step, b.step, message, file: file, line: line)
-    XCTAssertEqual(a.parameters.map(\.bitPattern), b.parameters.map(\.bitPattern), "weights: \(message)", file: file, line: line)
     XCTAssertEqual(
-      a.optimizerSlots.mapValues { $0.map(\.bitPattern) }, b.optimizerSlots.mapValues { $0.map(\.bitPattern) },
+      a.parameters.map(\.bitPattern), b.parameters.map(\.bitPattern), "weights: \(message)", file: file,
+      line: line)
+    XCTAssertEqual(
+      a.optimizerSlots.mapValues { $0.map(\.bitPattern) },
+      b.optimizerSlots.mapValues { $0.map(\.bitPattern) },
       "optimizer state: \(message)", file: file, line: line)
-    XCTAssertEqual(a.lossHistory.map(\.bitPattern), b.lossHistory.map(\.bitPattern), "loss history: \(message)", file: file, line: line)
+    XCTAssertEqual(
+      a.lossHistory.map(\.bitPattern), b.lossHistory.map(\.bitPattern), "loss history: \(message)",
+      file: file, line: line)
     XCTAssertEqual(
       a.epochHistory.mapValues { $0.map(\.bitPattern) }, b.epochHistory.mapValues { $0.map(\.bitPattern) },
       "epoch history: \(message)", file: file, line: line)
@@ -49,7 +59,9 @@ final class RobustnessTests: XCTestCase {
     let config = Self.config(dir, epochs: 2, everySteps: 1000)
     var reference: Checkpoint?
     for threads in [1, 2, 3, 8, 64] {
-      let result = try nnbatch(["--config", config, "--threads", "\(threads)", "--checkpoint-dir", dir.file("t\(threads)")])
+      let result = try nnbatch([
+        "--config", config, "--threads", "\(threads)", "--checkpoint-dir", dir.file("t\(threads)"),
+      ])
       XCTAssertEqual(result.status, 0, result.stderr)
       let checkpoint = try Self.final(dir.file("t\(threads)"))
       if let reference {
@@ -151,13 +163,19 @@ final class RobustnessTests: XCTestCase {
     let bash = try XCTUnwrap(tool("bash"))
     let limitBlocks = size / 1024 / 2
     let result = try runProcess(
-      bash, ["-c", "ulimit -f \(limitBlocks); exec \"$0\" \"$@\"", nnbatchExecutable, "--config", config, "--resume", "--epochs", "2",
-        "--checkpoint-dir", dir.file("ck")])
+      bash,
+      [
+        "-c", "ulimit -f \(limitBlocks); exec \"$0\" \"$@\"", nnbatchExecutable, "--config", config,
+        "--resume", "--epochs", "2",
+        "--checkpoint-dir", dir.file("ck"),
+      ])
     XCTAssertEqual(result.status, 1, result.stderr)
     XCTAssertTrue(result.stderr.contains("checkpoint save failed"), result.stderr)
-    XCTAssertTrue(result.stderr.contains(dir.file("ck/.step-000000056.h5")), "names the path: \(result.stderr)")
+    XCTAssertTrue(
+      result.stderr.contains(dir.file("ck/.step-000000056.h5")), "names the path: \(result.stderr)")
     XCTAssertEqual(result.stderr.split(separator: "\n").count, 1, result.stderr)
-    XCTAssertTrue(result.stderr.lowercased().contains("file too large"), "names the system error: \(result.stderr)")
+    XCTAssertTrue(
+      result.stderr.lowercased().contains("file too large"), "names the system error: \(result.stderr)")
     let files = try FileSystem.list(dir.file("ck"))
     XCTAssertEqual(files, ["step-000000028.h5"], "the partial file is removed")
     Self.assertSameRun(before, try Self.final(dir.file("ck")), "previous checkpoint intact")
@@ -177,7 +195,8 @@ final class RobustnessTests: XCTestCase {
     let result = try nnbatch(["--config", config, "--checkpoint-dir", dir.file("ck"), "--resume"])
     XCTAssertEqual(result.status, 0, result.stderr)
     XCTAssertTrue(result.stdout.contains("removed leftover temporary file"), result.stdout)
-    XCTAssertTrue(result.stderr.contains("skipped") && result.stderr.contains("step-000000056.h5"), result.stderr)
+    XCTAssertTrue(
+      result.stderr.contains("skipped") && result.stderr.contains("step-000000056.h5"), result.stderr)
     XCTAssertTrue(result.stdout.contains("resumed from \(files[0].path) at step 50"), result.stdout)
     // The resumed run ends exactly where the uninterrupted run ended.
     Self.assertSameRun(expected, try Self.final(dir.file("ck")), "after skipping a damaged file")

@@ -16,7 +16,8 @@ final class CheckpointTests: XCTestCase {
       nnbatchVersion: "test", created: "2026-01-01T00:00:00Z", config: "{\"name\": \"t\"}", step: step,
       epoch: 2, batchInEpoch: 1, samplesSeen: 123, layers: layers, bias: true, parameters: parameters,
       optimizerKind: "sgd", hyperparameters: ["learning_rate": 0.1, "momentum": 0.9], optimizerStep: step,
-      optimizerSlots: ["velocity": parameters.map { $0 / 2 }], lossHistory: (0..<step).map { 1 / Double($0 + 1) },
+      optimizerSlots: ["velocity": parameters.map { $0 / 2 }],
+      lossHistory: (0..<step).map { 1 / Double($0 + 1) },
       epochHistory: ["train_loss": [0.5, 0.25], "val_accuracy": [0.5, 0.75]],
       rngState: [1, 2, 3, UInt64.max], epochRNGState: [5, 6, 7, 8],
       stateValues: ["best_metric": 0.25, "stale_epochs": 1], task: "classification", labels: ["cat", "dog"],
@@ -39,9 +40,12 @@ final class CheckpointTests: XCTestCase {
     let biases = try runProcess(h5dump, ["-d", "/model/layer_1/biases", path])
     XCTAssertEqual(h5dumpValues(biases.stdout).map { Float($0) }, Array(original.parameters[24..<26]))
     let velocity = try runProcess(h5dump, ["-d", "/optimizer/velocity/layer_1/weights", path])
-    XCTAssertEqual(h5dumpValues(velocity.stdout).map { Float($0) }, original.parameters[16..<24].map { $0 / 2 })
+    XCTAssertEqual(
+      h5dumpValues(velocity.stdout).map { Float($0) }, original.parameters[16..<24].map { $0 / 2 })
     let attributes = try runProcess(h5dump, ["-A", path])
-    for expected in ["nnbatch-checkpoint", "format_version", "content_checksum", "\"relu\"", "batch_in_epoch"] {
+    for expected in [
+      "nnbatch-checkpoint", "format_version", "content_checksum", "\"relu\"", "batch_in_epoch",
+    ] {
       XCTAssertTrue(attributes.stdout.contains(expected), "h5dump -A lacks \(expected)")
     }
     let superblock = try runProcess(h5dump, ["-B", "-H", path])
@@ -74,10 +78,13 @@ final class CheckpointTests: XCTestCase {
     try store.save(Self.sample(step: 10))
     let newest = try store.save(Self.sample(step: 20, scale: 2))
     try damage(newest)
-    XCTAssertThrowsError(try Checkpoint.read(from: newest), "\(name): damage not detected", file: file, line: line) {
+    XCTAssertThrowsError(
+      try Checkpoint.read(from: newest), "\(name): damage not detected", file: file, line: line
+    ) {
       error in
       XCTAssertTrue(error is CheckpointError, "\(name): \(error)", file: file, line: line)
-      XCTAssertTrue("\(error)".hasPrefix(newest), "\(name): message names the file: \(error)", file: file, line: line)
+      XCTAssertTrue(
+        "\(error)".hasPrefix(newest), "\(name): message names the file: \(error)", file: file, line: line)
     }
     let found = try XCTUnwrap(try store.newestValid(), file: file, line: line)
     XCTAssertEqual(found.checkpoint.step, 10, name, file: file, line: line)
@@ -118,9 +125,12 @@ final class CheckpointTests: XCTestCase {
     let size = fileSize(probe)
     let bytes = try Data(contentsOf: URL(fileURLWithPath: probe))
     // Only blocks holding some non-zero byte: zeroing zeros changes nothing.
-    let offsets = stride(from: 0, to: size - 64, by: 32).filter { o in bytes[o..<(o + 64)].contains { $0 != 0 } }
+    let offsets = stride(from: 0, to: size - 64, by: 32).filter { o in
+      bytes[o..<(o + 64)].contains { $0 != 0 }
+    }
     XCTAssertGreaterThan(offsets.count, 20)
-    for offset in offsets.enumerated().filter({ $0.offset % max(1, offsets.count / 25) == 0 }).map(\.element) {
+    for offset in offsets.enumerated().filter({ $0.offset % max(1, offsets.count / 25) == 0 }).map(\.element)
+    {
       try assertDamageDetected("zeroed block at \(offset)") { path in
         try zeroBlock(path, offset: offset, count: 64)
       }
@@ -164,7 +174,8 @@ final class CheckpointTests: XCTestCase {
     let store = CheckpointStore(directory: dir.path)
     try store.save(Self.sample(step: 10))
     // A folder where the destination file should be makes the rename fail.
-    try FileManager.default.createDirectory(atPath: dir.file("step-000000020.h5/x"), withIntermediateDirectories: true)
+    try FileManager.default.createDirectory(
+      atPath: dir.file("step-000000020.h5/x"), withIntermediateDirectories: true)
     XCTAssertThrowsError(try store.save(Self.sample(step: 20))) { error in
       XCTAssertTrue("\(error)".contains("rename"), "\(error)")
     }

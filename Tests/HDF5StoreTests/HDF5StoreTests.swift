@@ -59,7 +59,8 @@ final class HDF5WrapperTests: XCTestCase {
     XCTAssertTrue(u.stdout.contains("18446744073709551615"), u.stdout)
     let attributes = try runProcess(h5dump, ["-A", path])
     XCTAssertTrue(attributes.stdout.contains("-123456789012"), attributes.stdout)
-    XCTAssertTrue(attributes.stdout.contains("llo, \"world\""), attributes.stdout)  // h5dump escapes non-ASCII bytes
+    // h5dump escapes non-ASCII bytes.
+    XCTAssertTrue(attributes.stdout.contains("llo, \"world\""), attributes.stdout)
     // fletcher32 and chunking are on for non-empty datasets.
     let properties = try runProcess(h5dump, ["-p", "-d", "/g/f32", path])
     XCTAssertTrue(properties.stdout.contains("CHECKSUM FLETCHER32"), properties.stdout)

@@ -44,41 +44,101 @@ final class ConfigTests: XCTestCase {
     XCTAssertEqual(Config.defaultShardSize(batchSize: 4), 4)
   }
 
-  /// (mutation of the valid config, substrings the message must contain)
+  /// Malformed configs: (text to replace, replacement, substrings the message must contain).
   static let corpus: [(String, String, [String])] = [
     ("\"seed\": 3", "\"seed\": 3, \"sed\": 4", ["$.sed", "unknown key \"sed\"", "did you mean \"seed\""]),
-    ("\"name\": \"t\",", "\"name\": \"t\", \"name\": \"u\",", ["duplicate key \"name\"", "first defined at 2:3", "bad.json:2:16:"]),
+    (
+      "\"name\": \"t\",", "\"name\": \"t\", \"name\": \"u\",",
+      ["duplicate key \"name\"", "first defined at 2:3", "bad.json:2:16:"]
+    ),
     ("\"seed\": 3", "\"seed\": \"three\"", ["$.seed", "expected an integer", "\"three\""]),
     ("\"seed\": 3", "\"seed\": -1", ["$.seed", "expected an integer ≥ 0, found -1"]),
     ("\"batch_size\": 2", "\"batch_size\": 0", ["$.training.batch_size", "≥ 1, found 0"]),
-    ("\"batch_size\": 2", "\"batch_size\": 2.5", ["$.training.batch_size", "expected an integer, found 2.5"]),
-    ("\"batch_size\": 2", "\"batch_size\": 2, \"shard_size\": 3", ["$.training.shard_size", "≤ batch_size 2, found 3"]),
-    ("\"learning_rate\": 0.01", "\"learning_rate\": -0.01", ["$.optimizer.learning_rate", "> 0.0, found -0.01"]),
-    ("\"learning_rate\": 0.01", "\"learning_rate\": \"fast\"", ["$.optimizer.learning_rate", "expected a number"]),
-    ("\"activation\": \"tanh\"", "\"activation\": \"tnah\"", ["$.model.layers[0].activation", "unknown activation \"tnah\"", "did you mean \"tanh\""]),
-    ("\"activation\": \"tanh\"", "\"activation\": \"softmax\"", ["$.model.layers[0].activation", "softmax is only allowed on the last layer"]),
-    ("\"loss\": \"binary_cross_entropy\"", "\"loss\": \"cross_entropy\"", ["$.loss", "needs a softmax output layer, found sigmoid"]),
-    ("\"loss\": \"binary_cross_entropy\"", "\"loss\": \"hinge\"", ["$.loss", "unknown loss \"hinge\"", "expected one of sse, mse"]),
+    (
+      "\"batch_size\": 2", "\"batch_size\": 2.5", ["$.training.batch_size", "expected an integer, found 2.5"]
+    ),
+    (
+      "\"batch_size\": 2", "\"batch_size\": 2, \"shard_size\": 3",
+      ["$.training.shard_size", "≤ batch_size 2, found 3"]
+    ),
+    (
+      "\"learning_rate\": 0.01", "\"learning_rate\": -0.01",
+      ["$.optimizer.learning_rate", "> 0.0, found -0.01"]
+    ),
+    (
+      "\"learning_rate\": 0.01", "\"learning_rate\": \"fast\"",
+      ["$.optimizer.learning_rate", "expected a number"]
+    ),
+    (
+      "\"activation\": \"tanh\"", "\"activation\": \"tnah\"",
+      ["$.model.layers[0].activation", "unknown activation \"tnah\"", "did you mean \"tanh\""]
+    ),
+    (
+      "\"activation\": \"tanh\"", "\"activation\": \"softmax\"",
+      ["$.model.layers[0].activation", "softmax is only allowed on the last layer"]
+    ),
+    (
+      "\"loss\": \"binary_cross_entropy\"", "\"loss\": \"cross_entropy\"",
+      ["$.loss", "needs a softmax output layer, found sigmoid"]
+    ),
+    (
+      "\"loss\": \"binary_cross_entropy\"", "\"loss\": \"hinge\"",
+      ["$.loss", "unknown loss \"hinge\"", "expected one of sse, mse"]
+    ),
     ("\"kind\": \"adam\"", "\"kind\": \"adma\"", ["$.optimizer.kind", "did you mean \"adam\""]),
-    ("\"kind\": \"adam\", \"learning_rate\": 0.01", "\"kind\": \"sgd\", \"learning_rate\": 0.01, \"momentum\": 1.5", ["$.optimizer.momentum", "< 1.0, found 1.5"]),
-    ("\"kind\": \"adam\", \"learning_rate\": 0.01", "\"kind\": \"sgd\", \"learning_rate\": 0.01, \"nesterov\": true", ["$.optimizer.nesterov", "needs momentum > 0"]),
-    ("\"kind\": \"adam\", \"learning_rate\": 0.01", "\"kind\": \"adam\", \"learning_rate\": 0.01, \"momentum\": 0.9", ["$.optimizer.momentum", "unknown key"]),
+    (
+      "\"kind\": \"adam\", \"learning_rate\": 0.01",
+      "\"kind\": \"sgd\", \"learning_rate\": 0.01, \"momentum\": 1.5",
+      ["$.optimizer.momentum", "< 1.0, found 1.5"]
+    ),
+    (
+      "\"kind\": \"adam\", \"learning_rate\": 0.01",
+      "\"kind\": \"sgd\", \"learning_rate\": 0.01, \"nesterov\": true",
+      ["$.optimizer.nesterov", "needs momentum > 0"]
+    ),
+    (
+      "\"kind\": \"adam\", \"learning_rate\": 0.01",
+      "\"kind\": \"adam\", \"learning_rate\": 0.01, \"momentum\": 0.9",
+      ["$.optimizer.momentum", "unknown key"]
+    ),
     ("\"units\": 4,", "\"units\": 0,", ["$.model.layers[0].units", "≥ 1, found 0"]),
-    ("{ \"units\": 4, \"activation\": \"tanh\" }", "{ \"activation\": \"tanh\" }", ["$.model.layers[0].units", "missing required key"]),
-    ("\"source\": \"inline\"", "\"source\": \"csvv\"", ["$.data.source", "unknown data source \"csvv\"", "did you mean \"csv\""]),
+    (
+      "{ \"units\": 4, \"activation\": \"tanh\" }", "{ \"activation\": \"tanh\" }",
+      ["$.model.layers[0].units", "missing required key"]
+    ),
+    (
+      "\"source\": \"inline\"", "\"source\": \"csvv\"",
+      ["$.data.source", "unknown data source \"csvv\"", "did you mean \"csv\""]
+    ),
     ("\"targets\": [[1], [0]]", "\"targets\": [[1]]", ["$.data.targets", "expected 2 targets"]),
-    ("\"inputs\": [[0, 1], [1, 0]]", "\"inputs\": [[0, 1], [1]]", ["$.data.inputs[1]", "expected a row of 2 numbers, found 1"]),
-    ("\"inputs\": [[0, 1], [1, 0]]", "\"inputs\": [[0, \"x\"], [1, 0]]", ["$.data.inputs[0][1]", "expected a number, found \"x\""]),
+    (
+      "\"inputs\": [[0, 1], [1, 0]]", "\"inputs\": [[0, 1], [1]]",
+      ["$.data.inputs[1]", "expected a row of 2 numbers, found 1"]
+    ),
+    (
+      "\"inputs\": [[0, 1], [1, 0]]", "\"inputs\": [[0, \"x\"], [1, 0]]",
+      ["$.data.inputs[0][1]", "expected a number, found \"x\""]
+    ),
     ("\"loss\": \"binary_cross_entropy\",", "", ["$.loss", "missing required key"]),
-    ("\"epochs\": 5", "\"epochs\": 5, \"early_stopping\": { \"monitor\": \"val_los\" }", ["$.training.early_stopping.monitor", "did you mean \"val_loss\""]),
+    (
+      "\"epochs\": 5", "\"epochs\": 5, \"early_stopping\": { \"monitor\": \"val_los\" }",
+      ["$.training.early_stopping.monitor", "did you mean \"val_loss\""]
+    ),
     ("\"epochs\": 5", "\"epochs\": 5, \"early_stopping\": { \"patience\": 2 }", ["needs validation data"]),
     ("\"dir\": \"/tmp/x\"", "\"dir\": \"/tmp/x\", \"keep\": 0", ["$.checkpoint.keep", "≥ 1, found 0"]),
     ("\"dir\": \"/tmp/x\"", "\"dir\": 5", ["$.checkpoint.dir", "expected a string, found an integer"]),
-    ("\"source\": \"inline\", \"inputs\": [[0, 1], [1, 0]], \"targets\": [[1], [0]]", "\"source\": \"csv\", \"delimiter\": \";;\"", ["$.data.path", "missing required key", "$.data.delimiter"]),
+    (
+      "\"source\": \"inline\", \"inputs\": [[0, 1], [1, 0]], \"targets\": [[1], [0]]",
+      "\"source\": \"csv\", \"delimiter\": \";;\"",
+      ["$.data.path", "missing required key", "$.data.delimiter"]
+    ),
     ("\"model\": {", "\"model\": [", ["invalid JSON"]),
     ("\"seed\": 3,", "\"seed\": 3,,", ["invalid JSON", "bad.json:3:13:", "expected a string key"]),
     ("\"seed\": 3", "\"seed\": 03", ["invalid JSON", "leading zeros"]),
-    ("\"training\": {", "\"training\": true, \"x\": {", ["$.training", "expected an object, found a boolean"]),
+    (
+      "\"training\": {", "\"training\": true, \"x\": {",
+      ["$.training", "expected an object, found a boolean"]
+    ),
   ]
 
   func testMalformedConfigCorpus() {

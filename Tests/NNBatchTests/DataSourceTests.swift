@@ -7,7 +7,9 @@ import XCTest
 
 /// Every data source read from small files written here, compared value by value.
 final class DataSourceTests: XCTestCase {
-  private func csv(_ dir: TemporaryDirectory, _ name: String, _ text: String, extra: String = "") throws -> Config {
+  private func csv(_ dir: TemporaryDirectory, _ name: String, _ text: String, extra: String = "") throws
+    -> Config
+  {
     let path = dir.write(name, text)
     let config = """
       { "data": { "source": "csv", "path": "\(path)" \(extra) },
@@ -30,7 +32,8 @@ final class DataSourceTests: XCTestCase {
   func testCSVWithoutHeaderNumericLabelsByIndexAndDelimiter() throws {
     let dir = TemporaryDirectory()
     let config = try csv(
-      dir, "d.csv", "10;0.5;1\n2;0.25;0\n7;1;2", extra: ", \"header\": false, \"delimiter\": \";\", \"targets\": 0")
+      dir, "d.csv", "10;0.5;1\n2;0.25;0\n7;1;2",
+      extra: ", \"header\": false, \"delimiter\": \";\", \"targets\": 0")
     let raw = try DataLoader.read(config.data, task: .classification)
     XCTAssertEqual(raw.inputs.nested, [[0.5, 1], [0.25, 0], [1, 2]])
     XCTAssertEqual(raw.labels, ["2", "7", "10"], "numeric labels sort numerically")
@@ -40,7 +43,8 @@ final class DataSourceTests: XCTestCase {
   func testCSVRegressionTargetsAndIgnoredColumns() throws {
     let dir = TemporaryDirectory()
     let config = try csv(
-      dir, "d.csv", "id,x,y\n1,0.5,2.5\n2,1.5,3.5\n", extra: ", \"targets\": [\"y\"], \"ignore\": [\"id\"], \"task\": \"regression\"")
+      dir, "d.csv", "id,x,y\n1,0.5,2.5\n2,1.5,3.5\n",
+      extra: ", \"targets\": [\"y\"], \"ignore\": [\"id\"], \"task\": \"regression\"")
     let raw = try DataLoader.read(config.data, task: .regression)
     XCTAssertEqual(raw.inputs.nested, [[0.5], [1.5]])
     XCTAssertEqual(raw.targets.nested, [[2.5], [3.5]])
@@ -50,12 +54,20 @@ final class DataSourceTests: XCTestCase {
     let dir = TemporaryDirectory()
     let cases: [(String, String, String)] = [
       ("a,b,label\n1,2,x\n3,4\n", ", \"targets\": \"label\"", ":3: expected 3 fields, found 2"),
-      ("a,b,label\n1,zz,x\n", ", \"targets\": \"label\"", ":2: column \"b\": expected a number, found \"zz\""),
-      ("a,b,label\n1,nan,x\n", ", \"targets\": \"label\"", ":2: column \"b\": expected a finite number, found nan"),
+      (
+        "a,b,label\n1,zz,x\n", ", \"targets\": \"label\"", ":2: column \"b\": expected a number, found \"zz\""
+      ),
+      (
+        "a,b,label\n1,nan,x\n", ", \"targets\": \"label\"",
+        ":2: column \"b\": expected a finite number, found nan"
+      ),
       ("a,b,label\n1,inf,x\n", ", \"targets\": \"label\"", "expected a finite number, found inf"),
       ("", "", "no data rows"),
       ("a,b,label\n", ", \"targets\": \"label\"", "no data rows after the header"),
-      ("a,b,label\n1,2,3\n", ", \"targets\": \"lable\"", "no target column named \"lable\" (did you mean \"label\"?)"),
+      (
+        "a,b,label\n1,2,3\n", ", \"targets\": \"lable\"",
+        "no target column named \"lable\" (did you mean \"label\"?)"
+      ),
       ("a,b,label\n1,\"2,x\n", ", \"targets\": \"label\"", ":2: unterminated quoted field"),
     ]
     for (i, (text, extra, message)) in cases.enumerated() {
@@ -70,7 +82,11 @@ final class DataSourceTests: XCTestCase {
 
   private func idxBytes(magicType: UInt8 = 0x08, shape: [Int], values: [UInt8]) -> Data {
     var data = Data([0, 0, magicType, UInt8(shape.count)])
-    for d in shape { data.append(contentsOf: [UInt8(d >> 24 & 255), UInt8(d >> 16 & 255), UInt8(d >> 8 & 255), UInt8(d & 255)]) }
+    for d in shape {
+      data.append(contentsOf: [
+        UInt8(d >> 24 & 255), UInt8(d >> 16 & 255), UInt8(d >> 8 & 255), UInt8(d & 255),
+      ])
+    }
     data.append(contentsOf: values)
     return data
   }
@@ -84,7 +100,9 @@ final class DataSourceTests: XCTestCase {
     let gzip = try XCTUnwrap(tool("gzip"))
     XCTAssertEqual(try runProcess(gzip, ["-k", dir.file("img.idx"), dir.file("lab.idx")]).status, 0)
     for suffix in ["", ".gz"] {
-      let data = DataConfig(source: .idx(images: dir.file("img.idx" + suffix), labels: dir.file("lab.idx" + suffix)), task: .classification)
+      let data = DataConfig(
+        source: .idx(images: dir.file("img.idx" + suffix), labels: dir.file("lab.idx" + suffix)),
+        task: .classification)
       let raw = try DataLoader.read(data, task: .classification)
       XCTAssertEqual(raw.inputs.rows, 3)
       XCTAssertEqual(raw.inputs.columns, 4)
@@ -98,7 +116,8 @@ final class DataSourceTests: XCTestCase {
   func testIDXErrors() throws {
     let dir = TemporaryDirectory()
     try idxBytes(shape: [2, 1, 1], values: [1, 2]).write(to: URL(fileURLWithPath: dir.file("img")))
-    try idxBytes(magicType: 0x0D, shape: [2], values: [0, 0, 0, 0, 0, 0, 0, 0]).write(to: URL(fileURLWithPath: dir.file("badmagic")))
+    try idxBytes(magicType: 0x0D, shape: [2], values: [0, 0, 0, 0, 0, 0, 0, 0]).write(
+      to: URL(fileURLWithPath: dir.file("badmagic")))
     try idxBytes(shape: [3], values: [1, 2, 3]).write(to: URL(fileURLWithPath: dir.file("three")))
     try idxBytes(shape: [2], values: [1]).write(to: URL(fileURLWithPath: dir.file("short")))
     let cases: [(String, String)] = [
@@ -107,7 +126,8 @@ final class DataSourceTests: XCTestCase {
       ("short", "IDX shape [2] needs 2 data bytes, found 1"),
     ]
     for (labels, message) in cases {
-      let data = DataConfig(source: .idx(images: dir.file("img"), labels: dir.file(labels)), task: .classification)
+      let data = DataConfig(
+        source: .idx(images: dir.file("img"), labels: dir.file(labels)), task: .classification)
       XCTAssertThrowsError(try DataLoader.read(data, task: .classification)) { error in
         XCTAssertTrue("\(error)".contains(message), "expected \(message) in \(error)")
       }
@@ -123,16 +143,30 @@ final class DataSourceTests: XCTestCase {
     try group.write([Double(0), 1, 2], shape: [3], name: "y")
     try group.write([Double(1)], shape: [1], name: "short")
     try file.close()
-    let raw = try DataLoader.read(DataConfig(source: .hdf5(path: path, inputs: "/train/x", targets: "train/y"), task: nil), task: .classification)
+    let raw = try DataLoader.read(
+      DataConfig(source: .hdf5(path: path, inputs: "/train/x", targets: "train/y"), task: nil),
+      task: .classification)
     XCTAssertEqual(raw.inputs.nested, [[1, 2], [3, 4], [5, 6]])
     XCTAssertEqual(raw.targets.nested, [[0], [1], [2]])
-    XCTAssertThrowsError(try DataLoader.read(DataConfig(source: .hdf5(path: path, inputs: "/train/x", targets: "/train/z"), task: nil), task: .classification)) {
+    XCTAssertThrowsError(
+      try DataLoader.read(
+        DataConfig(source: .hdf5(path: path, inputs: "/train/x", targets: "/train/z"), task: nil),
+        task: .classification)
+    ) {
       XCTAssertTrue("\($0)".contains("no dataset /train/z"), "\($0)")
     }
-    XCTAssertThrowsError(try DataLoader.read(DataConfig(source: .hdf5(path: path, inputs: "/train/x", targets: "/train/short"), task: nil), task: .classification)) {
+    XCTAssertThrowsError(
+      try DataLoader.read(
+        DataConfig(source: .hdf5(path: path, inputs: "/train/x", targets: "/train/short"), task: nil),
+        task: .classification)
+    ) {
       XCTAssertTrue("\($0)".contains("expected 3 rows"), "\($0)")
     }
-    XCTAssertThrowsError(try DataLoader.read(DataConfig(source: .hdf5(path: path, inputs: "/train/y", targets: "/train/y"), task: nil), task: .classification)) {
+    XCTAssertThrowsError(
+      try DataLoader.read(
+        DataConfig(source: .hdf5(path: path, inputs: "/train/y", targets: "/train/y"), task: nil),
+        task: .classification)
+    ) {
       XCTAssertTrue("\($0)".contains("expected a 2-D dataset"), "\($0)")
     }
   }
@@ -159,12 +193,14 @@ final class DataSourceTests: XCTestCase {
       """
     let config = try Config.parse(text: text, file: dir.write("c.json", text))
     XCTAssertThrowsError(try DataLoader.prepare(config)) { error in
-      XCTAssertTrue("\(error)".contains("training sample 2: expected a class index in 0...2, found 5.0"), "\(error)")
+      XCTAssertTrue(
+        "\(error)".contains("training sample 2: expected a class index in 0...2, found 5.0"), "\(error)")
     }
     let wide = text.replacingOccurrences(of: "[[0], [5]]", with: "[[0, 1], [1, 0]]")
     let c2 = try Config.parse(text: wide, file: "c.json")
     XCTAssertThrowsError(try DataLoader.prepare(c2)) { error in
-      XCTAssertTrue("\(error)".contains("targets have 2 column(s) but the last layer has 3 units"), "\(error)")
+      XCTAssertTrue(
+        "\(error)".contains("targets have 2 column(s) but the last layer has 3 units"), "\(error)")
     }
   }
 

@@ -8,7 +8,9 @@ import XCTest
 /// The training loop in-process: resume, schedules, early stopping, best checkpoints, failures.
 final class TrainerTests: XCTestCase {
   /// A small two-class problem: label = x0 + x1 > 1 (separable).
-  static func separableConfig(_ dir: TemporaryDirectory, extra: String = "", epochs: Int = 6, optimizer: String? = nil) -> String {
+  static func separableConfig(
+    _ dir: TemporaryDirectory, extra: String = "", epochs: Int = 6, optimizer: String? = nil
+  ) -> String {
     var g = SeededGenerator(seed: 99)
     var inputs: [String] = []
     var targets: [String] = []
@@ -32,7 +34,9 @@ final class TrainerTests: XCTestCase {
     return dir.write("sep.json", text)
   }
 
-  private func train(_ path: String, threads: Int = 2, start: StartPoint = .fresh, epochs: Int? = nil, dir: String? = nil) throws -> Int32 {
+  private func train(
+    _ path: String, threads: Int = 2, start: StartPoint = .fresh, epochs: Int? = nil, dir: String? = nil
+  ) throws -> Int32 {
     var options = TrainOptions(configPath: path, threads: threads)
     options.quiet = true
     options.start = start
@@ -46,14 +50,23 @@ final class TrainerTests: XCTestCase {
   }
 
   /// Everything that must match bit for bit between two runs.
-  static func assertSameRun(_ a: Checkpoint, _ b: Checkpoint, file: StaticString = #filePath, line: UInt = #line) {
+  static func assertSameRun(
+    _ a: Checkpoint, _ b: Checkpoint, file: StaticString = #filePath, line: UInt = #line
+  ) {
     XCTAssertEqual(a.step, b.step, file: file, line: line)
     XCTAssertEqual(a.epoch, b.epoch, file: file, line: line)
-    XCTAssertEqual(a.parameters.map(\.bitPattern), b.parameters.map(\.bitPattern), "weights", file: file, line: line)
-    XCTAssertEqual(a.optimizerSlots.mapValues { $0.map(\.bitPattern) }, b.optimizerSlots.mapValues { $0.map(\.bitPattern) }, "optimizer state", file: file, line: line)
+    XCTAssertEqual(
+      a.parameters.map(\.bitPattern), b.parameters.map(\.bitPattern), "weights", file: file, line: line)
+    XCTAssertEqual(
+      a.optimizerSlots.mapValues { $0.map(\.bitPattern) },
+      b.optimizerSlots.mapValues { $0.map(\.bitPattern) }, "optimizer state", file: file, line: line)
     XCTAssertEqual(a.optimizerStep, b.optimizerStep, file: file, line: line)
-    XCTAssertEqual(a.lossHistory.map(\.bitPattern), b.lossHistory.map(\.bitPattern), "loss history", file: file, line: line)
-    XCTAssertEqual(a.epochHistory.mapValues { $0.map(\.bitPattern) }, b.epochHistory.mapValues { $0.map(\.bitPattern) }, "epoch history", file: file, line: line)
+    XCTAssertEqual(
+      a.lossHistory.map(\.bitPattern), b.lossHistory.map(\.bitPattern), "loss history", file: file, line: line
+    )
+    XCTAssertEqual(
+      a.epochHistory.mapValues { $0.map(\.bitPattern) }, b.epochHistory.mapValues { $0.map(\.bitPattern) },
+      "epoch history", file: file, line: line)
     XCTAssertEqual(a.rngState, b.rngState, file: file, line: line)
   }
 
@@ -67,7 +80,10 @@ final class TrainerTests: XCTestCase {
     XCTAssertEqual(try train(config, epochs: 3, dir: dir.file("halves")), 0)
     XCTAssertEqual(try train(config, start: .resumeLatest, dir: dir.file("halves")), 0)
     Self.assertSameRun(straight, try newest(dir.file("halves")))
-    XCTAssertEqual(try train(config, threads: 3, start: .resume(dir.file("straight/step-000000015.h5")), dir: dir.file("fromfile")), 0)
+    XCTAssertEqual(
+      try train(
+        config, threads: 3, start: .resume(dir.file("straight/step-000000015.h5")), dir: dir.file("fromfile")),
+      0)
     Self.assertSameRun(straight, try newest(dir.file("fromfile")))
   }
 
@@ -75,7 +91,8 @@ final class TrainerTests: XCTestCase {
     let dir = TemporaryDirectory()
     // every_steps 5 with 5 batches per epoch lands on boundaries; use 7 to land mid-epoch.
     let config = Self.separableConfig(dir).replacingOccurrences(of: "", with: "")
-    let text = try String(contentsOfFile: config, encoding: .utf8).replacingOccurrences(of: "\"every_steps\": 5", with: "\"every_steps\": 7")
+    let text = try String(contentsOfFile: config, encoding: .utf8).replacingOccurrences(
+      of: "\"every_steps\": 5", with: "\"every_steps\": 7")
     let path = dir.write("sep7.json", text)
     XCTAssertEqual(try train(path, dir: dir.file("a")), 0)
     let straight = try newest(dir.file("a"))
@@ -89,9 +106,13 @@ final class TrainerTests: XCTestCase {
     // Cosine decay with warm-up over the whole run; resumed from step 15 of 30.
     let dir = TemporaryDirectory()
     let config = Self.separableConfig(
-      dir, optimizer: "{ \"kind\": \"adam\", \"learning_rate\": 0.05, \"schedule\": { \"kind\": \"cosine\", \"warmup_steps\": 3, \"floor\": 0.001 } }")
+      dir,
+      optimizer:
+        "{ \"kind\": \"adam\", \"learning_rate\": 0.05, \"schedule\": { \"kind\": \"cosine\", \"warmup_steps\": 3, \"floor\": 0.001 } }"
+    )
     XCTAssertEqual(try train(config, dir: dir.file("full")), 0)
-    XCTAssertEqual(try train(config, start: .resume(dir.file("full/step-000000015.h5")), dir: dir.file("r")), 0)
+    XCTAssertEqual(
+      try train(config, start: .resume(dir.file("full/step-000000015.h5")), dir: dir.file("r")), 0)
     let full = try newest(dir.file("full"))
     let resumed = try newest(dir.file("r"))
     Self.assertSameRun(full, resumed)
@@ -101,13 +122,16 @@ final class TrainerTests: XCTestCase {
     for (epoch, rate) in rates.enumerated() {
       // The rate of the last step of each epoch (72 samples / 16 = 5 steps per epoch).
       let lastStep = (epoch + 1) * 5 - 1
-      XCTAssertEqual(rate, schedule.learningRate(base: 0.05, step: lastStep, epoch: epoch), accuracy: 1e-12, "epoch \(epoch + 1)")
+      XCTAssertEqual(
+        rate, schedule.learningRate(base: 0.05, step: lastStep, epoch: epoch), accuracy: 1e-12,
+        "epoch \(epoch + 1)")
     }
   }
 
   func testValidationAccuracyReachesOneHundredPercent() throws {
     let dir = TemporaryDirectory()
-    let config = Self.separableConfig(dir, epochs: 60, optimizer: "{ \"kind\": \"adam\", \"learning_rate\": 0.03 }")
+    let config = Self.separableConfig(
+      dir, epochs: 60, optimizer: "{ \"kind\": \"adam\", \"learning_rate\": 0.03 }")
     XCTAssertEqual(try train(config, dir: dir.file("v")), 0)
     let c = try newest(dir.file("v"))
     XCTAssertEqual(c.epochHistory["val_accuracy"]?.last, 1.0)
@@ -147,7 +171,9 @@ final class TrainerTests: XCTestCase {
     let inputs = (0..<32).map { "[\(Double($0) / 8), \(Double($0 % 5))]" }.joined(separator: ",")
     let targets = (0..<32).map { "[\(Double($0) * 3)]" }.joined(separator: ",")
     func config(_ rate: String, _ epochs: Int) -> String {
-      dir.write("r\(rate).json", """
+      dir.write(
+        "r\(rate).json",
+        """
         { "name": "reg", "data": { "source": "inline", "inputs": [\(inputs)], "targets": [\(targets)] },
           "model": { "layers": [ { "units": 8, "activation": "relu" }, { "units": 1, "activation": "linear" } ] },
           "loss": "mse", "optimizer": { "kind": "sgd", "learning_rate": \(rate) },
@@ -185,7 +211,10 @@ final class TrainerTests: XCTestCase {
     let text = try String(contentsOfFile: config, encoding: .utf8)
     let changed = dir.write("m2.json", text.replacingOccurrences(of: "\"units\": 16", with: "\"units\": 8"))
     XCTAssertThrowsError(try train(changed, start: .resumeLatest, dir: dir.file("m"))) { error in
-      XCTAssertTrue("\(error)".contains("model.layers: checkpoint has [\"16 tanh\", \"2 softmax\"], config has [\"8 tanh\", \"2 softmax\"]"), "\(error)")
+      XCTAssertTrue(
+        "\(error)".contains(
+          "model.layers: checkpoint has [\"16 tanh\", \"2 softmax\"], config has [\"8 tanh\", \"2 softmax\"]"),
+        "\(error)")
     }
     // More epochs and other checkpoint settings are fine.
     XCTAssertEqual(try train(config, start: .resumeLatest, epochs: 2, dir: dir.file("m")), 0)
@@ -200,11 +229,14 @@ final class TrainerTests: XCTestCase {
     XCTAssertEqual(initial.step, 0)
     XCTAssertEqual(initial.lossHistory, [])
     // Warm start: weights from a checkpoint, fresh optimizer and counters.
-    XCTAssertEqual(try train(config, start: .initFrom(dir.file("z/step-000000000.h5")), epochs: 1, dir: dir.file("w")), 0)
+    XCTAssertEqual(
+      try train(config, start: .initFrom(dir.file("z/step-000000000.h5")), epochs: 1, dir: dir.file("w")), 0)
     XCTAssertEqual(try newest(dir.file("w")).step, 5)
     let text = try String(contentsOfFile: config, encoding: .utf8)
     let other = dir.write("o.json", text.replacingOccurrences(of: "\"units\": 16", with: "\"units\": 4"))
-    XCTAssertThrowsError(try train(other, start: .initFrom(dir.file("z/step-000000000.h5")), dir: dir.file("w2"))) { error in
+    XCTAssertThrowsError(
+      try train(other, start: .initFrom(dir.file("z/step-000000000.h5")), dir: dir.file("w2"))
+    ) { error in
       XCTAssertTrue("\(error)".contains("layer shapes differ"), "\(error)")
     }
   }

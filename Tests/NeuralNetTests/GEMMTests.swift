@@ -52,19 +52,28 @@ final class GEMMTests: XCTestCase {
 
   func testBLASMatchesReferenceOnOddShapes() {
     check(
-      { blasOnlyGEMM($0, $1, m: $2, n: $3, k: $4, alpha: $5, a: $6, lda: $7, b: $8, ldb: $9, beta: $10, c: $11, ldc: $12) },
+      {
+        blasOnlyGEMM(
+          $0, $1, m: $2, n: $3, k: $4, alpha: $5, a: $6, lda: $7, b: $8, ldb: $9, beta: $10, c: $11, ldc: $12)
+      },
       name: "blas", shapes: [(1, 1, 1), (3, 5, 7), (17, 13, 1), (33, 65, 129), (128, 10, 255), (2, 300, 3)])
   }
 
   func testSmallKernelMatchesReference() {
     check(
-      { swiftOnlyGEMM($0, $1, m: $2, n: $3, k: $4, alpha: $5, a: $6, lda: $7, b: $8, ldb: $9, beta: $10, c: $11, ldc: $12) },
+      {
+        swiftOnlyGEMM(
+          $0, $1, m: $2, n: $3, k: $4, alpha: $5, a: $6, lda: $7, b: $8, ldb: $9, beta: $10, c: $11, ldc: $12)
+      },
       name: "swift", shapes: [(1, 1, 1), (4, 3, 4), (3, 5, 7), (9, 2, 11), (16, 16, 16)])
   }
 
   func testDispatchingGEMMMatchesReferenceAcrossTheThreshold() {
     check(
-      { gemm($0, $1, m: $2, n: $3, k: $4, alpha: $5, a: $6, lda: $7, b: $8, ldb: $9, beta: $10, c: $11, ldc: $12) },
+      {
+        gemm(
+          $0, $1, m: $2, n: $3, k: $4, alpha: $5, a: $6, lda: $7, b: $8, ldb: $9, beta: $10, c: $11, ldc: $12)
+      },
       name: "gemm", shapes: [(4, 4, 4), (16, 16, 17), (64, 64, 64)])
   }
 

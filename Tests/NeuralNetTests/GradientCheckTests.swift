@@ -69,7 +69,9 @@ final class GradientCheckTests: XCTestCase {
     var generator = SeededGenerator(seed: seed)
     let inputs = 2 + generator.nextIndex(below: 4)
     let hiddenUnits = 2 + generator.nextIndex(below: 5)
-    let outputs = output == .softmax || loss == .crossEntropy ? 2 + generator.nextIndex(below: 3) : 1 + generator.nextIndex(below: 3)
+    let outputs =
+      output == .softmax || loss == .crossEntropy
+      ? 2 + generator.nextIndex(below: 3) : 1 + generator.nextIndex(below: 3)
     let rows = 1 + generator.nextIndex(below: 5)
     let architecture = Architecture(
       inputs: inputs,
@@ -115,18 +117,22 @@ final class GradientCheckTests: XCTestCase {
       }
     }
     var theta = parameters.array.map(Double.init)
-    let reference = Self.referenceLoss(theta, architecture: architecture, loss: loss, x: x, t: t, outputOverride: referenceOutput)
+    let reference = Self.referenceLoss(
+      theta, architecture: architecture, loss: loss, x: x, t: t, outputOverride: referenceOutput)
     if !expectFailure {
-      XCTAssertEqual(lossSum, reference, accuracy: 1e-4 * max(1, abs(reference)), "loss value", file: file, line: line)
+      XCTAssertEqual(
+        lossSum, reference, accuracy: 1e-4 * max(1, abs(reference)), "loss value", file: file, line: line)
     }
     let h = 1e-6
     var worst = 0.0
     for p in 0..<theta.count {
       let saved = theta[p]
       theta[p] = saved + h
-      let up = Self.referenceLoss(theta, architecture: architecture, loss: loss, x: x, t: t, outputOverride: referenceOutput)
+      let up = Self.referenceLoss(
+        theta, architecture: architecture, loss: loss, x: x, t: t, outputOverride: referenceOutput)
       theta[p] = saved - h
-      let down = Self.referenceLoss(theta, architecture: architecture, loss: loss, x: x, t: t, outputOverride: referenceOutput)
+      let down = Self.referenceLoss(
+        theta, architecture: architecture, loss: loss, x: x, t: t, outputOverride: referenceOutput)
       theta[p] = saved
       let numeric = (up - down) / (2 * h)
       let analytic = Double(gradient[p])
@@ -185,12 +191,17 @@ final class GradientCheckTests: XCTestCase {
   func testCheckerRejectsAWrongDerivative() {
     // Guard against a check that cannot fail: analytic gradients of a tanh
     // output checked against a sigmoid reference must be rejected.
-    check(hidden: .sigmoid, output: .tanh, loss: .mse, bias: true, seed: 77, referenceOutput: .sigmoid, expectFailure: true)
-    check(hidden: .relu, output: .linear, loss: .sse, bias: false, seed: 78, referenceOutput: .leakyRelu, expectFailure: true)
+    check(
+      hidden: .sigmoid, output: .tanh, loss: .mse, bias: true, seed: 77, referenceOutput: .sigmoid,
+      expectFailure: true)
+    check(
+      hidden: .relu, output: .linear, loss: .sse, bias: false, seed: 78, referenceOutput: .leakyRelu,
+      expectFailure: true)
   }
 
   func testCrossEntropyStaysFiniteForExtremeLogits() {
-    let architecture = Architecture(inputs: 1, layers: [LayerSpec(units: 3, activation: .softmax)], bias: false)
+    let architecture = Architecture(
+      inputs: 1, layers: [LayerSpec(units: 3, activation: .softmax)], bias: false)
     let network = Network(architecture: architecture, loss: .crossEntropy)
     let parameters = FloatBuffer([1000, -1000, 0])
     let workspace = Workspace(architecture: architecture, capacity: 1, targetColumns: 1)

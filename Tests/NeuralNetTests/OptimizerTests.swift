@@ -4,7 +4,9 @@ import XCTest
 
 /// Update rules against hand-written Double formulas (PyTorch's conventions).
 final class OptimizerTests: XCTestCase {
-  private func run(_ settings: OptimizerSettings, gradients: [[Float]], start: [Float], rates: [Double]? = nil) -> ([Float], OptimizerState) {
+  private func run(
+    _ settings: OptimizerSettings, gradients: [[Float]], start: [Float], rates: [Double]? = nil
+  ) -> ([Float], OptimizerState) {
     let parameters = FloatBuffer(start)
     let state = OptimizerState(settings: settings, parameterCount: start.count)
     for (i, g) in gradients.enumerated() {
@@ -18,7 +20,8 @@ final class OptimizerTests: XCTestCase {
   private let start: [Float] = [1, -2]
 
   func testPlainSGDWithWeightDecay() {
-    let (p, _) = run(OptimizerSettings(kind: .sgd, learningRate: 0.1, weightDecay: 0.01), gradients: gradients, start: start)
+    let (p, _) = run(
+      OptimizerSettings(kind: .sgd, learningRate: 0.1, weightDecay: 0.01), gradients: gradients, start: start)
     var x = start.map(Double.init)
     for g in gradients { for i in 0..<2 { x[i] -= 0.1 * (Double(g[i]) + 0.01 * x[i]) } }
     for i in 0..<2 { XCTAssertEqual(Double(p[i]), x[i], accuracy: 1e-6) }
@@ -27,7 +30,8 @@ final class OptimizerTests: XCTestCase {
   func testMomentumAndNesterov() {
     for nesterov in [false, true] {
       let (p, state) = run(
-        OptimizerSettings(kind: .sgd, learningRate: 0.1, momentum: 0.9, nesterov: nesterov), gradients: gradients,
+        OptimizerSettings(kind: .sgd, learningRate: 0.1, momentum: 0.9, nesterov: nesterov),
+        gradients: gradients,
         start: start)
       var x = start.map(Double.init)
       var v = [0.0, 0.0]
@@ -103,7 +107,8 @@ final class ScheduleTests: XCTestCase {
     XCTAssertEqual(step.learningRate(base: base, step: 0, epoch: 3), 0.05, accuracy: 1e-15)
     XCTAssertEqual(step.learningRate(base: base, step: 0, epoch: 7), 0.025, accuracy: 1e-15)
     let exponential = LearningRateSchedule(kind: .exponential, gamma: 0.9)
-    XCTAssertEqual(exponential.learningRate(base: base, step: 0, epoch: 4), 0.1 * pow(0.9, 4), accuracy: 1e-15)
+    XCTAssertEqual(
+      exponential.learningRate(base: base, step: 0, epoch: 4), 0.1 * pow(0.9, 4), accuracy: 1e-15)
     let cosine = LearningRateSchedule(kind: .cosine, warmupSteps: 10, floor: 0.001, totalSteps: 110)
     XCTAssertEqual(cosine.learningRate(base: base, step: 0, epoch: 0), 0.01, accuracy: 1e-15)
     XCTAssertEqual(cosine.learningRate(base: base, step: 9, epoch: 0), 0.1, accuracy: 1e-15)
@@ -122,7 +127,8 @@ final class SeededGeneratorTests: XCTestCase {
     XCTAssertEqual(first, (0..<5).map { _ in b.next() })
     // Golden values pin the algorithm: a change would break old seeds' runs.
     var c = SeededGenerator(seed: 0)
-    XCTAssertEqual(c.state, [0xE220_A839_7B1D_CDAF, 0x6E78_9E6A_A1B9_65F4, 0x06C4_5D18_8009_454F, 0xF88B_B8A8_724C_81EC])
+    XCTAssertEqual(
+      c.state, [0xE220_A839_7B1D_CDAF, 0x6E78_9E6A_A1B9_65F4, 0x06C4_5D18_8009_454F, 0xF88B_B8A8_724C_81EC])
     XCTAssertEqual(c.next(), 0x99EC_5F36_CB75_F2B4)
   }
 

@@ -48,7 +48,8 @@ final class TutorialTests: XCTestCase {
 
   func testNNBatchReproducesTheTutorialsPredictions() {
     let architecture = Architecture(
-      inputs: 3, layers: [LayerSpec(units: 4, activation: .sigmoid), LayerSpec(units: 1, activation: .sigmoid)],
+      inputs: 3,
+      layers: [LayerSpec(units: 4, activation: .sigmoid), LayerSpec(units: 1, activation: .sigmoid)],
       bias: false)
     let network = Network(architecture: architecture, loss: .sse)
     let parameters = FloatBuffer(count: architecture.parameterCount)
@@ -61,7 +62,8 @@ final class TutorialTests: XCTestCase {
     var tutorial = TutorialNetwork(
       w1: (0..<3).map { i in (0..<4).map { j in p[i * 4 + j] } }, w2: (0..<4).map { j in [p[12 + j]] })
 
-    let optimizer = OptimizerState(settings: OptimizerSettings(kind: .sgd, learningRate: 1), parameterCount: 16)
+    let optimizer = OptimizerState(
+      settings: OptimizerSettings(kind: .sgd, learningRate: 1), parameterCount: 16)
     let x: [Float] = [0, 0, 1, 0, 1, 1, 1, 0, 1, 1, 1, 1]
     let t: [Float] = [0, 1, 1, 0]
     let workspace = Workspace(architecture: architecture, capacity: 4, targetColumns: 1)
@@ -73,7 +75,8 @@ final class TutorialTests: XCTestCase {
           parameters: parameters.pointer, input: x, targets: t, targetColumns: 1, rows: 4,
           workspace: workspace, gradient: gradient.pointer))
       let c = optimizer.beginStep(learningRate: 1, gradientScale: 1)
-      optimizer.update(parameters: parameters.pointer, gradient: gradient.pointer, range: 0..<16, coefficients: c)
+      optimizer.update(
+        parameters: parameters.pointer, gradient: gradient.pointer, range: 0..<16, coefficients: c)
       tutorial.backprop()
     }
     let ours = network.predict(parameters: parameters, inputs: Matrix(rows: 4, columns: 3, values: x))

@@ -9,7 +9,8 @@ final class DataParallelEngineTests: XCTestCase {
   }
 
   /// A classification problem big enough that steps take the parallel path.
-  private func problem(samples: Int = 600, features: Int = 64, classes: Int = 5, seed: UInt64 = 11) -> Dataset {
+  private func problem(samples: Int = 600, features: Int = 64, classes: Int = 5, seed: UInt64 = 11) -> Dataset
+  {
     var g = SeededGenerator(seed: seed)
     let x = Matrix(rows: samples, columns: features)
     let t = Matrix(rows: samples, columns: 1)
@@ -21,8 +22,10 @@ final class DataParallelEngineTests: XCTestCase {
   private func architecture(features: Int = 64, classes: Int = 5) -> Architecture {
     Architecture(
       inputs: features,
-      layers: [LayerSpec(units: 128, activation: .relu), LayerSpec(units: 96, activation: .tanh),
-        LayerSpec(units: classes, activation: .softmax)], bias: true)
+      layers: [
+        LayerSpec(units: 128, activation: .relu), LayerSpec(units: 96, activation: .tanh),
+        LayerSpec(units: classes, activation: .softmax),
+      ], bias: true)
   }
 
   /// Trains `epochs` epochs with shuffling and returns parameters, optimizer state and losses.
@@ -105,7 +108,8 @@ final class DataParallelEngineTests: XCTestCase {
       let engine = DataParallelEngine(
         network: network, plan: ShardPlan(batchSize: rows, shardSize: 32), threads: 2,
         targetColumns: targets.targetColumns)
-      let optimizer = OptimizerState(settings: OptimizerSettings(kind: .sgd, learningRate: 0), parameterCount: arch.parameterCount)
+      let optimizer = OptimizerState(
+        settings: OptimizerSettings(kind: .sgd, learningRate: 0), parameterCount: arch.parameterCount)
       let outcome = engine.step(
         parameters: parameters, optimizer: optimizer, data: targets, indices: Array(0..<rows)[...],
         learningRate: 0)
@@ -147,7 +151,9 @@ final class DataParallelEngineTests: XCTestCase {
     let engine = DataParallelEngine(
       network: network, plan: ShardPlan(batchSize: 64, shardSize: 16), threads: 2, targetColumns: 1)
     let outcome = engine.step(
-      parameters: parameters, optimizer: OptimizerState(settings: OptimizerSettings(kind: .sgd, learningRate: 0.1), parameterCount: arch.parameterCount),
+      parameters: parameters,
+      optimizer: OptimizerState(
+        settings: OptimizerSettings(kind: .sgd, learningRate: 0.1), parameterCount: arch.parameterCount),
       data: data, indices: Array(0..<64)[...], learningRate: 0.1)
     XCTAssertFalse(outcome.isFinite)
     XCTAssertTrue(parameters.bitwiseEqual(before))

@@ -77,7 +77,9 @@ public func runProcess(
   if let environment { process.environment = environment }
   let out = Pipe()
   // stderr goes to a file so that neither pipe can fill up and block the child.
-  let errPath = FileManager.default.temporaryDirectory.appendingPathComponent("nnbatch-stderr-\(UUID().uuidString)").path
+  let errPath = FileManager.default.temporaryDirectory.appendingPathComponent(
+    "nnbatch-stderr-\(UUID().uuidString)"
+  ).path
   FileManager.default.createFile(atPath: errPath, contents: nil)
   defer { try? FileManager.default.removeItem(atPath: errPath) }
   let errHandle = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
@@ -104,7 +106,8 @@ public func nnbatch(_ arguments: [String], in directory: String? = nil) throws -
 
 /// Path of a system tool, or nil when it is not installed.
 public func tool(_ name: String) -> String? {
-  for dir in ["/usr/bin", "/usr/local/bin", "/bin"] where FileManager.default.isExecutableFile(atPath: "\(dir)/\(name)") {
+  for dir in ["/usr/bin", "/usr/local/bin", "/bin"]
+  where FileManager.default.isExecutableFile(atPath: "\(dir)/\(name)") {
     return "\(dir)/\(name)"
   }
   return nil
