@@ -25,7 +25,7 @@ extension Checkpoint {
       do {
         try writeContents(file)
         // The image leaves out the user block; the seal fills it below.
-        let bytes = [UInt8](repeating: 0, count: FileSeal.userBlockSize) + (try file.image())
+        let bytes = try file.image(prefix: FileSeal.userBlockSize)
         try file.close()
         return bytes
       } catch {
@@ -107,12 +107,15 @@ extension Checkpoint {
         try child.setAttribute("units", layer.units)
       }
       let weightCount = layer.inputs * layer.units
-      try child.write(
-        Array(flat[offset.weights..<(offset.weights + weightCount)]),
-        shape: [layer.inputs, layer.units], name: "weights")
-      if let biases = offset.biases {
+      try flat.withUnsafeBufferPointer { all in
         try child.write(
-          Array(flat[biases..<(biases + layer.units)]), shape: [layer.units], name: "biases")
+          UnsafeBufferPointer(rebasing: all[offset.weights..<(offset.weights + weightCount)]),
+          shape: [layer.inputs, layer.units], name: "weights")
+        if let biases = offset.biases {
+          try child.write(
+            UnsafeBufferPointer(rebasing: all[biases..<(biases + layer.units)]), shape: [layer.units],
+            name: "biases")
+        }
       }
     }
   }

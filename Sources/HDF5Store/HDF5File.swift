@@ -98,7 +98,7 @@ public final class HDF5File {
         path)
       try check(H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG), "set close degree", path)
       if inMemory {
-        try check(H5Pset_fapl_core(fapl, 1 << 20, false), "select the in-memory driver", path)
+        try check(H5Pset_fapl_core(fapl, 8 << 20, false), "select the in-memory driver", path)
       }
       let id = try checkID(
         H5Fcreate(path, nnb_H5F_ACC_TRUNC(), fcpl, fapl), "create file", path)
@@ -106,19 +106,19 @@ public final class HDF5File {
     }
   }
 
-  /// The bytes of the file after its user block, as they would be on disk (flushes first).
+  /// The bytes of the file, after `prefix` zero bytes for its user block (flushes first).
   ///
-  /// The image starts with the superblock; a file created with a user block
-  /// must get that many bytes put in front of it.
-  public func image() throws -> [UInt8] {
+  /// libhdf5's image starts with the superblock and leaves the user block
+  /// out; a file created with a user block gets that many bytes in front.
+  public func image(prefix: Int = 0) throws -> [UInt8] {
     try withHDF5 {
       try check(H5Fflush(id, H5F_SCOPE_LOCAL), "flush file", path)
       let size = H5Fget_file_image(id, nil, 0)
       try check(size < 0 ? -1 : 0, "measure file image", path)
-      var bytes = [UInt8](repeating: 0, count: size)
-      let copied = bytes.withUnsafeMutableBytes { H5Fget_file_image(id, $0.baseAddress, size) }
+      var bytes = [UInt8](repeating: 0, count: prefix + size)
+      let copied = bytes.withUnsafeMutableBytes { H5Fget_file_image(id, $0.baseAddress! + prefix, size) }
       try check(copied != size ? -1 : 0, "copy file image", path)
-      try SuperblockChecksum.repair(&bytes, name: path)
+      try SuperblockChecksum.repair(&bytes, at: prefix, name: path)
       return bytes
     }
   }
@@ -255,6 +255,11 @@ public final class HDF5Group {
 
   /// Writes `values` as a new dataset `name` of `shape` (row-major), chunked with fletcher32.
   public func write<T: HDF5Element>(_ values: [T], shape: [Int], name: String) throws {
+    try values.withUnsafeBufferPointer { try write($0, shape: shape, name: name) }
+  }
+
+  /// Writes the elements of `values` as a new dataset `name` of `shape`, without copying them.
+  public func write<T: HDF5Element>(_ values: UnsafeBufferPointer<T>, shape: [Int], name: String) throws {
     precondition(!shape.isEmpty, "datasets have rank ≥ 1")
     precondition(shape.reduce(1, *) == values.count, "shape does not match the value count")
     try withHDF5 {
@@ -278,9 +283,8 @@ public final class HDF5Group {
         "create dataset", target)
       var writeError: Error?
       if !values.isEmpty {
-        let status = values.withUnsafeBytes { bytes in
-          H5Dwrite(dataset, type, nnb_H5S_ALL(), nnb_H5S_ALL(), nnb_H5P_DEFAULT(), bytes.baseAddress)
-        }
+        let status = H5Dwrite(
+          dataset, type, nnb_H5S_ALL(), nnb_H5S_ALL(), nnb_H5P_DEFAULT(), UnsafeRawPointer(values.baseAddress))
         do { try check(status, "write dataset", target) } catch { writeError = error }
       }
       try Close.dataset(dataset, target)

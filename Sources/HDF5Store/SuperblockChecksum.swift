@@ -11,19 +11,21 @@ enum SuperblockChecksum {
   static let signature: [UInt8] = [0x89, 0x48, 0x44, 0x46, 0x0D, 0x0A, 0x1A, 0x0A]
 
   /// Fixes the checksum in place; throws if the image does not start with a v2/v3 superblock.
-  static func repair(_ image: inout [UInt8], name: String) throws {
-    guard image.count >= 48, Array(image[0..<8]) == signature, image[8] == 2 || image[8] == 3 else {
+  static func repair(_ image: inout [UInt8], at start: Int, name: String) throws {
+    guard image.count >= start + 48, Array(image[start..<(start + 8)]) == signature,
+      image[start + 8] == 2 || image[start + 8] == 3
+    else {
       throw HDF5Error(
-        operation: "repair file image", path: name, reason: "no version 2/3 superblock at offset 0")
+        operation: "repair file image", path: name, reason: "no version 2/3 superblock after the user block")
     }
-    let offsetSize = Int(image[9])
+    let offsetSize = Int(image[start + 9])
     // signature, version, offset size, length size, flags, then four addresses.
     let length = 12 + 4 * offsetSize
-    guard image.count >= length + 4 else {
+    guard image.count >= start + length + 4 else {
       throw HDF5Error(operation: "repair file image", path: name, reason: "superblock truncated")
     }
-    let checksum = hashLittle(image[0..<length])
-    for i in 0..<4 { image[length + i] = UInt8(truncatingIfNeeded: checksum >> (8 * UInt32(i))) }
+    let checksum = hashLittle(image[start..<(start + length)])
+    for i in 0..<4 { image[start + length + i] = UInt8(truncatingIfNeeded: checksum >> (8 * UInt32(i))) }
   }
 
   /// Bob Jenkins' lookup3 hashlittle with initial value 0.

@@ -439,3 +439,33 @@ public final class Trainer {
       "initialised weights from \(path) (step \(checkpoint.step)); optimizer and counters start fresh")
   }
 }
+
+extension Trainer {
+  /// Times `repeats` durable saves and verified loads of this run's checkpoint.
+  ///
+  /// For `tools/bench`: returns the file size and every save and load time
+  /// in milliseconds (save = build the file, write, fsync, rename, fsync the
+  /// folder; load = seal check, HDF5 read, content checksum).
+  public func benchmarkCheckpoints(repeats: Int) throws(NNBatchError) -> (
+    bytes: Int, saveMilliseconds: [Double], loadMilliseconds: [Double]
+  ) {
+    var saves: [Double] = []
+    var loads: [Double] = []
+    var bytes = 0
+    do {
+      for _ in 0..<repeats {
+        let start = monotonicSeconds()
+        let path = try store.save(makeCheckpoint())
+        let saved = monotonicSeconds()
+        _ = try Checkpoint.read(from: path)
+        let loaded = monotonicSeconds()
+        saves.append((saved - start) * 1000)
+        loads.append((loaded - saved) * 1000)
+        bytes = try FileSystem.size(path)
+      }
+    } catch {
+      throw NNBatchError(.failure, "\(error)")
+    }
+    return (bytes, saves, loads)
+  }
+}

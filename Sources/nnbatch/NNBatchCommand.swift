@@ -24,7 +24,9 @@ struct NNBatchCommand: ParsableCommand {
       130/143 stopped by SIGINT/SIGTERM after writing a checkpoint.
       """,
     version: nnbatchVersion,
-    subcommands: [Train.self, Inspect.self, Predict.self, Evaluate.self, Plot.self],
+    subcommands: [
+      Train.self, Inspect.self, Predict.self, Evaluate.self, Plot.self, BenchmarkCheckpoint.self,
+    ],
     defaultSubcommand: Train.self)
 
   /// Runs the command and maps every failure to the documented exit codes.
@@ -247,6 +249,35 @@ struct Plot: ParsableCommand {
 
   func run() throws {
     try write(try NNBatch.Plot.run(path: checkpoint, logScale: log), to: output)
+  }
+}
+
+/// Hidden helper of `tools/bench`: checkpoint save and load times as JSON.
+struct BenchmarkCheckpoint: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "benchmark-checkpoint", abstract: "Time checkpoint saves and loads (for tools/bench).",
+    shouldDisplay: false)
+
+  @Option(name: .long, help: "The run's JSON config file.")
+  var config: String
+
+  @Option(name: .long, help: "Folder for the benchmark's checkpoints.")
+  var checkpointDir: String
+
+  @Option(name: .long, help: "Number of save/load rounds.")
+  var repeats = 9
+
+  func run() throws {
+    var options = TrainOptions(configPath: config, threads: 1)
+    options.checkpointDir = checkpointDir
+    options.quiet = true
+    let trainer = try Trainer(options: options, signals: nil)
+    let result = try trainer.benchmarkCheckpoints(repeats: repeats)
+    let object: [String: Any] = [
+      "bytes": result.bytes, "save_ms": result.saveMilliseconds, "load_ms": result.loadMilliseconds,
+    ]
+    let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+    print(String(decoding: data, as: UTF8.self))
   }
 }
 
