@@ -120,6 +120,8 @@ public final class Trainer {
       return 0
     }
     var order = Array(0..<n)
+    // Reserved up front so appending a step's loss never allocates.
+    lossHistory.reserveCapacity(batches * config.epochs)
     var stopExit: Int32?
     var stoppedEarly = false
     var saveAtEpochEnd = false

@@ -90,11 +90,18 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable, Hashable {
   }
 
   /// Shuffles `elements` in place (Fisher-Yates, from the last element down).
-  public mutating func shuffle<T>(_ elements: inout [T]) {
+  ///
+  /// Concrete on `Int` (sample orders): an unspecialised generic `swapAt`
+  /// allocated on every swap.
+  public mutating func shuffle(_ elements: inout [Int]) {
     guard elements.count > 1 else { return }
-    for i in stride(from: elements.count - 1, to: 0, by: -1) {
-      let j = nextIndex(below: i + 1)
-      if i != j { elements.swapAt(i, j) }
+    elements.withUnsafeMutableBufferPointer { buffer in
+      for i in stride(from: buffer.count - 1, to: 0, by: -1) {
+        let j = nextIndex(below: i + 1)
+        let value = buffer[i]
+        buffer[i] = buffer[j]
+        buffer[j] = value
+      }
     }
   }
 

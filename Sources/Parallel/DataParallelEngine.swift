@@ -215,19 +215,26 @@ public final class DataParallelEngine: @unchecked Sendable {
     var input = UnsafePointer(data.inputs.row(indices[range.lowerBound]))
     var targets = UnsafePointer(data.targets.row(indices[range.lowerBound]))
     // Rows that are consecutive in the data set are used in place.
-    var contiguous = true
+    // (Plain index loops: `enumerated()` on a range allocated here.)
     let first = indices[range.lowerBound]
-    for (offset, r) in range.enumerated() where indices[r] != first + offset {
-      contiguous = false
-      break
+    var contiguous = true
+    var offset = 0
+    while offset < range.count {
+      if indices[range.lowerBound + offset] != first + offset {
+        contiguous = false
+        break
+      }
+      offset += 1
     }
     if !contiguous {
-      for (offset, r) in range.enumerated() {
-        let index = indices[r]
+      offset = 0
+      while offset < range.count {
+        let index = indices[range.lowerBound + offset]
         (workspace.input.pointer + offset * features).update(
           from: data.inputs.row(index), count: features)
         (workspace.targets.pointer + offset * targetColumns).update(
           from: data.targets.row(index), count: targetColumns)
+        offset += 1
       }
       input = UnsafePointer(workspace.input.pointer)
       targets = UnsafePointer(workspace.targets.pointer)
