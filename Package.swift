@@ -22,6 +22,7 @@ let package = Package(
     .systemLibrary(
       name: "CHDF5", path: "Sources/CHDF5", pkgConfig: "hdf5",
       providers: [.apt(["libhdf5-dev"])]),
+    .systemLibrary(name: "CMalloc", path: "Sources/CMalloc"),
     .systemLibrary(
       name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
       providers: [.apt(["zlib1g-dev"])]),
@@ -40,7 +41,7 @@ let package = Package(
     .executableTarget(
       name: "nnbatch",
       dependencies: [
-        "NNBatch",
+        "NNBatch", "CMalloc",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
 

@@ -284,7 +284,8 @@ public final class HDF5Group {
       var writeError: Error?
       if !values.isEmpty {
         let status = H5Dwrite(
-          dataset, type, nnb_H5S_ALL(), nnb_H5S_ALL(), nnb_H5P_DEFAULT(), UnsafeRawPointer(values.baseAddress))
+          dataset, type, nnb_H5S_ALL(), nnb_H5S_ALL(), nnb_H5P_DEFAULT(), UnsafeRawPointer(values.baseAddress)
+        )
         do { try check(status, "write dataset", target) } catch { writeError = error }
       }
       try Close.dataset(dataset, target)

@@ -161,6 +161,9 @@ public struct Config: Sendable {
     data.task ?? (loss == .crossEntropy || loss == .binaryCrossEntropy ? .classification : .regression)
   }
 
+  /// Metrics that early stopping and keep_best can watch.
+  public static let monitors = ["val_loss", "val_accuracy", "val_mae", "val_r2", "train_loss"]
+
   /// Default shard size: half a batch, clamped to 16...128 and at most the batch.
   ///
   /// Measured on `big` (batch 256, 2 threads): shards of 32, 64, 128, 256 ran
@@ -319,7 +322,7 @@ extension Config {
       shuffle = t.bool("shuffle") ?? shuffle
       dropLast = t.bool("drop_last") ?? dropLast
       if let e = t.object("early_stopping") {
-        let monitors = ["val_loss", "val_accuracy", "train_loss", "train_accuracy"]
+        let monitors = Config.monitors
         var monitor = e.string("monitor") ?? "val_loss"
         if !monitors.contains(monitor) {
           var message = "unknown metric \"\(monitor)\"; expected one of \(monitors.joined(separator: ", "))"
@@ -349,7 +352,18 @@ extension Config {
       everyEpochs = c.int("every_epochs", min: 1)
       keep = c.int("keep", min: 1) ?? keep
       keepBest = c.bool("keep_best") ?? false
-      bestMonitor = c.string("monitor") ?? bestMonitor
+      if let monitor = c.string("monitor") {
+        if Config.monitors.contains(monitor) {
+          bestMonitor = monitor
+        } else {
+          var message =
+            "unknown metric \"\(monitor)\"; expected one of \(Config.monitors.joined(separator: ", "))"
+          if let guess = suggestion(for: monitor, among: Config.monitors) {
+            message += " (did you mean \"\(guess)\"?)"
+          }
+          c.report("monitor", message)
+        }
+      }
       c.finish()
     }
     if everySteps == nil && everyEpochs == nil { everyEpochs = 1 }
@@ -380,6 +394,12 @@ extension Config {
       sink.report(
         at: nil, "$.training.early_stopping.monitor",
         "monitor \(es.monitor) needs validation data (data.validation_split or data.validation)")
+    }
+    if keepBest, bestMonitor.hasPrefix("val_"), validation == nil, validationSplit == 0 {
+      sink.report(
+        at: nil, "$.checkpoint.keep_best",
+        "keep_best watches \(bestMonitor), which needs validation data (data.validation_split or data.validation); or set checkpoint.monitor to train_loss"
+      )
     }
     return Config(
       file: file, text: text, name: name, seed: seed, data: dataConfig, validation: validation,

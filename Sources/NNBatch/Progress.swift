@@ -57,12 +57,18 @@ public final class ProgressReporter {
     fflush(nil)  // nil: all streams; the `stdout` global is not concurrency-safe
   }
 
+  /// Whether epoch `epoch` of `epochs` is printed (or written as JSON).
+  public func reports(epoch: Int, of epochs: Int) -> Bool {
+    format == .json || live || (!quiet && (epoch % logEvery == 0 || epoch == epochs))
+  }
+
   /// Redraws the live line during an epoch (at most ten times a second).
   public func stepDone(
-    epoch: Int, epochs: Int, batch: Int, batches: Int, step: Int, loss: Double, elapsed: Double
+    epoch: Int, epochs: Int, batch: Int, batches: Int, step: Int, loss: Double, started: Double
   ) {
     guard live else { return }
     let now = monotonicSeconds()
+    let elapsed = now - started
     guard now - lastDraw >= 0.1 || batch == batches else { return }
     lastDraw = now
     let fraction = Double(batch) / Double(max(batches, 1))

@@ -29,7 +29,10 @@ public final class Trainer {
   var batchInEpoch = 0
   var samplesSeen = 0
   var lossHistory: [Double] = []
-  var epochHistory: [String: [Double]] = [:]
+  var history = EpochHistory()
+  /// Σ loss · rows and Σ rows of the current epoch's steps (its mean training loss).
+  var epochLossSum = 0.0
+  var epochSamples = 0.0
   var state: [String: Double] = [:]
   /// (step, epoch) of the newest checkpoint written or resumed from.
   var lastSaved: [Int]?
@@ -122,6 +125,7 @@ public final class Trainer {
     var order = Array(0..<n)
     // Reserved up front so appending a step's loss never allocates.
     lossHistory.reserveCapacity(batches * config.epochs)
+    history.reserveCapacity(config.epochs)
     var stopExit: Int32?
     var stoppedEarly = false
     var saveAtEpochEnd = false
@@ -131,7 +135,10 @@ public final class Trainer {
       generator = epochGenerator
       for i in 0..<n { order[i] = i }
       if config.shuffle { generator.shuffle(&order) }
-      let epochStarted = monotonicSeconds()
+      // Clock reads only for epochs that are reported: the tutorial's run has
+      // 1500 one-step epochs, where they would cost more than the step.
+      let timed = reporter.reports(epoch: epoch + 1, of: config.epochs)
+      let epochStarted = timed ? monotonicSeconds() : 0
       let firstBatch = batchInEpoch
       var learningRate = config.optimizer.learningRate
       while batchInEpoch < batches {
@@ -151,11 +158,11 @@ public final class Trainer {
         batchInEpoch += 1
         samplesSeen += outcome.rows
         lossHistory.append(outcome.loss)
-        state["epoch_loss_sum", default: 0] += outcome.loss * Double(outcome.rows)
-        state["epoch_samples", default: 0] += Double(outcome.rows)
+        epochLossSum += outcome.loss * Double(outcome.rows)
+        epochSamples += Double(outcome.rows)
         reporter.stepDone(
           epoch: epoch + 1, epochs: config.epochs, batch: batchInEpoch, batches: batches, step: step,
-          loss: outcome.loss, elapsed: monotonicSeconds() - started)
+          loss: outcome.loss, started: started)
         // A save due on an epoch's last step waits for the epoch's end, so
         // the file holds the finished epoch's history.
         let lastOfEpoch = batchInEpoch == batches
@@ -171,32 +178,29 @@ public final class Trainer {
 
       // End of epoch: metrics, history, early stopping, checkpoints.
       epochGenerator = generator
-      let trainLoss = (state["epoch_loss_sum"] ?? 0) / max(state["epoch_samples"] ?? 1, 1)
-      state["epoch_loss_sum"] = 0
-      state["epoch_samples"] = 0
+      let trainLoss = epochLossSum / max(epochSamples, 1)
+      epochLossSum = 0
+      epochSamples = 0
       epoch += 1
       batchInEpoch = 0
-      var metrics: [String: Double] = ["train_loss": trainLoss, "learning_rate": learningRate]
-      if let validation = data.validation {
-        let sums = engine.evaluate(parameters: parameters, data: validation)
-        metrics["val_loss"] = sums.reducedLoss(config.loss)
-        if config.task == .classification {
-          metrics["val_accuracy"] = sums.accuracy
-        } else {
-          metrics["val_mae"] = sums.meanAbsoluteError
-          metrics["val_r2"] = sums.rSquared
-        }
+      var validation: MetricSums?
+      if let set = data.validation {
+        validation = engine.evaluate(parameters: parameters, data: set)
       }
-      for (key, value) in metrics { epochHistory[key, default: []].append(value) }
-      let seconds = monotonicSeconds() - epochStarted
-      let trained = Double((batches - firstBatch) * batchSize)
-      reporter.epochDone(
-        EpochReport(
-          epoch: epoch, epochs: config.epochs, step: step, trainLoss: trainLoss,
-          validation: metrics.filter { $0.key.hasPrefix("val_") }, learningRate: learningRate,
-          samplesPerSecond: seconds > 0 ? trained / seconds : 0, elapsed: monotonicSeconds() - started))
+      history.append(
+        trainLoss: trainLoss, learningRate: learningRate, validation: validation, loss: config.loss,
+        classification: config.task == .classification)
+      if timed {
+        let seconds = monotonicSeconds() - epochStarted
+        let trained = Double((batches - firstBatch) * batchSize)
+        reporter.epochDone(
+          EpochReport(
+            epoch: epoch, epochs: config.epochs, step: step, trainLoss: trainLoss,
+            validation: history.lastValidation, learningRate: learningRate,
+            samplesPerSecond: seconds > 0 ? trained / seconds : 0, elapsed: monotonicSeconds() - started))
+      }
 
-      let improved = try trackBest(metrics)
+      let improved = try trackBest()
       if let every = config.checkpointEveryEpochs, epoch % every == 0 { saveAtEpochEnd = true }
       if saveAtEpochEnd {
         try save(reason: "checkpoint policy")
@@ -231,10 +235,10 @@ public final class Trainer {
   /// Updates the best-metric state and saves best.h5 when asked.
   ///
   /// Returns nil when nothing is monitored.
-  private func trackBest(_ metrics: [String: Double]) throws(NNBatchError) -> Bool? {
+  private func trackBest() throws(NNBatchError) -> Bool? {
     let monitor = config.earlyStopping?.monitor ?? config.bestMonitor
     guard config.earlyStopping != nil || config.keepBest else { return nil }
-    guard let value = metrics[monitor] else { return nil }
+    guard let value = history.last(monitor) else { return nil }
     let maximize = monitor.hasSuffix("accuracy") || monitor.hasSuffix("r2")
     let minDelta = config.earlyStopping?.minDelta ?? 0
     let improved: Bool
@@ -299,12 +303,15 @@ public final class Trainer {
     var slots: [String: [Float]] = [:]
     for (name, buffer) in zip(settings.slotNames, optimizer.slots) { slots[name] = buffer.array }
     let created = ISO8601DateFormatter().string(from: Date())
+    var state = self.state
+    state["epoch_loss_sum"] = epochLossSum
+    state["epoch_samples"] = epochSamples
     return Checkpoint(
       nnbatchVersion: nnbatchVersion, created: created, config: config.text, step: step, epoch: epoch,
       batchInEpoch: batchInEpoch, samplesSeen: samplesSeen, layers: layers, bias: config.bias,
       parameters: parameters.array, optimizerKind: settings.kind.rawValue, hyperparameters: hyper,
       optimizerStep: optimizer.step, optimizerSlots: slots, lossHistory: lossHistory,
-      epochHistory: epochHistory, rngState: generator.state, epochRNGState: epochGenerator.state,
+      epochHistory: history.series, rngState: generator.state, epochRNGState: epochGenerator.state,
       stateValues: state, task: config.task.rawValue, labels: data.labels,
       scaling: data.scaler.kind.rawValue, scaleShift: data.scaler.shift, scaleFactor: data.scaler.factor)
   }
@@ -372,7 +379,9 @@ public final class Trainer {
     batchInEpoch = checkpoint.batchInEpoch
     samplesSeen = checkpoint.samplesSeen
     lossHistory = checkpoint.lossHistory
-    epochHistory = checkpoint.epochHistory
+    history = EpochHistory(series: checkpoint.epochHistory)
+    epochLossSum = checkpoint.stateValues["epoch_loss_sum"] ?? 0
+    epochSamples = checkpoint.stateValues["epoch_samples"] ?? 0
     state = checkpoint.stateValues
     lastSaved = position
     reporter.note("resumed from \(file) at step \(step) (epoch \(epoch + 1), batch \(batchInEpoch))")

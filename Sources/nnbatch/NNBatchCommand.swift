@@ -1,4 +1,5 @@
 import ArgumentParser
+import CMalloc
 import Foundation
 import NNBatch
 
@@ -33,6 +34,9 @@ struct NNBatchCommand: ParsableCommand {
   static func main() {
     // A file-size limit should fail a write with EFBIG, not kill the process.
     _ = signal(SIGXFSZ, SIG_IGN)
+    // Checkpoint saves allocate and free tens of MB; reusing heap memory
+    // instead of fresh mmaps saves thousands of page faults per save.
+    _ = nnb_keep_large_allocations()
     do {
       var command = try parseAsRoot(allowingBareResume(Array(CommandLine.arguments.dropFirst())))
       try command.run()
