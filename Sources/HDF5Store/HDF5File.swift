@@ -116,7 +116,9 @@ public final class HDF5File {
       let size = H5Fget_file_image(id, nil, 0)
       try check(size < 0 ? -1 : 0, "measure file image", path)
       var bytes = [UInt8](repeating: 0, count: prefix + size)
-      let copied = bytes.withUnsafeMutableBytes { H5Fget_file_image(id, $0.baseAddress! + prefix, size) }
+      let copied = bytes.withUnsafeMutableBytes { raw in
+        H5Fget_file_image(id, raw.baseAddress.map { $0 + prefix }, size)
+      }
       try check(copied != size ? -1 : 0, "copy file image", path)
       try SuperblockChecksum.repair(&bytes, at: prefix, name: path)
       return bytes
