@@ -83,10 +83,14 @@ struct Train: ParsableCommand {
       Examples:
         nnbatch train --config configs/xor.json
         nnbatch train --config configs/big.json --threads 8 --epochs 5
-        nnbatch train --config configs/big.json --resume                 newest valid checkpoint
+        # continue from the newest valid checkpoint of the run's folder:
+        nnbatch train --config configs/big.json --resume
+        # or from a given file:
         nnbatch train --config configs/big.json --resume checkpoints/big/step-000000512.h5
-        nnbatch train --config configs/big.json --init-from old.h5       warm start
-        nnbatch train --config configs/xor.json --epochs 0               save the initial model
+        # warm start: weights from a checkpoint, fresh optimizer and counters:
+        nnbatch train --config configs/big.json --init-from old.h5
+        # write the initial model as a step-0 checkpoint and stop:
+        nnbatch train --config configs/xor.json --epochs 0
 
       Results are bit-identical for any --threads (same config and shard_size).
       SIGINT/SIGTERM finish the current step, save a checkpoint and exit 130/143.
@@ -121,7 +125,7 @@ struct Train: ParsableCommand {
   var logFormat: String = "text"
 
   @Option(
-    name: .long, help: "In plain text output, print every Nth epoch (default: about 100 lines per run).")
+    name: .long, help: "In plain text output, print every Nth epoch (default: about 20 lines per run).")
   var logEvery: Int?
 
   mutating func validate() throws {

@@ -46,6 +46,14 @@ final class ConfigTests: XCTestCase {
 
   /// Malformed configs: (text to replace, replacement, substrings the message must contain).
   static let corpus: [(String, String, [String])] = [
+    (
+      "\"dir\": \"/tmp/x\"", "\"dir\": \"/tmp/x\", \"keep_best\": true",
+      ["$.checkpoint.keep_best", "needs validation data"]
+    ),
+    (
+      "\"dir\": \"/tmp/x\"", "\"dir\": \"/tmp/x\", \"monitor\": \"val_acuracy\"",
+      ["$.checkpoint.monitor", "did you mean \"val_accuracy\""]
+    ),
     ("\"seed\": 3", "\"seed\": 3, \"sed\": 4", ["$.sed", "unknown key \"sed\"", "did you mean \"seed\""]),
     (
       "\"name\": \"t\",", "\"name\": \"t\", \"name\": \"u\",",
