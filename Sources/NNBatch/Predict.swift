@@ -114,10 +114,16 @@ public enum Predict {
     var config = model.config
     var source = "the checkpoint's validation data"
     if let dataConfig {
-      let other = try Config.load(path: dataConfig)
-      config.data = other.data
-      config.validation = other.validation
-      config.validationSplit = other.validationSplit
+      if dataConfig.lowercased().hasSuffix(".json") {
+        let other = try Config.load(path: dataConfig)
+        config.data = other.data
+        config.validation = other.validation
+        config.validationSplit = other.validationSplit
+      } else {
+        config.data.source = try sameKind(as: config.data.source, reading: dataConfig)
+        config.validation = nil
+        config.validationSplit = 0
+      }
       source = dataConfig
     }
     let raw = try DataLoader.read(config.data, task: config.task, labels: model.checkpoint.labels)
@@ -160,6 +166,30 @@ public enum Predict {
       lines.append("r2         \(format6(sums.rSquared))")
     }
     return lines.joined(separator: "\n")
+  }
+
+  /// The training data's source with its file(s) replaced by `path`: a CSV
+  /// with the same columns, an HDF5 file with the same dataset names, or
+  /// "IMAGES,LABELS" for IDX files.
+  static func sameKind(as source: DataSource, reading path: String) throws(NNBatchError) -> DataSource {
+    switch source {
+    case .csv(var options):
+      options.path = path
+      return .csv(options)
+    case .hdf5(_, let inputs, let targets):
+      return .hdf5(path: path, inputs: inputs, targets: targets)
+    case .idx:
+      let parts = path.split(separator: ",").map(String.init)
+      guard parts.count == 2 else {
+        throw NNBatchError(.usage, "\(path): for IDX data give IMAGES,LABELS (two files), or a config")
+      }
+      return .idx(images: parts[0], labels: parts[1])
+    case .inline, .synthetic:
+      throw NNBatchError(
+        .usage,
+        "\(path): the model was trained on \(source.name) data, so nnbatch cannot tell how to read this file; pass a config (.json) whose data section describes it"
+      )
+    }
   }
 
   private static func confusionMatrix(model: SavedModel, dataset: Dataset) -> [String] {

@@ -63,20 +63,27 @@ public final class ProgressReporter {
   }
 
   /// Redraws the live line during an epoch (at most ten times a second).
+  ///
+  /// `done` and `total` count this run's steps (for the ETA), `samples` its
+  /// samples (for the throughput).
   public func stepDone(
-    epoch: Int, epochs: Int, batch: Int, batches: Int, step: Int, loss: Double, started: Double
+    epoch: Int, epochs: Int, batch: Int, batches: Int, step: Int, loss: Double, started: Double,
+    done: Int, total: Int, samples: Int
   ) {
     guard live else { return }
     let now = monotonicSeconds()
-    let elapsed = now - started
     guard now - lastDraw >= 0.1 || batch == batches else { return }
     lastDraw = now
+    let elapsed = now - started
     let fraction = Double(batch) / Double(max(batches, 1))
     let width = 20
     let filled = Int(fraction * Double(width))
     let bar = String(repeating: "=", count: filled) + String(repeating: " ", count: width - filled)
+    let rate = elapsed > 0 ? Double(samples) / elapsed : 0
+    let eta = done > 0 ? elapsed / Double(done) * Double(max(total - done, 0)) : 0
     let text =
-      "epoch \(epoch)/\(epochs) [\(bar)] \(batch)/\(batches) step \(step) loss \(format6(loss)) \(formatDuration(elapsed))"
+      "epoch \(epoch)/\(epochs) [\(bar)] \(batch)/\(batches) step \(step) loss \(format6(loss)) "
+      + "\(Int(rate)) samples/s \(formatDuration(elapsed)) (ETA \(formatDuration(eta)))"
     print("\r\u{1B}[K" + text, terminator: "")
     fflush(nil)  // nil: all streams; the `stdout` global is not concurrency-safe
     lineOpen = true

@@ -122,6 +122,8 @@ public final class Trainer {
       reporter.summary(finalSummary(elapsed: monotonicSeconds() - started))
       return 0
     }
+    let firstStep = step
+    let firstSamples = samplesSeen
     var order = Array(0..<n)
     // Reserved up front so appending a step's loss never allocates.
     lossHistory.reserveCapacity(batches * config.epochs)
@@ -162,7 +164,8 @@ public final class Trainer {
         epochSamples += Double(outcome.rows)
         reporter.stepDone(
           epoch: epoch + 1, epochs: config.epochs, batch: batchInEpoch, batches: batches, step: step,
-          loss: outcome.loss, started: started)
+          loss: outcome.loss, started: started, done: step - firstStep,
+          total: config.epochs * batches - firstStep, samples: samplesSeen - firstSamples)
         // A save due on an epoch's last step waits for the epoch's end, so
         // the file holds the finished epoch's history.
         let lastOfEpoch = batchInEpoch == batches

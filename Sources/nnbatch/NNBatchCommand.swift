@@ -188,7 +188,7 @@ struct Predict: ParsableCommand {
       Inputs: CSV rows of features (a header row is detected), an IDX image file,
       or an HDF5 file with --dataset. Scaling fitted at training time is applied.
       Example:
-        nnbatch predict --checkpoint checkpoints/iris/best.h5 --input new.csv --output out.csv
+        nnbatch predict --checkpoint checkpoints/flowers/best.h5 --input new.csv --output out.csv
       """)
 
   @Option(name: .long, help: "The checkpoint file.")
@@ -217,15 +217,19 @@ struct Evaluate: ParsableCommand {
     abstract: "Report a checkpoint's loss and metrics on a data set.",
     discussion: """
       Without --data: the run's validation data (or its training data when it had none).
-      With --data CONFIG: that config's data section.
-      Example:
-        nnbatch evaluate --checkpoint checkpoints/iris/best.h5 --data configs/iris.json
+      With --data CONFIG.json: that config's data section. With --data FILE: a file
+      read like the training data (same CSV columns or HDF5 dataset names;
+      IMAGES,LABELS for IDX).
+      Examples:
+        nnbatch evaluate --checkpoint checkpoints/flowers/best.h5
+        nnbatch evaluate --checkpoint checkpoints/flowers/best.h5 --data new-flowers.csv
       """)
 
   @Option(name: .long, help: "The checkpoint file.")
   var checkpoint: String
 
-  @Option(name: .long, help: "A config whose data to evaluate on.")
+  @Option(
+    name: .long, help: "A config (.json) whose data to use, or a data file read like the training data.")
   var data: String?
 
   @Option(name: .long, help: "Worker threads (default: active processors).")

@@ -196,6 +196,12 @@ final class CLITests: XCTestCase {
     XCTAssertTrue(evaluate.stdout.contains("accuracy   1.0000 (90/90)"), evaluate.stdout)
     XCTAssertTrue(evaluate.stdout.contains("confusion matrix"), evaluate.stdout)
     XCTAssertTrue(evaluate.stdout.contains("  small      0      0     30"), evaluate.stdout)
+    // A data file read like the training data (same columns).
+    let more = dir.write("more.csv", lines.prefix(31).joined(separator: "\n"))
+    let onFile = try nnbatch(["evaluate", "--checkpoint", checkpoint, "--data", more])
+    XCTAssertEqual(onFile.status, 0, onFile.stderr)
+    XCTAssertTrue(onFile.stdout.contains("on \(more): 30 samples"), onFile.stdout)
+    XCTAssertTrue(onFile.stdout.contains("accuracy   1.0000 (30/30)"), onFile.stdout)
   }
 }
 

@@ -221,6 +221,21 @@ final class TrainerTests: XCTestCase {
     XCTAssertEqual(try newest(dir.file("m")).epoch, 2)
   }
 
+  func testShortLastBatchIsTrainedOrDropped() throws {
+    // 72 training samples in batches of 16: four full batches and one of 8.
+    let dir = TemporaryDirectory()
+    XCTAssertEqual(try train(Self.separableConfig(dir, epochs: 2), dir: dir.file("keep")), 0)
+    let kept = try newest(dir.file("keep"))
+    XCTAssertEqual(kept.step, 10)
+    XCTAssertEqual(kept.samplesSeen, 144)
+    XCTAssertEqual(
+      try train(Self.separableConfig(dir, extra: ", \"drop_last\": true", epochs: 2), dir: dir.file("drop")),
+      0)
+    let dropped = try newest(dir.file("drop"))
+    XCTAssertEqual(dropped.step, 8)
+    XCTAssertEqual(dropped.samplesSeen, 128)
+  }
+
   func testEpochsZeroWritesTheInitialModelAndWarmStartChecksShapes() throws {
     let dir = TemporaryDirectory()
     let config = Self.separableConfig(dir)
