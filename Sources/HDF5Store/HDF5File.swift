@@ -478,12 +478,7 @@ public final class HDF5Group {
 
   /// Reads string attribute `name`.
   public func stringAttribute(_ name: String) throws -> String {
-    try withHDF5 {
-      let target = "\(file.path):\(path)@\(name)"
-      let attribute = try openAttribute(name, target)
-      defer { _ = H5Aclose(attribute) }
-      let type = try checkID(H5Aget_type(attribute), "read attribute type", target)
-      defer { Close.datatype(type) }
+    try withAttribute(name) { attribute, type, target in
       guard H5Tget_class(type) == H5T_STRING, H5Tis_variable_str(type) == 0 else {
         throw HDF5Error(
           operation: "read attribute", path: target, reason: "expected a fixed-length string")
@@ -510,12 +505,7 @@ public final class HDF5Group {
   }
 
   private func readScalar<T: HDF5Element>(_ name: String, _: T.Type) throws -> T {
-    try withHDF5 {
-      let target = "\(file.path):\(path)@\(name)"
-      let attribute = try openAttribute(name, target)
-      defer { _ = H5Aclose(attribute) }
-      let type = try checkID(H5Aget_type(attribute), "read attribute type", target)
-      defer { Close.datatype(type) }
+    try withAttribute(name) { attribute, type, target in
       let typeClass = H5Tget_class(type)
       let expected = T.hdf5Type.isFloatingPoint ? H5T_FLOAT : H5T_INTEGER
       guard typeClass == expected else {
@@ -529,6 +519,18 @@ public final class HDF5Group {
       }
       try check(status, "read attribute", target)
       return value
+    }
+  }
+
+  /// Opens attribute `name` and its datatype for `body`, closing both after.
+  private func withAttribute<T>(_ name: String, _ body: (hid_t, hid_t, String) throws -> T) throws -> T {
+    try withHDF5 {
+      let target = "\(file.path):\(path)@\(name)"
+      let attribute = try openAttribute(name, target)
+      defer { _ = H5Aclose(attribute) }
+      let type = try checkID(H5Aget_type(attribute), "read attribute type", target)
+      defer { Close.datatype(type) }
+      return try body(attribute, type, target)
     }
   }
 
