@@ -31,9 +31,10 @@ public enum Inspect {
       "format      \(Checkpoint.formatName) v\(Checkpoint.formatVersion), nnbatch \(c.nnbatchVersion), written \(c.created)"
     )
     lines.append("checksum    \(c.checksumText) (verified)")
-    lines.append(
-      "progress    step \(c.step), epoch \(c.epoch), batch \(c.batchInEpoch) of the next epoch, \(c.samplesSeen) samples seen"
-    )
+    let position =
+      c.batchInEpoch == 0
+      ? "\(c.epoch) epochs done" : "epoch \(c.epoch + 1) in progress (\(c.batchInEpoch) batches done)"
+    lines.append("progress    step \(c.step), \(position), \(c.samplesSeen) samples seen")
     lines.append(
       "model       \(c.layers.count) dense layers, \(c.parameters.count) parameters, bias \(c.bias ? "yes" : "no")"
     )

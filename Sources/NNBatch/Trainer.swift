@@ -129,7 +129,6 @@ public final class Trainer {
     lossHistory.reserveCapacity(batches * config.epochs)
     history.reserveCapacity(config.epochs)
     var stopExit: Int32?
-    var stoppedEarly = false
     var saveAtEpochEnd = false
     while epoch < config.epochs {
       // The epoch's order comes from the generator state at the epoch's
@@ -215,7 +214,6 @@ public final class Trainer {
         reporter.note(
           "early stopping after epoch \(epoch): \(es.monitor) has not improved for \(es.patience) epochs (best \(format6(state["best_metric"] ?? .nan)) at epoch \(Int(state["best_epoch"] ?? 0)))"
         )
-        stoppedEarly = true
         break
       }
       if let code = signals?.exitCode {
@@ -230,7 +228,6 @@ public final class Trainer {
       )
       return stopExit
     }
-    _ = stoppedEarly
     reporter.summary(finalSummary(elapsed: monotonicSeconds() - started))
     return 0
   }
@@ -321,12 +318,11 @@ public final class Trainer {
 
   func save(reason: String, name: String? = nil) throws(NNBatchError) {
     do {
-      let path = try store.save(makeCheckpoint(), name: name)
+      try store.save(makeCheckpoint(), name: name)
       if name == nil {
         lastSaved = position
         try store.prune(keep: config.keep)
       }
-      _ = path
     } catch {
       throw NNBatchError(
         .failure,

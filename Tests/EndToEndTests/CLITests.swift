@@ -113,7 +113,8 @@ final class CLITests: XCTestCase {
     let inspect = try nnbatch(["inspect", checkpoint])
     XCTAssertEqual(inspect.status, 0, inspect.stderr)
     for fragment in [
-      "layer_0   [1, 16]  tanh", "layer_1   [16, 1]  linear", "step 450, epoch 150", "\"name\": \"reg\"",
+      "layer_0   [1, 16]  tanh", "layer_1   [16, 1]  linear", "step 450, 150 epochs done",
+      "\"name\": \"reg\"",
     ] {
       XCTAssertTrue(inspect.stdout.contains(fragment), "inspect lacks \(fragment):\n\(inspect.stdout)")
     }
