@@ -38,6 +38,10 @@ public final class Trainer {
   var lastSaved: [Int]?
 
   var position: [Int] { [step, epoch] }
+  /// Whether this run continues a checkpoint (its counters came from one).
+  var resumed = false
+  /// Set after the first save, once files of a replaced run are gone.
+  var replacedEarlierRun = false
 
   /// Sets up a run: reads config and data, builds the network, restores a checkpoint if asked.
   public init(options: TrainOptions, signals: StopSignals?) throws(NNBatchError) {
@@ -112,6 +116,17 @@ public final class Trainer {
     let n = data.train.count
     let batchSize = config.batchSize
     let batches = Trainer.batchesPerEpoch(samples: n, config: config)
+    let existing: [(step: Int, path: String)]
+    do {
+      existing = try store.checkpointFiles()
+    } catch {
+      throw NNBatchError(.failure, "\(error)")
+    }
+    if !resumed, let newest = existing.last {
+      reporter.note(
+        "\(config.checkpointDir) holds checkpoints of an earlier run (newest: step \(newest.step)); this run replaces them when it saves its first checkpoint (pass --resume to continue that run instead)"
+      )
+    }
     if step == 0 && epoch == 0 {
       reporter.note(
         "training \(config.name): \(n) samples, \(network.architecture.parameterCount) parameters, \(batches) batches of \(batchSize) per epoch, \(engine.workers.count) threads"
@@ -319,6 +334,19 @@ public final class Trainer {
   func save(reason: String, name: String? = nil) throws(NNBatchError) {
     do {
       try store.save(makeCheckpoint(), name: name)
+      if !replacedEarlierRun {
+        // This run's first durable file: files of a run it replaces (a fresh
+        // start, or a resume from an older file) go now, so that a later
+        // --resume cannot pick them up. Never earlier: a run that fails
+        // before its first save leaves the folder as it was.
+        let current = step
+        let fresh = !resumed
+        try removeCheckpoints { $0 > current || (fresh && ($0 < current || name != nil)) }
+        if fresh && name == nil {
+          try FileSystem.remove("\(config.checkpointDir)/\(CheckpointStore.bestFileName)")
+        }
+        replacedEarlierRun = true
+      }
       if name == nil {
         lastSaved = position
         try store.prune(keep: config.keep)
@@ -328,6 +356,14 @@ public final class Trainer {
         .failure,
         "checkpoint save failed (\(reason), step \(step)): \(error); earlier checkpoints in \(config.checkpointDir) are intact"
       )
+    }
+  }
+
+  /// Removes the step checkpoints whose step matches `condition`.
+  private func removeCheckpoints(where condition: (Int) -> Bool) throws {
+    for file in try store.checkpointFiles() where condition(file.step) {
+      try FileSystem.remove(file.path)
+      reporter.note("removed \(file.path) of the run this one replaces")
     }
   }
 
@@ -383,6 +419,7 @@ public final class Trainer {
     epochSamples = checkpoint.stateValues["epoch_samples"] ?? 0
     state = checkpoint.stateValues
     lastSaved = position
+    resumed = true
     reporter.note("resumed from \(file) at step \(step) (epoch \(epoch + 1), batch \(batchInEpoch))")
   }
 

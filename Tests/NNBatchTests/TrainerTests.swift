@@ -256,3 +256,48 @@ final class TrainerTests: XCTestCase {
     }
   }
 }
+
+/// A run started in a folder that holds another run's checkpoints.
+final class TimelineTests: XCTestCase {
+  private func train(_ path: String, start: StartPoint = .fresh, epochs: Int? = nil, dir: String) throws
+    -> Int32
+  {
+    var options = TrainOptions(configPath: path, threads: 2)
+    options.quiet = true
+    options.start = start
+    options.epochs = epochs
+    options.checkpointDir = dir
+    return try Trainer(options: options, signals: nil).run()
+  }
+
+  func testResumingFromAnOlderFileRetiresTheAbandonedNewerFiles() throws {
+    let dir = TemporaryDirectory()
+    let config = TrainerTests.separableConfig(dir, epochs: 6)
+    XCTAssertEqual(try train(config, dir: dir.file("ck")), 0)
+    let store = CheckpointStore(directory: dir.file("ck"))
+    XCTAssertEqual(try store.checkpointFiles().map(\.step).suffix(2), [25, 30])
+    // Copy step 10 aside, then resume from it with fewer epochs: the files of
+    // the abandoned timeline (steps 15...30) must not survive to be resumed.
+    try FileManager.default.copyItem(atPath: dir.file("ck/step-000000010.h5"), toPath: dir.file("ten.h5"))
+    XCTAssertEqual(try train(config, start: .resume(dir.file("ten.h5")), epochs: 3, dir: dir.file("ck")), 0)
+    XCTAssertEqual(try store.checkpointFiles().map(\.step).last, 15)
+    XCTAssertEqual(try store.newestValid()?.checkpoint.epoch, 3)
+  }
+
+  func testAFreshRunReplacesAnEarlierRunOnlyOnceItHasSaved() throws {
+    let dir = TemporaryDirectory()
+    let config = TrainerTests.separableConfig(dir, epochs: 6)
+    XCTAssertEqual(try train(config, dir: dir.file("ck")), 0)
+    let before = try CheckpointStore(directory: dir.file("ck")).checkpointFiles().map(\.step)
+    // A fresh run that fails before saving leaves the earlier files alone.
+    let text = try String(contentsOfFile: config, encoding: .utf8)
+    let broken = dir.write(
+      "broken.json", text.replacingOccurrences(of: "\"units\": 2,", with: "\"units\": 1,"))
+    XCTAssertThrowsError(try train(broken, dir: dir.file("ck")))
+    XCTAssertEqual(try CheckpointStore(directory: dir.file("ck")).checkpointFiles().map(\.step), before)
+    // A fresh run that saves replaces them: only its own files remain.
+    XCTAssertEqual(try train(config, epochs: 2, dir: dir.file("ck")), 0)
+    let after = try CheckpointStore(directory: dir.file("ck")).checkpointFiles()
+    XCTAssertEqual(after.map(\.step), [5, 10])
+  }
+}
