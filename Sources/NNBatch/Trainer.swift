@@ -112,6 +112,11 @@ public final class Trainer {
     } catch {
       throw NNBatchError(.failure, "\(error)")
     }
+    if let code = signals?.exitCode {
+      // Signalled while the data loaded: nothing trained, nothing to save.
+      reporter.summary("stopped by signal before training started; no checkpoint written")
+      return code
+    }
     let started = monotonicSeconds()
     let n = data.train.count
     let batchSize = config.batchSize
