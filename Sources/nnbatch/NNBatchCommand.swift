@@ -229,7 +229,8 @@ struct Evaluate: ParsableCommand {
   var checkpoint: String
 
   @Option(
-    name: .long, help: "A config (.json) whose data to use, or a data file read like the training data.")
+    name: [.customLong("data"), .customLong("config")],
+    help: "A config (.json) whose data to use, or a data file read like the training data.")
   var data: String?
 
   @Option(name: .long, help: "Worker threads (default: active processors).")
