@@ -121,62 +121,99 @@ public final class OptimizerState: @unchecked Sendable {
   }
 
   /// Applies one update to `parameters[range]` from `gradient[range]` (raw, unscaled).
+  ///
+  /// Each rule is written once, on 16-lane vectors; the range's tail goes
+  /// through the same code with unused lanes zero. Lanes never interact, so
+  /// every element gets the same bits whichever lane or range it falls in.
   public func update(
     parameters: UnsafeMutablePointer<Float>, gradient: UnsafePointer<Float>,
     range: Range<Int>, coefficients c: UpdateCoefficients
   ) {
-    let lr = c.learningRate
-    let scale = c.gradientScale
-    let decay = Float(settings.weightDecay)
+    typealias V = SIMD16<Float>
+    let lr = V(repeating: c.learningRate)
+    let scale = V(repeating: c.gradientScale)
+    let decay = V(repeating: Float(settings.weightDecay))
     switch settings.kind {
+    case .sgd where slots.isEmpty:
+      forEachVector(range) { i, n in
+        let p = Lanes.load(parameters, i, n)
+        let g = Lanes.load(gradient, i, n) * scale + decay * p
+        Lanes.store(p - lr * g, parameters, i, n)
+      }
     case .sgd:
-      if slots.isEmpty {
-        for i in range {
-          let g = gradient[i] * scale + decay * parameters[i]
-          parameters[i] -= lr * g
-        }
-      } else {
-        // PyTorch's rule: v = μv + g; step along g + μv (Nesterov) or v.
-        let mu = Float(settings.momentum)
-        let velocity = slots[0].pointer
-        if settings.nesterov {
-          for i in range {
-            let g = gradient[i] * scale + decay * parameters[i]
-            let v = mu * velocity[i] + g
-            velocity[i] = v
-            parameters[i] -= lr * (g + mu * v)
-          }
-        } else {
-          for i in range {
-            let g = gradient[i] * scale + decay * parameters[i]
-            let v = mu * velocity[i] + g
-            velocity[i] = v
-            parameters[i] -= lr * v
-          }
-        }
+      // PyTorch's rule: v = μv + g; step along g + μv (Nesterov) or v.
+      let mu = V(repeating: Float(settings.momentum))
+      let velocity = slots[0].pointer
+      let nesterov = settings.nesterov
+      forEachVector(range) { i, n in
+        let p = Lanes.load(parameters, i, n)
+        let g = Lanes.load(gradient, i, n) * scale + decay * p
+        let v = mu * Lanes.load(velocity, i, n) + g
+        Lanes.store(v, velocity, i, n)
+        Lanes.store(p - lr * (nesterov ? g + mu * v : v), parameters, i, n)
       }
     case .adam, .adamw:
       let m = slots[0].pointer
       let v = slots[1].pointer
-      let b1 = Float(settings.beta1)
-      let b2 = Float(settings.beta2)
-      let eps = Float(settings.epsilon)
+      let b1 = V(repeating: Float(settings.beta1))
+      let b2 = V(repeating: Float(settings.beta2))
+      let eps = V(repeating: Float(settings.epsilon))
+      let one = V(repeating: 1)
+      let correction1 = V(repeating: c.correction1)
+      let correction2 = V(repeating: c.correction2)
       let decoupled = settings.kind == .adamw
-      for i in range {
-        var g = gradient[i] * scale
+      forEachVector(range) { i, n in
+        var p = Lanes.load(parameters, i, n)
+        var g = Lanes.load(gradient, i, n) * scale
         if decoupled {
-          parameters[i] -= lr * decay * parameters[i]
+          p -= lr * decay * p
         } else {
-          g += decay * parameters[i]
+          g += decay * p
         }
-        let mi = b1 * m[i] + (1 - b1) * g
-        let vi = b2 * v[i] + (1 - b2) * g * g
-        m[i] = mi
-        v[i] = vi
-        let mHat = mi * c.correction1
-        let vHat = vi * c.correction2
-        parameters[i] -= lr * mHat / (vHat.squareRoot() + eps)
+        let mi = b1 * Lanes.load(m, i, n) + (one - b1) * g
+        let vi = b2 * Lanes.load(v, i, n) + (one - b2) * g * g
+        Lanes.store(mi, m, i, n)
+        Lanes.store(vi, v, i, n)
+        let mHat = mi * correction1
+        let vHat = vi * correction2
+        Lanes.store(p - lr * mHat / (vHat.squareRoot() + eps), parameters, i, n)
       }
     }
+  }
+
+  /// Calls `body(start, lanes)` for consecutive blocks of up to 16 indices of `range`.
+  @inline(__always)
+  private func forEachVector(_ range: Range<Int>, _ body: (Int, Int) -> Void) {
+    var i = range.lowerBound
+    while i < range.upperBound {
+      let n = min(16, range.upperBound - i)
+      body(i, n)
+      i += n
+    }
+  }
+}
+
+/// Loads and stores of `n` ≤ 16 floats as one 16-lane vector (missing lanes zero).
+enum Lanes {
+  @inline(__always)
+  static func load(_ base: UnsafePointer<Float>, _ i: Int, _ n: Int) -> SIMD16<Float> {
+    if n == 16 { return UnsafeRawPointer(base + i).loadUnaligned(as: SIMD16<Float>.self) }
+    var v = SIMD16<Float>()
+    for k in 0..<n { v[k] = base[i + k] }
+    return v
+  }
+
+  @inline(__always)
+  static func load(_ base: UnsafeMutablePointer<Float>, _ i: Int, _ n: Int) -> SIMD16<Float> {
+    load(UnsafePointer(base), i, n)
+  }
+
+  @inline(__always)
+  static func store(_ v: SIMD16<Float>, _ base: UnsafeMutablePointer<Float>, _ i: Int, _ n: Int) {
+    if n == 16 {
+      UnsafeMutableRawPointer(base + i).storeBytes(of: v, as: SIMD16<Float>.self)
+      return
+    }
+    for k in 0..<n { base[i + k] = v[k] }
   }
 }
