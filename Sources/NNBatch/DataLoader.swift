@@ -282,6 +282,10 @@ func readFileBytes(_ path: String) throws(NNBatchError) -> [UInt8] {
   }
   defer { gzclose(file) }
   var bytes: [UInt8] = []
+  // The file's size is the exact size of a plain file and a lower bound for
+  // a gzipped one: reserving it avoids regrowing a buffer of hundreds of MB.
+  var info = stat()
+  if stat(path, &info) == 0 { bytes.reserveCapacity(Int(info.st_size)) }
   var chunk = [UInt8](repeating: 0, count: 1 << 20)
   while true {
     let n = chunk.withUnsafeMutableBytes { gzread(file, $0.baseAddress, UInt32($0.count)) }
