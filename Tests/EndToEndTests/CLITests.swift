@@ -70,6 +70,25 @@ final class CLITests: XCTestCase {
     XCTAssertTrue(usage.stderr.contains("--threads must be between 1 and 1024"), usage.stderr)
   }
 
+  func testOnATerminalProgressIsOneLiveLinePerEpoch() throws {
+    // `script` (util-linux) gives nnbatch a pseudo-terminal.
+    let script = try XCTUnwrap(tool("script"), "script (util-linux) must be installed")
+    let dir = TemporaryDirectory()
+    let command =
+      "\(nnbatchExecutable) --config \(repositoryRoot)/configs/flowers.json --epochs 3 --checkpoint-dir \(dir.file("ck"))"
+    let result = try runProcess(script, ["-q", "-e", "-c", command, "/dev/null"], in: repositoryRoot)
+    XCTAssertEqual(result.status, 0, result.stderr)
+    let redraw = "\r\u{1B}[K"
+    XCTAssertTrue(result.stdout.contains(redraw + "epoch 1/3 ["), "a live line with a bar: \(result.stdout)")
+    XCTAssertTrue(result.stdout.contains("samples/s") && result.stdout.contains("(ETA "), result.stdout)
+    // Each epoch ends as a plain line with its validation metrics.
+    for epoch in 1...3 {
+      XCTAssertTrue(
+        result.stdout.contains(redraw + "epoch \(epoch)/3  step"), "epoch \(epoch): \(result.stdout)")
+    }
+    XCTAssertTrue(result.stdout.contains("val_accuracy"), result.stdout)
+  }
+
   func testHelpForEveryCommandHasAnExampleAndCompletionScriptsGenerate() throws {
     for command in [[], ["train"], ["inspect"], ["predict"], ["evaluate"], ["plot"]] {
       let result = try nnbatch(command + ["--help"])
