@@ -135,9 +135,18 @@ final class RobustnessTests: XCTestCase {
     let expected = try Self.final(dir.file("straight"))
     for (signal, code) in [(SIGINT, Int32(130)), (SIGTERM, Int32(143))] {
       let folder = dir.file("sig\(signal)")
-      let process = try start(["--config", config, "--checkpoint-dir", folder])
-      // every_epochs is off (every_steps 1000): the first file appears only after the signal.
-      Thread.sleep(forTimeInterval: 0.4)
+      let output = Pipe()
+      let process = Process()
+      process.executableURL = URL(fileURLWithPath: nnbatchExecutable)
+      process.arguments = ["--config", config, "--checkpoint-dir", folder]
+      process.standardOutput = output
+      process.standardError = FileHandle.nullDevice
+      try process.run()
+      // The first line ("training rob: ...") comes once the data are loaded;
+      // then let a few steps run. No file exists before the signal
+      // (every_steps 1000, no every_epochs).
+      _ = output.fileHandleForReading.availableData
+      Thread.sleep(forTimeInterval: 0.3)
       XCTAssertTrue(process.isRunning, "the run must still be going when signalled")
       kill(process.processIdentifier, signal)
       process.waitUntilExit()
