@@ -233,6 +233,11 @@ extension Config {
           if let units { layers.append(LayerSpec(units: units, activation: activation)) }
           layer.finish()
         }
+        if let last = layers.last, last.activation == .softmax, last.units < 2, let item = items.last {
+          sink.report(
+            item, "\(model.childPath("layers"))[\(items.count - 1)].units",
+            "a softmax layer needs at least 2 units, found \(last.units)")
+        }
         for (i, layer) in layers.enumerated() where layer.activation == .softmax && i != layers.count - 1 {
           sink.report(
             items[i], "\(model.childPath("layers"))[\(i)].activation",
