@@ -2,7 +2,6 @@ import Foundation
 import HDF5Store
 import NeuralNet
 
-
 // Checkpoints of a run: what goes into one, durable saves, resume, warm start.
 extension Trainer {
   /// The run's complete state as a checkpoint.
