@@ -95,6 +95,9 @@ extension Checkpoint {
     try data.setAttribute("labels", String(decoding: labelsJSON, as: UTF8.self))
     try data.write(scaleShift, shape: [scaleShift.count], name: "scale_shift")
     try data.write(scaleFactor, shape: [scaleFactor.count], name: "scale_factor")
+    try data.setAttribute("target_scaling", targetScaling)
+    try data.write(targetShift, shape: [targetShift.count], name: "target_shift")
+    try data.write(targetFactor, shape: [targetFactor.count], name: "target_factor")
   }
 
   private func writeLayers(_ flat: [Float], into group: HDF5Group, describe: Bool) throws {
@@ -224,6 +227,9 @@ extension Checkpoint {
     checkpoint.labels = labels
     checkpoint.scaleShift = try data.read(Float.self, name: "scale_shift").values
     checkpoint.scaleFactor = try data.read(Float.self, name: "scale_factor").values
+    checkpoint.targetScaling = try data.stringAttribute("target_scaling")
+    checkpoint.targetShift = try data.read(Float.self, name: "target_shift").values
+    checkpoint.targetFactor = try data.read(Float.self, name: "target_factor").values
 
     let stored = try root.stringAttribute("content_checksum")
     guard stored == checkpoint.checksumText else {

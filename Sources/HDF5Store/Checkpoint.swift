@@ -16,7 +16,8 @@
 ///     /state/rng             uint64 [4]  generator state now
 ///     /state/epoch_rng       uint64 [4]  generator state at the start of this epoch
 ///     /state                 attrs: named training-loop values (best metric, ...)
-///     /data                  attrs: task, labels (JSON), scale; datasets scale_shift, scale_factor
+///     /data                  attrs: task, labels (JSON), scaling, target_scaling; datasets
+///                            scale_shift, scale_factor, target_shift, target_factor
 public struct Checkpoint: Sendable, Equatable {
   /// The `format` attribute's value.
   public static let formatName = "nnbatch-checkpoint"
@@ -93,6 +94,12 @@ public struct Checkpoint: Sendable, Equatable {
   public var scaleShift: [Float]
   /// Per-feature factor.
   public var scaleFactor: [Float]
+  /// Regression-target scaling kind ("none", "minmax", "standardize").
+  public var targetScaling: String = "none"
+  /// Per-target shift: t' = (t − shift) · factor.
+  public var targetShift: [Float] = []
+  /// Per-target factor.
+  public var targetFactor: [Float] = []
 
   /// A checkpoint; every field is given.
   public init(
@@ -196,6 +203,10 @@ public struct Checkpoint: Sendable, Equatable {
     h.update([Int64(scaleShift.count)])
     h.update(scaleShift)
     h.update(scaleFactor)
+    h.update(targetScaling)
+    h.update([Int64(targetShift.count)])
+    h.update(targetShift)
+    h.update(targetFactor)
     return h.finalize()
   }
 

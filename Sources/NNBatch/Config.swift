@@ -119,6 +119,8 @@ public struct Config: Sendable {
   public var validationSplit: Double
   /// Feature scaling.
   public var scaling: Scaling
+  /// Scaling of regression targets (`data.scale_targets`).
+  public var targetScaling: Scaling
   /// Layers.
   public var layers: [LayerSpec]
   /// Weight initialiser.
@@ -377,10 +379,12 @@ extension Config {
     var validation: DataConfig?
     var validationSplit = 0.0
     var scaling = Scaling.none
+    var targetScaling = Scaling.none
     if let d = root.object("data") {
       dataConfig = decodeData(d, seed: seed, sink: sink)
       validationSplit = d.double("validation_split", min: 0, max: 1, exclusiveMax: true) ?? 0
       scaling = d.choice("scale", Scaling.self, what: "scaling") ?? .none
+      targetScaling = d.choice("scale_targets", Scaling.self, what: "scaling") ?? .none
       if let v = d.object("validation") {
         validation = decodeData(v, seed: seed, sink: sink)
         v.finish()
@@ -400,6 +404,15 @@ extension Config {
         at: nil, "$.training.early_stopping.monitor",
         "monitor \(es.monitor) needs validation data (data.validation_split or data.validation)")
     }
+    let isClassification =
+      dataConfig.task == .classification
+      || (dataConfig.task == nil && (loss == .crossEntropy || loss == .binaryCrossEntropy))
+    if targetScaling != .none && isClassification {
+      sink.report(
+        at: nil, "$.data.scale_targets",
+        "target scaling is for regression; this run classifies (task or loss), found scale_targets \"\(targetScaling.rawValue)\""
+      )
+    }
     if keepBest, bestMonitor.hasPrefix("val_"), validation == nil, validationSplit == 0 {
       sink.report(
         at: nil, "$.checkpoint.keep_best",
@@ -408,7 +421,8 @@ extension Config {
     }
     return Config(
       file: file, text: text, name: name, seed: seed, data: dataConfig, validation: validation,
-      validationSplit: validationSplit, scaling: scaling, layers: layers, initializer: initializer,
+      validationSplit: validationSplit, scaling: scaling, targetScaling: targetScaling, layers: layers,
+      initializer: initializer,
       bias: bias, loss: loss, optimizer: optimizer, schedule: schedule, epochs: epochs,
       batchSize: batchSize, shardSize: shardSize ?? defaultShardSize(batchSize: batchSize), shuffle: shuffle,
       dropLast: dropLast, earlyStopping: earlyStopping, checkpointDir: checkpointDir,

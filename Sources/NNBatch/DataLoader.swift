@@ -73,13 +73,27 @@ public struct FeatureScaler: Sendable, Equatable {
     return FeatureScaler(kind: kind, shift: shift, factor: factor)
   }
 
-  /// Applies the scaling to `inputs` in place.
-  public func apply(to inputs: Matrix) {
-    guard kind != .none, shift.count == inputs.columns else { return }
-    for r in 0..<inputs.rows {
-      let row = inputs.row(r)
-      for j in 0..<inputs.columns { row[j] = (row[j] - shift[j]) * factor[j] }
+  /// Applies the scaling to the columns of `matrix` in place.
+  public func apply(to matrix: Matrix) {
+    guard kind != .none, shift.count == matrix.columns else { return }
+    for r in 0..<matrix.rows {
+      let row = matrix.row(r)
+      for j in 0..<matrix.columns { row[j] = (row[j] - shift[j]) * factor[j] }
     }
+  }
+
+  /// Undoes the scaling of the columns of `matrix` in place: x = x' / factor + shift.
+  public func restore(_ matrix: Matrix) {
+    guard kind != .none, shift.count == matrix.columns else { return }
+    for r in 0..<matrix.rows {
+      let row = matrix.row(r)
+      for j in 0..<matrix.columns { row[j] = row[j] / factor[j] + shift[j] }
+    }
+  }
+
+  /// The scaling as metrics need it, or nil when it changes nothing.
+  public var targetScale: TargetScale? {
+    kind == .none ? nil : TargetScale(shift: shift, factor: factor)
   }
 }
 
@@ -93,6 +107,8 @@ public struct PreparedData: Sendable {
   public var labels: [String]
   /// The scaling fitted on the training split.
   public var scaler: FeatureScaler
+  /// The regression-target scaling fitted on the training split (`data.scale_targets`).
+  public var targetScaler: FeatureScaler
 }
 
 /// Reads data sources and checks them against the model.
@@ -135,10 +151,18 @@ public enum DataLoader {
     let scaler = FeatureScaler.fit(config.scaling, to: trainInputs)
     scaler.apply(to: trainInputs)
     if let validation { scaler.apply(to: validation.inputs) }
+    let targetScaler = FeatureScaler.fit(config.targetScaling, to: trainTargets)
+    // Targets are checked in their own units first, then scaled.
+    try check(
+      PreparedData(
+        train: Dataset(inputs: trainInputs, targets: trainTargets), validation: validation,
+        labels: labels, scaler: scaler, targetScaler: .identity(features: 0)),
+      against: config, classes: raw.classes)
+    targetScaler.apply(to: trainTargets)
+    if let validation { targetScaler.apply(to: validation.targets) }
     let prepared = PreparedData(
       train: Dataset(inputs: trainInputs, targets: trainTargets), validation: validation,
-      labels: labels, scaler: scaler)
-    try check(prepared, against: config, classes: raw.classes)
+      labels: labels, scaler: scaler, targetScaler: targetScaler)
     return prepared
   }
 

@@ -72,6 +72,7 @@ public enum Predict {
       input, dataset: dataset, header: header, features: model.network.architecture.inputs)
     model.scaler.apply(to: inputs)
     let outputs = model.network.predict(parameters: model.parameters, inputs: inputs)
+    model.targetScaler.restore(outputs)  // regression outputs in the targets' own units
     let width = outputs.columns
     var lines: [String] = []
     if model.isClassifier {
@@ -148,16 +149,24 @@ public enum Predict {
     }
     model.scaler.apply(to: dataset.inputs)
     let prepared = PreparedData(
-      train: dataset, validation: nil, labels: model.checkpoint.labels, scaler: model.scaler)
+      train: dataset, validation: nil, labels: model.checkpoint.labels, scaler: model.scaler,
+      targetScaler: model.targetScaler)
     try DataLoader.check(prepared, against: config, classes: nil)
+    // The loss is computed as in training (scaled targets); MAE and R² in the targets' units.
+    model.targetScaler.apply(to: dataset.targets)
     let batch = min(256, max(dataset.count, 1))
     let engine = Parallel.DataParallelEngine(
       network: model.network, plan: Parallel.ShardPlan(batchSize: batch, shardSize: min(batch, 64)),
       threads: threads, targetColumns: dataset.targetColumns)
-    let sums = engine.evaluate(parameters: model.parameters, data: dataset)
+    let sums = engine.evaluate(
+      parameters: model.parameters, data: dataset, targetScale: model.targetScaler.targetScale)
     var lines = ["evaluated \(path) on \(source): \(sums.samples) samples"]
+    let lossNote =
+      model.targetScaler.kind == .none
+      ? "" : ", on targets scaled by data.scale_targets \(model.targetScaler.kind.rawValue)"
     lines.append(
-      "loss       \(format6(sums.reducedLoss(model.network.loss))) (\(model.network.loss.rawValue))")
+      "loss       \(format6(sums.reducedLoss(model.network.loss))) (\(model.network.loss.rawValue)\(lossNote))"
+    )
     if model.isClassifier {
       lines.append("accuracy   \(String(format: "%.4f", sums.accuracy)) (\(sums.correct)/\(sums.samples))")
       lines.append(contentsOf: confusionMatrix(model: model, dataset: dataset))

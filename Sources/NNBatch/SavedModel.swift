@@ -15,6 +15,8 @@ public struct SavedModel: Sendable {
   public var parameters: FloatBuffer
   /// The feature scaling fitted at training time.
   public var scaler: FeatureScaler
+  /// The regression-target scaling fitted at training time.
+  public var targetScaler: FeatureScaler
 
   /// Loads and verifies `path`.
   public static func load(_ path: String) throws(NNBatchError) -> SavedModel {
@@ -39,6 +41,15 @@ public struct SavedModel: Sendable {
     }
     let architecture = Architecture(inputs: first.inputs, layers: layers, bias: checkpoint.bias)
     let scaling = Scaling(rawValue: checkpoint.scaling) ?? .none
+    let targetScaling = Scaling(rawValue: checkpoint.targetScaling) ?? .none
+    guard
+      targetScaling == .none
+        || (checkpoint.targetShift.count == architecture.outputs
+          && checkpoint.targetFactor.count == architecture.outputs)
+    else {
+      throw NNBatchError(
+        .usage, "\(path): target scaling statistics do not match the \(architecture.outputs) outputs")
+    }
     let features = first.inputs
     guard
       scaling == .none
@@ -50,7 +61,9 @@ public struct SavedModel: Sendable {
       path: path, checkpoint: checkpoint, config: config,
       network: Network(architecture: architecture, loss: config.loss),
       parameters: FloatBuffer(checkpoint.parameters),
-      scaler: FeatureScaler(kind: scaling, shift: checkpoint.scaleShift, factor: checkpoint.scaleFactor))
+      scaler: FeatureScaler(kind: scaling, shift: checkpoint.scaleShift, factor: checkpoint.scaleFactor),
+      targetScaler: FeatureScaler(
+        kind: targetScaling, shift: checkpoint.targetShift, factor: checkpoint.targetFactor))
   }
 
   /// Class labels (the indices as text when the data had none).

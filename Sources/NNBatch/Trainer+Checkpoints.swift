@@ -29,7 +29,7 @@ extension Trainer {
     var state = self.state
     state["epoch_loss_sum"] = epochLossSum
     state["epoch_samples"] = epochSamples
-    return Checkpoint(
+    var checkpoint = Checkpoint(
       nnbatchVersion: nnbatchVersion, created: created, config: config.text, step: step, epoch: epoch,
       batchInEpoch: batchInEpoch, samplesSeen: samplesSeen, layers: layers, bias: config.bias,
       parameters: parameters.array, optimizerKind: settings.kind.rawValue, hyperparameters: hyper,
@@ -37,6 +37,10 @@ extension Trainer {
       epochHistory: history.series, rngState: generator.state, epochRNGState: epochGenerator.state,
       stateValues: state, task: config.task.rawValue, labels: data.labels,
       scaling: data.scaler.kind.rawValue, scaleShift: data.scaler.shift, scaleFactor: data.scaler.factor)
+    checkpoint.targetScaling = data.targetScaler.kind.rawValue
+    checkpoint.targetShift = data.targetScaler.shift
+    checkpoint.targetFactor = data.targetScaler.factor
+    return checkpoint
   }
 
   func save(reason: String, name: String? = nil) throws(NNBatchError) {
@@ -160,6 +164,7 @@ extension Trainer {
     compare("data.validation", saved.validation, config.validation)
     compare("data.validation_split", saved.validationSplit, config.validationSplit)
     compare("data.scale", saved.scaling.rawValue, config.scaling.rawValue)
+    compare("data.scale_targets", saved.targetScaling.rawValue, config.targetScaling.rawValue)
     compare("training.batch_size", saved.batchSize, config.batchSize)
     compare("training.shard_size", saved.shardSize, config.shardSize)
     compare("training.shuffle", saved.shuffle, config.shuffle)

@@ -207,7 +207,8 @@ public final class Trainer {
       batchInEpoch = 0
       var validation: MetricSums?
       if let set = data.validation {
-        validation = engine.evaluate(parameters: parameters, data: set)
+        validation = engine.evaluate(
+          parameters: parameters, data: set, targetScale: data.targetScaler.targetScale)
       }
       history.append(
         trainLoss: trainLoss, learningRate: learningRate, validation: validation, loss: config.loss,

@@ -1,3 +1,27 @@
+/// Per-column affine scaling of regression targets: t' = (t − shift) · factor.
+///
+/// Training sees scaled targets; metrics undo the scaling so that MAE and R²
+/// are reported in the targets' own units.
+public struct TargetScale: Sendable, Hashable {
+  /// Per-column shift.
+  public var shift: [Float]
+  /// Per-column factor.
+  public var factor: [Float]
+
+  /// A scaling with these per-column statistics.
+  public init(shift: [Float], factor: [Float]) {
+    precondition(shift.count == factor.count, "shift and factor differ in length")
+    self.shift = shift
+    self.factor = factor
+  }
+
+  /// The original value of scaled value `value` in column `column`.
+  @inline(__always)
+  public func original(_ value: Float, column: Int) -> Double {
+    Double(value) / Double(factor[column]) + Double(shift[column])
+  }
+}
+
 /// Additive sums from which loss and metrics of an evaluation are computed.
 ///
 /// Shards fill one each; adding them in shard order gives the same bits
@@ -36,9 +60,12 @@ public struct MetricSums: Sendable, Hashable {
   }
 
   /// Sums for `rows` outputs Y [rows, outputs] against targets T [rows, targetColumns].
+  ///
+  /// The loss is in the units the network was trained in; with
+  /// `targetScale`, the regression sums (MAE, R²) are in the original units.
   public static func measure(
     loss: Loss, output: UnsafePointer<Float>, targets: UnsafePointer<Float>,
-    targetColumns: Int, rows: Int, outputs: Int
+    targetColumns: Int, rows: Int, outputs: Int, targetScale: TargetScale? = nil
   ) -> MetricSums {
     var sums = MetricSums()
     sums.loss = loss.sum(
@@ -57,11 +84,13 @@ public struct MetricSums: Sendable, Hashable {
       }
       if targetColumns == outputs {
         for o in 0..<outputs {
-          let d = Double(y[o]) - Double(t[o])
+          let predicted = targetScale?.original(y[o], column: o) ?? Double(y[o])
+          let target = targetScale?.original(t[o], column: o) ?? Double(t[o])
+          let d = predicted - target
           sums.absoluteError += abs(d)
           sums.squaredError += d * d
-          sums.targetSum += Double(t[o])
-          sums.targetSquareSum += Double(t[o]) * Double(t[o])
+          sums.targetSum += target
+          sums.targetSquareSum += target * target
         }
         sums.elements += outputs
       }

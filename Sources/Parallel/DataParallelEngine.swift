@@ -171,7 +171,9 @@ public final class DataParallelEngine: @unchecked Sendable {
   /// Loss and metric sums of `parameters` on `data` (all rows, in order).
   ///
   /// Runs in shards like a step, so it is deterministic too.
-  public func evaluate(parameters: FloatBuffer, data: Dataset) -> MetricSums {
+  /// With `targetScale`, MAE and R² are in the targets' original units.
+  public func evaluate(parameters: FloatBuffer, data: Dataset, targetScale: TargetScale? = nil) -> MetricSums
+  {
     var total = MetricSums()
     let outputs = network.architecture.outputs
     var start = 0
@@ -190,7 +192,7 @@ public final class DataParallelEngine: @unchecked Sendable {
             workspace: workspaces[worker])
           shardSums[shard] = MetricSums.measure(
             loss: network.loss, output: output, targets: data.targets.row(first),
-            targetColumns: targetColumns, rows: range.count, outputs: outputs)
+            targetColumns: targetColumns, rows: range.count, outputs: outputs, targetScale: targetScale)
           shard += workerCount
         }
       }

@@ -180,6 +180,44 @@ final class CLITests: XCTestCase {
     XCTAssertGreaterThan(series.ticks, 10, "axes have tick labels")
   }
 
+  func testScaledRegressionTargetsArePredictedAndMeasuredInTheirOwnUnits() throws {
+    // y = 5000 + 300·x: far from unit scale. With scale_targets the network
+    // trains on standardized targets; predict and MAE come back in the targets' units.
+    let dir = TemporaryDirectory()
+    let inputs = (0..<80).map { "[\(Double($0) / 8)]" }.joined(separator: ",")
+    let targets = (0..<80).map { "[\(5000 + 300 * Double($0) / 8)]" }.joined(separator: ",")
+    let config = dir.write(
+      "t.json",
+      """
+      { "name": "t", "seed": 1,
+        "data": { "source": "inline", "inputs": [\(inputs)], "targets": [\(targets)], "scale": "standardize",
+                  "scale_targets": "standardize", "validation_split": 0.25 },
+        "model": { "layers": [ { "units": 16, "activation": "tanh" }, { "units": 1, "activation": "linear" } ] },
+        "loss": "mse", "optimizer": { "kind": "adam", "learning_rate": 0.02 },
+        "training": { "epochs": 150, "batch_size": 20 }, "checkpoint": { "dir": "\(dir.file("ck"))" } }
+      """)
+    let train = try nnbatch(["--config", config, "--quiet"])
+    XCTAssertEqual(train.status, 0, train.stderr)
+    let checkpoint = try XCTUnwrap(try CheckpointStore(directory: dir.file("ck")).checkpointFiles().last).path
+    let saved = try Checkpoint.read(from: checkpoint)
+    XCTAssertEqual(saved.targetScaling, "standardize")
+    XCTAssertLessThan(try XCTUnwrap(saved.epochHistory["val_mae"]?.last), 60, "val_mae in the targets' units")
+    let csv = dir.write("x.csv", "x\n2\n7.5\n")
+    let predict = try nnbatch(["predict", "--checkpoint", checkpoint, "--input", csv])
+    XCTAssertEqual(predict.status, 0, predict.stderr)
+    let values = predict.stdout.split(separator: "\n").dropFirst().compactMap { Double($0) }
+    XCTAssertEqual(values.count, 2)
+    XCTAssertEqual(values.first ?? 0, 5600, accuracy: 60)
+    XCTAssertEqual(values.last ?? 0, 7250, accuracy: 60)
+    let evaluate = try nnbatch(["evaluate", "--checkpoint", checkpoint])
+    XCTAssertTrue(
+      evaluate.stdout.contains("on targets scaled by data.scale_targets standardize"), evaluate.stdout)
+    let maeLine = try XCTUnwrap(evaluate.stdout.split(separator: "\n").first { $0.hasPrefix("mae") })
+    let mae = try XCTUnwrap(maeLine.split(separator: " ").last.flatMap { Double($0) })
+    XCTAssertLessThan(mae, 60)
+    XCTAssertGreaterThan(mae, 0.01, "an MAE in standardized units would be far below 1")
+  }
+
   func testClassificationPredictPrintsLabelsAndEvaluatePrintsAConfusionMatrix() throws {
     let dir = TemporaryDirectory()
     var lines = ["width,height,kind"]

@@ -47,6 +47,10 @@ final class ConfigTests: XCTestCase {
   /// Malformed configs: (text to replace, replacement, substrings the message must contain).
   static let corpus: [(String, String, [String])] = [
     (
+      "\"source\": \"inline\",", "\"source\": \"inline\", \"scale_targets\": \"standardize\",",
+      ["$.data.scale_targets", "target scaling is for regression"]
+    ),
+    (
       "{ \"units\": 1, \"activation\": \"sigmoid\" }", "{ \"units\": 1, \"activation\": \"softmax\" }",
       ["$.model.layers[1].units", "a softmax layer needs at least 2 units, found 1"]
     ),
