@@ -171,17 +171,13 @@ final class DataSourceTests: XCTestCase {
     }
   }
 
-  func testSyntheticDataIsSeededBalancedAndFast() {
-    let start = Date()
+  func testSyntheticDataIsSeededAndBalanced() {
     let a = DataLoader.synthetic(samples: 65_536, features: 784, classes: 10, seed: 7)
-    let seconds = Date().timeIntervalSince(start)
     let b = DataLoader.synthetic(samples: 1000, features: 784, classes: 10, seed: 7)
     XCTAssertEqual(Array(a.inputs.storage.buffer.prefix(1000 * 784)), b.inputs.storage.array)
     var counts = [Int](repeating: 0, count: 10)
     for r in 0..<a.targets.rows { counts[Int(a.targets[r, 0])] += 1 }
     XCTAssertTrue(counts.allSatisfy { $0 > 2000 }, "classes are roughly balanced: \(counts)")
-    // Not a timing assertion (machines are noisy): a sanity bound 20x above the measured figure.
-    XCTAssertLessThan(seconds, 20, "synthetic generation took \(seconds)s")
   }
 
   func testLabelOutOfRangeAndWidthMismatchAreDataErrors() throws {
