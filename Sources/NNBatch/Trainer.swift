@@ -134,7 +134,7 @@ public final class Trainer {
     }
     if step == 0 && epoch == 0 {
       reporter.note(
-        "training \(config.name): \(n) samples, \(network.architecture.parameterCount) parameters, \(batches) batches of \(batchSize) per epoch, \(engine.workers.count) threads"
+        "training \(config.name): \(n) samples, \(network.architecture.parameterCount) parameters, \(batches) batch\(batches == 1 ? "" : "es") of \(batchSize) per epoch, \(engine.workers.count) thread\(engine.workers.count == 1 ? "" : "s")"
       )
     }
     if config.epochs == 0 || epoch >= config.epochs {
