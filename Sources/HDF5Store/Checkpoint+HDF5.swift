@@ -191,7 +191,7 @@ extension Checkpoint {
       checkpoint.optimizerSlots[name] = try checkpoint.readLayers(
         from: optimizer.openGroup(name), path: path)
     }
-    for name in try attributeNames(of: optimizer) where name != "kind" && name != "step" {
+    for name in try optimizer.attributeNames() where name != "kind" && name != "step" {
       checkpoint.hyperparameters[name] = try optimizer.doubleAttribute(name)
     }
 
@@ -211,7 +211,7 @@ extension Checkpoint {
     let state = try root.openGroup("state")
     checkpoint.rngState = try state.read(UInt64.self, name: "rng").values
     checkpoint.epochRNGState = try state.read(UInt64.self, name: "epoch_rng").values
-    for name in try attributeNames(of: state) {
+    for name in try state.attributeNames() {
       checkpoint.stateValues[name] = try state.doubleAttribute(name)
     }
 
@@ -263,9 +263,4 @@ extension Checkpoint {
     }
     return flat
   }
-}
-
-/// Names of the attributes of `group`, in name order.
-func attributeNames(of group: HDF5Group) throws -> [String] {
-  try group.attributeNames()
 }

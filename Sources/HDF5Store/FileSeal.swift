@@ -55,21 +55,6 @@ public enum FileSeal {
     bytes.replaceSubrange(0..<userBlockSize, with: header(hash: hasher.finalize(), size: bytes.count))
   }
 
-  /// Writes the seal of the closed HDF5 file at `path` into its user block.
-  public static func seal(_ path: String) throws {
-    let fd = open(path, O_RDWR | O_CLOEXEC)
-    guard fd >= 0 else { throw failure("open to seal", path) }
-    defer { close(fd) }
-    let (hash, size) = try hashContents(fd, path)
-    let block = header(hash: hash, size: size)
-    let written = block.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
-    guard written == block.count else {
-      throw written < 0
-        ? failure("write seal", path)
-        : HDF5Error(operation: "write seal", path: path, reason: "short write")
-    }
-  }
-
   /// Checks the seal of the file at `path`; throws a `CheckpointError` describing any damage.
   public static func verify(_ path: String) throws {
     let fd = open(path, O_RDONLY | O_CLOEXEC)

@@ -31,14 +31,17 @@ enum SuperblockChecksum {
   /// Bob Jenkins' lookup3 hashlittle with initial value 0.
   static func hashLittle(_ bytes: ArraySlice<UInt8>) -> UInt32 {
     @inline(__always) func rot(_ x: UInt32, _ k: UInt32) -> UInt32 { (x << k) | (x >> (32 - k)) }
+    // A zero-padded copy lets the final partial block use the same word reader.
+    let padded = Array(bytes) + [UInt8](repeating: 0, count: 12)
     @inline(__always) func word(_ i: Int) -> UInt32 {
-      UInt32(bytes[i]) | UInt32(bytes[i + 1]) << 8 | UInt32(bytes[i + 2]) << 16 | UInt32(bytes[i + 3]) << 24
+      UInt32(padded[i]) | UInt32(padded[i + 1]) << 8 | UInt32(padded[i + 2]) << 16 | UInt32(padded[i + 3])
+        << 24
     }
     var remaining = bytes.count
     var a = 0xDEAD_BEEF &+ UInt32(truncatingIfNeeded: remaining)
     var b = a
     var c = a
-    var i = bytes.startIndex
+    var i = 0
     while remaining > 12 {
       a &+= word(i)
       b &+= word(i + 4)
@@ -65,14 +68,9 @@ enum SuperblockChecksum {
       i += 12
     }
     if remaining == 0 { return c }
-    var tail = [UInt8](repeating: 0, count: 12)
-    for k in 0..<remaining { tail[k] = bytes[i + k] }
-    func tailWord(_ k: Int) -> UInt32 {
-      UInt32(tail[k]) | UInt32(tail[k + 1]) << 8 | UInt32(tail[k + 2]) << 16 | UInt32(tail[k + 3]) << 24
-    }
-    a &+= tailWord(0)
-    b &+= tailWord(4)
-    c &+= tailWord(8)
+    a &+= word(i)
+    b &+= word(i + 4)
+    c &+= word(i + 8)
     c ^= b
     c &-= rot(b, 14)
     a ^= c

@@ -98,7 +98,7 @@ public struct EarlyStopping: Sendable, Equatable {
   public var minDelta: Double
 
   /// Whether larger values of the monitored metric are better.
-  public var maximize: Bool { monitor.hasSuffix("accuracy") || monitor.hasSuffix("r2") }
+  public var maximize: Bool { Config.maximizes(monitor) }
 }
 
 /// The whole run configuration.
@@ -161,6 +161,11 @@ public struct Config: Sendable {
   /// The task: configured, or inferred from the loss.
   public var task: Task {
     data.task ?? (loss == .crossEntropy || loss == .binaryCrossEntropy ? .classification : .regression)
+  }
+
+  /// Whether larger values of metric `monitor` are better (accuracy, R²).
+  public static func maximizes(_ monitor: String) -> Bool {
+    monitor.hasSuffix("accuracy") || monitor.hasSuffix("r2")
   }
 
   /// Metrics that early stopping and keep_best can watch.

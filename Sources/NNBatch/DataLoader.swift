@@ -24,15 +24,13 @@ public struct FeatureScaler: Sendable, Equatable {
   /// Per-feature factor (1 / range or 1 / std).
   public var factor: [Float]
 
-  /// The scaler that changes nothing, for `features` features.
-  public static func identity(features: Int) -> FeatureScaler {
-    FeatureScaler(kind: .none, shift: [], factor: [])
-  }
+  /// The scaler that changes nothing.
+  public static let identity = FeatureScaler(kind: .none, shift: [], factor: [])
 
   /// Fits `kind` to the rows of `inputs`.
   public static func fit(_ kind: Scaling, to inputs: Matrix) -> FeatureScaler {
     let f = inputs.columns
-    guard kind != .none, inputs.rows > 0 else { return .identity(features: f) }
+    guard kind != .none, inputs.rows > 0 else { return .identity }
     var shift = [Float](repeating: 0, count: f)
     var factor = [Float](repeating: 1, count: f)
     switch kind {
@@ -139,12 +137,10 @@ public enum DataLoader {
           "\(config.file): data.validation_split \(config.validationSplit) of \(n) samples leaves \(held) for validation and \(n - held) for training; both need at least one"
         )
       }
-      var generator = SeededGenerator(seed: config.seed ^ 0x5EED_5EED_0000_0001)
-      var order = Array(0..<n)
-      generator.shuffle(&order)
       let all = Dataset(inputs: raw.inputs, targets: raw.targets)
-      validation = all.subset(Array(order[0..<held]).sorted())
-      let train = all.subset(Array(order[held...]).sorted())
+      let split = validationSplit(count: n, held: held, seed: config.seed)
+      validation = all.subset(split.validation)
+      let train = all.subset(split.train)
       trainInputs = train.inputs
       trainTargets = train.targets
     }
@@ -156,7 +152,7 @@ public enum DataLoader {
     try check(
       PreparedData(
         train: Dataset(inputs: trainInputs, targets: trainTargets), validation: validation,
-        labels: labels, scaler: scaler, targetScaler: .identity(features: 0)),
+        labels: labels, scaler: scaler, targetScaler: .identity),
       against: config, classes: raw.classes)
     targetScaler.apply(to: trainTargets)
     if let validation { targetScaler.apply(to: validation.targets) }
@@ -164,6 +160,16 @@ public enum DataLoader {
       train: Dataset(inputs: trainInputs, targets: trainTargets), validation: validation,
       labels: labels, scaler: scaler, targetScaler: targetScaler)
     return prepared
+  }
+
+  /// The seeded hold-out: row numbers of the `held` validation samples and of the rest.
+  ///
+  /// `evaluate` calls it too, to find the same validation rows again.
+  static func validationSplit(count n: Int, held: Int, seed: UInt64) -> (validation: [Int], train: [Int]) {
+    var generator = SeededGenerator(seed: seed ^ 0x5EED_5EED_0000_0001)
+    var order = Array(0..<n)
+    generator.shuffle(&order)
+    return (Array(order[0..<held]).sorted(), Array(order[held...]).sorted())
   }
 
   /// Checks targets against the loss and the output layer.

@@ -4,32 +4,47 @@ import NeuralNet
 /// The `hdf5` data source: inputs [N, F] and targets [N] or [N, C] from named datasets.
 enum HDF5Source {
   static func read(path: String, inputs: String, targets: String) throws(NNBatchError) -> RawData {
-    do {
-      let file = try HDF5File.openForReading(path: path)
-      defer { try? file.close() }  // Read-only: a close error loses nothing.
-      let root = try file.root()
-      let (x, xShape) = try readDataset(root, inputs, path: path)
+    try withRoot(path) { root in
+      let x = try readInputs(root, inputs, path: path)
       let (t, tShape) = try readDataset(root, targets, path: path)
-      guard xShape.count == 2 else {
-        throw NNBatchError(
-          .usage, "\(path):\(inputs): expected a 2-D dataset [samples, features], found shape \(xShape)")
-      }
       guard tShape.count == 1 || tShape.count == 2 else {
         throw NNBatchError(.usage, "\(path):\(targets): expected a 1-D or 2-D dataset, found shape \(tShape)")
       }
-      guard tShape[0] == xShape[0] else {
+      guard tShape[0] == x.rows else {
         throw NNBatchError(
-          .usage, "\(path):\(targets): expected \(xShape[0]) rows (as \(inputs)), found \(tShape[0])")
+          .usage, "\(path):\(targets): expected \(x.rows) rows (as \(inputs)), found \(tShape[0])")
       }
       let columns = tShape.count == 2 ? tShape[1] : 1
       return RawData(
-        inputs: Matrix(rows: xShape[0], columns: xShape[1], values: x),
-        targets: Matrix(rows: tShape[0], columns: columns, values: t), labels: [], classes: nil)
+        inputs: x, targets: Matrix(rows: tShape[0], columns: columns, values: t), labels: [], classes: nil)
+    }
+  }
+
+  /// Only the inputs dataset [samples, features] of `path` (for predict).
+  static func readInputs(path: String, dataset: String) throws(NNBatchError) -> Matrix {
+    try withRoot(path) { root in try readInputs(root, dataset, path: path) }
+  }
+
+  /// Runs `body` on the root group of `path` opened for reading; errors become usage errors.
+  private static func withRoot<T>(_ path: String, _ body: (HDF5Group) throws -> T) throws(NNBatchError) -> T {
+    do {
+      let file = try HDF5File.openForReading(path: path)
+      defer { try? file.close() }  // Read-only: a close error loses nothing.
+      return try body(file.root())
     } catch let error as NNBatchError {
       throw error
     } catch {
       throw NNBatchError(.usage, "\(error)")
     }
+  }
+
+  private static func readInputs(_ root: HDF5Group, _ name: String, path: String) throws -> Matrix {
+    let (x, shape) = try readDataset(root, name, path: path)
+    guard shape.count == 2 else {
+      throw NNBatchError(
+        .usage, "\(path):\(name): expected a 2-D dataset [samples, features], found shape \(shape)")
+    }
+    return Matrix(rows: shape[0], columns: shape[1], values: x)
   }
 
   private static func readDataset(_ root: HDF5Group, _ name: String, path: String) throws -> ([Float], [Int])

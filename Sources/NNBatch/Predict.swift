@@ -14,8 +14,8 @@ public enum Predict {
       guard let dataset else {
         throw NNBatchError(.usage, "\(path): give the inputs' dataset with --dataset NAME")
       }
-      let raw = try HDF5Source.read(path: path, inputs: dataset, targets: dataset)
-      return try checkWidth(raw.inputs, features: features, path: path)
+      return try checkWidth(
+        HDF5Source.readInputs(path: path, dataset: dataset), features: features, path: path)
     }
     if lower.contains("idx") || lower.hasSuffix("-ubyte") || lower.hasSuffix("-ubyte.gz") {
       let (shape, bytes) = try IDXSource.parse(path, expectedRank: nil)
@@ -133,12 +133,9 @@ public enum Predict {
       let v = try DataLoader.read(validation, task: config.task, labels: model.checkpoint.labels)
       dataset = Dataset(inputs: v.inputs, targets: v.targets)
     } else if config.validationSplit > 0 && dataConfig == nil {
-      let n = dataset.count
-      let held = Int((Double(n) * config.validationSplit).rounded())
-      var generator = SeededGenerator(seed: config.seed ^ 0x5EED_5EED_0000_0001)
-      var order = Array(0..<n)
-      generator.shuffle(&order)
-      dataset = dataset.subset(Array(order[0..<held]).sorted())
+      let held = Int((Double(dataset.count) * config.validationSplit).rounded())
+      let split = DataLoader.validationSplit(count: dataset.count, held: held, seed: config.seed)
+      dataset = dataset.subset(split.validation)
     } else if dataConfig == nil {
       source = "the checkpoint's training data"
     }

@@ -260,7 +260,7 @@ public final class Trainer {
     let monitor = config.earlyStopping?.monitor ?? config.bestMonitor
     guard config.earlyStopping != nil || config.keepBest else { return nil }
     guard let value = history.last(monitor) else { return nil }
-    let maximize = monitor.hasSuffix("accuracy") || monitor.hasSuffix("r2")
+    let maximize = Config.maximizes(monitor)
     let minDelta = config.earlyStopping?.minDelta ?? 0
     let improved: Bool
     if let best = state["best_metric"] {

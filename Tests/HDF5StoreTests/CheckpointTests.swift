@@ -140,10 +140,13 @@ final class CheckpointTests: XCTestCase {
   func testWrongFormatAndVersionAreRefused() throws {
     let dir = TemporaryDirectory()
     let path = dir.file("other.h5")
-    let file = try HDF5File.create(path: path, userBlock: FileSeal.userBlockSize)
+    // A sealed file, as checkpoints are made, whose format attribute is wrong.
+    let file = try HDF5File.createInMemory(name: path, userBlock: FileSeal.userBlockSize)
     try file.root().setAttribute("format", "something-else")
+    var bytes = try file.image(prefix: FileSeal.userBlockSize)
     try file.close()
-    try FileSeal.seal(path)
+    FileSeal.seal(&bytes)
+    try FileSystem.writeNewFile(path, bytes: bytes)
     XCTAssertThrowsError(try Checkpoint.read(from: path)) { error in
       XCTAssertTrue("\(error)".contains("not an nnbatch checkpoint"), "\(error)")
     }
