@@ -238,7 +238,7 @@ struct Evaluate: ParsableCommand {
 
   func run() throws {
     print(
-      try NNBatch.Predict.evaluate(
+      try NNBatch.Evaluate.run(
         checkpoint: checkpoint, dataConfig: data, threads: threads ?? activeProcessors()))
   }
 }
