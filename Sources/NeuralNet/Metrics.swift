@@ -1,27 +1,3 @@
-/// Per-column affine scaling of regression targets: t' = (t − shift) · factor.
-///
-/// Training sees scaled targets; metrics undo the scaling so that MAE and R²
-/// are reported in the targets' own units.
-public struct TargetScale: Sendable, Hashable {
-  /// Per-column shift.
-  public var shift: [Float]
-  /// Per-column factor.
-  public var factor: [Float]
-
-  /// A scaling with these per-column statistics.
-  public init(shift: [Float], factor: [Float]) {
-    precondition(shift.count == factor.count, "shift and factor differ in length")
-    self.shift = shift
-    self.factor = factor
-  }
-
-  /// The original value of scaled value `value` in column `column`.
-  @inline(__always)
-  public func original(_ value: Float, column: Int) -> Double {
-    Double(value) / Double(factor[column]) + Double(shift[column])
-  }
-}
-
 /// Additive sums from which loss and metrics of an evaluation are computed.
 ///
 /// Shards fill one each; adding them in shard order gives the same bits
@@ -65,8 +41,10 @@ public struct MetricSums: Sendable, Hashable {
   /// `targetScale`, the regression sums (MAE, R²) are in the original units.
   public static func measure(
     loss: Loss, output: UnsafePointer<Float>, targets: UnsafePointer<Float>,
-    targetColumns: Int, rows: Int, outputs: Int, targetScale: TargetScale? = nil
+    targetColumns: Int, rows: Int, outputs: Int, targetScale scaler: AffineScaler? = nil
   ) -> MetricSums {
+    // The identity scaler has no per-column statistics to index.
+    let targetScale = scaler?.isIdentity == false ? scaler : nil
     var sums = MetricSums()
     sums.loss = loss.sum(
       output: output, targets: targets, targetColumns: targetColumns, rows: rows,

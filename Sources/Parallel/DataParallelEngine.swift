@@ -172,7 +172,7 @@ public final class DataParallelEngine: @unchecked Sendable {
   ///
   /// Runs in shards like a step, so it is deterministic too.
   /// With `targetScale`, MAE and R² are in the targets' original units.
-  public func evaluate(parameters: FloatBuffer, data: Dataset, targetScale: TargetScale? = nil) -> MetricSums
+  public func evaluate(parameters: FloatBuffer, data: Dataset, targetScale: AffineScaler? = nil) -> MetricSums
   {
     var total = MetricSums()
     let outputs = network.architecture.outputs

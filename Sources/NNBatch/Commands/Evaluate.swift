@@ -55,7 +55,7 @@ public enum Evaluate {
       network: model.network, plan: Parallel.ShardPlan(batchSize: batch, shardSize: min(batch, 64)),
       threads: threads, targetColumns: dataset.targetColumns)
     let sums = engine.evaluate(
-      parameters: model.parameters, data: dataset, targetScale: model.targetScaler.targetScale)
+      parameters: model.parameters, data: dataset, targetScale: model.targetScaler)
     var lines = ["evaluated \(path) on \(source): \(sums.samples) samples"]
     let lossNote =
       model.targetScaler.kind == .none

@@ -14,9 +14,9 @@ public struct SavedModel: Sendable {
   /// The parameters.
   public var parameters: FloatBuffer
   /// The feature scaling fitted at training time.
-  public var scaler: FeatureScaler
+  public var scaler: AffineScaler
   /// The regression-target scaling fitted at training time.
-  public var targetScaler: FeatureScaler
+  public var targetScaler: AffineScaler
 
   /// Loads and verifies `path`.
   public static func load(_ path: String) throws(NNBatchError) -> SavedModel {
@@ -61,8 +61,8 @@ public struct SavedModel: Sendable {
       path: path, checkpoint: checkpoint, config: config,
       network: Network(architecture: architecture, loss: config.loss),
       parameters: FloatBuffer(checkpoint.parameters),
-      scaler: FeatureScaler(kind: scaling, shift: checkpoint.scaleShift, factor: checkpoint.scaleFactor),
-      targetScaler: FeatureScaler(
+      scaler: AffineScaler(kind: scaling, shift: checkpoint.scaleShift, factor: checkpoint.scaleFactor),
+      targetScaler: AffineScaler(
         kind: targetScaling, shift: checkpoint.targetShift, factor: checkpoint.targetFactor))
   }
 
@@ -73,5 +73,5 @@ public struct SavedModel: Sendable {
   }
 
   /// Whether the model classifies.
-  public var isClassifier: Bool { checkpoint.task == Task.classification.rawValue }
+  public var isClassifier: Bool { checkpoint.task == LearningTask.classification.rawValue }
 }

@@ -1,24 +1,6 @@
 import Foundation
 import NeuralNet
 
-/// What the data set is for: picks metrics and how labels are read.
-public enum Task: String, Sendable, CaseIterable {
-  /// Class labels; accuracy is reported.
-  case classification
-  /// Real-valued targets; MAE and R² are reported.
-  case regression
-}
-
-/// Feature scaling, fitted on the training split only.
-public enum Scaling: String, Sendable, CaseIterable {
-  /// Features as they are.
-  case none
-  /// (x − min) / (max − min) per feature.
-  case minmax
-  /// (x − mean) / std per feature.
-  case standardize
-}
-
 /// Where samples come from (`data.source` and its keys).
 public enum DataSource: Sendable, Equatable {
   /// Samples written in the config.
@@ -79,10 +61,10 @@ public struct DataConfig: Sendable, Equatable {
   /// The source.
   public var source: DataSource
   /// classification or regression; inferred from the loss when absent.
-  public var task: Task?
+  public var task: LearningTask?
 
   /// A data section reading `source`.
-  public init(source: DataSource, task: Task?) {
+  public init(source: DataSource, task: LearningTask?) {
     self.source = source
     self.task = task
   }
@@ -159,7 +141,7 @@ public struct Config: Sendable {
   public var bestMonitor: String
 
   /// The task: configured, or inferred from the loss.
-  public var task: Task {
+  public var task: LearningTask {
     data.task ?? (loss == .crossEntropy || loss == .binaryCrossEntropy ? .classification : .regression)
   }
 
@@ -436,7 +418,7 @@ extension Config {
   }
 
   private static func decodeData(_ d: ObjectReader, seed: UInt64, sink: DiagnosticSink) -> DataConfig? {
-    let task = d.choice("task", Task.self, what: "task")
+    let task = d.choice("task", LearningTask.self, what: "task")
     guard let sourceName = d.string("source") else {
       if !d.has("source") { d.missing("source", "one of inline, csv, idx, hdf5, synthetic") }
       return nil

@@ -3,7 +3,9 @@ import NeuralNet
 
 /// The `csv` data source.
 enum CSVSource {
-  static func read(_ options: CSVOptions, task: Task, knownLabels: [String]) throws(NNBatchError) -> RawData {
+  static func read(_ options: CSVOptions, task: LearningTask, knownLabels: [String]) throws(NNBatchError)
+    -> RawData
+  {
     let path = options.path
     let bytes = try readFileBytes(path)
     guard let delimiter = options.delimiter.asciiValue else {

@@ -15,86 +15,6 @@ public struct RawData: Sendable {
   public var classes: Int?
 }
 
-/// Per-feature affine scaling x' = (x − shift) · factor, fitted on training data.
-public struct FeatureScaler: Sendable, Equatable {
-  /// Which statistics.
-  public var kind: Scaling
-  /// Per-feature shift (min or mean).
-  public var shift: [Float]
-  /// Per-feature factor (1 / range or 1 / std).
-  public var factor: [Float]
-
-  /// The scaler that changes nothing.
-  public static let identity = FeatureScaler(kind: .none, shift: [], factor: [])
-
-  /// Fits `kind` to the rows of `inputs`.
-  public static func fit(_ kind: Scaling, to inputs: Matrix) -> FeatureScaler {
-    let f = inputs.columns
-    guard kind != .none, inputs.rows > 0 else { return .identity }
-    var shift = [Float](repeating: 0, count: f)
-    var factor = [Float](repeating: 1, count: f)
-    switch kind {
-    case .none:
-      break
-    case .minmax:
-      var low = [Float](repeating: .infinity, count: f)
-      var high = [Float](repeating: -.infinity, count: f)
-      for r in 0..<inputs.rows {
-        let row = inputs.row(r)
-        for j in 0..<f {
-          low[j] = min(low[j], row[j])
-          high[j] = max(high[j], row[j])
-        }
-      }
-      for j in 0..<f {
-        shift[j] = low[j]
-        factor[j] = high[j] > low[j] ? 1 / (high[j] - low[j]) : 1
-      }
-    case .standardize:
-      var sum = [Double](repeating: 0, count: f)
-      var squares = [Double](repeating: 0, count: f)
-      for r in 0..<inputs.rows {
-        let row = inputs.row(r)
-        for j in 0..<f {
-          sum[j] += Double(row[j])
-          squares[j] += Double(row[j]) * Double(row[j])
-        }
-      }
-      let n = Double(inputs.rows)
-      for j in 0..<f {
-        let mean = sum[j] / n
-        let variance = max(squares[j] / n - mean * mean, 0)
-        shift[j] = Float(mean)
-        factor[j] = variance > 0 ? Float(1 / variance.squareRoot()) : 1
-      }
-    }
-    return FeatureScaler(kind: kind, shift: shift, factor: factor)
-  }
-
-  /// Applies the scaling to the columns of `matrix` in place.
-  public func apply(to matrix: Matrix) {
-    guard kind != .none, shift.count == matrix.columns else { return }
-    for r in 0..<matrix.rows {
-      let row = matrix.row(r)
-      for j in 0..<matrix.columns { row[j] = (row[j] - shift[j]) * factor[j] }
-    }
-  }
-
-  /// Undoes the scaling of the columns of `matrix` in place: x = x' / factor + shift.
-  public func restore(_ matrix: Matrix) {
-    guard kind != .none, shift.count == matrix.columns else { return }
-    for r in 0..<matrix.rows {
-      let row = matrix.row(r)
-      for j in 0..<matrix.columns { row[j] = row[j] / factor[j] + shift[j] }
-    }
-  }
-
-  /// The scaling as metrics need it, or nil when it changes nothing.
-  public var targetScale: TargetScale? {
-    kind == .none ? nil : TargetScale(shift: shift, factor: factor)
-  }
-}
-
 /// Training and validation data, ready for the engine.
 public struct PreparedData: Sendable {
   /// Training samples (scaled).
@@ -104,9 +24,9 @@ public struct PreparedData: Sendable {
   /// Class labels in class-index order.
   public var labels: [String]
   /// The scaling fitted on the training split.
-  public var scaler: FeatureScaler
+  public var scaler: AffineScaler
   /// The regression-target scaling fitted on the training split (`data.scale_targets`).
-  public var targetScaler: FeatureScaler
+  public var targetScaler: AffineScaler
 }
 
 /// Reads data sources and checks them against the model.
@@ -144,10 +64,10 @@ public enum DataLoader {
       trainInputs = train.inputs
       trainTargets = train.targets
     }
-    let scaler = FeatureScaler.fit(config.scaling, to: trainInputs)
+    let scaler = AffineScaler.fit(config.scaling, to: trainInputs)
     scaler.apply(to: trainInputs)
     if let validation { scaler.apply(to: validation.inputs) }
-    let targetScaler = FeatureScaler.fit(config.targetScaling, to: trainTargets)
+    let targetScaler = AffineScaler.fit(config.targetScaling, to: trainTargets)
     // Targets are checked in their own units first, then scaled.
     try check(
       PreparedData(
@@ -244,7 +164,7 @@ public enum DataLoader {
   /// Reads one source.
   ///
   /// `labels` maps class labels of a validation set to the training set's indices.
-  public static func read(_ data: DataConfig, task: Task, labels: [String] = []) throws(NNBatchError)
+  public static func read(_ data: DataConfig, task: LearningTask, labels: [String] = []) throws(NNBatchError)
     -> RawData
   {
     switch data.source {

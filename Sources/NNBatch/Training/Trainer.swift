@@ -208,7 +208,7 @@ public final class Trainer {
       var validation: MetricSums?
       if let set = data.validation {
         validation = engine.evaluate(
-          parameters: parameters, data: set, targetScale: data.targetScaler.targetScale)
+          parameters: parameters, data: set, targetScale: data.targetScaler)
       }
       history.append(
         trainLoss: trainLoss, learningRate: learningRate, validation: validation, loss: config.loss,

@@ -1,0 +1,113 @@
+/// What a model is for: picks its metrics and how targets are read.
+public enum LearningTask: String, Sendable, CaseIterable, Codable {
+  /// Class labels; accuracy is reported.
+  case classification
+  /// Real-valued targets; MAE and R² are reported.
+  case regression
+}
+
+/// Which per-column statistics an affine scaling is fitted to.
+public enum Scaling: String, Sendable, CaseIterable, Codable {
+  /// Values as they are.
+  case none
+  /// (x − min) / (max − min) per column.
+  case minmax
+  /// (x − mean) / std per column.
+  case standardize
+}
+
+/// Per-column affine scaling x' = (x − shift) · factor, fitted on training data.
+///
+/// One type for input features and regression targets: training sees scaled
+/// values; `predict` undoes the target scaling and metrics report MAE and R²
+/// in the targets' own units through `original(_:column:)`.
+public struct AffineScaler: Sendable, Hashable {
+  /// Which statistics.
+  public var kind: Scaling
+  /// Per-column shift (min or mean); empty for `.none`.
+  public var shift: [Float]
+  /// Per-column factor (1 / range or 1 / std); empty for `.none`.
+  public var factor: [Float]
+
+  /// A scaling with these per-column statistics.
+  public init(kind: Scaling, shift: [Float], factor: [Float]) {
+    precondition(shift.count == factor.count, "shift and factor differ in length")
+    self.kind = kind
+    self.shift = shift
+    self.factor = factor
+  }
+
+  /// The scaling that changes nothing.
+  public static let identity = AffineScaler(kind: .none, shift: [], factor: [])
+
+  /// Whether the scaling changes values.
+  public var isIdentity: Bool { kind == .none }
+
+  /// Fits `kind` to the columns of `matrix`.
+  public static func fit(_ kind: Scaling, to matrix: Matrix) -> AffineScaler {
+    let f = matrix.columns
+    guard kind != .none, matrix.rows > 0 else { return .identity }
+    var shift = [Float](repeating: 0, count: f)
+    var factor = [Float](repeating: 1, count: f)
+    switch kind {
+    case .none:
+      break
+    case .minmax:
+      var low = [Float](repeating: .infinity, count: f)
+      var high = [Float](repeating: -.infinity, count: f)
+      for r in 0..<matrix.rows {
+        let row = matrix.row(r)
+        for j in 0..<f {
+          low[j] = min(low[j], row[j])
+          high[j] = max(high[j], row[j])
+        }
+      }
+      for j in 0..<f {
+        shift[j] = low[j]
+        factor[j] = high[j] > low[j] ? 1 / (high[j] - low[j]) : 1
+      }
+    case .standardize:
+      var sum = [Double](repeating: 0, count: f)
+      var squares = [Double](repeating: 0, count: f)
+      for r in 0..<matrix.rows {
+        let row = matrix.row(r)
+        for j in 0..<f {
+          sum[j] += Double(row[j])
+          squares[j] += Double(row[j]) * Double(row[j])
+        }
+      }
+      let n = Double(matrix.rows)
+      for j in 0..<f {
+        let mean = sum[j] / n
+        let variance = max(squares[j] / n - mean * mean, 0)
+        shift[j] = Float(mean)
+        factor[j] = variance > 0 ? Float(1 / variance.squareRoot()) : 1
+      }
+    }
+    return AffineScaler(kind: kind, shift: shift, factor: factor)
+  }
+
+  /// Applies the scaling to the columns of `matrix` in place.
+  public func apply(to matrix: Matrix) {
+    guard kind != .none, shift.count == matrix.columns else { return }
+    for r in 0..<matrix.rows {
+      let row = matrix.row(r)
+      for j in 0..<matrix.columns { row[j] = (row[j] - shift[j]) * factor[j] }
+    }
+  }
+
+  /// Undoes the scaling of the columns of `matrix` in place: x = x' / factor + shift.
+  public func restore(_ matrix: Matrix) {
+    guard kind != .none, shift.count == matrix.columns else { return }
+    for r in 0..<matrix.rows {
+      let row = matrix.row(r)
+      for j in 0..<matrix.columns { row[j] = row[j] / factor[j] + shift[j] }
+    }
+  }
+
+  /// The original value of scaled value `value` in column `column`, in Double.
+  @inline(__always)
+  public func original(_ value: Float, column: Int) -> Double {
+    Double(value) / Double(factor[column]) + Double(shift[column])
+  }
+}
