@@ -45,19 +45,29 @@ struct NNBatchCommand: ParsableCommand {
       try command.run()
     } catch let error as NNBatchError {
       for line in error.lines { FileHandle.standardError.write(Data("error: \(line)\n".utf8)) }
-      Glibc.exit(error.kind.rawValue)
+      Glibc.exit(exitStatus(for: error))
     } catch let error as ExitCode {
-      Glibc.exit(error.rawValue)
+      Glibc.exit(exitStatus(for: error))
     } catch {
-      let code = exitCode(for: error)
       let message = fullMessage(for: error)
-      if code == .success {
+      if exitStatus(for: error) == 0 {
         // Help, version or a completion script.
         print(adjustingBashCompletion(message))
-        Glibc.exit(0)
+      } else {
+        FileHandle.standardError.write(Data((message + "\n").utf8))
       }
-      FileHandle.standardError.write(Data((message + "\n").utf8))
-      Glibc.exit(NNBatchError.Kind.usage.rawValue)
+      Glibc.exit(exitStatus(for: error))
+    }
+  }
+
+  /// The documented exit status for `error`: 1 or 2 as its kind says for nnbatch's
+  /// own errors, the given code for `ExitCode` (130/143 after a signal), 0 for help
+  /// and version, and 2 for every usage error the parser reports (its own 64).
+  static func exitStatus(for error: any Error) -> Int32 {
+    switch error {
+    case let error as NNBatchError: error.kind.rawValue
+    case let error as ExitCode: error.rawValue
+    default: exitCode(for: error) == .success ? 0 : NNBatchError.Kind.usage.rawValue
     }
   }
 }

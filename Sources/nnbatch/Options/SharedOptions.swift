@@ -70,3 +70,6 @@ struct OutputOption: ParsableArguments {
 
 /// `--log-format text|json`: the parser lists the values and rejects others.
 extension LogFormat: ExpressibleByArgument {}
+
+// `--format csv|idx|hdf5` of `predict` and `evaluate` belongs here too: an
+// `ExpressibleByArgument` enum in one `ParsableArguments` group that both include.
