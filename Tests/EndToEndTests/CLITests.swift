@@ -3,6 +3,8 @@ import HDF5Store
 import TestSupport
 import XCTest
 
+@testable import nnbatch
+
 #if canImport(FoundationXML)
 import FoundationXML
 #endif
@@ -95,10 +97,31 @@ final class CLITests: XCTestCase {
       XCTAssertEqual(result.status, 0, "\(command)")
       XCTAssertTrue(result.stdout.contains("Example"), "\(command): \(result.stdout)")
     }
-    let completion = try nnbatch(["--generate-completion-script", "bash"])
-    XCTAssertEqual(completion.status, 0)
-    XCTAssertTrue(completion.stdout.contains("complete"), completion.stdout)
-    XCTAssertEqual(try nnbatch(["--version"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines), "0.1.0")
+    for command in [["help"], ["help", "train"], ["help", "evaluate"], ["train", "-h"]] {
+      let result = try nnbatch(command)
+      XCTAssertEqual(result.status, 0, "\(command)")
+      XCTAssertTrue(result.stdout.contains("Example"), "\(command): \(result.stdout)")
+    }
+    let train = try nnbatch(["train", "--help"]).stdout
+    for fragment in [
+      "[--resume [<file-or-dir>]]", "(values: text, json; default: text)",
+      "(default as flag: the newest valid checkpoint",
+    ] {
+      XCTAssertTrue(train.contains(fragment), "train --help lacks \(fragment):\n\(train)")
+    }
+    for shell in ["bash", "zsh", "fish"] {
+      let completion = try nnbatch(["--generate-completion-script", shell])
+      XCTAssertEqual(completion.status, 0, shell)
+      XCTAssertTrue(completion.stdout.contains("log-format"), "\(shell): \(completion.stdout)")
+    }
+    let version = try nnbatch(["--version"])
+    XCTAssertEqual(version.status, 0)
+    XCTAssertEqual(version.stdout.trimmingCharacters(in: .whitespacesAndNewlines), "0.1.0")
+    // The parser checks enumerated values and reports usage errors with exit code 2.
+    let format = try nnbatch(["--config", "x.json", "--log-format", "xml"])
+    XCTAssertEqual(format.status, 2)
+    XCTAssertTrue(format.stderr.contains("Please provide one of 'text' and 'json'"), format.stderr)
+    XCTAssertEqual(format.stdout, "")
   }
 
   func testInspectPlotPredictAndEvaluate() throws {
@@ -301,5 +324,89 @@ final class SVGSeries: NSObject, XMLParserDelegate {
     _ parser: XMLParser, didEndElement element: String, namespaceURI: String?, qualifiedName: String?
   ) {
     inLegend = false
+  }
+}
+
+/// The command line as the parser reads it, without running anything: `--resume`'s
+/// optional value, enumerated values, shared option groups.
+final class CommandLineParsingTests: XCTestCase {
+  private func train(_ arguments: [String], file: StaticString = #filePath, line: UInt = #line) throws
+    -> NNBatchCommand.Train
+  {
+    let command = try NNBatchCommand.parseAsRoot(arguments)
+    return try XCTUnwrap(command as? NNBatchCommand.Train, "\(arguments)", file: file, line: line)
+  }
+
+  /// The one-line usage message and exit code of a command line the parser refuses.
+  private func refusal(_ arguments: [String]) -> (message: String, code: Int32) {
+    do {
+      _ = try NNBatchCommand.parseAsRoot(arguments)
+      return ("parsed", 0)
+    } catch {
+      return (NNBatchCommand.message(for: error), NNBatchCommand.exitStatus(for: error))
+    }
+  }
+
+  func testResumeWithoutAValueMeansTheNewestCheckpointOfTheRun() throws {
+    XCTAssertEqual(try train(["--config", "c.json"]).options.start, .fresh)
+    // Bare at the end, with and without the subcommand's name.
+    XCTAssertEqual(try train(["--config", "c.json", "--resume"]).options.start, .resumeLatest)
+    XCTAssertEqual(try train(["train", "--config", "c.json", "--resume"]).options.start, .resumeLatest)
+    // Bare before another option, which keeps its own value.
+    let beforeEpochs = try train(["--config", "c.json", "--resume", "--epochs", "2"])
+    XCTAssertEqual(beforeEpochs.options.start, .resumeLatest)
+    XCTAssertEqual(beforeEpochs.options.epochs, 2)
+    let beforeConfig = try train(["--resume", "--config", "c.json", "--quiet"])
+    XCTAssertEqual(beforeConfig.options.start, .resumeLatest)
+    XCTAssertEqual(beforeConfig.options.configPath, "c.json")
+    XCTAssertTrue(beforeConfig.options.quiet)
+    // Bare before `--`.
+    XCTAssertEqual(try train(["--config", "c.json", "--resume", "--"]).options.start, .resumeLatest)
+    // An empty value (`--resume "$DIR"` with DIR empty) is bare, as it always was.
+    XCTAssertEqual(try train(["--config", "c.json", "--resume", ""]).options.start, .resumeLatest)
+  }
+
+  func testResumeWithAFileOrFolder() throws {
+    XCTAssertEqual(
+      try train(["--config", "c.json", "--resume", "ck/step-000000050.h5"]).options.start,
+      .resume("ck/step-000000050.h5"))
+    XCTAssertEqual(try train(["--resume", "ck", "--config", "c.json"]).options.start, .resume("ck"))
+    XCTAssertEqual(try train(["--config", "c.json", "--resume=ck/a.h5"]).options.start, .resume("ck/a.h5"))
+    // A path that starts with `-` is given with `=`, never as the next word.
+    XCTAssertEqual(try train(["--config", "c.json", "--resume=-a.h5"]).options.start, .resume("-a.h5"))
+    let dashed = refusal(["--config", "c.json", "--resume", "-old"])
+    XCTAssertEqual(dashed.code, 2)
+    XCTAssertTrue(dashed.message.contains("Unknown option '-old'"), dashed.message)
+    // Words after `--` are never the value of --resume.
+    let terminated = refusal(["--config", "c.json", "--resume", "--", "ck/a.h5"])
+    XCTAssertEqual(terminated.code, 2)
+    XCTAssertTrue(terminated.message.contains("Unexpected argument 'ck/a.h5'"), terminated.message)
+    let both = refusal(["--config", "c.json", "--resume", "--init-from", "a.h5"])
+    XCTAssertEqual(both.code, 2)
+    XCTAssertTrue(both.message.contains("--init-from and --resume exclude each other"), both.message)
+    XCTAssertEqual(try train(["--config", "c.json", "--init-from", "a.h5"]).options.start, .initFrom("a.h5"))
+  }
+
+  func testEnumeratedAndSharedOptionsAreCheckedByTheParser() throws {
+    XCTAssertEqual(try train(["--config", "c.json"]).options.logFormat, .text)
+    XCTAssertEqual(try train(["--config", "c.json", "--log-format", "json"]).options.logFormat, .json)
+    let format = refusal(["--config", "c.json", "--log-format", "xml"])
+    XCTAssertEqual(format.code, 2)
+    XCTAssertTrue(
+      format.message.contains("The value 'xml' is invalid for '--log-format <log-format>'"), format.message)
+    XCTAssertTrue(format.message.contains("'text' and 'json'"), format.message)
+    // --threads is one option group, checked alike for train and evaluate.
+    XCTAssertEqual(try train(["--config", "c.json", "--threads", "3"]).options.threads, 3)
+    for arguments in [["--config", "c.json"], ["evaluate", "--checkpoint", "a.h5"]] {
+      let threads = refusal(arguments + ["--threads", "0"])
+      XCTAssertEqual(threads.code, 2, "\(arguments)")
+      XCTAssertEqual(threads.message, "--threads must be between 1 and 1024, found 0", "\(arguments)")
+    }
+    let evaluate = try XCTUnwrap(
+      try NNBatchCommand.parseAsRoot(["evaluate", "--checkpoint", "a.h5", "--config", "d.json"])
+        as? NNBatchCommand.Evaluate)
+    XCTAssertEqual(evaluate.checkpoint.path, "a.h5")
+    XCTAssertEqual(evaluate.data, "d.json", "--config is another name of --data")
+    XCTAssertEqual(evaluate.workers.count, ProcessInfo.processInfo.activeProcessorCount)
   }
 }

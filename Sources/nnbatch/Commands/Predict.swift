@@ -1,0 +1,37 @@
+import ArgumentParser
+import NNBatch
+
+extension NNBatchCommand {
+  /// `nnbatch predict`: a checkpoint's outputs for new inputs.
+  struct Predict: ParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract: "Write a checkpoint's predictions for new inputs as CSV.",
+      discussion: """
+        Inputs: CSV rows of features (a header row is detected), an IDX image file,
+        or an HDF5 file with --dataset. Scaling fitted at training time is applied.
+        Example:
+          nnbatch predict --checkpoint checkpoints/flowers/best.h5 --input new.csv --output out.csv
+        """)
+
+    @OptionGroup var checkpoint: CheckpointOption
+
+    @Option(name: .long, help: "Inputs: .csv, IDX, or .h5 (with --dataset).", completion: .file())
+    var input: String
+
+    @Option(name: .long, help: "Dataset of the inputs in an HDF5 input file.")
+    var dataset: String?
+
+    @Option(
+      name: .long, help: "Whether the CSV input has a header row: true or false (default: detect).",
+      completion: .list(["true", "false"]))
+    var header: Bool?
+
+    @OptionGroup var output: OutputOption
+
+    func run() throws {
+      let text = try NNBatch.Predict.run(
+        checkpoint: checkpoint.path, input: input, dataset: dataset, header: header)
+      try output.write(text)
+    }
+  }
+}

@@ -1,0 +1,75 @@
+import ArgumentParser
+import Foundation
+import NNBatch
+
+// Options that several commands share, each declared once and included with
+// `@OptionGroup`. Completion kinds name what a path holds, so that shells
+// offer config files after `--config` and checkpoints after `inspect`.
+
+extension CompletionKind {
+  /// A run's JSON config.
+  static var config: CompletionKind { .file(extensions: ["json"]) }
+  /// An HDF5 checkpoint; shells offer folders too, to walk into them.
+  static var checkpoint: CompletionKind { .file(extensions: ["h5"]) }
+}
+
+/// `--config FILE`: the run's JSON config (`train`, `benchmark-checkpoint`).
+struct ConfigOption: ParsableArguments {
+  @Option(name: .customLong("config"), help: "The run's JSON config file.", completion: .config)
+  var path: String
+}
+
+/// `--threads N`: the worker count (`train`, `evaluate`).
+struct WorkerOptions: ParsableArguments {
+  @Option(
+    name: .long, help: "Worker threads, 1 to 1024 (default: active processors). Never changes results.")
+  var threads: Int?
+
+  func validate() throws {
+    if let threads, threads < 1 || threads > 1024 {
+      throw ValidationError("--threads must be between 1 and 1024, found \(threads)")
+    }
+  }
+
+  /// `--threads`, or the number of active processors.
+  var count: Int { threads ?? ProcessInfo.processInfo.activeProcessorCount }
+}
+
+/// A checkpoint named by position: `nnbatch inspect FILE`, `nnbatch plot FILE`.
+struct CheckpointArgument: ParsableArguments {
+  @Argument(help: ArgumentHelp("The checkpoint file.", valueName: "checkpoint"), completion: .checkpoint)
+  var path: String
+}
+
+/// `--checkpoint FILE` (`predict`, `evaluate`).
+struct CheckpointOption: ParsableArguments {
+  @Option(name: .customLong("checkpoint"), help: "The checkpoint file.", completion: .checkpoint)
+  var path: String
+}
+
+/// `-o/--output FILE`, or standard output (`predict`, `plot`).
+struct OutputOption: ParsableArguments {
+  @Option(
+    name: [.customShort("o"), .customLong("output")], help: "Write to this file instead of standard output.",
+    completion: .file())
+  var path: String?
+
+  /// Writes `text` to the output file atomically, or to standard output.
+  func write(_ text: String) throws {
+    guard let path else {
+      print(text, terminator: "")
+      return
+    }
+    do {
+      try Data(text.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
+    } catch {
+      throw NNBatchError(.failure, "\(path): cannot write: \(error.localizedDescription)")
+    }
+  }
+}
+
+/// `--log-format text|json`: the parser lists the values and rejects others.
+extension LogFormat: ExpressibleByArgument {}
+
+// `--format csv|idx|hdf5` of `predict` and `evaluate` belongs here too: an
+// `ExpressibleByArgument` enum in one `ParsableArguments` group that both include.
