@@ -11,7 +11,7 @@ let package = Package(
   ],
   dependencies: [
     .package(
-      url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
+      url: "https://github.com/apple/swift-argument-parser", from: "1.8.0")
   ],
   targets: [
     // MARK: - System libraries (C shims; nothing else includes C headers)
