@@ -194,7 +194,7 @@ struct Predict: ParsableCommand {
   @Option(name: .long, help: "The checkpoint file.")
   var checkpoint: String
 
-  @Option(name: .long, help: "Inputs: .csv, IDX, or .h5 (with --dataset).")
+  @Option(name: .long, help: "Inputs: CSV, IDX, or HDF5 (with --dataset), told apart by content.")
   var input: String
 
   @Option(name: .long, help: "Dataset of the inputs in an HDF5 input file.")
@@ -203,11 +203,15 @@ struct Predict: ParsableCommand {
   @Option(name: .long, help: "Whether the CSV input has a header row: true or false (default: detect).")
   var header: Bool?
 
+  @Option(name: .long, help: ArgumentHelp(NNBatch.DataSources.formatHelp, valueName: "format"))
+  var format: String?
+
   @Option(name: [.short, .long], help: "Write here instead of standard output.")
   var output: String?
 
   func run() throws {
-    let text = try NNBatch.Predict.run(checkpoint: checkpoint, input: input, dataset: dataset, header: header)
+    let text = try NNBatch.Predict.run(
+      checkpoint: checkpoint, input: input, dataset: dataset, header: header, format: format)
     try write(text, to: output)
   }
 }
@@ -233,13 +237,16 @@ struct Evaluate: ParsableCommand {
     help: "A config (.json) whose data to use, or a data file read like the training data.")
   var data: String?
 
+  @Option(name: .long, help: ArgumentHelp(NNBatch.DataSources.formatHelp, valueName: "format"))
+  var format: String?
+
   @Option(name: .long, help: "Worker threads (default: active processors).")
   var threads: Int?
 
   func run() throws {
     print(
       try NNBatch.Evaluate.run(
-        checkpoint: checkpoint, dataConfig: data, threads: threads ?? activeProcessors()))
+        checkpoint: checkpoint, dataConfig: data, format: format, threads: threads ?? activeProcessors()))
   }
 }
 
