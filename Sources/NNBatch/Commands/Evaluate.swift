@@ -115,7 +115,7 @@ public enum Evaluate {
     guard resolved.kind.name == kind else {
       throw NNBatchError(
         .usage,
-        "\(argument): \(resolved.note), but the model was trained on \(kind) data, so nnbatch cannot tell how to read it; pass a config (.json) whose data section describes it"
+        "\(argument): \(resolved.kind.formatName) data (\(resolved.origin)), but the model was trained on \(kind) data, so nnbatch cannot tell how to read it; pass a config (.json) whose data section describes it"
       )
     }
     return (try trained.reading(files, as: argument), resolved)

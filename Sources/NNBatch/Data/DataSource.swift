@@ -107,6 +107,13 @@ package struct SampleBlock {
   package var inputs: Matrix
   /// One row per sample; nil when reading inputs only (predict).
   package var targets: Matrix?
+
+  /// A block of `inputs` and, unless inputs only, `targets` with as many rows.
+  package init(inputs: Matrix, targets: Matrix?) {
+    precondition(targets.map { $0.rows == inputs.rows } ?? true, "inputs and targets differ in row count")
+    self.inputs = inputs
+    self.targets = targets
+  }
 }
 
 /// Hands out a source's samples in row blocks, in the source's order.

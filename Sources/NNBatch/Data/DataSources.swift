@@ -81,11 +81,14 @@ package struct ResolvedFormat {
   /// Whether it was detected from the file's content (else given by `--format`).
   package var detected: Bool
 
-  /// How the file was read, for messages: "read as IDX, detected from the file's content".
+  /// How the format was chosen: "detected from the file's content" or "as --format idx says".
+  package var origin: String {
+    detected ? "detected from the file's content" : "as --format \(kind.name) says"
+  }
+
+  /// How the file was read, for messages: "read as IDX, detected from the file's content; ...".
   package var note: String {
-    detected
-      ? "read as \(kind.formatName), detected from the file's content; pass --format to override"
-      : "read as \(kind.formatName), as --format \(kind.name) says"
+    "read as \(kind.formatName), \(origin)\(detected ? "; pass --format to override" : "")"
   }
 
   /// Runs `body`; its errors say which format the file was read as, and why.
