@@ -163,7 +163,10 @@ public enum DataLoader {
 
   /// Reads one source whole.
   ///
-  /// `labels` maps class labels of a validation or evaluation set to the training set's indices.
+  /// `labels` maps class labels of a validation or evaluation set to the
+  /// training set's indices. Training shuffles across every row and fits
+  /// the scaler on all of them, so it gathers the reader's blocks here; a
+  /// streamed training set needs a block-wise shuffle and scaler fit instead.
   public static func read(_ data: DataConfig, task: LearningTask, labels: [String] = []) throws(NNBatchError)
     -> RawData
   {
