@@ -148,6 +148,30 @@ final class ConfigTests: XCTestCase {
       "\"source\": \"csv\", \"delimiter\": \";;\"",
       ["$.data.path", "missing required key", "$.data.delimiter"]
     ),
+    (
+      "\"source\": \"inline\", \"inputs\": [[0, 1], [1, 0]], \"targets\": [[1], [0]]",
+      "\"source\": \"idx\", \"images\": \"i\", \"lables\": \"l\"",
+      ["$.data.labels", "missing required key", "$.data.lables", "did you mean \"labels\""]
+    ),
+    (
+      "\"source\": \"inline\", \"inputs\": [[0, 1], [1, 0]], \"targets\": [[1], [0]]",
+      "\"source\": \"synthetic\", \"samples\": 10, \"features\": 2, \"classes\": 1",
+      ["$.data.classes", "expected an integer ≥ 2, found 1"]
+    ),
+    (
+      "\"source\": \"inline\", \"inputs\": [[0, 1], [1, 0]], \"targets\": [[1], [0]]",
+      "\"source\": \"hdf5\", \"path\": 5, \"inputs\": \"x\", \"targets\": \"y\"",
+      ["$.data.path", "expected a string, found an integer"]
+    ),
+    (
+      "\"source\": \"inline\", \"inputs\": [[0, 1], [1, 0]], \"targets\": [[1], [0]]",
+      "\"source\": \"csv\", \"path\": \"d.csv\", \"header\": false, \"targets\": \"label\"",
+      ["$.data.targets", "a column name needs header: true"]
+    ),
+    (
+      "\"source\": \"inline\", ", "",
+      ["$.data.source", "missing required key; expected one of inline, csv, idx, hdf5, synthetic"]
+    ),
     ("\"model\": {", "\"model\": [", ["invalid JSON"]),
     ("\"seed\": 3,", "\"seed\": 3,,", ["invalid JSON", "bad.json:3:13:", "expected a string key"]),
     ("\"seed\": 3", "\"seed\": 03", ["invalid JSON", "leading zeros"]),

@@ -101,7 +101,7 @@ final class DataSourceTests: XCTestCase {
     XCTAssertEqual(try runProcess(gzip, ["-k", dir.file("img.idx"), dir.file("lab.idx")]).status, 0)
     for suffix in ["", ".gz"] {
       let data = DataConfig(
-        source: .idx(images: dir.file("img.idx" + suffix), labels: dir.file("lab.idx" + suffix)),
+        source: IDXSource(images: dir.file("img.idx" + suffix), labels: dir.file("lab.idx" + suffix)),
         task: .classification)
       let raw = try DataLoader.read(data, task: .classification)
       XCTAssertEqual(raw.inputs.rows, 3)
@@ -127,7 +127,7 @@ final class DataSourceTests: XCTestCase {
     ]
     for (labels, message) in cases {
       let data = DataConfig(
-        source: .idx(images: dir.file("img"), labels: dir.file(labels)), task: .classification)
+        source: IDXSource(images: dir.file("img"), labels: dir.file(labels)), task: .classification)
       XCTAssertThrowsError(try DataLoader.read(data, task: .classification)) { error in
         XCTAssertTrue("\(error)".contains(message), "expected \(message) in \(error)")
       }
@@ -144,27 +144,27 @@ final class DataSourceTests: XCTestCase {
     try group.write([Double(1)], shape: [1], name: "short")
     try file.close()
     let raw = try DataLoader.read(
-      DataConfig(source: .hdf5(path: path, inputs: "/train/x", targets: "train/y"), task: nil),
+      DataConfig(source: HDF5Source(path: path, inputs: "/train/x", targets: "train/y"), task: nil),
       task: .classification)
     XCTAssertEqual(raw.inputs.nested, [[1, 2], [3, 4], [5, 6]])
     XCTAssertEqual(raw.targets.nested, [[0], [1], [2]])
     XCTAssertThrowsError(
       try DataLoader.read(
-        DataConfig(source: .hdf5(path: path, inputs: "/train/x", targets: "/train/z"), task: nil),
+        DataConfig(source: HDF5Source(path: path, inputs: "/train/x", targets: "/train/z"), task: nil),
         task: .classification)
     ) {
       XCTAssertTrue("\($0)".contains("no dataset /train/z"), "\($0)")
     }
     XCTAssertThrowsError(
       try DataLoader.read(
-        DataConfig(source: .hdf5(path: path, inputs: "/train/x", targets: "/train/short"), task: nil),
+        DataConfig(source: HDF5Source(path: path, inputs: "/train/x", targets: "/train/short"), task: nil),
         task: .classification)
     ) {
       XCTAssertTrue("\($0)".contains("expected 3 rows"), "\($0)")
     }
     XCTAssertThrowsError(
       try DataLoader.read(
-        DataConfig(source: .hdf5(path: path, inputs: "/train/y", targets: "/train/y"), task: nil),
+        DataConfig(source: HDF5Source(path: path, inputs: "/train/y", targets: "/train/y"), task: nil),
         task: .classification)
     ) {
       XCTAssertTrue("\($0)".contains("expected a 2-D dataset"), "\($0)")
@@ -172,8 +172,8 @@ final class DataSourceTests: XCTestCase {
   }
 
   func testSyntheticDataIsSeededAndBalanced() {
-    let a = DataLoader.synthetic(samples: 65_536, features: 784, classes: 10, seed: 7)
-    let b = DataLoader.synthetic(samples: 1000, features: 784, classes: 10, seed: 7)
+    let a = SyntheticSource(samples: 65_536, features: 784, classes: 10, seed: 7).generate()
+    let b = SyntheticSource(samples: 1000, features: 784, classes: 10, seed: 7).generate()
     XCTAssertEqual(Array(a.inputs.storage.buffer.prefix(1000 * 784)), b.inputs.storage.array)
     var counts = [Int](repeating: 0, count: 10)
     for r in 0..<a.targets.rows { counts[Int(a.targets[r, 0])] += 1 }

@@ -1,43 +1,20 @@
 import Foundation
-import HDF5Store
 import NeuralNet
 import Parallel
 
 /// `nnbatch evaluate`: a checkpoint's loss and metrics on a data set.
 public enum Evaluate {
   /// Loss and metrics of checkpoint `path` on a data set (its own, or `dataConfig`'s).
-  public static func run(checkpoint path: String, dataConfig: String?, threads: Int) throws(NNBatchError)
-    -> String
-  {
+  ///
+  /// `dataConfig` is a config (.json) or a data file; a data file's format is
+  /// `format` (csv, idx, hdf5) or, when nil, detected from its first bytes.
+  public static func run(
+    checkpoint path: String, dataConfig: String?, format: String? = nil, threads: Int
+  ) throws(NNBatchError) -> String {
     BLASThreads.useSingleThread()
     let model = try SavedModel.load(path)
-    var config = model.config
-    var source = "the checkpoint's validation data"
-    if let dataConfig {
-      if dataConfig.lowercased().hasSuffix(".json") {
-        let other = try Config.load(path: dataConfig)
-        config.data = other.data
-        config.validation = other.validation
-        config.validationSplit = other.validationSplit
-      } else {
-        config.data.source = try sameKind(as: config.data.source, reading: dataConfig)
-        config.validation = nil
-        config.validationSplit = 0
-      }
-      source = dataConfig
-    }
-    let raw = try DataLoader.read(config.data, task: config.task, labels: model.checkpoint.labels)
-    var dataset = Dataset(inputs: raw.inputs, targets: raw.targets)
-    if let validation = config.validation, dataConfig == nil {
-      let v = try DataLoader.read(validation, task: config.task, labels: model.checkpoint.labels)
-      dataset = Dataset(inputs: v.inputs, targets: v.targets)
-    } else if config.validationSplit > 0 && dataConfig == nil {
-      let held = Int((Double(dataset.count) * config.validationSplit).rounded())
-      let split = DataLoader.validationSplit(count: dataset.count, held: held, seed: config.seed)
-      dataset = dataset.subset(split.validation)
-    } else if dataConfig == nil {
-      source = "the checkpoint's training data"
-    }
+    let (dataset, config, source) = try samples(
+      config: model.config, data: dataConfig, format: format, labels: model.checkpoint.labels)
     guard dataset.features == model.network.architecture.inputs else {
       throw NNBatchError(
         .usage,
@@ -73,28 +50,75 @@ public enum Evaluate {
     return lines.joined(separator: "\n")
   }
 
-  /// The training data's source with its file(s) replaced by `path`: a CSV
-  /// with the same columns, an HDF5 file with the same dataset names, or
-  /// "IMAGES,LABELS" for IDX files.
-  static func sameKind(as source: DataSource, reading path: String) throws(NNBatchError) -> DataSource {
-    switch source {
-    case .csv(var options):
-      options.path = path
-      return .csv(options)
-    case .hdf5(_, let inputs, let targets):
-      return .hdf5(path: path, inputs: inputs, targets: targets)
-    case .idx:
-      let parts = path.split(separator: ",").map(String.init)
-      guard parts.count == 2 else {
-        throw NNBatchError(.usage, "\(path): for IDX data give IMAGES,LABELS (two files), or a config")
+  /// The samples to evaluate on (unscaled), the config that reads them, and their name for messages.
+  ///
+  /// Without `data`: the run's validation samples, the very rows training
+  /// held out (`DataLoader.select`), or its training data when it had none.
+  /// With a config (.json, unless `format` is given): all of that config's
+  /// `data`. With a data file: read like the training data (same CSV
+  /// columns, HDF5 dataset names; `IMAGES,LABELS` for IDX).
+  ///
+  /// Whole sets, not row blocks: `DataParallelEngine.evaluate` sums its
+  /// metrics over one `Dataset`, in a fixed order that a block-wise reader
+  /// would change.
+  package static func samples(config: Config, data: String?, format: String?, labels: [String])
+    throws(NNBatchError) -> (Dataset, Config, String)
+  {
+    var config = config
+    guard let data else {
+      let selected = try DataLoader.select(config, labels: labels)
+      if let validation = selected.validation {
+        return (validation, config, "the checkpoint's validation data")
       }
-      return .idx(images: parts[0], labels: parts[1])
-    case .inline, .synthetic:
+      return (selected.train, config, "the checkpoint's training data")
+    }
+    let raw: RawData
+    if format == nil && data.lowercased().hasSuffix(".json") {
+      let other = try Config.load(path: data)
+      config.data = other.data
+      config.validation = other.validation
+      config.validationSplit = other.validationSplit
+      raw = try DataLoader.read(config.data, task: config.task, labels: labels)
+    } else {
+      let (source, resolved) = try fileSource(like: config.data.source, reading: data, format: format)
+      config.data.source = source
+      config.validation = nil
+      config.validationSplit = 0
+      let dataConfig = config.data
+      let task = config.task
+      raw = try resolved.reading { () throws(NNBatchError) in
+        try DataLoader.read(dataConfig, task: task, labels: labels)
+      }
+    }
+    return (Dataset(inputs: raw.inputs, targets: raw.targets), config, data)
+  }
+
+  /// The training data's source with its file(s) replaced by `argument`'s.
+  ///
+  /// `argument` is one file, or files separated by commas (IDX: IMAGES,LABELS)
+  /// when no file has that whole name. The first file's format (`format`, or
+  /// its content) must be the training data's.
+  static func fileSource(like trained: any DataSource, reading argument: String, format: String?)
+    throws(NNBatchError) -> (any DataSource, ResolvedFormat)
+  {
+    let kind = type(of: trained).name
+    guard let trained = trained as? any FileDataSource else {
       throw NNBatchError(
         .usage,
-        "\(path): the model was trained on \(source.name) data, so nnbatch cannot tell how to read this file; pass a config (.json) whose data section describes it"
+        "\(argument): the model was trained on \(kind) data, so nnbatch cannot tell how to read this file; pass a config (.json) whose data section describes it"
       )
     }
+    let files =
+      FileManager.default.fileExists(atPath: argument)
+      ? [argument] : argument.split(separator: ",").map(String.init)
+    let resolved = try DataSources.resolve(files.first ?? argument, format: format)
+    guard resolved.kind.name == kind else {
+      throw NNBatchError(
+        .usage,
+        "\(argument): \(resolved.kind.formatName) data (\(resolved.origin)), but the model was trained on \(kind) data, so nnbatch cannot tell how to read it; pass a config (.json) whose data section describes it"
+      )
+    }
+    return (try trained.reading(files, as: argument), resolved)
   }
 
   private static func confusionMatrix(model: SavedModel, dataset: Dataset) -> [String] {

@@ -1,101 +1,59 @@
 import Foundation
-import HDF5Store
 import NeuralNet
-import Parallel
 
 /// `nnbatch predict`: a checkpoint's predictions for new inputs.
 public enum Predict {
-  /// Reads prediction inputs: CSV rows of features, an IDX image file, or an HDF5 dataset.
-  static func readInputs(
-    _ path: String, dataset: String?, header: Bool?, features: Int
-  ) throws(NNBatchError) -> Matrix {
-    let lower = path.lowercased()
-    if lower.hasSuffix(".h5") || lower.hasSuffix(".hdf5") {
-      guard let dataset else {
-        throw NNBatchError(.usage, "\(path): give the inputs' dataset with --dataset NAME")
-      }
-      return try checkWidth(
-        HDF5Source.readInputs(path: path, dataset: dataset), features: features, path: path)
-    }
-    if lower.contains("idx") || lower.hasSuffix("-ubyte") || lower.hasSuffix("-ubyte.gz") {
-      let (shape, bytes) = try IDXSource.parse(path, expectedRank: nil)
-      let rows = shape[0]
-      let width = shape.dropFirst().reduce(1, *)
-      let m = Matrix(rows: rows, columns: width)
-      for (i, b) in bytes.enumerated() { m.storage.pointer[i] = Float(b) / 255 }
-      return try checkWidth(m, features: features, path: path)
-    }
-    let bytes = try readFileBytes(path)
-    var values: [Float] = []
-    var rows = 0
-    var first = true
-    try CSVScanner.scan(path: path, bytes: bytes, delimiter: UInt8(ascii: ",")) {
-      line, fields throws(NNBatchError) in
-      defer { first = false }
-      let numbers = fields.map(parseNumber)
-      if first {
-        let looksLikeHeader = numbers.contains { $0 == nil }
-        if header ?? looksLikeHeader { return }
-      }
-      guard fields.count == features else {
-        throw NNBatchError(
-          .usage, "\(path):\(line): expected \(features) fields (the model's inputs), found \(fields.count)")
-      }
-      for (j, number) in numbers.enumerated() {
-        guard let number, number.isFinite else {
-          throw NNBatchError(
-            .usage,
-            "\(path):\(line): field \(j + 1): expected a finite number, found \"\(String(decoding: fields[j], as: UTF8.self))\""
-          )
-        }
-        values.append(Float(number))
-      }
-      rows += 1
-    }
-    return Matrix(rows: rows, columns: features, values: values)
-  }
-
-  private static func checkWidth(_ m: Matrix, features: Int, path: String) throws(NNBatchError) -> Matrix {
-    guard m.columns == features else {
-      throw NNBatchError(
-        .usage, "\(path): expected \(features) features per sample (the model's inputs), found \(m.columns)")
-    }
-    return m
-  }
+  /// Rows predicted at a time: a multiple of `Network.predict`'s 256-row blocks, so the
+  /// outputs do not depend on how the input is cut.
+  static let blockRows = 1 << 16
 
   /// Predictions for `input` as CSV text: a header, then one row per input row.
+  ///
+  /// The input's format is `format` (csv, idx, hdf5) or, when nil, detected
+  /// from its first bytes. Rows are read, scaled and predicted block by block.
   public static func run(
-    checkpoint: String, input: String, dataset: String?, header: Bool?
+    checkpoint: String, input: String, dataset: String?, header: Bool?, format: String? = nil
   ) throws(NNBatchError) -> String {
     let model = try SavedModel.load(checkpoint)
-    let inputs = try readInputs(
-      input, dataset: dataset, header: header, features: model.network.architecture.inputs)
-    model.scaler.apply(to: inputs)
-    let outputs = model.network.predict(parameters: model.parameters, inputs: inputs)
-    model.targetScaler.restore(outputs)  // regression outputs in the targets' own units
-    let width = outputs.columns
+    let features = model.network.architecture.inputs
+    let resolved = try DataSources.resolve(input, format: format)
+    let reader = try resolved.reading { () throws(NNBatchError) in
+      try resolved.kind.openInputs(input, InputRequest(dataset: dataset, header: header))
+    }
+    let width = model.network.architecture.outputs
+    let labels = model.labels
     var lines: [String] = []
     if model.isClassifier {
-      let labels = model.labels
-      if width == 1 {
-        lines.append("label,probability")
-        for r in 0..<outputs.rows {
+      lines.append(
+        width == 1
+          ? "label,probability" : (["label"] + labels.map { "p_\($0)" }).map(csvField).joined(separator: ","))
+    } else {
+      lines.append((0..<width).map { "output_\($0)" }.joined(separator: ","))
+    }
+    while let block = try resolved.reading({ () throws(NNBatchError) in try reader.next(maxRows: blockRows) })
+    {
+      let inputs = block.inputs  // [rows, features]
+      guard inputs.columns == features else {
+        throw NNBatchError(
+          .usage,
+          "\(input): expected \(features) features per sample (the model's inputs), found \(inputs.columns) (\(resolved.note))"
+        )
+      }
+      model.scaler.apply(to: inputs)
+      let outputs = model.network.predict(parameters: model.parameters, inputs: inputs)  // [rows, width]
+      model.targetScaler.restore(outputs)  // regression outputs in the targets' own units
+      for r in 0..<outputs.rows {
+        if !model.isClassifier {
+          lines.append((0..<width).map { "\(outputs[r, $0])" }.joined(separator: ","))
+        } else if width == 1 {
           let p = outputs[r, 0]
           let label = labels.count == 2 ? labels[p >= 0.5 ? 1 : 0] : (p >= 0.5 ? "1" : "0")
           lines.append("\(csvField(label)),\(p)")
-        }
-      } else {
-        lines.append((["label"] + labels.map { "p_\($0)" }).map(csvField).joined(separator: ","))
-        for r in 0..<outputs.rows {
+        } else {
           let k = argmax(outputs.row(r), count: width)
           let probabilities = (0..<width).map { "\(outputs[r, $0])" }
           lines.append(([csvField(labels[k])] + probabilities).joined(separator: ","))
         }
-      }
-    } else {
-      lines.append((0..<width).map { "output_\($0)" }.joined(separator: ","))
-      for r in 0..<outputs.rows {
-        lines.append((0..<width).map { "\(outputs[r, $0])" }.joined(separator: ","))
       }
     }
     return lines.joined(separator: "\n") + "\n"

@@ -1,18 +1,18 @@
 /// Collects every problem of a config instead of stopping at the first.
-final class DiagnosticSink {
-  let file: String
-  private(set) var diagnostics: [Diagnostic] = []
+package final class DiagnosticSink {
+  package let file: String
+  package private(set) var diagnostics: [Diagnostic] = []
 
-  init(file: String) {
+  package init(file: String) {
     self.file = file
   }
 
-  func report(_ value: JSONValue?, _ path: String, _ message: String) {
+  package func report(_ value: JSONValue?, _ path: String, _ message: String) {
     diagnostics.append(
       Diagnostic(file: file, location: value?.location, path: path, message: message))
   }
 
-  func report(at location: SourceLocation?, _ path: String, _ message: String) {
+  package func report(at location: SourceLocation?, _ path: String, _ message: String) {
     diagnostics.append(Diagnostic(file: file, location: location, path: path, message: message))
   }
 }
@@ -21,9 +21,9 @@ final class DiagnosticSink {
 ///
 /// Every getter records its key as known; `finish()` then reports keys
 /// nobody asked for, with a "did you mean" suggestion.
-final class ObjectReader {
-  let path: String
-  let location: SourceLocation
+package final class ObjectReader {
+  package let path: String
+  package let location: SourceLocation
   private let members: [JSONMember]
   private let sink: DiagnosticSink
   private var known: [String] = []
@@ -36,7 +36,7 @@ final class ObjectReader {
   }
 
   /// A reader for `value`, or nil (and a diagnostic) when it is not an object.
-  static func make(_ value: JSONValue, path: String, sink: DiagnosticSink) -> ObjectReader? {
+  package static func make(_ value: JSONValue, path: String, sink: DiagnosticSink) -> ObjectReader? {
     guard case .object(let members, let location) = value else {
       sink.report(value, path, "expected an object, found \(value.typeName)")
       return nil
@@ -44,27 +44,27 @@ final class ObjectReader {
     return ObjectReader(members: members, location: location, path: path, sink: sink)
   }
 
-  func childPath(_ key: String) -> String { "\(path).\(key)" }
+  package func childPath(_ key: String) -> String { "\(path).\(key)" }
 
   /// The raw value of `key`, marking it known.
-  func value(_ key: String) -> JSONValue? {
+  package func value(_ key: String) -> JSONValue? {
     known.append(key)
     guard let member = members.first(where: { $0.key == key }) else { return nil }
     if case .null = member.value { return nil }
     return member.value
   }
 
-  func has(_ key: String) -> Bool { members.contains { $0.key == key } }
+  package func has(_ key: String) -> Bool { members.contains { $0.key == key } }
 
-  func report(_ key: String, _ message: String) {
+  package func report(_ key: String, _ message: String) {
     sink.report(value(key), childPath(key), message)
   }
 
-  func missing(_ key: String, _ expected: String) {
+  package func missing(_ key: String, _ expected: String) {
     sink.report(at: location, childPath(key), "missing required key; expected \(expected)")
   }
 
-  func string(_ key: String) -> String? {
+  package func string(_ key: String) -> String? {
     guard let v = value(key) else { return nil }
     guard case .string(let s, _) = v else {
       sink.report(v, childPath(key), "expected a string, found \(v.typeName)")
@@ -73,7 +73,7 @@ final class ObjectReader {
     return s
   }
 
-  func bool(_ key: String) -> Bool? {
+  package func bool(_ key: String) -> Bool? {
     guard let v = value(key) else { return nil }
     guard case .bool(let b, _) = v else {
       sink.report(v, childPath(key), "expected true or false, found \(v.summary)")
@@ -82,7 +82,7 @@ final class ObjectReader {
     return b
   }
 
-  func int(_ key: String, min: Int? = nil, max: Int? = nil) -> Int? {
+  package func int(_ key: String, min: Int? = nil, max: Int? = nil) -> Int? {
     guard let v = value(key) else { return nil }
     guard case .number(let d, _, _) = v, d == d.rounded(), abs(d) < 9e15 else {
       sink.report(v, childPath(key), "expected an integer, found \(v.summary)")
@@ -101,7 +101,7 @@ final class ObjectReader {
   }
 
   /// A number checked against bounds; `exclusiveMin` for "> min".
-  func double(
+  package func double(
     _ key: String, min: Double? = nil, exclusiveMin: Bool = false, max: Double? = nil,
     exclusiveMax: Bool = false
   ) -> Double? {
@@ -124,14 +124,14 @@ final class ObjectReader {
   }
 
   /// One of an enumeration's raw values.
-  func choice<E: RawRepresentable & CaseIterable>(_ key: String, _: E.Type, what: String)
+  package func choice<E: RawRepresentable & CaseIterable>(_ key: String, _: E.Type, what: String)
     -> E? where E.RawValue == String
   {
     guard let v = value(key) else { return nil }
     return ObjectReader.choice(v, E.self, path: childPath(key), what: what, sink: sink)
   }
 
-  static func choice<E: RawRepresentable & CaseIterable>(
+  package static func choice<E: RawRepresentable & CaseIterable>(
     _ v: JSONValue, _: E.Type, path: String, what: String, sink: DiagnosticSink
   ) -> E? where E.RawValue == String {
     let names = E.allCases.map(\.rawValue)
@@ -148,12 +148,12 @@ final class ObjectReader {
     return result
   }
 
-  func object(_ key: String) -> ObjectReader? {
+  package func object(_ key: String) -> ObjectReader? {
     guard let v = value(key) else { return nil }
     return ObjectReader.make(v, path: childPath(key), sink: sink)
   }
 
-  func array(_ key: String) -> [JSONValue]? {
+  package func array(_ key: String) -> [JSONValue]? {
     guard let v = value(key) else { return nil }
     guard case .array(let items, _) = v else {
       sink.report(v, childPath(key), "expected an array, found \(v.typeName)")
@@ -163,7 +163,7 @@ final class ObjectReader {
   }
 
   /// Reports every key that no getter asked for.
-  func finish() {
+  package func finish() {
     for member in members where !known.contains(member.key) {
       var message = "unknown key \"\(member.key)\""
       if let guess = suggestion(for: member.key, among: known) {

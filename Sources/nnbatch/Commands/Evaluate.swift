@@ -24,10 +24,15 @@ extension NNBatchCommand {
       completion: .file())
     var data: String?
 
+    @OptionGroup var format: DataFormatOption
+
     @OptionGroup var workers: WorkerOptions
 
     func run() throws {
-      print(try NNBatch.Evaluate.run(checkpoint: checkpoint.path, dataConfig: data, threads: workers.count))
+      print(
+        try NNBatch.Evaluate.run(
+          checkpoint: checkpoint.path, dataConfig: data, format: format.format?.name,
+          threads: workers.count))
     }
   }
 }

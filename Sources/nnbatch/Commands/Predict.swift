@@ -15,7 +15,9 @@ extension NNBatchCommand {
 
     @OptionGroup var checkpoint: CheckpointOption
 
-    @Option(name: .long, help: "Inputs: .csv, IDX, or .h5 (with --dataset).", completion: .file())
+    @Option(
+      name: .long, help: "Inputs: CSV, IDX, or HDF5 (with --dataset), told apart by content.",
+      completion: .file())
     var input: String
 
     @Option(name: .long, help: "Dataset of the inputs in an HDF5 input file.")
@@ -26,11 +28,14 @@ extension NNBatchCommand {
       completion: .list(["true", "false"]))
     var header: Bool?
 
+    @OptionGroup var format: DataFormatOption
+
     @OptionGroup var output: OutputOption
 
     func run() throws {
       let text = try NNBatch.Predict.run(
-        checkpoint: checkpoint.path, input: input, dataset: dataset, header: header)
+        checkpoint: checkpoint.path, input: input, dataset: dataset, header: header,
+        format: format.format?.name)
       try output.write(text)
     }
   }

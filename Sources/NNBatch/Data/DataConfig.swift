@@ -1,0 +1,47 @@
+import NeuralNet
+
+/// `data` or `data.validation`: a source and how to read it.
+public struct DataConfig: Sendable, Equatable {
+  /// The source (one of `DataSources.kinds`).
+  package var source: any DataSource
+  /// classification or regression; inferred from the loss when absent.
+  public var task: LearningTask?
+
+  /// A data section reading `source`.
+  package init(source: any DataSource, task: LearningTask?) {
+    self.source = source
+    self.task = task
+  }
+
+  /// The source's kind as in the config ("csv").
+  public var sourceName: String { type(of: source).name }
+
+  /// Whether both read the same source the same way.
+  public static func == (a: DataConfig, b: DataConfig) -> Bool {
+    a.task == b.task && a.source.isEqual(to: b.source)
+  }
+}
+
+extension Config {
+  /// Decodes a `data` (or `data.validation`) object's source and task.
+  ///
+  /// The keys shared by both (`source`, `task`) are read here; each kind
+  /// reads its own (`DataSource.decode`). A kind that only holds labels
+  /// (idx, synthetic) implies the classification task.
+  static func decodeData(_ d: ObjectReader, seed: UInt64, sink: DiagnosticSink) -> DataConfig? {
+    let task = d.choice("task", LearningTask.self, what: "task")
+    guard let source = DataSources.decode(d, context: DataSourceContext(seed: seed, sink: sink)) else {
+      return nil
+    }
+    return DataConfig(source: source, task: task ?? type(of: source).impliedTask)
+  }
+}
+
+extension ObjectReader {
+  /// A required string key: its value, or nil after reporting it missing or mistyped.
+  package func requiredString(_ key: String) -> String? {
+    let value = string(key)
+    if value == nil && !has(key) { missing(key, "a string") }
+    return value
+  }
+}

@@ -1,0 +1,289 @@
+import Foundation
+import NeuralNet
+
+/// The `csv` data source: one sample per record, feature and target columns chosen by name or index.
+///
+/// Config keys: `path`; `header` (default true); `delimiter` (default `,`);
+/// `targets` (names or 0-based indices, negative from the end; default the
+/// last column); `ignore`. Classification labels may be any text: they map
+/// to class indices in sorted order (numerically when all are numbers), or
+/// in the training set's order when that is known.
+package struct CSVSource: FileDataSource {
+  /// The config name.
+  package static let name = "csv"
+  /// The format's name in messages.
+  package static let formatName = "CSV"
+
+  /// The file.
+  package var path: String
+  /// Whether the first record names the columns; nil: it does when one of its fields is not a number.
+  package var header: Bool?
+  /// Field separator (one character).
+  package var delimiter: Character
+  /// Target columns, by name (with a header) or 0-based index; none: inputs only.
+  package var targets: [ColumnRef]
+  /// Columns to ignore, by name or index.
+  package var ignore: [ColumnRef]
+
+  /// A source reading `path` with these settings.
+  package init(path: String, header: Bool?, delimiter: Character, targets: [ColumnRef], ignore: [ColumnRef]) {
+    self.path = path
+    self.header = header
+    self.delimiter = delimiter
+    self.targets = targets
+    self.ignore = ignore
+  }
+
+  /// The file, for messages.
+  package var description: String { path }
+
+  // MARK: Config
+
+  /// Reads `path`, `header`, `delimiter`, `targets` and `ignore`.
+  package static func decode(_ d: ObjectReader, context: DataSourceContext) -> CSVSource? {
+    let path = d.requiredString("path")
+    let header = d.bool("header") ?? true
+    var delimiter: Character = ","
+    if let text = d.string("delimiter") {
+      if text.count == 1, let c = text.first, c != "\"", c != "\n", c != "\r" {
+        delimiter = c
+      } else {
+        d.report("delimiter", "expected one character other than a quote or newline, found \"\(text)\"")
+      }
+    }
+    let targets = columnRefs(d, "targets", header: header, sink: context.sink) ?? [.index(-1)]
+    let ignore = columnRefs(d, "ignore", header: header, sink: context.sink) ?? []
+    guard let path else { return nil }
+    return CSVSource(path: path, header: header, delimiter: delimiter, targets: targets, ignore: ignore)
+  }
+
+  private static func columnRefs(_ d: ObjectReader, _ key: String, header: Bool, sink: DiagnosticSink)
+    -> [ColumnRef]?
+  {
+    guard let value = d.value(key) else { return nil }
+    let items: [JSONValue]
+    if case .array(let list, _) = value { items = list } else { items = [value] }
+    var refs: [ColumnRef] = []
+    for item in items {
+      switch item {
+      case .string(let name, _):
+        if !header {
+          sink.report(
+            item, d.childPath(key), "a column name needs header: true; use a 0-based index, found \"\(name)\""
+          )
+        }
+        refs.append(.name(name))
+      case .number(let n, _, _) where n == n.rounded() && n >= -1_000_000 && n < 1_000_000:
+        refs.append(.index(Int(n)))
+      default:
+        sink.report(item, d.childPath(key), "expected a column name or 0-based index, found \(item.summary)")
+      }
+    }
+    return refs
+  }
+
+  // MARK: Files
+
+  /// Text without NUL or other control bytes (tab, newlines and form feed allowed) is plausibly CSV.
+  package static func recognize(_ head: FileHead) -> FormatMatch? {
+    let bytes = head.content
+    let controls: Set<UInt8> = [0x09, 0x0A, 0x0C, 0x0D]
+    guard !bytes.contains(where: { ($0 < 0x20 && !controls.contains($0)) || $0 == 0x7F }) else {
+      return nil
+    }
+    // The sample may end inside a multi-byte character when the file goes on.
+    let truncated = bytes.count == FileHead.length
+    for cut in 0...(truncated ? 3 : 0) where cut <= bytes.count {
+      if String(validating: bytes.dropLast(cut), as: UTF8.self) != nil { return .plausible }
+    }
+    return nil
+  }
+
+  /// The same columns read from `files[0]`.
+  package func reading(_ files: [String], as argument: String) throws(NNBatchError) -> CSVSource {
+    guard files.count == 1 else {
+      throw NNBatchError(.usage, "\(argument): give one CSV file, or a config (.json)")
+    }
+    var copy = self
+    copy.path = files[0]
+    return copy
+  }
+
+  /// Every column a feature, comma-separated; a header row when `--header` says so or it has a non-number.
+  package static func openInputs(_ path: String, _ request: InputRequest) throws(NNBatchError)
+    -> any SampleReader
+  {
+    let source = CSVSource(path: path, header: request.header, delimiter: ",", targets: [], ignore: [])
+    return InMemorySamples(try source.read(task: nil, knownLabels: []))
+  }
+
+  /// Reads the whole file into memory.
+  package func open(task: LearningTask, labels: [String]) throws(NNBatchError) -> any SampleReader {
+    InMemorySamples(try read(task: task, knownLabels: labels))
+  }
+
+  // MARK: Reading
+
+  /// Parses the file into features and targets (none when `task` is nil: inputs only).
+  ///
+  /// The one CSV-to-matrix path, for training, evaluate and predict.
+  func read(task: LearningTask?, knownLabels: [String]) throws(NNBatchError) -> RawData {
+    let bytes = try readFileBytes(path)
+    guard let delimiter = delimiter.asciiValue else {
+      throw NNBatchError(.usage, "\(path): the delimiter must be an ASCII character")
+    }
+    let path = self.path
+    var names: [String]?
+    var width = 0
+    var targetColumns: [Int] = []
+    var featureColumns: [Int] = []
+    var inputValues: [Float] = []
+    var targetValues: [Float] = []
+    var labelIDs: [String: Int] = [:]
+    var labelNames: [String] = []
+    var rows = 0
+    var hasHeader = false
+
+    func resolve(_ refs: [ColumnRef], what: String) throws(NNBatchError) -> [Int] {
+      var result: [Int] = []
+      for ref in refs {
+        switch ref {
+        case .index(let i):
+          let index = i < 0 ? width + i : i
+          guard index >= 0 && index < width else {
+            throw NNBatchError(
+              .usage,
+              "\(path): \(what) column \(i) is out of range; the file has \(width) columns (0...\(width - 1))"
+            )
+          }
+          result.append(index)
+        case .name(let name):
+          guard let names, let index = names.firstIndex(of: name) else {
+            var message = "\(path): no \(what) column named \"\(name)\""
+            if let names, let guess = suggestion(for: name, among: names) {
+              message += " (did you mean \"\(guess)\"?)"
+            }
+            if let names { message += "; columns are \(names.joined(separator: ", "))" }
+            throw NNBatchError(.usage, message)
+          }
+          result.append(index)
+        }
+      }
+      return result
+    }
+
+    func columnName(_ index: Int) -> String {
+      if let names, index < names.count { return "column \"\(names[index])\"" }
+      return "column \(index)"
+    }
+
+    try CSVScanner.scan(path: path, bytes: bytes, delimiter: delimiter) { line, fields throws(NNBatchError) in
+      if width == 0 {
+        width = fields.count
+        hasHeader = header ?? fields.contains { parseNumber($0) == nil }
+        if hasHeader {
+          names = fields.map { String(decoding: $0, as: UTF8.self).trimmingCharacters(in: .whitespaces) }
+        }
+        targetColumns = try resolve(targets, what: "target")
+        let ignored = Set(try resolve(ignore, what: "ignored"))
+        featureColumns = (0..<width).filter { !targetColumns.contains($0) && !ignored.contains($0) }
+        guard !featureColumns.isEmpty else {
+          throw NNBatchError(.usage, "\(path): no feature columns left after targets and ignored columns")
+        }
+        if hasHeader { return }
+      }
+      guard fields.count == width else {
+        throw NNBatchError(.usage, "\(path):\(line): expected \(width) fields, found \(fields.count)")
+      }
+      for column in featureColumns {
+        guard let value = parseNumber(fields[column]) else {
+          throw NNBatchError(
+            .usage,
+            "\(path):\(line): \(columnName(column)): expected a number, found \"\(String(decoding: fields[column], as: UTF8.self))\""
+          )
+        }
+        guard value.isFinite else {
+          throw NNBatchError(
+            .usage, "\(path):\(line): \(columnName(column)): expected a finite number, found \(value)")
+        }
+        inputValues.append(Float(value))
+      }
+      for column in targetColumns {
+        if task == .classification {
+          let label = String(decoding: fields[column], as: UTF8.self).trimmingCharacters(in: .whitespaces)
+          guard !label.isEmpty else {
+            throw NNBatchError(
+              .usage, "\(path):\(line): \(columnName(column)): expected a class label, found an empty field")
+          }
+          if let id = labelIDs[label] {
+            targetValues.append(Float(id))
+          } else {
+            labelIDs[label] = labelNames.count
+            targetValues.append(Float(labelNames.count))
+            labelNames.append(label)
+          }
+        } else {
+          guard let value = parseNumber(fields[column]), value.isFinite else {
+            throw NNBatchError(
+              .usage,
+              "\(path):\(line): \(columnName(column)): expected a finite number, found \"\(String(decoding: fields[column], as: UTF8.self))\""
+            )
+          }
+          targetValues.append(Float(value))
+        }
+      }
+      rows += 1
+    }
+    if task == nil && rows == 0 {
+      // Inputs only (predict): an empty file or a lone header has no predictions, not an error.
+      return RawData(
+        inputs: Matrix(rows: 0, columns: featureColumns.count), targets: Matrix(rows: 0, columns: 0))
+    }
+    guard rows > 0 else {
+      throw NNBatchError(.usage, "\(path): no data rows\((header ?? hasHeader) ? " after the header" : "")")
+    }
+    var labels: [String] = []
+    if task == .classification {
+      guard targetColumns.count == 1 else {
+        throw NNBatchError(
+          .usage, "\(path): classification needs exactly one target column, found \(targetColumns.count)")
+      }
+      // Class indices follow the sorted labels (numerically when all are numbers),
+      // or the training set's order when given.
+      let order: [String]
+      if !knownLabels.isEmpty {
+        if let unknown = labelNames.first(where: { !knownLabels.contains($0) }) {
+          throw NNBatchError(.usage, "\(path): label \"\(unknown)\" does not occur in the training data")
+        }
+        order = knownLabels
+      } else if labelNames.allSatisfy({ Double($0) != nil }) {
+        order = labelNames.sorted { Double($0) ?? 0 < Double($1) ?? 0 }
+      } else {
+        order = labelNames.sorted()
+      }
+      let remap = labelNames.map { name in Float(order.firstIndex(of: name) ?? 0) }
+      for i in targetValues.indices { targetValues[i] = remap[Int(targetValues[i])] }
+      labels = order
+    }
+    return RawData(
+      inputs: Matrix(rows: rows, columns: featureColumns.count, values: inputValues),
+      targets: Matrix(rows: rows, columns: targetColumns.count, values: targetValues),
+      labels: labels, classes: labels.isEmpty ? nil : labels.count)
+  }
+}
+
+/// A CSV column named by header or by 0-based index.
+public enum ColumnRef: Sendable, Equatable, CustomStringConvertible {
+  /// By header name.
+  case name(String)
+  /// By 0-based index.
+  case index(Int)
+
+  /// As written.
+  public var description: String {
+    switch self {
+    case .name(let n): return "\"\(n)\""
+    case .index(let i): return "\(i)"
+    }
+  }
+}

@@ -1,0 +1,140 @@
+import NeuralNet
+
+/// The `idx` data source: MNIST-format image and label files, gzipped or not.
+///
+/// Config keys: `images`, `labels`. Layout: magic 0x0000_08RR (08 = unsigned
+/// byte elements, RR = rank), then one big-endian UInt32 per dimension, then
+/// the elements. Images [count, d1, d2, ...] are flattened to [count, d1·d2·...]
+/// and scaled to [0, 1]; labels [count] are class indices.
+package struct IDXSource: FileDataSource {
+  /// The config name.
+  package static let name = "idx"
+  /// The format's name in messages.
+  package static let formatName = "IDX"
+  /// Labels only: classification.
+  package static var impliedTask: LearningTask? { .classification }
+
+  /// The images file.
+  package var images: String
+  /// The labels file.
+  package var labels: String
+
+  /// A source reading `images` and `labels`.
+  package init(images: String, labels: String) {
+    self.images = images
+    self.labels = labels
+  }
+
+  /// The images file, for messages.
+  package var description: String { images }
+
+  // MARK: Config
+
+  /// Reads `images` and `labels`.
+  package static func decode(_ d: ObjectReader, context: DataSourceContext) -> IDXSource? {
+    let images = d.requiredString("images")
+    let labels = d.requiredString("labels")
+    guard let images, let labels else { return nil }
+    return IDXSource(images: images, labels: labels)
+  }
+
+  // MARK: Files
+
+  /// The IDX magic number, 00 00 TT RR (any element type TT, rank RR ≥ 1), also inside gzip.
+  ///
+  /// Element types other than unsigned bytes are recognized so that reading
+  /// them fails with IDX's own message rather than "not CSV, IDX or HDF5".
+  package static func recognize(_ head: FileHead) -> FormatMatch? {
+    let b = head.content
+    let types: Set<UInt8> = [0x08, 0x09, 0x0B, 0x0C, 0x0D, 0x0E]
+    guard b.count >= 4, b[0] == 0, b[1] == 0, types.contains(b[2]), b[3] >= 1 else { return nil }
+    return .magic
+  }
+
+  /// `IMAGES,LABELS`: the two files.
+  package func reading(_ files: [String], as argument: String) throws(NNBatchError) -> IDXSource {
+    guard files.count == 2 else {
+      throw NNBatchError(.usage, "\(argument): for IDX data give IMAGES,LABELS (two files), or a config")
+    }
+    return IDXSource(images: files[0], labels: files[1])
+  }
+
+  /// An images file: one flattened, [0, 1]-scaled image per row.
+  package static func openInputs(_ path: String, _ request: InputRequest) throws(NNBatchError)
+    -> any SampleReader
+  {
+    let inputs = try readImages(path)
+    return InMemorySamples(RawData(inputs: inputs, targets: Matrix(rows: inputs.rows, columns: 0)))
+  }
+
+  /// Reads both files into memory.
+  package func open(task: LearningTask, labels known: [String]) throws(NNBatchError) -> any SampleReader {
+    let inputs = try Self.readImages(images)
+    let (labelShape, labelBytes) = try Self.parse(labels, expectedRank: 1)
+    let count = inputs.rows
+    guard labelShape[0] == count else {
+      throw NNBatchError(
+        .usage, "\(labels): expected \(count) labels (one per image in \(images)), found \(labelShape[0])")
+    }
+    let targets = Matrix(rows: count, columns: 1)
+    var classes = 0
+    for (i, label) in labelBytes.enumerated() {
+      targets.storage.pointer[i] = Float(label)
+      classes = max(classes, Int(label) + 1)
+    }
+    return InMemorySamples(RawData(inputs: inputs, targets: targets, labels: [], classes: classes))
+  }
+
+  // MARK: Reading
+
+  /// An images file as [count, pixels] in [0, 1]: the one IDX-to-matrix path.
+  static func readImages(_ path: String) throws(NNBatchError) -> Matrix {
+    let (shape, bytes) = try parse(path, expectedRank: nil)
+    guard shape.count >= 2 else {
+      throw NNBatchError(
+        .usage, "\(path): expected images of rank ≥ 2 (count, rows, ...), found rank \(shape.count)")
+    }
+    let count = shape[0]
+    let features = shape.dropFirst().reduce(1, *)
+    let inputs = Matrix(rows: count, columns: features)
+    let x = inputs.storage.pointer
+    bytes.withUnsafeBufferPointer { source in
+      for i in 0..<(count * features) { x[i] = Float(source[i]) / 255 }
+    }
+    return inputs
+  }
+
+  /// Reads an unsigned-byte IDX file: its shape and elements.
+  static func parse(_ path: String, expectedRank: Int?) throws(NNBatchError) -> ([Int], ArraySlice<UInt8>) {
+    let bytes = try readFileBytes(path)
+    guard bytes.count >= 4 else {
+      throw NNBatchError(
+        .usage, "\(path): expected an IDX header of at least 4 bytes, found \(bytes.count) bytes")
+    }
+    guard bytes[0] == 0, bytes[1] == 0, bytes[2] == 0x08 else {
+      let magic = bytes[0..<4].map { String($0, radix: 16) }.joined(separator: " ")
+      throw NNBatchError(
+        .usage, "\(path): wrong IDX magic number: expected 00 00 08 <rank> (unsigned bytes), found \(magic)")
+    }
+    let rank = Int(bytes[3])
+    if let expectedRank, rank != expectedRank {
+      throw NNBatchError(.usage, "\(path): expected an IDX file of rank \(expectedRank), found rank \(rank)")
+    }
+    guard rank >= 1, bytes.count >= 4 + 4 * rank else {
+      throw NNBatchError(.usage, "\(path): IDX header truncated (rank \(rank), \(bytes.count) bytes)")
+    }
+    var shape: [Int] = []
+    for d in 0..<rank {
+      let o = 4 + 4 * d
+      shape.append(Int(bytes[o]) << 24 | Int(bytes[o + 1]) << 16 | Int(bytes[o + 2]) << 8 | Int(bytes[o + 3]))
+    }
+    let start = 4 + 4 * rank
+    let expected = shape.reduce(1, *)
+    guard bytes.count - start == expected else {
+      throw NNBatchError(
+        .usage,
+        "\(path): IDX shape \(shape) needs \(expected) data bytes, found \(bytes.count - start)")
+    }
+    return (shape, bytes[start...])
+  }
+}
