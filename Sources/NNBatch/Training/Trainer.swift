@@ -13,7 +13,7 @@ public final class Trainer {
   let options: TrainOptions
   let data: PreparedData
   let network: Network
-  let engine: DataParallelEngine
+  let engine: any TrainingEngine
   let parameters: FloatBuffer
   var optimizer: OptimizerState
   var schedule: LearningRateSchedule
