@@ -60,6 +60,12 @@ public struct OptimizerSettings: Sendable, Hashable {
     }
   }
 
+  /// The factor that brings a gradient of L2 norm `norm` down to `clipNorm` (1 when within it or unset).
+  public func clipFactor(gradientNorm norm: Double) -> Float {
+    guard let clipNorm, norm > clipNorm else { return 1 }
+    return Float(clipNorm / norm)
+  }
+
   /// Names of the state buffers, as stored in checkpoints.
   public var slotNames: [String] {
     switch kind {

@@ -1,42 +1,31 @@
 import NeuralNet
 
-/// What one training step produced.
-public struct StepOutcome: Sendable {
-  /// The batch loss (after the loss's reduction).
-  public var loss: Double
-  /// L2 norm of the reduced gradient, before clipping.
-  public var gradientNorm: Double
-  /// Rows in the batch.
-  public var rows: Int
-  /// False when the loss or the gradient was NaN or infinite; the
-  /// parameters were then not updated with a non-finite value.
-  public var isFinite: Bool
-}
-
-/// A data-parallel training step: shards on workers, then a fixed-order reducer.
+/// The in-process data-parallel engine: shards on workers, a fixed-order reducer, a chunked update.
 ///
-/// One step:
-/// 1. *Shards.* Each shard of the batch is gathered and run forward and
-///    backward into its own gradient buffer, by `min(threads, shards)` workers
-///    in one `concurrentPerform`. BLAS is single-threaded per call.
-/// 2. *Reduce and update.* The parameters are cut into fixed chunks; for
-///    each chunk the shard gradients are added in shard order into shard 0's
-///    buffer, scaled by the batch reduction, and (without clipping) the
-///    optimizer updates the chunk right away while it is in cache. With
-///    clipping the global norm is needed first, so the update is a third
-///    phase. Chunks are spread over the workers.
+/// One step, as `TrainingEngine` phases:
+/// 1. *Compute.* Each shard of the batch is gathered and run forward and
+///    backward into its own gradient buffer, by `min(threads, shards)`
+///    workers in one `concurrentPerform`. BLAS is single-threaded per call.
+/// 2. *Reduce.* Per chunk of the parameters, the shard gradients are added
+///    in shard order into shard 0's buffer and scaled by the batch
+///    reduction, with the chunk's Σ g² and finiteness: one pass, chunks
+///    spread over the workers.
+/// 3. *Apply.* After that barrier, and only if every chunk is finite, the
+///    optimizer updates the chunks with the clip factor, in one more pass:
+///    the same split of chunks over workers, each worker's last-reduced
+///    chunk first, while it is most likely still in cache.
 ///
 /// Threads decide only who computes a shard or chunk, never what is added
 /// in which order: results are bit-identical for any `threads`.
-public final class DataParallelEngine: @unchecked Sendable {
+public final class DataParallelEngine: TrainingEngine, @unchecked Sendable {
   /// The network being trained.
   public let network: Network
   /// How batches are cut.
   public let plan: ShardPlan
+  /// How the parameters are cut for reduce and apply.
+  public let chunks: ChunkPlan
   /// The workers (`--threads`).
   public let workers: Workers
-  /// Parameters per reducer chunk (64 KiB of floats: fits in L2).
-  public static let chunkSize = 16_384
   /// Steps with fewer multiply-adds than this run on the calling thread.
   public static let parallelWorkThreshold = 1 << 21
 
@@ -48,7 +37,6 @@ public final class DataParallelEngine: @unchecked Sendable {
   private let shardLosses: UnsafeMutablePointer<Double>
   private let chunkSquares: UnsafeMutablePointer<Double>
   private let chunkFinite: UnsafeMutablePointer<Bool>
-  private let chunkCount: Int
   private let targetColumns: Int
 
   /// Sets up every buffer a step needs, for data with `targetColumns` target columns.
@@ -64,6 +52,7 @@ public final class DataParallelEngine: @unchecked Sendable {
         targetColumns: targetColumns)
     }
     let parameterCount = network.architecture.parameterCount
+    chunks = ChunkPlan(parameterCount: parameterCount)
     shardGradients = (0..<plan.maxShards).map { _ in FloatBuffer(count: parameterCount) }
     shardBases = .allocate(capacity: plan.maxShards)
     for (s, buffer) in shardGradients.enumerated() { (shardBases + s).initialize(to: buffer.pointer) }
@@ -71,11 +60,11 @@ public final class DataParallelEngine: @unchecked Sendable {
     shardSums.initialize(repeating: MetricSums(), count: plan.maxShards)
     shardLosses = .allocate(capacity: plan.maxShards)
     shardLosses.initialize(repeating: 0, count: plan.maxShards)
-    chunkCount = (parameterCount + Self.chunkSize - 1) / Self.chunkSize
-    chunkSquares = .allocate(capacity: max(chunkCount, 1))
-    chunkSquares.initialize(repeating: 0, count: max(chunkCount, 1))
-    chunkFinite = .allocate(capacity: max(chunkCount, 1))
-    chunkFinite.initialize(repeating: true, count: max(chunkCount, 1))
+    let chunkCount = max(chunks.count, 1)
+    chunkSquares = .allocate(capacity: chunkCount)
+    chunkSquares.initialize(repeating: 0, count: chunkCount)
+    chunkFinite = .allocate(capacity: chunkCount)
+    chunkFinite.initialize(repeating: true, count: chunkCount)
   }
 
   deinit {
@@ -86,26 +75,46 @@ public final class DataParallelEngine: @unchecked Sendable {
     chunkFinite.deallocate()
   }
 
-  /// The reduced gradient of the last step (scaled by the batch reduction,
+  /// The reduced gradient of the last reduce (scaled by the batch reduction,
   /// before clipping), in the parameter layout.
   public var gradient: FloatBuffer { shardGradients[0] }
 
-  /// Runs one step on the rows `indices` of `data` and updates `parameters`.
+  /// Whether a batch of `rows` rows is worth waking the workers for.
+  private func isParallel(rows: Int) -> Bool {
+    rows * network.architecture.multiplyAdds >= Self.parallelWorkThreshold
+  }
+
+  /// Runs `body(chunk)` for every chunk, spread over the workers when `parallel`.
   ///
-  /// `indices` are row numbers of `data`; their count must be between 1 and
-  /// the plan's batch size.
-  public func step(
-    parameters: FloatBuffer, optimizer: OptimizerState, data: Dataset,
-    indices: ArraySlice<Int>, learningRate: Double
-  ) -> StepOutcome {
+  /// Worker w of n takes chunks w, w + n, w + 2n, ... (`reversed`: the same
+  /// chunks, last first). Which worker takes a chunk never changes its bits.
+  private func forEachChunk(parallel: Bool, reversed: Bool = false, _ body: @Sendable (Int) -> Void) {
+    let chunkCount = chunks.count
+    workers.run(workers: parallel && chunkCount > 1 ? chunkCount : 1) { worker, workerCount in
+      guard worker < chunkCount else { return }
+      if reversed {
+        var chunk = worker + (chunkCount - 1 - worker) / workerCount * workerCount
+        while chunk >= 0 {
+          body(chunk)
+          chunk -= workerCount
+        }
+      } else {
+        var chunk = worker
+        while chunk < chunkCount {
+          body(chunk)
+          chunk += workerCount
+        }
+      }
+    }
+  }
+
+  /// Compute: every shard's loss sum and gradient into its own buffers, in one `concurrentPerform`.
+  public func compute(parameters: FloatBuffer, data: Dataset, indices: ArraySlice<Int>) -> ComputedBatch {
     let rows = indices.count
     precondition(rows > 0 && rows <= plan.batchSize, "batch of \(rows) rows does not fit the plan")
     precondition(data.targetColumns == targetColumns, "target columns differ from the engine's")
     let shards = plan.shardCount(rows: rows)
-    let parallel = rows * network.architecture.weightCount >= Self.parallelWorkThreshold
-
-    // Phase 1: every shard's loss sum and gradient into its own buffers.
-    workers.run(workers: parallel ? shards : 1) { worker, workerCount in
+    workers.run(workers: isParallel(rows: rows) ? shards : 1) { worker, workerCount in
       var shard = worker
       while shard < shards {
         computeShard(
@@ -116,73 +125,57 @@ public final class DataParallelEngine: @unchecked Sendable {
     }
     var lossSum = 0.0
     for s in 0..<shards { lossSum += shardLosses[s] }
-    let batchScale = network.loss.reduction == .mean ? 1 / Double(rows) : 1
-    let loss = lossSum * batchScale
-    guard loss.isFinite else {
-      return StepOutcome(loss: loss, gradientNorm: .nan, rows: rows, isFinite: false)
-    }
+    let scale = network.loss.reduction == .mean ? 1 / Double(rows) : 1
+    return ComputedBatch(rows: rows, shards: shards, loss: lossSum * scale, gradientScale: scale)
+  }
 
-    // Phase 2 (and 3 with clipping): reduce chunks in shard order, update.
-    let settings = optimizer.settings
-    let clipping = settings.clipNorm != nil
-    let scale = Float(batchScale)
-    let coefficients =
-      clipping ? nil : optimizer.beginStep(learningRate: learningRate, gradientScale: 1)
-    let parallelReduce = parallel && chunkCount > 1
-    workers.run(workers: parallelReduce ? chunkCount : 1) { worker, workerCount in
-      var chunk = worker
-      while chunk < chunkCount {
-        reduceChunk(chunk, shards: shards, scale: scale)
-        if let coefficients, chunkFinite[chunk] {
-          optimizer.update(
-            parameters: parameters.pointer, gradient: gradient.pointer,
-            range: chunkRange(chunk), coefficients: coefficients)
-        }
-        chunk += workerCount
-      }
+  /// Reduce: per chunk, the shards added in order into `gradient` and scaled; then the global norm.
+  public func reduce(_ batch: ComputedBatch) -> ReducedGradient {
+    let scale = Float(batch.gradientScale)
+    forEachChunk(parallel: isParallel(rows: batch.rows)) { chunk in
+      reduceChunk(chunk, shards: batch.shards, scale: scale)
     }
     var squares = 0.0
     var finite = true
-    for c in 0..<chunkCount {
+    for c in 0..<chunks.count {
       squares += chunkSquares[c]
       finite = finite && chunkFinite[c]
     }
     let norm = squares.squareRoot()
-    guard finite, norm.isFinite else {
-      return StepOutcome(loss: loss, gradientNorm: norm, rows: rows, isFinite: false)
+    return ReducedGradient(batch: batch, norm: norm, isFinite: finite && norm.isFinite)
+  }
+
+  /// Apply: the optimizer's step over every chunk, with the clip factor of the gradient's norm.
+  public func apply(
+    _ reduced: ReducedGradient, parameters: FloatBuffer, optimizer: OptimizerState,
+    learningRate: Double
+  ) {
+    precondition(reduced.isFinite, "apply needs a finite gradient")
+    let factor = optimizer.settings.clipFactor(gradientNorm: reduced.norm)
+    let coefficients = optimizer.beginStep(learningRate: learningRate, gradientScale: factor)
+    let gradient = self.gradient
+    forEachChunk(parallel: isParallel(rows: reduced.batch.rows), reversed: true) { chunk in
+      optimizer.update(
+        parameters: parameters.pointer, gradient: gradient.pointer, range: chunks.range(ofChunk: chunk),
+        coefficients: coefficients)
     }
-    if let clipNorm = settings.clipNorm {
-      let factor = norm > clipNorm ? Float(clipNorm / norm) : 1
-      let stepCoefficients = optimizer.beginStep(
-        learningRate: learningRate, gradientScale: factor)
-      workers.run(workers: parallelReduce ? chunkCount : 1) { worker, workerCount in
-        var chunk = worker
-        while chunk < chunkCount {
-          optimizer.update(
-            parameters: parameters.pointer, gradient: gradient.pointer,
-            range: chunkRange(chunk), coefficients: stepCoefficients)
-          chunk += workerCount
-        }
-      }
-    }
-    return StepOutcome(loss: loss, gradientNorm: norm, rows: rows, isFinite: true)
   }
 
   /// Loss and metric sums of `parameters` on `data` (all rows, in order).
   ///
   /// Runs in shards like a step, so it is deterministic too.
   /// With `targetScale`, MAE and R² are in the targets' original units.
-  public func evaluate(parameters: FloatBuffer, data: Dataset, targetScale: AffineScaler? = nil) -> MetricSums
-  {
+  public func evaluate(
+    parameters: FloatBuffer, data: Dataset, targetScale: AffineScaler? = nil
+  ) -> MetricSums {
     var total = MetricSums()
     let outputs = network.architecture.outputs
     var start = 0
     while start < data.count {
       let rows = min(plan.batchSize, data.count - start)
       let shards = plan.shardCount(rows: rows)
-      let parallel = rows * network.architecture.weightCount >= Self.parallelWorkThreshold
       let batchStart = start
-      workers.run(workers: parallel ? shards : 1) { worker, workerCount in
+      workers.run(workers: isParallel(rows: rows) ? shards : 1) { worker, workerCount in
         var shard = worker
         while shard < shards {
           let range = plan.rows(ofShard: shard, inBatchOf: rows)
@@ -200,11 +193,6 @@ public final class DataParallelEngine: @unchecked Sendable {
       start += rows
     }
     return total
-  }
-
-  private func chunkRange(_ chunk: Int) -> Range<Int> {
-    let start = chunk * Self.chunkSize
-    return start..<min(start + Self.chunkSize, network.architecture.parameterCount)
   }
 
   /// Gathers shard `shard`'s rows and runs forward and backward on them.
@@ -251,9 +239,11 @@ public final class DataParallelEngine: @unchecked Sendable {
   ///
   /// One pass over the chunk with explicit 16-lane vectors: the adds happen
   /// in shard order element by element, and the squares go into sixteen
-  /// fixed partial sums, so the bits depend only on the data.
+  /// fixed partial sums, so the bits depend only on the data. A NaN or
+  /// infinite entry makes the chunk's sum of squares non-finite, which is
+  /// how the chunk is flagged.
   private func reduceChunk(_ chunk: Int, shards: Int, scale: Float) {
-    let range = chunkRange(chunk)
+    let range = chunks.range(ofChunk: chunk)
     let total = UnsafeMutableRawPointer(shardGradients[0].pointer + range.lowerBound)
     let n = range.count
     let lower = range.lowerBound

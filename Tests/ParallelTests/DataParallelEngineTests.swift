@@ -19,21 +19,21 @@ final class DataParallelEngineTests: XCTestCase {
     return Dataset(inputs: x, targets: t)
   }
 
-  private func architecture(features: Int = 64, classes: Int = 5) -> Architecture {
-    Architecture(
-      inputs: features,
+  private func architecture(features: Int = 64, classes: Int = 5) throws -> Architecture {
+    try Architecture(
+      input: [features],
       layers: [
-        LayerSpec(units: 128, activation: .relu), LayerSpec(units: 96, activation: .tanh),
-        LayerSpec(units: classes, activation: .softmax),
-      ], bias: true)
+        Dense.Spec(units: 128, activation: .relu), Dense.Spec(units: 96, activation: .tanh),
+        Dense.Spec(units: classes, activation: .softmax),
+      ])
   }
 
   /// Trains `epochs` epochs with shuffling and returns parameters, optimizer state and losses.
   private func train(
     threads: Int, batch: Int = 128, shard: Int = 32, epochs: Int = 2, settings: OptimizerSettings,
     data: Dataset, loss: Loss = .crossEntropy
-  ) -> (FloatBuffer, OptimizerState, [Double]) {
-    let arch = architecture()
+  ) throws -> (FloatBuffer, OptimizerState, [Double]) {
+    let arch = try architecture()
     let network = Network(architecture: arch, loss: loss)
     let parameters = FloatBuffer(count: arch.parameterCount)
     var generator = SeededGenerator(seed: 5)
@@ -60,16 +60,16 @@ final class DataParallelEngineTests: XCTestCase {
     return (parameters, optimizer, losses)
   }
 
-  func testResultsAreBitIdenticalForAnyThreadCount() {
+  func testResultsAreBitIdenticalForAnyThreadCount() throws {
     let data = problem()
     for settings in [
       OptimizerSettings(kind: .sgd, learningRate: 0.05, momentum: 0.9, nesterov: true),
       OptimizerSettings(kind: .adamw, learningRate: 0.001, clipNorm: 0.5),
     ] {
-      let (p1, o1, l1) = train(threads: 1, settings: settings, data: data)
+      let (p1, o1, l1) = try train(threads: 1, settings: settings, data: data)
       XCTAssertLessThan(l1.last!, l1.first!, "the loss falls")
       for threads in [2, 3, 8, 64] {
-        let (p, o, l) = train(threads: threads, settings: settings, data: data)
+        let (p, o, l) = try train(threads: threads, settings: settings, data: data)
         XCTAssertTrue(p.bitwiseEqual(p1), "parameters, threads \(threads), \(settings.kind)")
         for (a, b) in zip(o.slots, o1.slots) {
           XCTAssertTrue(a.bitwiseEqual(b), "optimizer state, threads \(threads)")
@@ -79,9 +79,9 @@ final class DataParallelEngineTests: XCTestCase {
     }
   }
 
-  func testReducedGradientEqualsFullBatchGradient() {
+  func testReducedGradientEqualsFullBatchGradient() throws {
     let data = problem(samples: 200)
-    let arch = architecture()
+    let arch = try architecture()
     for loss in [Loss.crossEntropy, .sse] {
       let network = Network(architecture: arch, loss: loss)
       let parameters = FloatBuffer(count: arch.parameterCount)
@@ -124,7 +124,7 @@ final class DataParallelEngineTests: XCTestCase {
     }
   }
 
-  func testShortLastBatchAndPlan() {
+  func testShortLastBatchAndPlan() throws {
     let plan = ShardPlan(batchSize: 100, shardSize: 32)
     XCTAssertEqual(plan.maxShards, 4)
     XCTAssertEqual(plan.shardCount(rows: 33), 2)
@@ -132,17 +132,17 @@ final class DataParallelEngineTests: XCTestCase {
     // 600 samples in batches of 128: the last batch has 88 rows; all threads agree.
     let data = problem()
     let settings = OptimizerSettings(kind: .sgd, learningRate: 0.05)
-    let (a, _, la) = train(threads: 1, batch: 128, shard: 32, epochs: 1, settings: settings, data: data)
-    let (b, _, lb) = train(threads: 5, batch: 128, shard: 32, epochs: 1, settings: settings, data: data)
+    let (a, _, la) = try train(threads: 1, batch: 128, shard: 32, epochs: 1, settings: settings, data: data)
+    let (b, _, lb) = try train(threads: 5, batch: 128, shard: 32, epochs: 1, settings: settings, data: data)
     XCTAssertEqual(la.count, 5)
     XCTAssertTrue(a.bitwiseEqual(b))
     XCTAssertEqual(la, lb)
   }
 
-  func testNonFiniteLossLeavesParametersUntouched() {
+  func testNonFiniteLossLeavesParametersUntouched() throws {
     let data = problem(samples: 64)
     data.inputs[3, 2] = .nan
-    let arch = architecture()
+    let arch = try architecture()
     let network = Network(architecture: arch, loss: .crossEntropy)
     let parameters = FloatBuffer(count: arch.parameterCount)
     var generator = SeededGenerator(seed: 1)
@@ -159,9 +159,9 @@ final class DataParallelEngineTests: XCTestCase {
     XCTAssertTrue(parameters.bitwiseEqual(before))
   }
 
-  func testEvaluationIsDeterministicAcrossThreads() {
+  func testEvaluationIsDeterministicAcrossThreads() throws {
     let data = problem()
-    let arch = architecture()
+    let arch = try architecture()
     let network = Network(architecture: arch, loss: .crossEntropy)
     let parameters = FloatBuffer(count: arch.parameterCount)
     var generator = SeededGenerator(seed: 2)
@@ -174,5 +174,113 @@ final class DataParallelEngineTests: XCTestCase {
     XCTAssertEqual(sums[0], sums[1])
     XCTAssertEqual(sums[0], sums[2])
     XCTAssertEqual(sums[0].samples, 600)
+  }
+  /// A network of four reducer chunks, so chunks are spread unevenly over three workers.
+  private func wideArchitecture() throws -> Architecture {
+    try Architecture(
+      input: [64],
+      layers: [
+        Dense.Spec(units: 256, activation: .relu), Dense.Spec(units: 128, activation: .tanh),
+        Dense.Spec(units: 5, activation: .softmax),
+      ])
+  }
+
+  func testPhasesCalledOneByOneGiveTheBitsOfStep() throws {
+    let data = problem()
+    let arch = try wideArchitecture()
+    XCTAssertEqual(ChunkPlan(parameterCount: arch.parameterCount).count, 4)
+    for settings in [
+      OptimizerSettings(kind: .sgd, learningRate: 0.05, momentum: 0.9),
+      OptimizerSettings(kind: .adamw, learningRate: 0.001, clipNorm: 0.5),
+    ] {
+      var runs: [(FloatBuffer, OptimizerState, [UInt64])] = []
+      for (threads, phased) in [(1, false), (1, true), (3, false), (3, true)] {
+        let network = Network(architecture: arch, loss: .crossEntropy)
+        let parameters = FloatBuffer(count: arch.parameterCount)
+        var generator = SeededGenerator(seed: 21)
+        Initializer.heUniform.initialize(parameters, for: arch, using: &generator)
+        let optimizer = OptimizerState(settings: settings, parameterCount: arch.parameterCount)
+        let engine: any TrainingEngine = DataParallelEngine(
+          network: network, plan: ShardPlan(batchSize: 128, shardSize: 32), threads: threads,
+          targetColumns: 1)
+        var bits: [UInt64] = []
+        var start = 0
+        while start < data.count {
+          let indices = Array(0..<data.count)[start..<min(start + 128, data.count)]
+          if phased {
+            let batch = engine.compute(parameters: parameters, data: data, indices: indices)
+            XCTAssertTrue(batch.loss.isFinite)
+            let gradient = engine.reduce(batch)
+            XCTAssertTrue(gradient.isFinite)
+            engine.apply(gradient, parameters: parameters, optimizer: optimizer, learningRate: 0.001)
+            bits += [batch.loss.bitPattern, gradient.norm.bitPattern]
+          } else {
+            let outcome = engine.step(
+              parameters: parameters, optimizer: optimizer, data: data, indices: indices,
+              learningRate: 0.001)
+            XCTAssertTrue(outcome.isFinite)
+            bits += [outcome.loss.bitPattern, outcome.gradientNorm.bitPattern]
+          }
+          start += 128
+        }
+        runs.append((parameters, optimizer, bits))
+      }
+      let (p0, o0, b0) = runs[0]
+      XCTAssertEqual(o0.step, 5)
+      for (i, (p, o, b)) in runs.enumerated().dropFirst() {
+        XCTAssertTrue(p.bitwiseEqual(p0), "parameters, run \(i), \(settings.kind)")
+        XCTAssertEqual(o.step, o0.step)
+        for (a, c) in zip(o.slots, o0.slots) { XCTAssertTrue(a.bitwiseEqual(c), "slots, run \(i)") }
+        XCTAssertEqual(b, b0, "losses and norms, run \(i)")
+      }
+    }
+  }
+
+  func testFiniteLossWithAnInfiniteGradientEntryChangesNothing() throws {
+    // One softmax layer on 20,000 features: 40,000 weights in three chunks.
+    // The last feature is 3e38 with zero weights, so the outputs and the
+    // loss stay finite, but its weight gradients add up past Float's range:
+    // the infinite entries sit in the last chunk, after two finite ones.
+    let features = 20_000
+    let arch = try Architecture(
+      input: [features], layers: [Dense.Spec(units: 2, activation: .softmax, bias: false)])
+    let chunks = ChunkPlan(parameterCount: arch.parameterCount)
+    XCTAssertEqual(chunks.count, 3)
+    let x = Matrix(rows: 4, columns: features)
+    for r in 0..<4 {
+      for i in 0..<(features - 1) { x[r, i] = 1 }
+      x[r, features - 1] = 3e38
+    }
+    let data = Dataset(inputs: x, targets: Matrix(rows: 4, columns: 1))  // every row class 0
+    let network = Network(architecture: arch, loss: .crossEntropy)
+    for settings in [
+      OptimizerSettings(kind: .sgd, learningRate: 0.1, momentum: 0.9),
+      OptimizerSettings(kind: .adam, learningRate: 0.01),
+      OptimizerSettings(kind: .sgd, learningRate: 0.1, clipNorm: 1),
+    ] {
+      for threads in [1, 2] {
+        let parameters = FloatBuffer(count: arch.parameterCount)
+        var generator = SeededGenerator(seed: 4)
+        for i in 0..<(parameters.count - 2) { parameters[i] = (generator.nextFloat() - 0.5) * 1e-3 }
+        let before = FloatBuffer(parameters.array)
+        let optimizer = OptimizerState(settings: settings, parameterCount: arch.parameterCount)
+        let engine: any TrainingEngine = DataParallelEngine(
+          network: network, plan: ShardPlan(batchSize: 4, shardSize: 2), threads: threads,
+          targetColumns: 1)
+        let outcome = engine.step(
+          parameters: parameters, optimizer: optimizer, data: data, indices: Array(0..<4)[...],
+          learningRate: 0.1)
+        XCTAssertTrue(outcome.loss.isFinite, "the loss is finite: \(outcome.loss)")
+        XCTAssertFalse(outcome.isFinite)
+        XCTAssertFalse(outcome.gradientNorm.isFinite)
+        XCTAssertTrue(parameters.bitwiseEqual(before), "parameters, \(settings.kind), threads \(threads)")
+        XCTAssertEqual(optimizer.step, 0, "the optimizer's step count")
+        for slot in optimizer.slots { XCTAssertTrue(slot.array.allSatisfy { $0 == 0 }, "optimizer slots") }
+        // The early chunks did have finite, non-zero gradients that an update would have applied.
+        let reduced = (engine as? DataParallelEngine)?.gradient
+        XCTAssertTrue(reduced?.array[chunks.range(ofChunk: 0)].allSatisfy { $0.isFinite && $0 != 0 } ?? false)
+        XCTAssertTrue(reduced?.array[chunks.range(ofChunk: 2)].contains { $0.isInfinite } ?? false)
+      }
+    }
   }
 }

@@ -27,19 +27,24 @@ public struct SavedModel: Sendable {
       throw NNBatchError(.usage, "\(error)")
     }
     let config = try Config.parse(text: checkpoint.config, file: "\(path):/@config")
-    var layers: [LayerSpec] = []
+    var layers: [any LayerSpec] = []
     for layer in checkpoint.layers {
       guard let activation = Activation(rawValue: layer.activation) else {
         throw NNBatchError(.usage, "\(path): unknown activation \"\(layer.activation)\" in the model")
       }
-      layers.append(LayerSpec(units: layer.units, activation: activation))
+      layers.append(Dense.Spec(units: layer.units, activation: activation, bias: checkpoint.bias))
     }
     guard let first = checkpoint.layers.first,
       checkpoint.parameters.count == checkpoint.expectedParameterCount
     else {
       throw NNBatchError(.usage, "\(path): the model's parameters do not match its layers")
     }
-    let architecture = Architecture(inputs: first.inputs, layers: layers, bias: checkpoint.bias)
+    let architecture: Architecture
+    do {
+      architecture = try Architecture(input: [first.inputs], layers: layers)
+    } catch {
+      throw NNBatchError(.usage, "\(path): the model's layers do not fit together: \(error)")
+    }
     let scaling = Scaling(rawValue: checkpoint.scaling) ?? .none
     let targetScaling = Scaling(rawValue: checkpoint.targetScaling) ?? .none
     guard

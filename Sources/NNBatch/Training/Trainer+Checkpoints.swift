@@ -6,8 +6,9 @@ import NeuralNet
 extension Trainer {
   /// The run's complete state as a checkpoint.
   func makeCheckpoint() -> Checkpoint {
-    let layers = network.architecture.layout.map {
-      Checkpoint.Layer(activation: $0.activation.rawValue, inputs: $0.inputs, units: $0.units)
+    let layers = network.architecture.layers.map {
+      Checkpoint.Layer(
+        activation: $0.activation.rawValue, inputs: $0.inputShape.elements, units: $0.outputShape.elements)
     }
     let settings = optimizer.settings
     var hyper: [String: Double] = [
@@ -150,8 +151,7 @@ extension Trainer {
       }
     }
     compare(
-      "model.layers", saved.layers.map { "\($0.units) \($0.activation.rawValue)" },
-      config.layers.map { "\($0.units) \($0.activation.rawValue)" })
+      "model.layers", saved.layers.map(\.description), config.layers.map(\.description))
     compare("model.bias", saved.bias, config.bias)
     compare("model.init", saved.initializer.rawValue, config.initializer.rawValue)
     compare("loss", saved.loss.rawValue, config.loss.rawValue)
@@ -186,7 +186,9 @@ extension Trainer {
     } catch {
       throw NNBatchError(.usage, "cannot initialise from \(path): \(error)")
     }
-    let expected = network.architecture.layout.map { "[\($0.inputs), \($0.units)]" }
+    let expected = network.architecture.layers.map {
+      "[\($0.inputShape.elements), \($0.outputShape.elements)]"
+    }
     let found = checkpoint.layers.map { "[\($0.inputs), \($0.units)]" }
     guard expected == found, checkpoint.bias == config.bias else {
       throw NNBatchError(
