@@ -1,4 +1,5 @@
 import NNBatch
+import NeuralNet
 import XCTest
 
 /// Strict config parsing: every malformed config names file, JSON path, position, expected and found.
@@ -44,8 +45,23 @@ final class ConfigTests: XCTestCase {
     XCTAssertEqual(Config.defaultShardSize(batchSize: 4), 4)
   }
 
+  func testLayerTypeDefaultsToDenseAndBiasCanBeSetPerLayer() throws {
+    let text = Self.valid.replacingOccurrences(
+      of: "{ \"units\": 4, \"activation\": \"tanh\" }",
+      with: "{ \"type\": \"dense\", \"units\": 4, \"activation\": \"tanh\", \"bias\": false }")
+    let config = try Config.parse(text: text, file: "t.json")
+    let first = try XCTUnwrap(config.layers.first as? Dense.Spec)
+    let second = try XCTUnwrap(config.layers.last as? Dense.Spec)
+    XCTAssertEqual(first, Dense.Spec(units: 4, activation: .tanh, bias: false))
+    XCTAssertEqual(second, Dense.Spec(units: 1, activation: .sigmoid, bias: true))
+  }
+
   /// Malformed configs: (text to replace, replacement, substrings the message must contain).
   static let corpus: [(String, String, [String])] = [
+    (
+      "{ \"units\": 4, \"activation\": \"tanh\" }", "{ \"type\": \"dnse\", \"units\": 4 }",
+      ["bad.json:5:", "$.model.layers[0].type", "unknown layer type \"dnse\"", "did you mean \"dense\""]
+    ),
     (
       "\"source\": \"inline\",", "\"source\": \"inline\", \"scale_targets\": \"standardize\",",
       ["$.data.scale_targets", "target scaling is for regression"]

@@ -143,37 +143,38 @@ extension Config {
 
     // Model first: the data's checks use its output width.
     var layers: [any LayerSpec] = []
-    var dense: [(units: Int, activation: Activation)] = []
     var initializer = Initializer.xavierUniform
     var bias = true
     if let model = root.object("model") {
+      bias = model.bool("bias") ?? bias
       if let items = model.array("layers") {
         if items.isEmpty { model.report("layers", "expected at least one layer, found none") }
+        var complete = true
         for (i, item) in items.enumerated() {
           guard let layer = ObjectReader.make(item, path: "\(model.childPath("layers"))[\(i)]", sink: sink)
-          else { continue }
-          let units = layer.int("units", min: 1, max: 1 << 20)
-          if !layer.has("units") { layer.missing("units", "a positive integer") }
-          let activation = layer.choice("activation", Activation.self, what: "activation") ?? .linear
-          if let units { dense.append((units, activation)) }
+          else {
+            complete = false
+            continue
+          }
+          if let spec = LayerConfigs.decode(layer, defaults: LayerDefaults(bias: bias)) {
+            layers.append(spec)
+          } else {
+            complete = false
+          }
           layer.finish()
         }
-        if let last = dense.last, last.activation == .softmax, last.units < 2, let item = items.last {
-          sink.report(
-            item, "\(model.childPath("layers"))[\(items.count - 1)].units",
-            "a softmax layer needs at least 2 units, found \(last.units)")
-        }
-        for (i, layer) in dense.enumerated() where layer.activation == .softmax && i != dense.count - 1 {
-          sink.report(
-            items[i], "\(model.childPath("layers"))[\(i)].activation",
-            "softmax is only allowed on the last layer (layer \(dense.count - 1)), found it on layer \(i)")
+        // Indices below are config indices only when every layer decoded.
+        if complete {
+          for (i, layer) in layers.enumerated() where layer.activation == .softmax && i != layers.count - 1 {
+            sink.report(
+              items[i], "\(model.childPath("layers"))[\(i)].activation",
+              "softmax is only allowed on the last layer (layer \(layers.count - 1)), found it on layer \(i)")
+          }
         }
       } else {
         model.missing("layers", "an array of {\"units\": N, \"activation\": NAME}")
       }
       initializer = model.choice("init", Initializer.self, what: "initializer") ?? initializer
-      bias = model.bool("bias") ?? bias
-      layers = dense.map { Dense.Spec(units: $0.units, activation: $0.activation, bias: bias) }
       model.finish()
     } else if !root.has("model") {
       root.missing("model", "an object with \"layers\"")
