@@ -50,7 +50,9 @@ public struct XXH64: Sendable {
       pending.append(contentsOf: bytes[0..<take])
       offset = take
       if pending.count < 32 { return }
-      pending.withUnsafeBytes { consumeStripe($0.baseAddress.unsafelyUnwrapped) }
+      pending.withUnsafeBytes { raw in
+        if let stripe = raw.baseAddress { consumeStripe(stripe) }  // 32 bytes here, never nil
+      }
       pending.removeAll(keepingCapacity: true)
     }
     guard let base = bytes.baseAddress else { return }

@@ -26,10 +26,10 @@ public enum Evaluate {
       }
       source = dataConfig
     }
-    let raw = try DataLoader.read(config.data, task: config.task, labels: model.checkpoint.labels)
+    let raw = try DataLoader.read(config.data, task: config.task, labels: model.checkpoint.data.labels)
     var dataset = Dataset(inputs: raw.inputs, targets: raw.targets)
     if let validation = config.validation, dataConfig == nil {
-      let v = try DataLoader.read(validation, task: config.task, labels: model.checkpoint.labels)
+      let v = try DataLoader.read(validation, task: config.task, labels: model.checkpoint.data.labels)
       dataset = Dataset(inputs: v.inputs, targets: v.targets)
     } else if config.validationSplit > 0 && dataConfig == nil {
       let held = Int((Double(dataset.count) * config.validationSplit).rounded())
@@ -45,7 +45,7 @@ public enum Evaluate {
     }
     model.scaler.apply(to: dataset.inputs)
     let prepared = PreparedData(
-      train: dataset, validation: nil, labels: model.checkpoint.labels, scaler: model.scaler,
+      train: dataset, validation: nil, labels: model.checkpoint.data.labels, scaler: model.scaler,
       targetScaler: model.targetScaler)
     try DataLoader.check(prepared, against: config, classes: nil)
     // The loss is computed as in training (scaled targets); MAE and R² in the targets' units.
@@ -110,7 +110,8 @@ public enum Evaluate {
         ? Int(t[0] >= 0 ? t[0].rounded() : 0) : argmax(t, count: dataset.targetColumns)
       if expected < classes { matrix[expected][predicted] += 1 }
     }
-    let labels = model.checkpoint.labels.isEmpty ? (0..<classes).map(String.init) : model.checkpoint.labels
+    let labels =
+      model.checkpoint.data.labels.isEmpty ? (0..<classes).map(String.init) : model.checkpoint.data.labels
     let cell = max(6, (labels.map(\.count).max() ?? 1) + 1, String(dataset.count).count + 1)
     func pad(_ s: String) -> String { String(repeating: " ", count: max(0, cell - s.count)) + s }
     var lines = ["confusion matrix (rows: true class, columns: predicted)"]

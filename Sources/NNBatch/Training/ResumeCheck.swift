@@ -1,0 +1,205 @@
+import Checkpoints
+import NeuralNet
+
+/// Whether a checkpoint can continue the run a config describes, said in config terms.
+///
+/// Every setting that changes what a resumed run computes must match:
+/// model, loss, optimizer (each hyper-parameter and the schedule), seed,
+/// data (source settings, task, validation, split, scaling) and batching.
+/// Epochs, checkpoint policy and threads may change. Each difference is one
+/// line naming the JSON path with both plain values:
+/// `$.optimizer.momentum: checkpoint has 0.9, config has 0.5`. Model and
+/// optimizer come from the checkpoint's typed contents (what a resume
+/// restores), the rest from the config text saved in it, parsed with
+/// defaults filled in.
+enum ResumeCheck {
+  /// Throws a usage error listing every difference between `checkpoint` (read from `file`) and this run.
+  static func requireCompatible(
+    _ checkpoint: Checkpoint, file: String, config: Config, architecture: Architecture
+  ) throws(NNBatchError) {
+    let saved: Config
+    do {
+      saved = try Config.parse(text: checkpoint.config, file: "\(file):/@config")
+    } catch {
+      throw NNBatchError(.usage, "\(file): the saved config does not parse: \(error)")
+    }
+    let found = differences(checkpoint: checkpoint, saved: saved, config: config, architecture: architecture)
+    if !found.isEmpty {
+      throw NNBatchError(.usage, found.map { "cannot resume from \(file): \($0)" })
+    }
+  }
+
+  /// The differences, one line each (empty when the checkpoint can continue this run).
+  static func differences(
+    checkpoint: Checkpoint, saved: Config, config: Config, architecture: Architecture
+  ) -> [String] {
+    var lines = Differences()
+    lines.append(contentsOf: shapeDifferences(checkpoint: checkpoint.architecture, model: architecture))
+    for (index, (old, new)) in zip(checkpoint.architecture.layers, architecture.layers).enumerated() {
+      let before = LayerSchemas.describe(old)
+      let after = LayerSchemas.describe(new)
+      let path = "$.model.layers[\(index)]"
+      guard before.kind == after.kind else {
+        lines.compare("\(path).kind", before.kind, after.kind)
+        continue
+      }
+      // Shapes (units) are reported above; the other settings here.
+      let shapes = Set(["units"])
+      for (a, b) in zip(before.settings, after.settings) where a.key == b.key && !shapes.contains(a.key) {
+        lines.compare("\(path).\(a.key)", a.value, b.value)
+      }
+    }
+    lines.compare("$.model.init", saved.initializer.rawValue, config.initializer.rawValue)
+    lines.compare("$.loss", saved.loss.rawValue, config.loss.rawValue)
+    compareOptimizer(checkpoint.optimizer.settings, config.optimizer, into: &lines)
+    compareSchedule(saved.schedule, config.schedule, into: &lines)
+    lines.compare("$.seed", saved.seed, config.seed)
+    compareData(saved.data, config.data, path: "$.data", into: &lines)
+    lines.compare("$.data.task", saved.task.rawValue, config.task.rawValue)
+    switch (saved.validation, config.validation) {
+    case (nil, nil): break
+    case (let old?, let new?): compareData(old, new, path: "$.data.validation", into: &lines)
+    case (let old, let new):
+      lines.compare(
+        "$.data.validation", old.map { $0.source.name } ?? "none", new.map { $0.source.name } ?? "none")
+    }
+    lines.compare("$.data.validation_split", saved.validationSplit, config.validationSplit)
+    lines.compare("$.data.scale", saved.scaling.rawValue, config.scaling.rawValue)
+    lines.compare("$.data.scale_targets", saved.targetScaling.rawValue, config.targetScaling.rawValue)
+    lines.compare("$.training.batch_size", saved.batchSize, config.batchSize)
+    lines.compare("$.training.shard_size", saved.shardSize, config.shardSize)
+    lines.compare("$.training.shuffle", saved.shuffle, config.shuffle)
+    lines.compare("$.training.drop_last", saved.dropLast, config.dropLast)
+    return lines.lines
+  }
+
+  /// Differences of parameter shapes: what a warm start (`--init-from`) needs to match.
+  static func shapeDifferences(checkpoint: Architecture, model: Architecture) -> [String] {
+    var lines = Differences()
+    lines.compare("input features (from $.data)", checkpoint.inputs, model.inputs)
+    if checkpoint.layers.count != model.layers.count {
+      lines.append(
+        "$.model.layers: checkpoint has \(checkpoint.layers.count) layers, config has \(model.layers.count)")
+    }
+    for (index, (old, new)) in zip(checkpoint.layers, model.layers).enumerated() {
+      lines.compare("$.model.layers[\(index)].units", old.units, new.units)
+    }
+    lines.compare("$.model.bias", checkpoint.bias, model.bias)
+    return lines.lines
+  }
+
+  private static func compareOptimizer(
+    _ old: OptimizerSettings, _ new: OptimizerSettings, into lines: inout Differences
+  ) {
+    lines.compare("$.optimizer.kind", old.kind.rawValue, new.kind.rawValue)
+    let before = Dictionary(uniqueKeysWithValues: old.hyperParameters.map { ($0.name, $0.value) })
+    let after = Dictionary(uniqueKeysWithValues: new.hyperParameters.map { ($0.name, $0.value) })
+    for parameter in new.hyperParameters + old.hyperParameters.filter({ after[$0.name] == nil }) {
+      let name = parameter.name
+      switch (before[name], after[name]) {
+      case (let a?, let b?): lines.compare("$.optimizer.\(name)", a, b)
+      // Only clip_norm is optional within one kind; other one-sided names come with a kind change.
+      case (let a, let b) where old.kind == new.kind:
+        lines.compare(
+          "$.optimizer.\(name)", a.map(\.description) ?? "not set", b.map(\.description) ?? "not set")
+      default: break
+      }
+    }
+  }
+
+  private static func compareSchedule(
+    _ old: LearningRateSchedule, _ new: LearningRateSchedule, into lines: inout Differences
+  ) {
+    let path = "$.optimizer.schedule"
+    lines.compare("\(path).kind", old.kind.rawValue, new.kind.rawValue)
+    lines.compare("\(path).warmup_steps", old.warmupSteps, new.warmupSteps)
+    guard old.kind == new.kind else { return }
+    // total_steps follows from the epochs, which a resume may change.
+    switch new.kind {
+    case .constant: break
+    case .step:
+      lines.compare("\(path).every_epochs", old.everyEpochs, new.everyEpochs)
+      lines.compare("\(path).factor", old.factor, new.factor)
+    case .exponential:
+      lines.compare("\(path).gamma", old.gamma, new.gamma)
+    case .cosine:
+      lines.compare("\(path).floor", old.floor, new.floor)
+    }
+  }
+
+  private static func compareData(
+    _ old: DataConfig, _ new: DataConfig, path: String, into lines: inout Differences
+  ) {
+    let before = sourceSettings(old.source)
+    let after = sourceSettings(new.source)
+    guard old.source.name == new.source.name else {
+      lines.compare("\(path).source", old.source.name, new.source.name)
+      return
+    }
+    for (a, b) in zip(before, after) where a.identity != b.identity {
+      if a.shown == b.shown {
+        lines.append("\(path).\(a.key): checkpoint and config have different values (\(a.shown) each)")
+      } else {
+        lines.compare("\(path).\(a.key)", a.shown, b.shown)
+      }
+    }
+  }
+
+  /// One data-source setting: shown to the user, compared by identity (inline data by value).
+  private struct SourceSetting {
+    let key: String
+    let shown: String
+    let identity: String
+
+    init(_ key: String, _ value: some CustomStringConvertible, identity: String? = nil) {
+      self.key = key
+      shown = value.description
+      self.identity = identity ?? value.description
+    }
+  }
+
+  /// A source's settings with defaults filled in, in config order (the source's own keys).
+  private static func sourceSettings(_ source: DataSource) -> [SourceSetting] {
+    func columns(_ refs: [ColumnRef]) -> String {
+      refs.count == 1 ? refs[0].description : "[\(refs.map(\.description).joined(separator: ", "))]"
+    }
+    switch source {
+    case .inline(let inputs, let targets):
+      return [
+        SourceSetting("inputs", "\(inputs.count) rows", identity: "\(inputs)"),
+        SourceSetting("targets", "\(targets.count) rows", identity: "\(targets)"),
+      ]
+    case .synthetic(let samples, let features, let classes, let seed):
+      return [
+        SourceSetting("samples", samples), SourceSetting("features", features),
+        SourceSetting("classes", classes), SourceSetting("seed", seed),
+      ]
+    case .csv(let options):
+      return [
+        SourceSetting("path", options.path), SourceSetting("header", options.header),
+        SourceSetting("delimiter", String(options.delimiter)),
+        SourceSetting("targets", columns(options.targets)),
+        SourceSetting("ignore", columns(options.ignore)),
+      ]
+    case .idx(let images, let labels):
+      return [SourceSetting("images", images), SourceSetting("labels", labels)]
+    case .hdf5(let path, let inputs, let targets):
+      return [
+        SourceSetting("path", path), SourceSetting("inputs", inputs), SourceSetting("targets", targets),
+      ]
+    }
+  }
+}
+
+/// Difference lines, "PATH: checkpoint has OLD, config has NEW".
+private struct Differences {
+  var lines: [String] = []
+
+  mutating func append(_ line: String) { lines.append(line) }
+
+  mutating func append(contentsOf more: [String]) { lines.append(contentsOf: more) }
+
+  mutating func compare<T: Equatable & CustomStringConvertible>(_ path: String, _ old: T, _ new: T) {
+    if old != new { lines.append("\(path): checkpoint has \(old), config has \(new)") }
+  }
+}
