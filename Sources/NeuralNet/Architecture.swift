@@ -1,86 +1,93 @@
-/// One dense layer: `units` outputs with an activation.
-public struct LayerSpec: Sendable, Hashable, Codable {
-  /// Number of outputs of the layer.
-  public var units: Int
-  /// The non-linearity applied to the layer's outputs.
-  public var activation: Activation
+/// Why layers cannot be built on an input shape.
+public enum ArchitectureError: Error, Sendable, Hashable, CustomStringConvertible {
+  /// The list of layers is empty.
+  case noLayers
+  /// The input shape holds no values (an axis of size < 1).
+  case emptyInput(Shape)
+  /// Layer `index` (of `kind`) cannot take inputs of shape `input`; it expected `expected`.
+  case layer(index: Int, kind: String, input: Shape, expected: String)
 
-  /// A layer of `units` outputs followed by `activation`.
-  public init(units: Int, activation: Activation) {
-    self.units = units
-    self.activation = activation
-  }
-}
-
-/// Where one layer's parameters live in the flat parameter buffer.
-public struct LayerLayout: Sendable, Hashable {
-  /// Inputs to the layer (rows of its weight matrix).
-  public let inputs: Int
-  /// Outputs of the layer (columns of its weight matrix).
-  public let units: Int
-  /// Offset of W[inputs, units], row-major (row i = weights from input i).
-  public let weightOffset: Int
-  /// Offset of b[units], or nil when the network has no biases.
-  public let biasOffset: Int?
-  /// The layer's activation.
-  public let activation: Activation
-
-  /// Number of weights, inputs × units.
-  public var weightCount: Int { inputs * units }
-}
-
-/// The shape of a dense network, and the layout of its flat parameters.
-///
-/// All parameters live in one buffer: layer 0's weights, its biases, layer
-/// 1's weights, ... Gradients and optimizer state share this layout, so
-/// optimizers and the gradient reducer are single loops over one range.
-public struct Architecture: Sendable, Hashable {
-  /// Number of input features.
-  public let inputs: Int
-  /// The layers, input side first.
-  public let layers: [LayerSpec]
-  /// Whether layers add a bias vector (the tutorial's network has none).
-  public let bias: Bool
-  /// Per-layer parameter offsets.
-  public let layout: [LayerLayout]
-  /// Total number of parameters (weights and biases).
-  public let parameterCount: Int
-
-  /// A network of `layers` on `inputs` features.
-  public init(inputs: Int, layers: [LayerSpec], bias: Bool) {
-    precondition(inputs > 0, "a network needs at least one input")
-    precondition(!layers.isEmpty, "a network needs at least one layer")
-    precondition(layers.allSatisfy { $0.units > 0 }, "every layer needs at least one unit")
-    self.inputs = inputs
-    self.layers = layers
-    self.bias = bias
-    var offset = 0
-    var fanIn = inputs
-    var layout: [LayerLayout] = []
-    for layer in layers {
-      let weightOffset = offset
-      offset += fanIn * layer.units
-      var biasOffset: Int?
-      if bias {
-        biasOffset = offset
-        offset += layer.units
-      }
-      layout.append(
-        LayerLayout(
-          inputs: fanIn, units: layer.units, weightOffset: weightOffset,
-          biasOffset: biasOffset, activation: layer.activation))
-      fanIn = layer.units
+  /// One line for error messages.
+  public var description: String {
+    switch self {
+    case .noLayers:
+      return "a network needs at least one layer, found none"
+    case .emptyInput(let shape):
+      return "the input shape \(shape) holds no values; expected every axis ≥ 1"
+    case .layer(let index, let kind, let input, let expected):
+      return "layer \(index) (\(kind)) cannot take input of shape \(input): expected \(expected)"
     }
-    self.layout = layout
+  }
+}
+
+/// The built layers of a network and the layout of its flat parameters.
+///
+/// All parameters live in one buffer, layer by layer in each layer's tensor
+/// order: layer 0's weights, its biases, layer 1's weights, ... Gradients
+/// and optimizer state share this layout, so optimizers and the gradient
+/// reducer are single loops over one range. The layout is decided here, once:
+/// each layer is built with the offset where the previous one ended, and
+/// anything that stores or reads parameters (checkpoints) takes the tensors
+/// from `layers[l].parameters`.
+public struct Architecture: Sendable, Hashable {
+  /// Shape of one input sample.
+  public let inputShape: Shape
+  /// The layers, input side first, with shapes and parameter tensors.
+  public let layers: [any Layer]
+  /// Total number of parameters.
+  public let parameterCount: Int
+  /// Most floats per sample of the input or any layer's output (scratch sizing).
+  public let maxWidth: Int
+  /// Multiply-adds of one sample's forward pass, over all layers.
+  public let multiplyAdds: Int
+  /// Shape of one output sample (the last layer's).
+  public let outputShape: Shape
+  /// Floats per output sample (the number of network outputs).
+  public let outputs: Int
+
+  /// Builds `specs` on samples of shape `input`, each layer on the previous one's output.
+  public init(input: Shape, layers specs: [any LayerSpec]) throws(ArchitectureError) {
+    guard !specs.isEmpty else { throw .noLayers }
+    guard input.rank > 0, input.dimensions.allSatisfy({ $0 > 0 }) else { throw .emptyInput(input) }
+    var layers: [any Layer] = []
+    var shape = input
+    var offset = 0
+    for (index, spec) in specs.enumerated() {
+      let layer: any Layer
+      do {
+        layer = try spec.build(input: shape, parameterOffset: offset)
+      } catch {
+        throw .layer(index: index, kind: spec.kind, input: shape, expected: error.expected)
+      }
+      layers.append(layer)
+      offset += layer.parameterCount
+      shape = layer.outputShape
+    }
+    inputShape = input
+    self.layers = layers
     parameterCount = offset
+    maxWidth = layers.reduce(input.elements) { max($0, $1.outputShape.elements) }
+    multiplyAdds = layers.reduce(0) { $0 + $1.multiplyAdds }
+    outputShape = shape
+    outputs = shape.elements
   }
 
-  /// Number of network outputs (units of the last layer).
-  public var outputs: Int { layers[layers.count - 1].units }
+  /// The specs the layers were built from.
+  public var specs: [any LayerSpec] { layers.map { $0.spec } }
 
-  /// The widest layer (or the input), for sizing scratch buffers.
-  public var maxWidth: Int { max(inputs, layers.map(\.units).max() ?? 0) }
+  /// Floats per input sample (the number of features for flat data).
+  public var inputs: Int { inputShape.elements }
 
-  /// Multiply-adds of one sample's forward pass (one per weight).
-  public var weightCount: Int { layout.reduce(0) { $0 + $1.weightCount } }
+  /// Same input shape and the same layer specs.
+  public static func == (lhs: Architecture, rhs: Architecture) -> Bool {
+    lhs.inputShape == rhs.inputShape
+      && lhs.layers.count == rhs.layers.count
+      && zip(lhs.layers, rhs.layers).allSatisfy { $0.spec.isEqual(to: $1.spec) }
+  }
+
+  /// Hashes the input shape and the layer kinds.
+  public func hash(into hasher: inout Hasher) {
+    hasher.combine(inputShape)
+    for layer in layers { hasher.combine(layer.kind) }
+  }
 }

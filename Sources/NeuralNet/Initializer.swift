@@ -9,31 +9,37 @@ public enum Initializer: String, Sendable, CaseIterable, Codable {
   /// Normal with mean 0 and standard deviation √(2 / fan_in) (He et al.).
   case heNormal = "he_normal"
 
-  /// Fills `parameters` for `architecture`, layer by layer, row-major, from `generator`.
+  /// Fills `parameters` for `architecture`: zero, then each layer's tensors in layer order.
   public func initialize(
     _ parameters: FloatBuffer, for architecture: Architecture,
     using generator: inout SeededGenerator
   ) {
     precondition(parameters.count == architecture.parameterCount, "parameter buffer size mismatch")
     parameters.zero()
-    for layer in architecture.layout {
-      let weights = parameters.pointer + layer.weightOffset
-      let fanIn = Double(layer.inputs)
-      let fanOut = Double(layer.units)
-      for i in 0..<layer.weightCount {
-        switch self {
-        case .uniform01:
-          weights[i] = generator.nextFloat()
-        case .xavierUniform:
-          let limit = (6 / (fanIn + fanOut)).squareRoot()
-          weights[i] = Float((2 * generator.nextDouble() - 1) * limit)
-        case .heUniform:
-          let limit = (6 / fanIn).squareRoot()
-          weights[i] = Float((2 * generator.nextDouble() - 1) * limit)
-        case .heNormal:
-          weights[i] = Float(generator.nextGaussian() * (2 / fanIn).squareRoot())
-        }
-      }
+    for layer in architecture.layers {
+      layer.initialize(parameters.pointer, with: self, using: &generator)
+    }
+  }
+
+  /// Draws `count` values into `values`, in order, for a tensor of `fanIn` inputs and `fanOut` outputs.
+  public func fill(
+    _ values: UnsafeMutablePointer<Float>, count: Int, fanIn: Int, fanOut: Int,
+    using generator: inout SeededGenerator
+  ) {
+    let fanIn = Double(fanIn)
+    let fanOut = Double(fanOut)
+    switch self {
+    case .uniform01:
+      for i in 0..<count { values[i] = generator.nextFloat() }
+    case .xavierUniform:
+      let limit = (6 / (fanIn + fanOut)).squareRoot()
+      for i in 0..<count { values[i] = Float((2 * generator.nextDouble() - 1) * limit) }
+    case .heUniform:
+      let limit = (6 / fanIn).squareRoot()
+      for i in 0..<count { values[i] = Float((2 * generator.nextDouble() - 1) * limit) }
+    case .heNormal:
+      let deviation = (2 / fanIn).squareRoot()
+      for i in 0..<count { values[i] = Float(generator.nextGaussian() * deviation) }
     }
   }
 }

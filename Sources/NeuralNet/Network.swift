@@ -1,16 +1,14 @@
-// Forward and backward passes of a dense network on a batch of rows.
+// Forward and backward passes of a network on a batch of rows, layer by layer.
 //
-// Notation (per layer l): B rows (samples), I_l inputs, U_l units.
-//   X_l [B, I_l]  input (X_0 = data, X_l = A_{l−1})
-//   W_l [I_l, U_l] weights, b_l [U_l] biases
-//   Z_l = X_l · W_l + b_l,  A_l = f_l(Z_l)            [B, U_l]
-// Backward, from dZ_L given by the loss:
-//   dW_l = X_lᵀ · dZ_l   [I_l, U_l]   (gemm TN)
-//   db_l = Σ_rows dZ_l   [U_l]
-//   dA_{l−1} = dZ_l · W_lᵀ [B, I_l]   (gemm NT), dZ_{l−1} = dA_{l−1} ⊙ f'(A_{l−1})
+// Notation (per layer l): B rows (samples).
+//   X_l  input of layer l (X_0 = data, X_l = A_{l−1})
+//   Z_l  its output before the activation f_l,  A_l = f_l(Z_l)
+// Backward, from dZ_L given by the loss (which fuses the last activation):
+//   layer l turns dZ_l into its parameter gradients and dX_l = dA_{l−1};
+//   then dZ_{l−1} = dA_{l−1} ⊙ f'_{l−1}(A_{l−1}).
 // Gradients are of the *sum* of per-sample losses over the rows (see Loss).
 
-/// A dense network's shape and loss: runs forward and backward on rows.
+/// A network's layers and loss: runs forward and backward on rows.
 public struct Network: Sendable, Hashable {
   /// Layers and parameter layout.
   public let architecture: Architecture
@@ -33,21 +31,10 @@ public struct Network: Sendable, Hashable {
   ) -> UnsafePointer<Float> {
     precondition(rows <= workspace.capacity, "more rows than the workspace holds")
     var x = input
-    for (l, layer) in architecture.layout.enumerated() {
+    for (l, layer) in architecture.layers.enumerated() {
       let a = workspace.activations[l].pointer
-      // Z = X · W, then + b on every row.
-      gemm(
-        .none, .none, m: rows, n: layer.units, k: layer.inputs, alpha: 1, a: x,
-        lda: layer.inputs, b: parameters + layer.weightOffset, ldb: layer.units,
-        beta: 0, c: a, ldc: layer.units)
-      if let biasOffset = layer.biasOffset {
-        let b = parameters + biasOffset
-        for r in 0..<rows {
-          let row = a + r * layer.units
-          for j in 0..<layer.units { row[j] += b[j] }
-        }
-      }
-      layer.activation.forward(a, rows: rows, columns: layer.units)
+      layer.forward(
+        parameters: parameters, input: x, output: a, rows: rows, scratch: workspace.scratch[l].pointer)
       x = UnsafePointer(a)
     }
     return x
@@ -62,40 +49,25 @@ public struct Network: Sendable, Hashable {
     workspace: Workspace, gradient: UnsafeMutablePointer<Float>
   ) -> Double {
     let output = forward(parameters: parameters, input: input, rows: rows, workspace: workspace)
-    let layout = architecture.layout
-    let last = layout.count - 1
+    let layers = architecture.layers
+    let last = layers.count - 1
+    // dZ [rows, outputs of layer l] and dA [rows, inputs of layer l] ping-pong.
     var dZ = workspace.delta.pointer
     var dA = workspace.spare.pointer
     let lossSum = loss.sumAndGradient(
       output: output, targets: targets, targetColumns: targetColumns, rows: rows,
-      outputs: layout[last].units, activation: layout[last].activation, gradient: dZ)
+      outputs: architecture.outputs, activation: layers[last].activation, gradient: dZ)
 
     for l in stride(from: last, through: 0, by: -1) {
-      let layer = layout[l]
-      let x = l == 0 ? input : UnsafePointer(workspace.activations[l - 1].pointer)
-      // dW = Xᵀ · dZ
-      gemm(
-        .transposed, .none, m: layer.inputs, n: layer.units, k: rows, alpha: 1, a: x,
-        lda: layer.inputs, b: dZ, ldb: layer.units, beta: 0,
-        c: gradient + layer.weightOffset, ldc: layer.units)
-      if let biasOffset = layer.biasOffset {
-        // db = column sums of dZ
-        let db = gradient + biasOffset
-        db.update(repeating: 0, count: layer.units)
-        for r in 0..<rows {
-          let row = dZ + r * layer.units
-          for j in 0..<layer.units { db[j] += row[j] }
-        }
-      }
-      guard l > 0 else { break }
-      // dA_{l−1} = dZ · Wᵀ, then dZ_{l−1} = dA_{l−1} ⊙ f'(A_{l−1})
-      gemm(
-        .none, .transposed, m: rows, n: layer.inputs, k: layer.units, alpha: 1, a: dZ,
-        lda: layer.units, b: parameters + layer.weightOffset, ldb: layer.units, beta: 0,
-        c: dA, ldc: layer.inputs)
-      layout[l - 1].activation.backward(
-        output: workspace.activations[l - 1].pointer, gradient: dA, rows: rows,
-        columns: layer.inputs)
+      let below = l == 0 ? nil : UnsafePointer(workspace.activations[l - 1].pointer)
+      layers[l].backward(
+        parameters: parameters, input: below ?? input,
+        output: workspace.activations[l].pointer, outputGradient: dZ, rows: rows,
+        gradient: gradient, inputGradient: below == nil ? nil : dA,
+        scratch: workspace.scratch[l].pointer)
+      guard let below else { break }
+      layers[l - 1].activation.backward(
+        output: below, gradient: dA, rows: rows, columns: layers[l - 1].outputShape.elements)
       swap(&dZ, &dA)
     }
     return lossSum

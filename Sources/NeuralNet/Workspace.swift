@@ -2,7 +2,8 @@
 ///
 /// One per worker, allocated when a run is set up and reused every step.
 /// Shapes: `input` [capacity, inputs], `targets` [capacity, targetColumns],
-/// `activations[l]` [capacity, units_l], `delta` and `spare` [capacity, maxWidth].
+/// `activations[l]` [capacity, output elements of layer l], `delta` and
+/// `spare` [capacity, maxWidth], `scratch[l]` what layer l asks for.
 public final class Workspace: @unchecked Sendable {
   /// Most rows the buffers hold.
   public let capacity: Int
@@ -12,6 +13,8 @@ public final class Workspace: @unchecked Sendable {
   public let targets: FloatBuffer
   /// Outputs A_l of each layer for the current rows.
   public let activations: [FloatBuffer]
+  /// Each layer's own scratch (`Layer.scratchCount(rows:)` for `capacity` rows).
+  public let scratch: [FloatBuffer]
   /// dZ of the layer being back-propagated.
   let delta: FloatBuffer
   /// dA of the layer below, written from `delta` (ping-pong partner).
@@ -23,7 +26,8 @@ public final class Workspace: @unchecked Sendable {
     self.capacity = capacity
     input = FloatBuffer(count: capacity * architecture.inputs)
     targets = FloatBuffer(count: capacity * targetColumns)
-    activations = architecture.layers.map { FloatBuffer(count: capacity * $0.units) }
+    activations = architecture.layers.map { FloatBuffer(count: capacity * $0.outputShape.elements) }
+    scratch = architecture.layers.map { FloatBuffer(count: $0.scratchCount(rows: capacity)) }
     delta = FloatBuffer(count: capacity * architecture.maxWidth)
     spare = FloatBuffer(count: capacity * architecture.maxWidth)
   }

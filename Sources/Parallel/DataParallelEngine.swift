@@ -102,7 +102,7 @@ public final class DataParallelEngine: @unchecked Sendable {
     precondition(rows > 0 && rows <= plan.batchSize, "batch of \(rows) rows does not fit the plan")
     precondition(data.targetColumns == targetColumns, "target columns differ from the engine's")
     let shards = plan.shardCount(rows: rows)
-    let parallel = rows * network.architecture.weightCount >= Self.parallelWorkThreshold
+    let parallel = rows * network.architecture.multiplyAdds >= Self.parallelWorkThreshold
 
     // Phase 1: every shard's loss sum and gradient into its own buffers.
     workers.run(workers: parallel ? shards : 1) { worker, workerCount in
@@ -180,7 +180,7 @@ public final class DataParallelEngine: @unchecked Sendable {
     while start < data.count {
       let rows = min(plan.batchSize, data.count - start)
       let shards = plan.shardCount(rows: rows)
-      let parallel = rows * network.architecture.weightCount >= Self.parallelWorkThreshold
+      let parallel = rows * network.architecture.multiplyAdds >= Self.parallelWorkThreshold
       let batchStart = start
       workers.run(workers: parallel ? shards : 1) { worker, workerCount in
         var shard = worker

@@ -213,7 +213,8 @@ final class TrainerTests: XCTestCase {
     XCTAssertThrowsError(try train(changed, start: .resumeLatest, dir: dir.file("m"))) { error in
       XCTAssertTrue(
         "\(error)".contains(
-          "model.layers: checkpoint has [\"16 tanh\", \"2 softmax\"], config has [\"8 tanh\", \"2 softmax\"]"),
+          "model.layers: checkpoint has [\"dense 16 tanh\", \"dense 2 softmax\"], config has [\"dense 8 tanh\", \"dense 2 softmax\"]"
+        ),
         "\(error)")
     }
     // More epochs and other checkpoint settings are fine.

@@ -32,14 +32,19 @@ final class GradientCheckTests: XCTestCase {
     var total = 0.0
     for (sample, target) in zip(x, t) {
       var a = sample
-      for layer in architecture.layout {
-        var z = [Double](repeating: 0, count: layer.units)
-        for j in 0..<layer.units {
-          var sum = layer.biasOffset.map { theta[$0 + j] } ?? 0
-          for i in 0..<layer.inputs { sum += a[i] * theta[layer.weightOffset + i * layer.units + j] }
+      for (l, layer) in architecture.layers.enumerated() {
+        // The reference reads the tensors by name: weights [inputs, units], biases [units].
+        let tensors = Dictionary(uniqueKeysWithValues: layer.parameters.map { ($0.name, $0) })
+        guard let weights = tensors["weights"] else { return .nan }
+        let inputs = weights.shape.dimensions[0]
+        let units = weights.shape.dimensions[1]
+        var z = [Double](repeating: 0, count: units)
+        for j in 0..<units {
+          var sum = tensors["biases"].map { theta[$0.offset + j] } ?? 0
+          for i in 0..<inputs { sum += a[i] * theta[weights.offset + i * units + j] }
           z[j] = sum
         }
-        let isLast = layer.weightOffset == architecture.layout[architecture.layout.count - 1].weightOffset
+        let isLast = l == architecture.layers.count - 1
         a = activate(z, isLast ? (outputOverride ?? layer.activation) : layer.activation)
       }
       let o = Double(a.count)
@@ -73,20 +78,26 @@ final class GradientCheckTests: XCTestCase {
       output == .softmax || loss == .crossEntropy
       ? 2 + generator.nextIndex(below: 3) : 1 + generator.nextIndex(below: 3)
     let rows = 1 + generator.nextIndex(below: 5)
-    let architecture = Architecture(
-      inputs: inputs,
-      layers: [
-        LayerSpec(units: hiddenUnits, activation: hidden),
-        LayerSpec(units: hiddenUnits + 1, activation: hidden),
-        LayerSpec(units: outputs, activation: output),
-      ], bias: bias)
+    let architecture: Architecture
+    do {
+      architecture = try Architecture(
+        input: [inputs],
+        layers: [
+          Dense.Spec(units: hiddenUnits, activation: hidden, bias: bias),
+          Dense.Spec(units: hiddenUnits + 1, activation: hidden, bias: bias),
+          Dense.Spec(units: outputs, activation: output, bias: bias),
+        ])
+    } catch {
+      XCTFail("\(error)", file: file, line: line)
+      return
+    }
     let network = Network(architecture: architecture, loss: loss)
     let parameters = FloatBuffer(count: architecture.parameterCount)
     Initializer.xavierUniform.initialize(parameters, for: architecture, using: &generator)
     // Non-zero biases so their gradients are exercised away from zero.
-    for layer in architecture.layout {
-      if let b = layer.biasOffset {
-        for j in 0..<layer.units { parameters[b + j] = generator.nextFloat() - 0.5 }
+    for layer in architecture.layers {
+      for tensor in layer.parameters where tensor.name == "biases" {
+        for p in tensor.range { parameters[p] = generator.nextFloat() - 0.5 }
       }
     }
     let x = (0..<rows).map { _ in (0..<inputs).map { _ in Double(generator.nextFloat() * 2 - 1) } }
@@ -199,9 +210,9 @@ final class GradientCheckTests: XCTestCase {
       expectFailure: true)
   }
 
-  func testCrossEntropyStaysFiniteForExtremeLogits() {
-    let architecture = Architecture(
-      inputs: 1, layers: [LayerSpec(units: 3, activation: .softmax)], bias: false)
+  func testCrossEntropyStaysFiniteForExtremeLogits() throws {
+    let architecture = try Architecture(
+      input: [1], layers: [Dense.Spec(units: 3, activation: .softmax, bias: false)])
     let network = Network(architecture: architecture, loss: .crossEntropy)
     let parameters = FloatBuffer([1000, -1000, 0])
     let workspace = Workspace(architecture: architecture, capacity: 1, targetColumns: 1)

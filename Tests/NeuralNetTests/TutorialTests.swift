@@ -46,11 +46,13 @@ final class TutorialTests: XCTestCase {
     }
   }
 
-  func testNNBatchReproducesTheTutorialsPredictions() {
-    let architecture = Architecture(
-      inputs: 3,
-      layers: [LayerSpec(units: 4, activation: .sigmoid), LayerSpec(units: 1, activation: .sigmoid)],
-      bias: false)
+  func testNNBatchReproducesTheTutorialsPredictions() throws {
+    let architecture = try Architecture(
+      input: [3],
+      layers: [
+        Dense.Spec(units: 4, activation: .sigmoid, bias: false),
+        Dense.Spec(units: 1, activation: .sigmoid, bias: false),
+      ])
     let network = Network(architecture: architecture, loss: .sse)
     let parameters = FloatBuffer(count: architecture.parameterCount)
     var generator = SeededGenerator(seed: 1)

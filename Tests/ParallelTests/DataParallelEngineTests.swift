@@ -19,21 +19,21 @@ final class DataParallelEngineTests: XCTestCase {
     return Dataset(inputs: x, targets: t)
   }
 
-  private func architecture(features: Int = 64, classes: Int = 5) -> Architecture {
-    Architecture(
-      inputs: features,
+  private func architecture(features: Int = 64, classes: Int = 5) throws -> Architecture {
+    try Architecture(
+      input: [features],
       layers: [
-        LayerSpec(units: 128, activation: .relu), LayerSpec(units: 96, activation: .tanh),
-        LayerSpec(units: classes, activation: .softmax),
-      ], bias: true)
+        Dense.Spec(units: 128, activation: .relu), Dense.Spec(units: 96, activation: .tanh),
+        Dense.Spec(units: classes, activation: .softmax),
+      ])
   }
 
   /// Trains `epochs` epochs with shuffling and returns parameters, optimizer state and losses.
   private func train(
     threads: Int, batch: Int = 128, shard: Int = 32, epochs: Int = 2, settings: OptimizerSettings,
     data: Dataset, loss: Loss = .crossEntropy
-  ) -> (FloatBuffer, OptimizerState, [Double]) {
-    let arch = architecture()
+  ) throws -> (FloatBuffer, OptimizerState, [Double]) {
+    let arch = try architecture()
     let network = Network(architecture: arch, loss: loss)
     let parameters = FloatBuffer(count: arch.parameterCount)
     var generator = SeededGenerator(seed: 5)
@@ -60,16 +60,16 @@ final class DataParallelEngineTests: XCTestCase {
     return (parameters, optimizer, losses)
   }
 
-  func testResultsAreBitIdenticalForAnyThreadCount() {
+  func testResultsAreBitIdenticalForAnyThreadCount() throws {
     let data = problem()
     for settings in [
       OptimizerSettings(kind: .sgd, learningRate: 0.05, momentum: 0.9, nesterov: true),
       OptimizerSettings(kind: .adamw, learningRate: 0.001, clipNorm: 0.5),
     ] {
-      let (p1, o1, l1) = train(threads: 1, settings: settings, data: data)
+      let (p1, o1, l1) = try train(threads: 1, settings: settings, data: data)
       XCTAssertLessThan(l1.last!, l1.first!, "the loss falls")
       for threads in [2, 3, 8, 64] {
-        let (p, o, l) = train(threads: threads, settings: settings, data: data)
+        let (p, o, l) = try train(threads: threads, settings: settings, data: data)
         XCTAssertTrue(p.bitwiseEqual(p1), "parameters, threads \(threads), \(settings.kind)")
         for (a, b) in zip(o.slots, o1.slots) {
           XCTAssertTrue(a.bitwiseEqual(b), "optimizer state, threads \(threads)")
@@ -79,9 +79,9 @@ final class DataParallelEngineTests: XCTestCase {
     }
   }
 
-  func testReducedGradientEqualsFullBatchGradient() {
+  func testReducedGradientEqualsFullBatchGradient() throws {
     let data = problem(samples: 200)
-    let arch = architecture()
+    let arch = try architecture()
     for loss in [Loss.crossEntropy, .sse] {
       let network = Network(architecture: arch, loss: loss)
       let parameters = FloatBuffer(count: arch.parameterCount)
@@ -124,7 +124,7 @@ final class DataParallelEngineTests: XCTestCase {
     }
   }
 
-  func testShortLastBatchAndPlan() {
+  func testShortLastBatchAndPlan() throws {
     let plan = ShardPlan(batchSize: 100, shardSize: 32)
     XCTAssertEqual(plan.maxShards, 4)
     XCTAssertEqual(plan.shardCount(rows: 33), 2)
@@ -132,17 +132,17 @@ final class DataParallelEngineTests: XCTestCase {
     // 600 samples in batches of 128: the last batch has 88 rows; all threads agree.
     let data = problem()
     let settings = OptimizerSettings(kind: .sgd, learningRate: 0.05)
-    let (a, _, la) = train(threads: 1, batch: 128, shard: 32, epochs: 1, settings: settings, data: data)
-    let (b, _, lb) = train(threads: 5, batch: 128, shard: 32, epochs: 1, settings: settings, data: data)
+    let (a, _, la) = try train(threads: 1, batch: 128, shard: 32, epochs: 1, settings: settings, data: data)
+    let (b, _, lb) = try train(threads: 5, batch: 128, shard: 32, epochs: 1, settings: settings, data: data)
     XCTAssertEqual(la.count, 5)
     XCTAssertTrue(a.bitwiseEqual(b))
     XCTAssertEqual(la, lb)
   }
 
-  func testNonFiniteLossLeavesParametersUntouched() {
+  func testNonFiniteLossLeavesParametersUntouched() throws {
     let data = problem(samples: 64)
     data.inputs[3, 2] = .nan
-    let arch = architecture()
+    let arch = try architecture()
     let network = Network(architecture: arch, loss: .crossEntropy)
     let parameters = FloatBuffer(count: arch.parameterCount)
     var generator = SeededGenerator(seed: 1)
@@ -159,9 +159,9 @@ final class DataParallelEngineTests: XCTestCase {
     XCTAssertTrue(parameters.bitwiseEqual(before))
   }
 
-  func testEvaluationIsDeterministicAcrossThreads() {
+  func testEvaluationIsDeterministicAcrossThreads() throws {
     let data = problem()
-    let arch = architecture()
+    let arch = try architecture()
     let network = Network(architecture: arch, loss: .crossEntropy)
     let parameters = FloatBuffer(count: arch.parameterCount)
     var generator = SeededGenerator(seed: 2)

@@ -122,6 +122,17 @@ struct NodeReader {
     return Array(values)
   }
 
+  /// A rank-1 int64 dataset.
+  func integers(_ name: String) throws -> [Int64] {
+    let dataset = try dataset(name)
+    guard case .int64(let values) = dataset.values, dataset.shape.count == 1 else {
+      throw SchemaError(
+        "\(childPath(name)): expected int64 data of rank 1, found \(dataset.values.numberType) \(dataset.shape)"
+      )
+    }
+    return Array(values)
+  }
+
   /// A uint64 dataset of shape [count].
   func words(_ name: String, count: Int) throws -> [UInt64] {
     let dataset = try dataset(name)
@@ -171,6 +182,11 @@ extension HDF5Node {
   /// Adds a rank-1 dataset `name`.
   mutating func put(_ name: String, _ values: [UInt64]) {
     datasets[name] = HDF5Dataset(shape: [values.count], values: .uint64(values[...]))
+  }
+
+  /// Adds a rank-1 dataset `name`.
+  mutating func put(_ name: String, _ values: [Int64]) {
+    datasets[name] = HDF5Dataset(shape: [values.count], values: .int64(values[...]))
   }
 
   /// Adds float32 dataset `name` of `shape` holding `values` (a slice of a larger buffer, not copied).

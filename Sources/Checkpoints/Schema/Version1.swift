@@ -48,6 +48,17 @@ private struct Version1Record {
   var targetShift: [Float] = []
   var targetFactor: [Float] = []
 
+  /// Weights (and biases) of `group`'s layer_i sub-groups, flat, in the model's shapes.
+  func flat(_ group: NodeReader) throws -> [Float] {
+    var flat: [Float] = []
+    for (index, layer) in layers.enumerated() {
+      let stored = try group.group("layer_\(index)")
+      flat += try stored.floats("weights", shape: [layer.inputs, layer.units])
+      if bias { flat += try stored.floats("biases", shape: [layer.units]) }
+    }
+    return flat
+  }
+
   /// The version 1 content checksum: XXH64 of the fields in this order.
   var checksum: UInt64 {
     var h = XXH64()
@@ -114,26 +125,15 @@ extension Checkpoint {
     record.batchInEpoch = try root.int("batch_in_epoch", min: 0)
     record.samplesSeen = try root.int("samples_seen", min: 0)
 
-    // The model: dense layers, one bias setting.
+    // The model: dense layers, one bias setting; read as stored, typed after the checksum.
     let model = try root.group("model")
     record.bias = try model.flag("bias")
-    let count = try model.int("layers", min: 1)
-    guard count <= maximumLayers else {
-      throw SchemaError("\(model.attributePath("layers")): implausible layer count \(count)")
-    }
-    var specs: [LayerSpec] = []
-    var width = try model.group("layer_0").int("inputs", min: 1)
-    let inputs = width
-    for index in 0..<count {
+    for index in 0..<(try Architecture.layerCount(model)) {
       let group = try model.group("layer_\(index)")
       record.layers.append(
-        (try group.string("activation"), try group.int("inputs"), try group.int("units")))
-      let spec = try DenseSchema.spec(group, inputs: width)
-      specs.append(spec)
-      width = spec.units
+        (try group.string("activation"), try group.int("inputs", min: 1), try group.int("units", min: 1)))
     }
-    let architecture = Architecture(inputs: inputs, layers: specs, bias: record.bias)
-    record.parameters = try architecture.readTensors(model)
+    record.parameters = try record.flat(model)
 
     let optimizer = try root.group("optimizer")
     record.optimizerKind = try optimizer.string("kind")
@@ -142,7 +142,7 @@ extension Checkpoint {
       record.hyperparameters[name] = try optimizer.double(name)
     }
     for name in optimizer.node.groups.keys {
-      record.optimizerSlots[name] = try architecture.readTensors(optimizer.group(name))
+      record.optimizerSlots[name] = try record.flat(optimizer.group(name))
     }
 
     let history = try root.group("history")
@@ -178,6 +178,14 @@ extension Checkpoint {
     }
 
     // Verified: now the typed values, where an unknown name is an error.
+    var specs: [any LayerSpec] = []
+    var shape = Shape([record.layers[0].inputs])
+    for index in record.layers.indices {
+      let spec = try DenseSchema.spec(model.group("layer_\(index)"), input: shape, bias: record.bias)
+      specs.append(spec)
+      shape = [spec.units]
+    }
+    let architecture = try Architecture.build(input: [record.layers[0].inputs], specs, model)
     let generators = try GeneratorStates.decode(state)
     let counters = try version1Counters(record, state: state)
     let facts = DataFacts(

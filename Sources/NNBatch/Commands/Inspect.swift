@@ -15,9 +15,12 @@ public enum Inspect {
         "path": path, "format_version": model.file.formatVersion, "nnbatch_version": c.nnbatchVersion,
         "created": c.created, "step": counters.step, "epoch": counters.epoch,
         "batch_in_epoch": counters.batchInEpoch, "samples_seen": counters.samplesSeen,
-        "bias": c.architecture.bias,
-        "layers": zip(layers, c.architecture.layout).map { description, layout in
-          var entry: [String: Any] = ["kind": description.kind, "inputs": layout.inputs]
+        "input_shape": c.architecture.inputShape.dimensions,
+        "layers": zip(layers, c.architecture.layers).map { description, layer in
+          var entry: [String: Any] = [
+            "kind": description.kind, "inputs": layer.inputShape.elements,
+            "output_shape": layer.outputShape.dimensions,
+          ]
           for setting in description.settings { entry[setting.key] = setting.value.jsonValue }
           return entry
         },
@@ -48,7 +51,7 @@ public enum Inspect {
     lines.append("progress    step \(counters.step), \(position), \(counters.samplesSeen) samples seen")
     let kinds = Set(layers.map(\.kind)).sorted().joined(separator: "/")
     lines.append(
-      "model       \(layers.count) \(kinds) layers, \(c.parameters.count) parameters, bias \(c.architecture.bias ? "yes" : "no")"
+      "model       \(layers.count) \(kinds) layers, \(c.parameters.count) parameters, input \(c.architecture.inputShape)"
     )
     for (i, layer) in layers.enumerated() {
       lines.append("  layer_\(i)   \(layer.summary)")

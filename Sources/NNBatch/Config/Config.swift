@@ -103,11 +103,15 @@ public struct Config: Sendable {
   public var scaling: Scaling
   /// Scaling of regression targets (`data.scale_targets`).
   public var targetScaling: Scaling
-  /// Layers.
-  public var layers: [LayerSpec]
+  /// Layers, input side first.
+  public var layers: [any LayerSpec]
+  /// Outputs per sample of these layers on `features` inputs, or nil when they do not fit them.
+  public func outputs(features: Int) -> Int? {
+    try? Architecture(input: [features], layers: layers).outputs
+  }
   /// Weight initialiser.
   public var initializer: Initializer
-  /// Whether layers have biases.
+  /// Whether layers have biases (`model.bias`, the default of every dense layer).
   public var bias: Bool
   /// Training loss.
   public var loss: Loss
@@ -207,7 +211,8 @@ extension Config {
     let seed = UInt64(root.int("seed", min: 0) ?? 0)
 
     // Model first: the data's checks use its output width.
-    var layers: [LayerSpec] = []
+    var layers: [any LayerSpec] = []
+    var dense: [(units: Int, activation: Activation)] = []
     var initializer = Initializer.xavierUniform
     var bias = true
     if let model = root.object("model") {
@@ -219,24 +224,25 @@ extension Config {
           let units = layer.int("units", min: 1, max: 1 << 20)
           if !layer.has("units") { layer.missing("units", "a positive integer") }
           let activation = layer.choice("activation", Activation.self, what: "activation") ?? .linear
-          if let units { layers.append(LayerSpec(units: units, activation: activation)) }
+          if let units { dense.append((units, activation)) }
           layer.finish()
         }
-        if let last = layers.last, last.activation == .softmax, last.units < 2, let item = items.last {
+        if let last = dense.last, last.activation == .softmax, last.units < 2, let item = items.last {
           sink.report(
             item, "\(model.childPath("layers"))[\(items.count - 1)].units",
             "a softmax layer needs at least 2 units, found \(last.units)")
         }
-        for (i, layer) in layers.enumerated() where layer.activation == .softmax && i != layers.count - 1 {
+        for (i, layer) in dense.enumerated() where layer.activation == .softmax && i != dense.count - 1 {
           sink.report(
             items[i], "\(model.childPath("layers"))[\(i)].activation",
-            "softmax is only allowed on the last layer (layer \(layers.count - 1)), found it on layer \(i)")
+            "softmax is only allowed on the last layer (layer \(dense.count - 1)), found it on layer \(i)")
         }
       } else {
         model.missing("layers", "an array of {\"units\": N, \"activation\": NAME}")
       }
       initializer = model.choice("init", Initializer.self, what: "initializer") ?? initializer
       bias = model.bool("bias") ?? bias
+      layers = dense.map { Dense.Spec(units: $0.units, activation: $0.activation, bias: bias) }
       model.finish()
     } else if !root.has("model") {
       root.missing("model", "an object with \"layers\"")

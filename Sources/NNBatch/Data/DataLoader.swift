@@ -94,7 +94,8 @@ public enum DataLoader {
 
   /// Checks targets against the loss and the output layer.
   static func check(_ data: PreparedData, against config: Config, classes: Int?) throws(NNBatchError) {
-    let outputs = config.layers[config.layers.count - 1].units
+    // Layers that do not fit the data are reported when the network is built.
+    guard let outputs = config.outputs(features: data.train.features) else { return }
     let name = describe(config.data.source)
     let columns = data.train.targetColumns
     if config.loss == .crossEntropy && columns == 1 {

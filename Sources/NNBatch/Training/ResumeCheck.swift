@@ -34,21 +34,7 @@ enum ResumeCheck {
     checkpoint: Checkpoint, saved: Config, config: Config, architecture: Architecture
   ) -> [String] {
     var lines = Differences()
-    lines.append(contentsOf: shapeDifferences(checkpoint: checkpoint.architecture, model: architecture))
-    for (index, (old, new)) in zip(checkpoint.architecture.layers, architecture.layers).enumerated() {
-      let before = LayerSchemas.describe(old)
-      let after = LayerSchemas.describe(new)
-      let path = "$.model.layers[\(index)]"
-      guard before.kind == after.kind else {
-        lines.compare("\(path).kind", before.kind, after.kind)
-        continue
-      }
-      // Shapes (units) are reported above; the other settings here.
-      let shapes = Set(["units"])
-      for (a, b) in zip(before.settings, after.settings) where a.key == b.key && !shapes.contains(a.key) {
-        lines.compare("\(path).\(a.key)", a.value, b.value)
-      }
-    }
+    lines.append(contentsOf: modelDifferences(checkpoint: checkpoint.architecture, model: architecture))
     lines.compare("$.model.init", saved.initializer.rawValue, config.initializer.rawValue)
     lines.compare("$.loss", saved.loss.rawValue, config.loss.rawValue)
     compareOptimizer(checkpoint.optimizer.settings, config.optimizer, into: &lines)
@@ -73,19 +59,54 @@ enum ResumeCheck {
     return lines.lines
   }
 
-  /// Differences of parameter shapes: what a warm start (`--init-from`) needs to match.
-  static func shapeDifferences(checkpoint: Architecture, model: Architecture) -> [String] {
+  /// Differences of the model: input width, layer count, each layer's kind and settings.
+  static func modelDifferences(checkpoint: Architecture, model: Architecture) -> [String] {
     var lines = Differences()
-    lines.compare("input features (from $.data)", checkpoint.inputs, model.inputs)
+    lines.compare("input shape (from $.data)", checkpoint.inputShape, model.inputShape)
     if checkpoint.layers.count != model.layers.count {
       lines.append(
         "$.model.layers: checkpoint has \(checkpoint.layers.count) layers, config has \(model.layers.count)")
     }
+    var reportedBias = false
     for (index, (old, new)) in zip(checkpoint.layers, model.layers).enumerated() {
-      lines.compare("$.model.layers[\(index)].units", old.units, new.units)
+      let before = LayerSchemas.describe(old)
+      let after = LayerSchemas.describe(new)
+      let path = "$.model.layers[\(index)]"
+      guard before.kind == after.kind else {
+        lines.compare("\(path).kind", before.kind, after.kind)
+        continue
+      }
+      for (a, b) in zip(before.settings, after.settings) where a.key == b.key && a.value != b.value {
+        // Every layer's bias comes from $.model.bias: one line for all of them.
+        if a.key == "bias" {
+          if !reportedBias { lines.compare("$.model.bias", a.value, b.value) }
+          reportedBias = true
+        } else {
+          lines.compare("\(path).\(a.key)", a.value, b.value)
+        }
+      }
     }
-    lines.compare("$.model.bias", checkpoint.bias, model.bias)
     return lines.lines
+  }
+
+  /// Why a warm start (`--init-from`) cannot copy the checkpoint's parameters: tensor shapes that differ.
+  ///
+  /// Said in config terms where a setting explains it, else as the shapes.
+  static func shapeDifferences(checkpoint: Architecture, model: Architecture) -> [String] {
+    func shapes(_ layer: any Layer) -> [String] { layer.parameters.map { "\($0.name) \($0.shape)" } }
+    let sameShapes =
+      checkpoint.layers.count == model.layers.count
+      && zip(checkpoint.layers, model.layers).allSatisfy { shapes($0) == shapes($1) }
+    guard !sameShapes else { return [] }
+    // Activations may change in a warm start; shapes are what must match.
+    let lines = modelDifferences(checkpoint: checkpoint, model: model).filter { !$0.contains(".activation:") }
+    if !lines.isEmpty { return lines }
+    return zip(checkpoint.layers, model.layers).enumerated().compactMap { index, pair in
+      let (old, new) = (shapes(pair.0), shapes(pair.1))
+      return old == new
+        ? nil
+        : "$.model.layers[\(index)]: checkpoint has \(old.joined(separator: ", ")), config has \(new.joined(separator: ", "))"
+    }
   }
 
   private static func compareOptimizer(

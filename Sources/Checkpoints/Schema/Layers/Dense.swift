@@ -1,57 +1,42 @@
 import HDF5Store
 import NeuralNet
 
-/// A dense layer's group: attributes `kind` = "dense", `activation`, `inputs`,
-/// `units`, `bias` (0 or 1); datasets `weights` float32 [inputs, units]
-/// (row i = weights from input i) and, with bias, `biases` float32 [units].
+/// A dense layer's group: `kind` = "dense", `activation`, `inputs`, `units`,
+/// `bias` (0 or 1); datasets `weights` float32 [inputs, units] (row i =
+/// weights from input i) and, with bias, `biases` float32 [units].
 struct DenseSchema: LayerSchema {
-  var kind: String { "dense" }
-
-  func stores(_ layer: LayerSpec) -> Bool { true }
-
-  func encode(_ layer: LayerSpec, layout: LayerLayout, into group: inout HDF5Node) {
-    group.set("activation", layer.activation.rawValue)
-    group.set("inputs", layout.inputs)
-    group.set("units", layout.units)
-    group.set("bias", layout.biasOffset != nil)
+  func encode(_ spec: Dense.Spec, layer: any Layer, into group: inout HDF5Node) {
+    group.set("activation", spec.activation.rawValue)
+    group.set("inputs", layer.inputShape.elements)
+    group.set("units", spec.units)
+    group.set("bias", spec.bias)
   }
 
-  func decode(_ group: NodeReader, inputs: Int) throws -> DecodedLayer {
-    let spec = try Self.spec(group, inputs: inputs)
-    return DecodedLayer(spec: spec, bias: try group.flag("bias"), outputs: spec.units)
+  func decode(_ group: NodeReader, input: Shape) throws -> Dense.Spec {
+    try Self.spec(group, input: input, bias: group.flag("bias"))
   }
 
-  /// The `activation`, `inputs` and `units` of a dense layer's group (version 1 has no `kind` or `bias`).
-  static func spec(_ group: NodeReader, inputs: Int) throws -> LayerSpec {
+  /// The dense layer of `group` (version 1 has no `kind` or `bias` attributes: its bias is the model's).
+  static func spec(_ group: NodeReader, input: Shape, bias: Bool) throws -> Dense.Spec {
     let activation = try group.choice("activation", Activation.self, what: "activation")
-    let stored = try group.int("inputs")
-    guard stored == inputs else {
+    let inputs = try group.int("inputs")
+    guard input.rank == 1, inputs == input.elements else {
       throw SchemaError(
-        "\(group.attributePath("inputs")): expected \(inputs) (the previous layer's outputs), found \(stored)"
+        "\(group.attributePath("inputs")): expected \(input.elements) (the previous layer's outputs \(input)), found \(inputs)"
       )
     }
-    let units = try group.int("units", min: 1)
-    return LayerSpec(units: units, activation: activation)
+    return Dense.Spec(units: try group.int("units", min: 1), activation: activation, bias: bias)
   }
 
-  func tensors(_ layout: LayerLayout) -> [StoredTensor] {
-    var tensors = [
-      StoredTensor(name: "weights", shape: [layout.inputs, layout.units], offset: layout.weightOffset)
+  func settings(_ spec: Dense.Spec) -> [LayerDescription.Setting] {
+    [
+      .init(key: "units", value: .integer(spec.units)),
+      .init(key: "activation", value: .text(spec.activation.rawValue)),
+      .init(key: "bias", value: .flag(spec.bias)),
     ]
-    if let biases = layout.biasOffset {
-      tensors.append(StoredTensor(name: "biases", shape: [layout.units], offset: biases))
-    }
-    return tensors
   }
 
-  func describe(_ layer: LayerSpec, layout: LayerLayout?) -> LayerDescription {
-    let shape = layout.map { "[\($0.inputs), \($0.units)]  " } ?? ""
-    return LayerDescription(
-      kind: kind,
-      settings: [
-        .init(key: "units", value: .integer(layer.units)),
-        .init(key: "activation", value: .text(layer.activation.rawValue)),
-      ],
-      summary: shape + layer.activation.rawValue)
+  func summary(_ spec: Dense.Spec, layer: any Layer) -> String {
+    "[\(layer.inputShape.elements), \(spec.units)]  \(spec.activation.rawValue)\(spec.bias ? "" : "  no bias")"
   }
 }

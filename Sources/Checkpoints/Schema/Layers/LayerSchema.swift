@@ -1,50 +1,33 @@
 import HDF5Store
 import NeuralNet
 
-/// One parameter tensor of a layer, where it lives in the flat buffer and how it is stored.
+/// How one layer kind is stored under `/model/layer_i`: an entry of `LayerSchemas.all`.
 ///
-/// Stored as `/model/layer_i/<name>` (and `/optimizer/<slot>/layer_i/<name>`),
-/// float32 of `shape`, row-major.
-struct StoredTensor: Sendable, Equatable {
-  /// Dataset name ("weights", "biases").
-  let name: String
-  /// Dimensions, outermost first.
-  let shape: [Int]
-  /// Offset in the flat parameter buffer.
-  let offset: Int
-
-  /// Number of elements.
-  var count: Int { shape.reduce(1, *) }
-}
-
-/// A layer read from its group: the spec and what the generic model code needs to chain layers.
-struct DecodedLayer {
-  /// The layer.
-  let spec: LayerSpec
-  /// Whether it adds a bias.
-  let bias: Bool
-  /// Values per sample it produces (the next layer's inputs).
-  let outputs: Int
-}
-
-/// How one kind of layer is stored under `/model/layer_i`: an entry of `LayerSchemas.all`.
-///
-/// The group's `kind` attribute picks the entry; the entry writes and reads
-/// the other attributes. Parameter tensors come from the architecture's
-/// layout (their offsets are never recomputed here).
+/// The group's `kind` attribute (the spec's `kind`) picks the entry; the
+/// entry writes and reads the kind's own attributes. The parameter tensors
+/// (`/model/layer_i/<name>`) are written by the model code from the layer's
+/// `parameters`, so an entry never deals with offsets.
 protocol LayerSchema: Sendable {
-  /// The `kind` attribute's value ("dense").
-  var kind: String { get }
-  /// Whether this entry stores `layer`.
-  func stores(_ layer: LayerSpec) -> Bool
-  /// Writes `layer`'s attributes (all but `kind`) into its group.
-  func encode(_ layer: LayerSpec, layout: LayerLayout, into group: inout HDF5Node)
-  /// Reads the layer described by `group`, which receives `inputs` values per sample.
-  func decode(_ group: NodeReader, inputs: Int) throws -> DecodedLayer
-  /// The layer's parameter tensors, from the architecture's layout.
-  func tensors(_ layout: LayerLayout) -> [StoredTensor]
-  /// The layer in config terms, for `inspect` and resume checks.
-  func describe(_ layer: LayerSpec, layout: LayerLayout?) -> LayerDescription
+  /// The spec type this entry stores.
+  associatedtype Spec: LayerSpec
+
+  /// Writes the settings of `spec` (all but `kind`) into its group; `layer` is the built layer.
+  func encode(_ spec: Spec, layer: any Layer, into group: inout HDF5Node)
+  /// Reads the spec described by `group`, for a layer that receives samples of `input` shape.
+  func decode(_ group: NodeReader, input: Shape) throws -> Spec
+  /// The spec's settings in config terms, in config order.
+  func settings(_ spec: Spec) -> [LayerDescription.Setting]
+  /// One line for `inspect` ("[4, 32]  relu").
+  func summary(_ spec: Spec, layer: any Layer) -> String
+}
+
+extension LayerSchema {
+  var kind: String { Spec.kind }
+
+  func spec(_ layer: any LayerSpec) -> Spec {
+    guard let spec = layer as? Spec else { preconditionFailure("\(layer) is not a \(Spec.kind) layer") }
+    return spec
+  }
 }
 
 /// The value of one layer setting, as the config writes it.
@@ -75,15 +58,8 @@ public enum SettingValue: Sendable, Hashable, CustomStringConvertible {
   }
 }
 
-/// A layer described in config terms, with its parameter shapes.
-public struct LayerDescription: Sendable, Equatable {
-  /// The layer kind ("dense").
-  public let kind: String
-  /// The layer's config keys and values, in config order: ("units", 16), ("activation", relu).
-  public let settings: [Setting]
-  /// One line for `inspect`: shapes and the settings that matter ("[4, 16]  relu").
-  public let summary: String
-
+/// A layer described in config terms.
+public struct LayerDescription: Sendable, Hashable {
   /// One setting of a layer.
   public struct Setting: Sendable, Hashable {
     /// The config key ("units").
@@ -91,11 +67,19 @@ public struct LayerDescription: Sendable, Equatable {
     /// Its value.
     public let value: SettingValue
   }
+
+  /// The layer kind ("dense").
+  public let kind: String
+  /// The layer's settings in config order: units 16, activation relu, bias true.
+  public let settings: [Setting]
+  /// One line for `inspect` with the shapes: "[4, 16]  relu" (empty for a spec that is not built).
+  public let summary: String
 }
 
 /// The layer kinds this build stores, by their `kind` attribute.
 ///
-/// A new layer kind adds its entry here (one file per entry, next to `Dense.swift`).
+/// A new layer kind is its NeuralNet file plus one entry here (in its own
+/// file next to `Dense.swift`).
 public enum LayerSchemas {
   static let all: [any LayerSchema] = [DenseSchema()]
 
@@ -106,22 +90,47 @@ public enum LayerSchemas {
     all.first { $0.kind == kind }
   }
 
-  static func entry(for layer: LayerSpec) -> any LayerSchema {
-    guard let entry = all.first(where: { $0.stores(layer) }) else {
-      preconditionFailure("no checkpoint schema entry stores \(layer)")
+  static func entry(for spec: any LayerSpec) -> any LayerSchema {
+    guard let entry = entry(kind: spec.kind) else {
+      preconditionFailure("no checkpoint schema entry for layer kind \(spec.kind)")
     }
     return entry
   }
 
-  /// `layer` in config terms (without shapes, which need the layer's inputs).
-  public static func describe(_ layer: LayerSpec) -> LayerDescription {
-    entry(for: layer).describe(layer, layout: nil)
+  /// `spec` in config terms (its summary empty: shapes need the built layer).
+  public static func describe(_ spec: any LayerSpec) -> LayerDescription {
+    let entry = entry(for: spec)
+    return LayerDescription(kind: entry.kind, settings: entry.settingsOf(spec), summary: "")
+  }
+
+  /// The built `layer` in config terms, with its shapes in the summary.
+  public static func describe(_ layer: any Layer) -> LayerDescription {
+    let entry = entry(for: layer.spec)
+    return LayerDescription(
+      kind: entry.kind, settings: entry.settingsOf(layer.spec), summary: entry.summaryOf(layer))
+  }
+}
+
+extension LayerSchema {
+  fileprivate func settingsOf(_ spec: any LayerSpec) -> [LayerDescription.Setting] {
+    settings(self.spec(spec))
+  }
+
+  fileprivate func summaryOf(_ layer: any Layer) -> String { summary(spec(layer.spec), layer: layer) }
+
+  /// Writes `layer`'s group attributes: `kind`, then the entry's own.
+  func encodeLayer(_ layer: any Layer, into group: inout HDF5Node) {
+    group.set("kind", kind)
+    encode(spec(layer.spec), layer: layer, into: &group)
+  }
+
+  /// The spec of `group` as a type-erased spec.
+  func decodeLayer(_ group: NodeReader, input: Shape) throws -> any LayerSpec {
+    try decode(group, input: input)
   }
 }
 
 extension Architecture {
-  /// Every layer in config terms, with its parameter shapes.
-  public var layerDescriptions: [LayerDescription] {
-    zip(layers, layout).map { LayerSchemas.entry(for: $0).describe($0, layout: $1) }
-  }
+  /// Every layer in config terms, with its shapes.
+  public var layerDescriptions: [LayerDescription] { layers.map { LayerSchemas.describe($0) } }
 }

@@ -1,0 +1,171 @@
+// The layer seam: what a layer kind provides, and how one is described before shapes are known.
+//
+// A layer kind is one file in this folder (see Dense.swift) with two types:
+// - its *spec* (`LayerSpec`): kind name and settings, as written in a config
+//   or a checkpoint; it builds the layer once the input shape is known;
+// - the *layer* (`Layer`): shapes, parameter tensors, initialisation,
+//   multiply-adds, forward and backward on a batch.
+// NeuralNet has no registry of kinds: `Architecture` takes any `LayerSpec`.
+// The registrations live where names are read: the config parser (NNBatch)
+// and the checkpoint schema (Checkpoints) map a kind name to its spec.
+//
+// Notation: B rows (samples); every buffer is row-major with one row per
+// sample, a sample being `shape.elements` floats in the shape's axis order.
+//   X [B, input.elements]   the layer's input (the previous layer's output)
+//   Z [B, output.elements]  the output before the activation
+//   A [B, output.elements]  A = f(Z), the layer's output
+// Parameters and their gradients live in one flat buffer for the whole
+// network; a layer reads and writes only its own tensors' ranges of it.
+
+/// The shape of one sample: [features] for dense data, [C, H, W] for images.
+public struct Shape: Sendable, Hashable, CustomStringConvertible, ExpressibleByArrayLiteral {
+  /// Sizes of the axes, outermost first.
+  public var dimensions: [Int]
+
+  /// A shape with these axis sizes.
+  public init(_ dimensions: [Int]) {
+    self.dimensions = dimensions
+  }
+
+  /// A shape written as a literal, such as `[3, 28, 28]`.
+  public init(arrayLiteral dimensions: Int...) {
+    self.dimensions = dimensions
+  }
+
+  /// Number of axes.
+  public var rank: Int { dimensions.count }
+
+  /// Floats per sample: the product of the axis sizes.
+  public var elements: Int { dimensions.reduce(1, *) }
+
+  /// The shape as written in messages: `[3, 28, 28]`.
+  public var description: String { "[\(dimensions.map(String.init).joined(separator: ", "))]" }
+}
+
+/// One named parameter tensor of a layer and where it lives in the flat parameter buffer.
+public struct ParameterTensor: Sendable, Hashable {
+  /// Its name in checkpoints: `weights`, `biases`, ...
+  public let name: String
+  /// Its shape, row-major.
+  public let shape: Shape
+  /// Index of its first element in the flat parameter (and gradient, optimizer-slot) buffers.
+  public let offset: Int
+
+  /// A tensor `name` of `shape` stored from `offset` on.
+  public init(name: String, shape: Shape, offset: Int) {
+    self.name = name
+    self.shape = shape
+    self.offset = offset
+  }
+
+  /// Number of elements.
+  public var count: Int { shape.elements }
+
+  /// Its range of the flat buffer.
+  public var range: Range<Int> { offset..<(offset + count) }
+}
+
+/// Why a layer cannot take its input: what it expected, for the architecture's error.
+public struct LayerShapeError: Error, Sendable, Hashable {
+  /// What the layer needs, such as "a flat input [features]".
+  public let expected: String
+
+  /// A refusal that says what the layer expected.
+  public init(expected: String) {
+    self.expected = expected
+  }
+}
+
+/// A layer as a config or checkpoint describes it: its kind and settings, before shapes are known.
+public protocol LayerSpec: Sendable, Hashable, CustomStringConvertible {
+  /// The kind's name in configs and checkpoints, such as `dense`.
+  static var kind: String { get }
+
+  /// The activation the layer ends in (`linear` for none).
+  var activation: Activation { get }
+
+  /// The layer for samples of shape `input`, its parameters stored from `parameterOffset` on.
+  ///
+  /// Throws when the input does not fit the settings (e.g. a kernel larger than the image).
+  func build(input: Shape, parameterOffset: Int) throws(LayerShapeError) -> any Layer
+}
+
+extension LayerSpec {
+  /// The kind's name, such as `dense`.
+  public var kind: String { Self.kind }
+
+  /// Whether `other` is of the same kind with the same settings.
+  public func isEqual(to other: any LayerSpec) -> Bool {
+    (other as? Self) == self
+  }
+}
+
+/// A layer with known shapes: parameters, initialisation, cost, forward and backward on a batch.
+///
+/// Layers are immutable values; the parameters and every buffer are passed
+/// in, so one layer serves all workers at once.
+public protocol Layer: Sendable {
+  /// The settings type of this kind.
+  associatedtype Spec: LayerSpec
+
+  /// The settings the layer was built from.
+  var spec: Spec { get }
+
+  /// Shape of one input sample.
+  var inputShape: Shape { get }
+
+  /// Shape of one output sample.
+  var outputShape: Shape { get }
+
+  /// The layer's parameter tensors in storage order, with their offsets in the flat buffer.
+  var parameters: [ParameterTensor] { get }
+
+  /// The activation its forward ends in. Backward starts *before* it: the
+  /// network applies `activation.backward`, or the loss fuses it for the last layer.
+  var activation: Activation { get }
+
+  /// Multiply-adds of one sample's forward pass (the engine's cost estimate).
+  var multiplyAdds: Int { get }
+
+  /// Floats of scratch the layer needs for `rows` rows (e.g. an im2col buffer); 0 for none.
+  ///
+  /// The workspace keeps one such buffer per layer, valid from a forward
+  /// to the backward that follows it on the same rows.
+  func scratchCount(rows: Int) -> Int
+
+  /// Writes initial values of the layer's tensors into `parameters` (the flat buffer).
+  ///
+  /// Draws from `generator` in a fixed order, so a seed gives the same network.
+  func initialize(
+    _ parameters: UnsafeMutablePointer<Float>, with initializer: Initializer,
+    using generator: inout SeededGenerator)
+
+  /// A = f(Z) of `rows` rows: reads X [rows, input.elements], writes A [rows, output.elements].
+  ///
+  /// `parameters` is the flat buffer; `scratch` holds `scratchCount(rows:)` floats.
+  func forward(
+    parameters: UnsafePointer<Float>, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
+    rows: Int, scratch: UnsafeMutablePointer<Float>)
+
+  /// From dZ [rows, output.elements]: the layer's parameter gradients and, if asked, dX.
+  ///
+  /// `input` and `output` are the X and A of the forward on these rows.
+  /// Gradients of the *sum* over rows overwrite the layer's ranges of the
+  /// flat `gradient`; `inputGradient` (dX [rows, input.elements], before the
+  /// previous layer's activation) is nil for the first layer.
+  func backward(
+    parameters: UnsafePointer<Float>, input: UnsafePointer<Float>, output: UnsafePointer<Float>,
+    outputGradient: UnsafePointer<Float>, rows: Int, gradient: UnsafeMutablePointer<Float>,
+    inputGradient: UnsafeMutablePointer<Float>?, scratch: UnsafeMutablePointer<Float>)
+}
+
+extension Layer {
+  /// The kind's name, such as `dense`.
+  public var kind: String { Spec.kind }
+
+  /// Number of parameters of the layer.
+  public var parameterCount: Int { parameters.reduce(0) { $0 + $1.count } }
+
+  /// Layers need no scratch unless they say so.
+  public func scratchCount(rows: Int) -> Int { 0 }
+}
