@@ -1,36 +1,70 @@
+import Checkpoints
 import Foundation
 import HDF5Store
+import NeuralNet
 import TestSupport
 import XCTest
 
-/// The checkpoint schema, durable saves, retention and damage handling.
+/// The typed checkpoint: round trips, h5dump, durable saves, retention and damage handling.
 final class CheckpointTests: XCTestCase {
-  static func sample(step: Int = 10, scale: Float = 1) -> Checkpoint {
-    let layers = [
-      Checkpoint.Layer(activation: "relu", inputs: 3, units: 4),
-      Checkpoint.Layer(activation: "softmax", inputs: 4, units: 2),
-    ]
+  static func sample(step: Int = 10, scale: Float = 1) throws -> Checkpoint {
+    let architecture = try Architecture(
+      input: [3],
+      layers: [Dense.Spec(units: 4, activation: .relu), Dense.Spec(units: 2, activation: .softmax)])
     let count = 3 * 4 + 4 + 4 * 2 + 2
+    XCTAssertEqual(architecture.parameterCount, count)
     let parameters = (0..<count).map { Float($0) * 0.25 * scale - 1 }
     return Checkpoint(
-      nnbatchVersion: "test", created: "2026-01-01T00:00:00Z", config: "{\"name\": \"t\"}", step: step,
-      epoch: 2, batchInEpoch: 1, samplesSeen: 123, layers: layers, bias: true, parameters: parameters,
-      optimizerKind: "sgd", hyperparameters: ["learning_rate": 0.1, "momentum": 0.9], optimizerStep: step,
-      optimizerSlots: ["velocity": parameters.map { $0 / 2 }],
+      nnbatchVersion: "test", created: "2026-01-01T00:00:00Z", config: "{\"name\": \"t\"}",
+      counters: RunCounters(
+        step: step, epoch: 2, batchInEpoch: 1, samplesSeen: 123, epochLossSum: 1.5, epochSamples: 12,
+        best: BestMetric(value: 0.25, epoch: 1, staleEpochs: 1)),
+      architecture: architecture, parameters: parameters,
+      optimizer: OptimizerSnapshot(
+        settings: OptimizerSettings(kind: .sgd, learningRate: 0.1, momentum: 0.9), step: step,
+        slots: [parameters.map { $0 / 2 }]),
+      generator: try XCTUnwrap(SeededGenerator(state: [1, 2, 3, UInt64.max])),
+      epochGenerator: try XCTUnwrap(SeededGenerator(state: [5, 6, 7, 8])),
       lossHistory: (0..<step).map { 1 / Double($0 + 1) },
-      epochHistory: ["train_loss": [0.5, 0.25], "val_accuracy": [0.5, 0.75]],
-      rngState: [1, 2, 3, UInt64.max], epochRNGState: [5, 6, 7, 8],
-      stateValues: ["best_metric": 0.25, "stale_epochs": 1], task: "classification", labels: ["cat", "dog"],
-      scaling: "standardize", scaleShift: [0, 1, 2], scaleFactor: [1, 0.5, 0.25])
+      epochHistory: EpochHistory(series: ["train_loss": [0.5, 0.25], "val_accuracy": [0.5, 0.75]]),
+      data: DataFacts(
+        task: .classification, labels: ["cat", "dog"],
+        features: AffineScaler(kind: .standardize, shift: [0, 1, 2], factor: [1, 0.5, 0.25]),
+        targets: .identity))
+  }
+
+  /// Writes `tree` as a sealed checkpoint file (for trees edited by a test).
+  static func write(_ tree: HDF5Node, to path: String) throws {
+    try FileSystem.writeNewFile(path, bytes: Checkpoint.fileImage(tree, name: path))
+  }
+
+  /// The error `Checkpoint.read` gives for `tree` after `edit` (the checksum resealed).
+  private func readError(_ edit: (inout HDF5Node) -> Void) throws -> String {
+    let dir = TemporaryDirectory()
+    var tree = try Self.sample().encode()
+    edit(&tree)
+    Checkpoint.seal(&tree)
+    try Self.write(tree, to: dir.file("edited.h5"))
+    do {
+      _ = try Checkpoint.read(from: dir.file("edited.h5"))
+    } catch {
+      XCTAssertTrue(error.description.hasPrefix(dir.file("edited.h5") + ": "), error.description)
+      return error.reason
+    }
+    XCTFail("an edited file was accepted")
+    return ""
   }
 
   func testRoundTripAndH5dump() throws {
     let dir = TemporaryDirectory()
     let store = CheckpointStore(directory: dir.file("run"))
-    let original = Self.sample()
+    let original = try Self.sample()
     let path = try store.save(original)
     XCTAssertEqual(path, dir.file("run/step-000000010.h5"))
-    XCTAssertEqual(try Checkpoint.read(from: path), original)
+    let file = try CheckpointFile.read(path)
+    XCTAssertEqual(file.checkpoint, original)
+    XCTAssertEqual(file.formatVersion, 2)
+    XCTAssertTrue(file.checksum.hasPrefix("xxh64:"), file.checksum)
 
     let h5dump = try XCTUnwrap(tool("h5dump"))
     let weights = try runProcess(h5dump, ["-d", "/model/layer_0/weights", path])
@@ -44,12 +78,39 @@ final class CheckpointTests: XCTestCase {
       h5dumpValues(velocity.stdout).map { Float($0) }, original.parameters[16..<24].map { $0 / 2 })
     let attributes = try runProcess(h5dump, ["-A", path])
     for expected in [
-      "nnbatch-checkpoint", "format_version", "content_checksum", "\"relu\"", "batch_in_epoch",
+      "nnbatch-checkpoint", "format_version", "requires", "content_checksum", "\"relu\"", "\"dense\"",
+      "batch_in_epoch", "best_metric", "\"standardize\"",
     ] {
       XCTAssertTrue(attributes.stdout.contains(expected), "h5dump -A lacks \(expected)")
     }
+    let properties = try runProcess(h5dump, ["-p", "-d", "/model/layer_0/weights", path])
+    XCTAssertTrue(properties.stdout.contains("CHECKSUM FLETCHER32"), properties.stdout)
+    XCTAssertTrue(properties.stdout.contains("CHUNKED"), properties.stdout)
     let superblock = try runProcess(h5dump, ["-B", "-H", path])
     XCTAssertTrue(superblock.stdout.contains("SUPERBLOCK_VERSION 3"), "V110 files have superblock v3")
+  }
+
+  func testNoBiasNoMomentumAndNoBestRoundTrip() throws {
+    let dir = TemporaryDirectory()
+    var c = try Self.sample()
+    c.architecture = try Architecture(
+      input: [3],
+      layers: [
+        Dense.Spec(units: 4, activation: .sigmoid, bias: false), Dense.Spec(units: 1, activation: .linear),
+      ])
+    c.parameters = (0..<c.architecture.parameterCount).map(Float.init)
+    c.optimizer = OptimizerSnapshot(
+      settings: OptimizerSettings(kind: .adamw, learningRate: 0.01, clipNorm: 2), step: 3,
+      slots: [c.parameters, c.parameters.map { $0 * 2 }])
+    c.counters.best = nil
+    c.data = DataFacts(
+      task: .regression, labels: [], features: .identity,
+      targets: AffineScaler(kind: .minmax, shift: [5], factor: [0.5]))
+    try c.write(to: dir.file("c.h5"))
+    XCTAssertEqual(try Checkpoint.read(from: dir.file("c.h5")), c)
+    XCTAssertFalse(
+      try HDF5File.openForReading(path: dir.file("c.h5")).root().openGroup("model")
+        .openGroup("layer_0").contains("biases"))
   }
 
   func testSavesAreAtomicAndPruned() throws {
@@ -64,7 +125,7 @@ final class CheckpointTests: XCTestCase {
     XCTAssertEqual(try FileSystem.list(dir.path), ["step-000000015.h5", "step-000000020.h5"])
     // A leftover from a killed save is never loaded and is cleaned up.
     dir.write(".step-000000025.h5.999.tmp", "partial")
-    XCTAssertEqual(try store.newestValid()?.checkpoint.step, 20)
+    XCTAssertEqual(try store.newestValid()?.checkpoint.counters.step, 20)
     XCTAssertEqual(try store.removeTemporaryFiles(), [dir.file(".step-000000025.h5.999.tmp")])
     XCTAssertEqual(try FileSystem.list(dir.path).count, 2)
   }
@@ -87,7 +148,7 @@ final class CheckpointTests: XCTestCase {
         "\(error)".hasPrefix(newest), "\(name): message names the file: \(error)", file: file, line: line)
     }
     let found = try XCTUnwrap(try store.newestValid(), file: file, line: line)
-    XCTAssertEqual(found.checkpoint.step, 10, name, file: file, line: line)
+    XCTAssertEqual(found.checkpoint.counters.step, 10, name, file: file, line: line)
     XCTAssertEqual(found.skipped.count, 1, name, file: file, line: line)
   }
 
@@ -141,23 +202,106 @@ final class CheckpointTests: XCTestCase {
     let dir = TemporaryDirectory()
     let path = dir.file("other.h5")
     // A sealed file, as checkpoints are made, whose format attribute is wrong.
-    let file = try HDF5File.createInMemory(name: path, userBlock: FileSeal.userBlockSize)
-    try file.root().setAttribute("format", "something-else")
-    var bytes = try file.image(prefix: FileSeal.userBlockSize)
-    try file.close()
-    FileSeal.seal(&bytes)
-    try FileSystem.writeNewFile(path, bytes: bytes)
+    var other = HDF5Node()
+    other.attributes["format"] = .string("something-else")
+    try Self.write(other, to: path)
     XCTAssertThrowsError(try Checkpoint.read(from: path)) { error in
       XCTAssertTrue("\(error)".contains("not an nnbatch checkpoint"), "\(error)")
     }
     let plain = dir.file("plain.h5")
-    let other = try HDF5File.create(path: plain)
-    try other.close()
+    let file = try HDF5File.create(path: plain)
+    try file.close()
     XCTAssertThrowsError(try Checkpoint.read(from: plain)) { error in
       XCTAssertTrue("\(error)".contains("no valid seal") || "\(error)".contains("too short"), "\(error)")
     }
     XCTAssertThrowsError(try Checkpoint.read(from: dir.file("missing.h5"))) { error in
       XCTAssertTrue("\(error)".contains("no such file"), "\(error)")
+    }
+    // A newer version is refused naming both versions, before anything else is read.
+    let newer = try readError { $0.attributes["format_version"] = .integer(3) }
+    XCTAssertEqual(newer, "format version 3 is newer than this build reads (1...2); use a newer nnbatch")
+    let older = try readError { $0.attributes["format_version"] = .integer(0) }
+    XCTAssertTrue(older.contains("format version 0 is not a version this build reads (1...2)"), older)
+  }
+
+  func testUnknownNamesInAFileAreErrorsNamingTheAttribute() throws {
+    let cases: [(String, (inout HDF5Node) -> Void)] = [
+      (
+        "/model/layer_1@activation: unknown activation \"swish\"",
+        { $0.groups["model"]?.groups["layer_1"]?.attributes["activation"] = .string("swish") }
+      ),
+      (
+        "/model/layer_0@kind: unknown layer kind \"conv2d\" (this build knows dense)",
+        { $0.groups["model"]?.groups["layer_0"]?.attributes["kind"] = .string("conv2d") }
+      ),
+      (
+        "/optimizer@kind: unknown optimizer \"lion\"",
+        { $0.groups["optimizer"]?.attributes["kind"] = .string("lion") }
+      ),
+      (
+        "/data/features@scaling: unknown scaling \"robust\"",
+        { $0.groups["data"]?.groups["features"]?.attributes["scaling"] = .string("robust") }
+      ),
+      (
+        "/data@task: unknown task \"ranking\"", { $0.groups["data"]?.attributes["task"] = .string("ranking") }
+      ),
+      (
+        "/model/layer_1@inputs: expected 4 (the previous layer's outputs [4]), found 5",
+        { $0.groups["model"]?.groups["layer_1"]?.attributes["inputs"] = .integer(5) }
+      ),
+      (
+        "/model/layer_0/weights: has shape [4, 3], expected [3, 4]",
+        { tree in
+          let values = tree.groups["model"]?.groups["layer_0"]?.datasets["weights"]?.values
+          tree.groups["model"]?.groups["layer_0"]?.datasets["weights"] = values.map {
+            HDF5Dataset(shape: [4, 3], values: $0)
+          }
+        }
+      ),
+      ("/state@epoch_samples: missing attribute", { $0.groups["state"]?.attributes["epoch_samples"] = nil }),
+    ]
+    for (expected, edit) in cases {
+      let reason = try readError(edit)
+      XCTAssertTrue(reason.hasPrefix(expected), "expected \(expected), got \(reason)")
+    }
+  }
+
+  func testRequiredFeaturesThisBuildDoesNotKnowAreRefusedByName() throws {
+    let reason = try readError { $0.attributes["requires"] = .string("bf16_master_weights") }
+    XCTAssertEqual(
+      reason,
+      "/@requires: the file requires \"bf16_master_weights\", which this build does not support; use a newer nnbatch"
+    )
+  }
+
+  func testUnknownOptionalEntriesAreSkippedButCoveredByTheChecksum() throws {
+    let dir = TemporaryDirectory()
+    let original = try Self.sample()
+    var tree = original.encode()
+    // What a later version might add without a version bump.
+    tree.groups["model"]?.groups["layer_0"]?.attributes["kernel_library"] = .string("onednn")
+    tree.groups["model"]?.groups["layer_0"]?.datasets["weights_bf16"] = HDF5Dataset(
+      shape: [2], values: .uint64([7, 8]))
+    var provenance = HDF5Node()
+    provenance.attributes["cpu_features"] = .string("avx512_bf16")
+    provenance.datasets["timings"] = HDF5Dataset(shape: [3], values: .float64([1, 2, 3]))
+    tree.groups["provenance"] = provenance
+    var stale = tree
+    Checkpoint.seal(&tree)
+    try Self.write(tree, to: dir.file("extended.h5"))
+    XCTAssertEqual(try Checkpoint.read(from: dir.file("extended.h5")), original)
+
+    // The same extra entries with the checksum of the file without them: refused.
+    stale.attributes["content_checksum"] = original.encode().attributes["content_checksum"]
+    try Self.write(stale, to: dir.file("stale.h5"))
+    XCTAssertThrowsError(try Checkpoint.read(from: dir.file("stale.h5"))) { error in
+      XCTAssertTrue("\(error)".contains("content checksum mismatch"), "\(error)")
+    }
+    // And any change of an unknown entry's value.
+    tree.groups["provenance"]?.attributes["cpu_features"] = .string("avx2")
+    try Self.write(tree, to: dir.file("changed.h5"))
+    XCTAssertThrowsError(try Checkpoint.read(from: dir.file("changed.h5"))) { error in
+      XCTAssertTrue("\(error)".contains("content checksum mismatch"), "\(error)")
     }
   }
 
@@ -168,6 +312,7 @@ final class CheckpointTests: XCTestCase {
     try truncate(only, to: 100)
     XCTAssertThrowsError(try store.newestValid()) { error in
       XCTAssertTrue("\(error)".contains("no checkpoint verifies"), "\(error)")
+      XCTAssertTrue("\(error)".contains("too short (100 bytes) for a checkpoint"), "\(error)")
     }
     XCTAssertNil(try CheckpointStore(directory: dir.file("empty")).newestValid())
   }
@@ -180,9 +325,10 @@ final class CheckpointTests: XCTestCase {
     try FileManager.default.createDirectory(
       atPath: dir.file("step-000000020.h5/x"), withIntermediateDirectories: true)
     XCTAssertThrowsError(try store.save(Self.sample(step: 20))) { error in
+      XCTAssertTrue(error is FileSystemError, "\(error)")
       XCTAssertTrue("\(error)".contains("rename"), "\(error)")
     }
     XCTAssertFalse(try FileSystem.list(dir.path).contains { $0.hasSuffix(".tmp") })
-    XCTAssertEqual(try Checkpoint.read(from: dir.file("step-000000010.h5")).step, 10)
+    XCTAssertEqual(try Checkpoint.read(from: dir.file("step-000000010.h5")).counters.step, 10)
   }
 }
