@@ -54,14 +54,6 @@ extension HDF5Group {
     return chunk
   }
 
-  /// The shape and stored element type of dataset `name` (nil when it is not a 64-bit or float32 type).
-  public func datasetInfo(_ name: String) throws -> (shape: [Int], type: HDF5ElementType?) {
-    try withDataset(name, "open dataset") { dataset, target in
-      let (dims, number) = try layout(of: dataset, target)
-      return (dims, number.flatMap(Self.elementType))
-    }
-  }
-
   private static func elementType(_ number: HDF5NumberType) -> HDF5ElementType? {
     switch (number.kind, number.bytes) {
     case (.float, 4): return .float32

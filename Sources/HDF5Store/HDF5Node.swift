@@ -156,10 +156,14 @@ extension HDF5Node {
   ///
   /// Entries are groups ("/model"), datasets ("/model/layer_0/weights") and
   /// attributes ("/@format", "/model/layer_0@units"), taken in the order of
-  /// their paths' UTF-8 bytes. Each feeds its path, a kind byte and its
-  /// value: nothing for a group; for an attribute its kind and value; for a
-  /// dataset its number format, rank, shape and elements in native byte
-  /// order. Entries the reader does not understand are covered too.
+  /// their paths' UTF-8 bytes. Each feeds its path (length-prefixed), a
+  /// kind byte ("g", "a", "d") and its value: nothing for a group; for an
+  /// attribute a type byte ("s", "i", "f") and the string (length-prefixed)
+  /// or 8-byte number; for a dataset its number format (class byte "f",
+  /// "i", "u" and width), rank, shape and elements. Numbers are
+  /// little-endian (element bytes as the machine holds them: little-endian
+  /// on every platform nnbatch builds for). Every entry counts, whether or
+  /// not the reader understands it.
   public func digest(excluding excluded: Set<String> = []) -> UInt64 {
     var entries: [(path: [UInt8], kind: UInt8, feed: (inout XXH64) -> Void)] = []
     func collect(_ node: HDF5Node, _ path: String) {

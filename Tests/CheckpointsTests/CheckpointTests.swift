@@ -28,7 +28,7 @@ final class CheckpointTests: XCTestCase {
       lossHistory: (0..<step).map { 1 / Double($0 + 1) },
       epochHistory: EpochHistory(series: ["train_loss": [0.5, 0.25], "val_accuracy": [0.5, 0.75]]),
       data: DataFacts(
-        task: .classification, labels: ["cat", "dog"],
+        task: .classification, labels: ["cat", "d\"o/g\\\n\u{1}é"],
         features: AffineScaler(kind: .standardize, shift: [0, 1, 2], factor: [1, 0.5, 0.25]),
         targets: .identity))
   }

@@ -237,10 +237,13 @@ final class TrainerTests: XCTestCase {
         ].map { prefix + $0 })
       XCTAssertEqual((error as? NNBatchError)?.kind, .usage)
     }
-    // Other kinds of change: optimizer kind, data scaling, activation, bias.
+    // Other kinds of change: optimizer kind, inline data, data scaling, activation, bias.
+    var edited = text
+    let first = try XCTUnwrap(text.range(of: "\"inputs\": [[")).upperBound
+    edited.replaceSubrange(first..<(try XCTUnwrap(text[first...].firstIndex(of: ","))), with: "0.5")
     let other = dir.write(
       "r3.json",
-      text.replacingOccurrences(of: sgd, with: "{ \"kind\": \"adam\", \"learning_rate\": 0.05 }")
+      edited.replacingOccurrences(of: sgd, with: "{ \"kind\": \"adam\", \"learning_rate\": 0.05 }")
         .replacingOccurrences(of: "\"activation\": \"tanh\"", with: "\"activation\": \"relu\"")
         .replacingOccurrences(
           of: "\"task\": \"classification\" }", with: "\"task\": \"classification\", \"scale\": \"minmax\" }"
@@ -253,6 +256,7 @@ final class TrainerTests: XCTestCase {
           "$.model.layers[0].activation: checkpoint has tanh, config has relu",
           "$.model.bias: checkpoint has true, config has false",
           "$.optimizer.kind: checkpoint has sgd, config has adam",
+          "$.data.inputs: checkpoint and config have different values (96 rows each)",
           "$.data.scale: checkpoint has none, config has minmax",
         ])
     }

@@ -38,10 +38,27 @@ extension DataFacts {
     return node
   }
 
+  /// The labels as a JSON array of strings: `["setosa","versicolor"]`.
   static func labelsText(_ labels: [String]) -> String {
-    // An array of strings always serialises.
-    let data = (try? JSONSerialization.data(withJSONObject: labels)) ?? Data("[]".utf8)
-    return String(decoding: data, as: UTF8.self)
+    "[" + labels.map(jsonString).joined(separator: ",") + "]"
+  }
+
+  private static func jsonString(_ text: String) -> String {
+    var quoted = "\""
+    for scalar in text.unicodeScalars {
+      switch scalar {
+      case "\"": quoted += "\\\""
+      case "\\": quoted += "\\\\"
+      case "\n": quoted += "\\n"
+      case "\r": quoted += "\\r"
+      case "\t": quoted += "\\t"
+      case _ where scalar.value < 0x20:
+        let hex = String(scalar.value, radix: 16)
+        quoted += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+      default: quoted.unicodeScalars.append(scalar)
+      }
+    }
+    return quoted + "\""
   }
 
   private static func encode(_ scaler: AffineScaler) -> HDF5Node {
