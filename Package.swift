@@ -7,6 +7,7 @@ let package = Package(
     .library(name: "NeuralNet", targets: ["NeuralNet"]),
     .library(name: "Parallel", targets: ["Parallel"]),
     .library(name: "HDF5Store", targets: ["HDF5Store"]),
+    .library(name: "Checkpoints", targets: ["Checkpoints"]),
     .executable(name: "nnbatch", targets: ["nnbatch"]),
   ],
   dependencies: [
@@ -32,9 +33,10 @@ let package = Package(
     .target(name: "NeuralNet", dependencies: ["CBLAS"]),
     .target(name: "Parallel", dependencies: ["NeuralNet"]),
     .target(name: "HDF5Store", dependencies: ["CHDF5"]),
+    .target(name: "Checkpoints", dependencies: ["NeuralNet", "HDF5Store"]),
     .target(
       name: "NNBatch",
-      dependencies: ["NeuralNet", "Parallel", "HDF5Store", "CZlib"]),
+      dependencies: ["NeuralNet", "Parallel", "HDF5Store", "Checkpoints", "CZlib"]),
 
     // MARK: - Executable
 
@@ -56,10 +58,13 @@ let package = Package(
     .testTarget(
       name: "HDF5StoreTests", dependencies: ["HDF5Store", "TestSupport"]),
     .testTarget(
+      name: "CheckpointsTests",
+      dependencies: ["Checkpoints", "HDF5Store", "NeuralNet", "TestSupport"]),
+    .testTarget(
       name: "NNBatchTests",
-      dependencies: ["NNBatch", "HDF5Store", "NeuralNet", "TestSupport"]),
+      dependencies: ["NNBatch", "Checkpoints", "HDF5Store", "NeuralNet", "TestSupport"]),
     .testTarget(
       name: "EndToEndTests",
-      dependencies: ["nnbatch", "NNBatch", "HDF5Store", "TestSupport"]),
+      dependencies: ["nnbatch", "NNBatch", "Checkpoints", "HDF5Store", "NeuralNet", "TestSupport"]),
   ]
 )

@@ -17,7 +17,6 @@ static inline hid_t nnb_H5T_NATIVE_DOUBLE(void) { return H5T_NATIVE_DOUBLE; }
 static inline hid_t nnb_H5T_NATIVE_INT64(void) { return H5T_NATIVE_INT64; }
 static inline hid_t nnb_H5T_NATIVE_UINT64(void) { return H5T_NATIVE_UINT64; }
 static inline hid_t nnb_H5T_C_S1(void) { return H5T_C_S1; }
-static inline size_t nnb_H5T_VARIABLE(void) { return H5T_VARIABLE; }
 
 static inline hid_t nnb_H5P_FILE_ACCESS(void) { return H5P_FILE_ACCESS; }
 static inline hid_t nnb_H5P_FILE_CREATE(void) { return H5P_FILE_CREATE; }
@@ -25,7 +24,6 @@ static inline hid_t nnb_H5P_DATASET_CREATE(void) { return H5P_DATASET_CREATE; }
 
 static inline unsigned nnb_H5F_ACC_RDONLY(void) { return H5F_ACC_RDONLY; }
 static inline unsigned nnb_H5F_ACC_TRUNC(void) { return H5F_ACC_TRUNC; }
-static inline unsigned nnb_H5F_ACC_EXCL(void) { return H5F_ACC_EXCL; }
 
 /// Silences HDF5's automatic error dump to stderr; errors are read from the
 /// stack with H5Ewalk2 instead.

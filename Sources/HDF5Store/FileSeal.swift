@@ -7,22 +7,25 @@ import Glibc
 ///
 /// HDF5's own checks cover metadata and chunks but not unused bytes, and a
 /// damaged file can crash the library while it parses it. The seal is
-/// checked *before* libhdf5 opens a checkpoint, so any flipped bit anywhere
-/// is reported as damage and HDF5 only ever parses intact files.
+/// checked *before* libhdf5 opens a file, so any flipped bit anywhere is
+/// reported as damage and HDF5 only ever parses intact files.
 ///
 /// Layout of the user block: "nnbatch-seal xxh64:<16 hex> bytes:<n>\n",
-/// then zeros up to 512 bytes; the hash covers bytes 512..<n.
+/// then zeros up to 512 bytes; the hash covers bytes 512..<n. (The magic
+/// names the project that defined the seal; files of every format version
+/// carry it, so it stays.)
 public enum FileSeal {
-  /// Size of the user block reserved in every checkpoint.
+  /// Size of the user block reserved in every sealed file.
   public static let userBlockSize = 512
   private static let magic = "nnbatch-seal xxh64:"
 
-  private static func failure(_ operation: String, _ path: String) -> HDF5Error {
-    HDF5Error(operation: operation, path: path, reason: String(cString: strerror(errno)))
+  private static func failure(_ operation: String, _ path: String) -> FileSealError {
+    FileSealError(
+      path: path, problem: .unreadable("cannot \(operation): \(String(cString: strerror(errno)))"))
   }
 
   /// Hashes bytes userBlockSize..<end of the open file `fd`; returns (hash, size).
-  private static func hashContents(_ fd: Int32, _ path: String) throws -> (UInt64, Int) {
+  private static func hashContents(_ fd: Int32, _ path: String) throws(FileSealError) -> (UInt64, Int) {
     var hasher = XXH64()
     var offset = userBlockSize
     let chunk = 1 << 20
@@ -55,31 +58,65 @@ public enum FileSeal {
     bytes.replaceSubrange(0..<userBlockSize, with: header(hash: hasher.finalize(), size: bytes.count))
   }
 
-  /// Checks the seal of the file at `path`; throws a `CheckpointError` describing any damage.
-  public static func verify(_ path: String) throws {
+  /// Checks the seal of the file at `path`; throws a `FileSealError` describing any damage.
+  public static func verify(_ path: String) throws(FileSealError) {
     let fd = open(path, O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else {
-      throw CheckpointError(path: path, reason: "cannot open: \(String(cString: strerror(errno)))")
-    }
+    guard fd >= 0 else { throw failure("open", path) }
     defer { close(fd) }
     var block = [UInt8](repeating: 0, count: userBlockSize)
     let n = block.withUnsafeMutableBytes { pread(fd, $0.baseAddress, userBlockSize, 0) }
     guard n == userBlockSize else {
-      throw CheckpointError(
-        path: path, reason: "damaged: file too short (\(max(n, 0)) bytes) for a checkpoint")
+      throw FileSealError(path: path, problem: .tooShort(bytes: max(n, 0)))
     }
     guard let newline = block.firstIndex(of: 10),
       let line = String(validating: block[..<newline], as: UTF8.self), line.hasPrefix(magic)
     else {
-      throw CheckpointError(
-        path: path, reason: "damaged or not an nnbatch checkpoint: no valid seal in the user block")
+      throw FileSealError(path: path, problem: .noSeal)
     }
     let (hash, size) = try hashContents(fd, path)
     let expected = header(hash: hash, size: size)
     guard expected == block else {
-      throw CheckpointError(
-        path: path,
-        reason: "damaged: whole-file checksum mismatch (seal says \"\(line)\", file is \(size) bytes)")
+      throw FileSealError(path: path, problem: .mismatch(seal: line, bytes: size))
     }
   }
+}
+
+/// A file whose seal is missing or does not match its bytes, or that could not be read to check it.
+public struct FileSealError: Error, CustomStringConvertible, Sendable {
+  /// What went wrong.
+  public enum Problem: Sendable, Equatable {
+    /// A system call failed (the text says which and why).
+    case unreadable(String)
+    /// The file is shorter than the user block.
+    case tooShort(bytes: Int)
+    /// The user block holds no seal: another kind of file, or a damaged one.
+    case noSeal
+    /// The bytes do not hash to the seal's value.
+    case mismatch(seal: String, bytes: Int)
+  }
+
+  /// The file.
+  public let path: String
+  /// What went wrong.
+  public let problem: Problem
+
+  /// An error about `path`.
+  public init(path: String, problem: Problem) {
+    self.path = path
+    self.problem = problem
+  }
+
+  /// What is wrong, without the path.
+  public var reason: String {
+    switch problem {
+    case .unreadable(let text): return text
+    case .tooShort(let bytes): return "damaged: file too short (\(bytes) bytes) to hold a seal"
+    case .noSeal: return "damaged or not sealed: no valid seal in the user block"
+    case .mismatch(let seal, let bytes):
+      return "damaged: whole-file checksum mismatch (seal says \"\(seal)\", file is \(bytes) bytes)"
+    }
+  }
+
+  /// One line: "<path>: <reason>".
+  public var description: String { "\(path): \(reason)" }
 }

@@ -5,10 +5,10 @@ import Glibc
 import Darwin
 #endif
 
-/// Durable file operations: fsync, rename, remove, list, each with a clear error.
+/// Durable file operations: fsync, rename, remove, list, each throwing a `FileSystemError`.
 public enum FileSystem {
-  private static func failure(_ operation: String, _ path: String) -> HDF5Error {
-    HDF5Error(operation: operation, path: path, reason: String(cString: strerror(errno)))
+  private static func failure(_ operation: String, _ path: String) -> FileSystemError {
+    FileSystemError(operation: operation, path: path, reason: String(cString: strerror(errno)))
   }
 
   /// Writes `bytes` to a new file at `path` (replacing it), checking every call, and fsyncs it.
@@ -22,8 +22,9 @@ public enum FileSystem {
     defer { if !closed { close(fd) } }
     var offset = 0
     try bytes.withUnsafeBytes { raw in
+      guard let base = raw.baseAddress else { return }  // nothing to write
       while offset < raw.count {
-        let n = write(fd, raw.baseAddress.unsafelyUnwrapped + offset, raw.count - offset)
+        let n = write(fd, base + offset, raw.count - offset)
         if n < 0 {
           if errno == EINTR { continue }
           throw failure("write (\(offset) of \(raw.count) bytes written)", path)
@@ -34,16 +35,6 @@ public enum FileSystem {
     guard fsync(fd) == 0 else { throw failure("fsync", path) }
     closed = true
     guard close(fd) == 0 else { throw failure("close", path) }
-  }
-
-  /// Flushes `path`'s data and metadata to stable storage.
-  ///
-  /// The corresponding C function is `fsync`.
-  public static func fsyncFile(_ path: String) throws {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { throw failure("open for fsync", path) }
-    defer { close(fd) }
-    guard fsync(fd) == 0 else { throw failure("fsync", path) }
   }
 
   /// Makes renames and deletions in directory `path` durable.
@@ -80,7 +71,8 @@ public enum FileSystem {
     var info = stat()
     guard stat(path, &info) == 0 else { throw failure("create directory", path) }
     guard (info.st_mode & S_IFMT) == S_IFDIR else {
-      throw HDF5Error(operation: "create directory", path: path, reason: "exists and is not a directory")
+      throw FileSystemError(
+        operation: "create directory", path: path, reason: "exists and is not a directory")
     }
   }
 
@@ -90,8 +82,9 @@ public enum FileSystem {
     defer { closedir(directory) }
     var names: [String] = []
     while let entry = readdir(directory) {
+      // d_name is a NUL-terminated fixed-size array.
       let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-        String(cString: raw.bindMemory(to: CChar.self).baseAddress.unsafelyUnwrapped)
+        String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
       }
       if name != "." && name != ".." { names.append(name) }
     }

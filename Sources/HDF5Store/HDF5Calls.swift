@@ -1,10 +1,8 @@
-// Every raw libhdf5 call of nnbatch goes through this file's helpers, which
-// check the return code and turn HDF5's error stack into a Swift error.
+// Every raw libhdf5 call goes through this file's helpers, which check the
+// return code and turn HDF5's error stack into a Swift error. Raw ids
+// (hid_t) stay internal: they never appear in the public API.
 import CHDF5
 import Foundation
-
-/// The raw HDF5 identifier type, kept internal: it never appears in public API.
-typealias HID = hid_t
 
 /// Serialises all use of libhdf5, which Debian builds without thread safety.
 ///
@@ -89,8 +87,5 @@ enum Close {
   }
   static func attribute(_ id: hid_t, _ path: String) throws {
     try check(H5Aclose(id), "close attribute", path)
-  }
-  static func group(_ id: hid_t, _ path: String) throws {
-    try check(H5Gclose(id), "close group", path)
   }
 }

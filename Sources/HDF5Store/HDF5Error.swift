@@ -1,10 +1,10 @@
-/// An error from libhdf5 or from the file system, with what was being done and where.
+/// An error from libhdf5, with what was being done and where.
 public struct HDF5Error: Error, CustomStringConvertible, Sendable {
-  /// What nnbatch was doing ("create dataset", "fsync", ...).
+  /// What was being done ("create dataset", "read attribute", ...).
   public let operation: String
-  /// The file, or file and object path, it was done to.
+  /// The file, or file and object path ("run.h5:/model/layer_0@units"), it was done to.
   public let path: String
-  /// The library's or the system's explanation.
+  /// The library's explanation (its error stack) or what was wrong with the object.
   public let reason: String
 
   /// An error for `operation` on `path` because of `reason`.

@@ -1,8 +1,8 @@
 /// The XXH64 hash (Yann Collet's xxHash, 64-bit), fed incrementally.
 ///
-/// Used for the content checksum of checkpoints: fast enough to hash 15 MB
-/// in a few milliseconds, and independent of HDF5's own fletcher32 so that a
-/// damaged file must fool two unrelated checks.
+/// Used for file seals and content digests (`FileSeal`, `HDF5Node.digest`):
+/// fast enough to hash 15 MB in a few milliseconds, and independent of
+/// HDF5's own fletcher32 so that a damaged file must fool unrelated checks.
 public struct XXH64: Sendable {
   private static let prime1: UInt64 = 0x9E37_79B1_85EB_CA87
   private static let prime2: UInt64 = 0xC2B2_AE3D_27D4_EB4F
@@ -50,7 +50,9 @@ public struct XXH64: Sendable {
       pending.append(contentsOf: bytes[0..<take])
       offset = take
       if pending.count < 32 { return }
-      pending.withUnsafeBytes { consumeStripe($0.baseAddress.unsafelyUnwrapped) }
+      pending.withUnsafeBytes { raw in
+        if let stripe = raw.baseAddress { consumeStripe(stripe) }  // 32 bytes here, never nil
+      }
       pending.removeAll(keepingCapacity: true)
     }
     guard let base = bytes.baseAddress else { return }

@@ -1,3 +1,4 @@
+import Checkpoints
 import Foundation
 import HDF5Store
 import TestSupport
@@ -196,8 +197,8 @@ final class CLITests: XCTestCase {
       XCTAssertEqual(point.x, Double(index + 1))
       XCTAssertEqual(point.y, history.lossHistory[index], accuracy: 1e-9 * max(1, history.lossHistory[index]))
     }
-    XCTAssertEqual(series.values["val_loss"]?.map(\.y), history.epochHistory["val_loss"])
-    XCTAssertEqual(series.values["train_loss"]?.map(\.y), history.epochHistory["train_loss"])
+    XCTAssertEqual(series.values["val_loss"]?.map(\.y), history.epochHistory.validationLoss)
+    XCTAssertEqual(series.values["train_loss"]?.map(\.y), history.epochHistory.trainLoss)
     XCTAssertTrue(
       Set(["loss", "train_loss", "val_loss"]).isSubset(of: Set(series.legends)), "\(series.legends)")
     XCTAssertGreaterThan(series.ticks, 10, "axes have tick labels")
@@ -223,8 +224,9 @@ final class CLITests: XCTestCase {
     XCTAssertEqual(train.status, 0, train.stderr)
     let checkpoint = try XCTUnwrap(try CheckpointStore(directory: dir.file("ck")).checkpointFiles().last).path
     let saved = try Checkpoint.read(from: checkpoint)
-    XCTAssertEqual(saved.targetScaling, "standardize")
-    XCTAssertLessThan(try XCTUnwrap(saved.epochHistory["val_mae"]?.last), 60, "val_mae in the targets' units")
+    XCTAssertEqual(saved.data.targets.kind, .standardize)
+    XCTAssertLessThan(
+      try XCTUnwrap(saved.epochHistory.validationMAE.last), 60, "val_mae in the targets' units")
     let csv = dir.write("x.csv", "x\n2\n7.5\n")
     let predict = try nnbatch(["predict", "--checkpoint", checkpoint, "--input", csv])
     XCTAssertEqual(predict.status, 0, predict.stderr)

@@ -78,6 +78,78 @@ final class HDF5WrapperTests: XCTestCase {
     XCTAssertThrowsError(try HDF5File.create(path: dir.file("no/such/dir/x.h5")))
   }
 
+  func testNodesRoundTripThroughFilesAndDigestEveryEntry() throws {
+    let dir = TemporaryDirectory()
+    var node = HDF5Node()
+    node.attributes = ["text": .string("héllo"), "count": .integer(-7), "rate": .real(0.125)]
+    node.datasets["f32"] = HDF5Dataset(shape: [2, 2], values: .float32([1, 2, 3, 4]))
+    var child = HDF5Node()
+    child.datasets["f64"] = HDF5Dataset(shape: [1], values: .float64([.pi]))
+    child.datasets["i64"] = HDF5Dataset(shape: [2], values: .int64([-1, .max]))
+    child.datasets["u64"] = HDF5Dataset(shape: [1], values: .uint64([.max]))
+    child.datasets["empty"] = HDF5Dataset(shape: [0], values: .float32([]))
+    child.groups["leaf"] = HDF5Node()
+    node.groups["child"] = child
+    // Slices of a larger buffer are written without their neighbours.
+    let buffer: [Float] = [9, 8, 7, 6, 5]
+    node.datasets["slice"] = HDF5Dataset(shape: [3], values: .float32(buffer[1..<4]))
+
+    let file = try HDF5File.create(path: dir.file("node.h5"))
+    try file.root().write(node)
+    try file.close()
+    let reader = try HDF5File.openForReading(path: dir.file("node.h5"))
+    let back = try reader.readNode()
+    try reader.close()
+    XCTAssertEqual(back.attributes, node.attributes)
+    XCTAssertEqual(back.groups, node.groups)
+    XCTAssertEqual(back.datasets["f32"], node.datasets["f32"])
+    XCTAssertEqual(back.datasets["slice"]?.values, .float32([8, 7, 6]))
+    XCTAssertEqual(back.digest(), node.digest(), "the digest depends on values, not on where they live")
+
+    // Every entry counts: values, names, kinds, shapes, empty groups; excluded paths do not.
+    let base = node.digest()
+    var edits: [(String, (inout HDF5Node) -> Void)] = [
+      ("attribute value", { $0.attributes["count"] = .integer(-8) }),
+      ("attribute kind", { $0.attributes["count"] = .real(-7) }),
+      ("attribute name", { $0.attributes["count2"] = $0.attributes.removeValue(forKey: "count") }),
+      (
+        "dataset value", { $0.datasets["f32"] = HDF5Dataset(shape: [2, 2], values: .float32([1, 2, 3, 5])) }
+      ),
+      ("dataset shape", { $0.datasets["f32"] = HDF5Dataset(shape: [4], values: .float32([1, 2, 3, 4])) }),
+      (
+        "dataset type",
+        { $0.groups["child"]?.datasets["u64"] = HDF5Dataset(shape: [1], values: .int64([-1])) }
+      ),
+      ("empty group", { $0.groups["child"]?.groups["leaf2"] = HDF5Node() }),
+      ("nested attribute", { $0.groups["child"]?.groups["leaf"]?.attributes["x"] = .string("") }),
+    ]
+    edits.append(
+      ("moved dataset", { $0.groups["child"]?.datasets["f32"] = $0.datasets.removeValue(forKey: "f32") }))
+    for (name, edit) in edits {
+      var changed = node
+      edit(&changed)
+      XCTAssertNotEqual(changed.digest(), base, name)
+    }
+    var stamped = node
+    stamped.attributes["created"] = .string("now")
+    XCTAssertEqual(stamped.digest(excluding: ["/@created"]), base)
+    XCTAssertNotEqual(stamped.digest(), base)
+  }
+
+  func testFileSystemErrorsNameTheCallAndThePath() {
+    let dir = TemporaryDirectory()
+    XCTAssertThrowsError(try FileSystem.rename(dir.file("missing"), to: dir.file("other"))) { error in
+      XCTAssertTrue(error is FileSystemError, "\(error)")
+      XCTAssertTrue("\(error)".hasPrefix("\(dir.file("missing")): cannot rename to "), "\(error)")
+    }
+    dir.write("file", "x")
+    XCTAssertThrowsError(try FileSystem.createDirectories(dir.file("file"))) { error in
+      XCTAssertEqual(
+        "\(error)", "\(dir.file("file")): cannot create directory: exists and is not a directory")
+    }
+    XCTAssertEqual(try FileSystem.list(dir.path), ["file"])
+  }
+
   func testChunkShapeStaysUnderTheLimit() {
     XCTAssertEqual(HDF5ChunkShape.forTesting([3, 4]), [3, 4])
     let big = HDF5ChunkShape.forTesting([100_000, 1024])

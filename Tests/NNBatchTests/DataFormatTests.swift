@@ -328,7 +328,7 @@ final class DataFormatTests: XCTestCase {
     let data = dir.write("flowers.data", lines.joined(separator: "\n") + "\n")
     let model = try SavedModel.load(flowers)
     let (dataset, config, source) = try Evaluate.samples(
-      config: model.config, data: data, format: nil, labels: model.checkpoint.labels)
+      config: model.config, data: data, format: nil, labels: model.checkpoint.data.labels)
     XCTAssertEqual(dataset.count, 40)
     XCTAssertEqual(dataset.features, 4)
     XCTAssertEqual(source, data)

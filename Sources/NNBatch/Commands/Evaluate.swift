@@ -14,7 +14,7 @@ public enum Evaluate {
     BLASThreads.useSingleThread()
     let model = try SavedModel.load(path)
     let (dataset, config, source) = try samples(
-      config: model.config, data: dataConfig, format: format, labels: model.checkpoint.labels)
+      config: model.config, data: dataConfig, format: format, labels: model.checkpoint.data.labels)
     guard dataset.features == model.network.architecture.inputs else {
       throw NNBatchError(
         .usage,
@@ -22,7 +22,7 @@ public enum Evaluate {
     }
     model.scaler.apply(to: dataset.inputs)
     let prepared = PreparedData(
-      train: dataset, validation: nil, labels: model.checkpoint.labels, scaler: model.scaler,
+      train: dataset, validation: nil, labels: model.checkpoint.data.labels, scaler: model.scaler,
       targetScaler: model.targetScaler)
     try DataLoader.check(prepared, against: config, classes: nil)
     // The loss is computed as in training (scaled targets); MAE and R² in the targets' units.
@@ -134,7 +134,8 @@ public enum Evaluate {
         ? Int(t[0] >= 0 ? t[0].rounded() : 0) : argmax(t, count: dataset.targetColumns)
       if expected < classes { matrix[expected][predicted] += 1 }
     }
-    let labels = model.checkpoint.labels.isEmpty ? (0..<classes).map(String.init) : model.checkpoint.labels
+    let labels =
+      model.checkpoint.data.labels.isEmpty ? (0..<classes).map(String.init) : model.checkpoint.data.labels
     let cell = max(6, (labels.map(\.count).max() ?? 1) + 1, String(dataset.count).count + 1)
     func pad(_ s: String) -> String { String(repeating: " ", count: max(0, cell - s.count)) + s }
     var lines = ["confusion matrix (rows: true class, columns: predicted)"]

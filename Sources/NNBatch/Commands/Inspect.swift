@@ -1,5 +1,5 @@
+import Checkpoints
 import Foundation
-import HDF5Store
 
 /// `nnbatch inspect`: a human (or JSON) summary of a checkpoint.
 public enum Inspect {
@@ -7,16 +7,29 @@ public enum Inspect {
   public static func run(path: String, json: Bool) throws(NNBatchError) -> String {
     let model = try SavedModel.load(path)
     let c = model.checkpoint
+    let counters = c.counters
+    let layers = c.architecture.layerDescriptions
+    let hyper = c.optimizer.settings.hyperParameters
     if json {
       let object: [String: Any] = [
-        "path": path, "format_version": Checkpoint.formatVersion, "nnbatch_version": c.nnbatchVersion,
-        "created": c.created, "step": c.step, "epoch": c.epoch, "batch_in_epoch": c.batchInEpoch,
-        "samples_seen": c.samplesSeen, "bias": c.bias,
-        "layers": c.layers.map { ["activation": $0.activation, "inputs": $0.inputs, "units": $0.units] },
-        "parameters": c.parameters.count, "optimizer": c.optimizerKind, "optimizer_step": c.optimizerStep,
-        "hyperparameters": c.hyperparameters, "last_loss": c.lossHistory.last ?? NSNull(),
-        "epoch_history": c.epochHistory, "task": c.task, "labels": c.labels, "scaling": c.scaling,
-        "config": c.config, "checksum": c.checksumText,
+        "path": path, "format_version": model.file.formatVersion, "nnbatch_version": c.nnbatchVersion,
+        "created": c.created, "step": counters.step, "epoch": counters.epoch,
+        "batch_in_epoch": counters.batchInEpoch, "samples_seen": counters.samplesSeen,
+        "input_shape": c.architecture.inputShape.dimensions,
+        "layers": zip(layers, c.architecture.layers).map { description, layer in
+          var entry: [String: Any] = [
+            "kind": description.kind, "inputs": layer.inputShape.elements,
+            "output_shape": layer.outputShape.dimensions,
+          ]
+          for setting in description.settings { entry[setting.key] = setting.value.jsonValue }
+          return entry
+        },
+        "parameters": c.parameters.count, "optimizer": c.optimizer.settings.kind.rawValue,
+        "optimizer_step": c.optimizer.step,
+        "hyperparameters": Dictionary(uniqueKeysWithValues: hyper.map { p in (p.name, jsonValue(p.value)) }),
+        "last_loss": c.lossHistory.last ?? NSNull(), "epoch_history": c.epochHistory.series,
+        "task": c.data.task.rawValue, "labels": c.data.labels, "scaling": c.data.features.kind.rawValue,
+        "target_scaling": c.data.targets.kind.rawValue, "config": c.config, "checksum": model.file.checksum,
       ]
       do {
         let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
@@ -28,33 +41,48 @@ public enum Inspect {
     var lines: [String] = []
     lines.append("checkpoint  \(path)")
     lines.append(
-      "format      \(Checkpoint.formatName) v\(Checkpoint.formatVersion), nnbatch \(c.nnbatchVersion), written \(c.created)"
+      "format      \(Checkpoint.formatName) v\(model.file.formatVersion), nnbatch \(c.nnbatchVersion), written \(c.created)"
     )
-    lines.append("checksum    \(c.checksumText) (verified)")
+    lines.append("checksum    \(model.file.checksum) (verified)")
     let position =
-      c.batchInEpoch == 0
-      ? "\(c.epoch) epochs done" : "epoch \(c.epoch + 1) in progress (\(c.batchInEpoch) batches done)"
-    lines.append("progress    step \(c.step), \(position), \(c.samplesSeen) samples seen")
+      counters.batchInEpoch == 0
+      ? "\(counters.epoch) epochs done"
+      : "epoch \(counters.epoch + 1) in progress (\(counters.batchInEpoch) batches done)"
+    lines.append("progress    step \(counters.step), \(position), \(counters.samplesSeen) samples seen")
+    let kinds = Set(layers.map(\.kind)).sorted().joined(separator: "/")
     lines.append(
-      "model       \(c.layers.count) dense layers, \(c.parameters.count) parameters, bias \(c.bias ? "yes" : "no")"
+      "model       \(layers.count) \(kinds) layers, \(c.parameters.count) parameters, input \(c.architecture.inputShape)"
     )
-    for (i, layer) in c.layers.enumerated() {
-      lines.append("  layer_\(i)   [\(layer.inputs), \(layer.units)]  \(layer.activation)")
+    for (i, layer) in layers.enumerated() {
+      lines.append("  layer_\(i)   \(layer.summary)")
     }
-    let hyper = c.hyperparameters.keys.sorted().map { "\($0)=\(format6(c.hyperparameters[$0] ?? 0))" }
-    lines.append("optimizer   \(c.optimizerKind) (step \(c.optimizerStep)) \(hyper.joined(separator: " "))")
+    let settings = hyper.map { p in
+      if case .number(let value) = p.value { return "\(p.name)=\(format6(value))" }
+      return p.description
+    }
+    lines.append(
+      "optimizer   \(c.optimizer.settings.kind.rawValue) (step \(c.optimizer.step)) \(settings.joined(separator: " "))"
+    )
     lines.append(
       "loss        \(model.config.loss.rawValue), last \(c.lossHistory.last.map(format6) ?? "n/a") over \(c.lossHistory.count) steps"
     )
-    for key in c.epochHistory.keys.sorted() {
-      if let last = c.epochHistory[key]?.last { lines.append("  \(key)  \(format6(last))") }
+    for (key, values) in c.epochHistory.series.sorted(by: { $0.key < $1.key }) {
+      if let last = values.last { lines.append("  \(key)  \(format6(last))") }
     }
-    lines.append(
-      "data        task \(c.task), scaling \(c.scaling)\(c.labels.isEmpty ? "" : ", labels \(c.labels.joined(separator: ","))")"
-    )
+    var data = "data        task \(c.data.task.rawValue), scaling \(c.data.features.kind.rawValue)"
+    if c.data.targets.kind != .none { data += ", target scaling \(c.data.targets.kind.rawValue)" }
+    if !c.data.labels.isEmpty { data += ", labels \(c.data.labels.joined(separator: ","))" }
+    lines.append(data)
     lines.append("config")
     lines.append(
       contentsOf: c.config.split(separator: "\n", omittingEmptySubsequences: false).map { "  " + $0 })
     return lines.joined(separator: "\n")
+  }
+
+  private static func jsonValue(_ value: HyperParameter.Value) -> Any {
+    switch value {
+    case .number(let number): return number
+    case .flag(let flag): return flag
+    }
   }
 }

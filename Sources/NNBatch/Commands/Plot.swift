@@ -1,3 +1,4 @@
+import Checkpoints
 import Foundation
 
 /// `nnbatch plot`: the loss curve (and per-epoch series) as a self-contained SVG.
@@ -25,12 +26,13 @@ public enum Plot {
         "Loss per step", "step", "loss (\(model.config.loss.rawValue))",
         [Series(name: "loss", x: steps, y: c.lossHistory, color: "#1f77b4")], logScale
       ))
-    let epochs = (c.epochHistory["train_loss"] ?? []).indices.map { Double($0 + 1) }
+    let series = c.epochHistory.series
+    let epochs = c.epochHistory.trainLoss.indices.map { Double($0 + 1) }
     var lossSeries: [Series] = []
-    if let train = c.epochHistory["train_loss"], !train.isEmpty {
+    if let train = series["train_loss"] {
       lossSeries.append(Series(name: "train_loss", x: epochs, y: train, color: "#1f77b4"))
     }
-    if let val = c.epochHistory["val_loss"], !val.isEmpty {
+    if let val = series["val_loss"] {
       lossSeries.append(Series(name: "val_loss", x: epochs, y: val, color: "#ff7f0e"))
     }
     if epochs.count > 1 && !lossSeries.isEmpty {
@@ -38,7 +40,7 @@ public enum Plot {
     }
     var metricSeries: [Series] = []
     for (key, color) in [("val_accuracy", "#2ca02c"), ("val_r2", "#9467bd"), ("val_mae", "#d62728")] {
-      if let values = c.epochHistory[key], !values.isEmpty {
+      if let values = series[key] {
         metricSeries.append(Series(name: key, x: epochs, y: values, color: color))
       }
     }

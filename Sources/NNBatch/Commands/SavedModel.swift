@@ -1,82 +1,51 @@
-import HDF5Store
+import Checkpoints
 import NeuralNet
 
-/// A trained model restored from a checkpoint, for predict, evaluate and inspect.
+/// A trained model restored from a checkpoint, for predict, evaluate, inspect and plot.
 public struct SavedModel: Sendable {
   /// The file it came from.
   public var path: String
-  /// The checkpoint's contents.
-  public var checkpoint: Checkpoint
+  /// The file's format version and verified checksum.
+  public var file: CheckpointFile
   /// The config the model was trained with.
   public var config: Config
   /// Layers and loss.
   public var network: Network
   /// The parameters.
   public var parameters: FloatBuffer
+
+  /// The checkpoint's contents.
+  public var checkpoint: Checkpoint { file.checkpoint }
   /// The feature scaling fitted at training time.
-  public var scaler: AffineScaler
+  public var scaler: AffineScaler { checkpoint.data.features }
   /// The regression-target scaling fitted at training time.
-  public var targetScaler: AffineScaler
+  public var targetScaler: AffineScaler { checkpoint.data.targets }
 
   /// Loads and verifies `path`.
+  ///
+  /// Every value in the file is checked as it is decoded (an unknown
+  /// activation, scaling or task is an error naming its attribute), so the
+  /// model here is exactly the one that was trained.
   public static func load(_ path: String) throws(NNBatchError) -> SavedModel {
-    let checkpoint: Checkpoint
+    let file: CheckpointFile
     do {
-      checkpoint = try Checkpoint.read(from: path)
+      file = try CheckpointFile.read(path)
     } catch {
       throw NNBatchError(.usage, "\(error)")
     }
-    let config = try Config.parse(text: checkpoint.config, file: "\(path):/@config")
-    var layers: [any LayerSpec] = []
-    for layer in checkpoint.layers {
-      guard let activation = Activation(rawValue: layer.activation) else {
-        throw NNBatchError(.usage, "\(path): unknown activation \"\(layer.activation)\" in the model")
-      }
-      layers.append(Dense.Spec(units: layer.units, activation: activation, bias: checkpoint.bias))
-    }
-    guard let first = checkpoint.layers.first,
-      checkpoint.parameters.count == checkpoint.expectedParameterCount
-    else {
-      throw NNBatchError(.usage, "\(path): the model's parameters do not match its layers")
-    }
-    let architecture: Architecture
-    do {
-      architecture = try Architecture(input: [first.inputs], layers: layers)
-    } catch {
-      throw NNBatchError(.usage, "\(path): the model's layers do not fit together: \(error)")
-    }
-    let scaling = Scaling(rawValue: checkpoint.scaling) ?? .none
-    let targetScaling = Scaling(rawValue: checkpoint.targetScaling) ?? .none
-    guard
-      targetScaling == .none
-        || (checkpoint.targetShift.count == architecture.outputs
-          && checkpoint.targetFactor.count == architecture.outputs)
-    else {
-      throw NNBatchError(
-        .usage, "\(path): target scaling statistics do not match the \(architecture.outputs) outputs")
-    }
-    let features = first.inputs
-    guard
-      scaling == .none
-        || (checkpoint.scaleShift.count == features && checkpoint.scaleFactor.count == features)
-    else {
-      throw NNBatchError(.usage, "\(path): scaling statistics do not match the \(features) inputs")
-    }
+    let config = try Config.parse(text: file.checkpoint.config, file: "\(path):/@config")
     return SavedModel(
-      path: path, checkpoint: checkpoint, config: config,
-      network: Network(architecture: architecture, loss: config.loss),
-      parameters: FloatBuffer(checkpoint.parameters),
-      scaler: AffineScaler(kind: scaling, shift: checkpoint.scaleShift, factor: checkpoint.scaleFactor),
-      targetScaler: AffineScaler(
-        kind: targetScaling, shift: checkpoint.targetShift, factor: checkpoint.targetFactor))
+      path: path, file: file, config: config,
+      network: Network(architecture: file.checkpoint.architecture, loss: config.loss),
+      parameters: FloatBuffer(file.checkpoint.parameters))
   }
 
   /// Class labels (the indices as text when the data had none).
   public var labels: [String] {
-    checkpoint.labels.isEmpty
-      ? (0..<network.architecture.outputs).map(String.init) : checkpoint.labels
+    checkpoint.data.labels.isEmpty
+      ? (0..<network.architecture.outputs).map(String.init) : checkpoint.data.labels
   }
 
   /// Whether the model classifies.
-  public var isClassifier: Bool { checkpoint.task == LearningTask.classification.rawValue }
+  public var isClassifier: Bool { checkpoint.data.task == .classification }
 }

@@ -35,6 +35,26 @@ package protocol DataSource: Sendable, Equatable, CustomStringConvertible {
 
   /// A short name for messages: the file ("configs/data/flowers.csv"), or "inline data".
   var description: String { get }
+
+  /// The source's keys with defaults filled in, in config order: what a resume compares.
+  var settings: [DataSourceSetting] { get }
+}
+
+/// One setting of a configured source: its key, how messages show it, and what is compared.
+package struct DataSourceSetting: Sendable, Equatable {
+  /// The key under `data` ("path").
+  package let key: String
+  /// The value as messages show it ("configs/data/flowers.csv", "120 rows").
+  package let shown: String
+  /// What two settings are compared by (the full value where `shown` abbreviates it).
+  package let identity: String
+
+  /// A setting shown as `value`, compared by `identity` (default: as shown).
+  package init(_ key: String, _ value: some CustomStringConvertible, identity: String? = nil) {
+    self.key = key
+    shown = value.description
+    self.identity = identity ?? value.description
+  }
 }
 
 extension DataSource {

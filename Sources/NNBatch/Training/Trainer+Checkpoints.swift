@@ -1,3 +1,4 @@
+import Checkpoints
 import Foundation
 import HDF5Store
 import NeuralNet
@@ -6,42 +7,18 @@ import NeuralNet
 extension Trainer {
   /// The run's complete state as a checkpoint.
   func makeCheckpoint() -> Checkpoint {
-    let layers = network.architecture.layers.map {
-      Checkpoint.Layer(
-        activation: $0.activation.rawValue, inputs: $0.inputShape.elements, units: $0.outputShape.elements)
-    }
-    let settings = optimizer.settings
-    var hyper: [String: Double] = [
-      "learning_rate": settings.learningRate, "weight_decay": settings.weightDecay,
-    ]
-    switch settings.kind {
-    case .sgd:
-      hyper["momentum"] = settings.momentum
-      hyper["nesterov"] = settings.nesterov ? 1 : 0
-    case .adam, .adamw:
-      hyper["beta1"] = settings.beta1
-      hyper["beta2"] = settings.beta2
-      hyper["epsilon"] = settings.epsilon
-    }
-    if let clip = settings.clipNorm { hyper["clip_norm"] = clip }
-    var slots: [String: [Float]] = [:]
-    for (name, buffer) in zip(settings.slotNames, optimizer.slots) { slots[name] = buffer.array }
-    let created = ISO8601DateFormatter().string(from: Date())
-    var state = self.state
-    state["epoch_loss_sum"] = epochLossSum
-    state["epoch_samples"] = epochSamples
-    var checkpoint = Checkpoint(
-      nnbatchVersion: nnbatchVersion, created: created, config: config.text, step: step, epoch: epoch,
-      batchInEpoch: batchInEpoch, samplesSeen: samplesSeen, layers: layers, bias: config.bias,
-      parameters: parameters.array, optimizerKind: settings.kind.rawValue, hyperparameters: hyper,
-      optimizerStep: optimizer.step, optimizerSlots: slots, lossHistory: lossHistory,
-      epochHistory: history.series, rngState: generator.state, epochRNGState: epochGenerator.state,
-      stateValues: state, task: config.task.rawValue, labels: data.labels,
-      scaling: data.scaler.kind.rawValue, scaleShift: data.scaler.shift, scaleFactor: data.scaler.factor)
-    checkpoint.targetScaling = data.targetScaler.kind.rawValue
-    checkpoint.targetShift = data.targetScaler.shift
-    checkpoint.targetFactor = data.targetScaler.factor
-    return checkpoint
+    Checkpoint(
+      nnbatchVersion: nnbatchVersion, created: ISO8601DateFormatter().string(from: Date()),
+      config: config.text,
+      counters: RunCounters(
+        step: step, epoch: epoch, batchInEpoch: batchInEpoch, samplesSeen: samplesSeen,
+        epochLossSum: epochLossSum, epochSamples: Int(epochSamples), best: best),
+      architecture: network.architecture, parameters: parameters.array,
+      optimizer: OptimizerSnapshot(
+        settings: optimizer.settings, step: optimizer.step, slots: optimizer.slots.map(\.array)),
+      generator: generator, epochGenerator: epochGenerator, lossHistory: lossHistory, epochHistory: history,
+      data: DataFacts(
+        task: config.task, labels: data.labels, features: data.scaler, targets: data.targetScaler))
   }
 
   func save(reason: String, name: String? = nil) throws(NNBatchError) {
@@ -104,79 +81,28 @@ extension Trainer {
     } catch {
       throw NNBatchError(.usage, "cannot resume: \(error)")
     }
-    try checkCompatible(checkpoint, file: file)
+    try ResumeCheck.requireCompatible(
+      checkpoint, file: file, config: config, architecture: network.architecture)
+    // Same settings (checked above), so the slots are the ones this optimizer keeps.
     parameters.assign(checkpoint.parameters)
-    let settings = config.optimizer
-    var slots: [FloatBuffer] = []
-    for name in settings.slotNames {
-      guard let values = checkpoint.optimizerSlots[name], values.count == parameters.count else {
-        throw NNBatchError(.usage, "\(file): optimizer state \"\(name)\" is missing or has the wrong size")
-      }
-      slots.append(FloatBuffer(values))
-    }
-    optimizer = OptimizerState(settings: settings, step: checkpoint.optimizerStep, slots: slots)
-    guard let rng = SeededGenerator(state: checkpoint.rngState),
-      let epochRNG = SeededGenerator(state: checkpoint.epochRNGState)
-    else {
-      throw NNBatchError(.usage, "\(file): /state/rng is not a valid generator state")
-    }
-    generator = rng
-    epochGenerator = epochRNG
-    step = checkpoint.step
-    epoch = checkpoint.epoch
-    batchInEpoch = checkpoint.batchInEpoch
-    samplesSeen = checkpoint.samplesSeen
+    optimizer = OptimizerState(
+      settings: config.optimizer, step: checkpoint.optimizer.step,
+      slots: checkpoint.optimizer.slots.map { FloatBuffer($0) })
+    generator = checkpoint.generator
+    epochGenerator = checkpoint.epochGenerator
+    let counters = checkpoint.counters
+    step = counters.step
+    epoch = counters.epoch
+    batchInEpoch = counters.batchInEpoch
+    samplesSeen = counters.samplesSeen
+    epochLossSum = counters.epochLossSum
+    epochSamples = Double(counters.epochSamples)
+    best = counters.best
     lossHistory = checkpoint.lossHistory
-    history = EpochHistory(series: checkpoint.epochHistory)
-    epochLossSum = checkpoint.stateValues["epoch_loss_sum"] ?? 0
-    epochSamples = checkpoint.stateValues["epoch_samples"] ?? 0
-    state = checkpoint.stateValues
+    history = checkpoint.epochHistory
     lastSaved = position
     resumed = true
     reporter.note("resumed from \(file) at step \(step) (epoch \(epoch + 1), batch \(batchInEpoch))")
-  }
-
-  /// Refuses a checkpoint whose run differs in anything but the resumable settings.
-  func checkCompatible(_ checkpoint: Checkpoint, file: String) throws(NNBatchError) {
-    let saved: Config
-    do {
-      saved = try Config.parse(text: checkpoint.config, file: "\(file):/@config")
-    } catch {
-      throw NNBatchError(.usage, "\(file): the saved config does not parse: \(error)")
-    }
-    var differences: [String] = []
-    func compare<T: Equatable>(_ field: String, _ old: T, _ new: T) {
-      if old != new {
-        differences.append("\(field): checkpoint has \(old), config has \(new)")
-      }
-    }
-    compare(
-      "model.layers", saved.layers.map(\.description), config.layers.map(\.description))
-    compare("model.bias", saved.bias, config.bias)
-    compare("model.init", saved.initializer.rawValue, config.initializer.rawValue)
-    compare("loss", saved.loss.rawValue, config.loss.rawValue)
-    compare("optimizer", "\(saved.optimizer)", "\(config.optimizer)")
-    var savedSchedule = saved.schedule
-    savedSchedule.totalSteps = schedule.totalSteps
-    compare("optimizer.schedule", "\(savedSchedule)", "\(schedule)")
-    compare("seed", saved.seed, config.seed)
-    compare("data", saved.data, config.data)
-    compare("data.validation", saved.validation, config.validation)
-    compare("data.validation_split", saved.validationSplit, config.validationSplit)
-    compare("data.scale", saved.scaling.rawValue, config.scaling.rawValue)
-    compare("data.scale_targets", saved.targetScaling.rawValue, config.targetScaling.rawValue)
-    compare("training.batch_size", saved.batchSize, config.batchSize)
-    compare("training.shard_size", saved.shardSize, config.shardSize)
-    compare("training.shuffle", saved.shuffle, config.shuffle)
-    compare("training.drop_last", saved.dropLast, config.dropLast)
-    if checkpoint.parameters.count != parameters.count {
-      differences.append(
-        "parameters: checkpoint has \(checkpoint.parameters.count), model has \(parameters.count)")
-    }
-    if !differences.isEmpty {
-      throw NNBatchError(
-        .usage, differences.map { "cannot resume from \(file): \($0)" })
-    }
   }
 
   func warmStart(from path: String) throws(NNBatchError) {
@@ -186,19 +112,16 @@ extension Trainer {
     } catch {
       throw NNBatchError(.usage, "cannot initialise from \(path): \(error)")
     }
-    let expected = network.architecture.layers.map {
-      "[\($0.inputShape.elements), \($0.outputShape.elements)]"
-    }
-    let found = checkpoint.layers.map { "[\($0.inputs), \($0.units)]" }
-    guard expected == found, checkpoint.bias == config.bias else {
+    let differences = ResumeCheck.shapeDifferences(
+      checkpoint: checkpoint.architecture, model: network.architecture)
+    guard differences.isEmpty else {
       throw NNBatchError(
-        .usage,
-        "cannot initialise from \(path): layer shapes differ: model has \(expected.joined(separator: " ")) bias \(config.bias), checkpoint has \(found.joined(separator: " ")) bias \(checkpoint.bias)"
-      )
+        .usage, differences.map { "cannot initialise from \(path): layer shapes differ: \($0)" })
     }
     parameters.assign(checkpoint.parameters)
     reporter.note(
-      "initialised weights from \(path) (step \(checkpoint.step)); optimizer and counters start fresh")
+      "initialised weights from \(path) (step \(checkpoint.counters.step)); optimizer and counters start fresh"
+    )
   }
 }
 
@@ -207,7 +130,7 @@ extension Trainer {
   ///
   /// For `tools/bench`: returns the file size and every save and load time
   /// in milliseconds (save = build the file, write, fsync, rename, fsync the
-  /// folder; load = seal check, HDF5 read, content checksum).
+  /// folder; load = seal check, HDF5 read, content checksum, decoding).
   public func benchmarkCheckpoints(repeats: Int) throws(NNBatchError) -> (
     bytes: Int, saveMilliseconds: [Double], loadMilliseconds: [Double]
   ) {

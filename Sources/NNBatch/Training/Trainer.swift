@@ -1,5 +1,5 @@
+import Checkpoints
 import Foundation
-import HDF5Store
 import NeuralNet
 import Parallel
 
@@ -33,7 +33,8 @@ public final class Trainer {
   /// Σ loss · rows and Σ rows of the current epoch's steps (its mean training loss).
   var epochLossSum = 0.0
   var epochSamples = 0.0
-  var state: [String: Double] = [:]
+  /// The monitored metric's best value so far (early stopping, keep_best).
+  var best: BestMetric?
   /// (step, epoch) of the newest checkpoint written or resumed from.
   var lastSaved: [Int]?
 
@@ -236,11 +237,9 @@ public final class Trainer {
         try save(reason: "checkpoint policy")
         saveAtEpochEnd = false
       }
-      if improved == false, let es = config.earlyStopping,
-        Int(state["stale_epochs"] ?? 0) >= es.patience
-      {
+      if improved == false, let es = config.earlyStopping, let best, best.staleEpochs >= es.patience {
         reporter.note(
-          "early stopping after epoch \(epoch): \(es.monitor) has not improved for \(es.patience) epochs (best \(format6(state["best_metric"] ?? .nan)) at epoch \(Int(state["best_epoch"] ?? 0)))"
+          "early stopping after epoch \(epoch): \(es.monitor) has not improved for \(es.patience) epochs (best \(format6(best.value)) at epoch \(best.epoch))"
         )
         break
       }
@@ -270,20 +269,18 @@ public final class Trainer {
     let maximize = Config.maximizes(monitor)
     let minDelta = config.earlyStopping?.minDelta ?? 0
     let improved: Bool
-    if let best = state["best_metric"] {
-      improved = maximize ? value > best + minDelta : value < best - minDelta
+    if let best {
+      improved = maximize ? value > best.value + minDelta : value < best.value - minDelta
     } else {
       improved = true
     }
     if improved {
-      state["best_metric"] = value
-      state["best_epoch"] = Double(epoch)
-      state["stale_epochs"] = 0
+      best = BestMetric(value: value, epoch: epoch, staleEpochs: 0)
       if config.keepBest {
         try save(reason: "best", name: CheckpointStore.bestFileName)
       }
     } else {
-      state["stale_epochs", default: 0] += 1
+      best?.staleEpochs += 1
     }
     return improved
   }

@@ -37,6 +37,17 @@ package struct CSVSource: FileDataSource {
   /// The file, for messages.
   package var description: String { path }
 
+  package var settings: [DataSourceSetting] {
+    func columns(_ refs: [ColumnRef]) -> String {
+      refs.count == 1 ? refs[0].description : "[\(refs.map(\.description).joined(separator: ", "))]"
+    }
+    return [
+      DataSourceSetting("path", path), DataSourceSetting("header", header.map(String.init) ?? "detect"),
+      DataSourceSetting("delimiter", String(delimiter)), DataSourceSetting("targets", columns(targets)),
+      DataSourceSetting("ignore", columns(ignore)),
+    ]
+  }
+
   // MARK: Config
 
   /// Reads `path`, `header`, `delimiter`, `targets` and `ignore`.

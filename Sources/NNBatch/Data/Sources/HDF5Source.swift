@@ -28,6 +28,13 @@ package struct HDF5Source: FileDataSource {
   /// The file, for messages.
   package var description: String { path }
 
+  package var settings: [DataSourceSetting] {
+    [
+      DataSourceSetting("path", path), DataSourceSetting("inputs", inputs),
+      DataSourceSetting("targets", targets),
+    ]
+  }
+
   // MARK: Config
 
   /// Reads `path`, `inputs` and `targets`.

@@ -28,6 +28,10 @@ package struct IDXSource: FileDataSource {
   /// The images file, for messages.
   package var description: String { images }
 
+  package var settings: [DataSourceSetting] {
+    [DataSourceSetting("images", images), DataSourceSetting("labels", labels)]
+  }
+
   // MARK: Config
 
   /// Reads `images` and `labels`.

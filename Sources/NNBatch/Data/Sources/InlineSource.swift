@@ -22,6 +22,13 @@ package struct InlineSource: DataSource {
   /// For messages.
   package var description: String { "inline data" }
 
+  package var settings: [DataSourceSetting] {
+    [
+      DataSourceSetting("inputs", "\(inputs.count) rows", identity: "\(inputs)"),
+      DataSourceSetting("targets", "\(targets.count) rows", identity: "\(targets)"),
+    ]
+  }
+
   /// Reads `inputs` and `targets` and checks that they pair up.
   package static func decode(_ d: ObjectReader, context: DataSourceContext) -> InlineSource? {
     let inputs = numberRows(d, "inputs", sink: context.sink)

@@ -29,6 +29,13 @@ package struct SyntheticSource: DataSource {
   /// For messages.
   package var description: String { "synthetic data" }
 
+  package var settings: [DataSourceSetting] {
+    [
+      DataSourceSetting("samples", samples), DataSourceSetting("features", features),
+      DataSourceSetting("classes", classes), DataSourceSetting("seed", seed),
+    ]
+  }
+
   /// Reads `samples`, `features`, `classes` and `seed`.
   package static func decode(_ d: ObjectReader, context: DataSourceContext) -> SyntheticSource? {
     let samples = d.int("samples", min: 1, max: 1 << 28)

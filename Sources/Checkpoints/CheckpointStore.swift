@@ -1,3 +1,5 @@
+import HDF5Store
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -66,15 +68,23 @@ public struct CheckpointStore: Sendable {
   @discardableResult
   public func save(_ checkpoint: Checkpoint, name: String? = nil) throws -> String {
     try FileSystem.createDirectories(directory)
-    let finalName = name ?? Self.fileName(step: checkpoint.step)
+    let finalName = name ?? Self.fileName(step: checkpoint.counters.step)
     let temporary = path(".\(finalName).\(getpid()).tmp")
     do {
       // write(to:) fsyncs the file before it returns.
       try checkpoint.write(to: temporary)
       try FileSystem.rename(temporary, to: path(finalName))
     } catch {
-      try? FileSystem.remove(temporary)  // Best effort; the save error is what matters.
-      throw error
+      // The save error is the one to report; a temporary file that cannot be
+      // removed now is removed by the next run (removeTemporaryFiles).
+      let saveError = error
+      do {
+        try FileSystem.remove(temporary)
+      } catch {
+        throw CheckpointError(
+          path: temporary, reason: "\(saveError); removing the temporary file failed too: \(error)")
+      }
+      throw saveError
     }
     try FileSystem.fsyncDirectory(directory)
     return path(finalName)
@@ -101,7 +111,7 @@ public struct CheckpointStore: Sendable {
     for (_, file) in try checkpointFiles().reversed() {
       do {
         return (try Checkpoint.read(from: file), file, skipped)
-      } catch let error as CheckpointError {
+      } catch {
         skipped.append(error)
       }
     }

@@ -53,6 +53,11 @@ public struct EpochHistory: Sendable, Equatable {
     }
   }
 
+  /// The names of the series, as checkpoints store them under /history.
+  public static let seriesNames = [
+    "train_loss", "learning_rate", "val_loss", "val_accuracy", "val_mae", "val_r2",
+  ]
+
   /// The series by their checkpoint names; empty series are left out.
   public var series: [String: [Double]] {
     let all: [String: [Double]] = [

@@ -1,0 +1,110 @@
+import Foundation
+import HDF5Store
+import NeuralNet
+
+// /data: what predict and evaluate need to read new data as training did.
+//
+//     /data            attrs: task, labels (JSON array of strings; [] when labels are class indices)
+//     /data/features   attrs: scaling; datasets shift, factor float32 [inputs] (scaling ≠ none)
+//     /data/targets    attrs: scaling; datasets shift, factor float32 [outputs] (scaling ≠ none)
+
+/// Facts about the training data that a model needs to be used: task, labels, scalings.
+public struct DataFacts: Sendable, Hashable {
+  /// Classification or regression.
+  public var task: LearningTask
+  /// Class labels in class-index order (empty when labels are the indices).
+  public var labels: [String]
+  /// Scaling fitted to the training features.
+  public var features: AffineScaler
+  /// Scaling fitted to the regression targets.
+  public var targets: AffineScaler
+
+  /// Facts for a model trained on `task` with these labels and scalings.
+  public init(task: LearningTask, labels: [String], features: AffineScaler, targets: AffineScaler) {
+    self.task = task
+    self.labels = labels
+    self.features = features
+    self.targets = targets
+  }
+}
+
+extension DataFacts {
+  func encode() -> HDF5Node {
+    var node = HDF5Node()
+    node.set("task", task.rawValue)
+    node.set("labels", Self.labelsText(labels))
+    node.groups["features"] = Self.encode(features)
+    node.groups["targets"] = Self.encode(targets)
+    return node
+  }
+
+  /// The labels as a JSON array of strings: `["setosa","versicolor"]`.
+  static func labelsText(_ labels: [String]) -> String {
+    "[" + labels.map(jsonString).joined(separator: ",") + "]"
+  }
+
+  private static func jsonString(_ text: String) -> String {
+    var quoted = "\""
+    for scalar in text.unicodeScalars {
+      switch scalar {
+      case "\"": quoted += "\\\""
+      case "\\": quoted += "\\\\"
+      case "\n": quoted += "\\n"
+      case "\r": quoted += "\\r"
+      case "\t": quoted += "\\t"
+      case _ where scalar.value < 0x20:
+        let hex = String(scalar.value, radix: 16)
+        quoted += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+      default: quoted.unicodeScalars.append(scalar)
+      }
+    }
+    return quoted + "\""
+  }
+
+  private static func encode(_ scaler: AffineScaler) -> HDF5Node {
+    var node = HDF5Node()
+    node.set("scaling", scaler.kind.rawValue)
+    if scaler.kind != .none {
+      node.put("shift", scaler.shift)
+      node.put("factor", scaler.factor)
+    }
+    return node
+  }
+
+  static func decode(_ node: NodeReader, architecture: Architecture) throws -> DataFacts {
+    DataFacts(
+      task: try node.choice("task", LearningTask.self, what: "task"),
+      labels: try decodeLabels(node),
+      features: try decodeScaler(node.group("features"), width: architecture.inputs, of: "inputs"),
+      targets: try decodeScaler(node.group("targets"), width: architecture.outputs, of: "outputs"))
+  }
+
+  static func decodeLabels(_ node: NodeReader) throws -> [String] {
+    let text = try node.string("labels")
+    guard let parsed = try? JSONSerialization.jsonObject(with: Data(text.utf8)),
+      let labels = parsed as? [String]
+    else {
+      throw SchemaError("\(node.attributePath("labels")): not a JSON array of strings")
+    }
+    return labels
+  }
+
+  private static func decodeScaler(_ node: NodeReader, width: Int, of what: String) throws -> AffineScaler {
+    let kind = try node.choice("scaling", Scaling.self, what: "scaling")
+    guard kind != .none else { return .identity }
+    return try scaler(
+      kind, shift: node.floatVector("shift"), factor: node.floatVector("factor"), width: width,
+      paths: (node.childPath("shift"), node.childPath("factor")), of: what)
+  }
+
+  /// A scaler whose statistics are checked against the model's width.
+  static func scaler(
+    _ kind: Scaling, shift: [Float], factor: [Float], width: Int, paths: (String, String), of what: String
+  ) throws -> AffineScaler {
+    guard kind != .none else { return .identity }
+    for (values, path) in [(shift, paths.0), (factor, paths.1)] where values.count != width {
+      throw SchemaError("\(path): has \(values.count) values, expected \(width) (the model's \(what))")
+    }
+    return AffineScaler(kind: kind, shift: shift, factor: factor)
+  }
+}

@@ -1,0 +1,106 @@
+import HDF5Store
+import NeuralNet
+
+// /model: the architecture and its parameters.
+//
+//     /model                 attrs: layers (count); dataset input_shape int64 [rank]
+//     /model/layer_i         attrs: kind, then the kind's own (Layers/*.swift)
+//     /model/layer_i/<name>  float32, one dataset per parameter tensor of the layer
+//
+// Optimizer slots use the same per-layer tensors under /optimizer/<slot>.
+// Names, shapes and offsets of the tensors come from the built layers
+// (`Layer.parameters`): the layout is the Architecture's, never recomputed here.
+
+/// Layer counts past this are treated as damage, not as a model.
+let maximumLayers = 10_000
+
+extension Architecture {
+  /// Groups `layer_i`, each holding its layer's tensors as slices of `flat` (parameters or a slot).
+  func tensorGroups(_ flat: [Float]) -> [String: HDF5Node] {
+    precondition(flat.count == parameterCount, "flat buffer does not match the architecture")
+    var groups: [String: HDF5Node] = [:]
+    for (index, layer) in layers.enumerated() {
+      var group = HDF5Node()
+      for tensor in layer.parameters {
+        group.put(tensor.name, flat[tensor.range], shape: tensor.shape.dimensions)
+      }
+      groups["layer_\(index)"] = group
+    }
+    return groups
+  }
+
+  /// The flat buffer held by `group`'s `layer_i` sub-groups (shapes checked against the layers).
+  func readTensors(_ group: NodeReader) throws -> [Float] {
+    var flat = [Float](repeating: 0, count: parameterCount)
+    for (index, layer) in layers.enumerated() {
+      let stored = try group.group("layer_\(index)")
+      for tensor in layer.parameters {
+        flat.replaceSubrange(
+          tensor.range, with: try stored.floats(tensor.name, shape: tensor.shape.dimensions))
+      }
+    }
+    return flat
+  }
+
+  /// The /model group: input shape, the layers' descriptions and the parameters.
+  func encodeModel(parameters: [Float]) -> HDF5Node {
+    var model = HDF5Node()
+    model.set("layers", layers.count)
+    model.put("input_shape", inputShape.dimensions.map(Int64.init))
+    model.groups = tensorGroups(parameters)
+    for (index, layer) in layers.enumerated() {
+      LayerSchemas.entry(for: layer.spec).encodeLayer(
+        layer, into: &model.groups["layer_\(index)", default: HDF5Node()])
+    }
+    return model
+  }
+
+  /// The architecture and parameters of a /model group.
+  static func decodeModel(_ model: NodeReader) throws -> (architecture: Architecture, parameters: [Float]) {
+    let count = try layerCount(model)
+    let input = Shape(try model.integers("input_shape").map { Int($0) })
+    var specs: [any LayerSpec] = []
+    var shape = input
+    for index in 0..<count {
+      let group = try model.group("layer_\(index)")
+      let kind = try group.string("kind")
+      guard let entry = LayerSchemas.entry(kind: kind) else {
+        throw SchemaError(
+          "\(group.attributePath("kind")): unknown layer kind \"\(kind)\" (this build knows \(LayerSchemas.kinds.joined(separator: ", ")))"
+        )
+      }
+      let spec = try entry.decodeLayer(group, input: shape)
+      specs.append(spec)
+      // The next layer's input shape.
+      do {
+        shape = try spec.build(input: shape, parameterOffset: 0).outputShape
+      } catch {
+        throw SchemaError(
+          "\(group.path): layer \(index) (\(kind)) cannot take input of shape \(shape): expected \(error.expected)"
+        )
+      }
+    }
+    let architecture = try build(input: input, specs, model)
+    return (architecture, try architecture.readTensors(model))
+  }
+
+  /// `/model@layers`, checked for plausibility.
+  static func layerCount(_ model: NodeReader) throws -> Int {
+    let count = try model.int("layers", min: 1)
+    guard count <= maximumLayers else {
+      throw SchemaError("\(model.attributePath("layers")): implausible layer count \(count)")
+    }
+    return count
+  }
+
+  /// The architecture of `specs` on `input`; a misfit names the layer's group.
+  static func build(input: Shape, _ specs: [any LayerSpec], _ model: NodeReader) throws -> Architecture {
+    do {
+      return try Architecture(input: input, layers: specs)
+    } catch {
+      var path = model.path
+      if case .layer(let index, _, _, _) = error { path = model.childPath("layer_\(index)") }
+      throw SchemaError("\(path): \(error)")
+    }
+  }
+}

@@ -1,0 +1,181 @@
+import Checkpoints
+import NeuralNet
+
+/// Whether a checkpoint can continue the run a config describes, said in config terms.
+///
+/// Every setting that changes what a resumed run computes must match:
+/// model, loss, optimizer (each hyper-parameter and the schedule), seed,
+/// data (source settings, task, validation, split, scaling) and batching.
+/// Epochs, checkpoint policy and threads may change. Each difference is one
+/// line naming the JSON path with both plain values:
+/// `$.optimizer.momentum: checkpoint has 0.9, config has 0.5`. Model and
+/// optimizer come from the checkpoint's typed contents (what a resume
+/// restores), the rest from the config text saved in it, parsed with
+/// defaults filled in.
+enum ResumeCheck {
+  /// Throws a usage error listing every difference between `checkpoint` (read from `file`) and this run.
+  static func requireCompatible(
+    _ checkpoint: Checkpoint, file: String, config: Config, architecture: Architecture
+  ) throws(NNBatchError) {
+    let saved: Config
+    do {
+      saved = try Config.parse(text: checkpoint.config, file: "\(file):/@config")
+    } catch {
+      throw NNBatchError(.usage, "\(file): the saved config does not parse: \(error)")
+    }
+    let found = differences(checkpoint: checkpoint, saved: saved, config: config, architecture: architecture)
+    if !found.isEmpty {
+      throw NNBatchError(.usage, found.map { "cannot resume from \(file): \($0)" })
+    }
+  }
+
+  /// The differences, one line each (empty when the checkpoint can continue this run).
+  static func differences(
+    checkpoint: Checkpoint, saved: Config, config: Config, architecture: Architecture
+  ) -> [String] {
+    var lines = Differences()
+    lines.append(contentsOf: modelDifferences(checkpoint: checkpoint.architecture, model: architecture))
+    lines.compare("$.model.init", saved.initializer.rawValue, config.initializer.rawValue)
+    lines.compare("$.loss", saved.loss.rawValue, config.loss.rawValue)
+    compareOptimizer(checkpoint.optimizer.settings, config.optimizer, into: &lines)
+    compareSchedule(saved.schedule, config.schedule, into: &lines)
+    lines.compare("$.seed", saved.seed, config.seed)
+    compareData(saved.data, config.data, path: "$.data", into: &lines)
+    lines.compare("$.data.task", saved.task.rawValue, config.task.rawValue)
+    switch (saved.validation, config.validation) {
+    case (nil, nil): break
+    case (let old?, let new?): compareData(old, new, path: "$.data.validation", into: &lines)
+    case (let old, let new):
+      lines.compare(
+        "$.data.validation", old.map(\.sourceName) ?? "none", new.map(\.sourceName) ?? "none")
+    }
+    lines.compare("$.data.validation_split", saved.validationSplit, config.validationSplit)
+    lines.compare("$.data.scale", saved.scaling.rawValue, config.scaling.rawValue)
+    lines.compare("$.data.scale_targets", saved.targetScaling.rawValue, config.targetScaling.rawValue)
+    lines.compare("$.training.batch_size", saved.batchSize, config.batchSize)
+    lines.compare("$.training.shard_size", saved.shardSize, config.shardSize)
+    lines.compare("$.training.shuffle", saved.shuffle, config.shuffle)
+    lines.compare("$.training.drop_last", saved.dropLast, config.dropLast)
+    return lines.lines
+  }
+
+  /// Differences of the model: input width, layer count, each layer's kind and settings.
+  static func modelDifferences(checkpoint: Architecture, model: Architecture) -> [String] {
+    var lines = Differences()
+    lines.compare("input shape (from $.data)", checkpoint.inputShape, model.inputShape)
+    if checkpoint.layers.count != model.layers.count {
+      lines.append(
+        "$.model.layers: checkpoint has \(checkpoint.layers.count) layers, config has \(model.layers.count)")
+    }
+    var reportedBias = false
+    for (index, (old, new)) in zip(checkpoint.layers, model.layers).enumerated() {
+      let before = LayerSchemas.describe(old)
+      let after = LayerSchemas.describe(new)
+      let path = "$.model.layers[\(index)]"
+      guard before.kind == after.kind else {
+        lines.compare("\(path).kind", before.kind, after.kind)
+        continue
+      }
+      for (a, b) in zip(before.settings, after.settings) where a.key == b.key && a.value != b.value {
+        // Every layer's bias comes from $.model.bias: one line for all of them.
+        if a.key == "bias" {
+          if !reportedBias { lines.compare("$.model.bias", a.value, b.value) }
+          reportedBias = true
+        } else {
+          lines.compare("\(path).\(a.key)", a.value, b.value)
+        }
+      }
+    }
+    return lines.lines
+  }
+
+  /// Why a warm start (`--init-from`) cannot copy the checkpoint's parameters: tensor shapes that differ.
+  ///
+  /// Said in config terms where a setting explains it, else as the shapes.
+  static func shapeDifferences(checkpoint: Architecture, model: Architecture) -> [String] {
+    func shapes(_ layer: any Layer) -> [String] { layer.parameters.map { "\($0.name) \($0.shape)" } }
+    let sameShapes =
+      checkpoint.layers.count == model.layers.count
+      && zip(checkpoint.layers, model.layers).allSatisfy { shapes($0) == shapes($1) }
+    guard !sameShapes else { return [] }
+    // Activations may change in a warm start; shapes are what must match.
+    let lines = modelDifferences(checkpoint: checkpoint, model: model).filter { !$0.contains(".activation:") }
+    if !lines.isEmpty { return lines }
+    return zip(checkpoint.layers, model.layers).enumerated().compactMap { index, pair in
+      let (old, new) = (shapes(pair.0), shapes(pair.1))
+      return old == new
+        ? nil
+        : "$.model.layers[\(index)]: checkpoint has \(old.joined(separator: ", ")), config has \(new.joined(separator: ", "))"
+    }
+  }
+
+  private static func compareOptimizer(
+    _ old: OptimizerSettings, _ new: OptimizerSettings, into lines: inout Differences
+  ) {
+    lines.compare("$.optimizer.kind", old.kind.rawValue, new.kind.rawValue)
+    let before = Dictionary(uniqueKeysWithValues: old.hyperParameters.map { ($0.name, $0.value) })
+    let after = Dictionary(uniqueKeysWithValues: new.hyperParameters.map { ($0.name, $0.value) })
+    for parameter in new.hyperParameters + old.hyperParameters.filter({ after[$0.name] == nil }) {
+      let name = parameter.name
+      switch (before[name], after[name]) {
+      case (let a?, let b?): lines.compare("$.optimizer.\(name)", a, b)
+      // Only clip_norm is optional within one kind; other one-sided names come with a kind change.
+      case (let a, let b) where old.kind == new.kind:
+        lines.compare(
+          "$.optimizer.\(name)", a.map(\.description) ?? "not set", b.map(\.description) ?? "not set")
+      default: break
+      }
+    }
+  }
+
+  private static func compareSchedule(
+    _ old: LearningRateSchedule, _ new: LearningRateSchedule, into lines: inout Differences
+  ) {
+    let path = "$.optimizer.schedule"
+    lines.compare("\(path).kind", old.kind.rawValue, new.kind.rawValue)
+    lines.compare("\(path).warmup_steps", old.warmupSteps, new.warmupSteps)
+    guard old.kind == new.kind else { return }
+    // total_steps follows from the epochs, which a resume may change.
+    switch new.kind {
+    case .constant: break
+    case .step:
+      lines.compare("\(path).every_epochs", old.everyEpochs, new.everyEpochs)
+      lines.compare("\(path).factor", old.factor, new.factor)
+    case .exponential:
+      lines.compare("\(path).gamma", old.gamma, new.gamma)
+    case .cosine:
+      lines.compare("\(path).floor", old.floor, new.floor)
+    }
+  }
+
+  private static func compareData(
+    _ old: DataConfig, _ new: DataConfig, path: String, into lines: inout Differences
+  ) {
+    let before = old.source.settings
+    let after = new.source.settings
+    guard old.sourceName == new.sourceName else {
+      lines.compare("\(path).source", old.sourceName, new.sourceName)
+      return
+    }
+    for (a, b) in zip(before, after) where a.identity != b.identity {
+      if a.shown == b.shown {
+        lines.append("\(path).\(a.key): checkpoint and config have different values (\(a.shown) each)")
+      } else {
+        lines.compare("\(path).\(a.key)", a.shown, b.shown)
+      }
+    }
+  }
+}
+
+/// Difference lines, "PATH: checkpoint has OLD, config has NEW".
+private struct Differences {
+  var lines: [String] = []
+
+  mutating func append(_ line: String) { lines.append(line) }
+
+  mutating func append(contentsOf more: [String]) { lines.append(contentsOf: more) }
+
+  mutating func compare<T: Equatable & CustomStringConvertible>(_ path: String, _ old: T, _ new: T) {
+    if old != new { lines.append("\(path): checkpoint has \(old), config has \(new)") }
+  }
+}

@@ -1,0 +1,334 @@
+import Checkpoints
+import Foundation
+import HDF5Store
+import NeuralNet
+import TestSupport
+import XCTest
+
+/// The typed checkpoint: round trips, h5dump, durable saves, retention and damage handling.
+final class CheckpointTests: XCTestCase {
+  static func sample(step: Int = 10, scale: Float = 1) throws -> Checkpoint {
+    let architecture = try Architecture(
+      input: [3],
+      layers: [Dense.Spec(units: 4, activation: .relu), Dense.Spec(units: 2, activation: .softmax)])
+    let count = 3 * 4 + 4 + 4 * 2 + 2
+    XCTAssertEqual(architecture.parameterCount, count)
+    let parameters = (0..<count).map { Float($0) * 0.25 * scale - 1 }
+    return Checkpoint(
+      nnbatchVersion: "test", created: "2026-01-01T00:00:00Z", config: "{\"name\": \"t\"}",
+      counters: RunCounters(
+        step: step, epoch: 2, batchInEpoch: 1, samplesSeen: 123, epochLossSum: 1.5, epochSamples: 12,
+        best: BestMetric(value: 0.25, epoch: 1, staleEpochs: 1)),
+      architecture: architecture, parameters: parameters,
+      optimizer: OptimizerSnapshot(
+        settings: OptimizerSettings(kind: .sgd, learningRate: 0.1, momentum: 0.9), step: step,
+        slots: [parameters.map { $0 / 2 }]),
+      generator: try XCTUnwrap(SeededGenerator(state: [1, 2, 3, UInt64.max])),
+      epochGenerator: try XCTUnwrap(SeededGenerator(state: [5, 6, 7, 8])),
+      lossHistory: (0..<step).map { 1 / Double($0 + 1) },
+      epochHistory: EpochHistory(series: ["train_loss": [0.5, 0.25], "val_accuracy": [0.5, 0.75]]),
+      data: DataFacts(
+        task: .classification, labels: ["cat", "d\"o/g\\\n\u{1}é"],
+        features: AffineScaler(kind: .standardize, shift: [0, 1, 2], factor: [1, 0.5, 0.25]),
+        targets: .identity))
+  }
+
+  /// Writes `tree` as a sealed checkpoint file (for trees edited by a test).
+  static func write(_ tree: HDF5Node, to path: String) throws {
+    try FileSystem.writeNewFile(path, bytes: Checkpoint.fileImage(tree, name: path))
+  }
+
+  /// The error `Checkpoint.read` gives for `tree` after `edit` (the checksum resealed).
+  private func readError(_ edit: (inout HDF5Node) -> Void) throws -> String {
+    let dir = TemporaryDirectory()
+    var tree = try Self.sample().encode()
+    edit(&tree)
+    Checkpoint.seal(&tree)
+    try Self.write(tree, to: dir.file("edited.h5"))
+    do {
+      _ = try Checkpoint.read(from: dir.file("edited.h5"))
+    } catch {
+      XCTAssertTrue(error.description.hasPrefix(dir.file("edited.h5") + ": "), error.description)
+      return error.reason
+    }
+    XCTFail("an edited file was accepted")
+    return ""
+  }
+
+  func testRoundTripAndH5dump() throws {
+    let dir = TemporaryDirectory()
+    let store = CheckpointStore(directory: dir.file("run"))
+    let original = try Self.sample()
+    let path = try store.save(original)
+    XCTAssertEqual(path, dir.file("run/step-000000010.h5"))
+    let file = try CheckpointFile.read(path)
+    XCTAssertEqual(file.checkpoint, original)
+    XCTAssertEqual(file.formatVersion, 2)
+    XCTAssertTrue(file.checksum.hasPrefix("xxh64:"), file.checksum)
+
+    let h5dump = try XCTUnwrap(tool("h5dump"))
+    let weights = try runProcess(h5dump, ["-d", "/model/layer_0/weights", path])
+    XCTAssertEqual(weights.status, 0, weights.stderr)
+    XCTAssertTrue(weights.stdout.contains("( 3, 4 )"), weights.stdout)
+    XCTAssertEqual(h5dumpValues(weights.stdout).map { Float($0) }, Array(original.parameters[0..<12]))
+    let biases = try runProcess(h5dump, ["-d", "/model/layer_1/biases", path])
+    XCTAssertEqual(h5dumpValues(biases.stdout).map { Float($0) }, Array(original.parameters[24..<26]))
+    let velocity = try runProcess(h5dump, ["-d", "/optimizer/velocity/layer_1/weights", path])
+    XCTAssertEqual(
+      h5dumpValues(velocity.stdout).map { Float($0) }, original.parameters[16..<24].map { $0 / 2 })
+    let attributes = try runProcess(h5dump, ["-A", path])
+    for expected in [
+      "nnbatch-checkpoint", "format_version", "requires", "content_checksum", "\"relu\"", "\"dense\"",
+      "batch_in_epoch", "best_metric", "\"standardize\"",
+    ] {
+      XCTAssertTrue(attributes.stdout.contains(expected), "h5dump -A lacks \(expected)")
+    }
+    let properties = try runProcess(h5dump, ["-p", "-d", "/model/layer_0/weights", path])
+    XCTAssertTrue(properties.stdout.contains("CHECKSUM FLETCHER32"), properties.stdout)
+    XCTAssertTrue(properties.stdout.contains("CHUNKED"), properties.stdout)
+    let superblock = try runProcess(h5dump, ["-B", "-H", path])
+    XCTAssertTrue(superblock.stdout.contains("SUPERBLOCK_VERSION 3"), "V110 files have superblock v3")
+  }
+
+  func testNoBiasNoMomentumAndNoBestRoundTrip() throws {
+    let dir = TemporaryDirectory()
+    var c = try Self.sample()
+    c.architecture = try Architecture(
+      input: [3],
+      layers: [
+        Dense.Spec(units: 4, activation: .sigmoid, bias: false), Dense.Spec(units: 1, activation: .linear),
+      ])
+    c.parameters = (0..<c.architecture.parameterCount).map(Float.init)
+    c.optimizer = OptimizerSnapshot(
+      settings: OptimizerSettings(kind: .adamw, learningRate: 0.01, clipNorm: 2), step: 3,
+      slots: [c.parameters, c.parameters.map { $0 * 2 }])
+    c.counters.best = nil
+    c.data = DataFacts(
+      task: .regression, labels: [], features: .identity,
+      targets: AffineScaler(kind: .minmax, shift: [5], factor: [0.5]))
+    try c.write(to: dir.file("c.h5"))
+    XCTAssertEqual(try Checkpoint.read(from: dir.file("c.h5")), c)
+    XCTAssertFalse(
+      try HDF5File.openForReading(path: dir.file("c.h5")).root().openGroup("model")
+        .openGroup("layer_0").contains("biases"))
+  }
+
+  func testSavesAreAtomicAndPruned() throws {
+    let dir = TemporaryDirectory()
+    let store = CheckpointStore(directory: dir.path)
+    for step in [5, 10, 15, 20] {
+      try store.save(Self.sample(step: step))
+      try store.prune(keep: 2)
+    }
+    XCTAssertEqual(try store.checkpointFiles().map(\.step), [15, 20])
+    // No temporary files remain after successful saves.
+    XCTAssertEqual(try FileSystem.list(dir.path), ["step-000000015.h5", "step-000000020.h5"])
+    // A leftover from a killed save is never loaded and is cleaned up.
+    dir.write(".step-000000025.h5.999.tmp", "partial")
+    XCTAssertEqual(try store.newestValid()?.checkpoint.counters.step, 20)
+    XCTAssertEqual(try store.removeTemporaryFiles(), [dir.file(".step-000000025.h5.999.tmp")])
+    XCTAssertEqual(try FileSystem.list(dir.path).count, 2)
+  }
+
+  /// Writes step 10 (good) and step 20 (then damaged); the store must skip 20 and load 10.
+  private func assertDamageDetected(
+    _ name: String, file: StaticString = #filePath, line: UInt = #line, damage: (String) throws -> Void
+  ) throws {
+    let dir = TemporaryDirectory()
+    let store = CheckpointStore(directory: dir.path)
+    try store.save(Self.sample(step: 10))
+    let newest = try store.save(Self.sample(step: 20, scale: 2))
+    try damage(newest)
+    XCTAssertThrowsError(
+      try Checkpoint.read(from: newest), "\(name): damage not detected", file: file, line: line
+    ) {
+      error in
+      XCTAssertTrue(error is CheckpointError, "\(name): \(error)", file: file, line: line)
+      XCTAssertTrue(
+        "\(error)".hasPrefix(newest), "\(name): message names the file: \(error)", file: file, line: line)
+    }
+    let found = try XCTUnwrap(try store.newestValid(), file: file, line: line)
+    XCTAssertEqual(found.checkpoint.counters.step, 10, name, file: file, line: line)
+    XCTAssertEqual(found.skipped.count, 1, name, file: file, line: line)
+  }
+
+  func testTruncatedEmptyAndGarbageFilesAreRejected() throws {
+    for fraction in [0.0, 0.1, 0.5, 0.9, 0.99] {
+      try assertDamageDetected("truncated to \(fraction)") { path in
+        try truncate(path, to: Int(Double(fileSize(path)) * fraction))
+      }
+    }
+    try assertDamageDetected("garbage") { path in
+      try Data("garbage".utf8).write(to: URL(fileURLWithPath: path))
+    }
+  }
+
+  func testBitFlipsInDataAndMetadataAreDetected() throws {
+    // Flip one bit at many offsets across the file: superblock, object
+    // headers, B-trees, attribute heaps and raw data chunks alike.
+    let dir = TemporaryDirectory()
+    let probe = try CheckpointStore(directory: dir.path).save(Self.sample(step: 20, scale: 2))
+    let size = fileSize(probe)
+    var offsets = Array(stride(from: 0, to: size, by: max(1, size / 150)))
+    offsets.append(size - 1)
+    var generator = SystemRandomNumberGenerator()
+    for _ in 0..<40 { offsets.append(Int.random(in: 0..<size, using: &generator)) }
+    for offset in offsets {
+      try assertDamageDetected("bit flip at \(offset)") { path in
+        try flipBit(path, offset: offset, bit: offset % 8)
+      }
+    }
+  }
+
+  func testZeroedBlocksAreDetected() throws {
+    let dir = TemporaryDirectory()
+    let probe = try CheckpointStore(directory: dir.path).save(Self.sample(step: 20, scale: 2))
+    let size = fileSize(probe)
+    let bytes = try Data(contentsOf: URL(fileURLWithPath: probe))
+    // Only blocks holding some non-zero byte: zeroing zeros changes nothing.
+    let offsets = stride(from: 0, to: size - 64, by: 32).filter { o in
+      bytes[o..<(o + 64)].contains { $0 != 0 }
+    }
+    XCTAssertGreaterThan(offsets.count, 20)
+    for offset in offsets.enumerated().filter({ $0.offset % max(1, offsets.count / 25) == 0 }).map(\.element)
+    {
+      try assertDamageDetected("zeroed block at \(offset)") { path in
+        try zeroBlock(path, offset: offset, count: 64)
+      }
+    }
+  }
+
+  func testWrongFormatAndVersionAreRefused() throws {
+    let dir = TemporaryDirectory()
+    let path = dir.file("other.h5")
+    // A sealed file, as checkpoints are made, whose format attribute is wrong.
+    var other = HDF5Node()
+    other.attributes["format"] = .string("something-else")
+    try Self.write(other, to: path)
+    XCTAssertThrowsError(try Checkpoint.read(from: path)) { error in
+      XCTAssertTrue("\(error)".contains("not an nnbatch checkpoint"), "\(error)")
+    }
+    let plain = dir.file("plain.h5")
+    let file = try HDF5File.create(path: plain)
+    try file.close()
+    XCTAssertThrowsError(try Checkpoint.read(from: plain)) { error in
+      XCTAssertTrue("\(error)".contains("no valid seal") || "\(error)".contains("too short"), "\(error)")
+    }
+    XCTAssertThrowsError(try Checkpoint.read(from: dir.file("missing.h5"))) { error in
+      XCTAssertTrue("\(error)".contains("no such file"), "\(error)")
+    }
+    // A newer version is refused naming both versions, before anything else is read.
+    let newer = try readError { $0.attributes["format_version"] = .integer(3) }
+    XCTAssertEqual(newer, "format version 3 is newer than this build reads (1...2); use a newer nnbatch")
+    let older = try readError { $0.attributes["format_version"] = .integer(0) }
+    XCTAssertTrue(older.contains("format version 0 is not a version this build reads (1...2)"), older)
+  }
+
+  func testUnknownNamesInAFileAreErrorsNamingTheAttribute() throws {
+    let cases: [(String, (inout HDF5Node) -> Void)] = [
+      (
+        "/model/layer_1@activation: unknown activation \"swish\"",
+        { $0.groups["model"]?.groups["layer_1"]?.attributes["activation"] = .string("swish") }
+      ),
+      (
+        "/model/layer_0@kind: unknown layer kind \"conv2d\" (this build knows dense)",
+        { $0.groups["model"]?.groups["layer_0"]?.attributes["kind"] = .string("conv2d") }
+      ),
+      (
+        "/optimizer@kind: unknown optimizer \"lion\"",
+        { $0.groups["optimizer"]?.attributes["kind"] = .string("lion") }
+      ),
+      (
+        "/data/features@scaling: unknown scaling \"robust\"",
+        { $0.groups["data"]?.groups["features"]?.attributes["scaling"] = .string("robust") }
+      ),
+      (
+        "/data@task: unknown task \"ranking\"", { $0.groups["data"]?.attributes["task"] = .string("ranking") }
+      ),
+      (
+        "/model/layer_1@inputs: expected 4 (the previous layer's outputs [4]), found 5",
+        { $0.groups["model"]?.groups["layer_1"]?.attributes["inputs"] = .integer(5) }
+      ),
+      (
+        "/model/layer_0/weights: has shape [4, 3], expected [3, 4]",
+        { tree in
+          let values = tree.groups["model"]?.groups["layer_0"]?.datasets["weights"]?.values
+          tree.groups["model"]?.groups["layer_0"]?.datasets["weights"] = values.map {
+            HDF5Dataset(shape: [4, 3], values: $0)
+          }
+        }
+      ),
+      ("/state@epoch_samples: missing attribute", { $0.groups["state"]?.attributes["epoch_samples"] = nil }),
+    ]
+    for (expected, edit) in cases {
+      let reason = try readError(edit)
+      XCTAssertTrue(reason.hasPrefix(expected), "expected \(expected), got \(reason)")
+    }
+  }
+
+  func testRequiredFeaturesThisBuildDoesNotKnowAreRefusedByName() throws {
+    let reason = try readError { $0.attributes["requires"] = .string("bf16_master_weights") }
+    XCTAssertEqual(
+      reason,
+      "/@requires: the file requires \"bf16_master_weights\", which this build does not support; use a newer nnbatch"
+    )
+  }
+
+  func testUnknownOptionalEntriesAreSkippedButCoveredByTheChecksum() throws {
+    let dir = TemporaryDirectory()
+    let original = try Self.sample()
+    var tree = original.encode()
+    // What a later version might add without a version bump.
+    tree.groups["model"]?.groups["layer_0"]?.attributes["kernel_library"] = .string("onednn")
+    tree.groups["model"]?.groups["layer_0"]?.datasets["weights_bf16"] = HDF5Dataset(
+      shape: [2], values: .uint64([7, 8]))
+    var provenance = HDF5Node()
+    provenance.attributes["cpu_features"] = .string("avx512_bf16")
+    provenance.datasets["timings"] = HDF5Dataset(shape: [3], values: .float64([1, 2, 3]))
+    tree.groups["provenance"] = provenance
+    var stale = tree
+    Checkpoint.seal(&tree)
+    try Self.write(tree, to: dir.file("extended.h5"))
+    XCTAssertEqual(try Checkpoint.read(from: dir.file("extended.h5")), original)
+
+    // The same extra entries with the checksum of the file without them: refused.
+    stale.attributes["content_checksum"] = original.encode().attributes["content_checksum"]
+    try Self.write(stale, to: dir.file("stale.h5"))
+    XCTAssertThrowsError(try Checkpoint.read(from: dir.file("stale.h5"))) { error in
+      XCTAssertTrue("\(error)".contains("content checksum mismatch"), "\(error)")
+    }
+    // And any change of an unknown entry's value.
+    tree.groups["provenance"]?.attributes["cpu_features"] = .string("avx2")
+    try Self.write(tree, to: dir.file("changed.h5"))
+    XCTAssertThrowsError(try Checkpoint.read(from: dir.file("changed.h5"))) { error in
+      XCTAssertTrue("\(error)".contains("content checksum mismatch"), "\(error)")
+    }
+  }
+
+  func testAllDamagedMeansAClearError() throws {
+    let dir = TemporaryDirectory()
+    let store = CheckpointStore(directory: dir.path)
+    let only = try store.save(Self.sample(step: 10))
+    try truncate(only, to: 100)
+    XCTAssertThrowsError(try store.newestValid()) { error in
+      XCTAssertTrue("\(error)".contains("no checkpoint verifies"), "\(error)")
+      XCTAssertTrue("\(error)".contains("too short (100 bytes) for a checkpoint"), "\(error)")
+    }
+    XCTAssertNil(try CheckpointStore(directory: dir.file("empty")).newestValid())
+  }
+
+  func testFailedSaveRemovesTheTemporaryFileAndKeepsOldCheckpoints() throws {
+    let dir = TemporaryDirectory()
+    let store = CheckpointStore(directory: dir.path)
+    try store.save(Self.sample(step: 10))
+    // A folder where the destination file should be makes the rename fail.
+    try FileManager.default.createDirectory(
+      atPath: dir.file("step-000000020.h5/x"), withIntermediateDirectories: true)
+    XCTAssertThrowsError(try store.save(Self.sample(step: 20))) { error in
+      XCTAssertTrue(error is FileSystemError, "\(error)")
+      XCTAssertTrue("\(error)".contains("rename"), "\(error)")
+    }
+    XCTAssertFalse(try FileSystem.list(dir.path).contains { $0.hasSuffix(".tmp") })
+    XCTAssertEqual(try Checkpoint.read(from: dir.file("step-000000010.h5")).counters.step, 10)
+  }
+}
