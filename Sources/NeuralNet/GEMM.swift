@@ -74,7 +74,7 @@ func smallGEMM(
 /// The naive reference product, accumulated in `Double`: the test oracle.
 ///
 /// Deliberately the textbook triple loop, independent of both fast kernels.
-public func referenceGEMM(
+package func referenceGEMM(
   _ transA: Transpose, _ transB: Transpose, m: Int, n: Int, k: Int,
   alpha: Float, a: [Float], lda: Int, b: [Float], ldb: Int,
   beta: Float, c: inout [Float], ldc: Int
