@@ -38,8 +38,16 @@ public struct CheckpointFile: Sendable {
     let tree: HDF5Node
     do {
       let file = try HDF5File.openForReading(path: path)
+      // The version decides how the rest is read, so it comes first: a newer
+      // file may hold entries that this build cannot even parse.
+      let root = try file.root()
+      if root.hasAttribute("format_version") {
+        try Checkpoint.checkNotNewer(root.intAttribute("format_version"))
+      }
       tree = try file.readNode()
       try file.close()
+    } catch let error as SchemaError {
+      throw CheckpointError(path: path, reason: error.reason, isNewerFormat: error.isNewerFormat)
     } catch let error as HDF5Error {
       throw CheckpointError(
         path: path, reason: "unreadable or damaged: cannot \(error.operation): \(error.reason)")
@@ -53,7 +61,7 @@ public struct CheckpointFile: Sendable {
       return CheckpointFile(
         path: path, formatVersion: version, checksum: decoded.checksum, checkpoint: decoded.checkpoint)
     } catch let error as SchemaError {
-      throw CheckpointError(path: path, reason: error.reason)
+      throw CheckpointError(path: path, reason: error.reason, isNewerFormat: error.isNewerFormat)
     } catch {
       throw CheckpointError(path: path, reason: "\(error)")
     }

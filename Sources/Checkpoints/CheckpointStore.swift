@@ -104,6 +104,10 @@ public struct CheckpointStore: Sendable {
   }
 
   /// The newest checkpoint that verifies, and every newer one skipped with its reason.
+  ///
+  /// Damaged files are skipped; a file of a newer format is not: it throws,
+  /// so that an older nnbatch never continues (and later retires) a run that
+  /// a newer one has taken further.
   public func newestValid() throws -> (
     checkpoint: Checkpoint, path: String, skipped: [CheckpointError]
   )? {
@@ -111,6 +115,8 @@ public struct CheckpointStore: Sendable {
     for (_, file) in try checkpointFiles().reversed() {
       do {
         return (try Checkpoint.read(from: file), file, skipped)
+      } catch  where error.isNewerFormat {
+        throw error
       } catch {
         skipped.append(error)
       }

@@ -154,6 +154,10 @@ extension HDF5Group {
       guard let stored else {
         throw HDF5Error(operation: "read dataset", path: target, reason: "not numeric data")
       }
+      guard !shape.isEmpty else {
+        throw HDF5Error(
+          operation: "read dataset", path: target, reason: "a scalar dataset (rank 0) is not supported")
+      }
       let count = shape.reduce(1, *)
       switch Self.elementType(stored) {
       case .float32:

@@ -305,6 +305,34 @@ final class CheckpointTests: XCTestCase {
     }
   }
 
+  func testANewerFormatIsNeverSkippedForAnOlderCheckpoint() throws {
+    let dir = TemporaryDirectory()
+    let store = CheckpointStore(directory: dir.path)
+    try store.save(Self.sample(step: 10))
+    // Step 20 written by a newer nnbatch: resuming from step 10 would later
+    // retire it, so the store refuses instead of skipping it.
+    var newer = try Self.sample(step: 20).encode()
+    newer.attributes["format_version"] = .integer(3)
+    Checkpoint.seal(&newer)
+    try Self.write(newer, to: dir.file(CheckpointStore.fileName(step: 20)))
+    XCTAssertThrowsError(try store.newestValid()) { error in
+      let error = error as? CheckpointError
+      XCTAssertEqual(error?.isNewerFormat, true)
+      XCTAssertEqual(
+        error?.reason, "format version 3 is newer than this build reads (1...2); use a newer nnbatch")
+    }
+    var requiring = try Self.sample(step: 20).encode()
+    requiring.attributes["requires"] = .string("bf16")
+    Checkpoint.seal(&requiring)
+    try Self.write(requiring, to: dir.file(CheckpointStore.fileName(step: 20)))
+    XCTAssertThrowsError(try store.newestValid()) { error in
+      XCTAssertEqual((error as? CheckpointError)?.isNewerFormat, true, "\(error)")
+    }
+    // A damaged newest file is skipped as before.
+    try truncate(dir.file(CheckpointStore.fileName(step: 20)), to: 100)
+    XCTAssertEqual(try store.newestValid()?.checkpoint.counters.step, 10)
+  }
+
   func testAllDamagedMeansAClearError() throws {
     let dir = TemporaryDirectory()
     let store = CheckpointStore(directory: dir.path)

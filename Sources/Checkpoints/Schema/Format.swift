@@ -73,17 +73,22 @@ extension Checkpoint {
       throw SchemaError("not an nnbatch checkpoint (no format=\"\(formatName)\")")
     }
     let version = try root.int("format_version")
-    if version > formatVersion {
-      throw SchemaError(
-        "format version \(version) is newer than this build reads (\(readableVersions.lowerBound)...\(readableVersions.upperBound)); use a newer nnbatch"
-      )
-    }
+    try checkNotNewer(version)
     guard readableVersions.contains(version) else {
       throw SchemaError(
         "format version \(version) is not a version this build reads (\(readableVersions.lowerBound)...\(readableVersions.upperBound))"
       )
     }
     return version
+  }
+
+  /// Refuses a format version newer than this build reads, as a newer-format error.
+  static func checkNotNewer(_ version: Int) throws(SchemaError) {
+    if version > formatVersion {
+      throw SchemaError(
+        "format version \(version) is newer than this build reads (\(readableVersions.lowerBound)...\(readableVersions.upperBound)); use a newer nnbatch",
+        isNewerFormat: true)
+    }
   }
 
   /// Decodes a version 2 tree after checking what it requires and its content checksum.
@@ -93,8 +98,8 @@ extension Checkpoint {
     }
     for feature in required where !feature.isEmpty && !understoodRequirements.contains(feature) {
       throw SchemaError(
-        "\(root.attributePath("requires")): the file requires \"\(feature)\", which this build does not support; use a newer nnbatch"
-      )
+        "\(root.attributePath("requires")): the file requires \"\(feature)\", which this build does not support; use a newer nnbatch",
+        isNewerFormat: true)
     }
     let stored = try root.string("content_checksum")
     let computed = checksumText(root.node.digest(excluding: unchecksummedPaths))
