@@ -210,6 +210,62 @@ final class TrainerTests: XCTestCase {
     XCTAssertEqual(try newest(dir.file("m")).counters.epoch, 2)
   }
 
+  func testResumeRefusesDataFilesThatChangedBehindAnUnchangedConfig() throws {
+    let dir = TemporaryDirectory()
+    var g = SeededGenerator(seed: 3)
+    var rows = ["a,b,label"]
+    for _ in 0..<40 {
+      let (a, b) = (g.nextFloat(), g.nextFloat())
+      rows.append("\(a),\(b),\(a + b > 1 ? "yes" : "no")")
+    }
+    let csv = dir.write("d.csv", rows.joined(separator: "\n") + "\n")
+    let config = dir.write(
+      "d.json",
+      """
+      { "data": { "source": "csv", "path": "\(csv)", "targets": "label" },
+        "model": { "layers": [ { "units": 2, "activation": "softmax" } ] },
+        "loss": "cross_entropy", "optimizer": { "kind": "sgd", "learning_rate": 0.1 },
+        "training": { "epochs": 1, "batch_size": 8 } }
+      """)
+    XCTAssertEqual(try train(config, dir: dir.file("ck")), 0)
+    // The same samples resume; one changed value in the file does not.
+    XCTAssertEqual(try train(config, start: .resumeLatest, epochs: 2, dir: dir.file("ck")), 0)
+    rows[7] = "0.5,0.25,no"
+    dir.write("d.csv", rows.joined(separator: "\n") + "\n")
+    XCTAssertThrowsError(try train(config, start: .resumeLatest, epochs: 3, dir: dir.file("ck"))) { error in
+      let lines = (error as? NNBatchError)?.lines ?? []
+      XCTAssertEqual(lines.count, 1, "\(lines)")
+      XCTAssertTrue(
+        lines.first?.contains("$.data: the samples differ from the ones the checkpoint was trained on")
+          ?? false,
+        "\(lines)")
+    }
+    // Labels that are no longer the same classes are named as such.
+    dir.write("d.csv", rows.joined(separator: "\n").replacingOccurrences(of: ",yes", with: ",oui") + "\n")
+    XCTAssertThrowsError(try train(config, start: .resumeLatest, epochs: 3, dir: dir.file("ck"))) { error in
+      let lines = (error as? NNBatchError)?.lines ?? []
+      XCTAssertTrue(
+        lines.contains {
+          $0.contains("$.data (class labels): checkpoint has [\"no\",\"yes\"], config has [\"no\",\"oui\"]")
+        },
+        "\(lines)")
+    }
+  }
+
+  func testResumeRefusesAnotherMonitoredMetricOnceABestValueIsKept() throws {
+    let dir = TemporaryDirectory()
+    let stopping = ", \"early_stopping\": { \"monitor\": \"val_loss\", \"patience\": 50 }"
+    let config = Self.separableConfig(dir, extra: stopping, epochs: 1)
+    XCTAssertEqual(try train(config, dir: dir.file("b")), 0)
+    let text = try String(contentsOfFile: config, encoding: .utf8)
+    let other = dir.write("b2.json", text.replacingOccurrences(of: "\"val_loss\"", with: "\"val_accuracy\""))
+    XCTAssertThrowsError(try train(other, start: .resumeLatest, epochs: 2, dir: dir.file("b"))) { error in
+      XCTAssertEqual(
+        (error as? NNBatchError)?.lines.map { String($0.drop { $0 != "$" }) },
+        ["$.training.early_stopping.monitor: checkpoint has val_loss, config has val_accuracy"])
+    }
+  }
+
   func testResumeMismatchesAreOneLineEachWithJSONPathsAndPlainValues() throws {
     let dir = TemporaryDirectory()
     let sgd = "{ \"kind\": \"sgd\", \"learning_rate\": 0.05, \"momentum\": 0.9 }"
@@ -254,7 +310,8 @@ final class TrainerTests: XCTestCase {
         (error as? NNBatchError)?.lines.map { String($0.drop { $0 != "$" }) },
         [
           "$.model.layers[0].activation: checkpoint has tanh, config has relu",
-          "$.model.bias: checkpoint has true, config has false",
+          "$.model.layers[0].bias: checkpoint has true, config has false",
+          "$.model.layers[1].bias: checkpoint has true, config has false",
           "$.optimizer.kind: checkpoint has sgd, config has adam",
           "$.data.inputs: checkpoint and config have different values (96 rows each)",
           "$.data.scale: checkpoint has none, config has minmax",

@@ -4,7 +4,8 @@ import NeuralNet
 
 // /data: what predict and evaluate need to read new data as training did.
 //
-//     /data            attrs: task, labels (JSON array of strings; [] when labels are class indices)
+//     /data            attrs: task, labels (JSON array of strings; [] when labels are class indices),
+//                      fingerprint (optional: XXH64 of the prepared samples, for resume)
 //     /data/features   attrs: scaling; datasets shift, factor float32 [inputs] (scaling ≠ none)
 //     /data/targets    attrs: scaling; datasets shift, factor float32 [outputs] (scaling ≠ none)
 
@@ -18,13 +19,20 @@ public struct DataFacts: Sendable, Hashable {
   public var features: AffineScaler
   /// Scaling fitted to the regression targets.
   public var targets: AffineScaler
+  /// A digest of the samples the run trains and validates on ("xxh64:…"), so
+  /// that a resume can tell the data changed; nil in files written before it existed.
+  public var fingerprint: String?
 
   /// Facts for a model trained on `task` with these labels and scalings.
-  public init(task: LearningTask, labels: [String], features: AffineScaler, targets: AffineScaler) {
+  public init(
+    task: LearningTask, labels: [String], features: AffineScaler, targets: AffineScaler,
+    fingerprint: String? = nil
+  ) {
     self.task = task
     self.labels = labels
     self.features = features
     self.targets = targets
+    self.fingerprint = fingerprint
   }
 }
 
@@ -33,13 +41,14 @@ extension DataFacts {
     var node = HDF5Node()
     node.set("task", task.rawValue)
     node.set("labels", Self.labelsText(labels))
+    if let fingerprint { node.set("fingerprint", fingerprint) }
     node.groups["features"] = Self.encode(features)
     node.groups["targets"] = Self.encode(targets)
     return node
   }
 
-  /// The labels as a JSON array of strings: `["setosa","versicolor"]`.
-  static func labelsText(_ labels: [String]) -> String {
+  /// The labels as a JSON array of strings: `["setosa","versicolor"]` (also how messages show them).
+  package static func labelsText(_ labels: [String]) -> String {
     "[" + labels.map(jsonString).joined(separator: ",") + "]"
   }
 
@@ -72,11 +81,22 @@ extension DataFacts {
   }
 
   static func decode(_ node: NodeReader, architecture: Architecture) throws -> DataFacts {
-    DataFacts(
+    let labels = try decodeLabels(node)
+    try checkLabels(labels, outputs: architecture.outputs, path: node.attributePath("labels"))
+    return DataFacts(
       task: try node.choice("task", LearningTask.self, what: "task"),
-      labels: try decodeLabels(node),
+      labels: labels,
       features: try decodeScaler(node.group("features"), width: architecture.inputs, of: "inputs"),
-      targets: try decodeScaler(node.group("targets"), width: architecture.outputs, of: "outputs"))
+      targets: try decodeScaler(node.group("targets"), width: architecture.outputs, of: "outputs"),
+      fingerprint: node.has("fingerprint") ? try node.string("fingerprint") : nil)
+  }
+
+  /// Labels name the outputs: none (the indices), one per output, or two for one sigmoid output.
+  static func checkLabels(_ labels: [String], outputs: Int, path: String) throws {
+    guard labels.isEmpty || labels.count == outputs || (outputs == 1 && labels.count == 2) else {
+      throw SchemaError(
+        "\(path): expected no labels or one per output (\(outputs)), found \(labels.count)")
+    }
   }
 
   static func decodeLabels(_ node: NodeReader) throws -> [String] {

@@ -186,6 +186,8 @@ extension Checkpoint {
       shape = [spec.units]
     }
     let architecture = try Architecture.build(input: [record.layers[0].inputs], specs, model)
+    try DataFacts.checkLabels(
+      record.labels, outputs: architecture.outputs, path: data.attributePath("labels"))
     let generators = try GeneratorStates.decode(state)
     let counters = try version1Counters(record, state: state)
     let facts = DataFacts(
@@ -209,8 +211,15 @@ extension Checkpoint {
 
   /// Version 1 kept the loop's values as float64 attributes of /state under these names.
   private static func version1Counters(_ record: Version1Record, state: NodeReader) throws -> RunCounters {
+    // Version 1 wrote the epoch sums in every file, and the best-metric values together.
+    func value(_ name: String) throws -> Double {
+      guard let value = record.stateValues[name] else {
+        throw SchemaError("\(state.attributePath(name)): missing")
+      }
+      return value
+    }
     func whole(_ name: String) throws -> Int {
-      let value = record.stateValues[name] ?? 0
+      let value = try value(name)
       guard value >= 0, value == value.rounded(), value < 0x1p53 else {
         throw SchemaError("\(state.attributePath(name)): expected a whole number ≥ 0, found \(value)")
       }
@@ -219,7 +228,7 @@ extension Checkpoint {
     var counters = RunCounters(
       step: record.step, epoch: record.epoch, batchInEpoch: record.batchInEpoch,
       samplesSeen: record.samplesSeen,
-      epochLossSum: record.stateValues["epoch_loss_sum"] ?? 0, epochSamples: try whole("epoch_samples"))
+      epochLossSum: try value("epoch_loss_sum"), epochSamples: try whole("epoch_samples"))
     if let value = record.stateValues["best_metric"] {
       counters.best = BestMetric(
         value: value, epoch: try whole("best_epoch"), staleEpochs: try whole("stale_epochs"))

@@ -15,7 +15,7 @@ import NeuralNet
 enum ResumeCheck {
   /// Throws a usage error listing every difference between `checkpoint` (read from `file`) and this run.
   static func requireCompatible(
-    _ checkpoint: Checkpoint, file: String, config: Config, architecture: Architecture
+    _ checkpoint: Checkpoint, file: String, config: Config, architecture: Architecture, data: DataFacts
   ) throws(NNBatchError) {
     let saved: Config
     do {
@@ -23,7 +23,11 @@ enum ResumeCheck {
     } catch {
       throw NNBatchError(.usage, "\(file): the saved config does not parse: \(error)")
     }
-    let found = differences(checkpoint: checkpoint, saved: saved, config: config, architecture: architecture)
+    var found = differences(checkpoint: checkpoint, saved: saved, config: config, architecture: architecture)
+    // Different data settings already explain different samples.
+    if !found.contains(where: { $0.hasPrefix("$.data") || $0.hasPrefix("$.seed") }) {
+      found += dataDifferences(checkpoint: checkpoint.data, data: data)
+    }
     if !found.isEmpty {
       throw NNBatchError(.usage, found.map { "cannot resume from \(file): \($0)" })
     }
@@ -35,7 +39,7 @@ enum ResumeCheck {
   ) -> [String] {
     var lines = Differences()
     lines.append(contentsOf: modelDifferences(checkpoint: checkpoint.architecture, model: architecture))
-    lines.compare("$.model.init", saved.initializer.rawValue, config.initializer.rawValue)
+    // model.init is not compared: a resumed run restores its weights, so it cannot matter.
     lines.compare("$.loss", saved.loss.rawValue, config.loss.rawValue)
     compareOptimizer(checkpoint.optimizer.settings, config.optimizer, into: &lines)
     compareSchedule(saved.schedule, config.schedule, into: &lines)
@@ -56,6 +60,27 @@ enum ResumeCheck {
     lines.compare("$.training.shard_size", saved.shardSize, config.shardSize)
     lines.compare("$.training.shuffle", saved.shuffle, config.shuffle)
     lines.compare("$.training.drop_last", saved.dropLast, config.dropLast)
+    // The best value so far only means something for the metric it was measured on.
+    if checkpoint.counters.best != nil {
+      let before = saved.earlyStopping?.monitor ?? saved.bestMonitor
+      let after = config.earlyStopping?.monitor ?? config.bestMonitor
+      let path = config.earlyStopping != nil ? "$.training.early_stopping.monitor" : "$.checkpoint.monitor"
+      lines.compare(path, before, after)
+    }
+    return lines.lines
+  }
+
+  /// Differences of the samples themselves, which the same `data` section can hide (a file rewritten in place).
+  static func dataDifferences(checkpoint: DataFacts, data: DataFacts) -> [String] {
+    var lines = Differences()
+    lines.compare(
+      "$.data (class labels)", DataFacts.labelsText(checkpoint.labels), DataFacts.labelsText(data.labels))
+    // Files written before fingerprints existed have none: nothing to compare.
+    if let saved = checkpoint.fingerprint, let now = data.fingerprint, saved != now {
+      lines.append(
+        "$.data: the samples differ from the ones the checkpoint was trained on (fingerprint \(saved), now \(now)); the data files changed since"
+      )
+    }
     return lines.lines
   }
 
@@ -67,7 +92,6 @@ enum ResumeCheck {
       lines.append(
         "$.model.layers: checkpoint has \(checkpoint.layers.count) layers, config has \(model.layers.count)")
     }
-    var reportedBias = false
     for (index, (old, new)) in zip(checkpoint.layers, model.layers).enumerated() {
       let before = LayerSchemas.describe(old)
       let after = LayerSchemas.describe(new)
@@ -77,13 +101,7 @@ enum ResumeCheck {
         continue
       }
       for (a, b) in zip(before.settings, after.settings) where a.key == b.key && a.value != b.value {
-        // Every layer's bias comes from $.model.bias: one line for all of them.
-        if a.key == "bias" {
-          if !reportedBias { lines.compare("$.model.bias", a.value, b.value) }
-          reportedBias = true
-        } else {
-          lines.compare("\(path).\(a.key)", a.value, b.value)
-        }
+        lines.compare("\(path).\(a.key)", a.value, b.value)
       }
     }
     return lines.lines

@@ -18,7 +18,8 @@ extension Trainer {
         settings: optimizer.settings, step: optimizer.step, slots: optimizer.slots.map(\.array)),
       generator: generator, epochGenerator: epochGenerator, lossHistory: lossHistory, epochHistory: history,
       data: DataFacts(
-        task: config.task, labels: data.labels, features: data.scaler, targets: data.targetScaler))
+        task: config.task, labels: data.labels, features: data.scaler, targets: data.targetScaler,
+        fingerprint: dataFingerprint))
   }
 
   func save(reason: String, name: String? = nil) throws(NNBatchError) {
@@ -82,7 +83,10 @@ extension Trainer {
       throw NNBatchError(.usage, "cannot resume: \(error)")
     }
     try ResumeCheck.requireCompatible(
-      checkpoint, file: file, config: config, architecture: network.architecture)
+      checkpoint, file: file, config: config, architecture: network.architecture,
+      data: DataFacts(
+        task: config.task, labels: data.labels, features: data.scaler, targets: data.targetScaler,
+        fingerprint: dataFingerprint))
     // Same settings (checked above), so the slots are the ones this optimizer keeps.
     parameters.assign(checkpoint.parameters)
     optimizer = OptimizerState(

@@ -12,6 +12,8 @@ public final class Trainer {
   let config: Config
   let options: TrainOptions
   let data: PreparedData
+  /// `data.fingerprint`, computed once: saved in checkpoints, compared on resume.
+  let dataFingerprint: String
   let network: Network
   let engine: any TrainingEngine
   let parameters: FloatBuffer
@@ -53,6 +55,7 @@ public final class Trainer {
     self.options = options
     self.signals = signals
     data = try DataLoader.prepare(config)
+    dataFingerprint = data.fingerprint
     let architecture: Architecture
     do {
       architecture = try Architecture(input: [data.train.features], layers: config.layers)
