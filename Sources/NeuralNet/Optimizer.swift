@@ -79,7 +79,7 @@ public struct OptimizerSettings: Sendable, Hashable {
 public struct UpdateCoefficients: Sendable {
   /// Learning rate for this step (after the schedule).
   public var learningRate: Float
-  /// Factor applied to the raw gradient (batch reduction × clipping).
+  /// Factor applied to the reduced gradient: the clip factor (1 without clipping).
   public var gradientScale: Float
   /// Adam: 1 / (1 − β₁ᵗ).
   var correction1: Float = 1
@@ -126,7 +126,7 @@ public final class OptimizerState: @unchecked Sendable {
     return coefficients
   }
 
-  /// Applies one update to `parameters[range]` from `gradient[range]` (raw, unscaled).
+  /// Applies one update to `parameters[range]` from `gradient[range]` (reduced, before clipping).
   ///
   /// Each rule is written once, on 16-lane vectors; the range's tail goes
   /// through the same code with unused lanes zero. Lanes never interact, so

@@ -77,7 +77,7 @@ public final class DataParallelEngine: TrainingEngine, @unchecked Sendable {
 
   /// The reduced gradient of the last reduce (scaled by the batch reduction,
   /// before clipping), in the parameter layout.
-  public var gradient: FloatBuffer { shardGradients[0] }
+  package var gradient: FloatBuffer { shardGradients[0] }
 
   /// Whether a batch of `rows` rows is worth waking the workers for.
   private func isParallel(rows: Int) -> Bool {

@@ -62,12 +62,17 @@ struct NNBatchCommand: ParsableCommand {
 
   /// The documented exit status for `error`: 1 or 2 as its kind says for nnbatch's
   /// own errors, the given code for `ExitCode` (130/143 after a signal), 0 for help
-  /// and version, and 2 for every usage error the parser reports (its own 64).
+  /// and version, 2 for every usage error the parser reports (its own 64), and 1
+  /// for anything else (an I/O error that no command turned into its own error).
   static func exitStatus(for error: any Error) -> Int32 {
     switch error {
-    case let error as NNBatchError: error.kind.rawValue
-    case let error as ExitCode: error.rawValue
-    default: exitCode(for: error) == .success ? 0 : NNBatchError.Kind.usage.rawValue
+    case let error as NNBatchError: return error.kind.rawValue
+    case let error as ExitCode: return error.rawValue
+    default:
+      let code = exitCode(for: error)
+      if code == .success { return 0 }
+      return code == .validationFailure
+        ? NNBatchError.Kind.usage.rawValue : NNBatchError.Kind.failure.rawValue
     }
   }
 }

@@ -184,6 +184,35 @@ final class DataFormatTests: XCTestCase {
     XCTAssertNotEqual(moved.inputs.nested.map { Int($0[0]) }, validationRows, "the seed picks the rows")
   }
 
+  func testEvaluateTellsAConfigFromADataFileByContentNotName() throws {
+    let dir = TemporaryDirectory()
+    let text = """
+      { "data": { "source": "inline", "inputs": [[0], [1], [2]], "targets": [0, 1, 0] },
+        "model": { "layers": [ { "units": 2, "activation": "softmax" } ] },
+        "loss": "cross_entropy", "optimizer": { "kind": "sgd", "learning_rate": 0.1 } }
+      """
+    let config = try Config.parse(text: text, file: "c.json")
+    // A config whose name does not end in .json (after blank lines).
+    let other = dir.write(
+      "other.cfg",
+      "\n  "
+        + text.replacingOccurrences(of: "[2]]", with: "[2], [3]]")
+        .replacingOccurrences(of: "[0, 1, 0]", with: "[0, 1, 0, 1]"))
+    let (fromConfig, _, _) = try Evaluate.samples(config: config, data: other, format: nil, labels: [])
+    XCTAssertEqual(fromConfig.count, 4)
+    // A data file named like a config is still data: it is not a JSON object.
+    let csvConfig = try Config.parse(
+      text: text.replacingOccurrences(
+        of: "\"source\": \"inline\", \"inputs\": [[0], [1], [2]], \"targets\": [0, 1, 0]",
+        with:
+          "\"source\": \"csv\", \"path\": \"\(dir.write("train.csv", "x,y\n0,0\n1,1\n"))\", \"targets\": \"y\""
+      ),
+      file: "c.json")
+    let named = dir.write("data.json", "x,y\n5,1\n6,0\n7,1\n")
+    let (fromData, _, _) = try Evaluate.samples(config: csvConfig, data: named, format: nil, labels: [])
+    XCTAssertEqual(fromData.inputs.nested, [[5], [6], [7]])
+  }
+
   func testAHoldOutThatLeavesNoRowsIsAnErrorForEvaluateToo() throws {
     let text = """
       { "data": { "source": "inline", "inputs": [[0], [1]], "targets": [0, 1], "validation_split": 0.1 },

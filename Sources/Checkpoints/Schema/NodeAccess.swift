@@ -20,8 +20,6 @@ struct NodeReader {
   /// The path of child `name`: "/model/layer_0".
   func childPath(_ name: String) -> String { path == "/" ? "/\(name)" : "\(path)/\(name)" }
 
-  func hasGroup(_ name: String) -> Bool { node.groups[name] != nil }
-
   func group(_ name: String) throws -> NodeReader {
     guard let child = node.groups[name] else { throw SchemaError("\(childPath(name)): missing group") }
     return NodeReader(child, path: childPath(name))

@@ -6,7 +6,7 @@ import Parallel
 public enum Evaluate {
   /// Loss and metrics of checkpoint `path` on a data set (its own, or `dataConfig`'s).
   ///
-  /// `dataConfig` is a config (.json) or a data file; a data file's format is
+  /// `dataConfig` is a config (a JSON object) or a data file; a data file's format is
   /// `format` (csv, idx, hdf5) or, when nil, detected from its first bytes.
   public static func run(
     checkpoint path: String, dataConfig: String?, format: String? = nil, threads: Int
@@ -54,7 +54,7 @@ public enum Evaluate {
   ///
   /// Without `data`: the run's validation samples, the very rows training
   /// held out (`DataLoader.select`), or its training data when it had none.
-  /// With a config (.json, unless `format` is given): all of that config's
+  /// With a config (a file holding a JSON object, unless `format` is given): all of that config's
   /// `data`. With a data file: read like the training data (same CSV
   /// columns, HDF5 dataset names; `IMAGES,LABELS` for IDX).
   ///
@@ -73,7 +73,12 @@ public enum Evaluate {
       return (selected.train, config, "the checkpoint's training data")
     }
     let raw: RawData
-    if format == nil && data.lowercased().hasSuffix(".json") {
+    // A config is told from a data file by its content (a JSON object), never by its name.
+    var isConfig = false
+    if format == nil && FileManager.default.fileExists(atPath: data) {
+      isConfig = try FileHead(path: data).isJSONObject
+    }
+    if isConfig {
       let other = try Config.load(path: data)
       config.data = other.data
       config.validation = other.validation

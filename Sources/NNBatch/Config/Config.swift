@@ -9,9 +9,6 @@ public struct EarlyStopping: Sendable, Equatable {
   public var patience: Int
   /// Smallest change that counts as an improvement.
   public var minDelta: Double
-
-  /// Whether larger values of the monitored metric are better.
-  public var maximize: Bool { Config.maximizes(monitor) }
 }
 
 /// The whole run configuration.

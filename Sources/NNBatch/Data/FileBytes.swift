@@ -93,6 +93,14 @@ package final class FileHead {
     try Self.read(descriptor, path: path, at: offset, count: count)
   }
 
+  /// Whether the content starts (after a byte-order mark and white space) with `{`:
+  /// a JSON object, as a config is. No data format nnbatch reads starts so.
+  package var isJSONObject: Bool {
+    var bytes = content[...]
+    if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { bytes = bytes.dropFirst(3) }
+    return bytes.first { ![0x20, 0x09, 0x0A, 0x0D].contains($0) } == UInt8(ascii: "{")
+  }
+
   /// "first bytes 7f 45 4c 46" (and the gunzipped ones), for messages.
   package var summary: String {
     func hex(_ bytes: some Collection<UInt8>) -> String {

@@ -135,7 +135,7 @@ extension Trainer {
   /// For `tools/bench`: returns the file size and every save and load time
   /// in milliseconds (save = build the file, write, fsync, rename, fsync the
   /// folder; load = seal check, HDF5 read, content checksum, decoding).
-  public func benchmarkCheckpoints(repeats: Int) throws(NNBatchError) -> (
+  package func benchmarkCheckpoints(repeats: Int) throws(NNBatchError) -> (
     bytes: Int, saveMilliseconds: [Double], loadMilliseconds: [Double]
   ) {
     var saves: [Double] = []

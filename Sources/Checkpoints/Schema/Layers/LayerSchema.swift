@@ -97,12 +97,6 @@ public enum LayerSchemas {
     return entry
   }
 
-  /// `spec` in config terms (its summary empty: shapes need the built layer).
-  public static func describe(_ spec: any LayerSpec) -> LayerDescription {
-    let entry = entry(for: spec)
-    return LayerDescription(kind: entry.kind, settings: entry.settingsOf(spec), summary: "")
-  }
-
   /// The built `layer` in config terms, with its shapes in the summary.
   public static func describe(_ layer: any Layer) -> LayerDescription {
     let entry = entry(for: layer.spec)
