@@ -93,8 +93,9 @@ package final class FileHead {
     try Self.read(descriptor, path: path, at: offset, count: count)
   }
 
-  /// Whether the content starts (after a byte-order mark and white space) with `{`:
-  /// a JSON object, as a config is. No data format nnbatch reads starts so.
+  /// Whether the content is a JSON object, as a config is: `{` after white space.
+  ///
+  /// A byte-order mark is skipped. No data format nnbatch reads starts so.
   package var isJSONObject: Bool {
     var bytes = content[...]
     if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { bytes = bytes.dropFirst(3) }
