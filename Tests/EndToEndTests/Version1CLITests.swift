@@ -85,6 +85,29 @@ final class Version1CLITests: XCTestCase {
     XCTAssertEqual(fromV1.bitwiseDifferences(from: end), [])
   }
 
+  /// A second version-1 run: regression with scaled targets, SGD with Nesterov momentum and
+  /// clipping, a cosine schedule, early stopping and keep_best, saved mid-epoch.
+  func testResumingARegressionVersion1CheckpointMatchesThePreviousBuildsRun() throws {
+    let folder = "Tests/Fixtures/v1-regression"
+    let fixture = try Checkpoint.read(from: "\(repositoryRoot)/\(folder)/step-000000015.h5")
+    XCTAssertEqual(fixture.data.task, .regression)
+    XCTAssertEqual(fixture.data.targets.kind, .standardize)
+    XCTAssertEqual(fixture.optimizer.settings.nesterov, true)
+    XCTAssertEqual(fixture.optimizer.settings.clipNorm, 1)
+    XCTAssertEqual(fixture.counters.batchInEpoch, 5)
+    XCTAssertNotNil(fixture.counters.best)
+
+    let dir = TemporaryDirectory()
+    let result = try run([
+      "--config", "\(folder)/housing-v1.json", "--checkpoint-dir", dir.path, "--resume",
+      "\(folder)/step-000000015.h5", "--quiet", "--threads", "3",
+    ])
+    XCTAssertEqual(result.status, 0, result.stderr)
+    let resumed = try Checkpoint.read(from: dir.file("step-000000030.h5"))
+    let end = try Checkpoint.read(from: "\(repositoryRoot)/\(folder)/step-000000030.h5")
+    XCTAssertEqual(resumed.bitwiseDifferences(from: end), [])
+  }
+
   func testANewerFormatVersionIsRefusedNamingBothVersions() throws {
     let dir = TemporaryDirectory()
     var tree = try Checkpoint.read(from: "\(repositoryRoot)/\(Self.fixture)").encode()
