@@ -28,6 +28,14 @@ public struct ComputedBatch: Sendable, Hashable {
   public var loss: Double
   /// The batch reduction: 1 / rows for a mean loss, 1 for a sum.
   public var gradientScale: Double
+
+  /// A computed batch (for engines in other modules, which run their own phases).
+  public init(rows: Int, shards: Int, loss: Double, gradientScale: Double) {
+    self.rows = rows
+    self.shards = shards
+    self.loss = loss
+    self.gradientScale = gradientScale
+  }
 }
 
 /// The result of the reduce phase: the gradient's global L2 norm and whether every entry is finite.
@@ -38,6 +46,13 @@ public struct ReducedGradient: Sendable, Hashable {
   public var norm: Double
   /// Whether every entry (and the norm) is finite; only then may it be applied.
   public var isFinite: Bool
+
+  /// A reduced gradient of `batch` with its global norm and finiteness.
+  public init(batch: ComputedBatch, norm: Double, isFinite: Bool) {
+    self.batch = batch
+    self.norm = norm
+    self.isFinite = isFinite
+  }
 }
 
 /// What one training step produced.
@@ -51,6 +66,14 @@ public struct StepOutcome: Sendable, Hashable {
   /// False when the loss or any gradient entry was NaN or infinite; the
   /// parameters and the optimizer state (its step count too) are then untouched.
   public var isFinite: Bool
+
+  /// An outcome of a step of `rows` rows.
+  public init(loss: Double, gradientNorm: Double, rows: Int, isFinite: Bool) {
+    self.loss = loss
+    self.gradientNorm = gradientNorm
+    self.rows = rows
+    self.isFinite = isFinite
+  }
 }
 
 /// A training step as compute, reduce and apply: what the trainer depends on.
