@@ -252,6 +252,28 @@ final class TrainerTests: XCTestCase {
     }
   }
 
+  func testAResumedRunScalesWithTheStatisticsItsCheckpointHolds() throws {
+    let dir = TemporaryDirectory()
+    let config = Self.separableConfig(dir, extra: "", epochs: 1)
+    let scaled = dir.write(
+      "s.json",
+      try String(contentsOfFile: config, encoding: .utf8).replacingOccurrences(
+        of: "\"task\": \"classification\" }", with: "\"task\": \"classification\", \"scale\": \"minmax\" }"))
+    XCTAssertEqual(try train(scaled, dir: dir.file("s")), 0)
+    // Statistics as a different fitting method (or version) might have computed them.
+    let file = dir.file("s/step-000000005.h5")
+    var checkpoint = try Checkpoint.read(from: file)
+    let fitted = checkpoint.data.features
+    checkpoint.data.features = AffineScaler(
+      kind: .minmax, shift: fitted.shift.map { $0 - 0.125 }, factor: fitted.factor.map { $0 * 0.5 })
+    try checkpoint.write(to: file)
+    for later in try CheckpointStore(directory: dir.file("s")).checkpointFiles() where later.step > 5 {
+      try FileManager.default.removeItem(atPath: later.path)
+    }
+    XCTAssertEqual(try train(scaled, start: .resume(file), epochs: 2, dir: dir.file("s")), 0)
+    XCTAssertEqual(try newest(dir.file("s")).data.features, checkpoint.data.features)
+  }
+
   func testResumeRefusesAnotherMonitoredMetricOnceABestValueIsKept() throws {
     let dir = TemporaryDirectory()
     let stopping = ", \"early_stopping\": { \"monitor\": \"val_loss\", \"patience\": 50 }"

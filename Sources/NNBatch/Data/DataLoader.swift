@@ -12,6 +12,8 @@ public struct PreparedData: Sendable {
   public var scaler: AffineScaler
   /// The regression-target scaling fitted on the training split (`data.scale_targets`).
   public var targetScaler: AffineScaler
+  /// A digest of the samples before scaling (see `DataLoader.fingerprint(of:)`); empty when not computed.
+  public var fingerprint: String = ""
 }
 
 /// Training and validation samples before scaling, as the config selects them.
@@ -29,14 +31,33 @@ package struct SelectedData {
 /// Reads data sources through their readers, splits, scales and checks them against the model.
 public enum DataLoader {
   /// Reads `config`'s training data (and validation data), splits, scales and checks it.
-  public static func prepare(_ config: Config) throws(NNBatchError) -> PreparedData {
+  ///
+  /// A resumed run passes the scalings its checkpoint holds: statistics
+  /// fitted when the run started are part of the run, so a resumed run
+  /// scales exactly as the run it continues did (whatever the current
+  /// fitting code computes). Ones of another kind than the config's are
+  /// ignored; the resume check reports that difference.
+  public static func prepare(
+    _ config: Config, scalers saved: (features: AffineScaler, targets: AffineScaler)? = nil
+  )
+    throws(NNBatchError) -> PreparedData
+  {
     let selected = try select(config, labels: [])
     let train = selected.train
     let validation = selected.validation
-    let scaler = AffineScaler.fit(config.scaling, to: train.inputs)
+    let fingerprint = fingerprint(of: selected)
+    var scaler = AffineScaler.fit(config.scaling, to: train.inputs)
+    if let saved, saved.features.kind == config.scaling, saved.features.shift.count == train.features {
+      scaler = saved.features
+    }
     scaler.apply(to: train.inputs)
     if let validation { scaler.apply(to: validation.inputs) }
-    let targetScaler = AffineScaler.fit(config.targetScaling, to: train.targets)
+    var targetScaler = AffineScaler.fit(config.targetScaling, to: train.targets)
+    if let saved, saved.targets.kind == config.targetScaling,
+      saved.targets.shift.count == (config.targetScaling == .none ? 0 : train.targetColumns)
+    {
+      targetScaler = saved.targets
+    }
     // Targets are checked in their own units first, then scaled.
     try check(
       PreparedData(
@@ -47,7 +68,7 @@ public enum DataLoader {
     if let validation { targetScaler.apply(to: validation.targets) }
     return PreparedData(
       train: train, validation: validation, labels: selected.labels, scaler: scaler,
-      targetScaler: targetScaler)
+      targetScaler: targetScaler, fingerprint: fingerprint)
   }
 
   /// Reads `config.data` and splits off its validation samples, unscaled.

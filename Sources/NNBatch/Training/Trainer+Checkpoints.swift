@@ -58,30 +58,33 @@ extension Trainer {
     }
   }
 
-  func resume(from path: String) throws(NNBatchError) {
-    let checkpoint: Checkpoint
-    let file: String
+  /// The checkpoint `--resume PATH` continues: the file, or the newest valid one of a folder.
+  ///
+  /// Damaged newer files of a folder are skipped with a warning on stderr
+  /// (and returned, for the progress log).
+  static func checkpointToResume(_ path: String) throws(NNBatchError) -> (
+    checkpoint: Checkpoint, file: String, skipped: [CheckpointError]
+  ) {
     do {
-      if FileSystem.isDirectory(path) {
-        let found = try CheckpointStore(directory: path).newestValid()
-        guard let found else {
-          throw NNBatchError(.usage, "\(path): no checkpoint to resume from (step-*.h5)")
-        }
-        for skipped in found.skipped {
-          reporter.note("skipped checkpoint \(skipped)")
-          FileHandle.standardError.write(Data("warning: skipped \(skipped)\n".utf8))
-        }
-        checkpoint = found.checkpoint
-        file = found.path
-      } else {
-        checkpoint = try Checkpoint.read(from: path)
-        file = path
+      guard FileSystem.isDirectory(path) else {
+        return (try Checkpoint.read(from: path), path, [])
       }
+      guard let found = try CheckpointStore(directory: path).newestValid() else {
+        throw NNBatchError(.usage, "\(path): no checkpoint to resume from (step-*.h5)")
+      }
+      for skipped in found.skipped {
+        FileHandle.standardError.write(Data("warning: skipped \(skipped)\n".utf8))
+      }
+      return (found.checkpoint, found.path, found.skipped)
     } catch let error as NNBatchError {
       throw error
     } catch {
       throw NNBatchError(.usage, "cannot resume: \(error)")
     }
+  }
+
+  /// Continues `checkpoint` (read from `file`) after checking it fits this run.
+  func resume(_ checkpoint: Checkpoint, file: String) throws(NNBatchError) {
     try ResumeCheck.requireCompatible(
       checkpoint, file: file, config: config, architecture: network.architecture,
       data: DataFacts(

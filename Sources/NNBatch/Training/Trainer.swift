@@ -54,7 +54,26 @@ public final class Trainer {
     if let dir = options.checkpointDir { config.checkpointDir = dir }
     self.options = options
     self.signals = signals
-    data = try DataLoader.prepare(config)
+    // The checkpoint to continue is read first: its scalings prepare the data.
+    var continued: (checkpoint: Checkpoint, file: String, skipped: [CheckpointError])?
+    switch options.start {
+    case .resumeLatest:
+      // A bare --resume with nothing to resume starts fresh, so scripts
+      // (and preemptible jobs) can always pass it.
+      let existing: [(step: Int, path: String)]
+      do {
+        existing = try CheckpointStore(directory: config.checkpointDir).checkpointFiles()
+      } catch {
+        throw NNBatchError(.failure, "\(error)")
+      }
+      if !existing.isEmpty { continued = try Trainer.checkpointToResume(config.checkpointDir) }
+    case .resume(let path):
+      continued = try Trainer.checkpointToResume(path)
+    case .fresh, .initFrom:
+      break
+    }
+    data = try DataLoader.prepare(
+      config, scalers: continued.map { ($0.checkpoint.data.features, $0.checkpoint.data.targets) })
     dataFingerprint = data.fingerprint
     let architecture: Architecture
     do {
@@ -87,26 +106,12 @@ public final class Trainer {
     config.initializer.initialize(parameters, for: architecture, using: &generator)
     epochGenerator = generator
 
-    switch options.start {
-    case .fresh:
-      break
-    case .resumeLatest:
-      // A bare --resume with nothing to resume starts fresh, so scripts
-      // (and preemptible jobs) can always pass it.
-      let existing: [(step: Int, path: String)]
-      do {
-        existing = try CheckpointStore(directory: config.checkpointDir).checkpointFiles()
-      } catch {
-        throw NNBatchError(.failure, "\(error)")
-      }
-      if existing.isEmpty {
-        reporter.note("no checkpoint in \(config.checkpointDir) yet; starting a new run")
-      } else {
-        try resume(from: config.checkpointDir)
-      }
-    case .resume(let path):
-      try resume(from: path)
-    case .initFrom(let path):
+    for skipped in continued?.skipped ?? [] { reporter.note("skipped checkpoint \(skipped)") }
+    if let continued {
+      try resume(continued.checkpoint, file: continued.file)
+    } else if options.start == .resumeLatest {
+      reporter.note("no checkpoint in \(config.checkpointDir) yet; starting a new run")
+    } else if case .initFrom(let path) = options.start {
       try warmStart(from: path)
     }
   }
