@@ -20,6 +20,8 @@ public final class Trainer {
   let store: CheckpointStore
   let reporter: ProgressReporter
   let signals: StopSignals?
+  /// This run's hold on its checkpoint folder (released when the trainer goes).
+  let lock: RunLock
 
   // Counters and history: everything a checkpoint needs to continue exactly.
   var generator: SeededGenerator
@@ -52,6 +54,9 @@ public final class Trainer {
     if let dir = options.checkpointDir { config.checkpointDir = dir }
     self.options = options
     self.signals = signals
+    // Before anything slow: a second run on this folder stops at once.
+    lock = try RunLock(directory: config.checkpointDir)
+    signals?.onSetupExit(lock.cleanupAction)
     data = try DataLoader.prepare(config)
     let architecture: Architecture
     do {
@@ -61,6 +66,8 @@ public final class Trainer {
       if case .layer(let index, _, _, _) = error { path += "[\(index)]" }
       throw NNBatchError(.usage, "\(config.file): \(path): \(error)")
     }
+    try Trainer.requireMemory(
+      architecture, config: config, threads: options.threads, targetColumns: data.train.targetColumns)
     network = Network(architecture: architecture, loss: config.loss)
     let batches = Trainer.batchesPerEpoch(samples: data.train.count, config: config)
     guard batches > 0 else {
@@ -114,6 +121,8 @@ public final class Trainer {
 
   /// Trains to the end (or to a signal); returns the exit code.
   public func run() throws(NNBatchError) -> Int32 {
+    // From here a signal stops after a step, with a checkpoint.
+    signals?.beginTraining()
     do {
       let removed = try store.removeTemporaryFiles()
       for file in removed { reporter.note("removed leftover temporary file \(file)") }

@@ -38,6 +38,11 @@ package struct InlineSource: DataSource {
       d.report("targets", "expected \(inputs.count) targets (one per input row), found \(targets.count)")
     }
     if inputs.isEmpty { d.report("inputs", "expected at least one sample, found none") }
+    for (key, rows) in [("inputs", inputs), ("targets", targets)] {
+      if let first = rows.first, first.isEmpty {
+        d.report(key, "expected rows of at least one number, found an empty row ([])")
+      }
+    }
     return InlineSource(inputs: inputs, targets: targets)
   }
 
