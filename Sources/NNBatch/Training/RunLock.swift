@@ -26,7 +26,7 @@ package final class RunLock: @unchecked Sendable {
   package let path: String
   private let descriptor: Int32
   /// The folder, when this run created it (removed again on release if still empty).
-  private let createdFolder: String?
+  package let createdFolder: String?
 
   /// Locks `directory` (creating it) or throws a usage error naming the run that holds it.
   package init(directory: String) throws(NNBatchError) {
@@ -90,24 +90,10 @@ package final class RunLock: @unchecked Sendable {
       String(decoding: buffer.prefix(n), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
   }
 
-  /// Removes the lock file (and the folder, if this run created it and left it empty).
-  ///
-  /// Safe to call from a signal handler's thread: unlink, rmdir and close only.
-  package static func remove(path: String, createdFolder: String?) {
-    unlink(path)
-    if let createdFolder { rmdir(createdFolder) }
-  }
-
-  /// What a signal during setup must undo.
-  package var cleanupAction: @Sendable () -> Void {
-    let path = self.path
-    let folder = createdFolder
-    return { RunLock.remove(path: path, createdFolder: folder) }
-  }
-
   deinit {
     // Removed while still locked, then unlocked by close.
-    Self.remove(path: path, createdFolder: createdFolder)
+    unlink(path)
+    if let createdFolder { rmdir(createdFolder) }
     close(descriptor)
   }
 }

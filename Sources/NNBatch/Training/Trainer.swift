@@ -56,7 +56,7 @@ public final class Trainer {
     self.signals = signals
     // Before anything slow: a second run on this folder stops at once.
     lock = try RunLock(directory: config.checkpointDir)
-    signals?.onSetupExit(lock.cleanupAction)
+    signals?.removeOnSetupExit(file: lock.path, folder: lock.createdFolder)
     data = try DataLoader.prepare(config)
     let architecture: Architecture
     do {
