@@ -195,6 +195,27 @@ final class HostileInputTests: XCTestCase {
     XCTAssertEqual(try csvRead(dir.write("max.csv", "a,y\n3.4e38,1\n")).inputs.nested, [[3.4e38]])
   }
 
+  func testInlineValuesBeyondFloatRangeAndSyntheticDataBeyondMemoryAreRefused() throws {
+    let text = """
+      { "data": { "source": "inline", "inputs": [[1, 2], [3, 1e39]], "targets": [1, -1e39] },
+        "model": { "layers": [ { "units": 1, "activation": "linear" } ] },
+        "loss": "mse", "optimizer": { "kind": "sgd" } }
+      """
+    XCTAssertThrowsError(try Config.parse(text: text, file: "big.json")) { error in
+      let lines = (error as? NNBatchError)?.lines ?? []
+      XCTAssertEqual(lines.count, 2, "\(lines)")
+      XCTAssertTrue(
+        lines.first?.hasPrefix("big.json:1:56: $.data.inputs[1][1]: expected a number within") ?? false,
+        "\(lines)")
+      XCTAssertTrue(lines.last?.contains("$.data.targets[1]: expected a number within") ?? false, "\(lines)")
+    }
+    // 2^28 × 2^20 floats are within the keys' bounds: 1 PB.
+    let source = SyntheticSource(samples: 1 << 28, features: 1 << 20, classes: 2, seed: 1)
+    assertRefused(
+      try source.open(task: .classification, labels: []),
+      ["synthetic data: 268435456 synthetic samples of 1048576 features needs", "more than nnbatch may use"])
+  }
+
   func testLabelsThatDifferOnlyInUnicodeNormalizationAreOneLabelWithAWarning() throws {
     let dir = TemporaryDirectory()
     let composed = "caf\u{E9}"  // NFC: é as one code point

@@ -67,6 +67,12 @@ package struct InlineSource: DataSource {
       let path = "\(d.childPath(key))[\(i)]"
       switch item {
       case .number(let v, _, _) where allowScalars:
+        if !Float(v).isFinite {
+          sink.report(
+            item, path,
+            "expected a number within ±\(Float.greatestFiniteMagnitude) (32-bit float), found \(v)")
+          ok = false
+        }
         rows.append([v])
       case .array(let values, _):
         var row: [Double] = []
@@ -75,6 +81,13 @@ package struct InlineSource: DataSource {
             sink.report(value, "\(path)[\(j)]", "expected a number, found \(value.summary)")
             ok = false
             continue
+          }
+          // Samples are stored as Float: 1e39 is finite as a Double only.
+          if !Float(v).isFinite {
+            sink.report(
+              value, "\(path)[\(j)]",
+              "expected a number within ±\(Float.greatestFiniteMagnitude) (32-bit float), found \(v)")
+            ok = false
           }
           row.append(v)
         }
