@@ -116,8 +116,8 @@ private func gunzip(_ compressed: [UInt8], path: String) throws(NNBatchError) ->
           output.append(contentsOf: chunk[0..<produced])
         }
         if status == Z_STREAM_END { break }
-        if stream.avail_in == 0 && produced == 0 {
-          // The whole file went in and the member has not ended.
+        if produced == 0 && Int(stream.avail_in) == before {
+          // No progress: the whole file went in and the member has not ended.
           throw NNBatchError(
             .usage,
             "\(path): byte \(offset): expected the rest of the gzip stream (its end and trailer), found the end of the file (truncated after \(output.count) gunzipped bytes)"
