@@ -48,7 +48,7 @@ struct NNBatchCommand: ParsableCommand {
       var command = try parseAsRoot()
       try command.run()
     } catch let error as NNBatchError {
-      for line in error.lines { FileHandle.standardError.write(Data("error: \(line)\n".utf8)) }
+      for line in error.lines { writeToStandardError("error: \(line)\n") }
       Glibc.exit(exitStatus(for: error))
     } catch let error as ExitCode {
       Glibc.exit(exitStatus(for: error))
@@ -58,7 +58,7 @@ struct NNBatchCommand: ParsableCommand {
         // Help, version or a completion script.
         print(adjustingBashCompletion(message))
       } else {
-        FileHandle.standardError.write(Data((message + "\n").utf8))
+        writeToStandardError(message + "\n")
       }
       Glibc.exit(exitStatus(for: error))
     }

@@ -127,6 +127,21 @@ final class RunGuardTests: XCTestCase {
     XCTAssertEqual(final.checkpoint.counters.epoch, 60)
   }
 
+  func testAClosedStderrDoesNotTurnAnErrorIntoACrash() throws {
+    // No reader on the pipe: every write to stderr fails with EPIPE.
+    let pipe = Pipe()
+    try pipe.fileHandleForReading.close()
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: nnbatchExecutable)
+    process.arguments = ["--config", "/nonexistent/config.json"]
+    process.standardOutput = FileHandle.nullDevice
+    process.standardError = pipe
+    try process.run()
+    process.waitUntilExit()
+    XCTAssertEqual(process.terminationReason, .exit, "a trap (SIGILL) when the message could not be written?")
+    XCTAssertEqual(process.terminationStatus, 2)
+  }
+
   func testAModelLargerThanTheMemoryBudgetIsRefusedBeforeAllocating() throws {
     let dir = TemporaryDirectory()
     let bash = try XCTUnwrap(tool("bash"))

@@ -1,5 +1,26 @@
-import Foundation
 import Synchronization
+
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#endif
+
+/// Writes `text` to stderr with write(2), ignoring failures.
+///
+/// Foundation's `FileHandle.write` traps when the write fails, and with
+/// SIGPIPE ignored a closed stderr (`2>&1 | head -1`) fails every write: a
+/// message that cannot be shown must not turn into a crash.
+package func writeToStandardError(_ text: String) {
+  let bytes = Array(text.utf8)
+  var start = 0
+  while start < bytes.count {
+    let n = bytes.withUnsafeBytes {
+      write(STDERR_FILENO, $0.baseAddress.map { $0 + start }, $0.count - start)
+    }
+    if n < 0 && errno == EINTR { continue }
+    if n <= 0 { return }
+    start += n
+  }
+}
 
 /// Warnings: one line each on stderr, "warning: FILE:LINE: what and what nnbatch does about it".
 ///
@@ -11,7 +32,7 @@ package enum Warnings {
 
   /// Prints `text` to stderr as a warning.
   package static func emit(_ text: String) {
-    FileHandle.standardError.write(Data("warning: \(text)\n".utf8))
+    writeToStandardError("warning: \(text)\n")
     recorder.withLock { $0?.append(text) }
   }
 

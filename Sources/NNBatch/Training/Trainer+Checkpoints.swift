@@ -68,7 +68,7 @@ extension Trainer {
         }
         for skipped in found.skipped {
           reporter.note("skipped checkpoint \(skipped)")
-          FileHandle.standardError.write(Data("warning: skipped \(skipped)\n".utf8))
+          writeToStandardError("warning: skipped \(skipped)\n")
         }
         checkpoint = found.checkpoint
         file = found.path
