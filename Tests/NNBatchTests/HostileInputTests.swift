@@ -327,3 +327,39 @@ final class HostileInputTests: XCTestCase {
     XCTAssertEqual(second.path, "\(folder)/.lock")
   }
 }
+
+extension HostileInputTests {
+  /// libhdf5 converts a float64 beyond float32's range to inf: refused in training and predict.
+  func testFloat64BeyondFloatRangeInHDF5IsAnErrorInTrainingAndPredict() throws {
+    let dir = TemporaryDirectory()
+    let path = dir.file("wide.h5")
+    let file = try HDF5File.create(path: path)
+    try file.root().write([Double(1), 2, 3, 1e39], shape: [2, 2], name: "x")
+    try file.root().write([Double(0), 1], shape: [2], name: "y")
+    try file.close()
+    let text = """
+      { "data": { "source": "hdf5", "path": "\(path)", "inputs": "x", "targets": "y" },
+        "model": { "layers": [ { "units": 1, "activation": "linear" } ] },
+        "loss": "mse", "optimizer": { "kind": "sgd" }, "training": { "epochs": 0 },
+        "checkpoint": { "dir": "\(dir.file("ck"))" } }
+      """
+    let config = try Config.parse(text: text, file: dir.write("c.json", text))
+    XCTAssertThrowsError(try DataLoader.prepare(config)) { error in
+      XCTAssertEqual("\(error)", "\(path): training sample 2, feature 1: expected a finite number, found inf")
+    }
+    // A model of two inputs, then predict on the file.
+    let fine = dir.write(
+      "fine.json", text.replacingOccurrences(of: "\"\(path)\"", with: "\"\(dir.file("ok.h5"))\""))
+    let ok = try HDF5File.create(path: dir.file("ok.h5"))
+    try ok.root().write([Double(1), 2, 3, 4], shape: [2, 2], name: "x")
+    try ok.root().write([Double(0), 1], shape: [2], name: "y")
+    try ok.close()
+    XCTAssertEqual(try Trainer(options: TrainOptions(configPath: fine, threads: 1), signals: nil).run(), 0)
+    XCTAssertThrowsError(
+      try Predict.run(
+        checkpoint: dir.file("ck/step-000000000.h5"), input: path, dataset: "x", header: nil)
+    ) { error in
+      XCTAssertEqual("\(error)", "\(path): sample 2, feature 1: expected a finite number, found inf")
+    }
+  }
+}
