@@ -41,6 +41,27 @@ extension HDF5Group {
     }
   }
 
+  /// Test hook: a chunked float32 dataset of `shape` whose chunks are never written.
+  ///
+  /// Such a dataset declares any size and stores none of it: the file stays
+  /// small however large the shape (the hostile input of issue 14).
+  package func declareForTesting(shape: [Int], name: String) throws {
+    try withHDF5 {
+      let target = location(name)
+      var dims = shape.map { hsize_t($0) }
+      let space = try checkID(H5Screate_simple(Int32(dims.count), &dims, nil), "create dataspace", target)
+      defer { Close.dataspace(space) }
+      let dcpl = try checkID(H5Pcreate(nnb_H5P_DATASET_CREATE()), "create dataset property list", target)
+      defer { Close.plist(dcpl) }
+      var chunk = shape.map { _ in hsize_t(1) }
+      try check(H5Pset_chunk(dcpl, Int32(chunk.count), &chunk), "set chunking", target)
+      let dataset = try checkID(
+        H5Dcreate2(id, name, Float.hdf5Type.nativeType, space, nnb_H5P_DEFAULT(), dcpl, nnb_H5P_DEFAULT()),
+        "create dataset", target)
+      try Close.dataset(dataset, target)
+    }
+  }
+
   /// Chunk dimensions: the whole dataset, cut along leading axes past 4 Mi elements.
   static func chunkShape(for shape: [Int]) -> [Int] {
     let limit = 1 << 22
@@ -107,7 +128,25 @@ extension HDF5Group {
     default:
       number = nil
     }
-    return (dims.map { Int($0) }, number)
+    // A hostile file can declare dimensions past Int.max, or whose product is.
+    var shape: [Int] = []
+    var count = 1
+    for d in dims {
+      guard let n = Int(exactly: d), case (let product, false) = count.multipliedReportingOverflow(by: n)
+      else {
+        throw HDF5Error(
+          operation: "read shape", path: target,
+          reason: "expected a dataspace of at most \(Int.max) elements, found dimensions \(dims)")
+      }
+      shape.append(n)
+      count = product
+    }
+    return (shape, number)
+  }
+
+  /// The shape of dataset `name`, read without its values (to check sizes before reading).
+  public func datasetShape(_ name: String) throws -> [Int] {
+    try withDataset(name, "read dataset") { dataset, target in try layout(of: dataset, target).shape }
   }
 
   /// Reads dataset `name` as `T`, converting from any numeric type of the same kind.

@@ -45,46 +45,79 @@ public struct AffineScaler: Sendable, Hashable {
 
   /// Fits `kind` to the columns of `matrix`.
   public static func fit(_ kind: Scaling, to matrix: Matrix) -> AffineScaler {
+    fitReporting(kind, to: matrix).scaler
+  }
+
+  /// Fits `kind` to the columns of `matrix`; also returns the (near-)constant columns.
+  ///
+  /// Statistics are computed in Double, the variance in two passes
+  /// (Σ(x − mean)² / n after the mean), which is exact for a constant column;
+  /// the one-pass E[x²] − mean² cancels catastrophically and gave a constant
+  /// column a factor of 2e8. A column whose spread is within Float rounding
+  /// of its magnitude (std or range ≤ 2⁻²³ · max |x|) carries no signal the
+  /// model could use, only rounding noise: it gets factor 1 (it is shifted
+  /// only), and its index is returned so that the caller can warn.
+  public static func fitReporting(_ kind: Scaling, to matrix: Matrix) -> (
+    scaler: AffineScaler, constantColumns: [Int]
+  ) {
     let f = matrix.columns
-    guard kind != .none, matrix.rows > 0 else { return .identity }
+    guard kind != .none, matrix.rows > 0 else { return (.identity, []) }
     var shift = [Float](repeating: 0, count: f)
     var factor = [Float](repeating: 1, count: f)
+    var constant: [Int] = []
+    var low = [Float](repeating: .infinity, count: f)
+    var high = [Float](repeating: -.infinity, count: f)
+    for r in 0..<matrix.rows {
+      let row = matrix.row(r)
+      for j in 0..<f {
+        low[j] = min(low[j], row[j])
+        high[j] = max(high[j], row[j])
+      }
+    }
+    /// Whether `spread` is no more than Float rounding of values as large as column j's.
+    func isConstant(_ j: Int, spread: Double) -> Bool {
+      let magnitude = max(abs(Double(low[j])), abs(Double(high[j])))
+      return !(spread > Double(Float.ulpOfOne) * magnitude)
+    }
     switch kind {
     case .none:
       break
     case .minmax:
-      var low = [Float](repeating: .infinity, count: f)
-      var high = [Float](repeating: -.infinity, count: f)
-      for r in 0..<matrix.rows {
-        let row = matrix.row(r)
-        for j in 0..<f {
-          low[j] = min(low[j], row[j])
-          high[j] = max(high[j], row[j])
-        }
-      }
       for j in 0..<f {
         shift[j] = low[j]
-        factor[j] = high[j] > low[j] ? 1 / (high[j] - low[j]) : 1
+        if isConstant(j, spread: Double(high[j]) - Double(low[j])) {
+          constant.append(j)
+        } else {
+          factor[j] = 1 / (high[j] - low[j])
+        }
       }
     case .standardize:
       var sum = [Double](repeating: 0, count: f)
+      for r in 0..<matrix.rows {
+        let row = matrix.row(r)
+        for j in 0..<f { sum[j] += Double(row[j]) }
+      }
+      let n = Double(matrix.rows)
+      let mean = sum.map { $0 / n }
       var squares = [Double](repeating: 0, count: f)
       for r in 0..<matrix.rows {
         let row = matrix.row(r)
         for j in 0..<f {
-          sum[j] += Double(row[j])
-          squares[j] += Double(row[j]) * Double(row[j])
+          let d = Double(row[j]) - mean[j]
+          squares[j] += d * d
         }
       }
-      let n = Double(matrix.rows)
       for j in 0..<f {
-        let mean = sum[j] / n
-        let variance = max(squares[j] / n - mean * mean, 0)
-        shift[j] = Float(mean)
-        factor[j] = variance > 0 ? Float(1 / variance.squareRoot()) : 1
+        shift[j] = Float(mean[j])
+        let std = (squares[j] / n).squareRoot()
+        if isConstant(j, spread: std) {
+          constant.append(j)
+        } else {
+          factor[j] = Float(1 / std)
+        }
       }
     }
-    return AffineScaler(kind: kind, shift: shift, factor: factor)
+    return (AffineScaler(kind: kind, shift: shift, factor: factor), constant)
   }
 
   /// Applies the scaling to the columns of `matrix` in place.

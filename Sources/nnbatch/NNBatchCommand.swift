@@ -25,7 +25,8 @@ struct NNBatchCommand: ParsableCommand {
         nnbatch plot checkpoints/xor/step-000001500.h5 -o loss.svg
 
       Exit codes: 0 done; 1 training or I/O failure; 2 usage, config or data error;
-      130/143 stopped by SIGINT/SIGTERM after writing a checkpoint.
+      130/143/129 stopped by SIGINT/SIGTERM/SIGHUP (after writing a checkpoint once
+      training has begun; during setup at once, with nothing written).
       """,
     version: nnbatchVersion,
     subcommands: [
@@ -37,6 +38,9 @@ struct NNBatchCommand: ParsableCommand {
   static func main() {
     // A file-size limit should fail a write with EFBIG, not kill the process.
     _ = signal(SIGXFSZ, SIG_IGN)
+    // `nnbatch ... | head -1`: a closed stdout fails writes with EPIPE (the
+    // progress lines are lost) instead of killing the run before its final checkpoint.
+    _ = signal(SIGPIPE, SIG_IGN)
     // Checkpoint saves allocate and free tens of MB; reusing heap memory
     // instead of fresh mmaps saves thousands of page faults per save.
     _ = nnb_keep_large_allocations()
@@ -44,7 +48,7 @@ struct NNBatchCommand: ParsableCommand {
       var command = try parseAsRoot()
       try command.run()
     } catch let error as NNBatchError {
-      for line in error.lines { FileHandle.standardError.write(Data("error: \(line)\n".utf8)) }
+      for line in error.lines { writeToStandardError("error: \(line)\n") }
       Glibc.exit(exitStatus(for: error))
     } catch let error as ExitCode {
       Glibc.exit(exitStatus(for: error))
@@ -54,7 +58,7 @@ struct NNBatchCommand: ParsableCommand {
         // Help, version or a completion script.
         print(adjustingBashCompletion(message))
       } else {
-        FileHandle.standardError.write(Data((message + "\n").utf8))
+        writeToStandardError(message + "\n")
       }
       Glibc.exit(exitStatus(for: error))
     }

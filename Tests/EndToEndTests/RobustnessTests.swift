@@ -115,12 +115,12 @@ final class RobustnessTests: XCTestCase {
     XCTAssertGreaterThanOrEqual(kills, 20)
   }
 
-  func testSIGINTAndSIGTERMWriteACheckpointAndExitWithTheDocumentedCode() throws {
+  func testSIGINTSIGTERMAndSIGHUPWriteACheckpointAndExitWithTheDocumentedCode() throws {
     let dir = TemporaryDirectory()
     let config = Self.config(dir, epochs: 12, everySteps: 1000)
     XCTAssertEqual(try nnbatch(["--config", config, "--checkpoint-dir", dir.file("straight")]).status, 0)
     let expected = try Self.final(dir.file("straight"))
-    for (signal, code) in [(SIGINT, Int32(130)), (SIGTERM, Int32(143))] {
+    for (signal, code) in [(SIGINT, Int32(130)), (SIGTERM, Int32(143)), (SIGHUP, Int32(129))] {
       let folder = dir.file("sig\(signal)")
       let output = Pipe()
       let process = Process()

@@ -23,6 +23,7 @@ public enum Predict {
     let width = model.network.architecture.outputs
     let labels = model.labels
     var lines: [String] = []
+    var seen = 0  // rows of earlier blocks
     if model.isClassifier {
       lines.append(
         width == 1
@@ -39,6 +40,15 @@ public enum Predict {
           "\(input): expected \(features) features per sample (the model's inputs), found \(inputs.columns) (\(resolved.note))"
         )
       }
+      // CSV checks its fields as it parses; an HDF5 dataset may hold inf or NaN.
+      for r in 0..<inputs.rows {
+        let x = inputs.row(r)
+        for j in 0..<inputs.columns where !x[j].isFinite {
+          throw NNBatchError(
+            .usage, "\(input): sample \(seen + r + 1), feature \(j): expected a finite number, found \(x[j])")
+        }
+      }
+      seen += inputs.rows
       model.scaler.apply(to: inputs)
       let outputs = model.network.predict(parameters: model.parameters, inputs: inputs)  // [rows, width]
       model.targetScaler.restore(outputs)  // regression outputs in the targets' own units

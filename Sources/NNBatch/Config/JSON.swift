@@ -106,14 +106,38 @@ public struct JSONParser {
     self.bytes = bytes
   }
 
+  /// Bytes of the current line before this index are counted in `countedColumn`.
+  private var countedIndex = 0
+  /// The column at `countedIndex`.
+  private var countedColumn = 1
+
+  /// The current position, counted on from the last one asked for.
+  ///
+  /// Counting from the line's start every time made a config written on one
+  /// line (10,000 layers) quadratic: each value's location rescanned the line.
   private var location: SourceLocation {
-    // Columns count characters, not bytes: skip UTF-8 continuation bytes.
+    mutating get {
+      if countedIndex < lineStart || countedIndex > index {
+        countedIndex = lineStart
+        countedColumn = 1
+      }
+      // Columns count characters, not bytes: skip UTF-8 continuation bytes.
+      while countedIndex < index {
+        if bytes[countedIndex] & 0xC0 != 0x80 { countedColumn += 1 }
+        countedIndex += 1
+      }
+      return SourceLocation(line: line, column: countedColumn)
+    }
+  }
+
+  /// The current position for an error message (counted from the line's start).
+  private var errorLocation: SourceLocation {
     let column = bytes[lineStart..<index].filter { $0 & 0xC0 != 0x80 }.count + 1
     return SourceLocation(line: line, column: column)
   }
 
   private func error(_ message: String, at location: SourceLocation? = nil) -> JSONSyntaxError {
-    JSONSyntaxError(location: location ?? self.location, message: message)
+    JSONSyntaxError(location: location ?? errorLocation, message: message)
   }
 
   private func describeCurrent() -> String {

@@ -45,18 +45,27 @@ public enum DataLoader {
     let selected = try select(config, labels: [])
     let train = selected.train
     let validation = selected.validation
+    try requireTwoClasses(train, config: config, labels: selected.labels)
     let fingerprint = fingerprint(of: selected)
-    var scaler = AffineScaler.fit(config.scaling, to: train.inputs)
+    var scaler: AffineScaler
     if let saved, saved.features.kind == config.scaling, saved.features.shift.count == train.features {
       scaler = saved.features
+    } else {
+      let fitted = AffineScaler.fitReporting(config.scaling, to: train.inputs)
+      warnAboutConstantColumns(fitted.constantColumns, what: "feature", config: config)
+      scaler = fitted.scaler
     }
     scaler.apply(to: train.inputs)
     if let validation { scaler.apply(to: validation.inputs) }
-    var targetScaler = AffineScaler.fit(config.targetScaling, to: train.targets)
+    var targetScaler: AffineScaler
     if let saved, saved.targets.kind == config.targetScaling,
       saved.targets.shift.count == (config.targetScaling == .none ? 0 : train.targetColumns)
     {
       targetScaler = saved.targets
+    } else {
+      let fitted = AffineScaler.fitReporting(config.targetScaling, to: train.targets)
+      warnAboutConstantColumns(fitted.constantColumns, what: "target", config: config)
+      targetScaler = fitted.scaler
     }
     // Targets are checked in their own units first, then scaled.
     try check(
@@ -71,6 +80,31 @@ public enum DataLoader {
       targetScaler: targetScaler, fingerprint: fingerprint)
   }
 
+  /// A classifier trained on one class learns nothing: refuse it.
+  private static func requireTwoClasses(_ train: Dataset, config: Config, labels: [String])
+    throws(NNBatchError)
+  {
+    guard config.task == .classification, train.targetColumns == 1, train.count > 0 else { return }
+    let t = train.targets.storage.pointer
+    let first = t[0]
+    for r in 1..<train.count where t[r] != first { return }
+    let shown = Int(first) >= 0 && Int(first) < labels.count ? "\"\(labels[Int(first)])\"" : "\(first)"
+    throw NNBatchError(
+      .usage,
+      "\(config.data.source.description): classification needs at least two classes in the training data, found one (every one of \(train.count) samples is \(shown))"
+    )
+  }
+
+  /// Warns about columns whose spread is too small to scale (they get factor 1).
+  private static func warnAboutConstantColumns(_ constant: [Int], what: String, config: Config) {
+    guard !constant.isEmpty else { return }
+    let shown =
+      constant.prefix(10).map(String.init).joined(separator: ", ") + (constant.count > 10 ? ", ..." : "")
+    Warnings.emit(
+      "\(config.data.source.description): \(constant.count) \(what) column\(constant.count == 1 ? "" : "s") (0-based: \(shown)) \(constant.count == 1 ? "is" : "are") constant or nearly so in the training data; scaled with factor 1 (shifted only) instead of dividing by a spread of about zero"
+    )
+  }
+
   /// Reads `config.data` and splits off its validation samples, unscaled.
   ///
   /// Training (`prepare`) and `evaluate` both call it, so the validation
@@ -78,6 +112,13 @@ public enum DataLoader {
   /// orders class labels as the training data did (empty: discover them).
   package static func select(_ config: Config, labels known: [String]) throws(NNBatchError) -> SelectedData {
     let raw = try read(config.data, task: config.task, labels: known)
+    // Every source checks this itself; this is the guard for the next one.
+    guard raw.inputs.columns > 0, raw.inputs.rows > 0 else {
+      throw NNBatchError(
+        .usage,
+        "\(config.data.source.description): expected at least one sample of at least one feature, found \(raw.inputs.rows) samples of \(raw.inputs.columns) features"
+      )
+    }
     var labels = raw.labels
     let all = Dataset(inputs: raw.inputs, targets: raw.targets)
     if let v = config.validation {

@@ -9,34 +9,138 @@ import Glibc
 // transparently) for in-memory reading, and a file's first bytes for format
 // detection.
 
-/// Reads a whole file as bytes, transparently gunzipping (zlib's gzread).
+/// Reads a whole file as bytes, gunzipping it when it starts with the gzip magic.
+///
+/// Refuses what cannot be read correctly: anything but a regular file (a
+/// device such as /dev/zero never ends), a gzip stream without its end
+/// (truncated: its trailer holds the length and CRC that prove it whole),
+/// bytes after the last gzip member that are not another member, and
+/// contents larger than the memory nnbatch may use.
 func readFileBytes(_ path: String) throws(NNBatchError) -> [UInt8] {
-  guard FileManager.default.fileExists(atPath: path) else {
-    throw NNBatchError(.usage, "\(path): no such file")
-  }
-  guard let file = gzopen(path, "rb") else {
-    throw NNBatchError(.usage, "\(path): cannot open: \(String(cString: strerror(errno)))")
-  }
-  defer { gzclose(file) }
-  var bytes: [UInt8] = []
-  // The file's size is the exact size of a plain file and a lower bound for
-  // a gzipped one: reserving it avoids regrowing a buffer of hundreds of MB.
-  var info = stat()
-  if stat(path, &info) == 0 { bytes.reserveCapacity(Int(info.st_size)) }
-  var chunk = [UInt8](repeating: 0, count: 1 << 20)
-  while true {
-    let n = chunk.withUnsafeMutableBytes { gzread(file, $0.baseAddress, UInt32($0.count)) }
-    if n < 0 { throw gzipError(file, path: path) }
-    if n == 0 { break }
-    bytes.append(contentsOf: chunk[0..<Int(n)])
-  }
-  return bytes
+  let raw = try readRegularFile(path)
+  guard raw.starts(with: [0x1F, 0x8B]) else { return raw }
+  return try gunzip(raw, path: path)
 }
 
-private func gzipError(_ file: gzFile, path: String) -> NNBatchError {
-  var code: Int32 = 0
-  let message = gzerror(file, &code).map { String(cString: $0) } ?? "read error"
-  return NNBatchError(.usage, "\(path): cannot read: \(message)")
+/// Why `path` cannot be read as a data file (not regular, missing), or nil.
+func nonRegularFileProblem(_ path: String) -> String? {
+  var info = stat()
+  guard stat(path, &info) == 0 else {
+    return errno == ENOENT ? "no such file" : "cannot open: \(String(cString: strerror(errno)))"
+  }
+  let kind: String
+  switch info.st_mode & S_IFMT {
+  case S_IFREG: return nil
+  case S_IFDIR: kind = "a directory"
+  case S_IFCHR: kind = "a character device"
+  case S_IFBLK: kind = "a block device"
+  case S_IFIFO: kind = "a FIFO (named pipe)"
+  case S_IFSOCK: kind = "a socket"
+  default: kind = "not a regular file"
+  }
+  return "expected a regular file, found \(kind)"
+}
+
+/// A regular file's raw bytes, its size checked against the memory budget first.
+private func readRegularFile(_ path: String) throws(NNBatchError) -> [UInt8] {
+  if let problem = nonRegularFileProblem(path) { throw NNBatchError(.usage, "\(path): \(problem)") }
+  let fd = open(path, O_RDONLY)
+  guard fd >= 0 else {
+    throw NNBatchError(.usage, "\(path): cannot open: \(String(cString: strerror(errno)))")
+  }
+  defer { close(fd) }
+  var info = stat()
+  guard fstat(fd, &info) == 0 else {
+    throw NNBatchError(.usage, "\(path): cannot read: \(String(cString: strerror(errno)))")
+  }
+  let size = Int(info.st_size)
+  try MemoryBudget.require(size, for: "reading the file", in: path)
+  var bytes = [UInt8](repeating: 0, count: size)
+  var filled = 0
+  while filled < size {
+    let n = bytes.withUnsafeMutableBytes { raw in
+      pread(fd, raw.baseAddress.map { $0 + filled }, size - filled, off_t(filled))
+    }
+    if n < 0 && errno == EINTR { continue }
+    guard n >= 0 else {
+      throw NNBatchError(.usage, "\(path): cannot read: \(String(cString: strerror(errno)))")
+    }
+    // The file shrank while being read: what is left is what there is.
+    if n == 0 { break }
+    filled += n
+  }
+  return filled == size ? bytes : Array(bytes.prefix(filled))
+}
+
+/// The concatenated contents of every gzip member of `compressed` (RFC 1952).
+private func gunzip(_ compressed: [UInt8], path: String) throws(NNBatchError) -> [UInt8] {
+  var output: [UInt8] = []
+  output.reserveCapacity(compressed.count)
+  let budget = MemoryBudget.current()
+  var stream = z_stream()
+  // 15 + 16: a 32 KB window, gzip wrapper only (a zlib or raw stream is an error).
+  guard inflateInit2_(&stream, 15 + 16, zlibVersion(), Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
+    throw NNBatchError(.failure, "\(path): cannot start gunzip (zlib)")
+  }
+  defer { inflateEnd(&stream) }
+  var chunk = [UInt8](repeating: 0, count: 1 << 20)
+  var offset = 0  // input consumed so far
+  return try compressed.withUnsafeBufferPointer { input throws(NNBatchError) -> [UInt8] in
+    guard let base = input.baseAddress else { return [] }
+    while true {
+      // One member: inflate until its end (trailer checked by zlib).
+      stream.next_in = UnsafeMutablePointer(mutating: base + offset)
+      stream.avail_in = UInt32(clamping: input.count - offset)
+      var status = Z_OK
+      while status != Z_STREAM_END {
+        let before = Int(stream.avail_in)
+        status = chunk.withUnsafeMutableBufferPointer { out in
+          stream.next_out = out.baseAddress
+          stream.avail_out = UInt32(out.count)
+          return inflate(&stream, Z_NO_FLUSH)
+        }
+        let produced = chunk.count - Int(stream.avail_out)
+        offset += before - Int(stream.avail_in)
+        if status != Z_OK && status != Z_STREAM_END && status != Z_BUF_ERROR {
+          let reason = stream.msg.map { String(cString: $0) } ?? "zlib error \(status)"
+          throw NNBatchError(
+            .usage, "\(path): byte \(offset): expected gzip data, found damaged data (\(reason))")
+        }
+        if produced > 0 {
+          guard output.count + produced <= budget.bytes else {
+            throw NNBatchError(
+              .usage,
+              "\(path): gunzipped content exceeds \(MemoryBudget.format(output.count)), more than nnbatch may use: \(budget)"
+            )
+          }
+          output.append(contentsOf: chunk[0..<produced])
+        }
+        if status == Z_STREAM_END { break }
+        if produced == 0 && Int(stream.avail_in) == before {
+          // No progress: the whole file went in and the member has not ended.
+          throw NNBatchError(
+            .usage,
+            "\(path): byte \(offset): expected the rest of the gzip stream (its end and trailer), found the end of the file (truncated after \(output.count) gunzipped bytes)"
+          )
+        }
+        if input.count - offset > 0 && stream.avail_in == 0 {
+          stream.next_in = UnsafeMutablePointer(mutating: base + offset)
+          stream.avail_in = UInt32(clamping: input.count - offset)
+        }
+      }
+      guard offset < input.count else { return output }
+      // gzip allows several members one after another; anything else is garbage.
+      guard input.count - offset >= 2, input[offset] == 0x1F, input[offset + 1] == 0x8B else {
+        throw NNBatchError(
+          .usage,
+          "\(path): byte \(offset): expected the end of the file or another gzip member after the gzip stream, found \(input.count - offset) more bytes"
+        )
+      }
+      guard inflateReset(&stream) == Z_OK else {
+        throw NNBatchError(.failure, "\(path): cannot restart gunzip (zlib)")
+      }
+    }
+  }
 }
 
 /// A file's first bytes, for telling formats apart by content (never by name).
@@ -58,9 +162,7 @@ package final class FileHead {
 
   /// Opens `path` and reads its first bytes.
   package init(path: String) throws(NNBatchError) {
-    guard FileManager.default.fileExists(atPath: path) else {
-      throw NNBatchError(.usage, "\(path): no such file")
-    }
+    if let problem = nonRegularFileProblem(path) { throw NNBatchError(.usage, "\(path): \(problem)") }
     let fd = open(path, O_RDONLY)
     guard fd >= 0 else {
       throw NNBatchError(.usage, "\(path): cannot open: \(String(cString: strerror(errno)))")

@@ -73,7 +73,7 @@ extension Trainer {
         throw NNBatchError(.usage, "\(path): no checkpoint to resume from (step-*.h5)")
       }
       for skipped in found.skipped {
-        FileHandle.standardError.write(Data("warning: skipped \(skipped)\n".utf8))
+        writeToStandardError("warning: skipped \(skipped)\n")
       }
       return (found.checkpoint, found.path, found.skipped)
     } catch let error as NNBatchError {

@@ -22,6 +22,8 @@ public final class Trainer {
   let store: CheckpointStore
   let reporter: ProgressReporter
   let signals: StopSignals?
+  /// This run's hold on its checkpoint folder (released when the trainer goes).
+  let lock: RunLock
 
   // Counters and history: everything a checkpoint needs to continue exactly.
   var generator: SeededGenerator
@@ -54,6 +56,9 @@ public final class Trainer {
     if let dir = options.checkpointDir { config.checkpointDir = dir }
     self.options = options
     self.signals = signals
+    // Before anything slow: a second run on this folder stops at once.
+    lock = try RunLock(directory: config.checkpointDir)
+    signals?.removeOnSetupExit(file: lock.path, folder: lock.createdFolder)
     // The checkpoint to continue is read first: its scalings prepare the data.
     var continued: (checkpoint: Checkpoint, file: String, skipped: [CheckpointError])?
     switch options.start {
@@ -83,6 +88,8 @@ public final class Trainer {
       if case .layer(let index, _, _, _) = error { path += "[\(index)]" }
       throw NNBatchError(.usage, "\(config.file): \(path): \(error)")
     }
+    try Trainer.requireMemory(
+      architecture, config: config, threads: options.threads, targetColumns: data.train.targetColumns)
     network = Network(architecture: architecture, loss: config.loss)
     let batches = Trainer.batchesPerEpoch(samples: data.train.count, config: config)
     guard batches > 0 else {
@@ -122,6 +129,8 @@ public final class Trainer {
 
   /// Trains to the end (or to a signal); returns the exit code.
   public func run() throws(NNBatchError) -> Int32 {
+    // From here a signal stops after a step, with a checkpoint.
+    signals?.beginTraining()
     do {
       let removed = try store.removeTemporaryFiles()
       for file in removed { reporter.note("removed leftover temporary file \(file)") }

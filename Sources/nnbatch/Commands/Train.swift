@@ -20,7 +20,9 @@ extension NNBatchCommand {
           nnbatch train --config configs/xor.json --epochs 0
 
         Results are bit-identical for any --threads (same config and shard_size).
-        SIGINT/SIGTERM finish the current step, save a checkpoint and exit 130/143.
+        SIGINT/SIGTERM/SIGHUP finish the current step, save a checkpoint and exit
+        130/143/129 (during setup: at once, nothing written). One run per checkpoint
+        folder: a second run on it exits 2.
         """)
 
     @OptionGroup var config: ConfigOption

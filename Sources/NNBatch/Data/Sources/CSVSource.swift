@@ -152,6 +152,8 @@ package struct CSVSource: FileDataSource {
     var targetValues: [Float] = []
     var labelIDs: [String: Int] = [:]
     var labelNames: [String] = []
+    var labelLines: [Int] = []  // where each label first occurs
+    var warnedSpellings: Set<Int> = []
     var rows = 0
     var hasHeader = false
 
@@ -169,6 +171,13 @@ package struct CSVSource: FileDataSource {
           }
           result.append(index)
         case .name(let name):
+          // A name that two columns share cannot say which one is meant.
+          if let names, case let same = names.indices.filter({ names[$0] == name }), same.count > 1 {
+            throw NNBatchError(
+              .usage,
+              "\(path):1: \(what) column \"\(name)\" is ambiguous: expected a unique column name, found it at columns \(same.map(String.init).joined(separator: " and ")) (0-based); name the column by its index"
+            )
+          }
           guard let names, let index = names.firstIndex(of: name) else {
             var message = "\(path): no \(what) column named \"\(name)\""
             if let names, let guess = suggestion(for: name, among: names) {
@@ -188,12 +197,44 @@ package struct CSVSource: FileDataSource {
       return "column \(index)"
     }
 
+    /// Values are stored as Float: 1e39 is finite as a Double but not as a Float.
+    func checkRange(_ value: Double, line: Int, column: Int) throws(NNBatchError) {
+      guard value.isFinite else {
+        throw NNBatchError(
+          .usage, "\(path):\(line): \(columnName(column)): expected a finite number, found \(value)")
+      }
+      guard Float(value).isFinite else {
+        throw NNBatchError(
+          .usage,
+          "\(path):\(line): \(columnName(column)) (field \(column + 1)): expected a number within ±\(Float.greatestFiniteMagnitude) (32-bit float), found \(value)"
+        )
+      }
+    }
+
+    func warnAboutDuplicateNames(_ header: [String]) {
+      var seen: [String: Int] = [:]
+      var reported: Set<String> = []
+      for (i, name) in header.enumerated() {
+        if let first = seen[name] {
+          if reported.insert(name).inserted {
+            Warnings.emit(
+              "\(path):1: column name \"\(name)\" occurs more than once (columns \(first) and \(i), 0-based); refer to these columns by index"
+            )
+          }
+        } else {
+          seen[name] = i
+        }
+      }
+    }
+
     try CSVScanner.scan(path: path, bytes: bytes, delimiter: delimiter) { line, fields throws(NNBatchError) in
       if width == 0 {
         width = fields.count
         hasHeader = header ?? fields.contains { parseNumber($0) == nil }
         if hasHeader {
-          names = fields.map { String(decoding: $0, as: UTF8.self).trimmingCharacters(in: .whitespaces) }
+          let header = fields.map { String(decoding: $0, as: UTF8.self).trimmingCharacters(in: .whitespaces) }
+          names = header
+          warnAboutDuplicateNames(header)
         }
         targetColumns = try resolve(targets, what: "target")
         let ignored = Set(try resolve(ignore, what: "ignored"))
@@ -213,10 +254,7 @@ package struct CSVSource: FileDataSource {
             "\(path):\(line): \(columnName(column)): expected a number, found \"\(String(decoding: fields[column], as: UTF8.self))\""
           )
         }
-        guard value.isFinite else {
-          throw NNBatchError(
-            .usage, "\(path):\(line): \(columnName(column)): expected a finite number, found \(value)")
-        }
+        try checkRange(value, line: line, column: column)
         inputValues.append(Float(value))
       }
       for column in targetColumns {
@@ -226,20 +264,31 @@ package struct CSVSource: FileDataSource {
             throw NNBatchError(
               .usage, "\(path):\(line): \(columnName(column)): expected a class label, found an empty field")
           }
+          // Labels are Swift strings: equal under Unicode canonical equivalence
+          // (the same text in NFC and NFD is one label). Spellings that differ
+          // in code points are merged deliberately, with a warning (README).
           if let id = labelIDs[label] {
             targetValues.append(Float(id))
+            if !warnedSpellings.contains(id), !label.utf8.elementsEqual(labelNames[id].utf8) {
+              warnedSpellings.insert(id)
+              Warnings.emit(
+                "\(path):\(line): label \"\(label)\" is written with other Unicode code points than on line \(labelLines[id]); both are the label \"\(labelNames[id])\" (labels are compared after Unicode canonical normalization)"
+              )
+            }
           } else {
             labelIDs[label] = labelNames.count
             targetValues.append(Float(labelNames.count))
             labelNames.append(label)
+            labelLines.append(line)
           }
         } else {
-          guard let value = parseNumber(fields[column]), value.isFinite else {
+          guard let value = parseNumber(fields[column]) else {
             throw NNBatchError(
               .usage,
               "\(path):\(line): \(columnName(column)): expected a finite number, found \"\(String(decoding: fields[column], as: UTF8.self))\""
             )
           }
+          try checkRange(value, line: line, column: column)
           targetValues.append(Float(value))
         }
       }

@@ -109,6 +109,8 @@ package struct HDF5Source: FileDataSource {
 
   /// Runs `body` on the root group of `path` opened for reading; errors become usage errors.
   private static func withRoot<T>(_ path: String, _ body: (HDF5Group) throws -> T) throws(NNBatchError) -> T {
+    // libhdf5 would read a device such as /dev/zero without end.
+    if let problem = nonRegularFileProblem(path) { throw NNBatchError(.usage, "\(path): \(problem)") }
     do {
       let file = try HDF5File.openForReading(path: path)
       defer { try? file.close() }  // Read-only: a close error loses nothing.
@@ -129,6 +131,23 @@ package struct HDF5Source: FileDataSource {
     return Matrix(rows: shape[0], columns: shape[1], values: x)
   }
 
+  /// Checks a dataset's declared shape before reading: rows and columns ≥ 1, and room in memory.
+  ///
+  /// A chunked dataset can declare petabytes and store nothing: its size on
+  /// disk says nothing, so the declared size is compared with the memory budget.
+  private static func checkShape(_ shape: [Int], _ name: String, path: String) throws {
+    if shape.contains(0) {
+      throw NNBatchError(
+        .usage,
+        "\(path):\(name): expected at least one sample and one feature (no axis of size 0), found shape \(shape)"
+      )
+    }
+    // Read as Float; libhdf5 converts through a buffer of the stored type as well.
+    try MemoryBudget.require(
+      MemoryBudget.product(shape + [2 * MemoryLayout<Float>.size]), for: "dataset \(name) of shape \(shape)",
+      in: path)
+  }
+
   private static func readDataset(_ root: HDF5Group, _ name: String, path: String) throws -> ([Float], [Int])
   {
     // Walk "/a/b/c": open groups, then read the dataset from the last one.
@@ -141,6 +160,7 @@ package struct HDF5Source: FileDataSource {
     guard group.contains(leaf) else {
       throw NNBatchError(.usage, "\(path): no dataset \(name)")
     }
+    try checkShape(try group.datasetShape(leaf), name, path: path)
     let (values, shape) = try group.read(Float.self, name: leaf)
     return (values, shape)
   }

@@ -99,7 +99,18 @@ package struct IDXSource: FileDataSource {
         .usage, "\(path): expected images of rank ≥ 2 (count, rows, ...), found rank \(shape.count)")
     }
     let count = shape[0]
+    // parse checked the product of every dimension against the file's size.
     let features = shape.dropFirst().reduce(1, *)
+    guard features > 0 else {
+      throw NNBatchError(
+        .usage, "\(path): expected images of at least one pixel, found shape \(shape) (zero features)")
+    }
+    guard count > 0 else {
+      throw NNBatchError(.usage, "\(path): expected at least one image, found shape \(shape)")
+    }
+    try MemoryBudget.require(
+      MemoryBudget.product([count, features, MemoryLayout<Float>.size]), for: "images \(shape) as floats",
+      in: path)
     let inputs = Matrix(rows: count, columns: features)
     let x = inputs.storage.pointer
     bytes.withUnsafeBufferPointer { source in
@@ -133,11 +144,18 @@ package struct IDXSource: FileDataSource {
       shape.append(Int(bytes[o]) << 24 | Int(bytes[o + 1]) << 16 | Int(bytes[o + 2]) << 8 | Int(bytes[o + 3]))
     }
     let start = 4 + 4 * rank
-    let expected = shape.reduce(1, *)
+    // A hostile header's dimensions can overflow when multiplied (rank 255).
+    guard let expected = MemoryBudget.product(shape) else {
+      throw NNBatchError(
+        .usage,
+        "\(path): byte 4: IDX shape \(shape) needs more data bytes than any file holds (the product overflows), found \(bytes.count - start)"
+      )
+    }
     guard bytes.count - start == expected else {
       throw NNBatchError(
         .usage,
-        "\(path): IDX shape \(shape) needs \(expected) data bytes, found \(bytes.count - start)")
+        "\(path): byte \(start): IDX shape \(shape) needs \(expected) data bytes, found \(bytes.count - start)"
+      )
     }
     return (shape, bytes[start...])
   }

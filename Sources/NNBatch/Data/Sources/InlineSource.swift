@@ -38,6 +38,11 @@ package struct InlineSource: DataSource {
       d.report("targets", "expected \(inputs.count) targets (one per input row), found \(targets.count)")
     }
     if inputs.isEmpty { d.report("inputs", "expected at least one sample, found none") }
+    for (key, rows) in [("inputs", inputs), ("targets", targets)] {
+      if let first = rows.first, first.isEmpty {
+        d.report(key, "expected rows of at least one number, found an empty row ([])")
+      }
+    }
     return InlineSource(inputs: inputs, targets: targets)
   }
 
@@ -62,6 +67,12 @@ package struct InlineSource: DataSource {
       let path = "\(d.childPath(key))[\(i)]"
       switch item {
       case .number(let v, _, _) where allowScalars:
+        if !Float(v).isFinite {
+          sink.report(
+            item, path,
+            "expected a number within ±\(Float.greatestFiniteMagnitude) (32-bit float), found \(v)")
+          ok = false
+        }
         rows.append([v])
       case .array(let values, _):
         var row: [Double] = []
@@ -70,6 +81,13 @@ package struct InlineSource: DataSource {
             sink.report(value, "\(path)[\(j)]", "expected a number, found \(value.summary)")
             ok = false
             continue
+          }
+          // Samples are stored as Float: 1e39 is finite as a Double only.
+          if !Float(v).isFinite {
+            sink.report(
+              value, "\(path)[\(j)]",
+              "expected a number within ±\(Float.greatestFiniteMagnitude) (32-bit float), found \(v)")
+            ok = false
           }
           row.append(v)
         }

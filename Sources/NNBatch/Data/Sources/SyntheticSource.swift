@@ -51,7 +51,13 @@ package struct SyntheticSource: DataSource {
 
   /// Generates the samples in memory.
   package func open(task: LearningTask, labels: [String]) throws(NNBatchError) -> any SampleReader {
-    InMemorySamples(generate())
+    // samples × features may be 2^48 floats within the keys' own bounds.
+    try MemoryBudget.require(
+      MemoryBudget.sum([
+        MemoryBudget.product([samples, features, MemoryLayout<Float>.size]),
+        MemoryBudget.product([features, classes, MemoryLayout<Float>.size]),
+      ]), for: "\(samples) synthetic samples of \(features) features", in: "synthetic data")
+    return InMemorySamples(generate())
   }
 
   /// x uniform in [0, 1), y = argmax((x − 0.5) · M).

@@ -1,0 +1,142 @@
+import Foundation
+
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#endif
+
+/// How much memory nnbatch may still reserve: checked before every large allocation.
+///
+/// The budget is the smallest of the kernel's MemAvailable, the cgroup's
+/// limit less its current use (v2 `memory.max`, v1 `memory.limit_in_bytes`)
+/// and RLIMIT_AS less the address space already mapped. A size from a file
+/// header, an HDF5 dataspace or a config is compared with it before memory
+/// is reserved, so a hostile or mistaken size ends in exit 2 naming the
+/// sizes, never in a failed allocation (a trap) or the OOM killer.
+package struct MemoryBudget: Sendable, CustomStringConvertible {
+  /// Bytes that may still be reserved.
+  package var bytes: Int
+  /// Which limit sets it ("MemAvailable", "the cgroup's memory.max", "RLIMIT_AS").
+  package var limit: String
+
+  /// The budget now; unknown limits count as unlimited.
+  package static func current() -> MemoryBudget {
+    var budget = MemoryBudget(bytes: Int.max, limit: "no known limit")
+    func consider(_ bytes: Int?, _ limit: String) {
+      if let bytes, bytes < budget.bytes { budget = MemoryBudget(bytes: max(bytes, 0), limit: limit) }
+    }
+    consider(memAvailable(), "MemAvailable")
+    consider(cgroupRoom(), "the cgroup's memory limit")
+    consider(addressSpaceRoom(), "RLIMIT_AS (ulimit -v)")
+    return budget
+  }
+
+  /// "9.8 GB (MemAvailable)".
+  package var description: String { "\(Self.format(bytes)) (\(limit))" }
+
+  /// Throws a usage error naming `what` and both sizes when `bytes` do not fit.
+  ///
+  /// `bytes` nil means the size overflowed Int: it fits nowhere.
+  package static func require(_ bytes: Int?, for what: String, in place: String) throws(NNBatchError) {
+    let budget = current()
+    guard let bytes else {
+      throw NNBatchError(
+        .usage, "\(place): \(what) needs more than \(format(Int.max)) bytes; nnbatch may use \(budget)")
+    }
+    guard bytes <= budget.bytes else {
+      throw NNBatchError(
+        .usage, "\(place): \(what) needs \(format(bytes)), more than nnbatch may use: \(budget)")
+    }
+  }
+
+  /// Bytes in KB, MB or GB with one decimal.
+  package static func format(_ bytes: Int) -> String {
+    let value = Double(bytes)
+    if value >= 1e9 { return String(format: "%.1f GB", value / 1e9) }
+    if value >= 1e6 { return String(format: "%.1f MB", value / 1e6) }
+    if value >= 1e3 { return String(format: "%.1f KB", value / 1e3) }
+    return "\(bytes) bytes"
+  }
+
+  /// The product of `factors`, or nil when it overflows Int.
+  package static func product(_ factors: [Int]) -> Int? {
+    var result = 1
+    for f in factors {
+      let (p, overflow) = result.multipliedReportingOverflow(by: f)
+      if overflow { return nil }
+      result = p
+    }
+    return result
+  }
+
+  /// The sum of `terms`, or nil when it overflows Int (or a term is nil).
+  package static func sum(_ terms: [Int?]) -> Int? {
+    var result = 0
+    for t in terms {
+      guard let t else { return nil }
+      let (s, overflow) = result.addingReportingOverflow(t)
+      if overflow { return nil }
+      result = s
+    }
+    return result
+  }
+
+  // MARK: Sources
+
+  /// A small kernel file's text, or nil when it is absent (no such limit here).
+  private static func smallFile(_ path: String) -> String? {
+    let fd = open(path, O_RDONLY)
+    guard fd >= 0 else { return nil }
+    defer { close(fd) }
+    var bytes: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 4096)
+    while bytes.count < 1 << 20 {
+      let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+      if n < 0 { return nil }
+      if n == 0 { break }
+      bytes.append(contentsOf: chunk[0..<n])
+    }
+    return String(decoding: bytes, as: UTF8.self)
+  }
+
+  private static func memAvailable() -> Int? {
+    guard let text = smallFile("/proc/meminfo") else { return nil }
+    for line in text.split(separator: "\n") where line.hasPrefix("MemAvailable:") {
+      let parts = line.split(separator: " ")
+      if parts.count >= 2, let kb = Int(parts[1]) { return kb * 1024 }
+    }
+    return nil
+  }
+
+  private static func number(_ path: String) -> Int? {
+    guard let text = smallFile(path) else { return nil }
+    return Int(text.trimmingCharacters(in: .whitespacesAndNewlines))
+  }
+
+  /// The cgroup's limit less its use: v2 at the mount root (a container's own cgroup), else v1.
+  private static func cgroupRoom() -> Int? {
+    // "max" (no limit) does not parse as a number.
+    if let limit = number("/sys/fs/cgroup/memory.max") {
+      return limit - (number("/sys/fs/cgroup/memory.current") ?? 0)
+    }
+    // v1 reports "no limit" as a huge page-rounded number.
+    if let limit = number("/sys/fs/cgroup/memory/memory.limit_in_bytes"), limit < 1 << 60 {
+      return limit - (number("/sys/fs/cgroup/memory/memory.usage_in_bytes") ?? 0)
+    }
+    return nil
+  }
+
+  /// RLIMIT_AS less the address space mapped now (/proc/self/statm, in pages).
+  private static func addressSpaceRoom() -> Int? {
+    var limit = rlimit()
+    guard getrlimit(Int32(RLIMIT_AS.rawValue), &limit) == 0, limit.rlim_cur != rlim_t.max,
+      let cap = Int(exactly: limit.rlim_cur)
+    else { return nil }
+    var mapped = 0
+    if let text = smallFile("/proc/self/statm"),
+      let pages = text.split(separator: " ").first.flatMap({ Int($0) })
+    {
+      mapped = pages * Int(sysconf(Int32(_SC_PAGESIZE)))
+    }
+    return cap - mapped
+  }
+}

@@ -1,0 +1,45 @@
+import NeuralNet
+import Parallel
+
+// The memory a run's model needs, checked before any of it is reserved.
+extension Trainer {
+  /// Throws a usage error naming the sizes when the model's buffers cannot fit the memory budget.
+  ///
+  /// Counted in floats: parameters P, optimizer slots (0 to 2 · P), one
+  /// gradient per shard of a batch (maxShards · P), the copies a checkpoint
+  /// save makes (parameters and slots, twice: the checkpoint and its file
+  /// image), and each worker's workspace (activations and scratch for a
+  /// shard). The data is already in memory, so MemAvailable counts it.
+  static func requireMemory(
+    _ architecture: Architecture, config: Config, threads: Int, targetColumns: Int
+  ) throws(NNBatchError) {
+    let floats = MemoryLayout<Float>.size
+    let p = architecture.parameterCount
+    let plan = ShardPlan(batchSize: config.batchSize, shardSize: config.shardSize)
+    let shards = plan.maxShards
+    let workers = max(1, min(threads, shards))
+    let slots = config.optimizer.slotCount
+    let rows = config.shardSize
+    var workspace: Int? = MemoryBudget.sum([
+      MemoryBudget.product([rows, architecture.inputs]), MemoryBudget.product([rows, targetColumns]),
+      MemoryBudget.product([2, rows, architecture.maxWidth]),
+    ])
+    for layer in architecture.layers {
+      workspace = MemoryBudget.sum([
+        workspace, MemoryBudget.product([rows, layer.outputShape.elements]), layer.scratchCount(rows: rows),
+      ])
+    }
+    let weights = MemoryBudget.product([p, floats])
+    let state = MemoryBudget.product([slots, p, floats])
+    let gradients = MemoryBudget.product([shards, p, floats])
+    let saves = MemoryBudget.product([2, 1 + slots, p, floats])
+    let workspaces = workspace.flatMap { MemoryBudget.product([workers, $0, floats]) }
+    let total = MemoryBudget.sum([weights, state, gradients, saves, workspaces])
+    func shown(_ bytes: Int?) -> String { bytes.map(MemoryBudget.format) ?? "more than \(Int.max) bytes" }
+    try MemoryBudget.require(
+      total,
+      for:
+        "the model (\(p) parameters: weights \(shown(weights)), optimizer state \(shown(state)), \(shards) shard gradients \(shown(gradients)), checkpoint save buffers \(shown(saves)), \(workers) workspaces \(shown(workspaces)))",
+      in: "\(config.file): $.model.layers")
+  }
+}
