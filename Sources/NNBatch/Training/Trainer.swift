@@ -53,14 +53,7 @@ public final class Trainer {
     self.options = options
     self.signals = signals
     data = try DataLoader.prepare(config)
-    let architecture: Architecture
-    do {
-      architecture = try Architecture(input: [data.train.features], layers: config.layers)
-    } catch {
-      var path = "$.model.layers"
-      if case .layer(let index, _, _, _) = error { path += "[\(index)]" }
-      throw NNBatchError(.usage, "\(config.file): \(path): \(error)")
-    }
+    let architecture = try config.architecture(input: config.networkInput(sample: data.sampleShape))
     network = Network(architecture: architecture, loss: config.loss)
     let batches = Trainer.batchesPerEpoch(samples: data.train.count, config: config)
     guard batches > 0 else {

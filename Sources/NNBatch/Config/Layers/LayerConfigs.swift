@@ -22,6 +22,21 @@ package protocol LayerConfig {
   /// Reports every problem to the reader (unknown keys are reported by the
   /// caller's `finish()`); returns nil when a required key is missing or bad.
   static func decode(_ keys: ObjectReader, defaults: LayerDefaults) -> (any LayerSpec)?
+
+  /// How the kind treats the shape of its input (spatial kinds make a flatten implied before dense).
+  static var shapeRole: LayerShapeRole { get }
+}
+
+/// What a layer kind does to the shape of one sample, for the implied flatten.
+package enum LayerShapeRole: Sendable {
+  /// Takes and gives flat samples (dense).
+  case flat
+  /// Takes and gives [C, H, W] samples (conv2d, pooling).
+  case spatial
+  /// Makes samples flat (flatten).
+  case flattens
+  /// Gives samples of the shape it takes (dropout).
+  case keepsShape
 }
 
 /// The registry of layer kinds a config can name.
@@ -31,6 +46,48 @@ package enum LayerConfigs {
 
   /// The `type` names, for messages.
   package static var names: [String] { kinds.map { $0.type } }
+
+  /// The role of the kind named `kind` (`.flat` for a kind this build does not list).
+  package static func role(_ kind: String) -> LayerShapeRole {
+    kinds.first { $0.type == kind }?.shapeRole ?? .flat
+  }
+
+  /// Whether kind `kind` works on [C, H, W] samples.
+  package static func isSpatial(_ kind: String) -> Bool { role(kind) == .spatial }
+
+  /// Whether kind `kind` gives samples of the shape it takes.
+  package static func keepsShape(_ kind: String) -> Bool { role(kind) == .keepsShape }
+
+  /// `layers` with a flatten before the first dense layer after a spatial one, and each layer's config path.
+  ///
+  /// Only that one flatten is implied: conv → pool → dense needs no
+  /// `{"type": "flatten"}`, and an explicit one is kept as written. The
+  /// implied flatten is a real layer of the network (checkpoints store it as
+  /// `/model/layer_i@kind` = "flatten"); its path is its dense layer's.
+  package static func withImpliedFlatten(_ layers: [any LayerSpec], path: String) -> (
+    layers: [any LayerSpec], paths: [String]
+  ) {
+    var result: [any LayerSpec] = []
+    var paths: [String] = []
+    var spatial = false
+    for (index, layer) in layers.enumerated() {
+      let layerPath = "\(path)[\(index)]"
+      switch role(layer.kind) {
+      case .spatial: spatial = true
+      case .flattens: spatial = false
+      case .keepsShape: break
+      case .flat:
+        if spatial, let flatten = impliedFlatten {
+          result.append(flatten)
+          paths.append("\(layerPath) (the flatten implied before it)")
+        }
+        spatial = false
+      }
+      result.append(layer)
+      paths.append(layerPath)
+    }
+    return (result, paths)
+  }
 
   /// Decodes one `model.layers[i]` object, reporting problems to `keys`.
   package static func decode(_ keys: ObjectReader, defaults: LayerDefaults) -> (any LayerSpec)? {
@@ -43,4 +100,9 @@ package enum LayerConfigs {
     }
     return kind.decode(keys, defaults: defaults)
   }
+}
+
+extension LayerConfigs {
+  /// The flatten layer inserted before the first dense layer after a spatial one (nil until the kind exists).
+  static var impliedFlatten: (any LayerSpec)? { nil }
 }
