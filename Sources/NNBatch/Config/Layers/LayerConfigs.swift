@@ -106,3 +106,36 @@ extension LayerConfigs {
   /// The flatten layer inserted before the first dense layer after a spatial one (nil until the kind exists).
   static var impliedFlatten: (any LayerSpec)? { nil }
 }
+
+extension ObjectReader {
+  /// A height and width given as one integer (a square) or as [h, w], each in `min`...`max`.
+  ///
+  /// Reports a mistyped or out-of-range value and returns nil; nil too when the key is absent.
+  package func heightAndWidth(_ key: String, min: Int = 1, max: Int = 1 << 16) -> (height: Int, width: Int)? {
+    guard let v = value(key) else { return nil }
+    let expected = "an integer ≥ \(min) or [height, width]"
+    func side(_ item: JSONValue) -> Int? {
+      guard case .number(let d, _, _) = item, d == d.rounded(), d >= Double(min), d <= Double(max) else {
+        return nil
+      }
+      return Int(d)
+    }
+    switch v {
+    case .number:
+      guard let n = side(v) else {
+        report(key, "expected \(expected) (each at most \(max)), found \(v.summary)")
+        return nil
+      }
+      return (n, n)
+    case .array(let items, _):
+      guard items.count == 2, let h = side(items[0]), let w = side(items[1]) else {
+        report(key, "expected \(expected) (each at most \(max)), found \(v.summary)")
+        return nil
+      }
+      return (h, w)
+    default:
+      report(key, "expected \(expected), found \(v.typeName)")
+      return nil
+    }
+  }
+}
