@@ -1,0 +1,69 @@
+// What the spatial layers (Conv2D, MaxPool2D, AvgPool2D) share: window
+// sizes, padding, and the check that an input is an image.
+//
+// Images are channels first: one sample is [C, H, W] row-major, so value
+// (c, h, w) of sample n sits at ((n·C + c)·H + h)·W + w.
+
+/// A height and a width: a kernel, a pooling window or a stride.
+public struct Size2D: Sendable, Hashable, CustomStringConvertible, ExpressibleByIntegerLiteral {
+  /// Rows (the H axis).
+  public var height: Int
+  /// Columns (the W axis).
+  public var width: Int
+
+  /// `height` × `width`.
+  public init(_ height: Int, _ width: Int) {
+    self.height = height
+    self.width = width
+  }
+
+  /// A square `size` × `size`, as a config's single number means.
+  public init(integerLiteral size: Int) {
+    self.init(size, size)
+  }
+
+  /// `5×5`, `3×1`.
+  public var description: String { "\(height)×\(width)" }
+
+  /// Both sides ≥ 1.
+  var isPositive: Bool { height > 0 && width > 0 }
+}
+
+/// How a convolution treats the image's border.
+public enum Padding: String, Sendable, Hashable, CaseIterable {
+  /// No padding: only windows that lie wholly inside the image;
+  /// output ⌊(H − kh) / sh⌋ + 1 (trailing rows a stride skips are unused).
+  case valid
+  /// Zero padding so that the output is ⌈H / sh⌉ × ⌈W / sw⌉.
+  ///
+  /// The padding needed, max((OH − 1)·sh + kh − H, 0) rows, is split with
+  /// the smaller half on top and the extra row at the bottom (likewise the
+  /// extra column on the right), as TensorFlow and Keras do; PyTorch's
+  /// `padding="same"` agrees for stride 1.
+  case same
+}
+
+/// One image's geometry: C channels of H × W.
+struct ImageShape: Hashable {
+  var channels: Int
+  var height: Int
+  var width: Int
+
+  /// The image shape of `input`, or the refusal a spatial layer gives.
+  init(_ input: Shape, kind: String) throws(LayerShapeError) {
+    guard input.rank == 3 else {
+      let hint =
+        input.rank == 1
+        ? "a spatial layer like \(kind) cannot follow a flatten or dense layer"
+        : "a single-channel image is [1, height, width]"
+      throw LayerShapeError(
+        expected: "an image [channels, height, width] (rank 3), found rank \(input.rank); \(hint)")
+    }
+    channels = input.dimensions[0]
+    height = input.dimensions[1]
+    width = input.dimensions[2]
+  }
+
+  /// Floats per image.
+  var elements: Int { channels * height * width }
+}
