@@ -167,9 +167,10 @@ public final class Trainer {
         let start = batchInEpoch * batchSize
         let indices = order[start..<min(start + batchSize, n)]
         learningRate = schedule.learningRate(base: config.optimizer.learningRate, step: step, epoch: epoch)
+        // Dropout masks are keyed by (seed, step, position in the epoch's order): the same on resume.
         let outcome = engine.step(
           parameters: parameters, optimizer: optimizer, data: data.train, indices: indices,
-          learningRate: learningRate)
+          learningRate: learningRate, context: .training(seed: config.seed, step: step, firstPosition: start))
         guard outcome.isFinite else {
           throw NNBatchError(
             .failure,

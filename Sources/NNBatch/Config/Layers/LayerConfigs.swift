@@ -42,7 +42,10 @@ package enum LayerShapeRole: Sendable {
 /// The registry of layer kinds a config can name.
 package enum LayerConfigs {
   /// Every layer kind, in the order help and messages list them.
-  package static let kinds: [any LayerConfig.Type] = [DenseConfig.self]
+  package static let kinds: [any LayerConfig.Type] = [
+    DenseConfig.self, Conv2DConfig.self, MaxPool2DConfig.self, AvgPool2DConfig.self, FlattenConfig.self,
+    DropoutConfig.self,
+  ]
 
   /// The `type` names, for messages.
   package static var names: [String] { kinds.map { $0.type } }
@@ -103,8 +106,8 @@ package enum LayerConfigs {
 }
 
 extension LayerConfigs {
-  /// The flatten layer inserted before the first dense layer after a spatial one (nil until the kind exists).
-  static var impliedFlatten: (any LayerSpec)? { nil }
+  /// The flatten layer inserted before the first dense layer after a spatial one.
+  static var impliedFlatten: (any LayerSpec)? { Flatten.Spec() }
 }
 
 extension ObjectReader {
