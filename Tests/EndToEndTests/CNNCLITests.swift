@@ -118,6 +118,22 @@ final class CNNCLITests: XCTestCase {
     XCTAssertTrue(evaluate.stdout.contains("12 samples"), evaluate.stdout)
     XCTAssertTrue(evaluate.stdout.contains("accuracy"), evaluate.stdout)
 
+    // A resume with other layer settings is refused in config terms; the paths are the config's
+    // even after the implied flatten (built layer 4 is $.model.layers[3]).
+    let changed = try String(contentsOfFile: config(dir, files, name: "a"), encoding: .utf8)
+      .replacingOccurrences(of: "\"filters\": 2", with: "\"filters\": 3")
+      .replacingOccurrences(
+        of: "{ \"units\": 2, \"activation\": \"softmax\" }",
+        with: "{ \"units\": 3, \"activation\": \"softmax\" }")
+    let refused = try nnbatch(["--config", dir.write("changed.json", changed), "--resume", "--epochs", "5"])
+    XCTAssertEqual(refused.status, 2, refused.stderr)
+    for line in [
+      "$.model.layers[0].filters: checkpoint has 2, config has 3",
+      "$.model.layers[3].units: checkpoint has 2, config has 3",
+    ] {
+      XCTAssertTrue(refused.stderr.contains(line), "lacks \(line):\n\(refused.stderr)")
+    }
+
     // A warm start copies the kernel and trains on.
     let warm = try nnbatch([
       "--config", config(dir, files, name: "d"), "--init-from", checkpoint, "--epochs", "1", "--quiet",
