@@ -162,3 +162,42 @@ final class CNNCLITests: XCTestCase {
     XCTAssertFalse(FileManager.default.fileExists(atPath: dir.file("bad")))
   }
 }
+
+/// `tools/make-example-data`'s digit images: deterministic, IDX, read as [1, 16, 16] samples.
+final class ExampleImagesTests: XCTestCase {
+  func testDigitImagesAreDeterministicAndReadAsOneChannelImages() throws {
+    let python = try XCTUnwrap(tool("python3"), "python3 is needed by tools/make-example-data")
+    let dir = TemporaryDirectory()
+    var contents: [[Data]] = []
+    for run in ["a", "b"] {
+      let result = try runProcess(
+        python,
+        [
+          "\(repositoryRoot)/tools/make-example-data", "--only-digits", "--train", "40", "--test", "10",
+          "--out", dir.file(run),
+        ])
+      XCTAssertEqual(result.status, 0, result.stderr)
+      contents.append(
+        try ["train-images", "train-labels", "test-images", "test-labels"].map {
+          try Data(contentsOf: URL(fileURLWithPath: dir.file("\(run)/digits-\($0).idx.gz")))
+        })
+    }
+    XCTAssertEqual(contents[0], contents[1], "the same seed gives the same bytes")
+    let config = dir.write(
+      "d.json",
+      """
+      { "data": { "source": "idx", "images": "\(dir.file("a/digits-train-images.idx.gz"))",
+                  "labels": "\(dir.file("a/digits-train-labels.idx.gz"))" },
+        "model": { "layers": [ { "type": "conv2d", "filters": 2, "kernel": 3 }, { "type": "max_pool2d", "size": 2 },
+                               { "units": 10, "activation": "softmax" } ] },
+        "loss": "cross_entropy", "optimizer": { "kind": "sgd" },
+        "training": { "epochs": 1, "batch_size": 20 }, "checkpoint": { "dir": "\(dir.file("ck"))" } }
+      """)
+    let train = try nnbatch(["--config", config, "--quiet"])
+    XCTAssertEqual(train.status, 0, train.stderr)
+    let summary = try nnbatch(["inspect", dir.file("ck/step-000000002.h5"), "--json"])
+    let object = try XCTUnwrap(
+      JSONSerialization.jsonObject(with: Data(summary.stdout.utf8)) as? [String: Any])
+    XCTAssertEqual(object["input_shape"] as? [Int], [1, 16, 16])
+  }
+}

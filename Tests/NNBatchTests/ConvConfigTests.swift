@@ -171,3 +171,25 @@ final class ConvConfigTests: XCTestCase {
       flat.hasSuffix("(flat data: give one sample's shape as data.shape, such as [1, 8, 8])"), flat)
   }
 }
+
+/// The committed example configs with convolutions parse and build on their data's shape.
+final class ExampleConfigTests: XCTestCase {
+  func testLeNetAndTheImageConfigsBuild() throws {
+    let lenet = try Config.load(path: "\(repositoryRoot)/configs/lenet.json")
+    XCTAssertEqual(lenet.dataShape, [1, 28, 28])
+    let architecture = try lenet.architecture(input: lenet.networkInput(sample: [1, 28, 28]))
+    XCTAssertEqual(
+      architecture.layers.map(\.kind),
+      ["conv2d", "max_pool2d", "conv2d", "max_pool2d", "flatten", "dense", "dense"])
+    XCTAssertEqual(
+      architecture.layers.map(\.outputShape),
+      [[32, 24, 24], [32, 12, 12], [64, 8, 8], [64, 4, 4], [1024], [128], [10]])
+    // PyTorch's count for the same network.
+    XCTAssertEqual(architecture.parameterCount, 184_586)
+
+    let cnn = try Config.load(path: "\(repositoryRoot)/configs/images-cnn.json")
+    XCTAssertEqual(try cnn.architecture(input: cnn.networkInput(sample: [1, 16, 16])).outputs, 10)
+    let mlp = try Config.load(path: "\(repositoryRoot)/configs/images-mlp.json")
+    XCTAssertEqual(mlp.networkInput(sample: [1, 16, 16]), [256])
+  }
+}
