@@ -177,7 +177,7 @@ public struct Conv2D: Layer {
 
   // MARK: Forward and backward
 
-  /// Per group of samples: im2col, Y = W · col, then Z = Y + b back in [F, P] per sample; A = f(Z) in place.
+  /// Per group of samples: im2col, Y = W · col, then Z = Y + b back in [F, P] per sample, and A = f(Z) in place.
   public func forward(
     parameters: UnsafePointer<Float>, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
     rows: Int, scratch: UnsafeMutablePointer<Float>, context: PassContext
@@ -211,9 +211,11 @@ public struct Conv2D: Layer {
           }
         }
       }
+      // f on the group's rows while they are still in cache (f works row by row).
+      spec.activation.forward(
+        output + first * filters * positions, rows: samples, columns: filters * positions)
       first += samples
     }
-    spec.activation.forward(output, rows: rows, columns: filters * positions)
   }
 
   /// db = Σ dZ; per group, last first: dY from dZ, dW += dY · colᵀ, and dX by col2im of Wᵀ · dY when asked.
