@@ -203,6 +203,24 @@ final class ConvolutionTests: XCTestCase {
       parameters: none.pointer, input: x.pointer, output: output.pointer, outputGradient: dA.pointer, rows: 1,
       gradient: none.pointer, inputGradient: dX.pointer, scratch: scratch.pointer, context: .inference)
     XCTAssertEqual(dX.array, [0, 10, 20, 0, 0, 0, 0, 0])
+
+    // Any other window goes through the general loop, with the same rule: 2×3, three 5s.
+    let wide = try MaxPool2D.Spec(size: Size2D(2, 3)).build(input: [1, 2, 3], parameterOffset: 0)
+    let y = FloatBuffer([1, 5, 2, 5, 0, 5])
+    let one = FloatBuffer(count: 1)
+    let wideScratch = FloatBuffer(count: wide.scratchCount(rows: 1))
+    wide.forward(
+      parameters: none.pointer, input: y.pointer, output: one.pointer, rows: 1, scratch: wideScratch.pointer,
+      context: .inference)
+    XCTAssertEqual(one[0], 5)
+    let dY = FloatBuffer(count: 6)
+    let seven = FloatBuffer([7])
+    wide.backward(
+      parameters: none.pointer, input: y.pointer, output: one.pointer,
+      outputGradient: seven.pointer,
+      rows: 1, gradient: none.pointer, inputGradient: dY.pointer, scratch: wideScratch.pointer,
+      context: .inference)
+    XCTAssertEqual(dY.array, [0, 7, 0, 0, 0, 0])
   }
 
   func testPoolRefusals() {

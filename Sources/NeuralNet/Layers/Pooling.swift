@@ -298,6 +298,19 @@ struct PoolGeometry: Hashable {
     let corner = oh * strideHeight * width + ow * strideWidth
     var best = corner
     var maximum = image[corner]
+    if sizeHeight == 2 && sizeWidth == 2 {
+      // The common 2×2 window, straight-line: (0, 1), (1, 0), (1, 1) after (0, 0).
+      @inline(__always) func consider(_ candidate: Int) {
+        let value = image[candidate]
+        let larger = value > maximum
+        maximum = larger ? value : maximum
+        best = larger ? candidate : best
+      }
+      consider(corner + 1)
+      consider(corner + width)
+      consider(corner + width + 1)
+      return best
+    }
     for i in 0..<sizeHeight {
       let row = corner + i * width
       for j in 0..<sizeWidth {
