@@ -40,6 +40,7 @@ final class ConvolutionTests: XCTestCase {
       ([3, 5, 5], 2, 7, 3, .same),  // the kernel is larger than the image: padding makes it fit
       ([2, 6, 7], 3, Size2D(2, 3), Size2D(1, 2), .same),
       ([1, 1, 1], 2, 1, 1, .valid),
+      ([2, 10, 19], 3, 3, 1, .same),  // rows of 19: the 8-float vector copies and their tails
     ]
     for (input, filters, kernel, stride, padding) in cases {
       let rows = 3
@@ -97,6 +98,7 @@ final class ConvolutionTests: XCTestCase {
       ([2, 5, 6], 2, 4, Size2D(1, 2), .same, .linear, true),
       ([3, 5, 5], 3, 5, 1, .same, .leakyRelu, false),
       ([2, 4, 3], 1, 3, 3, .same, .tanh, true),
+      ([1, 3, 12], 2, 3, 1, .same, .tanh, true),  // rows of 12: vector adds in col2im
     ]
     var seed: UInt64 = 4000
     for (input, filters, kernel, stride, padding, activation, bias) in cases {
@@ -189,16 +191,36 @@ final class ConvolutionTests: XCTestCase {
     let x = FloatBuffer([1, 3, 2, 2, 3, 0, 2, 2])
     let output = FloatBuffer(count: 2)
     let none = FloatBuffer(count: 1)
+    let scratch = FloatBuffer(count: layer.scratchCount(rows: 1))
+    XCTAssertEqual(scratch.count, 2, "one argmax per output")
     layer.forward(
-      parameters: none.pointer, input: x.pointer, output: output.pointer, rows: 1, scratch: none.pointer,
+      parameters: none.pointer, input: x.pointer, output: output.pointer, rows: 1, scratch: scratch.pointer,
       context: .inference)
     XCTAssertEqual(output.array, [3, 2])
     let dA = FloatBuffer([10, 20])
     let dX = FloatBuffer(count: 8)
     layer.backward(
       parameters: none.pointer, input: x.pointer, output: output.pointer, outputGradient: dA.pointer, rows: 1,
-      gradient: none.pointer, inputGradient: dX.pointer, scratch: none.pointer, context: .inference)
+      gradient: none.pointer, inputGradient: dX.pointer, scratch: scratch.pointer, context: .inference)
     XCTAssertEqual(dX.array, [0, 10, 20, 0, 0, 0, 0, 0])
+
+    // Any other window goes through the general loop, with the same rule: 2×3, three 5s.
+    let wide = try MaxPool2D.Spec(size: Size2D(2, 3)).build(input: [1, 2, 3], parameterOffset: 0)
+    let y = FloatBuffer([1, 5, 2, 5, 0, 5])
+    let one = FloatBuffer(count: 1)
+    let wideScratch = FloatBuffer(count: wide.scratchCount(rows: 1))
+    wide.forward(
+      parameters: none.pointer, input: y.pointer, output: one.pointer, rows: 1, scratch: wideScratch.pointer,
+      context: .inference)
+    XCTAssertEqual(one[0], 5)
+    let dY = FloatBuffer(count: 6)
+    let seven = FloatBuffer([7])
+    wide.backward(
+      parameters: none.pointer, input: y.pointer, output: one.pointer,
+      outputGradient: seven.pointer,
+      rows: 1, gradient: none.pointer, inputGradient: dY.pointer, scratch: wideScratch.pointer,
+      context: .inference)
+    XCTAssertEqual(dY.array, [0, 7, 0, 0, 0, 0])
   }
 
   func testPoolRefusals() {

@@ -177,7 +177,7 @@ public struct Conv2D: Layer {
 
   // MARK: Forward and backward
 
-  /// Per group of samples: im2col, Y = W · col, then Z = Y + b back in [F, P] per sample; A = f(Z) in place.
+  /// Per group of samples: im2col, Y = W · col, then Z = Y + b back in [F, P] per sample, and A = f(Z) in place.
   public func forward(
     parameters: UnsafePointer<Float>, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
     rows: Int, scratch: UnsafeMutablePointer<Float>, context: PassContext
@@ -205,16 +205,17 @@ public struct Conv2D: Layer {
           let source = y + f * n + s * positions
           let target = z + f * positions
           if let b {
-            let bias = b[f]
-            for p in 0..<positions { target[p] = source[p] + bias }
+            ShortVectors.copy(source, adding: b[f], to: target, count: positions)
           } else {
-            target.update(from: source, count: positions)
+            ShortVectors.copy(source, to: target, count: positions)
           }
         }
       }
+      // f on the group's rows while they are still in cache (f works row by row).
+      spec.activation.forward(
+        output + first * filters * positions, rows: samples, columns: filters * positions)
       first += samples
     }
-    spec.activation.forward(output, rows: rows, columns: filters * positions)
   }
 
   /// db = Σ dZ; per group, last first: dY from dZ, dW += dY · colᵀ, and dX by col2im of Wᵀ · dY when asked.
@@ -233,15 +234,12 @@ public struct Conv2D: Layer {
     let w = parameters + kernel.offset  // [F, K]
     let dW = gradient + kernel.offset  // [F, K]
     if let biases {
-      // db[f] = Σ_n Σ_p dZ[n][f][p], each (n, f) summed on its own first.
+      // db[f] = Σ_n Σ_p dZ[n][f][p], each (n, f) summed in 8 lanes first.
       let db = gradient + biases.offset
       db.update(repeating: 0, count: filters)
       for r in 0..<rows {
         for f in 0..<filters {
-          let row = dZ + (r * filters + f) * positions
-          var sum: Float = 0
-          for p in 0..<positions { sum += row[p] }
-          db[f] += sum
+          db[f] += ShortVectors.sum(dZ + (r * filters + f) * positions, count: positions)
         }
       }
     }
@@ -261,7 +259,7 @@ public struct Conv2D: Layer {
         for s in 0..<samples {
           let source = dZ + (first + s) * filters * positions
           for f in 0..<filters {
-            (staged + f * n + s * positions).update(from: source + f * positions, count: positions)
+            ShortVectors.copy(source + f * positions, to: staged + f * n + s * positions, count: positions)
           }
         }
         dY = UnsafePointer(staged)
@@ -380,14 +378,14 @@ struct ConvGeometry: Hashable {
                 target.update(repeating: 0, count: outWidth)
                 continue
               }
-              target.update(repeating: 0, count: lo)
+              if lo > 0 { target.update(repeating: 0, count: lo) }
               let source = image + ih * width + firstColumn
               if strideWidth == 1 {
-                (target + lo).update(from: source, count: hi - lo)
+                ShortVectors.copy(source, to: target + lo, count: hi - lo)
               } else {
                 for t in 0..<(hi - lo) { target[lo + t] = source[t * strideWidth] }
               }
-              (target + hi).update(repeating: 0, count: outWidth - hi)
+              if hi < outWidth { (target + hi).update(repeating: 0, count: outWidth - hi) }
             }
           }
         }
@@ -416,7 +414,7 @@ struct ConvGeometry: Hashable {
               let source = row + s * positions + oh * outWidth + lo
               let target = image + ih * width + firstColumn
               if strideWidth == 1 {
-                for t in 0..<(hi - lo) { target[t] += source[t] }
+                ShortVectors.add(source, to: target, count: hi - lo)
               } else {
                 for t in 0..<(hi - lo) { target[t * strideWidth] += source[t] }
               }

@@ -8,6 +8,8 @@
 //   X [B, C, H, W]  input     A [B, C, OH, OW]  output (no parameters, linear activation)
 //   window (oh, ow) of channel c: X[c][oh·sh + i][ow·sw + j], i < ph, j < pw
 // Max:     A = max over the window;   dX[first argmax] += dA   (ties: the first in row-major order)
+//          the forward keeps each argmax (its index in the channel's H × W plane, exact as a
+//          Float below 2^24) in scratch [B, C, OH, OW], so backward is one add per output
 // Average: A = Σ window / (ph·pw);    dX[every element] += dA / (ph·pw)
 // Windows overlap when the stride is smaller than the window; backward adds.
 
@@ -71,31 +73,38 @@ public struct MaxPool2D: Layer {
   /// One comparison per window element, counted as a multiply-add.
   public var multiplyAdds: Int { geometry.outputElements * geometry.window }
 
+  /// The argmax of every output: [rows, C, OH, OW].
+  public func scratchCount(rows: Int) -> Int { rows * geometry.outputElements }
+
   /// Nothing to draw.
   public func initialize(
     _ parameters: UnsafeMutablePointer<Float>, with initializer: Initializer,
     using generator: inout SeededGenerator
   ) {}
 
-  /// A[n][c][oh][ow] = max of its window.
+  /// A[n][c][oh][ow] = max of its window; its index in the plane goes to scratch.
   public func forward(
     parameters: UnsafePointer<Float>, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
     rows: Int, scratch: UnsafeMutablePointer<Float>, context: PassContext
   ) {
     let g = geometry
     var target = output
+    var index = scratch
     for plane in 0..<(rows * g.channels) {
       let image = input + plane * g.plane
       for oh in 0..<g.outHeight {
         for ow in 0..<g.outWidth {
-          target.pointee = image[g.argmax(image, oh: oh, ow: ow)]
+          let best = g.argmax(image, oh: oh, ow: ow)
+          target.pointee = image[best]
+          index.pointee = Float(best)
           target += 1
+          index += 1
         }
       }
     }
   }
 
-  /// dX = 0, then each window's dA added at its first maximum (found again as the forward found it).
+  /// dX = 0, then each window's dA added at its first maximum, as the forward recorded it.
   public func backward(
     parameters: UnsafePointer<Float>, input: UnsafePointer<Float>, output: UnsafePointer<Float>,
     outputGradient dA: UnsafePointer<Float>, rows: Int, gradient: UnsafeMutablePointer<Float>,
@@ -104,17 +113,13 @@ public struct MaxPool2D: Layer {
   ) {
     guard let inputGradient else { return }
     let g = geometry
+    let outputs = g.outHeight * g.outWidth
     inputGradient.update(repeating: 0, count: rows * g.channels * g.plane)
-    var source = dA
     for plane in 0..<(rows * g.channels) {
-      let image = input + plane * g.plane
       let dX = inputGradient + plane * g.plane
-      for oh in 0..<g.outHeight {
-        for ow in 0..<g.outWidth {
-          dX[g.argmax(image, oh: oh, ow: ow)] += source.pointee
-          source += 1
-        }
-      }
+      let source = dA + plane * outputs
+      let index = scratch + plane * outputs
+      for o in 0..<outputs { dX[Int(index[o])] += source[o] }
     }
   }
 }
@@ -285,16 +290,34 @@ struct PoolGeometry: Hashable {
   var outputElements: Int { channels * outHeight * outWidth }
 
   /// Index in `image` (one channel, [H, W]) of window (oh, ow)'s first maximum in row-major order.
+  ///
+  /// Selects rather than branches: which element wins is data, and a
+  /// mispredicted branch per element would cost more than the comparison.
   @inline(__always)
   func argmax(_ image: UnsafePointer<Float>, oh: Int, ow: Int) -> Int {
     let corner = oh * strideHeight * width + ow * strideWidth
     var best = corner
     var maximum = image[corner]
+    if sizeHeight == 2 && sizeWidth == 2 {
+      // The common 2×2 window, straight-line: (0, 1), (1, 0), (1, 1) after (0, 0).
+      @inline(__always) func consider(_ candidate: Int) {
+        let value = image[candidate]
+        let larger = value > maximum
+        maximum = larger ? value : maximum
+        best = larger ? candidate : best
+      }
+      consider(corner + 1)
+      consider(corner + width)
+      consider(corner + width + 1)
+      return best
+    }
     for i in 0..<sizeHeight {
       let row = corner + i * width
-      for j in 0..<sizeWidth where image[row + j] > maximum {
-        maximum = image[row + j]
-        best = row + j
+      for j in 0..<sizeWidth {
+        let value = image[row + j]
+        let larger = value > maximum
+        maximum = larger ? value : maximum
+        best = larger ? row + j : best
       }
     }
     return best

@@ -67,3 +67,87 @@ struct ImageShape: Hashable {
   /// Floats per image.
   var elements: Int { channels * height * width }
 }
+
+/// Short vector loops for the spatial layers' copies and sums, in explicit 8-float vectors.
+///
+/// Their runs are short (a row of an output, 8 to a few hundred floats) and
+/// their pointers may alias as far as the compiler knows, so plain loops
+/// stay scalar; explicit vectors make them a load and a store per 8 floats.
+/// Sums go through 8 fixed lanes, so their bits depend only on the values.
+enum ShortVectors {
+  /// target[0 ..< count] = source[0 ..< count].
+  @inline(__always)
+  static func copy(_ source: UnsafePointer<Float>, to target: UnsafeMutablePointer<Float>, count: Int) {
+    let s = UnsafeRawPointer(source)
+    let t = UnsafeMutableRawPointer(target)
+    var i = 0
+    while i + 8 <= count {
+      t.storeBytes(
+        of: s.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self), toByteOffset: i * 4,
+        as: SIMD8<Float>.self)
+      i += 8
+    }
+    while i < count {
+      target[i] = source[i]
+      i += 1
+    }
+  }
+
+  /// target[0 ..< count] = source[0 ..< count] + scalar.
+  @inline(__always)
+  static func copy(
+    _ source: UnsafePointer<Float>, adding scalar: Float, to target: UnsafeMutablePointer<Float>, count: Int
+  ) {
+    let s = UnsafeRawPointer(source)
+    let t = UnsafeMutableRawPointer(target)
+    let vector = SIMD8<Float>(repeating: scalar)
+    var i = 0
+    while i + 8 <= count {
+      t.storeBytes(
+        of: s.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self) + vector, toByteOffset: i * 4,
+        as: SIMD8<Float>.self)
+      i += 8
+    }
+    while i < count {
+      target[i] = source[i] + scalar
+      i += 1
+    }
+  }
+
+  /// target[0 ..< count] += source[0 ..< count].
+  @inline(__always)
+  static func add(_ source: UnsafePointer<Float>, to target: UnsafeMutablePointer<Float>, count: Int) {
+    let s = UnsafeRawPointer(source)
+    let t = UnsafeMutableRawPointer(target)
+    var i = 0
+    while i + 8 <= count {
+      let sum =
+        t.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
+        + s.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
+      t.storeBytes(of: sum, toByteOffset: i * 4, as: SIMD8<Float>.self)
+      i += 8
+    }
+    while i < count {
+      target[i] += source[i]
+      i += 1
+    }
+  }
+
+  /// Σ values[0 ..< count] in 8 fixed lanes, then the tail in order.
+  @inline(__always)
+  static func sum(_ values: UnsafePointer<Float>, count: Int) -> Float {
+    let v = UnsafeRawPointer(values)
+    var lanes = SIMD8<Float>()
+    var i = 0
+    while i + 8 <= count {
+      lanes += v.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
+      i += 8
+    }
+    var total = lanes.sum()
+    while i < count {
+      total += values[i]
+      i += 1
+    }
+    return total
+  }
+}
