@@ -42,10 +42,12 @@ package enum LayerShapeRole: Sendable {
 /// The registry of layer kinds a config can name.
 package enum LayerConfigs {
   /// Every layer kind, in the order help and messages list them.
-  package static let kinds: [any LayerConfig.Type] = [
-    DenseConfig.self, Conv2DConfig.self, MaxPool2DConfig.self, AvgPool2DConfig.self, FlattenConfig.self,
-    DropoutConfig.self,
-  ]
+  package static var kinds: [any LayerConfig.Type] {
+    [
+      DenseConfig.self, Conv2DConfig.self, MaxPool2DConfig.self, AvgPool2DConfig.self, FlattenConfig.self,
+      DropoutConfig.self,
+    ]
+  }
 
   /// The `type` names, for messages.
   package static var names: [String] { kinds.map { $0.type } }
