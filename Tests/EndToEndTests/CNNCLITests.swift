@@ -73,10 +73,24 @@ final class CNNCLITests: XCTestCase {
     XCTAssertEqual(half.status, 0, half.stderr)
     let resumed = try nnbatch(["--config", resumedConfig, "--resume", "--threads", "2", "--quiet"])
     XCTAssertEqual(resumed.status, 0, resumed.stderr)
+    let eight = try nnbatch(["--config", config(dir, files, name: "e"), "--threads", "8", "--quiet"])
+    XCTAssertEqual(eight.status, 0, eight.stderr)
+    // Checkpoints every 3 steps (5 per epoch): step 12 is inside epoch 3; resume from it.
+    let midEpoch = try String(contentsOfFile: config(dir, files, name: "f"), encoding: .utf8)
+      .replacingOccurrences(of: "\"every_epochs\": 1", with: "\"every_steps\": 3")
+    let midConfig = dir.write("f.json", midEpoch)
+    XCTAssertEqual(try nnbatch(["--config", midConfig, "--epochs", "3", "--quiet"]).status, 0)
+    XCTAssertFalse(FileManager.default.fileExists(atPath: dir.file("f/step-000000020.h5")))
+    let fromMiddle = try nnbatch([
+      "--config", midConfig, "--resume", dir.file("f/step-000000012.h5"), "--quiet",
+    ])
+    XCTAssertEqual(fromMiddle.status, 0, fromMiddle.stderr)
     let final = "step-000000020.h5"
     let reference = try parameters(dir.file("a/\(final)"))
     XCTAssertEqual(try parameters(dir.file("b/\(final)")), reference, "--threads 3 differs from 1")
+    XCTAssertEqual(try parameters(dir.file("e/\(final)")), reference, "--threads 8 differs from 1")
     XCTAssertEqual(try parameters(dir.file("c/\(final)")), reference, "2 epochs + resume differs")
+    XCTAssertEqual(try parameters(dir.file("f/\(final)")), reference, "a resume from mid-epoch differs")
     let checkpoint = dir.file("a/\(final)")
 
     // h5dump prints the kernel as [filters, channels, kh, kw].
