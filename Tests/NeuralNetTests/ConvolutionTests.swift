@@ -113,10 +113,11 @@ final class ConvolutionTests: XCTestCase {
   }
 
   func testConvIsGroupedToKeepItsColumnBufferSmall() throws {
-    // LeNet's convolutions at 64 rows: groups of 9 and 2 samples, scratch for one group only.
+    // LeNet's convolutions at 64 rows: groups of 3 and 2 samples, scratch for one group only.
     let first = try conv([1, 28, 28], filters: 32, kernel: 5, padding: .valid, activation: .relu)
     let second = try conv([32, 12, 12], filters: 64, kernel: 5, padding: .valid, activation: .relu)
-    XCTAssertEqual(first.groupSize, 9)
+    XCTAssertEqual(first.groupSize, 3)
+    XCTAssertEqual(first.scratchCount(rows: 64), (25 + 32) * 3 * 576)
     XCTAssertEqual(second.groupSize, 2)
     XCTAssertEqual(second.scratchCount(rows: 64), (800 + 64) * 2 * 64)
     XCTAssertEqual(second.scratchCount(rows: 1), (800 + 64) * 64)

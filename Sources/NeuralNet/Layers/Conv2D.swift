@@ -95,7 +95,8 @@ public struct Conv2D: Layer {
       guard stride.isPositive else {
         throw LayerShapeError(expected: "a stride of at least 1×1, found \(stride)")
       }
-      let geometry = ConvGeometry(image: image, kernel: kernel, stride: stride, padding: padding)
+      let geometry = ConvGeometry(
+        image: image, filters: filters, kernel: kernel, stride: stride, padding: padding)
       let padded = Size2D(geometry.paddedHeight, geometry.paddedWidth)
       guard kernel.height <= padded.height, kernel.width <= padded.width else {
         let what = padding == .valid ? "the input's \(padded)" : "the padded input's \(padded)"
@@ -112,7 +113,7 @@ public struct Conv2D: Layer {
 
   /// The settings.
   public let spec: Spec
-  /// K [F, C, kh, kw], row-major.
+  /// W [F, C, kh, kw], row-major (OIHW).
   public let kernel: ParameterTensor
   /// b [F], when the layer has biases.
   public let biases: ParameterTensor?
@@ -293,21 +294,22 @@ struct ConvGeometry: Hashable {
   let left: Int
   let outHeight: Int
   let outWidth: Int
-  /// Samples per im2col group: as many as keep col within `columnBudget`, at least one.
+  /// Samples per im2col group: as many as keep col and Y within `scratchBudget`, at least one.
   var groupSize: Int
 
-  /// Floats of col the lowering aims at per group: 512 KiB, one Zen 3 L2.
+  /// Floats of scratch (col [K, G·P] and Y [F, G·P]) a group aims at: 512 KiB, one Zen 3 L2.
   ///
   /// A group of G samples makes one GEMM with N = G·P columns. One sample
   /// per GEMM leaves N small (64 for LeNet's second convolution) and repacks
   /// the kernel for every sample; the whole shard at once writes a col of
   /// megabytes (13 MB for that layer at 64 rows) that goes out to memory and
-  /// back. Groups whose col stays in L2 keep N in the hundreds or thousands.
-  /// The size follows from the shapes alone, so it never changes results
-  /// between machines or thread counts.
-  static let columnBudget = 1 << 17
+  /// back. Groups whose scratch stays near L2 keep N in the hundreds or
+  /// thousands (LeNet at 64 rows: 3 samples, N = 1728, then 2 samples,
+  /// N = 128). The size follows from the shapes alone, so it never changes
+  /// results between machines or thread counts.
+  static let scratchBudget = 1 << 17
 
-  init(image: ImageShape, kernel: Size2D, stride: Size2D, padding: Padding) {
+  init(image: ImageShape, filters: Int, kernel: Size2D, stride: Size2D, padding: Padding) {
     channels = image.channels
     height = image.height
     width = image.width
@@ -329,7 +331,7 @@ struct ConvGeometry: Hashable {
       left = max((outWidth - 1) * stride.width + kernel.width - width, 0) / 2
     }
     let field = channels * kernel.height * kernel.width
-    groupSize = max(1, Self.columnBudget / max(field * outHeight * outWidth, 1))
+    groupSize = max(1, Self.scratchBudget / max((field + filters) * outHeight * outWidth, 1))
   }
 
   /// Rows of the input with its padding: H for valid, max(H, (OH − 1)·sh + kh) for same.
