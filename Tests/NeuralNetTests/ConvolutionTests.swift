@@ -42,9 +42,13 @@ final class ConvolutionTests: XCTestCase {
       ([1, 1, 1], 2, 1, 1, .valid),
       ([2, 10, 19], 3, 3, 1, .same),  // rows of 19: the 8-float vector copies and their tails
     ]
-    for (input, filters, kernel, stride, padding) in cases {
+    for ((input, filters, kernel, stride, padding), (activation, bias)) in product(
+      cases, [(Activation.tanh, true), (.relu, true), (.relu, false), (.linear, false)])
+    {
       let rows = 3
-      let layer = try conv(input, filters: filters, kernel: kernel, stride: stride, padding: padding)
+      let layer = try conv(
+        input, filters: filters, kernel: kernel, stride: stride, padding: padding, activation: activation,
+        bias: bias)
       let total = 5 + layer.parameterCount
       let parameters = FloatBuffer(count: total)
       for i in 0..<total { parameters[i] = g.nextFloat() - 0.5 }
@@ -395,6 +399,10 @@ final class ConvolutionTests: XCTestCase {
         XCTAssertLessThan(error, 2e-3, "network \(index) parameter \(p)")
       }
     }
+  }
+
+  private func product<A, B>(_ a: [A], _ b: [B]) -> [(A, B)] {
+    a.flatMap { x in b.map { (x, $0) } }
   }
 
   private func matrix(_ values: [Float], rows: Int) -> Matrix {

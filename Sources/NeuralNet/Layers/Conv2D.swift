@@ -14,7 +14,7 @@
 // Lowering, for a group of G samples n0 ..< n0 + G (G from the shapes, see `groupSize`):
 //   col [K, G·P]: col[k][g·P + p] = X[n0 + g][c][oh·sh + i − top][ow·sw + j − left]   (im2col)
 //   Y   [F, G·P] = W · col                       (gemm NN: M = F, N = G·P, K = K)
-//   Z[n0 + g][f][p] = Y[f][g·P + p] + b[f]       (one pass: bias, and samples back to [F, P])
+//   Z[n0 + g][f][p] = Y[f][g·P + p] + b[f]       (one pass: bias, samples back to [F, P], ReLU)
 // Backward, from dZ [B, F, P] (the gradient before f):
 //   db[f] = Σ_n Σ_p dZ[n][f][p]
 //   dY  [F, G·P] gathered from dZ (the inverse of the pass above)
@@ -189,6 +189,7 @@ public struct Conv2D: Layer {
     let w = parameters + kernel.offset  // [F, K]
     let b = biases.map { parameters + $0.offset }  // [F]
     let group = g.groupSize
+    let relu = spec.activation == .relu
     var first = 0
     while first < rows {
       let samples = min(group, rows - first)
@@ -199,22 +200,20 @@ public struct Conv2D: Layer {
       gemm(
         .none, .none, m: filters, n: n, k: g.fieldSize, alpha: 1, a: w, lda: g.fieldSize, b: col,
         ldb: n, beta: 0, c: y, ldc: n)
-      // Z[first + s][f][·] = Y[f][s·P ..< (s + 1)·P] + b[f]
+      // Z[first + s][f][·] = Y[f][s·P ..< (s + 1)·P] + b[f], with ReLU in the same pass.
       for s in 0..<samples {
         let z = output + (first + s) * filters * positions
         for f in 0..<filters {
-          let source = y + f * n + s * positions
-          let target = z + f * positions
-          if let b {
-            ShortVectors.copy(source, adding: b[f], to: target, count: positions)
-          } else {
-            ShortVectors.copy(source, to: target, count: positions)
-          }
+          ShortVectors.copy(
+            y + f * n + s * positions, adding: b?[f] ?? 0, to: z + f * positions, count: positions,
+            relu: relu)
         }
       }
-      // f on the group's rows while they are still in cache (f works row by row).
-      spec.activation.forward(
-        output + first * filters * positions, rows: samples, columns: filters * positions)
+      if !relu {
+        // f on the group's rows while they are still in cache (f works row by row).
+        spec.activation.forward(
+          output + first * filters * positions, rows: samples, columns: filters * positions)
+      }
       first += samples
     }
   }
