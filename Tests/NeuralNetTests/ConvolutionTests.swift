@@ -42,9 +42,13 @@ final class ConvolutionTests: XCTestCase {
       ([1, 1, 1], 2, 1, 1, .valid),
       ([2, 10, 19], 3, 3, 1, .same),  // rows of 19: the 8-float vector copies and their tails
     ]
-    for (input, filters, kernel, stride, padding) in cases {
+    for ((input, filters, kernel, stride, padding), (activation, bias)) in product(
+      cases, [(Activation.tanh, true), (.relu, true), (.relu, false), (.linear, false)])
+    {
       let rows = 3
-      let layer = try conv(input, filters: filters, kernel: kernel, stride: stride, padding: padding)
+      let layer = try conv(
+        input, filters: filters, kernel: kernel, stride: stride, padding: padding, activation: activation,
+        bias: bias)
       let total = 5 + layer.parameterCount
       let parameters = FloatBuffer(count: total)
       for i in 0..<total { parameters[i] = g.nextFloat() - 0.5 }
@@ -113,10 +117,11 @@ final class ConvolutionTests: XCTestCase {
   }
 
   func testConvIsGroupedToKeepItsColumnBufferSmall() throws {
-    // LeNet's convolutions at 64 rows: groups of 9 and 2 samples, scratch for one group only.
+    // LeNet's convolutions at 64 rows: groups of 3 and 2 samples, scratch for one group only.
     let first = try conv([1, 28, 28], filters: 32, kernel: 5, padding: .valid, activation: .relu)
     let second = try conv([32, 12, 12], filters: 64, kernel: 5, padding: .valid, activation: .relu)
-    XCTAssertEqual(first.groupSize, 9)
+    XCTAssertEqual(first.groupSize, 3)
+    XCTAssertEqual(first.scratchCount(rows: 64), (25 + 32) * 3 * 576)
     XCTAssertEqual(second.groupSize, 2)
     XCTAssertEqual(second.scratchCount(rows: 64), (800 + 64) * 2 * 64)
     XCTAssertEqual(second.scratchCount(rows: 1), (800 + 64) * 64)
@@ -394,6 +399,10 @@ final class ConvolutionTests: XCTestCase {
         XCTAssertLessThan(error, 2e-3, "network \(index) parameter \(p)")
       }
     }
+  }
+
+  private func product<A, B>(_ a: [A], _ b: [B]) -> [(A, B)] {
+    a.flatMap { x in b.map { (x, $0) } }
   }
 
   private func matrix(_ values: [Float], rows: Int) -> Matrix {

@@ -14,7 +14,7 @@
 // Lowering, for a group of G samples n0 ..< n0 + G (G from the shapes, see `groupSize`):
 //   col [K, G·P]: col[k][g·P + p] = X[n0 + g][c][oh·sh + i − top][ow·sw + j − left]   (im2col)
 //   Y   [F, G·P] = W · col                       (gemm NN: M = F, N = G·P, K = K)
-//   Z[n0 + g][f][p] = Y[f][g·P + p] + b[f]       (one pass: bias, and samples back to [F, P])
+//   Z[n0 + g][f][p] = Y[f][g·P + p] + b[f]       (one pass: bias, samples back to [F, P], ReLU)
 // Backward, from dZ [B, F, P] (the gradient before f):
 //   db[f] = Σ_n Σ_p dZ[n][f][p]
 //   dY  [F, G·P] gathered from dZ (the inverse of the pass above)
@@ -95,7 +95,8 @@ public struct Conv2D: Layer {
       guard stride.isPositive else {
         throw LayerShapeError(expected: "a stride of at least 1×1, found \(stride)")
       }
-      let geometry = ConvGeometry(image: image, kernel: kernel, stride: stride, padding: padding)
+      let geometry = ConvGeometry(
+        image: image, filters: filters, kernel: kernel, stride: stride, padding: padding)
       let padded = Size2D(geometry.paddedHeight, geometry.paddedWidth)
       guard kernel.height <= padded.height, kernel.width <= padded.width else {
         let what = padding == .valid ? "the input's \(padded)" : "the padded input's \(padded)"
@@ -112,7 +113,7 @@ public struct Conv2D: Layer {
 
   /// The settings.
   public let spec: Spec
-  /// K [F, C, kh, kw], row-major.
+  /// W [F, C, kh, kw], row-major (OIHW).
   public let kernel: ParameterTensor
   /// b [F], when the layer has biases.
   public let biases: ParameterTensor?
@@ -188,6 +189,7 @@ public struct Conv2D: Layer {
     let w = parameters + kernel.offset  // [F, K]
     let b = biases.map { parameters + $0.offset }  // [F]
     let group = g.groupSize
+    let relu = spec.activation == .relu
     var first = 0
     while first < rows {
       let samples = min(group, rows - first)
@@ -198,22 +200,20 @@ public struct Conv2D: Layer {
       gemm(
         .none, .none, m: filters, n: n, k: g.fieldSize, alpha: 1, a: w, lda: g.fieldSize, b: col,
         ldb: n, beta: 0, c: y, ldc: n)
-      // Z[first + s][f][·] = Y[f][s·P ..< (s + 1)·P] + b[f]
+      // Z[first + s][f][·] = Y[f][s·P ..< (s + 1)·P] + b[f], with ReLU in the same pass.
       for s in 0..<samples {
         let z = output + (first + s) * filters * positions
         for f in 0..<filters {
-          let source = y + f * n + s * positions
-          let target = z + f * positions
-          if let b {
-            ShortVectors.copy(source, adding: b[f], to: target, count: positions)
-          } else {
-            ShortVectors.copy(source, to: target, count: positions)
-          }
+          ShortVectors.copy(
+            y + f * n + s * positions, adding: b?[f] ?? 0, to: z + f * positions, count: positions,
+            relu: relu)
         }
       }
-      // f on the group's rows while they are still in cache (f works row by row).
-      spec.activation.forward(
-        output + first * filters * positions, rows: samples, columns: filters * positions)
+      if !relu {
+        // f on the group's rows while they are still in cache (f works row by row).
+        spec.activation.forward(
+          output + first * filters * positions, rows: samples, columns: filters * positions)
+      }
       first += samples
     }
   }
@@ -293,21 +293,22 @@ struct ConvGeometry: Hashable {
   let left: Int
   let outHeight: Int
   let outWidth: Int
-  /// Samples per im2col group: as many as keep col within `columnBudget`, at least one.
+  /// Samples per im2col group: as many as keep col and Y within `scratchBudget`, at least one.
   var groupSize: Int
 
-  /// Floats of col the lowering aims at per group: 512 KiB, one Zen 3 L2.
+  /// Floats of scratch (col [K, G·P] and Y [F, G·P]) a group aims at: 512 KiB, one Zen 3 L2.
   ///
   /// A group of G samples makes one GEMM with N = G·P columns. One sample
   /// per GEMM leaves N small (64 for LeNet's second convolution) and repacks
   /// the kernel for every sample; the whole shard at once writes a col of
   /// megabytes (13 MB for that layer at 64 rows) that goes out to memory and
-  /// back. Groups whose col stays in L2 keep N in the hundreds or thousands.
-  /// The size follows from the shapes alone, so it never changes results
-  /// between machines or thread counts.
-  static let columnBudget = 1 << 17
+  /// back. Groups whose scratch stays near L2 keep N in the hundreds or
+  /// thousands (LeNet at 64 rows: 3 samples, N = 1728, then 2 samples,
+  /// N = 128). The size follows from the shapes alone, so it never changes
+  /// results between machines or thread counts.
+  static let scratchBudget = 1 << 17
 
-  init(image: ImageShape, kernel: Size2D, stride: Size2D, padding: Padding) {
+  init(image: ImageShape, filters: Int, kernel: Size2D, stride: Size2D, padding: Padding) {
     channels = image.channels
     height = image.height
     width = image.width
@@ -329,7 +330,7 @@ struct ConvGeometry: Hashable {
       left = max((outWidth - 1) * stride.width + kernel.width - width, 0) / 2
     }
     let field = channels * kernel.height * kernel.width
-    groupSize = max(1, Self.columnBudget / max(field * outHeight * outWidth, 1))
+    groupSize = max(1, Self.scratchBudget / max((field + filters) * outHeight * outWidth, 1))
   }
 
   /// Rows of the input with its padding: H for valid, max(H, (OH − 1)·sh + kh) for same.
