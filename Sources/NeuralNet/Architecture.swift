@@ -44,12 +44,19 @@ public struct Architecture: Sendable, Hashable {
   public let outputShape: Shape
   /// Floats per output sample (the number of network outputs).
   public let outputs: Int
+  /// Whether some layer's training pass depends on the random key of its context (dropout).
+  public let isStochastic: Bool
+  /// For each layer, the layer whose buffer holds its output: itself, or
+  /// for layers that share their input (`Flatten`) the nearest one below
+  /// that does not; −1 for the network's input.
+  let outputSource: [Int]
 
   /// Builds `specs` on samples of shape `input`, each layer on the previous one's output.
   public init(input: Shape, layers specs: [any LayerSpec]) throws(ArchitectureError) {
     guard !specs.isEmpty else { throw .noLayers }
     guard input.rank > 0, input.dimensions.allSatisfy({ $0 > 0 }) else { throw .emptyInput(input) }
     var layers: [any Layer] = []
+    var sources: [Int] = []
     var shape = input
     var offset = 0
     for (index, spec) in specs.enumerated() {
@@ -58,6 +65,15 @@ public struct Architecture: Sendable, Hashable {
         layer = try spec.build(input: shape, parameterOffset: offset)
       } catch {
         throw .layer(index: index, kind: spec.kind, input: shape, expected: error.expected)
+      }
+      if layer.sharesInput {
+        precondition(
+          layer.parameterCount == 0 && layer.activation == .linear
+            && layer.outputShape.elements == shape.elements,
+          "a layer that shares its input has no parameters, a linear activation and as many values")
+        sources.append(sources.last ?? -1)
+      } else {
+        sources.append(index)
       }
       layers.append(layer)
       offset += layer.parameterCount
@@ -70,6 +86,8 @@ public struct Architecture: Sendable, Hashable {
     multiplyAdds = layers.reduce(0) { $0 + $1.multiplyAdds }
     outputShape = shape
     outputs = shape.elements
+    isStochastic = layers.contains { $0.isStochastic }
+    outputSource = sources
   }
 
   /// The specs the layers were built from.

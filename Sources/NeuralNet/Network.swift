@@ -23,32 +23,47 @@ public struct Network: Sendable, Hashable {
 
   /// Forward pass of `rows` rows of `input` ([rows, inputs]); returns A_L [rows, outputs].
   ///
-  /// The result points into `workspace` and is valid until its next use.
+  /// The result points into `workspace` (or is `input` itself when every
+  /// layer shares its input) and is valid until the workspace's next use.
+  /// `context` says whether this is training (dropout active) and where the
+  /// rows sit in the epoch; inference by default.
   @discardableResult
   public func forward(
     parameters: UnsafePointer<Float>, input: UnsafePointer<Float>, rows: Int,
-    workspace: Workspace
+    workspace: Workspace, context: PassContext = .inference
   ) -> UnsafePointer<Float> {
     precondition(rows <= workspace.capacity, "more rows than the workspace holds")
     var x = input
-    for (l, layer) in architecture.layers.enumerated() {
+    for (l, layer) in architecture.layers.enumerated() where !layer.sharesInput {
       let a = workspace.activations[l].pointer
       layer.forward(
-        parameters: parameters, input: x, output: a, rows: rows, scratch: workspace.scratch[l].pointer)
+        parameters: parameters, input: x, output: a, rows: rows, scratch: workspace.scratch[l].pointer,
+        context: context.forLayer(l))
       x = UnsafePointer(a)
     }
     return x
   }
 
+  /// A_l [rows, outputs of layer l] of the last forward: its own buffer, the one below for a shared input.
+  private func output(
+    ofLayer l: Int, input: UnsafePointer<Float>, workspace: Workspace
+  ) -> UnsafePointer<Float> {
+    let source = architecture.outputSource[l]
+    return source < 0 ? input : UnsafePointer(workspace.activations[source].pointer)
+  }
+
   /// Forward and backward on `rows` rows: returns Σ ℓ and writes ∂(Σ ℓ)/∂θ into `gradient`.
   ///
   /// `gradient` has the parameter layout; it is overwritten, not added to.
+  /// Pass a training `context` to make dropout active (the engine does);
+  /// inference by default, where the loss is that of `forward` as predicted.
   public func lossAndGradient(
     parameters: UnsafePointer<Float>, input: UnsafePointer<Float>,
     targets: UnsafePointer<Float>, targetColumns: Int, rows: Int,
-    workspace: Workspace, gradient: UnsafeMutablePointer<Float>
+    workspace: Workspace, gradient: UnsafeMutablePointer<Float>, context: PassContext = .inference
   ) -> Double {
-    let output = forward(parameters: parameters, input: input, rows: rows, workspace: workspace)
+    let output = forward(
+      parameters: parameters, input: input, rows: rows, workspace: workspace, context: context)
     let layers = architecture.layers
     let last = layers.count - 1
     // dZ [rows, outputs of layer l] and dA [rows, inputs of layer l] ping-pong.
@@ -59,16 +74,20 @@ public struct Network: Sendable, Hashable {
       outputs: architecture.outputs, activation: layers[last].activation, gradient: dZ)
 
     for l in stride(from: last, through: 0, by: -1) {
-      let below = l == 0 ? nil : UnsafePointer(workspace.activations[l - 1].pointer)
-      layers[l].backward(
-        parameters: parameters, input: below ?? input,
-        output: workspace.activations[l].pointer, outputGradient: dZ, rows: rows,
-        gradient: gradient, inputGradient: below == nil ? nil : dA,
-        scratch: workspace.scratch[l].pointer)
+      let layer = layers[l]
+      let below = l == 0 ? nil : self.output(ofLayer: l - 1, input: input, workspace: workspace)
+      if !layer.sharesInput {
+        layer.backward(
+          parameters: parameters, input: below ?? input,
+          output: self.output(ofLayer: l, input: input, workspace: workspace), outputGradient: dZ,
+          rows: rows, gradient: gradient, inputGradient: below == nil ? nil : dA,
+          scratch: workspace.scratch[l].pointer, context: context.forLayer(l))
+      }
       guard let below else { break }
+      // A layer sharing its input passes dZ down as the dA below it, in place.
+      if !layer.sharesInput { swap(&dZ, &dA) }
       layers[l - 1].activation.backward(
-        output: below, gradient: dA, rows: rows, columns: layers[l - 1].outputShape.elements)
-      swap(&dZ, &dA)
+        output: below, gradient: dZ, rows: rows, columns: layers[l - 1].outputShape.elements)
     }
     return lossSum
   }

@@ -2,7 +2,8 @@
 ///
 /// One per worker, allocated when a run is set up and reused every step.
 /// Shapes: `input` [capacity, inputs], `targets` [capacity, targetColumns],
-/// `activations[l]` [capacity, output elements of layer l], `delta` and
+/// `activations[l]` [capacity, output elements of layer l] (empty for a
+/// layer that shares its input: its output is the buffer below), `delta` and
 /// `spare` [capacity, maxWidth], `scratch[l]` what layer l asks for.
 public final class Workspace: @unchecked Sendable {
   /// Most rows the buffers hold.
@@ -26,7 +27,9 @@ public final class Workspace: @unchecked Sendable {
     self.capacity = capacity
     input = FloatBuffer(count: capacity * architecture.inputs)
     targets = FloatBuffer(count: capacity * targetColumns)
-    activations = architecture.layers.map { FloatBuffer(count: capacity * $0.outputShape.elements) }
+    activations = architecture.layers.map {
+      FloatBuffer(count: $0.sharesInput ? 0 : capacity * $0.outputShape.elements)
+    }
     scratch = architecture.layers.map { FloatBuffer(count: $0.scratchCount(rows: capacity)) }
     delta = FloatBuffer(count: capacity * architecture.maxWidth)
     spare = FloatBuffer(count: capacity * architecture.maxWidth)

@@ -109,7 +109,12 @@ public final class DataParallelEngine: TrainingEngine, @unchecked Sendable {
   }
 
   /// Compute: every shard's loss sum and gradient into its own buffers, in one `concurrentPerform`.
-  public func compute(parameters: FloatBuffer, data: Dataset, indices: ArraySlice<Int>) -> ComputedBatch {
+  ///
+  /// Shard s runs with `context` advanced by its first row, so each row's
+  /// dropout mask depends on its position in the epoch, never on the shard.
+  public func compute(
+    parameters: FloatBuffer, data: Dataset, indices: ArraySlice<Int>, context: PassContext
+  ) -> ComputedBatch {
     let rows = indices.count
     precondition(rows > 0 && rows <= plan.batchSize, "batch of \(rows) rows does not fit the plan")
     precondition(data.targetColumns == targetColumns, "target columns differ from the engine's")
@@ -119,7 +124,7 @@ public final class DataParallelEngine: TrainingEngine, @unchecked Sendable {
       while shard < shards {
         computeShard(
           shard, rows: rows, parameters: parameters, data: data, indices: indices,
-          workspace: workspaces[worker])
+          workspace: workspaces[worker], context: context)
         shard += workerCount
       }
     }
@@ -198,9 +203,10 @@ public final class DataParallelEngine: TrainingEngine, @unchecked Sendable {
   /// Gathers shard `shard`'s rows and runs forward and backward on them.
   private func computeShard(
     _ shard: Int, rows: Int, parameters: FloatBuffer, data: Dataset,
-    indices: ArraySlice<Int>, workspace: Workspace
+    indices: ArraySlice<Int>, workspace: Workspace, context: PassContext
   ) {
-    let range = plan.rows(ofShard: shard, inBatchOf: rows).shifted(by: indices.startIndex)
+    let shardRows = plan.rows(ofShard: shard, inBatchOf: rows)
+    let range = shardRows.shifted(by: indices.startIndex)
     let features = data.features
     var input = UnsafePointer(data.inputs.row(indices[range.lowerBound]))
     var targets = UnsafePointer(data.targets.row(indices[range.lowerBound]))
@@ -232,7 +238,7 @@ public final class DataParallelEngine: TrainingEngine, @unchecked Sendable {
     shardLosses[shard] = network.lossAndGradient(
       parameters: parameters.pointer, input: input, targets: targets,
       targetColumns: targetColumns, rows: range.count, workspace: workspace,
-      gradient: shardGradients[shard].pointer)
+      gradient: shardGradients[shard].pointer, context: context.advanced(by: shardRows.lowerBound))
   }
 
   /// gradient[chunk] = scale · Σ_s shard_s[chunk] (s in order); records Σ g² and finiteness.

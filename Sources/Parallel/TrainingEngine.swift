@@ -86,8 +86,13 @@ public protocol TrainingEngine: AnyObject, Sendable {
   /// Compute: the loss and each shard's gradient for the rows `indices` of `data`.
   ///
   /// `indices` are row numbers of `data`; their count must be between 1 and
-  /// the batch size the engine was set up for.
-  func compute(parameters: FloatBuffer, data: Dataset, indices: ArraySlice<Int>) -> ComputedBatch
+  /// the batch size the engine was set up for. `context` is a training
+  /// context: the run's seed, the step's number, and the position in the
+  /// epoch's order of the first of `indices` (row r of the batch is at
+  /// `context.firstPosition + r`); dropout masks are keyed by them.
+  func compute(
+    parameters: FloatBuffer, data: Dataset, indices: ArraySlice<Int>, context: PassContext
+  ) -> ComputedBatch
 
   /// Reduce: the shard gradients of `batch` added in shard order and scaled, with norm and finiteness.
   func reduce(_ batch: ComputedBatch) -> ReducedGradient
@@ -104,14 +109,44 @@ public protocol TrainingEngine: AnyObject, Sendable {
 }
 
 extension TrainingEngine {
-  /// One step on the rows `indices` of `data`: compute, reduce, then apply if everything is finite.
+  /// Compute for a network without dropout, whose passes need no seed or step.
   ///
-  /// A step whose loss or gradient is not finite changes nothing and says so.
+  /// The batch's first row is taken to sit at `indices.startIndex` of the
+  /// epoch (true for a slice of the epoch's order). A network with dropout
+  /// must call `compute(parameters:data:indices:context:)` with its step.
+  public func compute(parameters: FloatBuffer, data: Dataset, indices: ArraySlice<Int>) -> ComputedBatch {
+    precondition(
+      !network.architecture.isStochastic,
+      "a network with dropout needs the step's seed and number: pass a training context")
+    return compute(
+      parameters: parameters, data: data, indices: indices,
+      context: .training(seed: 0, step: 0, firstPosition: indices.startIndex))
+  }
+
+  /// One step of a network without dropout: `step(…, context:)` with a context that needs no seed or step.
   public func step(
     parameters: FloatBuffer, optimizer: OptimizerState, data: Dataset,
     indices: ArraySlice<Int>, learningRate: Double
   ) -> StepOutcome {
-    let batch = compute(parameters: parameters, data: data, indices: indices)
+    precondition(
+      !network.architecture.isStochastic,
+      "a network with dropout needs the step's seed and number: pass a training context")
+    return step(
+      parameters: parameters, optimizer: optimizer, data: data, indices: indices,
+      learningRate: learningRate, context: .training(seed: 0, step: 0, firstPosition: indices.startIndex))
+  }
+
+  /// One step on the rows `indices` of `data`: compute, reduce, then apply if everything is finite.
+  ///
+  /// A step whose loss or gradient is not finite changes nothing and says so.
+  /// `context` as for `compute`: `.training(seed: seed, step: step,
+  /// firstPosition: p)` where p is the position of the batch's first row in
+  /// the epoch's order.
+  public func step(
+    parameters: FloatBuffer, optimizer: OptimizerState, data: Dataset,
+    indices: ArraySlice<Int>, learningRate: Double, context: PassContext
+  ) -> StepOutcome {
+    let batch = compute(parameters: parameters, data: data, indices: indices, context: context)
     guard batch.loss.isFinite else {
       return StepOutcome(loss: batch.loss, gradientNorm: .nan, rows: batch.rows, isFinite: false)
     }

@@ -231,8 +231,8 @@ final class CheckpointTests: XCTestCase {
         { $0.groups["model"]?.groups["layer_1"]?.attributes["activation"] = .string("swish") }
       ),
       (
-        "/model/layer_0@kind: unknown layer kind \"conv2d\" (this build knows dense)",
-        { $0.groups["model"]?.groups["layer_0"]?.attributes["kind"] = .string("conv2d") }
+        "/model/layer_0@kind: unknown layer kind \"conv3d\" (this build knows dense, conv2d, max_pool2d, avg_pool2d, flatten, dropout)",
+        { $0.groups["model"]?.groups["layer_0"]?.attributes["kind"] = .string("conv3d") }
       ),
       (
         "/optimizer@kind: unknown optimizer \"lion\"",

@@ -156,7 +156,9 @@ final class CLITests: XCTestCase {
     let inspect = try nnbatch(["inspect", checkpoint])
     XCTAssertEqual(inspect.status, 0, inspect.stderr)
     for fragment in [
-      "layer_0   [1, 16]  tanh", "layer_1   [16, 1]  linear", "step 450, 150 epochs done",
+      "layer_0  dense  [16]                  32  [1, 16]  tanh",
+      "layer_1  dense  [1]                   17  [16, 1]  linear", " 49  all trainable",
+      "step 450, 150 epochs done",
       "\"name\": \"reg\"",
     ] {
       XCTAssertTrue(inspect.stdout.contains(fragment), "inspect lacks \(fragment):\n\(inspect.stdout)")

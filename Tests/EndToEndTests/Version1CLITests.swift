@@ -18,7 +18,8 @@ final class Version1CLITests: XCTestCase {
     let inspect = try run(["inspect", Self.fixture])
     XCTAssertEqual(inspect.status, 0, inspect.stderr)
     for fragment in [
-      "nnbatch-checkpoint v1", "layer_0   [4, 32]  relu", "layer_2   [16, 3]  softmax",
+      "nnbatch-checkpoint v1", "layer_0  dense  [32]                 160  [4, 32]  relu",
+      "layer_2  dense  [3]                   51  [16, 3]  softmax", " 739  all trainable",
       "step 25, epoch 2 in progress (10 batches done), 800 samples seen",
       "labels setosa,versicolor,virginica",
     ] {

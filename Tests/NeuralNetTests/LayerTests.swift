@@ -38,12 +38,12 @@ final class LayerTests: XCTestCase {
       guard let input = xp.baseAddress else { return }
       layer.forward(
         parameters: parameters.pointer, input: input, output: output.pointer, rows: rows,
-        scratch: scratch.pointer)
+        scratch: scratch.pointer, context: .inference)
       activation.backward(output: output.pointer, gradient: dZ.pointer, rows: rows, columns: units)
       layer.backward(
         parameters: parameters.pointer, input: input, output: output.pointer,
         outputGradient: dZ.pointer, rows: rows, gradient: gradient.pointer, inputGradient: dX.pointer,
-        scratch: scratch.pointer)
+        scratch: scratch.pointer, context: .inference)
     }
 
     // Reference in Double, reading the tensors by name, shape and offset.
@@ -218,14 +218,15 @@ final class LayerTests: XCTestCase {
     ) {}
     func forward(
       parameters: UnsafePointer<Float>, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
-      rows: Int, scratch: UnsafeMutablePointer<Float>
+      rows: Int, scratch: UnsafeMutablePointer<Float>, context: PassContext
     ) {
       output.update(from: input, count: rows * inputShape.elements)
     }
     func backward(
       parameters: UnsafePointer<Float>, input: UnsafePointer<Float>, output: UnsafePointer<Float>,
       outputGradient: UnsafePointer<Float>, rows: Int, gradient: UnsafeMutablePointer<Float>,
-      inputGradient: UnsafeMutablePointer<Float>?, scratch: UnsafeMutablePointer<Float>
+      inputGradient: UnsafeMutablePointer<Float>?, scratch: UnsafeMutablePointer<Float>,
+      context: PassContext
     ) {
       inputGradient?.update(from: outputGradient, count: rows * inputShape.elements)
     }

@@ -23,7 +23,7 @@ public enum Evaluate {
     model.scaler.apply(to: dataset.inputs)
     let prepared = PreparedData(
       train: dataset, validation: nil, labels: model.checkpoint.data.labels, scaler: model.scaler,
-      targetScaler: model.targetScaler)
+      targetScaler: model.targetScaler, sampleShape: model.network.architecture.inputShape)
     try DataLoader.check(prepared, against: config, classes: nil)
     // The loss is computed as in training (scaled targets); MAE and R² in the targets' units.
     model.targetScaler.apply(to: dataset.targets)

@@ -1,5 +1,6 @@
 import Checkpoints
 import Foundation
+import NeuralNet
 
 /// `nnbatch inspect`: a human (or JSON) summary of a checkpoint.
 public enum Inspect {
@@ -19,7 +20,8 @@ public enum Inspect {
         "layers": zip(layers, c.architecture.layers).map { description, layer in
           var entry: [String: Any] = [
             "kind": description.kind, "inputs": layer.inputShape.elements,
-            "output_shape": layer.outputShape.dimensions,
+            "input_shape": layer.inputShape.dimensions, "output_shape": layer.outputShape.dimensions,
+            "parameters": layer.parameterCount,
           ]
           for setting in description.settings { entry[setting.key] = setting.value.jsonValue }
           return entry
@@ -51,11 +53,9 @@ public enum Inspect {
     lines.append("progress    step \(counters.step), \(position), \(counters.samplesSeen) samples seen")
     let kinds = Set(layers.map(\.kind)).sorted().joined(separator: "/")
     lines.append(
-      "model       \(layers.count) \(kinds) layers, \(c.parameters.count) parameters, input \(c.architecture.inputShape)"
+      "model       \(layers.count) \(kinds) layers, \(grouped(c.parameters.count)) parameters, input \(c.architecture.inputShape)"
     )
-    for (i, layer) in layers.enumerated() {
-      lines.append("  layer_\(i)   \(layer.summary)")
-    }
+    lines.append(contentsOf: summaryTable(c.architecture))
     let settings = hyper.map { p in
       if case .number(let value) = p.value { return "\(p.name)=\(format6(value))" }
       return p.description
@@ -77,6 +77,43 @@ public enum Inspect {
     lines.append(
       contentsOf: c.config.split(separator: "\n", omittingEmptySubsequences: false).map { "  " + $0 })
     return lines.joined(separator: "\n")
+  }
+
+  /// The layers as a table like Keras's `model.summary()`: kind, output shape, parameters, settings.
+  static func summaryTable(_ architecture: Architecture) -> [String] {
+    let descriptions = architecture.layerDescriptions
+    var rows: [[String]] = [["layer", "kind", "output shape", "parameters", "settings"]]
+    rows.append(["input", "", "\(architecture.inputShape)", "", ""])
+    for (i, (layer, description)) in zip(architecture.layers, descriptions).enumerated() {
+      rows.append([
+        "layer_\(i)", description.kind, "\(layer.outputShape)", grouped(layer.parameterCount),
+        description.summary,
+      ])
+    }
+    rows.append(["total", "", "", grouped(architecture.parameterCount), "all trainable"])
+    let widths = (0..<4).map { column in rows.map { $0[column].count }.max() ?? 0 }
+    return rows.map { row in
+      let cells = [
+        row[0].padding(toLength: widths[0], withPad: " ", startingAt: 0),
+        row[1].padding(toLength: widths[1], withPad: " ", startingAt: 0),
+        row[2].padding(toLength: widths[2], withPad: " ", startingAt: 0),
+        String(repeating: " ", count: widths[3] - row[3].count) + row[3],
+        row[4],
+      ]
+      let line = "  " + cells.joined(separator: "  ")
+      return String(line.reversed().drop(while: { $0 == " " }).reversed())
+    }
+  }
+
+  /// `n` with thousands separated by commas: 1,234,567.
+  static func grouped(_ n: Int) -> String {
+    let digits = String(n.magnitude)
+    var result = ""
+    for (i, digit) in digits.enumerated() {
+      if i > 0 && (digits.count - i) % 3 == 0 { result.append(",") }
+      result.append(digit)
+    }
+    return n < 0 ? "-" + result : result
   }
 
   private static func jsonValue(_ value: HyperParameter.Value) -> Any {

@@ -31,12 +31,13 @@ public struct Config: Sendable {
   public var scaling: Scaling
   /// Scaling of regression targets (`data.scale_targets`).
   public var targetScaling: Scaling
-  /// Layers, input side first.
+  /// Layers of the network, input side first: the config's, plus the flatten implied before
+  /// the first dense layer after a spatial one.
   public var layers: [any LayerSpec]
-  /// Outputs per sample of these layers on `features` inputs, or nil when they do not fit them.
-  public func outputs(features: Int) -> Int? {
-    try? Architecture(input: [features], layers: layers).outputs
-  }
+  /// The config path of each of `layers` ("$.model.layers[3]"); an implied flatten has its dense layer's.
+  public var layerPaths: [String]
+  /// `data.shape`: one sample's shape, such as [1, 8, 8], when the config gives it.
+  public var dataShape: Shape?
   /// Weight initialiser.
   public var initializer: Initializer
   /// Whether layers have biases (`model.bias`, the default of every dense layer).
@@ -140,6 +141,7 @@ extension Config {
 
     // Model first: the data's checks use its output width.
     var layers: [any LayerSpec] = []
+    var layerPaths: [String] = []
     var initializer = Initializer.xavierUniform
     var bias = true
     if let model = root.object("model") {
@@ -167,6 +169,7 @@ extension Config {
               items[i], "\(model.childPath("layers"))[\(i)].activation",
               "softmax is only allowed on the last layer (layer \(layers.count - 1)), found it on layer \(i)")
           }
+          (layers, layerPaths) = LayerConfigs.withImpliedFlatten(layers, path: model.childPath("layers"))
         }
       } else {
         model.missing("layers", "an array of {\"units\": N, \"activation\": NAME}")
@@ -302,8 +305,10 @@ extension Config {
     var validationSplit = 0.0
     var scaling = Scaling.none
     var targetScaling = Scaling.none
+    var dataShape: Shape?
     if let d = root.object("data") {
       dataConfig = decodeData(d, seed: seed, sink: sink)
+      dataShape = decodeShape(d)
       validationSplit = d.double("validation_split", min: 0, max: 1, exclusiveMax: true) ?? 0
       scaling = d.choice("scale", Scaling.self, what: "scaling") ?? .none
       targetScaling = d.choice("scale_targets", Scaling.self, what: "scaling") ?? .none
@@ -344,7 +349,7 @@ extension Config {
     return Config(
       file: file, text: text, name: name, seed: seed, data: dataConfig, validation: validation,
       validationSplit: validationSplit, scaling: scaling, targetScaling: targetScaling, layers: layers,
-      initializer: initializer,
+      layerPaths: layerPaths, dataShape: dataShape, initializer: initializer,
       bias: bias, loss: loss, optimizer: optimizer, schedule: schedule, epochs: epochs,
       batchSize: batchSize, shardSize: shardSize ?? defaultShardSize(batchSize: batchSize), shuffle: shuffle,
       dropLast: dropLast, earlyStopping: earlyStopping, checkpointDir: checkpointDir,

@@ -13,7 +13,23 @@ public struct PreparedData: Sendable {
   /// The regression-target scaling fitted on the training split (`data.scale_targets`).
   public var targetScaler: AffineScaler
   /// A digest of the samples before scaling (see `DataLoader.fingerprint(of:)`); empty when not computed.
-  public var fingerprint: String = ""
+  public var fingerprint: String
+  /// One sample's shape: `data.shape`, the source's own (IDX images [1, H, W]), or [features].
+  public var sampleShape: Shape
+
+  /// Prepared samples; `sampleShape` nil means flat samples [features].
+  public init(
+    train: Dataset, validation: Dataset?, labels: [String], scaler: AffineScaler, targetScaler: AffineScaler,
+    sampleShape: Shape? = nil, fingerprint: String = ""
+  ) {
+    self.train = train
+    self.validation = validation
+    self.labels = labels
+    self.scaler = scaler
+    self.targetScaler = targetScaler
+    self.sampleShape = sampleShape ?? [train.features]
+    self.fingerprint = fingerprint
+  }
 }
 
 /// Training and validation samples before scaling, as the config selects them.
@@ -26,6 +42,8 @@ package struct SelectedData {
   package var labels: [String]
   /// Classes known from the training source (synthetic, idx), else nil.
   package var classes: Int?
+  /// One sample's shape as the training source gives it (IDX images), else nil.
+  package var sourceShape: Shape?
 }
 
 /// Reads data sources through their readers, splits, scales and checks them against the model.
@@ -46,8 +64,9 @@ public enum DataLoader {
     let train = selected.train
     let validation = selected.validation
     try requireTwoClasses(train, config: config, labels: selected.labels)
+    let sampleShape = try config.sampleShape(features: train.features, sourceShape: selected.sourceShape)
     let fingerprint = fingerprint(of: selected)
-    var scaler: AffineScaler
+    let scaler: AffineScaler
     if let saved, saved.features.kind == config.scaling, saved.features.shift.count == train.features {
       scaler = saved.features
     } else {
@@ -57,7 +76,7 @@ public enum DataLoader {
     }
     scaler.apply(to: train.inputs)
     if let validation { scaler.apply(to: validation.inputs) }
-    var targetScaler: AffineScaler
+    let targetScaler: AffineScaler
     if let saved, saved.targets.kind == config.targetScaling,
       saved.targets.shift.count == (config.targetScaling == .none ? 0 : train.targetColumns)
     {
@@ -71,13 +90,13 @@ public enum DataLoader {
     try check(
       PreparedData(
         train: train, validation: validation, labels: selected.labels, scaler: scaler,
-        targetScaler: .identity),
+        targetScaler: .identity, sampleShape: sampleShape),
       against: config, classes: selected.classes)
     targetScaler.apply(to: train.targets)
     if let validation { targetScaler.apply(to: validation.targets) }
     return PreparedData(
       train: train, validation: validation, labels: selected.labels, scaler: scaler,
-      targetScaler: targetScaler, fingerprint: fingerprint)
+      targetScaler: targetScaler, sampleShape: sampleShape, fingerprint: fingerprint)
   }
 
   /// A classifier trained on one class learns nothing: refuse it.
@@ -132,14 +151,16 @@ public enum DataLoader {
       }
       return SelectedData(
         train: all, validation: Dataset(inputs: rawValidation.inputs, targets: rawValidation.targets),
-        labels: labels, classes: raw.classes)
+        labels: labels, classes: raw.classes, sourceShape: raw.sampleShape)
     }
     if config.validationSplit > 0 {
       let split = try holdOut(all, fraction: config.validationSplit, seed: config.seed, file: config.file)
       return SelectedData(
-        train: split.train, validation: split.validation, labels: labels, classes: raw.classes)
+        train: split.train, validation: split.validation, labels: labels, classes: raw.classes,
+        sourceShape: raw.sampleShape)
     }
-    return SelectedData(train: all, validation: nil, labels: labels, classes: raw.classes)
+    return SelectedData(
+      train: all, validation: nil, labels: labels, classes: raw.classes, sourceShape: raw.sampleShape)
   }
 
   /// The seeded hold-out of `data.validation_split`: `fraction` of the rows for validation, in file order.
@@ -168,7 +189,7 @@ public enum DataLoader {
   /// Checks targets against the loss and the output layer.
   static func check(_ data: PreparedData, against config: Config, classes: Int?) throws(NNBatchError) {
     // Layers that do not fit the data are reported when the network is built.
-    guard let outputs = config.outputs(features: data.train.features) else { return }
+    guard let outputs = config.outputs(sample: data.sampleShape) else { return }
     let name = config.data.source.description
     let columns = data.train.targetColumns
     if config.loss == .crossEntropy && columns == 1 {

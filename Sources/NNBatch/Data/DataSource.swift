@@ -154,6 +154,8 @@ package protocol SampleReader: AnyObject {
   var labels: [String] { get }
   /// Classes known from the source (synthetic, idx), else nil.
   var classes: Int? { get }
+  /// One sample's shape when the source knows it (IDX images: [1, H, W]), else nil.
+  var sampleShape: Shape? { get }
 
   /// The next block of at most `maxRows` rows, or nil when every row was handed out.
   func next(maxRows: Int) throws(NNBatchError) -> SampleBlock?
@@ -180,8 +182,11 @@ extension SampleReader {
     return RawData(
       inputs: Matrix(rows: rows, columns: features, values: inputs),
       targets: Matrix(rows: rows, columns: targetColumns, values: targets), labels: labels,
-      classes: classes)
+      classes: classes, sampleShape: sampleShape)
   }
+
+  /// Sources know no shape unless they say so.
+  package var sampleShape: Shape? { nil }
 }
 
 /// Samples read from a source, before splitting and scaling.
@@ -194,14 +199,21 @@ public struct RawData: Sendable {
   public var labels: [String]
   /// Classes known from the source (synthetic, idx), else nil.
   public var classes: Int?
+  /// One sample's shape when the source knows it (IDX images: [1, H, W]), else nil.
+  public var sampleShape: Shape?
 
   /// Samples with their metadata.
-  public init(inputs: Matrix, targets: Matrix, labels: [String] = [], classes: Int? = nil) {
+  public init(
+    inputs: Matrix, targets: Matrix, labels: [String] = [], classes: Int? = nil, sampleShape: Shape? = nil
+  ) {
     precondition(inputs.rows == targets.rows, "inputs and targets differ in row count")
+    precondition(
+      sampleShape.map { $0.elements == inputs.columns } ?? true, "sample shape does not fit the features")
     self.inputs = inputs
     self.targets = targets
     self.labels = labels
     self.classes = classes
+    self.sampleShape = sampleShape
   }
 }
 
@@ -223,6 +235,8 @@ package final class InMemorySamples: SampleReader {
   package var labels: [String] { data.labels }
   /// Classes known from the source.
   package var classes: Int? { data.classes }
+  /// One sample's shape, when the source knows it.
+  package var sampleShape: Shape? { data.sampleShape }
 
   /// The next rows; the whole set itself (no copy) when it fits in one block.
   package func next(maxRows: Int) throws(NNBatchError) -> SampleBlock? {
@@ -254,7 +268,7 @@ package final class InMemorySamples: SampleReader {
     let result = RawData(
       inputs: copyRows(data.inputs, from: position, count: rest),
       targets: copyRows(data.targets, from: position, count: rest), labels: data.labels,
-      classes: data.classes)
+      classes: data.classes, sampleShape: data.sampleShape)
     position = total
     return result
   }

@@ -38,7 +38,9 @@ enum ResumeCheck {
     checkpoint: Checkpoint, saved: Config, config: Config, architecture: Architecture
   ) -> [String] {
     var lines = Differences()
-    lines.append(contentsOf: modelDifferences(checkpoint: checkpoint.architecture, model: architecture))
+    lines.append(
+      contentsOf: modelDifferences(
+        checkpoint: checkpoint.architecture, model: architecture, paths: config.layerPaths))
     // model.init is not compared: a resumed run restores its weights, so it cannot matter.
     lines.compare("$.loss", saved.loss.rawValue, config.loss.rawValue)
     compareOptimizer(checkpoint.optimizer.settings, config.optimizer, into: &lines)
@@ -85,7 +87,12 @@ enum ResumeCheck {
   }
 
   /// Differences of the model: input width, layer count, each layer's kind and settings.
-  static func modelDifferences(checkpoint: Architecture, model: Architecture) -> [String] {
+  ///
+  /// `paths` are the config paths of `model`'s layers (an implied flatten
+  /// shifts the indices); missing ones are `$.model.layers[i]`.
+  static func modelDifferences(checkpoint: Architecture, model: Architecture, paths: [String] = [])
+    -> [String]
+  {
     var lines = Differences()
     lines.compare("input shape (from $.data)", checkpoint.inputShape, model.inputShape)
     if checkpoint.layers.count != model.layers.count {
@@ -95,7 +102,7 @@ enum ResumeCheck {
     for (index, (old, new)) in zip(checkpoint.layers, model.layers).enumerated() {
       let before = LayerSchemas.describe(old)
       let after = LayerSchemas.describe(new)
-      let path = "$.model.layers[\(index)]"
+      let path = index < paths.count ? paths[index] : "$.model.layers[\(index)]"
       guard before.kind == after.kind else {
         lines.compare("\(path).kind", before.kind, after.kind)
         continue
@@ -110,20 +117,24 @@ enum ResumeCheck {
   /// Why a warm start (`--init-from`) cannot copy the checkpoint's parameters: tensor shapes that differ.
   ///
   /// Said in config terms where a setting explains it, else as the shapes.
-  static func shapeDifferences(checkpoint: Architecture, model: Architecture) -> [String] {
+  static func shapeDifferences(checkpoint: Architecture, model: Architecture, paths: [String] = [])
+    -> [String]
+  {
     func shapes(_ layer: any Layer) -> [String] { layer.parameters.map { "\($0.name) \($0.shape)" } }
     let sameShapes =
       checkpoint.layers.count == model.layers.count
       && zip(checkpoint.layers, model.layers).allSatisfy { shapes($0) == shapes($1) }
     guard !sameShapes else { return [] }
     // Activations may change in a warm start; shapes are what must match.
-    let lines = modelDifferences(checkpoint: checkpoint, model: model).filter { !$0.contains(".activation:") }
+    let lines = modelDifferences(checkpoint: checkpoint, model: model, paths: paths).filter {
+      !$0.contains(".activation:")
+    }
     if !lines.isEmpty { return lines }
     return zip(checkpoint.layers, model.layers).enumerated().compactMap { index, pair in
       let (old, new) = (shapes(pair.0), shapes(pair.1))
       return old == new
         ? nil
-        : "$.model.layers[\(index)]: checkpoint has \(old.joined(separator: ", ")), config has \(new.joined(separator: ", "))"
+        : "\(index < paths.count ? paths[index] : "$.model.layers[\(index)]"): checkpoint has \(old.joined(separator: ", ")), config has \(new.joined(separator: ", "))"
     }
   }
 

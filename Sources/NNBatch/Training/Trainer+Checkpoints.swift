@@ -120,7 +120,7 @@ extension Trainer {
       throw NNBatchError(.usage, "cannot initialise from \(path): \(error)")
     }
     let differences = ResumeCheck.shapeDifferences(
-      checkpoint: checkpoint.architecture, model: network.architecture)
+      checkpoint: checkpoint.architecture, model: network.architecture, paths: config.layerPaths)
     guard differences.isEmpty else {
       throw NNBatchError(
         .usage, differences.map { "cannot initialise from \(path): layer shapes differ: \($0)" })

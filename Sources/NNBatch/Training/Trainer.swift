@@ -80,14 +80,7 @@ public final class Trainer {
     data = try DataLoader.prepare(
       config, scalers: continued.map { ($0.checkpoint.data.features, $0.checkpoint.data.targets) })
     dataFingerprint = data.fingerprint
-    let architecture: Architecture
-    do {
-      architecture = try Architecture(input: [data.train.features], layers: config.layers)
-    } catch {
-      var path = "$.model.layers"
-      if case .layer(let index, _, _, _) = error { path += "[\(index)]" }
-      throw NNBatchError(.usage, "\(config.file): \(path): \(error)")
-    }
+    let architecture = try config.architecture(input: config.networkInput(sample: data.sampleShape))
     try Trainer.requireMemory(
       architecture, config: config, threads: options.threads, targetColumns: data.train.targetColumns)
     network = Network(architecture: architecture, loss: config.loss)
@@ -191,9 +184,10 @@ public final class Trainer {
         let start = batchInEpoch * batchSize
         let indices = order[start..<min(start + batchSize, n)]
         learningRate = schedule.learningRate(base: config.optimizer.learningRate, step: step, epoch: epoch)
+        // Dropout masks are keyed by (seed, step, position in the epoch's order): the same on resume.
         let outcome = engine.step(
           parameters: parameters, optimizer: optimizer, data: data.train, indices: indices,
-          learningRate: learningRate)
+          learningRate: learningRate, context: .training(seed: config.seed, step: step, firstPosition: start))
         guard outcome.isFinite else {
           throw NNBatchError(
             .failure,

@@ -11,8 +11,15 @@
 
 /// A fully connected layer: `units` outputs, each a weighted sum of every input plus a bias.
 ///
+/// Input: flat samples [I] (I features); an image [C, H, W] goes through a
+/// `Flatten` first, since a dense layer refuses inputs of rank > 1.
 /// Parameters, in storage order: `weights` [inputs, units] (row i holds the
 /// weights from input i), then `biases` [units] when `bias` is set.
+///
+/// ### See Also
+/// - ``Conv2D``
+/// - ``Flatten``
+/// - ``Dropout``
 public struct Dense: Layer {
   /// A dense layer's settings, as written in a config: `{"units": 4, "activation": "sigmoid"}`.
   public struct Spec: LayerSpec {
@@ -101,7 +108,7 @@ public struct Dense: Layer {
   /// Z = X · W, + b on every row, then A = f(Z) in place.
   public func forward(
     parameters: UnsafePointer<Float>, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
-    rows: Int, scratch: UnsafeMutablePointer<Float>
+    rows: Int, scratch: UnsafeMutablePointer<Float>, context: PassContext
   ) {
     let units = spec.units
     gemm(
@@ -121,7 +128,8 @@ public struct Dense: Layer {
   public func backward(
     parameters: UnsafePointer<Float>, input: UnsafePointer<Float>, output: UnsafePointer<Float>,
     outputGradient dZ: UnsafePointer<Float>, rows: Int, gradient: UnsafeMutablePointer<Float>,
-    inputGradient: UnsafeMutablePointer<Float>?, scratch: UnsafeMutablePointer<Float>
+    inputGradient: UnsafeMutablePointer<Float>?, scratch: UnsafeMutablePointer<Float>,
+    context: PassContext
   ) {
     let units = spec.units
     gemm(

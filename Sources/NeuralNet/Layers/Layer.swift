@@ -1,6 +1,7 @@
 // The layer seam: what a layer kind provides, and how one is described before shapes are known.
 //
-// A layer kind is one file in this folder (see Dense.swift) with two types:
+// A layer kind is one file in this folder (see Dense.swift, Conv2D.swift,
+// Pooling.swift, Flatten.swift, Dropout.swift) with two types:
 // - its *spec* (`LayerSpec`): kind name and settings, as written in a config
 //   or a checkpoint; it builds the layer once the input shape is known;
 // - the *layer* (`Layer`): shapes, parameter tensors, initialisation,
@@ -140,23 +141,39 @@ public protocol Layer: Sendable {
     _ parameters: UnsafeMutablePointer<Float>, with initializer: Initializer,
     using generator: inout SeededGenerator)
 
+  /// Whether the output is the input itself read with another shape (`Flatten`).
+  ///
+  /// The network then passes the input's buffer on as the output and calls
+  /// neither `forward` nor `backward`: dX is dZ, no copy either way. Such a
+  /// layer has no parameters and a `linear` activation.
+  var sharesInput: Bool { get }
+
+  /// Whether a training pass depends on the context's random key (seed, step, positions): dropout.
+  ///
+  /// Engines refuse to train such a network without a real step context.
+  var isStochastic: Bool { get }
+
   /// A = f(Z) of `rows` rows: reads X [rows, input.elements], writes A [rows, output.elements].
   ///
-  /// `parameters` is the flat buffer; `scratch` holds `scratchCount(rows:)` floats.
+  /// `parameters` is the flat buffer; `scratch` holds `scratchCount(rows:)`
+  /// floats; `context` says whether this is training and where the rows sit
+  /// (row r is at position `context.firstPosition + r` of the epoch).
   func forward(
     parameters: UnsafePointer<Float>, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
-    rows: Int, scratch: UnsafeMutablePointer<Float>)
+    rows: Int, scratch: UnsafeMutablePointer<Float>, context: PassContext)
 
   /// From dZ [rows, output.elements]: the layer's parameter gradients and, if asked, dX.
   ///
   /// `input` and `output` are the X and A of the forward on these rows.
   /// Gradients of the *sum* over rows overwrite the layer's ranges of the
   /// flat `gradient`; `inputGradient` (dX [rows, input.elements], before the
-  /// previous layer's activation) is nil for the first layer.
+  /// previous layer's activation) is nil for the first layer. `context` is
+  /// the one the forward ran with.
   func backward(
     parameters: UnsafePointer<Float>, input: UnsafePointer<Float>, output: UnsafePointer<Float>,
     outputGradient: UnsafePointer<Float>, rows: Int, gradient: UnsafeMutablePointer<Float>,
-    inputGradient: UnsafeMutablePointer<Float>?, scratch: UnsafeMutablePointer<Float>)
+    inputGradient: UnsafeMutablePointer<Float>?, scratch: UnsafeMutablePointer<Float>,
+    context: PassContext)
 }
 
 extension Layer {
@@ -168,4 +185,10 @@ extension Layer {
 
   /// Layers need no scratch unless they say so.
   public func scratchCount(rows: Int) -> Int { 0 }
+
+  /// Layers write their own output unless they say so.
+  public var sharesInput: Bool { false }
+
+  /// Layers compute the same in every pass unless they say so.
+  public var isStochastic: Bool { false }
 }

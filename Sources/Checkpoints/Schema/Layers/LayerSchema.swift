@@ -81,7 +81,9 @@ public struct LayerDescription: Sendable, Hashable {
 /// A new layer kind is its NeuralNet file plus one entry here (in its own
 /// file next to `Dense.swift`).
 public enum LayerSchemas {
-  static let all: [any LayerSchema] = [DenseSchema()]
+  static let all: [any LayerSchema] = [
+    DenseSchema(), Conv2DSchema(), MaxPool2DSchema(), AvgPool2DSchema(), FlattenSchema(), DropoutSchema(),
+  ]
 
   /// The kind names this build reads, for messages.
   public static var kinds: [String] { all.map(\.kind) }

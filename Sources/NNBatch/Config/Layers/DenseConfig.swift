@@ -6,6 +6,7 @@ import NeuralNet
 /// linear and `bias` to `model.bias`.
 package enum DenseConfig: LayerConfig {
   package static let type = Dense.Spec.kind
+  package static let shapeRole = LayerShapeRole.flat
 
   package static func decode(_ keys: ObjectReader, defaults: LayerDefaults) -> (any LayerSpec)? {
     let units = keys.int("units", min: 1, max: 1 << 20)

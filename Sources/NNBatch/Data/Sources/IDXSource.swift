@@ -5,7 +5,9 @@ import NeuralNet
 /// Config keys: `images`, `labels`. Layout: magic 0x0000_08RR (08 = unsigned
 /// byte elements, RR = rank), then one big-endian UInt32 per dimension, then
 /// the elements. Images [count, d1, d2, ...] are flattened to [count, d1·d2·...]
-/// and scaled to [0, 1]; labels [count] are class indices.
+/// and scaled to [0, 1]; labels [count] are class indices. One image's shape
+/// is kept for convolutions: [count, H, W] gives [1, H, W] (one channel),
+/// [count, C, H, W] gives [C, H, W], [count, F] gives [F].
 package struct IDXSource: FileDataSource {
   /// The config name.
   package static let name = "idx"
@@ -67,13 +69,14 @@ package struct IDXSource: FileDataSource {
   package static func openInputs(_ path: String, _ request: InputRequest) throws(NNBatchError)
     -> any SampleReader
   {
-    let inputs = try readImages(path)
-    return InMemorySamples(RawData(inputs: inputs, targets: Matrix(rows: inputs.rows, columns: 0)))
+    let (inputs, shape) = try readImages(path)
+    return InMemorySamples(
+      RawData(inputs: inputs, targets: Matrix(rows: inputs.rows, columns: 0), sampleShape: shape))
   }
 
   /// Reads both files into memory.
   package func open(task: LearningTask, labels known: [String]) throws(NNBatchError) -> any SampleReader {
-    let inputs = try Self.readImages(images)
+    let (inputs, shape) = try Self.readImages(images)
     let (labelShape, labelBytes) = try Self.parse(labels, expectedRank: 1)
     let count = inputs.rows
     guard labelShape[0] == count else {
@@ -86,13 +89,14 @@ package struct IDXSource: FileDataSource {
       targets.storage.pointer[i] = Float(label)
       classes = max(classes, Int(label) + 1)
     }
-    return InMemorySamples(RawData(inputs: inputs, targets: targets, labels: [], classes: classes))
+    return InMemorySamples(
+      RawData(inputs: inputs, targets: targets, labels: [], classes: classes, sampleShape: shape))
   }
 
   // MARK: Reading
 
-  /// An images file as [count, pixels] in [0, 1]: the one IDX-to-matrix path.
-  static func readImages(_ path: String) throws(NNBatchError) -> Matrix {
+  /// An images file as [count, pixels] in [0, 1], and one image's shape: the one IDX-to-matrix path.
+  static func readImages(_ path: String) throws(NNBatchError) -> (Matrix, Shape) {
     let (shape, bytes) = try parse(path, expectedRank: nil)
     guard shape.count >= 2 else {
       throw NNBatchError(
@@ -116,7 +120,9 @@ package struct IDXSource: FileDataSource {
     bytes.withUnsafeBufferPointer { source in
       for i in 0..<(count * features) { x[i] = Float(source[i]) / 255 }
     }
-    return inputs
+    // A rank-3 file holds one-channel images: channels-first [1, H, W].
+    let sample = shape.count == 3 ? [1] + shape.dropFirst() : Array(shape.dropFirst())
+    return (inputs, Shape(sample))
   }
 
   /// Reads an unsigned-byte IDX file: its shape and elements.

@@ -1,0 +1,65 @@
+import HDF5Store
+import NeuralNet
+
+/// A max-pooling layer's group: `kind` = "max_pool2d", `size_height`, `size_width`,
+/// `stride_height`, `stride_width`; no datasets.
+struct MaxPool2DSchema: LayerSchema {
+  func encode(_ spec: MaxPool2D.Spec, layer: any Layer, into group: inout HDF5Node) {
+    encodeWindow(size: spec.size, stride: spec.stride, into: &group)
+  }
+
+  func decode(_ group: NodeReader, input: Shape) throws -> MaxPool2D.Spec {
+    let (size, stride) = try decodeWindow(group)
+    return MaxPool2D.Spec(size: size, stride: stride)
+  }
+
+  func settings(_ spec: MaxPool2D.Spec) -> [LayerDescription.Setting] {
+    windowSettings(size: spec.size, stride: spec.stride)
+  }
+
+  func summary(_ spec: MaxPool2D.Spec, layer: any Layer) -> String {
+    windowSummary(size: spec.size, stride: spec.stride)
+  }
+}
+
+/// An average-pooling layer's group: `kind` = "avg_pool2d", then as max_pool2d.
+struct AvgPool2DSchema: LayerSchema {
+  func encode(_ spec: AvgPool2D.Spec, layer: any Layer, into group: inout HDF5Node) {
+    encodeWindow(size: spec.size, stride: spec.stride, into: &group)
+  }
+
+  func decode(_ group: NodeReader, input: Shape) throws -> AvgPool2D.Spec {
+    let (size, stride) = try decodeWindow(group)
+    return AvgPool2D.Spec(size: size, stride: stride)
+  }
+
+  func settings(_ spec: AvgPool2D.Spec) -> [LayerDescription.Setting] {
+    windowSettings(size: spec.size, stride: spec.stride)
+  }
+
+  func summary(_ spec: AvgPool2D.Spec, layer: any Layer) -> String {
+    windowSummary(size: spec.size, stride: spec.stride)
+  }
+}
+
+private func encodeWindow(size: Size2D, stride: Size2D, into group: inout HDF5Node) {
+  group.set("size_height", size.height)
+  group.set("size_width", size.width)
+  group.set("stride_height", stride.height)
+  group.set("stride_width", stride.width)
+}
+
+private func decodeWindow(_ group: NodeReader) throws -> (Size2D, Size2D) {
+  (
+    Size2D(try group.int("size_height", min: 1), try group.int("size_width", min: 1)),
+    Size2D(try group.int("stride_height", min: 1), try group.int("stride_width", min: 1))
+  )
+}
+
+private func windowSettings(size: Size2D, stride: Size2D) -> [LayerDescription.Setting] {
+  [.init(key: "size", value: .text(sizeText(size))), .init(key: "stride", value: .text(sizeText(stride)))]
+}
+
+private func windowSummary(size: Size2D, stride: Size2D) -> String {
+  stride == size ? "\(size)" : "\(size) stride \(stride)"
+}

@@ -1,0 +1,428 @@
+// 2-D convolution, channels first: A = f(W ⋆ X + b), lowered to GEMM by im2col.
+//
+// Notation (one sample; B rows in a batch):
+//   C input channels, H × W input height × width
+//   F filters (output channels), kh × kw kernel, sh × sw strides
+//   top, left: padding rows above / columns left of the image (0 for valid)
+//   OH × OW output height × width, P = OH·OW output positions
+//   K = C·kh·kw, one receptive field; k = (c·kh + i)·kw + j
+//   X [B, C, H, W]   input            W [F, C, kh, kw] = [F, K]  kernel
+//   Z [B, F, OH, OW] = W ⋆ X + b      b [F]                      biases
+//   Z[n][f][oh][ow] = b[f] + Σ_c,i,j W[f][c][i][j] · X[n][c][oh·sh + i − top][ow·sw + j − left]
+//   (the cross-correlation every framework calls convolution; X is 0 outside the image)
+//
+// Lowering, for a group of G samples n0 ..< n0 + G (G from the shapes, see `groupSize`):
+//   col [K, G·P]: col[k][g·P + p] = X[n0 + g][c][oh·sh + i − top][ow·sw + j − left]   (im2col)
+//   Y   [F, G·P] = W · col                       (gemm NN: M = F, N = G·P, K = K)
+//   Z[n0 + g][f][p] = Y[f][g·P + p] + b[f]       (one pass: bias, samples back to [F, P], ReLU)
+// Backward, from dZ [B, F, P] (the gradient before f):
+//   db[f] = Σ_n Σ_p dZ[n][f][p]
+//   dY  [F, G·P] gathered from dZ (the inverse of the pass above)
+//   dW += dY · colᵀ   [F, K]                     (gemm NT, summed over the groups)
+//   dcol = Wᵀ · dY    [K, G·P]                   (gemm TN), then col2im adds each
+//   dcol[k][g·P + p] into dX[n0 + g][c][oh·sh + i − top][ow·sw + j − left]
+
+/// A 2-D convolution: `filters` kernels slid over a channels-first image, plus a bias, then an activation.
+///
+/// Input: one sample is an image [C, H, W] row-major: C channels, each H rows
+/// (height) of W columns (width). Output: [F, OH, OW], F = `filters`, with
+/// OH × OW given by `padding` and `stride` (valid: ⌊(H − kh) / sh⌋ + 1;
+/// same: ⌈H / sh⌉, the extra padding row at the bottom and column on the
+/// right, as in TensorFlow and Keras).
+///
+/// Parameters, in storage order: `kernel` [filters, channels, kh, kw], then
+/// `biases` [filters] when `bias` is set. The kernel's axis order is
+/// PyTorch's and ONNX's (OIHW): weights load from and export to them without
+/// a transpose, and each filter's receptive field, K = C·kh·kw values, is
+/// contiguous, so the kernel is the [F, K] left operand of the im2col GEMM
+/// as stored.
+///
+/// Settings: `filters` (F ≥ 1), `kernel` (kh × kw, each ≥ 1, no larger than
+/// the padded input), `stride` (sh × sw ≥ 1, default 1), `padding` (`valid`
+/// or `same`), `activation`, `bias`.
+///
+/// ### See Also
+/// - ``MaxPool2D``
+/// - ``AvgPool2D``
+/// - ``Flatten``
+/// - ``Dense``
+public struct Conv2D: Layer {
+  /// A convolution's settings: `{"type": "conv2d", "filters": 32, "kernel": 5, "activation": "relu"}`.
+  public struct Spec: LayerSpec {
+    /// The kind's name in configs and checkpoints.
+    public static let kind = "conv2d"
+
+    /// Number of filters F: the output's channels.
+    public var filters: Int
+    /// Kernel height × width (kh × kw).
+    public var kernel: Size2D
+    /// Steps between windows, down × across (sh × sw).
+    public var stride: Size2D
+    /// Valid (no padding) or same (zero padding to ⌈H / sh⌉ × ⌈W / sw⌉ outputs).
+    public var padding: Padding
+    /// The non-linearity applied to the outputs.
+    public var activation: Activation
+    /// Whether each filter adds a bias.
+    public var bias: Bool
+
+    /// `filters` kernels of `kernel`, moved by `stride`, with `padding`, then `activation`.
+    public init(
+      filters: Int, kernel: Size2D, stride: Size2D = 1, padding: Padding = .valid,
+      activation: Activation, bias: Bool = true
+    ) {
+      self.filters = filters
+      self.kernel = kernel
+      self.stride = stride
+      self.padding = padding
+      self.activation = activation
+      self.bias = bias
+    }
+
+    /// The settings in a line: `conv2d 32 5×5 valid relu`, with `stride 2×2` and `no bias` when so.
+    public var description: String {
+      let strideText = stride == 1 ? "" : " stride \(stride)"
+      return
+        "\(Self.kind) \(filters) \(kernel)\(strideText) \(padding.rawValue) \(activation.rawValue)\(bias ? "" : " no bias")"
+    }
+
+    /// The layer on images of `input` shape [C, H, W].
+    public func build(input: Shape, parameterOffset: Int) throws(LayerShapeError) -> any Layer {
+      let image = try ImageShape(input, kind: Self.kind)
+      guard filters > 0 else { throw LayerShapeError(expected: "filters ≥ 1, found \(filters)") }
+      guard kernel.isPositive else {
+        throw LayerShapeError(expected: "a kernel of at least 1×1, found \(kernel)")
+      }
+      guard stride.isPositive else {
+        throw LayerShapeError(expected: "a stride of at least 1×1, found \(stride)")
+      }
+      let geometry = ConvGeometry(
+        image: image, filters: filters, kernel: kernel, stride: stride, padding: padding)
+      let padded = Size2D(geometry.paddedHeight, geometry.paddedWidth)
+      guard kernel.height <= padded.height, kernel.width <= padded.width else {
+        let what = padding == .valid ? "the input's \(padded)" : "the padded input's \(padded)"
+        throw LayerShapeError(
+          expected: "a kernel no larger than \(what) (\(padding.rawValue) padding), found \(kernel)")
+      }
+      guard geometry.outHeight > 0, geometry.outWidth > 0 else {
+        throw LayerShapeError(
+          expected: "an output of at least 1×1, found \(geometry.outHeight)×\(geometry.outWidth)")
+      }
+      return Conv2D(spec: self, geometry: geometry, parameterOffset: parameterOffset)
+    }
+  }
+
+  /// The settings.
+  public let spec: Spec
+  /// W [F, C, kh, kw], row-major (OIHW).
+  public let kernel: ParameterTensor
+  /// b [F], when the layer has biases.
+  public let biases: ParameterTensor?
+  /// [C, H, W].
+  public let inputShape: Shape
+  /// [F, OH, OW].
+  public let outputShape: Shape
+  /// `kernel`, then `biases` if any.
+  public let parameters: [ParameterTensor]
+  /// Sizes, padding and the im2col group size.
+  private(set) var geometry: ConvGeometry
+
+  init(spec: Spec, geometry: ConvGeometry, parameterOffset: Int) {
+    self.spec = spec
+    self.geometry = geometry
+    let g = geometry
+    kernel = ParameterTensor(
+      name: "kernel", shape: [spec.filters, g.channels, g.kernelHeight, g.kernelWidth],
+      offset: parameterOffset)
+    biases =
+      spec.bias
+      ? ParameterTensor(name: "biases", shape: [spec.filters], offset: parameterOffset + kernel.count)
+      : nil
+    inputShape = [g.channels, g.height, g.width]
+    outputShape = [spec.filters, g.outHeight, g.outWidth]
+    parameters = [kernel] + (biases.map { [$0] } ?? [])
+  }
+
+  /// The same layer lowering `samples` images per GEMM: a test hook for many groups on small shapes.
+  package func grouped(by samples: Int) -> Conv2D {
+    precondition(samples > 0, "a group holds at least one sample")
+    var layer = self
+    layer.geometry.groupSize = samples
+    return layer
+  }
+
+  /// Samples per im2col GEMM (from the shapes).
+  package var groupSize: Int { geometry.groupSize }
+
+  /// The activation after W ⋆ X + b.
+  public var activation: Activation { spec.activation }
+  /// F·K per output position.
+  public var multiplyAdds: Int { spec.filters * geometry.fieldSize * geometry.positions }
+
+  /// col [K, G·P] (reused as dcol in backward) and Y [F, G·P], G = `groupSize` capped at `rows`.
+  public func scratchCount(rows: Int) -> Int {
+    let samples = min(geometry.groupSize, max(rows, 1))
+    return (geometry.fieldSize + spec.filters) * samples * geometry.positions
+  }
+
+  /// Kernel from `initializer` (fan-in C·kh·kw, fan-out F·kh·kw), in storage order; biases zero.
+  public func initialize(
+    _ parameters: UnsafeMutablePointer<Float>, with initializer: Initializer,
+    using generator: inout SeededGenerator
+  ) {
+    let field = geometry.kernelHeight * geometry.kernelWidth
+    initializer.fill(
+      parameters + kernel.offset, count: kernel.count, fanIn: geometry.fieldSize,
+      fanOut: spec.filters * field, using: &generator)
+    if let biases { (parameters + biases.offset).update(repeating: 0, count: biases.count) }
+  }
+
+  // MARK: Forward and backward
+
+  /// Per group of samples: im2col, Y = W · col, then Z = Y + b back in [F, P] per sample, and A = f(Z) in place.
+  public func forward(
+    parameters: UnsafePointer<Float>, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
+    rows: Int, scratch: UnsafeMutablePointer<Float>, context: PassContext
+  ) {
+    let g = geometry
+    let filters = spec.filters
+    let positions = g.positions
+    let w = parameters + kernel.offset  // [F, K]
+    let b = biases.map { parameters + $0.offset }  // [F]
+    let group = g.groupSize
+    let relu = spec.activation == .relu
+    var first = 0
+    while first < rows {
+      let samples = min(group, rows - first)
+      let n = samples * positions  // columns of col and Y
+      let col = scratch  // [K, n]
+      let y = scratch + g.fieldSize * n  // [F, n]
+      g.im2col(input + first * g.inputElements, samples: samples, into: col)
+      gemm(
+        .none, .none, m: filters, n: n, k: g.fieldSize, alpha: 1, a: w, lda: g.fieldSize, b: col,
+        ldb: n, beta: 0, c: y, ldc: n)
+      // Z[first + s][f][·] = Y[f][s·P ..< (s + 1)·P] + b[f], with ReLU in the same pass.
+      for s in 0..<samples {
+        let z = output + (first + s) * filters * positions
+        for f in 0..<filters {
+          ShortVectors.copy(
+            y + f * n + s * positions, adding: b?[f] ?? 0, to: z + f * positions, count: positions,
+            relu: relu)
+        }
+      }
+      if !relu {
+        // f on the group's rows while they are still in cache (f works row by row).
+        spec.activation.forward(
+          output + first * filters * positions, rows: samples, columns: filters * positions)
+      }
+      first += samples
+    }
+  }
+
+  /// db = Σ dZ; per group, last first: dY from dZ, dW += dY · colᵀ, and dX by col2im of Wᵀ · dY when asked.
+  ///
+  /// The last group's col is still in scratch from the forward, so only the
+  /// other groups redo their im2col.
+  public func backward(
+    parameters: UnsafePointer<Float>, input: UnsafePointer<Float>, output: UnsafePointer<Float>,
+    outputGradient dZ: UnsafePointer<Float>, rows: Int, gradient: UnsafeMutablePointer<Float>,
+    inputGradient: UnsafeMutablePointer<Float>?, scratch: UnsafeMutablePointer<Float>,
+    context: PassContext
+  ) {
+    let g = geometry
+    let filters = spec.filters
+    let positions = g.positions
+    let w = parameters + kernel.offset  // [F, K]
+    let dW = gradient + kernel.offset  // [F, K]
+    if let biases {
+      // db[f] = Σ_n Σ_p dZ[n][f][p], each (n, f) summed in 8 lanes first.
+      let db = gradient + biases.offset
+      db.update(repeating: 0, count: filters)
+      for r in 0..<rows {
+        for f in 0..<filters {
+          db[f] += ShortVectors.sum(dZ + (r * filters + f) * positions, count: positions)
+        }
+      }
+    }
+    let group = g.groupSize
+    let groups = (rows + group - 1) / group
+    for index in stride(from: groups - 1, through: 0, by: -1) {
+      let first = index * group
+      let samples = min(group, rows - first)
+      let n = samples * positions
+      let col = scratch  // [K, n]; dcol after dW is done
+      let staged = scratch + g.fieldSize * n  // [F, n]
+      // dY [F, n]: one sample's dZ is already [F, P]; several are gathered.
+      let dY: UnsafePointer<Float>
+      if samples == 1 {
+        dY = dZ + first * filters * positions
+      } else {
+        for s in 0..<samples {
+          let source = dZ + (first + s) * filters * positions
+          for f in 0..<filters {
+            ShortVectors.copy(source + f * positions, to: staged + f * n + s * positions, count: positions)
+          }
+        }
+        dY = UnsafePointer(staged)
+      }
+      if index != groups - 1 { g.im2col(input + first * g.inputElements, samples: samples, into: col) }
+      gemm(
+        .none, .transposed, m: filters, n: g.fieldSize, k: n, alpha: 1, a: dY, lda: n, b: col, ldb: n,
+        beta: index == groups - 1 ? 0 : 1, c: dW, ldc: g.fieldSize)
+      if let inputGradient {
+        gemm(
+          .transposed, .none, m: g.fieldSize, n: n, k: filters, alpha: 1, a: w, lda: g.fieldSize, b: dY,
+          ldb: n, beta: 0, c: col, ldc: n)
+        g.col2im(col, samples: samples, into: inputGradient + first * g.inputElements)
+      }
+    }
+  }
+}
+
+/// A convolution's sizes and padding, and the im2col / col2im kernels.
+struct ConvGeometry: Hashable {
+  let channels: Int
+  let height: Int
+  let width: Int
+  let kernelHeight: Int
+  let kernelWidth: Int
+  let padding: Padding
+  let strideHeight: Int
+  let strideWidth: Int
+  /// Padding rows above the image / columns left of it (the smaller halves for `same`).
+  let top: Int
+  let left: Int
+  let outHeight: Int
+  let outWidth: Int
+  /// Samples per im2col group: as many as keep col and Y within `scratchBudget`, at least one.
+  var groupSize: Int
+
+  /// Floats of scratch (col [K, G·P] and Y [F, G·P]) a group aims at: 512 KiB, one Zen 3 L2.
+  ///
+  /// A group of G samples makes one GEMM with N = G·P columns. One sample
+  /// per GEMM leaves N small (64 for LeNet's second convolution) and repacks
+  /// the kernel for every sample; the whole shard at once writes a col of
+  /// megabytes (13 MB for that layer at 64 rows) that goes out to memory and
+  /// back. Groups whose scratch stays near L2 keep N in the hundreds or
+  /// thousands (LeNet at 64 rows: 3 samples, N = 1728, then 2 samples,
+  /// N = 128). The size follows from the shapes alone, so it never changes
+  /// results between machines or thread counts.
+  static let scratchBudget = 1 << 17
+
+  init(image: ImageShape, filters: Int, kernel: Size2D, stride: Size2D, padding: Padding) {
+    channels = image.channels
+    height = image.height
+    width = image.width
+    kernelHeight = kernel.height
+    kernelWidth = kernel.width
+    strideHeight = stride.height
+    strideWidth = stride.width
+    self.padding = padding
+    switch padding {
+    case .valid:
+      top = 0
+      left = 0
+      outHeight = height >= kernel.height ? (height - kernel.height) / stride.height + 1 : 0
+      outWidth = width >= kernel.width ? (width - kernel.width) / stride.width + 1 : 0
+    case .same:
+      outHeight = (height + stride.height - 1) / stride.height
+      outWidth = (width + stride.width - 1) / stride.width
+      top = max((outHeight - 1) * stride.height + kernel.height - height, 0) / 2
+      left = max((outWidth - 1) * stride.width + kernel.width - width, 0) / 2
+    }
+    let field = channels * kernel.height * kernel.width
+    groupSize = max(1, Self.scratchBudget / max((field + filters) * outHeight * outWidth, 1))
+  }
+
+  /// Rows of the input with its padding: H for valid, max(H, (OH − 1)·sh + kh) for same.
+  var paddedHeight: Int {
+    padding == .valid ? height : max(height, (outHeight - 1) * strideHeight + kernelHeight)
+  }
+  /// Columns of the input with its padding: W for valid, max(W, (OW − 1)·sw + kw) for same.
+  var paddedWidth: Int {
+    padding == .valid ? width : max(width, (outWidth - 1) * strideWidth + kernelWidth)
+  }
+
+  /// K = C·kh·kw.
+  var fieldSize: Int { channels * kernelHeight * kernelWidth }
+  /// P = OH·OW.
+  var positions: Int { outHeight * outWidth }
+  /// C·H·W.
+  var inputElements: Int { channels * height * width }
+
+  /// The outputs ow whose input column ow·sw + j − left lies in the image: lo ..< hi.
+  @inline(__always)
+  private func columnRange(j: Int) -> (lo: Int, hi: Int) {
+    // ow·sw + j − left ≥ 0  ⇔  ow ≥ ⌈(left − j) / sw⌉;  ow·sw + j − left ≤ W − 1.
+    let lo = left > j ? (left - j + strideWidth - 1) / strideWidth : 0
+    let last = width - 1 + left - j
+    let hi = last < 0 ? 0 : min(outWidth, last / strideWidth + 1)
+    return (min(lo, hi), hi)
+  }
+
+  /// col [K, samples·P] from `samples` images at `input` ([samples, C, H, W]); 0 where a window leaves the image.
+  func im2col(_ input: UnsafePointer<Float>, samples: Int, into col: UnsafeMutablePointer<Float>) {
+    let positions = self.positions
+    let n = samples * positions
+    let plane = height * width
+    for c in 0..<channels {
+      for i in 0..<kernelHeight {
+        for j in 0..<kernelWidth {
+          let row = col + ((c * kernelHeight + i) * kernelWidth + j) * n
+          let (lo, hi) = columnRange(j: j)
+          let firstColumn = lo * strideWidth + j - left
+          for s in 0..<samples {
+            let image = input + (s * channels + c) * plane
+            for oh in 0..<outHeight {
+              let target = row + s * positions + oh * outWidth
+              let ih = oh * strideHeight + i - top
+              guard ih >= 0 && ih < height, hi > lo else {
+                target.update(repeating: 0, count: outWidth)
+                continue
+              }
+              if lo > 0 { target.update(repeating: 0, count: lo) }
+              let source = image + ih * width + firstColumn
+              if strideWidth == 1 {
+                ShortVectors.copy(source, to: target + lo, count: hi - lo)
+              } else {
+                for t in 0..<(hi - lo) { target[lo + t] = source[t * strideWidth] }
+              }
+              if hi < outWidth { (target + hi).update(repeating: 0, count: outWidth - hi) }
+            }
+          }
+        }
+      }
+    }
+  }
+
+  /// dX [samples, C, H, W] = the sum of dcol's entries over every window each pixel is in (col2im).
+  func col2im(_ col: UnsafePointer<Float>, samples: Int, into dX: UnsafeMutablePointer<Float>) {
+    let positions = self.positions
+    let n = samples * positions
+    let plane = height * width
+    dX.update(repeating: 0, count: samples * channels * plane)
+    for c in 0..<channels {
+      for i in 0..<kernelHeight {
+        for j in 0..<kernelWidth {
+          let row = col + ((c * kernelHeight + i) * kernelWidth + j) * n
+          let (lo, hi) = columnRange(j: j)
+          guard hi > lo else { continue }
+          let firstColumn = lo * strideWidth + j - left
+          for s in 0..<samples {
+            let image = dX + (s * channels + c) * plane
+            for oh in 0..<outHeight {
+              let ih = oh * strideHeight + i - top
+              guard ih >= 0 && ih < height else { continue }
+              let source = row + s * positions + oh * outWidth + lo
+              let target = image + ih * width + firstColumn
+              if strideWidth == 1 {
+                ShortVectors.add(source, to: target, count: hi - lo)
+              } else {
+                for t in 0..<(hi - lo) { target[t * strideWidth] += source[t] }
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}

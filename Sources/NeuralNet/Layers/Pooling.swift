@@ -1,0 +1,325 @@
+// 2-D pooling, channels first: each output is the maximum or the mean of a window of one channel.
+//
+// Notation (one sample; B rows in a batch):
+//   C channels, H × W input height × width
+//   ph × pw window, sh × sw strides (default: the window, so windows tile the image)
+//   OH = ⌊(H − ph) / sh⌋ + 1, OW = ⌊(W − pw) / sw⌋ + 1   (valid: windows wholly inside;
+//   trailing rows or columns a stride skips are unused, as in PyTorch and Keras)
+//   X [B, C, H, W]  input     A [B, C, OH, OW]  output (no parameters, linear activation)
+//   window (oh, ow) of channel c: X[c][oh·sh + i][ow·sw + j], i < ph, j < pw
+// Max:     A = max over the window;   dX[first argmax] += dA   (ties: the first in row-major order)
+//          the forward keeps each argmax (its index in the channel's H × W plane, exact as a
+//          Float below 2^24) in scratch [B, C, OH, OW], so backward is one add per output
+// Average: A = Σ window / (ph·pw);    dX[every element] += dA / (ph·pw)
+// Windows overlap when the stride is smaller than the window; backward adds.
+
+/// Max pooling: the largest value of each ph × pw window of each channel.
+///
+/// Input: one sample is an image [C, H, W] row-major (C channels of H rows
+/// by W columns); output [C, OH, OW] with OH = ⌊(H − ph) / sh⌋ + 1 and
+/// OW = ⌊(W − pw) / sw⌋ + 1 (valid windows only). No parameters.
+///
+/// Settings: `size` (ph × pw, each ≥ 1 and no larger than the input),
+/// `stride` (sh × sw ≥ 1, default `size`). When a window holds its maximum
+/// more than once, the gradient goes to the first of them in row-major
+/// window order (the top row first, left to right), as PyTorch does.
+///
+/// ### See Also
+/// - ``AvgPool2D``
+/// - ``Conv2D``
+/// - ``Flatten``
+public struct MaxPool2D: Layer {
+  /// Max pooling's settings: `{"type": "max_pool2d", "size": 2}`.
+  public struct Spec: LayerSpec {
+    /// The kind's name in configs and checkpoints.
+    public static let kind = "max_pool2d"
+    /// Window height × width (ph × pw).
+    public var size: Size2D
+    /// Steps between windows (sh × sw).
+    public var stride: Size2D
+
+    /// Windows of `size` every `stride` (default: `size`, windows side by side).
+    public init(size: Size2D, stride: Size2D? = nil) {
+      self.size = size
+      self.stride = stride ?? size
+    }
+
+    /// Pooling has no activation.
+    public var activation: Activation { .linear }
+
+    /// `max_pool2d 2×2`, with `stride 1×1` when it is not the window.
+    public var description: String {
+      "\(Self.kind) \(size)\(stride == size ? "" : " stride \(stride)")"
+    }
+
+    /// The layer on images of `input` shape [C, H, W].
+    public func build(input: Shape, parameterOffset: Int) throws(LayerShapeError) -> any Layer {
+      MaxPool2D(spec: self, geometry: try PoolGeometry(input, size: size, stride: stride, kind: Self.kind))
+    }
+  }
+
+  /// The settings.
+  public let spec: Spec
+  let geometry: PoolGeometry
+
+  /// [C, H, W].
+  public var inputShape: Shape { geometry.inputShape }
+  /// [C, OH, OW].
+  public var outputShape: Shape { geometry.outputShape }
+  /// None.
+  public var parameters: [ParameterTensor] { [] }
+  /// Linear: the maximum itself.
+  public var activation: Activation { .linear }
+  /// One comparison per window element, counted as a multiply-add.
+  public var multiplyAdds: Int { geometry.outputElements * geometry.window }
+
+  /// The argmax of every output: [rows, C, OH, OW].
+  public func scratchCount(rows: Int) -> Int { rows * geometry.outputElements }
+
+  /// Nothing to draw.
+  public func initialize(
+    _ parameters: UnsafeMutablePointer<Float>, with initializer: Initializer,
+    using generator: inout SeededGenerator
+  ) {}
+
+  /// A[n][c][oh][ow] = max of its window; its index in the plane goes to scratch.
+  public func forward(
+    parameters: UnsafePointer<Float>, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
+    rows: Int, scratch: UnsafeMutablePointer<Float>, context: PassContext
+  ) {
+    let g = geometry
+    var target = output
+    var index = scratch
+    for plane in 0..<(rows * g.channels) {
+      let image = input + plane * g.plane
+      for oh in 0..<g.outHeight {
+        for ow in 0..<g.outWidth {
+          let best = g.argmax(image, oh: oh, ow: ow)
+          target.pointee = image[best]
+          index.pointee = Float(best)
+          target += 1
+          index += 1
+        }
+      }
+    }
+  }
+
+  /// dX = 0, then each window's dA added at its first maximum, as the forward recorded it.
+  public func backward(
+    parameters: UnsafePointer<Float>, input: UnsafePointer<Float>, output: UnsafePointer<Float>,
+    outputGradient dA: UnsafePointer<Float>, rows: Int, gradient: UnsafeMutablePointer<Float>,
+    inputGradient: UnsafeMutablePointer<Float>?, scratch: UnsafeMutablePointer<Float>,
+    context: PassContext
+  ) {
+    guard let inputGradient else { return }
+    let g = geometry
+    let outputs = g.outHeight * g.outWidth
+    inputGradient.update(repeating: 0, count: rows * g.channels * g.plane)
+    for plane in 0..<(rows * g.channels) {
+      let dX = inputGradient + plane * g.plane
+      let source = dA + plane * outputs
+      let index = scratch + plane * outputs
+      for o in 0..<outputs { dX[Int(index[o])] += source[o] }
+    }
+  }
+}
+
+/// Average pooling: the mean of each ph × pw window of each channel.
+///
+/// Input: one sample is an image [C, H, W] row-major (C channels of H rows
+/// by W columns); output [C, OH, OW] with OH = ⌊(H − ph) / sh⌋ + 1 and
+/// OW = ⌊(W − pw) / sw⌋ + 1 (valid windows only, so every mean is over
+/// ph·pw values). No parameters.
+///
+/// Settings: `size` (ph × pw, each ≥ 1 and no larger than the input),
+/// `stride` (sh × sw ≥ 1, default `size`).
+///
+/// ### See Also
+/// - ``MaxPool2D``
+/// - ``Conv2D``
+/// - ``Flatten``
+public struct AvgPool2D: Layer {
+  /// Average pooling's settings: `{"type": "avg_pool2d", "size": 2}`.
+  public struct Spec: LayerSpec {
+    /// The kind's name in configs and checkpoints.
+    public static let kind = "avg_pool2d"
+    /// Window height × width (ph × pw).
+    public var size: Size2D
+    /// Steps between windows (sh × sw).
+    public var stride: Size2D
+
+    /// Windows of `size` every `stride` (default: `size`, windows side by side).
+    public init(size: Size2D, stride: Size2D? = nil) {
+      self.size = size
+      self.stride = stride ?? size
+    }
+
+    /// Pooling has no activation.
+    public var activation: Activation { .linear }
+
+    /// `avg_pool2d 2×2`, with `stride 1×1` when it is not the window.
+    public var description: String {
+      "\(Self.kind) \(size)\(stride == size ? "" : " stride \(stride)")"
+    }
+
+    /// The layer on images of `input` shape [C, H, W].
+    public func build(input: Shape, parameterOffset: Int) throws(LayerShapeError) -> any Layer {
+      AvgPool2D(spec: self, geometry: try PoolGeometry(input, size: size, stride: stride, kind: Self.kind))
+    }
+  }
+
+  /// The settings.
+  public let spec: Spec
+  let geometry: PoolGeometry
+
+  /// [C, H, W].
+  public var inputShape: Shape { geometry.inputShape }
+  /// [C, OH, OW].
+  public var outputShape: Shape { geometry.outputShape }
+  /// None.
+  public var parameters: [ParameterTensor] { [] }
+  /// Linear: the mean itself.
+  public var activation: Activation { .linear }
+  /// One add per window element.
+  public var multiplyAdds: Int { geometry.outputElements * geometry.window }
+
+  /// Nothing to draw.
+  public func initialize(
+    _ parameters: UnsafeMutablePointer<Float>, with initializer: Initializer,
+    using generator: inout SeededGenerator
+  ) {}
+
+  /// A[n][c][oh][ow] = (Σ window) · 1/(ph·pw), the sum row by row.
+  public func forward(
+    parameters: UnsafePointer<Float>, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
+    rows: Int, scratch: UnsafeMutablePointer<Float>, context: PassContext
+  ) {
+    let g = geometry
+    let scale = 1 / Float(g.window)
+    var target = output
+    for plane in 0..<(rows * g.channels) {
+      let image = input + plane * g.plane
+      for oh in 0..<g.outHeight {
+        for ow in 0..<g.outWidth {
+          let corner = image + oh * g.strideHeight * g.width + ow * g.strideWidth
+          var sum: Float = 0
+          for i in 0..<g.sizeHeight {
+            let row = corner + i * g.width
+            for j in 0..<g.sizeWidth { sum += row[j] }
+          }
+          target.pointee = sum * scale
+          target += 1
+        }
+      }
+    }
+  }
+
+  /// dX = 0, then dA · 1/(ph·pw) added to every element of each window.
+  public func backward(
+    parameters: UnsafePointer<Float>, input: UnsafePointer<Float>, output: UnsafePointer<Float>,
+    outputGradient dA: UnsafePointer<Float>, rows: Int, gradient: UnsafeMutablePointer<Float>,
+    inputGradient: UnsafeMutablePointer<Float>?, scratch: UnsafeMutablePointer<Float>,
+    context: PassContext
+  ) {
+    guard let inputGradient else { return }
+    let g = geometry
+    let scale = 1 / Float(g.window)
+    inputGradient.update(repeating: 0, count: rows * g.channels * g.plane)
+    var source = dA
+    for plane in 0..<(rows * g.channels) {
+      let dX = inputGradient + plane * g.plane
+      for oh in 0..<g.outHeight {
+        for ow in 0..<g.outWidth {
+          let share = source.pointee * scale
+          let corner = dX + oh * g.strideHeight * g.width + ow * g.strideWidth
+          for i in 0..<g.sizeHeight {
+            let row = corner + i * g.width
+            for j in 0..<g.sizeWidth { row[j] += share }
+          }
+          source += 1
+        }
+      }
+    }
+  }
+}
+
+/// A pooling layer's sizes, checked against its input.
+struct PoolGeometry: Hashable {
+  let channels: Int
+  let height: Int
+  let width: Int
+  let sizeHeight: Int
+  let sizeWidth: Int
+  let strideHeight: Int
+  let strideWidth: Int
+  let outHeight: Int
+  let outWidth: Int
+
+  /// The geometry of `size` windows every `stride` on `input`, or the refusal.
+  init(_ input: Shape, size: Size2D, stride: Size2D, kind: String) throws(LayerShapeError) {
+    let image = try ImageShape(input, kind: kind)
+    guard size.isPositive else {
+      throw LayerShapeError(expected: "a pool size of at least 1×1, found \(size)")
+    }
+    guard stride.isPositive else {
+      throw LayerShapeError(expected: "a stride of at least 1×1, found \(stride)")
+    }
+    guard size.height <= image.height, size.width <= image.width else {
+      throw LayerShapeError(
+        expected:
+          "a pool window that fits the input's \(image.height)×\(image.width) (valid windows only), found \(size)"
+      )
+    }
+    channels = image.channels
+    height = image.height
+    width = image.width
+    sizeHeight = size.height
+    sizeWidth = size.width
+    strideHeight = stride.height
+    strideWidth = stride.width
+    outHeight = (height - sizeHeight) / strideHeight + 1
+    outWidth = (width - sizeWidth) / strideWidth + 1
+  }
+
+  var inputShape: Shape { [channels, height, width] }
+  var outputShape: Shape { [channels, outHeight, outWidth] }
+  /// H·W: one channel of one sample.
+  var plane: Int { height * width }
+  /// ph·pw.
+  var window: Int { sizeHeight * sizeWidth }
+  var outputElements: Int { channels * outHeight * outWidth }
+
+  /// Index in `image` (one channel, [H, W]) of window (oh, ow)'s first maximum in row-major order.
+  ///
+  /// Selects rather than branches: which element wins is data, and a
+  /// mispredicted branch per element would cost more than the comparison.
+  @inline(__always)
+  func argmax(_ image: UnsafePointer<Float>, oh: Int, ow: Int) -> Int {
+    let corner = oh * strideHeight * width + ow * strideWidth
+    var best = corner
+    var maximum = image[corner]
+    if sizeHeight == 2 && sizeWidth == 2 {
+      // The common 2×2 window, straight-line: (0, 1), (1, 0), (1, 1) after (0, 0).
+      @inline(__always) func consider(_ candidate: Int) {
+        let value = image[candidate]
+        let larger = value > maximum
+        maximum = larger ? value : maximum
+        best = larger ? candidate : best
+      }
+      consider(corner + 1)
+      consider(corner + width)
+      consider(corner + width + 1)
+      return best
+    }
+    for i in 0..<sizeHeight {
+      let row = corner + i * width
+      for j in 0..<sizeWidth {
+        let value = image[row + j]
+        let larger = value > maximum
+        maximum = larger ? value : maximum
+        best = larger ? row + j : best
+      }
+    }
+    return best
+  }
+}
