@@ -91,11 +91,12 @@ extension DataFacts {
       fingerprint: node.has("fingerprint") ? try node.string("fingerprint") : nil)
   }
 
-  /// Labels name the outputs: none (the indices), one per output, or two for one sigmoid output.
+  /// Labels name outputs: at most one per output (training data may have fewer
+  /// classes than units), or two for one sigmoid output.
   static func checkLabels(_ labels: [String], outputs: Int, path: String) throws {
-    guard labels.isEmpty || labels.count == outputs || (outputs == 1 && labels.count == 2) else {
+    guard labels.count <= outputs || (outputs == 1 && labels.count == 2) else {
       throw SchemaError(
-        "\(path): expected no labels or one per output (\(outputs)), found \(labels.count)")
+        "\(path): expected at most one label per output (\(outputs)), found \(labels.count)")
     }
   }
 

@@ -41,9 +41,13 @@ public struct SavedModel: Sendable {
   }
 
   /// Class labels (the indices as text when the data had none).
+  ///
+  /// Training data may have fewer classes than the output layer has units;
+  /// the outputs past its labels are named by their index.
   public var labels: [String] {
-    checkpoint.data.labels.isEmpty
-      ? (0..<network.architecture.outputs).map(String.init) : checkpoint.data.labels
+    let known = checkpoint.data.labels
+    let outputs = network.architecture.outputs
+    return known + (min(known.count, outputs)..<outputs).map(String.init)
   }
 
   /// Whether the model classifies.
