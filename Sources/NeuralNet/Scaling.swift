@@ -85,10 +85,12 @@ public struct AffineScaler: Sendable, Hashable {
     case .minmax:
       for j in 0..<f {
         shift[j] = low[j]
-        if isConstant(j, spread: Double(high[j]) - Double(low[j])) {
+        // A spread so small that its inverse overflows Float is a constant column too.
+        let inverse = 1 / (high[j] - low[j])
+        if isConstant(j, spread: Double(high[j]) - Double(low[j])) || !inverse.isFinite {
           constant.append(j)
         } else {
-          factor[j] = 1 / (high[j] - low[j])
+          factor[j] = inverse
         }
       }
     case .standardize:
@@ -110,7 +112,7 @@ public struct AffineScaler: Sendable, Hashable {
       for j in 0..<f {
         shift[j] = Float(mean[j])
         let std = (squares[j] / n).squareRoot()
-        if isConstant(j, spread: std) {
+        if isConstant(j, spread: std) || !Float(1 / std).isFinite {
           constant.append(j)
         } else {
           factor[j] = Float(1 / std)

@@ -143,6 +143,33 @@ final class ConvConfigTests: XCTestCase {
     }
   }
 
+  func testSizesWhoseProductsOverflowAreRefusedNotTrapped() throws {
+    // A huge data.shape: its product is checked where it is read.
+    XCTAssertTrue(
+      buildError(#"[ { "units": 3, "activation": "softmax" } ]"#, shape: "[16000000, 16000000, 16000000]")
+        .contains("$.data.shape: expected at most 2^28 values per sample"))
+    // A conv whose kernel × filters × image products would overflow: refused while building.
+    let conv = buildError(
+      #"[ { "type": "conv2d", "filters": 65536, "kernel": 65536, "padding": "same" }, { "units": 3, "activation": "softmax" } ]"#,
+      input: [65536, 1, 1], shape: "[65536, 1, 1]")
+    XCTAssertTrue(conv.contains("$.model.layers[0]") && conv.contains("sizes whose products fit"), conv)
+    // A dropout rate just below 1 that rounds to 1 as a Float would drop everything.
+    XCTAssertTrue(
+      buildError(#"[ { "type": "dropout", "rate": 0.999999999 }, { "units": 3, "activation": "softmax" } ]"#)
+        .contains("a dropout rate in [0, 1), found 0.999999999"))
+    // Epochs are bounded: history is kept per epoch.
+    let dir = TemporaryDirectory()
+    let text = """
+      { "data": { "source": "inline", "inputs": [[0], [1]], "targets": [0, 1] },
+        "model": { "layers": [ { "units": 2, "activation": "softmax" } ] },
+        "loss": "cross_entropy", "optimizer": { "kind": "sgd", "learning_rate": 0.1 },
+        "training": { "epochs": 1e15 } }
+      """
+    XCTAssertThrowsError(try Config.parse(text: text, file: dir.write("e.json", text))) { error in
+      XCTAssertTrue("\(error)".contains("$.training.epochs"), "\(error)")
+    }
+  }
+
   func testShapeErrorsBeforeTrainingNameTheLayerItsInputAndWhatWasExpected() {
     let softmax = #"{ "units": 3, "activation": "softmax" }"#
     // A kernel larger than its input.

@@ -274,6 +274,16 @@ final class HostileInputTests: XCTestCase {
     XCTAssertEqual(constantMinmax, [0, 2])
     XCTAssertEqual(minmax.factor, [1, 1, 1])
 
+    // Spreads above the relative threshold but so tiny that 1 / spread overflows Float.
+    let tiny = Matrix(rows: 2, columns: 1)
+    tiny[0, 0] = 0
+    tiny[1, 0] = 1e-39
+    for kind in [Scaling.minmax, .standardize] {
+      let (scaled, flagged) = AffineScaler.fitReporting(kind, to: tiny)
+      XCTAssertEqual(flagged, [0], "\(kind)")
+      XCTAssertEqual(scaled.factor, [1], "\(kind)")
+    }
+
     let dir = TemporaryDirectory()
     var csv = "a,b,y\n"
     for r in 0..<40 { csv += "0.1,\(r % 5),\(r % 2)\n" }

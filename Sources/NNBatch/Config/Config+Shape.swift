@@ -24,6 +24,18 @@ extension Config {
       }
       dimensions.append(Int(value))
     }
+    var elements = 1
+    for size in dimensions {
+      let (next, overflow) = elements.multipliedReportingOverflow(by: size)
+      guard !overflow, next <= 1 << 28 else {
+        d.report(
+          "shape",
+          "expected at most 2^28 values per sample, found \(Shape(dimensions)) (the product overflows or exceeds it)"
+        )
+        return nil
+      }
+      elements = next
+    }
     guard (1...maximumShapeRank).contains(dimensions.count) else {
       d.report(
         "shape",

@@ -83,6 +83,9 @@ public struct Config: Sendable {
     monitor.hasSuffix("accuracy") || monitor.hasSuffix("r2")
   }
 
+  /// Most epochs a run may have: per-epoch history is kept in memory and in checkpoints.
+  public static let maximumEpochs = 10_000_000
+
   /// Metrics that early stopping and keep_best can watch.
   public static let monitors = ["val_loss", "val_accuracy", "val_mae", "val_r2", "train_loss"]
 
@@ -245,7 +248,7 @@ extension Config {
     var dropLast = false
     var earlyStopping: EarlyStopping?
     if let t = root.object("training") {
-      epochs = t.int("epochs", min: 0) ?? epochs
+      epochs = t.int("epochs", min: 0, max: Config.maximumEpochs) ?? epochs
       batchSize = t.int("batch_size", min: 1, max: 1 << 20) ?? batchSize
       shardSize = t.int("shard_size", min: 1)
       if let s = shardSize, s > batchSize {

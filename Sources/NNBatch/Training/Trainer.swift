@@ -164,8 +164,10 @@ public final class Trainer {
     let firstSamples = samplesSeen
     var order = Array(0..<n)
     // Reserved up front so appending a step's loss never allocates.
-    lossHistory.reserveCapacity(batches * config.epochs)
-    history.reserveCapacity(config.epochs)
+    // (At most a million entries up front: a longer run grows the array rarely.)
+    let steps = batches.multipliedReportingOverflow(by: config.epochs)
+    lossHistory.reserveCapacity(steps.overflow ? 1 << 20 : min(steps.partialValue, 1 << 20))
+    history.reserveCapacity(min(config.epochs, 1 << 20))
     var stopExit: Int32?
     var saveAtEpochEnd = false
     while epoch < config.epochs {

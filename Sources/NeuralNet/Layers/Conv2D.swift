@@ -85,6 +85,17 @@ public struct Conv2D: Layer {
         "\(Self.kind) \(filters) \(kernel)\(strideText) \(padding.rawValue) \(activation.rawValue)\(bias ? "" : " no bias")"
     }
 
+    /// The product of `factors`, or nil beyond 2⁴⁰ (far past any memory, and far from overflow).
+    static func product(_ factors: [Int]) -> Int? {
+      var result = 1
+      for factor in factors {
+        let (next, overflow) = result.multipliedReportingOverflow(by: factor)
+        guard !overflow, next <= 1 << 40 else { return nil }
+        result = next
+      }
+      return result
+    }
+
     /// The layer on images of `input` shape [C, H, W].
     public func build(input: Shape, parameterOffset: Int) throws(LayerShapeError) -> any Layer {
       let image = try ImageShape(input, kind: Self.kind)
@@ -94,6 +105,17 @@ public struct Conv2D: Layer {
       }
       guard stride.isPositive else {
         throw LayerShapeError(expected: "a stride of at least 1×1, found \(stride)")
+      }
+      // The layer's buffers are products of these sizes (the output is never larger
+      // than the input): refuse sizes whose products would not fit, before computing any.
+      let field = Self.product([image.channels, kernel.height, kernel.width])
+      let sizes = [
+        field, field.flatMap { Self.product([$0, filters]) },
+        field.flatMap { Self.product([$0 + filters, image.height, image.width]) },
+      ]
+      guard sizes.allSatisfy({ $0 != nil }) else {
+        throw LayerShapeError(
+          expected: "sizes whose products fit in memory, found \(filters) filters of \(kernel) on \(input)")
       }
       let geometry = ConvGeometry(
         image: image, filters: filters, kernel: kernel, stride: stride, padding: padding)

@@ -48,7 +48,8 @@ public struct Dropout: Layer {
 
     /// The layer on samples of `input` shape (any).
     public func build(input: Shape, parameterOffset: Int) throws(LayerShapeError) -> any Layer {
-      guard rate >= 0, rate < 1 else {
+      // Masks compare against the rate as a Float: one that rounds to 1 would drop everything.
+      guard rate >= 0, rate < 1, Float(rate) < 1 else {
         throw LayerShapeError(expected: "a dropout rate in [0, 1), found \(rate)")
       }
       guard input.rank >= 1, input.elements > 0 else {

@@ -54,7 +54,12 @@ public struct MaxPool2D: Layer {
 
     /// The layer on images of `input` shape [C, H, W].
     public func build(input: Shape, parameterOffset: Int) throws(LayerShapeError) -> any Layer {
-      MaxPool2D(spec: self, geometry: try PoolGeometry(input, size: size, stride: stride, kind: Self.kind))
+      let geometry = try PoolGeometry(input, size: size, stride: stride, kind: Self.kind)
+      // Each argmax is kept as a Float index into its H × W plane: exact below 2^24.
+      guard input.dimensions[1] * input.dimensions[2] < 1 << 24 else {
+        throw LayerShapeError(expected: "planes of fewer than 2^24 values for max pooling, found \(input)")
+      }
+      return MaxPool2D(spec: self, geometry: geometry)
     }
   }
 

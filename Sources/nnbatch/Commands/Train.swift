@@ -58,7 +58,9 @@ extension NNBatchCommand {
     var logEvery: Int?
 
     func validate() throws {
-      if let epochs, epochs < 0 { throw ValidationError("--epochs must be ≥ 0, found \(epochs)") }
+      if let epochs, epochs < 0 || epochs > Config.maximumEpochs {
+        throw ValidationError("--epochs must be between 0 and \(Config.maximumEpochs), found \(epochs)")
+      }
       if let logEvery, logEvery < 1 { throw ValidationError("--log-every must be ≥ 1, found \(logEvery)") }
       if initFrom != nil && resume != nil {
         throw ValidationError("--init-from and --resume exclude each other")
