@@ -127,6 +127,17 @@ final class CNNCLITests: XCTestCase {
     let predict = try nnbatch(["predict", "--checkpoint", checkpoint, "--input", files.images])
     XCTAssertEqual(predict.status, 0, predict.stderr)
     XCTAssertEqual(predict.stdout.split(separator: "\n").count, 1 + 48, predict.stdout)
+    // As many pixels in another shape (4×9 instead of 6×6) are refused, not misread.
+    let reshaped = dir.file("reshaped.idx")
+    let original = try Data(contentsOf: URL(fileURLWithPath: files.images))
+    var bytes = [UInt8](original)
+    bytes.replaceSubrange(8..<16, with: [0, 0, 0, 4, 0, 0, 0, 9])
+    try Data(bytes).write(to: URL(fileURLWithPath: reshaped))
+    let wrongShape = try nnbatch(["predict", "--checkpoint", checkpoint, "--input", reshaped])
+    XCTAssertEqual(wrongShape.status, 2, wrongShape.stderr)
+    XCTAssertTrue(
+      wrongShape.stderr.contains("expected samples of shape [1, 6, 6] (the model's input), found [1, 4, 9]"),
+      wrongShape.stderr)
     let evaluate = try nnbatch(["evaluate", "--checkpoint", checkpoint])
     XCTAssertEqual(evaluate.status, 0, evaluate.stderr)
     XCTAssertTrue(evaluate.stdout.contains("12 samples"), evaluate.stdout)

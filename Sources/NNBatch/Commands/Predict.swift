@@ -20,6 +20,14 @@ public enum Predict {
     let reader = try resolved.reading { () throws(NNBatchError) in
       try resolved.kind.openInputs(input, InputRequest(dataset: dataset, header: header))
     }
+    // Images must have the model's shape, not just as many pixels (4×16 is not 8×8).
+    let expected = model.network.architecture.inputShape
+    if let shape = reader.sampleShape, expected.rank > 1, shape != expected {
+      throw NNBatchError(
+        .usage,
+        "\(input): expected samples of shape \(expected) (the model's input), found \(shape) (\(resolved.note))"
+      )
+    }
     let width = model.network.architecture.outputs
     let labels = model.labels
     var lines: [String] = []
