@@ -68,3 +68,23 @@ let package = Package(
       dependencies: ["nnbatch", "NNBatch", "Checkpoints", "HDF5Store", "NeuralNet", "TestSupport"]),
   ]
 )
+
+// MARK: - Fuzz targets (tools/fuzz only)
+
+// libFuzzer entry points, declared only when NNBATCH_FUZZ=1 so that a plain
+// `swift build` / `swift test` neither builds nor links them (they need
+// `--sanitize=fuzzer`, which supplies `main`). tools/fuzz builds them in their
+// own scratch path, .build-fuzz.
+if Context.environment["NNBATCH_FUZZ"] == "1" {
+  package.targets.append(
+    .target(name: "FuzzSupport", dependencies: ["NNBatch", "CZlib"], path: "Sources/Fuzz/FuzzSupport"))
+  for (name, dependencies) in [
+    ("ConfigFuzz", ["NNBatch"]), ("CSVFuzz", ["NNBatch", "NeuralNet"]), ("IDXFuzz", ["NNBatch"]),
+    ("CheckpointFuzz", ["Checkpoints", "HDF5Store"]),
+  ] as [(String, [Target.Dependency])] {
+    package.targets.append(
+      .executableTarget(
+        name: name, dependencies: dependencies + ["FuzzSupport"], path: "Sources/Fuzz/\(name)"))
+    package.products.append(.executable(name: name, targets: [name]))
+  }
+}

@@ -61,6 +61,18 @@ final class HostileInputTests: XCTestCase {
     assertRefused(try readIDX(dir, images: "rank255short"), ["IDX header truncated (rank 255"])
   }
 
+  /// Found by tools/fuzz (idx): a count of 0 passes the header's size check
+  /// (the product of all dimensions is 0), then the pixel count overflowed.
+  func testIDXImagesOfZeroCountWhosePixelCountOverflowsAreRefused() throws {
+    let dir = TemporaryDirectory()
+    try idx([0, 0, 8, 1], dims: [0]).write(to: URL(fileURLWithPath: dir.file("labels")))
+    try idx([0, 0, 8, 3], dims: [0, 0xFCFF_FFFB, 0xFEFF_FFFF]).write(
+      to: URL(fileURLWithPath: dir.file("images")))
+    let fragments = [dir.file("images"), "byte 8", "[4244635643, 4278190079]", "the product overflows"]
+    assertRefused(try readIDX(dir, images: "images"), fragments)
+    assertRefused(try IDXSource.openInputs(dir.file("images"), InputRequest()).readAll(), fragments)
+  }
+
   func testDataWithZeroFeaturesIsRefused() throws {
     let dir = TemporaryDirectory()
     try idx([0, 0, 8, 1], dims: [64], values: [UInt8](repeating: 0, count: 64))

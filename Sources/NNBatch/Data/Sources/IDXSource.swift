@@ -103,8 +103,14 @@ package struct IDXSource: FileDataSource {
         .usage, "\(path): expected images of rank ≥ 2 (count, rows, ...), found rank \(shape.count)")
     }
     let count = shape[0]
-    // parse checked the product of every dimension against the file's size.
-    let features = shape.dropFirst().reduce(1, *)
+    // parse checked the product of every dimension against the file's size,
+    // but a count of 0 makes that product 0 whatever the other dimensions are.
+    guard let features = MemoryBudget.product(Array(shape.dropFirst())) else {
+      throw NNBatchError(
+        .usage,
+        "\(path): byte 8: expected an IDX image shape whose pixel count fits in memory, found \(Array(shape.dropFirst())) (the product overflows)"
+      )
+    }
     guard features > 0 else {
       throw NNBatchError(
         .usage, "\(path): expected images of at least one pixel, found shape \(shape) (zero features)")
