@@ -98,9 +98,17 @@ public final class ProgressReporter {
         "samples_per_second": report.samplesPerSecond, "elapsed": report.elapsed,
       ]
       for (key, value) in report.validation { object[key] = value }
-      if let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) {
+      // JSON has no NaN or infinity: such a value is written as null, never dropped with its line.
+      for (key, value) in object {
+        if let number = value as? Double, !number.isFinite { object[key] = NSNull() }
+      }
+      do {
+        let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
         print(String(decoding: data, as: UTF8.self))
         fflush(nil)  // nil: all streams; the `stdout` global is not concurrency-safe
+      } catch {
+        writeToStandardError(
+          "warning: epoch \(report.epoch): cannot write its JSON progress line: \(error)\n")
       }
       return
     }
