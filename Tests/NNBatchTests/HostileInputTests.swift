@@ -12,6 +12,30 @@ import Glibc
 /// Issue 14's hostile inputs: each is refused with a one-line message (file, position,
 /// expected vs found) or read correctly, never a trap or a silent misread.
 final class HostileInputTests: XCTestCase {
+  func testTheMemoryBudgetTakesTheLeastRoomOfTheCgroupAndItsAncestors() throws {
+    // A cgroup tree as /proc/self/cgroup and /sys/fs/cgroup show it: a limit on the
+    // service two levels below the root, a looser one above it, none at the root.
+    let dir = TemporaryDirectory()
+    func put(_ folder: String, limit: String, usage: Int) throws {
+      try FileManager.default.createDirectory(atPath: dir.file(folder), withIntermediateDirectories: true)
+      dir.write("\(folder)/memory.max", limit + "\n")
+      dir.write("\(folder)/memory.current", "\(usage)\n")
+    }
+    try put(".", limit: "max", usage: 5_000)
+    try put("system.slice", limit: "\(1 << 30)", usage: 1_000)
+    try put("system.slice/train.service", limit: "\(1 << 20)", usage: 24_576)
+    XCTAssertEqual(
+      MemoryBudget.leastRoom(
+        mount: dir.path, path: "/system.slice/train.service", limit: "memory.max", usage: "memory.current"),
+      (1 << 20) - 24_576)
+    XCTAssertEqual(
+      MemoryBudget.leastRoom(
+        mount: dir.path, path: "/system.slice", limit: "memory.max", usage: "memory.current"),
+      (1 << 30) - 1_000)
+    XCTAssertNil(
+      MemoryBudget.leastRoom(mount: dir.path, path: "/", limit: "memory.max", usage: "memory.current"))
+  }
+
   private func idx(_ header: [UInt8], dims: [UInt32], values: [UInt8] = []) -> Data {
     var data = Data(header)
     for d in dims {

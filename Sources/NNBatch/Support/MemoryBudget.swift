@@ -112,17 +112,44 @@ package struct MemoryBudget: Sendable, CustomStringConvertible {
     return Int(text.trimmingCharacters(in: .whitespacesAndNewlines))
   }
 
-  /// The cgroup's limit less its use: v2 at the mount root (a container's own cgroup), else v1.
+  /// The least room (limit less use) of this process's cgroup and its ancestors, v2 or v1.
+  ///
+  /// The process's own cgroup comes from /proc/self/cgroup (a systemd unit's
+  /// `MemoryMax` or a container without a cgroup namespace sits below the
+  /// mount root); every level up to the root may hold a limit.
   private static func cgroupRoom() -> Int? {
-    // "max" (no limit) does not parse as a number.
-    if let limit = number("/sys/fs/cgroup/memory.max") {
-      return limit - (number("/sys/fs/cgroup/memory.current") ?? 0)
+    var v2Path: String?
+    var v1Path: String?
+    for line in (smallFile("/proc/self/cgroup") ?? "").split(separator: "\n") {
+      let fields = line.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
+      guard fields.count == 3 else { continue }
+      if fields[0] == "0" && fields[1].isEmpty { v2Path = String(fields[2]) }
+      if fields[1].split(separator: ",").contains("memory") { v1Path = String(fields[2]) }
     }
-    // v1 reports "no limit" as a huge page-rounded number.
-    if let limit = number("/sys/fs/cgroup/memory/memory.limit_in_bytes"), limit < 1 << 60 {
-      return limit - (number("/sys/fs/cgroup/memory/memory.usage_in_bytes") ?? 0)
+    // "max" (no limit) does not parse as a number; v1 says "no limit" with a huge number.
+    if let room = leastRoom(
+      mount: "/sys/fs/cgroup", path: v2Path, limit: "memory.max", usage: "memory.current")
+    {
+      return room
     }
-    return nil
+    return leastRoom(
+      mount: "/sys/fs/cgroup/memory", path: v1Path, limit: "memory.limit_in_bytes",
+      usage: "memory.usage_in_bytes")
+  }
+
+  /// The least limit-less-usage over `mount/path` and its ancestors up to `mount`, or nil when none is limited.
+  package static func leastRoom(mount: String, path: String?, limit: String, usage: String) -> Int? {
+    var components = (path ?? "/").split(separator: "/").map(String.init)
+    var least: Int?
+    while true {
+      let folder = ([mount] + components).joined(separator: "/")
+      if let cap = number("\(folder)/\(limit)"), cap < 1 << 60 {
+        let room = cap - (number("\(folder)/\(usage)") ?? 0)
+        least = min(least ?? room, room)
+      }
+      guard !components.isEmpty else { return least }
+      components.removeLast()
+    }
   }
 
   /// RLIMIT_AS less the address space mapped now (/proc/self/statm, in pages).
