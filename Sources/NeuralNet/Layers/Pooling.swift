@@ -13,6 +13,26 @@
 // Average: A = Σ window / (ph·pw);    dX[every element] += dA / (ph·pw)
 // Windows overlap when the stride is smaller than the window; backward adds.
 
+/// What the pooling kinds' settings share: a window and its stride.
+public protocol PoolingSpec: LayerSpec {
+  /// Window height × width (ph × pw).
+  var size: Size2D { get }
+  /// Steps between windows (sh × sw).
+  var stride: Size2D { get }
+  /// Windows of `size` every `stride` (default: `size`, windows side by side).
+  init(size: Size2D, stride: Size2D?)
+}
+
+extension PoolingSpec {
+  /// Pooling has no activation.
+  public var activation: Activation { .linear }
+
+  /// `max_pool2d 2×2` (the kind and window), with `stride 1×1` when it is not the window.
+  public var description: String {
+    "\(Self.kind) \(size)\(stride == size ? "" : " stride \(stride)")"
+  }
+}
+
 /// Max pooling: the largest value of each ph × pw window of each channel.
 ///
 /// Input: one sample is an image [C, H, W] row-major (C channels of H rows
@@ -30,7 +50,7 @@
 /// - ``Flatten``
 public struct MaxPool2D: Layer {
   /// Max pooling's settings: `{"type": "max_pool2d", "size": 2}`.
-  public struct Spec: LayerSpec {
+  public struct Spec: PoolingSpec {
     /// The kind's name in configs and checkpoints.
     public static let kind = "max_pool2d"
     /// Window height × width (ph × pw).
@@ -42,14 +62,6 @@ public struct MaxPool2D: Layer {
     public init(size: Size2D, stride: Size2D? = nil) {
       self.size = size
       self.stride = stride ?? size
-    }
-
-    /// Pooling has no activation.
-    public var activation: Activation { .linear }
-
-    /// `max_pool2d 2×2`, with `stride 1×1` when it is not the window.
-    public var description: String {
-      "\(Self.kind) \(size)\(stride == size ? "" : " stride \(stride)")"
     }
 
     /// The layer on images of `input` shape [C, H, W].
@@ -145,7 +157,7 @@ public struct MaxPool2D: Layer {
 /// - ``Flatten``
 public struct AvgPool2D: Layer {
   /// Average pooling's settings: `{"type": "avg_pool2d", "size": 2}`.
-  public struct Spec: LayerSpec {
+  public struct Spec: PoolingSpec {
     /// The kind's name in configs and checkpoints.
     public static let kind = "avg_pool2d"
     /// Window height × width (ph × pw).
@@ -157,14 +169,6 @@ public struct AvgPool2D: Layer {
     public init(size: Size2D, stride: Size2D? = nil) {
       self.size = size
       self.stride = stride ?? size
-    }
-
-    /// Pooling has no activation.
-    public var activation: Activation { .linear }
-
-    /// `avg_pool2d 2×2`, with `stride 1×1` when it is not the window.
-    public var description: String {
-      "\(Self.kind) \(size)\(stride == size ? "" : " stride \(stride)")"
     }
 
     /// The layer on images of `input` shape [C, H, W].

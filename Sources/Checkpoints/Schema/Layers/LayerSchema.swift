@@ -82,7 +82,8 @@ public struct LayerDescription: Sendable, Hashable {
 /// file next to `Dense.swift`).
 public enum LayerSchemas {
   static let all: [any LayerSchema] = [
-    DenseSchema(), Conv2DSchema(), MaxPool2DSchema(), AvgPool2DSchema(), FlattenSchema(), DropoutSchema(),
+    DenseSchema(), Conv2DSchema(), PoolingSchema<MaxPool2D.Spec>(), PoolingSchema<AvgPool2D.Spec>(),
+    FlattenSchema(), DropoutSchema(),
   ]
 
   /// The kind names this build reads, for messages.

@@ -1,43 +1,23 @@
 import HDF5Store
 import NeuralNet
 
-/// A max-pooling layer's group: `kind` = "max_pool2d", `size_height`, `size_width`,
-/// `stride_height`, `stride_width`; no datasets.
-struct MaxPool2DSchema: LayerSchema {
-  func encode(_ spec: MaxPool2D.Spec, layer: any Layer, into group: inout HDF5Node) {
+/// A pooling layer's group: `kind` ("max_pool2d" or "avg_pool2d"), `size_height`,
+/// `size_width`, `stride_height`, `stride_width`; no datasets.
+struct PoolingSchema<Spec: PoolingSpec>: LayerSchema {
+  func encode(_ spec: Spec, layer: any Layer, into group: inout HDF5Node) {
     encodeWindow(size: spec.size, stride: spec.stride, into: &group)
   }
 
-  func decode(_ group: NodeReader, input: Shape) throws -> MaxPool2D.Spec {
+  func decode(_ group: NodeReader, input: Shape) throws -> Spec {
     let (size, stride) = try decodeWindow(group)
-    return MaxPool2D.Spec(size: size, stride: stride)
+    return Spec(size: size, stride: stride)
   }
 
-  func settings(_ spec: MaxPool2D.Spec) -> [LayerDescription.Setting] {
+  func settings(_ spec: Spec) -> [LayerDescription.Setting] {
     windowSettings(size: spec.size, stride: spec.stride)
   }
 
-  func summary(_ spec: MaxPool2D.Spec, layer: any Layer) -> String {
-    windowSummary(size: spec.size, stride: spec.stride)
-  }
-}
-
-/// An average-pooling layer's group: `kind` = "avg_pool2d", then as max_pool2d.
-struct AvgPool2DSchema: LayerSchema {
-  func encode(_ spec: AvgPool2D.Spec, layer: any Layer, into group: inout HDF5Node) {
-    encodeWindow(size: spec.size, stride: spec.stride, into: &group)
-  }
-
-  func decode(_ group: NodeReader, input: Shape) throws -> AvgPool2D.Spec {
-    let (size, stride) = try decodeWindow(group)
-    return AvgPool2D.Spec(size: size, stride: stride)
-  }
-
-  func settings(_ spec: AvgPool2D.Spec) -> [LayerDescription.Setting] {
-    windowSettings(size: spec.size, stride: spec.stride)
-  }
-
-  func summary(_ spec: AvgPool2D.Spec, layer: any Layer) -> String {
+  func summary(_ spec: Spec, layer: any Layer) -> String {
     windowSummary(size: spec.size, stride: spec.stride)
   }
 }
