@@ -50,10 +50,15 @@ final class RunGuardTests: XCTestCase {
     return Running(process: process, output: output, stderrPath: stderrPath)
   }
 
-  /// Waits until `path` exists (the run's setup has begun), at most a minute.
+  /// Waits until `path` exists and is not empty, at most a minute.
+  ///
+  /// A lock file holds its run's PID only once it is locked and registered
+  /// for removal on a setup-time signal.
   private func waitFor(_ path: String, while running: Running) {
     let deadline = Date().addingTimeInterval(60)
-    while !FileManager.default.fileExists(atPath: path) && running.process.isRunning && Date() < deadline {
+    while running.process.isRunning && Date() < deadline {
+      let attributes = try? FileManager.default.attributesOfItem(atPath: path)
+      if let size = attributes?[.size] as? Int, size > 0 { return }
       Thread.sleep(forTimeInterval: 0.005)
     }
   }

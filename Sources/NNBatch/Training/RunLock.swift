@@ -29,7 +29,11 @@ package final class RunLock: @unchecked Sendable {
   package let createdFolder: String?
 
   /// Locks `directory` (creating it) or throws a usage error naming the run that holds it.
-  package init(directory: String) throws(NNBatchError) {
+  ///
+  /// With `signals`, the lock (and the folder, if created here) is registered
+  /// for removal on a setup-time signal as soon as it is held, before the PID
+  /// is written: a signal after the PID is visible always removes both.
+  package init(directory: String, signals: StopSignals? = nil) throws(NNBatchError) {
     let created = !FileSystem.exists(directory)
     do {
       try FileSystem.createDirectories(directory)
@@ -76,6 +80,7 @@ package final class RunLock: @unchecked Sendable {
       }
       close(fd)
     }
+    signals?.removeOnSetupExit(file: path, folder: createdFolder)
     let pid = "\(getpid())\n"
     _ = ftruncate(descriptor, 0)
     _ = pid.withCString { pwrite(descriptor, $0, strlen($0), 0) }

@@ -57,8 +57,7 @@ public final class Trainer {
     self.options = options
     self.signals = signals
     // Before anything slow: a second run on this folder stops at once.
-    lock = try RunLock(directory: config.checkpointDir)
-    signals?.removeOnSetupExit(file: lock.path, folder: lock.createdFolder)
+    lock = try RunLock(directory: config.checkpointDir, signals: signals)
     // The checkpoint to continue is read first: its scalings prepare the data.
     var continued: (checkpoint: Checkpoint, file: String, skipped: [CheckpointError])?
     switch options.start {
