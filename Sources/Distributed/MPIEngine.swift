@@ -64,6 +64,11 @@ public final class MPIEngine: TrainingEngine, @unchecked Sendable {
   private let rangeCounts: [Int32]
   private let rangeOffsets: [Int32]
   private let chunkCounts: [Int32]
+  private let chunkOffsets: [Int32]
+  /// The loss exchange: per rank [stop code, its shards' losses], at `lossOffsets[p]`, `lossCounts[p]` long.
+  private let lossExchange: UnsafeMutablePointer<Double>
+  private let lossCounts: UnsafeMutablePointer<Int32>
+  private let lossOffsets: UnsafeMutablePointer<Int32>
   /// The reduced gradient of this rank's range after reduce.
   private var reducedRange: UnsafeMutablePointer<Float>
 
@@ -95,6 +100,13 @@ public final class MPIEngine: TrainingEngine, @unchecked Sendable {
     rangeCounts = counts
     rangeOffsets = offsets
     self.chunkCounts = chunkCounts
+    chunkOffsets = MPIWorld.offsets(chunkCounts)
+    lossExchange = .allocate(capacity: plan.maxShards + ranks)
+    lossExchange.initialize(repeating: 0, count: plan.maxShards + ranks)
+    lossCounts = .allocate(capacity: ranks)
+    lossCounts.initialize(repeating: 0, count: ranks)
+    lossOffsets = .allocate(capacity: ranks)
+    lossOffsets.initialize(repeating: 0, count: ranks)
     ownedChunks = Self.share(of: world.rank, ranks: ranks, items: chunks.count)
     ownedRange = Self.parameters(of: ownedChunks, in: chunks)
     localOptimizer = OptimizerState(settings: optimizer, parameterCount: ownedRange.count)
@@ -126,6 +138,9 @@ public final class MPIEngine: TrainingEngine, @unchecked Sendable {
     requests.deallocate()
     chunkSquares.deallocate()
     shardSums.deallocate()
+    lossExchange.deallocate()
+    lossCounts.deallocate()
+    lossOffsets.deallocate()
   }
 
   /// Items ⌊p·n/R⌋ ..< ⌊(p+1)·n/R⌋: rank p's contiguous share of `items` (shards or chunks).
@@ -175,28 +190,23 @@ public final class MPIEngine: TrainingEngine, @unchecked Sendable {
       }
     }
     // [stop code, loss of each of my shards] from every rank, in rank (so shard) order.
-    var counts: [Int32] = []
+    var offset: Int32 = 0
     for p in 0..<world.size {
-      counts.append(Int32(1 + Self.share(of: p, ranks: world.size, items: shards).count))
+      lossOffsets[p] = offset
+      lossCounts[p] = Int32(1 + Self.share(of: p, ranks: world.size, items: shards).count)
+      offset += lossCounts[p]
     }
-    var send = [Double](repeating: 0, count: 1 + localCount)
-    send[0] = Double(stopCode() ?? 0)
-    for k in 0..<localCount { send[1 + k] = localLosses[k] }
-    var all = [Double](repeating: 0, count: shards + world.size)
-    send.withUnsafeBufferPointer { sendBuffer in
-      all.withUnsafeMutableBufferPointer { allBuffer in
-        guard let source = sendBuffer.baseAddress, let target = allBuffer.baseAddress else { return }
-        world.allGather(source, counts: counts, into: target)
-      }
-    }
+    let block = lossExchange + Int(lossOffsets[world.rank])
+    block[0] = Double(stopCode() ?? 0)
+    for k in 0..<localCount { block[1 + k] = localLosses[k] }
+    world.allGatherInPlace(lossExchange, counts: lossCounts, displacements: lossOffsets)
     var lossSum = 0.0
     var stop: Int32?
-    var position = 0
     for p in 0..<world.size {
-      let code = Int32(all[position])
+      let position = Int(lossOffsets[p])
+      let code = Int32(lossExchange[position])
       if stop == nil && code != 0 { stop = code }
-      for i in 1..<Int(counts[p]) { lossSum += all[position + i] }
-      position += Int(counts[p])
+      for i in 1..<Int(lossCounts[p]) { lossSum += lossExchange[position + i] }
     }
     agreedStop = stop
     steps += 1
@@ -291,12 +301,8 @@ public final class MPIEngine: TrainingEngine, @unchecked Sendable {
     }
     reducedRange = shardBases[0]
     // Every rank's chunk sums, then the norm in chunk order as in one process.
-    var mySquares = [Double](repeating: 0, count: max(owned.count, 1))
-    for (i, chunk) in owned.enumerated() { mySquares[i] = chunkSquares[chunk] }
-    mySquares.withUnsafeBufferPointer { buffer in
-      guard let source = buffer.baseAddress else { return }
-      world.allGather(source, counts: chunkCounts, into: chunkSquares)
-    }
+    // In place: this rank's sums already sit at its chunks' positions.
+    world.allGatherInPlace(chunkSquares, counts: chunkCounts, displacements: chunkOffsets)
     var total = 0.0
     var finite = true
     for c in 0..<chunks.count {

@@ -68,17 +68,16 @@ public final class MPIWorld: @unchecked Sendable {
 
   // MARK: - Collectives (each rank calls them in the same order)
 
-  /// Every rank's `counts[p]` doubles of `send`, concatenated in rank order into `receive`.
-  func allGather(
-    _ send: UnsafePointer<Double>, counts: [Int32], into receive: UnsafeMutablePointer<Double>
+  /// Every rank's block `[displacements[p], + counts[p])` of `buffer` copied to all ranks, in place (doubles).
+  func allGatherInPlace(
+    _ buffer: UnsafeMutablePointer<Double>, counts: UnsafePointer<Int32>, displacements: UnsafePointer<Int32>
   ) {
-    let displacements = Self.offsets(counts)
-    timed(
-      "MPI_Allgatherv", sent: Int(counts[rank]) * 8 * (size - 1),
-      received: (counts.reduce(0) { $0 + Int($1) } - Int(counts[rank])) * 8
-    ) {
+    var total = 0
+    for p in 0..<size { total += Int(counts[p]) }
+    let mine = Int(counts[rank])
+    timed("MPI_Allgatherv", sent: mine * 8 * (size - 1), received: (total - mine) * 8) {
       MPI_Allgatherv(
-        send, counts[rank], nnb_mpi_double(), receive, counts, displacements, nnb_mpi_double(), comm)
+        nnb_mpi_in_place(), 0, nnb_mpi_double(), buffer, counts, displacements, nnb_mpi_double(), comm)
     }
   }
 

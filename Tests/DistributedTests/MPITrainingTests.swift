@@ -243,4 +243,34 @@ final class MPITrainingTests: XCTestCase {
       }, [])
     try assertResumeMatches(config, dir: directory.file("kill"), ranks: 2)
   }
+  func testARankThatCannotReadItsDataEndsTheJobNamingIt() throws {
+    // Two configs alike but for the data file, one per rank (an MPMD launch):
+    // rank 1's copy of the data has a damaged row, as if its host's copy were bad.
+    let rows = (0..<40).map { "\(Double($0) / 40),\(Double($0 % 7) / 7),\($0 % 2 == 0 ? "a" : "b")" }
+    let good = directory.write("good.csv", "x,y,label\n" + rows.joined(separator: "\n") + "\n")
+    let bad = directory.write(
+      "bad.csv", "x,y,label\n" + rows.prefix(20).joined(separator: "\n") + "\n0.5,oops,a\n")
+    func config(_ name: String, data: String) -> String {
+      directory.write(
+        "\(name).json",
+        """
+        { "name": "csv", "seed": 1, "data": { "source": "csv", "path": "\(data)", "targets": "label" },
+          "model": { "layers": [ { "units": 4, "activation": "relu" }, { "units": 2, "activation": "softmax" } ] },
+          "loss": "cross_entropy", "optimizer": { "kind": "sgd", "learning_rate": 0.1 },
+          "training": { "epochs": 2, "batch_size": 8, "shard_size": 4 },
+          "checkpoint": { "dir": "\(directory.file("csv"))" } }
+        """)
+    }
+    let arguments = { (config: String) in ["-np", "1", nnbatchExecutable, "--config", config, "--quiet"] }
+    let started = Date()
+    let run = try runProcess(
+      try mpirun(),
+      ["--oversubscribe", "--allow-run-as-root"] + arguments(config("good", data: good)) + [":"]
+        + arguments(config("bad", data: bad)))
+    XCTAssertEqual(run.status, 2, run.stderr)
+    XCTAssertLessThan(Date().timeIntervalSince(started), 20)
+    XCTAssertTrue(run.stderr.contains("error: rank 1: "), run.stderr)
+    XCTAssertTrue(run.stderr.contains("oops"), run.stderr)
+    XCTAssertEqual(try CheckpointStore(directory: directory.file("csv")).checkpointFiles().map(\.step), [])
+  }
 }

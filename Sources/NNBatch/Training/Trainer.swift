@@ -108,7 +108,7 @@ public final class Trainer {
     let root = options.group.map { $0.rank == 0 } ?? true
     reporter = ProgressReporter(
       format: root ? options.logFormat : .text, quiet: root ? options.quiet : true, epochs: config.epochs,
-      logEvery: options.logEvery)
+      logEvery: options.logEvery, liveAllowed: options.group == nil)
     generator = SeededGenerator(seed: config.seed)
     config.initializer.initialize(parameters, for: architecture, using: &generator)
     epochGenerator = generator

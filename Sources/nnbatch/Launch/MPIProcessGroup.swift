@@ -69,9 +69,9 @@ final class MPIProcessGroup: ProcessGroup, @unchecked Sendable {
     }
   }
 
-  /// `error` with every line naming this rank (rank 0's lines stay as they are).
+  /// `error` with every line naming this rank.
   func naming(_ error: any Error) -> any Error {
-    guard rank != 0, let error = error as? NNBatchError else { return error }
+    guard let error = error as? NNBatchError else { return error }
     return NNBatchError(error.kind, error.lines.map { $0.hasPrefix("rank ") ? $0 : "rank \(rank): \($0)" })
   }
 }
