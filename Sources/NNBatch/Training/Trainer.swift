@@ -102,7 +102,10 @@ public final class Trainer {
         network: network, plan: plan, threads: options.threads, targetColumns: data.train.targetColumns)
     }
     parameters = FloatBuffer(count: architecture.parameterCount)
-    optimizer = OptimizerState(settings: config.optimizer, parameterCount: architecture.parameterCount)
+    // In a group the engine holds this rank's range of the state (ZeRO-1);
+    // the whole exists only on rank 0, gathered for each save.
+    optimizer = OptimizerState(
+      settings: config.optimizer, parameterCount: options.group == nil ? architecture.parameterCount : 0)
     store = CheckpointStore(directory: config.checkpointDir)
     // Ranks other than 0 print nothing but errors (their summaries are skipped below).
     let root = options.group.map { $0.rank == 0 } ?? true
@@ -116,7 +119,10 @@ public final class Trainer {
     for skipped in continued?.skipped ?? [] { reporter.note("skipped checkpoint \(skipped)") }
     if let continued {
       try resume(continued.checkpoint, file: continued.file)
-      groupEngine?.adopt(optimizer)
+      if let groupEngine {
+        groupEngine.adopt(optimizer)
+        optimizer = OptimizerState(settings: config.optimizer, parameterCount: 0)
+      }
     } else if options.start == .resumeLatest {
       reporter.note("no checkpoint in \(config.checkpointDir) yet; starting a new run")
     } else if case .initFrom(let path) = options.start {
