@@ -147,7 +147,7 @@ enum GroupMessage {
     }
     let nameEnd = 9 + Int(length)
     let file = String(decoding: bytes[9..<nameEnd], as: UTF8.self)
-    let path = "\(NSTemporaryDirectory())/nnbatch-rank\(rank)-\(getpid()).h5"
+    let path = "\(NSTemporaryDirectory())nnbatch-rank\(rank)-\(getpid()).h5"
     do {
       try FileSystem.writeNewFile(path, bytes: Array(bytes[nameEnd...]))
       defer {
