@@ -273,4 +273,16 @@ final class MPITrainingTests: XCTestCase {
     XCTAssertTrue(run.stderr.contains("oops"), run.stderr)
     XCTAssertEqual(try CheckpointStore(directory: directory.file("csv")).checkpointFiles().map(\.step), [])
   }
+  func testInitFromIsSentByRankZeroAndMatchesOneProcess() throws {
+    let config = mlpConfig("warm", optimizer: Self.momentum, epochs: 1)
+    XCTAssertEqual(try train(ranks: nil, config, dir: directory.file("source"), threads: 1).status, 0)
+    let start = try XCTUnwrap(try CheckpointStore(directory: directory.file("source")).checkpointFiles().last)
+    let one = try train(
+      ranks: nil, config, dir: directory.file("one"), threads: 1, extra: ["--init-from", start.path])
+    XCTAssertEqual(one.status, 0, one.stderr)
+    let three = try train(
+      ranks: 3, config, dir: directory.file("three"), threads: 1, extra: ["--init-from", start.path])
+    XCTAssertEqual(three.status, 0, three.stderr)
+    try assertSameRun(directory.file("three"), as: directory.file("one"))
+  }
 }
