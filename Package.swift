@@ -25,6 +25,9 @@ let package = Package(
       providers: [.apt(["libhdf5-dev"])]),
     .systemLibrary(name: "CMalloc", path: "Sources/CMalloc"),
     .systemLibrary(
+      name: "CMPI", path: "Sources/CMPI", pkgConfig: "ompi-c",
+      providers: [.apt(["libopenmpi-dev"])]),
+    .systemLibrary(
       name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
       providers: [.apt(["zlib1g-dev"])]),
 
@@ -33,6 +36,8 @@ let package = Package(
     .target(name: "NeuralNet", dependencies: ["CBLAS"]),
     .target(name: "Parallel", dependencies: ["NeuralNet"]),
     .target(name: "HDF5Store", dependencies: ["CHDF5"]),
+    // The MPI engine: linked only by the executable, never by the library products.
+    .target(name: "Distributed", dependencies: ["Parallel", "NeuralNet", "CMPI"]),
     .target(name: "Checkpoints", dependencies: ["NeuralNet", "HDF5Store"]),
     .target(
       name: "NNBatch",
@@ -43,7 +48,7 @@ let package = Package(
     .executableTarget(
       name: "nnbatch",
       dependencies: [
-        "NNBatch", "CMalloc",
+        "NNBatch", "CMalloc", "Distributed",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
 
@@ -66,6 +71,9 @@ let package = Package(
     .testTarget(
       name: "EndToEndTests",
       dependencies: ["nnbatch", "NNBatch", "Checkpoints", "HDF5Store", "NeuralNet", "TestSupport"]),
+    .testTarget(
+      name: "DistributedTests",
+      dependencies: ["nnbatch", "Checkpoints", "HDF5Store", "TestSupport"]),
   ]
 )
 

@@ -243,41 +243,12 @@ public final class DataParallelEngine: TrainingEngine, @unchecked Sendable {
 
   /// gradient[chunk] = scale · Σ_s shard_s[chunk] (s in order); records Σ g² and finiteness.
   ///
-  /// One pass over the chunk with explicit 16-lane vectors: the adds happen
-  /// in shard order element by element, and the squares go into sixteen
-  /// fixed partial sums, so the bits depend only on the data. A NaN or
-  /// infinite entry makes the chunk's sum of squares non-finite, which is
-  /// how the chunk is flagged.
+  /// `ShardSum.reduce` is the kernel every engine shares, so a chunk's bits
+  /// depend only on the data, never on which engine or process added it.
   private func reduceChunk(_ chunk: Int, shards: Int, scale: Float) {
     let range = chunks.range(ofChunk: chunk)
-    let total = UnsafeMutableRawPointer(shardGradients[0].pointer + range.lowerBound)
-    let n = range.count
-    let lower = range.lowerBound
-    var lanes = SIMD16<Float>()
-    let vectorScale = SIMD16<Float>(repeating: scale)
-    var i = 0
-    while i + 16 <= n {
-      let offset = i * 4
-      var v = total.loadUnaligned(fromByteOffset: offset, as: SIMD16<Float>.self)
-      for p in 1..<max(shards, 1) {
-        v += UnsafeRawPointer(shardBases[p] + lower).loadUnaligned(
-          fromByteOffset: offset, as: SIMD16<Float>.self)
-      }
-      v *= vectorScale
-      total.storeBytes(of: v, toByteOffset: offset, as: SIMD16<Float>.self)
-      lanes += v * v
-      i += 16
-    }
-    var squares = Double(lanes.sum())
-    let totalFloats = total.assumingMemoryBound(to: Float.self)
-    while i < n {
-      var v = totalFloats[i]
-      for p in 1..<max(shards, 1) { v += shardBases[p][lower + i] }
-      v *= scale
-      totalFloats[i] = v
-      squares += Double(v) * Double(v)
-      i += 1
-    }
+    let squares = ShardSum.reduce(
+      sources: shardBases, shards: shards, offset: range.lowerBound, count: range.count, scale: scale)
     chunkSquares[chunk] = squares
     chunkFinite[chunk] = squares.isFinite
   }

@@ -42,10 +42,13 @@ public final class ProgressReporter {
   private var lineOpen = false
 
   /// A reporter; `logEvery` thins plain lines for runs of many tiny epochs.
-  public init(format: LogFormat, quiet: Bool, epochs: Int, logEvery: Int?) {
+  ///
+  /// `liveAllowed: false` keeps plain lines even on a terminal (under
+  /// mpirun, whose ranks always write to a pseudo-terminal).
+  public init(format: LogFormat, quiet: Bool, epochs: Int, logEvery: Int?, liveAllowed: Bool = true) {
     self.format = format
     self.quiet = quiet
-    live = format == .text && !quiet && isatty(STDOUT_FILENO) == 1
+    live = liveAllowed && format == .text && !quiet && isatty(STDOUT_FILENO) == 1
     self.logEvery = logEvery ?? (epochs <= 30 ? 1 : (epochs + 19) / 20)
   }
 

@@ -28,6 +28,8 @@ public struct TrainOptions: Sendable {
   public var logFormat: LogFormat = .text
   /// Plain progress line every this many epochs.
   public var logEvery: Int?
+  /// The processes training together (`mpirun`), or nil for a run of this process alone.
+  public var group: (any ProcessGroup)?
 
   /// Options for `configPath` on `threads` workers.
   public init(configPath: String, threads: Int) {

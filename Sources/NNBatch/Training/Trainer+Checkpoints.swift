@@ -23,6 +23,12 @@ extension Trainer {
   }
 
   func save(reason: String, name: String? = nil) throws(NNBatchError) {
+    // In a group every rank takes part in gathering the optimizer; rank 0 alone writes.
+    gatherOptimizerForSave()
+    guard isRoot else {
+      if name == nil { lastSaved = position }
+      return
+    }
     do {
       try store.save(makeCheckpoint(), name: name)
       if !replacedEarlierRun {
@@ -113,12 +119,7 @@ extension Trainer {
   }
 
   func warmStart(from path: String) throws(NNBatchError) {
-    let checkpoint: Checkpoint
-    do {
-      checkpoint = try Checkpoint.read(from: path)
-    } catch {
-      throw NNBatchError(.usage, "cannot initialise from \(path): \(error)")
-    }
+    let checkpoint = try warmStartCheckpoint(path)
     let differences = ResumeCheck.shapeDifferences(
       checkpoint: checkpoint.architecture, model: network.architecture, paths: config.layerPaths)
     guard differences.isEmpty else {

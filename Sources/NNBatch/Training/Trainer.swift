@@ -16,14 +16,18 @@ public final class Trainer {
   let dataFingerprint: String
   let network: Network
   let engine: any TrainingEngine
+  /// `engine` when the run is spread over a process group (mpirun), else nil.
+  let groupEngine: (any GroupEngine)?
   let parameters: FloatBuffer
   var optimizer: OptimizerState
   var schedule: LearningRateSchedule
   let store: CheckpointStore
   let reporter: ProgressReporter
   let signals: StopSignals?
-  /// This run's hold on its checkpoint folder (released when the trainer goes).
-  let lock: RunLock
+  /// This run's hold on its checkpoint folder (released when the trainer goes); nil on ranks other than 0.
+  let lock: RunLock?
+  /// Whether this process reports and writes checkpoints: always, but for ranks other than 0 of a group.
+  var isRoot: Bool { options.group.map { $0.rank == 0 } ?? true }
 
   // Counters and history: everything a checkpoint needs to continue exactly.
   var generator: SeededGenerator
@@ -56,26 +60,17 @@ public final class Trainer {
     if let dir = options.checkpointDir { config.checkpointDir = dir }
     self.options = options
     self.signals = signals
+    let plan = ShardPlan(batchSize: config.batchSize, shardSize: config.shardSize)
+    if let group = options.group { try Trainer.requireFit(group, plan: plan, config: config) }
     // Before anything slow: a second run on this folder stops at once.
-    lock = try RunLock(directory: config.checkpointDir, signals: signals)
-    // The checkpoint to continue is read first: its scalings prepare the data.
-    var continued: (checkpoint: Checkpoint, file: String, skipped: [CheckpointError])?
-    switch options.start {
-    case .resumeLatest:
-      // A bare --resume with nothing to resume starts fresh, so scripts
-      // (and preemptible jobs) can always pass it.
-      let existing: [(step: Int, path: String)]
-      do {
-        existing = try CheckpointStore(directory: config.checkpointDir).checkpointFiles()
-      } catch {
-        throw NNBatchError(.failure, "\(error)")
-      }
-      if !existing.isEmpty { continued = try Trainer.checkpointToResume(config.checkpointDir) }
-    case .resume(let path):
-      continued = try Trainer.checkpointToResume(path)
-    case .fresh, .initFrom:
-      break
+    // Only rank 0 of a group touches the folder.
+    if options.group.map({ $0.rank == 0 }) ?? true {
+      lock = try RunLock(directory: config.checkpointDir, signals: signals)
+    } else {
+      lock = nil
     }
+    // The checkpoint to continue is read first: its scalings prepare the data.
+    let continued = try Trainer.checkpointToContinue(options: options, config: config)
     data = try DataLoader.prepare(
       config, scalers: continued.map { ($0.checkpoint.data.features, $0.checkpoint.data.targets) })
     dataFingerprint = data.fingerprint
@@ -93,14 +88,28 @@ public final class Trainer {
     config.schedule.totalSteps = batches * config.epochs
     schedule = config.schedule
     self.config = config
-    engine = DataParallelEngine(
-      network: network, plan: ShardPlan(batchSize: config.batchSize, shardSize: config.shardSize),
-      threads: options.threads, targetColumns: data.train.targetColumns)
+    if let group = options.group {
+      let distributed = group.makeEngine(
+        network: network, plan: plan, threads: options.threads, targetColumns: data.train.targetColumns,
+        optimizer: config.optimizer, stopCode: { [signals] in signals?.exitCode })
+      groupEngine = distributed
+      engine = distributed
+    } else {
+      groupEngine = nil
+      engine = DataParallelEngine(
+        network: network, plan: plan, threads: options.threads, targetColumns: data.train.targetColumns)
+    }
     parameters = FloatBuffer(count: architecture.parameterCount)
-    optimizer = OptimizerState(settings: config.optimizer, parameterCount: architecture.parameterCount)
+    // In a group the engine holds this rank's range of the state (ZeRO-1);
+    // the whole exists only on rank 0, gathered for each save.
+    optimizer = OptimizerState(
+      settings: config.optimizer, parameterCount: options.group == nil ? architecture.parameterCount : 0)
     store = CheckpointStore(directory: config.checkpointDir)
+    // Ranks other than 0 print nothing but errors (their summaries are skipped below).
+    let root = options.group.map { $0.rank == 0 } ?? true
     reporter = ProgressReporter(
-      format: options.logFormat, quiet: options.quiet, epochs: config.epochs, logEvery: options.logEvery)
+      format: root ? options.logFormat : .text, quiet: root ? options.quiet : true, epochs: config.epochs,
+      logEvery: options.logEvery, liveAllowed: options.group == nil)
     generator = SeededGenerator(seed: config.seed)
     config.initializer.initialize(parameters, for: architecture, using: &generator)
     epochGenerator = generator
@@ -108,11 +117,20 @@ public final class Trainer {
     for skipped in continued?.skipped ?? [] { reporter.note("skipped checkpoint \(skipped)") }
     if let continued {
       try resume(continued.checkpoint, file: continued.file)
+      if let groupEngine {
+        groupEngine.adopt(optimizer)
+        optimizer = OptimizerState(settings: config.optimizer, parameterCount: 0)
+      }
     } else if options.start == .resumeLatest {
       reporter.note("no checkpoint in \(config.checkpointDir) yet; starting a new run")
     } else if case .initFrom(let path) = options.start {
       try warmStart(from: path)
     }
+  }
+
+  /// The signal's exit code once a stop is due: in a group, the one all ranks agreed on in the last step.
+  private var stopRequest: Int32? {
+    groupEngine.map { $0.agreedStop } ?? signals?.exitCode
   }
 
   static func batchesPerEpoch(samples: Int, config: Config) -> Int {
@@ -124,14 +142,16 @@ public final class Trainer {
     // From here a signal stops after a step, with a checkpoint.
     signals?.beginTraining()
     do {
-      let removed = try store.removeTemporaryFiles()
+      let removed = isRoot ? try store.removeTemporaryFiles() : []
       for file in removed { reporter.note("removed leftover temporary file \(file)") }
     } catch {
       throw NNBatchError(.failure, "\(error)")
     }
-    if let code = signals?.exitCode {
+    // A group agrees, so that every rank leaves here or none.
+    let earlyStop = options.group.map { $0.agree(stop: signals?.exitCode) } ?? signals?.exitCode
+    if let code = earlyStop {
       // Signalled while the data loaded: nothing trained, nothing to save.
-      reporter.summary("stopped by signal before training started; no checkpoint written")
+      if isRoot { reporter.summary("stopped by signal before training started; no checkpoint written") }
       return code
     }
     let started = monotonicSeconds()
@@ -140,7 +160,7 @@ public final class Trainer {
     let batches = Trainer.batchesPerEpoch(samples: n, config: config)
     let existing: [(step: Int, path: String)]
     do {
-      existing = try store.checkpointFiles()
+      existing = isRoot ? try store.checkpointFiles() : []
     } catch {
       throw NNBatchError(.failure, "\(error)")
     }
@@ -150,13 +170,15 @@ public final class Trainer {
       )
     }
     if step == 0 && epoch == 0 {
+      let threads = "\(engine.workers.count) thread\(engine.workers.count == 1 ? "" : "s")"
+      let ranks = options.group.map { "\($0.size) rank\($0.size == 1 ? "" : "s") × " } ?? ""
       reporter.note(
-        "training \(config.name): \(n) samples, \(network.architecture.parameterCount) parameters, \(batches) batch\(batches == 1 ? "" : "es") of \(batchSize) per epoch, \(engine.workers.count) thread\(engine.workers.count == 1 ? "" : "s")"
+        "training \(config.name): \(n) samples, \(network.architecture.parameterCount) parameters, \(batches) batch\(batches == 1 ? "" : "es") of \(batchSize) per epoch, \(ranks)\(threads)"
       )
     }
     if config.epochs == 0 || epoch >= config.epochs {
       if lastSaved != position { try save(reason: "final") }
-      reporter.summary(finalSummary(elapsed: monotonicSeconds() - started))
+      if isRoot { reporter.summary(finalSummary(elapsed: monotonicSeconds() - started)) }
       return 0
     }
     let firstStep = step
@@ -211,7 +233,7 @@ public final class Trainer {
         if let every = config.checkpointEverySteps, step % every == 0 {
           if lastOfEpoch { saveAtEpochEnd = true } else { try save(reason: "every_steps") }
         }
-        if !lastOfEpoch, let code = signals?.exitCode {
+        if !lastOfEpoch, let code = stopRequest {
           stopExit = code
           break
         }
@@ -255,12 +277,13 @@ public final class Trainer {
         )
         break
       }
-      if let code = signals?.exitCode {
+      if let code = stopRequest {
         stopExit = code
         break
       }
     }
     if lastSaved != position { try save(reason: "final") }
+    guard isRoot else { return stopExit ?? 0 }
     if let stopExit {
       reporter.summary(
         "stopped by signal at step \(step) (epoch \(epoch + 1), batch \(batchInEpoch)); checkpoint written; resume with --resume"

@@ -84,8 +84,20 @@ extension NNBatchCommand {
     }
 
     func run() throws {
-      let trainer = try Trainer(options: options, signals: StopSignals())
-      let code = try trainer.run()
+      // Under mpirun: one rank of a group (MPI initialised before the signal
+      // handlers are installed, so that ours are the ones in place).
+      let group = try MPIProcessGroup.ifLaunched()
+      var options = self.options
+      options.group = group
+      let code: Int32
+      do {
+        let trainer = try Trainer(options: options, signals: StopSignals())
+        code = try trainer.run()
+      } catch {
+        // A failed rank exits without MPI_Finalize: mpirun then ends the others.
+        throw group.map { $0.naming(error) } ?? error
+      }
+      try group?.finish()
       if code != 0 { throw ExitCode(code) }
     }
   }

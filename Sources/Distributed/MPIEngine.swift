@@ -1,0 +1,437 @@
+import CMPI
+import NeuralNet
+import Parallel
+
+/// The data-parallel engine over MPI ranks: the in-process engine's sums, spread over processes.
+///
+/// One step, as `TrainingEngine` phases, on each of R ranks:
+/// 1. *Compute.* The batch's S shards are cut into R contiguous ranges
+///    (rank p: shards ⌊pS/R⌋ ..< ⌊(p+1)S/R⌋); this rank's shards run on its
+///    `--threads` workers into their own gradient buffers. The shard losses
+///    and each rank's stop request are all-gathered, and every rank adds the
+///    losses in shard order.
+/// 2. *Reduce.* The parameters are cut into R ranges at `ChunkPlan` chunk
+///    boundaries (rank p: chunks ⌊pC/R⌋ ..< ⌊(p+1)C/R⌋). Every shard's slice
+///    of a range goes to the range's rank (point to point, straight from the
+///    gradient buffers), which adds the S slices in shard order with the
+///    in-process reducer's kernel (`ShardSum`) and records each chunk's Σ g².
+///    The chunk sums are all-gathered and added in chunk order: the global
+///    norm has the single-process bits whatever R is.
+/// 3. *Apply.* Each rank updates its range with the optimizer state of that
+///    range only (ZeRO-1), and the parameters are all-gathered in place.
+///
+/// No MPI reduction is used for sums (MPI_Allreduce promises no order), so
+/// the weights, optimizer state and losses are bit-identical to
+/// `DataParallelEngine` for any rank count and any `--threads`.
+public final class MPIEngine: TrainingEngine, @unchecked Sendable {
+  /// The network being trained.
+  public let network: Network
+  /// How batches are cut.
+  public let plan: ShardPlan
+  /// How the parameters are cut; ranks own whole chunks.
+  public let chunks: ChunkPlan
+  /// This rank's workers (`--threads`).
+  public let workers: Workers
+  /// The ranks.
+  public let world: MPIWorld
+  /// The chunks this rank reduces and updates.
+  public let ownedChunks: Range<Int>
+  /// The parameters this rank reduces and updates.
+  public let ownedRange: Range<Int>
+  /// The stop code agreed in the last exchange (lowest rank's request first).
+  public private(set) var agreedStop: Int32?
+  /// Steps exchanged so far (for the statistics).
+  public private(set) var steps = 0
+
+  private let stopCode: @Sendable () -> Int32?
+  /// This rank's optimizer state: its range only.
+  private var localOptimizer: OptimizerState
+  private let targetColumns: Int
+  private let workspaces: [Workspace]
+  /// Gradients of this rank's shards, full parameter layout each.
+  private let localGradients: [FloatBuffer]
+  private let localLosses: UnsafeMutablePointer<Double>
+  /// Slices of this rank's range from the other ranks' shards: shard s at s · ownedRange.count.
+  private let received: FloatBuffer
+  /// One base pointer per shard of the batch, for `ShardSum` (a local buffer or a slot of `received`).
+  private let shardBases: UnsafeMutablePointer<UnsafeMutablePointer<Float>>
+  private let requests: UnsafeMutablePointer<MPI_Request?>
+  private let requestCapacity: Int
+  /// Per-chunk Σ g² of all chunks (this rank's filled by reduce, the rest by the exchange).
+  private let chunkSquares: UnsafeMutablePointer<Double>
+  private let shardSums: UnsafeMutablePointer<MetricSums>
+  /// Per rank: parameter counts and offsets of the owned ranges, chunk counts and offsets.
+  private let rangeCounts: [Int32]
+  private let rangeOffsets: [Int32]
+  private let chunkCounts: [Int32]
+  private let chunkOffsets: [Int32]
+  /// The loss exchange: per rank [stop code, its shards' losses], at `lossOffsets[p]`, `lossCounts[p]` long.
+  private let lossExchange: UnsafeMutablePointer<Double>
+  private let lossCounts: UnsafeMutablePointer<Int32>
+  private let lossOffsets: UnsafeMutablePointer<Int32>
+  /// The reduced gradient of this rank's range after reduce.
+  private var reducedRange: UnsafeMutablePointer<Float>
+
+  /// Sets up this rank's buffers; the group must have no more ranks than a full batch has shards.
+  public init(
+    network: Network, plan: ShardPlan, threads: Int, targetColumns: Int, optimizer: OptimizerSettings,
+    world: MPIWorld, stopCode: @escaping @Sendable () -> Int32?
+  ) {
+    precondition(world.size <= plan.maxShards, "more ranks than shards per batch")
+    self.network = network
+    self.plan = plan
+    self.world = world
+    self.stopCode = stopCode
+    self.targetColumns = targetColumns
+    workers = Workers(count: threads)
+    let parameterCount = network.architecture.parameterCount
+    chunks = ChunkPlan(parameterCount: parameterCount)
+    let ranks = world.size
+    var counts: [Int32] = []
+    var offsets: [Int32] = []
+    var chunkCounts: [Int32] = []
+    for p in 0..<ranks {
+      let owned = Self.share(of: p, ranks: ranks, items: chunks.count)
+      let range = Self.parameters(of: owned, in: chunks)
+      counts.append(Int32(range.count))
+      offsets.append(Int32(range.lowerBound))
+      chunkCounts.append(Int32(owned.count))
+    }
+    rangeCounts = counts
+    rangeOffsets = offsets
+    self.chunkCounts = chunkCounts
+    chunkOffsets = MPIWorld.offsets(chunkCounts)
+    lossExchange = .allocate(capacity: plan.maxShards + ranks)
+    lossExchange.initialize(repeating: 0, count: plan.maxShards + ranks)
+    lossCounts = .allocate(capacity: ranks)
+    lossCounts.initialize(repeating: 0, count: ranks)
+    lossOffsets = .allocate(capacity: ranks)
+    lossOffsets.initialize(repeating: 0, count: ranks)
+    ownedChunks = Self.share(of: world.rank, ranks: ranks, items: chunks.count)
+    ownedRange = Self.parameters(of: ownedChunks, in: chunks)
+    localOptimizer = OptimizerState(settings: optimizer, parameterCount: ownedRange.count)
+    let maxLocal = Self.share(of: world.rank, ranks: ranks, items: plan.maxShards).count
+    localGradients = (0..<maxLocal).map { _ in FloatBuffer(count: parameterCount) }
+    workspaces = (0..<max(1, min(workers.count, plan.maxShards))).map { _ in
+      Workspace(
+        architecture: network.architecture, capacity: plan.shardSize, targetColumns: targetColumns)
+    }
+    localLosses = .allocate(capacity: max(maxLocal, 1))
+    localLosses.initialize(repeating: 0, count: max(maxLocal, 1))
+    received = FloatBuffer(count: max(plan.maxShards * ownedRange.count, 1))
+    shardBases = .allocate(capacity: plan.maxShards)
+    shardBases.initialize(repeating: received.pointer, count: plan.maxShards)
+    // Sends: each local shard to every other rank; receives: every other rank's shard.
+    requestCapacity = maxLocal * ranks + plan.maxShards
+    requests = .allocate(capacity: requestCapacity)
+    requests.initialize(repeating: nil, count: requestCapacity)
+    chunkSquares = .allocate(capacity: max(chunks.count, 1))
+    chunkSquares.initialize(repeating: 0, count: max(chunks.count, 1))
+    shardSums = .allocate(capacity: plan.maxShards)
+    shardSums.initialize(repeating: MetricSums(), count: plan.maxShards)
+    reducedRange = received.pointer
+  }
+
+  deinit {
+    localLosses.deallocate()
+    shardBases.deallocate()
+    requests.deallocate()
+    chunkSquares.deallocate()
+    shardSums.deallocate()
+    lossExchange.deallocate()
+    lossCounts.deallocate()
+    lossOffsets.deallocate()
+  }
+
+  /// Items ⌊p·n/R⌋ ..< ⌊(p+1)·n/R⌋: rank p's contiguous share of `items` (shards or chunks).
+  public static func share(of rank: Int, ranks: Int, items: Int) -> Range<Int> {
+    (rank * items / ranks)..<((rank + 1) * items / ranks)
+  }
+
+  private static func parameters(of owned: Range<Int>, in chunks: ChunkPlan) -> Range<Int> {
+    guard !owned.isEmpty else {
+      let start = min(owned.lowerBound * ChunkPlan.chunkSize, chunks.parameterCount)
+      return start..<start
+    }
+    return chunks.range(ofChunk: owned.lowerBound)
+      .lowerBound..<chunks.range(ofChunk: owned.upperBound - 1)
+      .upperBound
+  }
+
+  private func isParallel(rows: Int) -> Bool {
+    rows * network.architecture.multiplyAdds >= DataParallelEngine.parallelWorkThreshold
+  }
+
+  // MARK: - Compute
+
+  /// Compute: this rank's shards of the batch, then every shard's loss and every rank's stop request on all ranks.
+  public func compute(
+    parameters: FloatBuffer, data: Dataset, indices: ArraySlice<Int>, context: PassContext
+  ) -> ComputedBatch {
+    let rows = indices.count
+    precondition(rows > 0 && rows <= plan.batchSize, "batch of \(rows) rows does not fit the plan")
+    precondition(data.targetColumns == targetColumns, "target columns differ from the engine's")
+    let shards = plan.shardCount(rows: rows)
+    let mine = Self.share(of: world.rank, ranks: world.size, items: shards)
+    let localCount = mine.count
+    let localRows =
+      mine.isEmpty
+      ? 0
+      : plan.rows(ofShard: mine.upperBound - 1, inBatchOf: rows).upperBound
+        - plan.rows(ofShard: mine.lowerBound, inBatchOf: rows).lowerBound
+    workers.run(workers: isParallel(rows: localRows) ? min(localCount, workspaces.count) : 1) {
+      worker, workerCount in
+      var k = worker
+      while k < localCount {
+        computeShard(
+          mine.lowerBound + k, local: k, rows: rows, parameters: parameters, data: data, indices: indices,
+          workspace: workspaces[worker], context: context)
+        k += workerCount
+      }
+    }
+    // [stop code, loss of each of my shards] from every rank, in rank (so shard) order.
+    var offset: Int32 = 0
+    for p in 0..<world.size {
+      lossOffsets[p] = offset
+      lossCounts[p] = Int32(1 + Self.share(of: p, ranks: world.size, items: shards).count)
+      offset += lossCounts[p]
+    }
+    let block = lossExchange + Int(lossOffsets[world.rank])
+    block[0] = Double(stopCode() ?? 0)
+    for k in 0..<localCount { block[1 + k] = localLosses[k] }
+    world.allGatherInPlace(lossExchange, counts: lossCounts, displacements: lossOffsets)
+    var lossSum = 0.0
+    var stop: Int32?
+    for p in 0..<world.size {
+      let position = Int(lossOffsets[p])
+      let code = Int32(lossExchange[position])
+      if stop == nil && code != 0 { stop = code }
+      for i in 1..<Int(lossCounts[p]) { lossSum += lossExchange[position + i] }
+    }
+    agreedStop = stop
+    steps += 1
+    let scale = network.loss.reduction == .mean ? 1 / Double(rows) : 1
+    return ComputedBatch(rows: rows, shards: shards, loss: lossSum * scale, gradientScale: scale)
+  }
+
+  /// Gathers shard `shard`'s rows and runs forward and backward on them into local buffer `local`.
+  ///
+  /// As in `DataParallelEngine`: the context is advanced by the shard's
+  /// first row, and rows consecutive in the data set are used in place.
+  private func computeShard(
+    _ shard: Int, local: Int, rows: Int, parameters: FloatBuffer, data: Dataset,
+    indices: ArraySlice<Int>, workspace: Workspace, context: PassContext
+  ) {
+    let shardRows = plan.rows(ofShard: shard, inBatchOf: rows)
+    let lower = indices.startIndex + shardRows.lowerBound
+    let count = shardRows.count
+    let features = data.features
+    let first = indices[lower]
+    var contiguous = true
+    var offset = 0
+    while offset < count {
+      if indices[lower + offset] != first + offset {
+        contiguous = false
+        break
+      }
+      offset += 1
+    }
+    var input = UnsafePointer(data.inputs.row(first))
+    var targets = UnsafePointer(data.targets.row(first))
+    if !contiguous {
+      offset = 0
+      while offset < count {
+        let index = indices[lower + offset]
+        (workspace.input.pointer + offset * features).update(from: data.inputs.row(index), count: features)
+        (workspace.targets.pointer + offset * targetColumns).update(
+          from: data.targets.row(index), count: targetColumns)
+        offset += 1
+      }
+      input = UnsafePointer(workspace.input.pointer)
+      targets = UnsafePointer(workspace.targets.pointer)
+    }
+    localLosses[local] = network.lossAndGradient(
+      parameters: parameters.pointer, input: input, targets: targets, targetColumns: targetColumns,
+      rows: count, workspace: workspace, gradient: localGradients[local].pointer,
+      context: context.advanced(by: shardRows.lowerBound))
+  }
+
+  // MARK: - Reduce
+
+  /// Reduce: every shard's slice of this rank's range, added in shard order; the norm from all chunks in order.
+  public func reduce(_ batch: ComputedBatch) -> ReducedGradient {
+    let shards = batch.shards
+    let ranks = world.size
+    let mine = Self.share(of: world.rank, ranks: ranks, items: shards)
+    let ownedCount = ownedRange.count
+    var posted = 0
+    // Receives first, so the sends find them posted.
+    for s in 0..<shards {
+      if mine.contains(s) {
+        shardBases[s] = localGradients[s - mine.lowerBound].pointer + ownedRange.lowerBound
+      } else {
+        shardBases[s] = received.pointer + s * ownedCount
+        if ownedCount > 0 {
+          world.receive(
+            shardBases[s], count: ownedCount, from: owner(ofShard: s, shards: shards), tag: s,
+            request: requests + posted)
+          posted += 1
+        }
+      }
+    }
+    for s in mine {
+      let gradient = localGradients[s - mine.lowerBound].pointer
+      for q in 0..<ranks where q != world.rank && rangeCounts[q] > 0 {
+        world.send(
+          gradient + Int(rangeOffsets[q]), count: Int(rangeCounts[q]), to: q, tag: s,
+          request: requests + posted)
+        posted += 1
+      }
+    }
+    world.waitAll(requests, count: posted)
+
+    let scale = Float(batch.gradientScale)
+    let owned = ownedChunks
+    workers.run(workers: isParallel(rows: batch.rows) ? owned.count : 1) { worker, workerCount in
+      var chunk = owned.lowerBound + worker
+      while chunk < owned.upperBound {
+        reduceChunk(chunk, shards: shards, scale: scale)
+        chunk += workerCount
+      }
+    }
+    reducedRange = shardBases[0]
+    // Every rank's chunk sums, then the norm in chunk order as in one process.
+    // In place: this rank's sums already sit at its chunks' positions.
+    world.allGatherInPlace(chunkSquares, counts: chunkCounts, displacements: chunkOffsets)
+    var total = 0.0
+    var finite = true
+    for c in 0..<chunks.count {
+      total += chunkSquares[c]
+      finite = finite && chunkSquares[c].isFinite
+    }
+    let norm = total.squareRoot()
+    return ReducedGradient(batch: batch, norm: norm, isFinite: finite && norm.isFinite)
+  }
+
+  /// Chunk `chunk` of this rank's range: the shards' slices added in shard order and scaled; records Σ g².
+  private func reduceChunk(_ chunk: Int, shards: Int, scale: Float) {
+    let range = chunks.range(ofChunk: chunk)
+    chunkSquares[chunk] = ShardSum.reduce(
+      sources: shardBases, shards: shards, offset: range.lowerBound - ownedRange.lowerBound,
+      count: range.count, scale: scale)
+  }
+
+  /// The rank that computes shard `shard` of a batch of `shards` shards.
+  private func owner(ofShard shard: Int, shards: Int) -> Int {
+    for p in 0..<world.size where Self.share(of: p, ranks: world.size, items: shards).contains(shard) {
+      return p
+    }
+    preconditionFailure("shard \(shard) of \(shards) has no rank")
+  }
+
+  // MARK: - Apply
+
+  /// Apply: this rank's range updated with its own optimizer state; then the parameters all-gathered.
+  ///
+  /// `optimizer` (the trainer's whole state) is only read for its settings:
+  /// the state of this rank's range lives here (`gatherOptimizer` rebuilds the whole).
+  public func apply(
+    _ reduced: ReducedGradient, parameters: FloatBuffer, optimizer: OptimizerState, learningRate: Double
+  ) {
+    precondition(reduced.isFinite, "apply needs a finite gradient")
+    let local = localOptimizer
+    let factor = local.settings.clipFactor(gradientNorm: reduced.norm)
+    let coefficients = local.beginStep(learningRate: learningRate, gradientScale: factor)
+    let owned = ownedChunks
+    workers.run(workers: isParallel(rows: reduced.batch.rows) ? owned.count : 1) { worker, workerCount in
+      var chunk = owned.lowerBound + worker
+      while chunk < owned.upperBound {
+        updateChunk(chunk, parameters: parameters, optimizer: local, coefficients: coefficients)
+        chunk += workerCount
+      }
+    }
+    world.allGatherInPlace(parameters.pointer, counts: rangeCounts, displacements: rangeOffsets)
+  }
+
+  /// Chunk `chunk` of this rank's range updated from the reduced gradient (local optimizer layout).
+  private func updateChunk(
+    _ chunk: Int, parameters: FloatBuffer, optimizer: OptimizerState, coefficients: UpdateCoefficients
+  ) {
+    let range = chunks.range(ofChunk: chunk)
+    let lower = ownedRange.lowerBound
+    optimizer.update(
+      parameters: parameters.pointer + lower, gradient: reducedRange,
+      range: (range.lowerBound - lower)..<(range.upperBound - lower), coefficients: coefficients)
+  }
+
+  // MARK: - Optimizer state
+
+  /// Takes this rank's range of a whole optimizer state (a resumed one).
+  public func adopt(_ optimizer: OptimizerState) {
+    let lower = ownedRange.lowerBound
+    let count = ownedRange.count
+    localOptimizer = OptimizerState(
+      settings: optimizer.settings, step: optimizer.step,
+      slots: optimizer.slots.map { slot in
+        let part = FloatBuffer(count: count)
+        part.pointer.update(from: slot.pointer + lower, count: count)
+        return part
+      })
+  }
+
+  /// The whole optimizer state on rank 0 (nil elsewhere): every range gathered, slot by slot.
+  public func gatherOptimizer() -> OptimizerState? {
+    let isRoot = world.rank == 0
+    let parameterCount = chunks.parameterCount
+    var slots: [FloatBuffer] = []
+    for slot in localOptimizer.slots {
+      let whole = isRoot ? FloatBuffer(count: parameterCount) : nil
+      world.gather(slot.pointer, counts: rangeCounts, displacements: rangeOffsets, into: whole?.pointer)
+      if let whole { slots.append(whole) }
+    }
+    guard isRoot else { return nil }
+    return OptimizerState(settings: localOptimizer.settings, step: localOptimizer.step, slots: slots)
+  }
+
+  // MARK: - Evaluation
+
+  /// Loss and metric sums on all rows of `data`: every rank evaluates all of it, in shards as one process does.
+  ///
+  /// Validation sets are small next to training; repeating them on each
+  /// rank costs no exchange and gives the in-process bits.
+  public func evaluate(parameters: FloatBuffer, data: Dataset, targetScale: AffineScaler?) -> MetricSums {
+    var total = MetricSums()
+    let outputs = network.architecture.outputs
+    var start = 0
+    while start < data.count {
+      let rows = min(plan.batchSize, data.count - start)
+      let shards = plan.shardCount(rows: rows)
+      let batchStart = start
+      workers.run(workers: isParallel(rows: rows) ? min(shards, workspaces.count) : 1) {
+        worker, workerCount in
+        var shard = worker
+        while shard < shards {
+          let range = plan.rows(ofShard: shard, inBatchOf: rows)
+          let first = batchStart + range.lowerBound
+          let output = network.forward(
+            parameters: parameters.pointer, input: data.inputs.row(first), rows: range.count,
+            workspace: workspaces[worker])
+          shardSums[shard] = MetricSums.measure(
+            loss: network.loss, output: output, targets: data.targets.row(first),
+            targetColumns: targetColumns, rows: range.count, outputs: outputs, targetScale: targetScale)
+          shard += workerCount
+        }
+      }
+      for s in 0..<shards { total.add(shardSums[s]) }
+      start += rows
+    }
+    return total
+  }
+
+  /// Bytes per step and time inside MPI so far, for this rank.
+  public var statistics: String {
+    let perStep = max(steps, 1)
+    return
+      "rank \(world.rank): \(steps) steps, sent \(world.bytesSent / perStep) B/step, received \(world.bytesReceived / perStep) B/step, \(Int(world.secondsInMPI * 1000)) ms in MPI calls"
+  }
+}

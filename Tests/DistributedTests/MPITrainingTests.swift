@@ -1,0 +1,288 @@
+import Checkpoints
+import Foundation
+import TestSupport
+import XCTest
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `mpirun -np N nnbatch`: the same bits as one process, resume across rank counts, stops and faults.
+///
+/// Each test spawns Open MPI's `mpirun` on the built executable. Without
+/// `mpirun` the tests fail under CI=true and are skipped elsewhere.
+final class MPITrainingTests: XCTestCase {
+  private var directory = TemporaryDirectory("nnbatch-mpi")
+
+  /// 16,963 parameters: two chunks, so the ranks' parameter ranges differ (one rank of 3 or 4 has none).
+  private func mlpConfig(_ name: String, optimizer: String, epochs: Int = 2) -> String {
+    directory.write(
+      "\(name).json",
+      """
+      { "name": "\(name)", "seed": 5,
+        "data": { "source": "synthetic", "samples": 120, "features": 16, "classes": 3, "seed": 2,
+                  "validation": { "source": "synthetic", "samples": 30, "features": 16, "classes": 3, "seed": 9 } },
+        "model": { "layers": [ { "units": 512, "activation": "relu" }, { "units": 16, "activation": "relu" },
+                               { "units": 3, "activation": "softmax" } ], "init": "he_uniform", "bias": true },
+        "loss": "cross_entropy", "optimizer": \(optimizer),
+        "training": { "epochs": \(epochs), "batch_size": 50, "shard_size": 8, "shuffle": true },
+        "checkpoint": { "dir": "\(directory.file(name))", "every_epochs": 1, "keep": 100 } }
+      """)
+  }
+
+  /// A small CNN (conv, pool, dropout, dense; 21,203 parameters) on 8×8 images.
+  private func cnnConfig(_ name: String) -> String {
+    directory.write(
+      "\(name).json",
+      """
+      { "name": "\(name)", "seed": 3,
+        "data": { "source": "synthetic", "samples": 90, "features": 64, "classes": 3, "seed": 4, "shape": [1, 8, 8] },
+        "model": { "layers": [
+          { "type": "conv2d", "filters": 8, "kernel": 3, "padding": "same", "activation": "relu" },
+          { "type": "max_pool2d", "size": 2 }, { "type": "dropout", "rate": 0.2 },
+          { "units": 160, "activation": "relu" }, { "units": 3, "activation": "softmax" } ],
+          "init": "he_uniform" },
+        "loss": "cross_entropy",
+        "optimizer": { "kind": "sgd", "learning_rate": 0.05, "momentum": 0.9, "clip_norm": 1.0 },
+        "training": { "epochs": 2, "batch_size": 40, "shard_size": 10, "shuffle": true },
+        "checkpoint": { "dir": "\(directory.file(name))", "every_epochs": 1, "keep": 100 } }
+      """)
+  }
+
+  private static let adam = #"{ "kind": "adam", "learning_rate": 0.01, "clip_norm": 0.5 }"#
+  private static let momentum =
+    #"{ "kind": "sgd", "learning_rate": 0.05, "momentum": 0.9, "nesterov": true }"#
+
+  /// `mpirun`, or a skip (a failure under CI=true).
+  private func mpirun() throws -> String {
+    if let path = tool("mpirun") { return path }
+    if ProcessInfo.processInfo.environment["CI"] == "true" {
+      XCTFail("CI=true but mpirun is missing: install openmpi-bin")
+    }
+    throw XCTSkip("mpirun not installed (openmpi-bin)")
+  }
+
+  /// The launcher's options for this machine: root allowed, more ranks than cores, optionally TCP on loopback.
+  private func launch(ranks: Int, tcp: Bool = false) throws -> [String] {
+    var arguments = [try mpirun(), "--oversubscribe", "--allow-run-as-root", "-np", "\(ranks)"]
+    if tcp { arguments += ["--mca", "btl", "tcp,self", "--mca", "btl_tcp_if_include", "lo"] }
+    return arguments + [nnbatchExecutable]
+  }
+
+  private func train(
+    ranks: Int?, _ config: String, dir: String, threads: Int, tcp: Bool = false, extra: [String] = []
+  ) throws -> ProcessResult {
+    let arguments = ["--config", config, "--checkpoint-dir", dir, "--threads", "\(threads)"] + extra
+    guard let ranks else { return try nnbatch(arguments) }
+    let command = try launch(ranks: ranks, tcp: tcp)
+    return try runProcess(command[0], Array(command.dropFirst()) + arguments)
+  }
+
+  /// Every checkpoint of `dir` equals `reference`'s of the same step, bit for bit (and there are as many).
+  private func assertSameRun(
+    _ dir: String, as reference: String, file: StaticString = #filePath, line: UInt = #line
+  )
+    throws
+  {
+    let expected = try CheckpointStore(directory: reference).checkpointFiles()
+    let found = try CheckpointStore(directory: dir).checkpointFiles()
+    XCTAssertFalse(expected.isEmpty, "no reference checkpoints", file: file, line: line)
+    XCTAssertEqual(found.map(\.step), expected.map(\.step), dir, file: file, line: line)
+    for (a, b) in zip(expected, found) where a.step == b.step {
+      let differences = try Checkpoint.read(from: b.path).bitwiseDifferences(
+        from: Checkpoint.read(from: a.path))
+      XCTAssertEqual(differences, [], "\(b.path) differs from \(a.path)", file: file, line: line)
+    }
+  }
+
+  func testMLPWithAdamClippingAndValidationMatchesOneProcessOn2And3Ranks() throws {
+    let config = mlpConfig("adam", optimizer: Self.adam)
+    let one = try train(ranks: nil, config, dir: directory.file("one"), threads: 2)
+    XCTAssertEqual(one.status, 0, one.stderr)
+    let two = try train(ranks: 2, config, dir: directory.file("two"), threads: 1)
+    XCTAssertEqual(two.status, 0, two.stderr)
+    // Progress from rank 0 only; the start line names ranks and threads.
+    XCTAssertEqual(two.stdout.components(separatedBy: "training adam:").count, 2, two.stdout)
+    XCTAssertTrue(two.stdout.contains("2 ranks × 1 thread"), two.stdout)
+    try assertSameRun(directory.file("two"), as: directory.file("one"))
+    let three = try train(ranks: 3, config, dir: directory.file("three"), threads: 2)
+    XCTAssertEqual(three.status, 0, three.stderr)
+    try assertSameRun(directory.file("three"), as: directory.file("one"))
+  }
+
+  func testMomentumOverTCPLoopbackMatchesOneProcessOn3And4Ranks() throws {
+    // The last batch (20 rows, 3 shards) leaves one of 4 ranks without a shard.
+    let config = mlpConfig("momentum", optimizer: Self.momentum)
+    XCTAssertEqual(try train(ranks: nil, config, dir: directory.file("one"), threads: 1).status, 0)
+    for ranks in [3, 4] {
+      let run = try train(ranks: ranks, config, dir: directory.file("tcp\(ranks)"), threads: 1, tcp: true)
+      XCTAssertEqual(run.status, 0, run.stderr)
+      try assertSameRun(directory.file("tcp\(ranks)"), as: directory.file("one"))
+    }
+  }
+
+  func testCNNWithDropoutMatchesOneProcessOn2And3Ranks() throws {
+    let config = cnnConfig("cnn")
+    XCTAssertEqual(try train(ranks: nil, config, dir: directory.file("one"), threads: 2).status, 0)
+    for ranks in [2, 3] {
+      let run = try train(ranks: ranks, config, dir: directory.file("np\(ranks)"), threads: 1)
+      XCTAssertEqual(run.status, 0, run.stderr)
+      try assertSameRun(directory.file("np\(ranks)"), as: directory.file("one"))
+    }
+  }
+
+  func testResumeWithAnotherRankCount() throws {
+    let config = mlpConfig("resume", optimizer: Self.adam, epochs: 3)
+    XCTAssertEqual(try train(ranks: nil, config, dir: directory.file("one"), threads: 1).status, 0)
+    // 3 ranks for the first epoch, 2 for the second, 1 process for the last.
+    let first = try train(
+      ranks: 3, config, dir: directory.file("mixed"), threads: 1, extra: ["--epochs", "1"])
+    XCTAssertEqual(first.status, 0, first.stderr)
+    let second = try train(
+      ranks: 2, config, dir: directory.file("mixed"), threads: 2, extra: ["--epochs", "2", "--resume"])
+    XCTAssertEqual(second.status, 0, second.stderr)
+    XCTAssertTrue(second.stdout.contains("resumed from"), second.stdout)
+    let third = try train(ranks: nil, config, dir: directory.file("mixed"), threads: 1, extra: ["--resume"])
+    XCTAssertEqual(third.status, 0, third.stderr)
+    try assertSameRun(directory.file("mixed"), as: directory.file("one"))
+  }
+
+  func testMoreRanksThanShardsIsAUsageError() throws {
+    let config = directory.write(
+      "wide.json",
+      (try String(contentsOfFile: mlpConfig("wide", optimizer: Self.adam), encoding: .utf8))
+        .replacingOccurrences(of: #""shard_size": 8"#, with: #""shard_size": 25"#))
+    let run = try train(ranks: 3, config, dir: directory.file("wide"), threads: 1)
+    XCTAssertEqual(run.status, 2, run.stderr)
+    XCTAssertTrue(
+      run.stderr.contains("$.training.shard_size: 3 ranks need at least 3 shards per batch"), run.stderr)
+    XCTAssertFalse(FileManager.default.fileExists(atPath: directory.file("wide/step-000000000.h5")))
+  }
+
+  /// Runs `mpirun` in the background on a long run; `action(mpirun PID, rank PIDs)` once a checkpoint exists.
+  private func interrupt(
+    ranks: Int, _ config: String, dir: String, _ action: (Int32, [Int32]) -> Void
+  ) throws -> (status: Int32, stdout: String, stderr: String, seconds: Double) {
+    let command = try launch(ranks: ranks)
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: command[0])
+    process.arguments =
+      Array(command.dropFirst()) + ["--config", config, "--checkpoint-dir", dir, "--threads", "1", "--quiet"]
+    // Both outputs are a few lines (--quiet): the pipes cannot fill up.
+    let errors = Pipe()
+    let output = Pipe()
+    process.standardError = errors
+    process.standardOutput = output
+    try process.run()
+    let deadline = Date().addingTimeInterval(60)
+    while try CheckpointStore(directory: dir).checkpointFiles().isEmpty && Date() < deadline
+      && process.isRunning
+    {
+      usleep(50_000)
+    }
+    let children = try String(
+      contentsOfFile: "/proc/\(process.processIdentifier)/task/\(process.processIdentifier)/children",
+      encoding: .utf8
+    )
+    .split(separator: " ").compactMap { Int32($0) }
+    let acted = Date()
+    action(process.processIdentifier, children)
+    process.waitUntilExit()
+    let seconds = Date().timeIntervalSince(acted)
+    let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    let stdout = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    return (process.terminationStatus, stdout, stderr, seconds)
+  }
+
+  /// `--resume` on `ranks` ranks to two epochs past `dir`'s newest checkpoint equals one process's run to there.
+  ///
+  /// (Both stop early, with the same `--epochs`, to keep the test short; an epoch is 3 steps.)
+  private func assertResumeMatches(_ config: String, dir: String, ranks: Int) throws {
+    let newest = try XCTUnwrap(try CheckpointStore(directory: dir).checkpointFiles().last)
+    let epochs = "\(newest.step / 3 + 2)"
+    let resumed = try train(
+      ranks: ranks, config, dir: dir, threads: 1, extra: ["--resume", "--quiet", "--epochs", epochs])
+    XCTAssertEqual(resumed.status, 0, resumed.stderr)
+    let one = directory.file("one-\(epochs)")
+    XCTAssertEqual(
+      try train(ranks: nil, config, dir: one, threads: 2, extra: ["--quiet", "--epochs", epochs]).status, 0)
+    let last = try XCTUnwrap(try CheckpointStore(directory: one).checkpointFiles().last)
+    let differences = try Checkpoint.read(from: "\(dir)/\(CheckpointStore.fileName(step: last.step))")
+      .bitwiseDifferences(from: Checkpoint.read(from: last.path))
+    XCTAssertEqual(differences, [])
+  }
+
+  func testSIGTERMToMpirunStopsCleanlyAndResumesBitwise() throws {
+    let config = mlpConfig("stop", optimizer: Self.momentum, epochs: 40)
+    let stopped = try interrupt(ranks: 3, config, dir: directory.file("stop")) { mpirun, _ in
+      kill(mpirun, SIGTERM)
+    }
+    // mpirun forwards SIGTERM; the ranks agree on the next step, rank 0 saves, all leave: mpirun exits 1.
+    XCTAssertEqual(stopped.status, 1, stopped.stderr)
+    XCTAssertLessThan(stopped.seconds, 5, stopped.stderr)
+    XCTAssertTrue(stopped.stdout.contains("stopped by signal at step"), stopped.stdout + stopped.stderr)
+    XCTAssertEqual(
+      try FileManager.default.contentsOfDirectory(atPath: directory.file("stop")).filter {
+        $0.hasSuffix(".tmp")
+      }, [])
+    try assertResumeMatches(config, dir: directory.file("stop"), ranks: 2)
+  }
+
+  func testKilledRankEndsTheJobAndResumeContinuesBitwise() throws {
+    let config = mlpConfig("kill", optimizer: Self.adam, epochs: 40)
+    let killed = try interrupt(ranks: 3, config, dir: directory.file("kill")) { _, ranks in
+      XCTAssertEqual(ranks.count, 3)
+      if ranks.count > 1 { kill(ranks[1], SIGKILL) }
+    }
+    XCTAssertNotEqual(killed.status, 0)
+    XCTAssertLessThan(killed.seconds, 10, killed.stderr)
+    XCTAssertTrue(killed.stderr.contains("rank 1"), killed.stderr)
+    XCTAssertEqual(
+      try FileManager.default.contentsOfDirectory(atPath: directory.file("kill")).filter {
+        $0.hasSuffix(".tmp")
+      }, [])
+    try assertResumeMatches(config, dir: directory.file("kill"), ranks: 2)
+  }
+  func testARankThatCannotReadItsDataEndsTheJobNamingIt() throws {
+    // Two configs alike but for the data file, one per rank (an MPMD launch):
+    // rank 1's copy of the data has a damaged row, as if its host's copy were bad.
+    let rows = (0..<40).map { "\(Double($0) / 40),\(Double($0 % 7) / 7),\($0 % 2 == 0 ? "a" : "b")" }
+    let good = directory.write("good.csv", "x,y,label\n" + rows.joined(separator: "\n") + "\n")
+    let bad = directory.write(
+      "bad.csv", "x,y,label\n" + rows.prefix(20).joined(separator: "\n") + "\n0.5,oops,a\n")
+    func config(_ name: String, data: String) -> String {
+      directory.write(
+        "\(name).json",
+        """
+        { "name": "csv", "seed": 1, "data": { "source": "csv", "path": "\(data)", "targets": "label" },
+          "model": { "layers": [ { "units": 4, "activation": "relu" }, { "units": 2, "activation": "softmax" } ] },
+          "loss": "cross_entropy", "optimizer": { "kind": "sgd", "learning_rate": 0.1 },
+          "training": { "epochs": 2, "batch_size": 8, "shard_size": 4 },
+          "checkpoint": { "dir": "\(directory.file("csv"))" } }
+        """)
+    }
+    let arguments = { (config: String) in ["-np", "1", nnbatchExecutable, "--config", config, "--quiet"] }
+    let started = Date()
+    let run = try runProcess(
+      try mpirun(),
+      ["--oversubscribe", "--allow-run-as-root"] + arguments(config("good", data: good)) + [":"]
+        + arguments(config("bad", data: bad)))
+    XCTAssertEqual(run.status, 2, run.stderr)
+    XCTAssertLessThan(Date().timeIntervalSince(started), 20)
+    XCTAssertTrue(run.stderr.contains("error: rank 1: "), run.stderr)
+    XCTAssertTrue(run.stderr.contains("oops"), run.stderr)
+    XCTAssertEqual(try CheckpointStore(directory: directory.file("csv")).checkpointFiles().map(\.step), [])
+  }
+  func testInitFromIsSentByRankZeroAndMatchesOneProcess() throws {
+    let config = mlpConfig("warm", optimizer: Self.momentum, epochs: 1)
+    XCTAssertEqual(try train(ranks: nil, config, dir: directory.file("source"), threads: 1).status, 0)
+    let start = try XCTUnwrap(try CheckpointStore(directory: directory.file("source")).checkpointFiles().last)
+    let one = try train(
+      ranks: nil, config, dir: directory.file("one"), threads: 1, extra: ["--init-from", start.path])
+    XCTAssertEqual(one.status, 0, one.stderr)
+    let three = try train(
+      ranks: 3, config, dir: directory.file("three"), threads: 1, extra: ["--init-from", start.path])
+    XCTAssertEqual(three.status, 0, three.stderr)
+    try assertSameRun(directory.file("three"), as: directory.file("one"))
+  }
+}
