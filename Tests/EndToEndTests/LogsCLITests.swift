@@ -270,6 +270,56 @@ final class LogsCLITests: XCTestCase {
     assertScalars(read.plugin, checkpoint: final, csv: csv)
   }
 
+  /// Replaces `old` by `new` in the file at `path` (which must contain it); returns the path.
+  private func edited(_ path: String, _ old: String, _ new: String) throws -> String {
+    let text = try String(contentsOfFile: path, encoding: .utf8)
+    XCTAssertTrue(text.contains(old), text)
+    try text.replacingOccurrences(of: old, with: new).write(toFile: path, atomically: true, encoding: .utf8)
+    return path
+  }
+
+  func testEarlyStoppingAndAFailedRunEndTheJSONLogWithTheirRecords() throws {
+    let dir = TemporaryDirectory()
+    // train_loss never improves by 100: early stopping after epoch 2, the best being epoch 1.
+    let stopping = try edited(
+      config(dir, epochs: 6), "\"batch_size\": 16",
+      "\"batch_size\": 16, \"early_stopping\": { \"monitor\": \"train_loss\", \"patience\": 1, \"min_delta\": 100 }"
+    )
+    let stopped = try nnbatch(["--config", stopping, "--log-format", "json"])
+    XCTAssertEqual(stopped.status, 0, stopped.stderr)
+    let lines = try records(stopped.stdout)
+    let early = try XCTUnwrap(lines.first { $0["event"] as? String == "early_stop" }, stopped.stdout)
+    XCTAssertEqual(early["epoch"] as? Int, 2)
+    XCTAssertEqual(early["step"] as? Int, 6)
+    XCTAssertEqual(early["best_epoch"] as? Int, 1)
+    XCTAssertEqual(early["monitor"] as? String, "train_loss")
+    let firstEpoch = try XCTUnwrap(lines.first { $0["event"] as? String == "epoch" })
+    XCTAssertEqual(early["best"] as? Double, firstEpoch["train_loss"] as? Double)
+    XCTAssertEqual(lines.last?["event"] as? String, "summary")
+    XCTAssertEqual(lines.last?["status"] as? String, "early_stop")
+    XCTAssertEqual(lines.last?["checkpoint"] as? String, dir.file("ck/step-000000006.h5"))
+
+    // A learning rate of 1e6 diverges: the summary says so, with the error and exit code 1.
+    let inputs = (0..<32).map { "[\(Double($0) / 8), \(Double($0 % 5))]" }.joined(separator: ",")
+    let targets = (0..<32).map { "[\(Double($0) * 3)]" }.joined(separator: ",")
+    let diverging = dir.write(
+      "diverging.json",
+      """
+      { "name": "reg", "data": { "source": "inline", "inputs": [\(inputs)], "targets": [\(targets)] },
+        "model": { "layers": [ { "units": 8, "activation": "relu" }, { "units": 1, "activation": "linear" } ] },
+        "loss": "mse", "optimizer": { "kind": "sgd", "learning_rate": 1e6 }, "training": { "epochs": 50, "batch_size": 8 } }
+      """)
+    let failed = try nnbatch([
+      "--config", diverging, "--log-format", "json", "--checkpoint-dir", dir.file("d"),
+    ])
+    XCTAssertEqual(failed.status, 1, failed.stderr)
+    let summary = try XCTUnwrap(records(failed.stdout).last)
+    XCTAssertEqual(summary["event"] as? String, "summary")
+    XCTAssertEqual(summary["status"] as? String, "failed")
+    XCTAssertEqual(summary["exit_code"] as? Int, 1)
+    XCTAssertTrue((summary["error"] as? String ?? "").contains("training diverged at step"), "\(summary)")
+  }
+
   func testALogThatCannotBeCreatedExitsTwoNamingIt() throws {
     let dir = TemporaryDirectory()
     let blocker = dir.write("file", "not a folder")
