@@ -8,11 +8,10 @@ public enum EventRecord {
 
   /// Appends `data` framed as one record to `output`.
   public static func append(_ data: [UInt8], to output: inout [UInt8]) {
-    var header: [UInt8] = []
-    header.reserveCapacity(8)
-    appendLittleEndian(UInt64(data.count), to: &header)
-    output.append(contentsOf: header)
-    appendLittleEndian(CRC32C.masked(CRC32C.checksum(header)), to: &output)
+    let start = output.count
+    appendLittleEndian(UInt64(data.count), to: &output)
+    let lengthCRC = output.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[start...])) }
+    appendLittleEndian(CRC32C.masked(lengthCRC), to: &output)
     output.append(contentsOf: data)
     appendLittleEndian(CRC32C.masked(CRC32C.checksum(data)), to: &output)
   }

@@ -52,6 +52,7 @@ final class CSVLog: RunLogSink {
       (folder.isEmpty ? "" : folder + "/") + ".\(name).\(LogFile.processID).tmp"
     try FileSystem.writeNewFile(temporary, bytes: Array(kept.utf8))
     try FileSystem.rename(temporary, to: path)
+    try FileSystem.fsyncDirectory(folder.isEmpty ? "." : folder)
     file = try LogFile(appendingTo: path)
   }
 
