@@ -222,8 +222,8 @@ public final class Trainer {
       generator = epochGenerator
       for i in 0..<n { order[i] = i }
       if config.shuffle { generator.shuffle(&order) }
-      // Clock reads only for epochs that are reported: the tutorial's run has
-      // 1500 one-step epochs, where they would cost more than the step.
+      // Clock reads only for epochs that are reported or logged: the tutorial's
+      // run has 1500 one-step epochs, where they would cost more than the step.
       let reported = reporter.reports(epoch: epoch + 1, of: config.epochs)
       let timed = reported || logsEpochs
       let epochStarted = timed ? monotonicSeconds() : 0
