@@ -222,50 +222,51 @@ final class LogsCLITests: XCTestCase {
     let epochs = 30
     // More steps, a checkpoint every epoch: kills land between them.
     let config = config(dir, epochs: epochs, everyEpochs: 1, samples: 1024)
-    let arguments = [
-      "--config", config, "--resume", "--tensorboard", dir.file("tb"), "--log-csv", dir.file("m.csv"),
-      "--threads", "2",
-    ]
     let began = Date()
     let straight = try nnbatch(["--config", config, "--checkpoint-dir", dir.file("straight")])
     XCTAssertEqual(straight.status, 0, straight.stderr)
     let duration = Date().timeIntervalSince(began)
-    var kills = 0
-    var attempts = 0
     var generator = SystemRandomNumberGenerator()
-    while true {
-      attempts += 1
-      XCTAssertLessThan(attempts, 40, "the run did not finish")
-      if attempts >= 40 { return }
-      let process = Process()
-      process.executableURL = URL(fileURLWithPath: nnbatchExecutable)
-      process.arguments = arguments
-      process.standardOutput = FileHandle.nullDevice
-      process.standardError = FileHandle.nullDevice
-      try process.run()
-      if kills < 4 {
-        Thread.sleep(forTimeInterval: Double.random(in: 0.1...0.9, using: &generator) * duration)
-        if process.isRunning {
-          kill(process.processIdentifier, SIGKILL)
-          process.waitUntilExit()
-          if process.terminationReason == .uncaughtSignal { kills += 1 }
-          continue
+    // Up to 4 kills, then a run to the end; a scenario whose first run ended before its kill starts over.
+    var folder = ""
+    var kills = 0
+    for scenario in 1...5 where kills == 0 {
+      folder = dir.file("s\(scenario)")
+      let arguments = [
+        "--config", config, "--checkpoint-dir", "\(folder)/ck", "--resume", "--tensorboard", "\(folder)/tb",
+        "--log-csv", "\(folder)/m.csv", "--threads", "2",
+      ]
+      for _ in 0..<20 {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: nnbatchExecutable)
+        process.arguments = arguments
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        if kills < 4 {
+          Thread.sleep(forTimeInterval: Double.random(in: 0.05...0.6, using: &generator) * duration)
+          if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            if process.terminationReason == .uncaughtSignal { kills += 1 }
+            continue
+          }
         }
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 0, "scenario \(scenario) after \(kills) kills")
+        break
       }
-      process.waitUntilExit()
-      XCTAssertEqual(process.terminationStatus, 0)
-      break
     }
-    XCTAssertGreaterThan(kills, 0)
-    let final = try XCTUnwrap(CheckpointStore(directory: dir.file("ck")).newestValid()).checkpoint
+    XCTAssertGreaterThan(kills, 0, "no kill landed in 5 scenarios")
+    let final = try XCTUnwrap(CheckpointStore(directory: "\(folder)/ck").newestValid()).checkpoint
     XCTAssertEqual(final.counters.epoch, epochs)
     // Each epoch once, its values those of the run that completed it.
-    let csv = try csvRows(dir.file("m.csv"))
+    let csv = try csvRows("\(folder)/m.csv")
     XCTAssertEqual(csv.map { $0["epoch"] }, (1...epochs).map(Double.init))
     XCTAssertEqual(csv.map { $0["train_loss"] }, final.epochHistory.trainLoss)
     XCTAssertEqual(csv.map { $0["val_loss"] }, final.epochHistory.validationLoss)
     // Each step once in what TensorBoard shows, however many runs logged it.
-    let read = try tensorBoardScalars(dir.file("tb"))
+    let read = try tensorBoardScalars("\(folder)/tb")
     assertScalars(read.legacy, checkpoint: final, csv: csv)
     assertScalars(read.plugin, checkpoint: final, csv: csv)
   }

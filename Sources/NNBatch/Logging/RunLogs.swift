@@ -146,6 +146,7 @@ final class RunLogs {
 
   /// Records a finished epoch, and writes buffered records when they have waited long enough.
   func epoch(_ report: EpochReport) {
+    guard !sinks.isEmpty else { return }
     each(sinks) { try $0.epoch(report) }
     let now = monotonicSeconds()
     if now - lastFlush >= RunLogs.flushInterval {
