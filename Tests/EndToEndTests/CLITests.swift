@@ -144,7 +144,11 @@ final class CLITests: XCTestCase {
       """)
     let train = try nnbatch(["--config", config, "--log-format", "json"])
     XCTAssertEqual(train.status, 0, train.stderr)
-    let epochLines = train.stdout.split(separator: "\n")
+    // One line per epoch, between the start and summary records (LogsCLITests checks those).
+    var epochLines = train.stdout.split(separator: "\n")
+    XCTAssertTrue(epochLines.first?.contains("\"event\":\"start\"") ?? false, train.stdout)
+    XCTAssertTrue(epochLines.last?.contains("\"event\":\"summary\"") ?? false, train.stdout)
+    epochLines.removeAll { !$0.contains("\"event\":\"epoch\"") }
     XCTAssertEqual(epochLines.count, 150)
     let lastEpoch = try XCTUnwrap(
       JSONSerialization.jsonObject(with: Data(epochLines.last!.utf8)) as? [String: Any])

@@ -92,7 +92,7 @@ final class CompletionTests: XCTestCase {
     XCTAssertEqual(try complete("--config", "configs/xor.json", "--log-format", ""), ["text", "json"])
     XCTAssertEqual(try complete("predict", "--header", ""), ["true", "false"])
     XCTAssertEqual(try complete("--c"), ["--config", "--checkpoint-dir"])
-    XCTAssertEqual(try complete("train", "--log-"), ["--log-format", "--log-every"])
+    XCTAssertEqual(try complete("train", "--log-"), ["--log-format", "--log-every", "--log-csv"])
     XCTAssertEqual(try complete("inspect", "run.h5", "--"), ["--json", "--version", "--help"])
     let root = try complete("")
     XCTAssertTrue(

@@ -11,6 +11,20 @@ public struct EarlyStopping: Sendable, Equatable {
   public var minDelta: Double
 }
 
+/// Logs beyond the terminal (`logging`); `--tensorboard` and `--log-csv` override them.
+public struct LoggingConfig: Sendable, Equatable {
+  /// Folder of TensorBoard event files (`logging.tensorboard`).
+  public var tensorboard: String?
+  /// CSV file of per-epoch metrics (`logging.csv`).
+  public var csv: String?
+
+  /// No logs beyond the terminal.
+  public init(tensorboard: String? = nil, csv: String? = nil) {
+    self.tensorboard = tensorboard
+    self.csv = csv
+  }
+}
+
 /// The whole run configuration.
 public struct Config: Sendable {
   /// The config file path.
@@ -72,6 +86,8 @@ public struct Config: Sendable {
   public var keepBest: Bool
   /// Metric for keep_best when there is no early stopping.
   public var bestMonitor: String
+  /// TensorBoard and CSV logs.
+  public var logging = LoggingConfig()
 
   /// The task: configured, or inferred from the loss.
   public var task: LearningTask {
@@ -303,6 +319,17 @@ extension Config {
     }
     if everySteps == nil && everyEpochs == nil { everyEpochs = 1 }
 
+    var logging = LoggingConfig()
+    if let l = root.object("logging") {
+      func path(_ key: String) -> String? {
+        guard let path = l.string(key) else { return nil }
+        if path.isEmpty { l.report(key, "expected a path, found an empty string") }
+        return path.isEmpty ? nil : path
+      }
+      logging = LoggingConfig(tensorboard: path("tensorboard"), csv: path("csv"))
+      l.finish()
+    }
+
     var dataConfig: DataConfig?
     var validation: DataConfig?
     var validationSplit = 0.0
@@ -349,7 +376,7 @@ extension Config {
         "keep_best watches \(bestMonitor), which needs validation data (data.validation_split or data.validation); or set checkpoint.monitor to train_loss"
       )
     }
-    return Config(
+    var config = Config(
       file: file, text: text, name: name, seed: seed, data: dataConfig, validation: validation,
       validationSplit: validationSplit, scaling: scaling, targetScaling: targetScaling, layers: layers,
       layerPaths: layerPaths, dataShape: dataShape, initializer: initializer,
@@ -358,5 +385,7 @@ extension Config {
       dropLast: dropLast, earlyStopping: earlyStopping, checkpointDir: checkpointDir,
       checkpointEverySteps: everySteps, checkpointEveryEpochs: everyEpochs, keep: keep,
       keepBest: keepBest, bestMonitor: bestMonitor)
+    config.logging = logging
+    return config
   }
 }

@@ -96,7 +96,8 @@ public final class ProgressReporter {
   public func epochDone(_ report: EpochReport, force: Bool = false) {
     if format == .json {
       var object: [String: Any] = [
-        "epoch": report.epoch, "epochs": report.epochs, "step": report.step,
+        "event": "epoch", "time": isoTimestamp(wallClockSeconds()), "epoch": report.epoch,
+        "epochs": report.epochs, "step": report.step,
         "train_loss": report.trainLoss, "learning_rate": report.learningRate,
         "samples_per_second": report.samplesPerSecond, "elapsed": report.elapsed,
       ]

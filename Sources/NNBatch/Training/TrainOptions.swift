@@ -30,6 +30,14 @@ public struct TrainOptions: Sendable {
   public var logEvery: Int?
   /// The processes training together (`mpirun`), or nil for a run of this process alone.
   public var group: (any ProcessGroup)?
+  /// Folder of TensorBoard event files (overrides `logging.tensorboard`).
+  public var tensorboardDir: String?
+  /// CSV file of per-epoch metrics (overrides `logging.csv`).
+  public var csvLog: String?
+  /// Whether this process writes the run's logs (JSON records, CSV, TensorBoard).
+  ///
+  /// The one gate for multi-process runs: only rank 0 writes them.
+  public var writesLogs = true
 
   /// Options for `configPath` on `threads` workers.
   public init(configPath: String, threads: Int) {

@@ -29,8 +29,11 @@ extension Trainer {
       if name == nil { lastSaved = position }
       return
     }
+    // The logs first: a run killed after this save has them up to its step.
+    logs.flush()
     do {
-      try store.save(makeCheckpoint(), name: name)
+      let path = try store.save(makeCheckpoint(), name: name)
+      logs.checkpoint(path: path, step: step, epoch: epoch, reason: reason)
       if !replacedEarlierRun {
         // This run's first durable file: files of a run it replaces (a fresh
         // start, or a resume from an older file) go now, so that a later
@@ -46,6 +49,7 @@ extension Trainer {
       }
       if name == nil {
         lastSaved = position
+        newestCheckpoint = path
         try store.prune(keep: config.keep)
       }
     } catch {
@@ -114,6 +118,7 @@ extension Trainer {
     lossHistory = checkpoint.lossHistory
     history = checkpoint.epochHistory
     lastSaved = position
+    newestCheckpoint = file
     resumed = true
     reporter.note("resumed from \(file) at step \(step) (epoch \(epoch + 1), batch \(batchInEpoch))")
   }

@@ -23,6 +23,8 @@ public final class Trainer {
   var schedule: LearningRateSchedule
   let store: CheckpointStore
   let reporter: ProgressReporter
+  /// JSON records, CSV and TensorBoard logs (empty on processes that do not write logs).
+  let logs: RunLogs
   let signals: StopSignals?
   /// This run's hold on its checkpoint folder (released when the trainer goes); nil on ranks other than 0.
   let lock: RunLock?
@@ -51,6 +53,10 @@ public final class Trainer {
   var resumed = false
   /// Set after the first save, once files of a replaced run are gone.
   var replacedEarlierRun = false
+  /// The newest checkpoint file written or resumed from (for the logs' summary).
+  var newestCheckpoint: String?
+  /// Whether early stopping ended the run.
+  var stoppedEarly = false
 
   /// Sets up a run: reads config and data, builds the network, restores a checkpoint if asked.
   public init(options: TrainOptions, signals: StopSignals?) throws(NNBatchError) {
@@ -110,6 +116,8 @@ public final class Trainer {
     reporter = ProgressReporter(
       format: root ? options.logFormat : .text, quiet: root ? options.quiet : true, epochs: config.epochs,
       logEvery: options.logEvery, liveAllowed: options.group == nil)
+    // The one gate of multi-process runs: only the process that writes logs (rank 0) builds them.
+    logs = options.writesLogs && root ? RunLogs(options: options, config: config) : RunLogs([])
     generator = SeededGenerator(seed: config.seed)
     config.initializer.initialize(parameters, for: architecture, using: &generator)
     epochGenerator = generator
@@ -138,7 +146,44 @@ public final class Trainer {
   }
 
   /// Trains to the end (or to a signal); returns the exit code.
+  ///
+  /// Opens the logs first (a log that cannot be created exits 2 before
+  /// anything else is written) and ends them with a summary, also when training fails.
   public func run() throws(NNBatchError) -> Int32 {
+    let started = monotonicSeconds()
+    try logs.start(
+      RunStart(
+        name: config.name, step: step, epoch: epoch, epochs: config.epochs,
+        resumedFrom: resumed ? newestCheckpoint : nil, threads: engine.workers.count,
+        trainSamples: data.train.count, validationSamples: data.validation?.count ?? 0,
+        parameters: network.architecture.parameterCount,
+        batchesPerEpoch: Trainer.batchesPerEpoch(samples: data.train.count, config: config),
+        tensorboard: options.tensorboardDir ?? config.logging.tensorboard,
+        csv: options.csvLog ?? config.logging.csv))
+    var summary = RunSummary(
+      status: "failed", exitCode: 1, epoch: epoch, step: step, finalLoss: nil, elapsed: 0,
+      checkpoint: nil, error: nil)
+    defer {
+      summary.epoch = epoch
+      summary.step = step
+      summary.finalLoss = lossHistory.last
+      summary.elapsed = monotonicSeconds() - started
+      summary.checkpoint = newestCheckpoint
+      logs.summary(summary)
+    }
+    do {
+      let code = try train()
+      summary.exitCode = code
+      summary.status = code != 0 ? "stopped" : stoppedEarly ? "early_stop" : "done"
+      return code
+    } catch {
+      summary.exitCode = error.kind.rawValue
+      summary.error = "\(error)"
+      throw error
+    }
+  }
+
+  private func train() throws(NNBatchError) -> Int32 {
     // From here a signal stops after a step, with a checkpoint.
     signals?.beginTraining()
     do {
@@ -191,15 +236,17 @@ public final class Trainer {
     history.reserveCapacity(min(config.epochs, 1 << 20))
     var stopExit: Int32?
     var saveAtEpochEnd = false
+    let logsEpochs = logs.recordsEpochs
     while epoch < config.epochs {
       // The epoch's order comes from the generator state at the epoch's
       // start, so a resumed run redoes exactly the same shuffle.
       generator = epochGenerator
       for i in 0..<n { order[i] = i }
       if config.shuffle { generator.shuffle(&order) }
-      // Clock reads only for epochs that are reported: the tutorial's run has
-      // 1500 one-step epochs, where they would cost more than the step.
-      let timed = reporter.reports(epoch: epoch + 1, of: config.epochs)
+      // Clock reads only for epochs that are reported or logged: the tutorial's
+      // run has 1500 one-step epochs, where they would cost more than the step.
+      let reported = reporter.reports(epoch: epoch + 1, of: config.epochs)
+      let timed = reported || logsEpochs
       let epochStarted = timed ? monotonicSeconds() : 0
       let firstBatch = batchInEpoch
       var learningRate = config.optimizer.learningRate
@@ -227,6 +274,7 @@ public final class Trainer {
           epoch: epoch + 1, epochs: config.epochs, batch: batchInEpoch, batches: batches, step: step,
           loss: outcome.loss, started: started, done: step - firstStep,
           total: config.epochs * batches - firstStep, samples: samplesSeen - firstSamples)
+        logs.step(step, loss: outcome.loss)
         // A save due on an epoch's last step waits for the epoch's end, so
         // the file holds the finished epoch's history.
         let lastOfEpoch = batchInEpoch == batches
@@ -258,11 +306,12 @@ public final class Trainer {
       if timed {
         let seconds = monotonicSeconds() - epochStarted
         let trained = Double((batches - firstBatch) * batchSize)
-        reporter.epochDone(
-          EpochReport(
-            epoch: epoch, epochs: config.epochs, step: step, trainLoss: trainLoss,
-            validation: history.lastValidation, learningRate: learningRate,
-            samplesPerSecond: seconds > 0 ? trained / seconds : 0, elapsed: monotonicSeconds() - started))
+        let report = EpochReport(
+          epoch: epoch, epochs: config.epochs, step: step, trainLoss: trainLoss,
+          validation: history.lastValidation, learningRate: learningRate,
+          samplesPerSecond: seconds > 0 ? trained / seconds : 0, elapsed: monotonicSeconds() - started)
+        if reported { reporter.epochDone(report) }
+        logs.epoch(report)
       }
 
       let improved = try trackBest()
@@ -275,6 +324,11 @@ public final class Trainer {
         reporter.note(
           "early stopping after epoch \(epoch): \(es.monitor) has not improved for \(es.patience) epochs (best \(format6(best.value)) at epoch \(best.epoch))"
         )
+        stoppedEarly = true
+        logs.earlyStop(
+          EarlyStop(
+            epoch: epoch, step: step, monitor: es.monitor, best: best.value, bestEpoch: best.epoch,
+            patience: es.patience))
         break
       }
       if let code = stopRequest {

@@ -18,6 +18,9 @@ extension NNBatchCommand {
           nnbatch train --config configs/big.json --init-from old.h5
           # write the initial model as a step-0 checkpoint and stop:
           nnbatch train --config configs/xor.json --epochs 0
+          # TensorBoard event files and a CSV row per epoch:
+          nnbatch train --config configs/flowers.json --tensorboard runs/flowers \\
+            --log-csv flowers.csv
 
         Results are bit-identical for any --threads (same config and shard_size).
         SIGINT/SIGTERM/SIGHUP finish the current step, save a checkpoint and exit
@@ -57,11 +60,26 @@ extension NNBatchCommand {
       name: .long, help: "In plain text output, print every Nth epoch (default: about 20 lines per run).")
     var logEvery: Int?
 
+    @Option(
+      name: .long,
+      help: ArgumentHelp(
+        "Write TensorBoard event files to DIR (overrides logging.tensorboard).", valueName: "dir"),
+      completion: .directory)
+    var tensorboard: String?
+
+    @Option(
+      name: .long,
+      help: ArgumentHelp("Write one CSV row per epoch to FILE (overrides logging.csv).", valueName: "file"),
+      completion: .file(extensions: ["csv"]))
+    var logCsv: String?
+
     func validate() throws {
       if let epochs, epochs < 0 || epochs > Config.maximumEpochs {
         throw ValidationError("--epochs must be between 0 and \(Config.maximumEpochs), found \(epochs)")
       }
       if let logEvery, logEvery < 1 { throw ValidationError("--log-every must be ≥ 1, found \(logEvery)") }
+      if tensorboard == "" { throw ValidationError("--tensorboard needs a folder, found an empty string") }
+      if logCsv == "" { throw ValidationError("--log-csv needs a file, found an empty string") }
       if initFrom != nil && resume != nil {
         throw ValidationError("--init-from and --resume exclude each other")
       }
@@ -80,6 +98,8 @@ extension NNBatchCommand {
       options.quiet = quiet
       options.logFormat = logFormat
       options.logEvery = logEvery
+      options.tensorboardDir = tensorboard
+      options.csvLog = logCsv
       return options
     }
 
