@@ -33,6 +33,11 @@ package protocol DataSource: Sendable, Equatable, CustomStringConvertible {
   /// file in memory returns a reader that reads row blocks from disk.
   func open(task: LearningTask, labels: [String]) throws(NNBatchError) -> any SampleReader
 
+  /// The samples as a row source that reads row blocks from disk, or nil when this kind cannot stream.
+  ///
+  /// Throws when the kind streams but this file cannot (gzipped IDX).
+  func openRows(task: LearningTask) throws(NNBatchError) -> (any RowSource)?
+
   /// A short name for messages: the file ("configs/data/flowers.csv"), or "inline data".
   var description: String { get }
 
@@ -60,6 +65,9 @@ package struct DataSourceSetting: Sendable, Equatable {
 extension DataSource {
   /// No task implied.
   package static var impliedTask: LearningTask? { nil }
+
+  /// Streams nothing: the source is read whole.
+  package func openRows(task: LearningTask) throws(NNBatchError) -> (any RowSource)? { nil }
 
   /// Whether `other` is a source of the same kind with the same settings.
   package func isEqual(to other: any DataSource) -> Bool {
