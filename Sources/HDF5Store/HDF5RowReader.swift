@@ -62,7 +62,8 @@ public final class HDF5RowReader {
       withHDF5 { _ = H5Dclose(dataset) }
       isOpen = false
       throw HDF5Error(
-        operation: "read dataset", path: target, reason: "expected a 1-D or 2-D dataset, found shape \(opened.1)")
+        operation: "read dataset", path: target,
+        reason: "expected a 1-D or 2-D dataset, found shape \(opened.1)")
     }
   }
 
@@ -76,7 +77,8 @@ public final class HDF5RowReader {
     var shape: [Int] = []
     var count = 1
     for d in dims {
-      guard let n = Int(exactly: d), case (let product, false) = count.multipliedReportingOverflow(by: n) else {
+      guard let n = Int(exactly: d), case (let product, false) = count.multipliedReportingOverflow(by: n)
+      else {
         throw HDF5Error(
           operation: "read shape", path: target,
           reason: "expected a dataspace of at most \(Int.max) elements, found dimensions \(dims)")

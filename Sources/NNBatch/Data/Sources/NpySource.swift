@@ -85,14 +85,17 @@ package struct NpySource: FileDataSource {
     }
     guard header.shape[0] == x.rows else {
       throw NNBatchError(
-        .usage, "\(targets): expected \(x.rows) targets (one per sample in \(features)), found \(header.shape[0])")
+        .usage,
+        "\(targets): expected \(x.rows) targets (one per sample in \(features)), found \(header.shape[0])")
     }
     let columns = header.shape.count == 2 ? header.shape[1] : 1
     guard columns > 0 else {
-      throw NNBatchError(.usage, "\(targets): expected at least one target column, found shape \(header.shape)")
+      throw NNBatchError(
+        .usage, "\(targets): expected at least one target column, found shape \(header.shape)")
     }
     let t = try RowFile(
-      path: targets, rows: x.rows, rowElements: columns, element: header.element, dataOffset: header.dataOffset)
+      path: targets, rows: x.rows, rowElements: columns, element: header.element,
+      dataOffset: header.dataOffset)
     return NpyRows(features: x, targets: t, sampleShape: shape)
   }
 
@@ -126,7 +129,8 @@ package struct NpySource: FileDataSource {
   package static func header(_ path: String) throws(NNBatchError) -> NpyHeader {
     let head = try FileHead(path: path)
     guard !head.isGzip else {
-      throw NNBatchError(.usage, "\(path): expected an uncompressed .npy file, found gzip data; gunzip it first")
+      throw NNBatchError(
+        .usage, "\(path): expected an uncompressed .npy file, found gzip data; gunzip it first")
     }
     let prefix = try head.bytes(at: 0, count: 12)
     let end = try NpyHeader.headerEnd(prefix, path: path)

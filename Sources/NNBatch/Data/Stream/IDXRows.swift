@@ -45,12 +45,14 @@ package final class IDXRows: RowSource {
     }
     guard let width = MemoryBudget.product(Array(shape.dropFirst())), width > 0 else {
       throw NNBatchError(
-        .usage, "\(path): expected images of at least one pixel, found shape \(shape) (zero features or overflow)")
+        .usage,
+        "\(path): expected images of at least one pixel, found shape \(shape) (zero features or overflow)")
     }
     guard shape[0] > 0 else {
       throw NNBatchError(.usage, "\(path): expected at least one image, found shape \(shape)")
     }
-    let file = try RowFile(path: path, rows: shape[0], rowElements: width, element: .unitByte, dataOffset: offset)
+    let file = try RowFile(
+      path: path, rows: shape[0], rowElements: width, element: .unitByte, dataOffset: offset)
     let sample = shape.count == 3 ? [1] + shape.dropFirst() : Array(shape.dropFirst())
     var labels: [Float] = []
     var classes: Int?
@@ -58,7 +60,8 @@ package final class IDXRows: RowSource {
       let (labelShape, bytes) = try IDXSource.parse(labelsPath, expectedRank: 1)
       guard labelShape[0] == shape[0] else {
         throw NNBatchError(
-          .usage, "\(labelsPath): expected \(shape[0]) labels (one per image in \(path)), found \(labelShape[0])")
+          .usage,
+          "\(labelsPath): expected \(shape[0]) labels (one per image in \(path)), found \(labelShape[0])")
       }
       labels = bytes.map { Float($0) }
       classes = Int(bytes.max() ?? 0) + 1
@@ -77,7 +80,8 @@ package final class IDXRows: RowSource {
     guard !head.isGzip else {
       throw NNBatchError(
         .usage,
-        "\(path): gzipped IDX cannot stream (it cannot be read at an offset); gunzip it, or set data.stream false to load it whole")
+        "\(path): gzipped IDX cannot stream (it cannot be read at an offset); gunzip it, or set data.stream false to load it whole"
+      )
     }
     let b = try head.bytes(at: 0, count: 4)
     guard b.count == 4, b[0] == 0, b[1] == 0, b[2] == 0x08 else {
@@ -105,7 +109,8 @@ package final class IDXRows: RowSource {
     }
     guard head.size - start == expected else {
       throw NNBatchError(
-        .usage, "\(path): byte \(start): IDX shape \(shape) needs \(expected) data bytes, found \(head.size - start)")
+        .usage,
+        "\(path): byte \(start): IDX shape \(shape) needs \(expected) data bytes, found \(head.size - start)")
     }
     return (shape, start)
   }

@@ -45,7 +45,8 @@ package struct NpyHeader: Sendable, Equatable {
       guard length <= maxHeaderLength else {
         throw NNBatchError(
           .usage,
-          "\(path): byte 8: expected a .npy header of at most \(maxHeaderLength) bytes, found a length of \(length)")
+          "\(path): byte 8: expected a .npy header of at most \(maxHeaderLength) bytes, found a length of \(length)"
+        )
       }
       return 12 + length
     default:
@@ -59,7 +60,8 @@ package struct NpyHeader: Sendable, Equatable {
     let textStart = bytes[6] == 1 ? 10 : 12
     guard bytes.count >= end, end <= fileSize else {
       throw NNBatchError(
-        .usage, "\(path): .npy header truncated: expected \(end) header bytes, found \(min(bytes.count, fileSize))")
+        .usage,
+        "\(path): .npy header truncated: expected \(end) header bytes, found \(min(bytes.count, fileSize))")
     }
     var parser = DictParser(bytes: Array(bytes[textStart..<end]), path: path, base: textStart)
     let dict = try parser.parseDict()
@@ -77,7 +79,8 @@ package struct NpyHeader: Sendable, Equatable {
     }
     let element = try elementType(descr, path: path)
     guard !shape.isEmpty else {
-      throw NNBatchError(.usage, "\(path): .npy header: expected an array of rank ≥ 1, found a scalar (shape ())")
+      throw NNBatchError(
+        .usage, "\(path): .npy header: expected an array of rank ≥ 1, found a scalar (shape ())")
     }
     if fortran && shape.filter({ $0 != 1 }).count > 1 {
       throw NNBatchError(
@@ -85,15 +88,18 @@ package struct NpyHeader: Sendable, Equatable {
         "\(path): .npy header: expected C order (fortran_order False), found Fortran order; save it with numpy.ascontiguousarray"
       )
     }
-    guard let count = MemoryBudget.product(shape), let bytesNeeded = MemoryBudget.product([count, element.size])
+    guard let count = MemoryBudget.product(shape),
+      let bytesNeeded = MemoryBudget.product([count, element.size])
     else {
       throw NNBatchError(
-        .usage, "\(path): .npy header: shape \(shape) needs more bytes than any file holds (the product overflows)")
+        .usage,
+        "\(path): .npy header: shape \(shape) needs more bytes than any file holds (the product overflows)")
     }
     guard fileSize - end == bytesNeeded else {
       throw NNBatchError(
         .usage,
-        "\(path): byte \(end): .npy shape \(shape) of \(descr) needs \(bytesNeeded) data bytes, found \(fileSize - end)")
+        "\(path): byte \(end): .npy shape \(shape) of \(descr) needs \(bytesNeeded) data bytes, found \(fileSize - end)"
+      )
     }
     return NpyHeader(element: element, shape: shape, dataOffset: end, count: count)
   }
@@ -140,7 +146,8 @@ private struct DictParser {
 
   private func fail(_ expected: String) -> NNBatchError {
     let found = i < bytes.count ? "'\(Character(Unicode.Scalar(bytes[i])))'" : "the end of the header"
-    return NNBatchError(.usage, "\(path): byte \(base + i): .npy header: expected \(expected), found \(found)")
+    return NNBatchError(
+      .usage, "\(path): byte \(base + i): .npy header: expected \(expected), found \(found)")
   }
 
   private mutating func skipSpace() {
@@ -204,7 +211,8 @@ private struct DictParser {
     case UInt8(ascii: "'"), UInt8(ascii: "\""):
       return .string(try parseString())
     case UInt8(ascii: "T"), UInt8(ascii: "F"):
-      for (word, value) in [("True", true), ("False", false)] where bytes[i...].starts(with: Array(word.utf8)) {
+      for (word, value) in [("True", true), ("False", false)] where bytes[i...].starts(with: Array(word.utf8))
+      {
         i += word.utf8.count
         return .bool(value)
       }

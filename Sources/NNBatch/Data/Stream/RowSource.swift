@@ -130,18 +130,26 @@ package final class RowFile: Sendable {
       let s = raw.assumingMemoryBound(to: Int8.self)
       for i in 0..<count { destination[i] = Float(s[i]) }
     case .int16:
-      for i in 0..<count { destination[i] = Float(Int16(littleEndian: raw.loadUnaligned(fromByteOffset: 2 * i, as: Int16.self))) }
+      for i in 0..<count {
+        destination[i] = Float(Int16(littleEndian: raw.loadUnaligned(fromByteOffset: 2 * i, as: Int16.self)))
+      }
     case .int32:
-      for i in 0..<count { destination[i] = Float(Int32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * i, as: Int32.self))) }
+      for i in 0..<count {
+        destination[i] = Float(Int32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * i, as: Int32.self)))
+      }
     case .int64:
-      for i in 0..<count { destination[i] = Float(Int64(littleEndian: raw.loadUnaligned(fromByteOffset: 8 * i, as: Int64.self))) }
+      for i in 0..<count {
+        destination[i] = Float(Int64(littleEndian: raw.loadUnaligned(fromByteOffset: 8 * i, as: Int64.self)))
+      }
     case .float32:
       for i in 0..<count {
-        destination[i] = Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)))
+        destination[i] = Float(
+          bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)))
       }
     case .float64:
       for i in 0..<count {
-        let v = Double(bitPattern: UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self)))
+        let v = Double(
+          bitPattern: UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self)))
         let f = Float(v)
         if v.isFinite && !f.isFinite {
           throw NNBatchError(
