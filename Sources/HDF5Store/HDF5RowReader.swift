@@ -18,6 +18,10 @@ public final class HDF5RowReader {
   public let shape: [Int]
   /// Rows per chunk for a chunked dataset, else nil (contiguous or compact).
   public let chunkRows: Int?
+  /// Bytes per stored element.
+  public let elementBytes: Int
+  /// Bytes the file stores for the dataset (unwritten chunks store none).
+  public let storedBytes: Int
 
   /// Opens dataset `name` (a path such as "/train/x") of `path` for reading rows.
   ///
@@ -27,12 +31,13 @@ public final class HDF5RowReader {
     self.file = file
     let target = path + ":" + name
     self.target = target
-    let opened: (hid_t, [Int], Int?) = try withHDF5 {
+    let opened: (hid_t, [Int], Int?, Int, Int) = try withHDF5 {
       let dataset = try checkID(H5Dopen2(file.id, name, nnb_H5P_DEFAULT()), "open dataset", target)
       do {
         let shape = try Self.shape(of: dataset, target)
         let type = try checkID(H5Dget_type(dataset), "read datatype", target)
         let typeClass = H5Tget_class(type)
+        let elementBytes = H5Tget_size(type)
         Close.datatype(type)
         guard typeClass == H5T_FLOAT || typeClass == H5T_INTEGER else {
           throw HDF5Error(operation: "read dataset", path: target, reason: "expected numeric data")
@@ -46,7 +51,8 @@ public final class HDF5RowReader {
           try check(rank < 0 ? -1 : 0, "read chunk shape", target)
           chunkRows = dims.first.flatMap { Int(exactly: $0) }
         }
-        return (dataset, shape, chunkRows)
+        let stored = H5Dget_storage_size(dataset)
+        return (dataset, shape, chunkRows, elementBytes, Int(clamping: stored))
       } catch {
         _ = H5Dclose(dataset)
         throw error
@@ -55,6 +61,8 @@ public final class HDF5RowReader {
     dataset = opened.0
     shape = opened.1
     chunkRows = opened.2
+    elementBytes = opened.3
+    storedBytes = opened.4
     rows = opened.1.first ?? 0
     columns = opened.1.count == 2 ? opened.1[1] : 1
     guard opened.1.count == 1 || opened.1.count == 2 else {

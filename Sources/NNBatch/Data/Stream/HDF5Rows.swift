@@ -40,6 +40,7 @@ package final class HDF5Rows: RowSource, @unchecked Sendable {
           "\(path):\(inputs): expected a 2-D dataset [samples, features] of at least one sample and one feature, found shape \(x.shape)"
         )
       }
+      try checkStored(x, inputs, path: path)
       var t: HDF5RowReader?
       if let targets {
         let reader = try HDF5RowReader(path: path, dataset: targets)
@@ -47,6 +48,7 @@ package final class HDF5Rows: RowSource, @unchecked Sendable {
           throw NNBatchError(
             .usage, "\(path):\(targets): expected \(x.rows) rows (as \(inputs)), found shape \(reader.shape)")
         }
+        try checkStored(reader, targets, path: path)
         t = reader
       }
       return HDF5Rows(name: path, x: x, t: t)
@@ -54,6 +56,27 @@ package final class HDF5Rows: RowSource, @unchecked Sendable {
       throw error
     } catch {
       throw NNBatchError(.usage, "\(error)")
+    }
+  }
+
+  /// Refuses a dataset that declares far more than the file stores.
+  ///
+  /// A chunked dataset can declare petabytes and store nothing (unwritten
+  /// chunks read as fill values): streaming it would read zeros for ever.
+  /// Compression can shrink real data a lot, but not below 1/1024 of it here.
+  private static func checkStored(_ reader: HDF5RowReader, _ name: String, path: String) throws(NNBatchError)
+  {
+    guard let declared = MemoryBudget.product(reader.shape + [reader.elementBytes]) else {
+      throw NNBatchError(
+        .usage,
+        "\(path):\(name): dataset \(name) of shape \(reader.shape) needs more than any file holds (the product overflows)"
+      )
+    }
+    if declared / 1024 > reader.storedBytes {
+      throw NNBatchError(
+        .usage,
+        "\(path):\(name): dataset \(name) of shape \(reader.shape) needs \(declared) bytes but the file stores \(reader.storedBytes) of it (chunks never written); expected a dataset whose data is in the file"
+      )
     }
   }
 

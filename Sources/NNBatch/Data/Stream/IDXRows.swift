@@ -43,10 +43,15 @@ package final class IDXRows: RowSource {
       throw NNBatchError(
         .usage, "\(path): expected images of rank ≥ 2 (count, rows, ...), found rank \(shape.count)")
     }
-    guard let width = MemoryBudget.product(Array(shape.dropFirst())), width > 0 else {
+    guard let width = MemoryBudget.product(Array(shape.dropFirst())) else {
       throw NNBatchError(
         .usage,
-        "\(path): expected images of at least one pixel, found shape \(shape) (zero features or overflow)")
+        "\(path): byte 8: expected an IDX image shape whose pixel count fits in memory, found \(Array(shape.dropFirst())) (the product overflows)"
+      )
+    }
+    guard width > 0 else {
+      throw NNBatchError(
+        .usage, "\(path): expected images of at least one pixel, found shape \(shape) (zero features)")
     }
     guard shape[0] > 0 else {
       throw NNBatchError(.usage, "\(path): expected at least one image, found shape \(shape)")

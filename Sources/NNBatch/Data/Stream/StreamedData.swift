@@ -193,7 +193,7 @@ extension DataLoader {
 }
 
 /// `AffineScaler.fitReporting` computed block by block: the same Double sums in the same row order, so the same result.
-struct StreamingStatistics {
+package struct StreamingStatistics {
   let kind: Scaling
   let columns: Int
   private var rows = 0
@@ -203,7 +203,8 @@ struct StreamingStatistics {
   private var mean: [Double] = []
   private var squares: [Double]
 
-  init(kind: Scaling, columns: Int) {
+  /// Statistics of `kind` for `columns` columns, before any row.
+  package init(kind: Scaling, columns: Int) {
     self.kind = kind
     self.columns = columns
     low = [Float](repeating: .infinity, count: columns)
@@ -216,7 +217,7 @@ struct StreamingStatistics {
   var needsSecondPass: Bool { kind == .standardize }
 
   /// Min, max and sums of `rows` rows of `block` [≥ rows, columns].
-  mutating func first(_ block: Matrix, rows count: Int) {
+  package mutating func first(_ block: Matrix, rows count: Int) {
     guard kind != .none else { return }
     for r in 0..<count {
       let row = block.row(r)
@@ -235,7 +236,7 @@ struct StreamingStatistics {
   }
 
   /// Squared deviations from the mean of `rows` rows of `block`.
-  mutating func second(_ block: Matrix, rows count: Int) {
+  package mutating func second(_ block: Matrix, rows count: Int) {
     if mean.isEmpty {
       let n = Double(rows)
       mean = sum.map { $0 / n }
@@ -250,7 +251,7 @@ struct StreamingStatistics {
   }
 
   /// The fitted scaling and its (near-)constant columns, as `AffineScaler.fitReporting` gives them.
-  func finish() -> (scaler: AffineScaler, constantColumns: [Int]) {
+  package func finish() -> (scaler: AffineScaler, constantColumns: [Int]) {
     guard kind != .none, rows > 0 else { return (.identity, []) }
     var shift = [Float](repeating: 0, count: columns)
     var factor = [Float](repeating: 1, count: columns)
