@@ -227,6 +227,27 @@ final class StreamingTests: XCTestCase {
     }
   }
 
+  func testTheAutomaticChoiceComparesWithAQuarterOfTheBudgetAndSparseHDF5IsRefused() throws {
+    XCTAssertFalse(StreamSettings.shouldStreamAutomatically(bytes: 1 << 20))
+    XCTAssertTrue(StreamSettings.shouldStreamAutomatically(bytes: Int.max / 2))
+    XCTAssertTrue(StreamSettings.shouldStreamAutomatically(bytes: nil), "an overflowing size streams")
+    let dir = TemporaryDirectory()
+    let file = try HDF5File.create(path: dir.file("sparse.h5"))
+    try file.root().declareForTesting(shape: [1_000_000_000, 1_000], name: "x")
+    try file.root().declareForTesting(shape: [1_000_000_000], name: "y")
+    try file.close()
+    // 4 TB of declared floats, and the file stores none of them.
+    let data =
+      "\"source\": \"hdf5\", \"path\": \"\(dir.file("sparse.h5"))\", \"inputs\": \"x\", \"targets\": \"y\""
+    XCTAssertThrowsError(try train(Self.config(dir, "sparse", data: data, stream: true, shuffle: true))) {
+      error in
+      XCTAssertTrue(
+        "\(error)".contains(
+          "dataset x of shape [1000000000, 1000] needs 4000000000000 bytes but the file stores 0"),
+        "\(error)")
+    }
+  }
+
   // MARK: The block plan
 
   func testEpochOrderPermutesBlocksThenRowsWithinWindows() {

@@ -2,16 +2,19 @@ import FuzzSupport
 import NNBatch
 
 /// A valid targets file: one int64 label 0.
-private let oneTarget: [UInt8] = npy("{'descr': '<i8', 'fortran_order': False, 'shape': (1,), }", [0, 0, 0, 0, 0, 0, 0, 0])
+private let oneTarget: [UInt8] = npy(
+  "{'descr': '<i8', 'fortran_order': False, 'shape': (1,), }", [0, 0, 0, 0, 0, 0, 0, 0])
 /// A valid features file: one sample of one float32 feature (1.0).
-private let oneSample: [UInt8] = npy("{'descr': '<f4', 'fortran_order': False, 'shape': (1, 1), }", [0, 0, 0x80, 0x3F])
+private let oneSample: [UInt8] = npy(
+  "{'descr': '<f4', 'fortran_order': False, 'shape': (1, 1), }", [0, 0, 0x80, 0x3F])
 
 /// A version 1.0 .npy file of `header` and `data`.
 private func npy(_ header: String, _ data: [UInt8]) -> [UInt8] {
   var text = Array(header.utf8)
   while (10 + text.count + 1) % 64 != 0 { text.append(0x20) }
   text.append(0x0A)
-  return [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59, 1, 0, UInt8(text.count & 0xFF), UInt8(text.count >> 8)] + text + data
+  return [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59, 1, 0, UInt8(text.count & 0xFF), UInt8(text.count >> 8)] + text
+    + data
 }
 
 /// libFuzzer entry point: a .npy file through detection, the header parser and the row reader.

@@ -27,7 +27,7 @@ public struct StreamSettings: Sendable, Equatable {
   public static let automaticShare = 0.25
 
   /// Whether data of `bytes` (as floats) streams when `data.stream` is absent.
-  static func shouldStreamAutomatically(bytes: Int?) -> Bool {
+  package static func shouldStreamAutomatically(bytes: Int?) -> Bool {
     guard let bytes else { return true }
     return Double(bytes) > Double(MemoryBudget.current().bytes) * automaticShare
   }
