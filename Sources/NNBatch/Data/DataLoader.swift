@@ -254,7 +254,7 @@ public enum DataLoader {
   /// `labels` maps class labels of a validation or evaluation set to the
   /// training set's indices. Training shuffles across every row and fits
   /// the scaler on all of them, so it gathers the reader's blocks here; a
-  /// streamed training set needs a block-wise shuffle and scaler fit instead.
+  /// streamed training set (`prepareStreamed`) shuffles by blocks and fits the scaler in a pass.
   public static func read(_ data: DataConfig, task: LearningTask, labels: [String] = []) throws(NNBatchError)
     -> RawData
   {

@@ -6,8 +6,9 @@ import NeuralNet
 //   DataSource --open-->  SampleReader  --next(maxRows:)-->  SampleBlock, SampleBlock, ...
 //
 // Everything above the seam (DataLoader, predict, evaluate) reads through
-// `SampleReader`. Today every source reads its file whole and returns an
-// `InMemorySamples`; a streamed source returns its own reader instead.
+// `SampleReader`. `open` reads a file whole (`InMemorySamples`); sources that
+// can stream (hdf5, idx, npy) also give a `RowSource` (`openRows`), which
+// streamed training and `predict` read by row blocks (docs/streaming.md).
 
 /// A kind of data source: its config keys, their checks, how it reads, how it is named in messages.
 ///
@@ -146,8 +147,8 @@ package struct SampleBlock {
 
 /// Hands out a source's samples in row blocks, in the source's order.
 ///
-/// The in-memory implementation is `InMemorySamples`. A streamed reader
-/// (issue 14: HDF5 hyperslabs, IDX and .npy read by offset) implements
+/// The in-memory implementation is `InMemorySamples`. The streamed one,
+/// `StreamedSamples` (HDF5 hyperslabs, IDX and .npy read by offset), implements
 /// `next(maxRows:)` by reading the next rows from disk; `labels` and
 /// `classes` must be known when it is opened (from the file's metadata or a
 /// first pass). Callers that need every row at once (training shuffles

@@ -86,9 +86,7 @@ package struct HDF5Source: FileDataSource {
     return StreamedSamples(try HDF5Rows.open(path: path, inputs: dataset, targets: nil), inputsOnly: true)
   }
 
-  /// Reads both datasets into memory.
-  ///
-  /// A streamed reader would read hyperslabs of rows here instead.
+  /// Reads both datasets into memory (`openRows` reads hyperslabs of rows instead).
   package func open(task: LearningTask, labels: [String]) throws(NNBatchError) -> any SampleReader {
     let path = self.path
     let inputs = self.inputs

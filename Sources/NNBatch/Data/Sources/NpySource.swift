@@ -27,6 +27,7 @@ package struct NpySource: FileDataSource {
   /// The features file, for messages.
   package var description: String { features }
 
+  /// `features` and `targets`, what a resume compares.
   package var settings: [DataSourceSetting] {
     [DataSourceSetting("features", features), DataSourceSetting("targets", targets)]
   }
@@ -152,12 +153,19 @@ package final class NpyRows: RowSource {
     self.sampleShape = sampleShape
   }
 
+  /// Samples in the file.
   package var rows: Int { x.rows }
+  /// Features per sample.
   package var features: Int { x.rowElements }
+  /// Target columns per sample (0: inputs only).
   package var targetColumns: Int { t?.rowElements ?? 0 }
+  /// No label names: targets are class indices or values.
   package var labels: [String] { [] }
+  /// Classes are not known from the file.
   package var classes: Int? { nil }
+  /// No preferred block size: any row range is one pread.
   package var preferredBlockRows: Int? { nil }
+  /// The file, for messages.
   package var name: String { x.path }
 
   /// Reads rows of both files.

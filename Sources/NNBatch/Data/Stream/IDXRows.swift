@@ -19,11 +19,17 @@ package final class IDXRows: RowSource {
     self.classes = classes
   }
 
+  /// Samples in the file.
   package var rows: Int { images.rows }
+  /// Features per sample.
   package var features: Int { images.rowElements }
+  /// Target columns per sample (0: inputs only).
   package var targetColumns: Int { labelValues.isEmpty ? 0 : 1 }
+  /// No label names: targets are class indices or values.
   package var labels: [String] { [] }
+  /// No preferred block size: any row range is one pread.
   package var preferredBlockRows: Int? { nil }
+  /// The file, for messages.
   package var name: String { images.path }
 
   /// Reads images (scaled to [0, 1]) and their labels.
