@@ -95,7 +95,7 @@ if Context.environment["NNBATCH_FUZZ"] == "1" {
   package.targets.append(
     .target(name: "FuzzSupport", dependencies: ["NNBatch", "CZlib"], path: "Sources/Fuzz/FuzzSupport"))
   for (name, dependencies) in [
-    ("ConfigFuzz", ["NNBatch"]), ("CSVFuzz", ["NNBatch", "NeuralNet"]), ("IDXFuzz", ["NNBatch"]),
+    ("ConfigFuzz", ["NNBatch"]), ("CSVFuzz", ["NNBatch", "NeuralNet"]), ("IDXFuzz", ["NNBatch"]), ("NpyFuzz", ["NNBatch"]),
     ("CheckpointFuzz", ["Checkpoints", "HDF5Store"]),
   ] as [(String, [Target.Dependency])] {
     package.targets.append(

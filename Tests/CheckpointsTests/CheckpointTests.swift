@@ -224,6 +224,36 @@ final class CheckpointTests: XCTestCase {
     XCTAssertTrue(older.contains("format version 0 is not a version this build reads (1...2)"), older)
   }
 
+  func testImplausibleSizesInAResealedFileAreErrorsNotTraps() throws {
+    let cases: [(String, (inout HDF5Node) -> Void)] = [
+      (
+        "/model/layer_0: ",
+        { $0.groups["model"]?.groups["layer_0"]?.attributes["units"] = .integer(Int.max / 2) }
+      ),
+      (
+        "/model/input_shape: expected 1 to 255 dimensions in 1...2³¹ of at most 2⁴⁰ values, found [4294967296, 4294967296]",
+        {
+          $0.groups["model"]?.datasets["input_shape"] = HDF5Dataset(
+            shape: [2], values: .int64([1 << 32, 1 << 32][...]))
+        }
+      ),
+      (
+        "/model/input_shape: expected 1 to 255 dimensions in 1...2³¹ of at most 2⁴⁰ values, found [3, 0]",
+        {
+          $0.groups["model"]?.datasets["input_shape"] = HDF5Dataset(shape: [2], values: .int64([3, 0][...]))
+        }
+      ),
+    ]
+    for (expected, edit) in cases {
+      let reason = try readError(edit)
+      XCTAssertTrue(reason.hasPrefix(expected), "expected \(expected), got \(reason)")
+    }
+    let units = try readError {
+      $0.groups["model"]?.groups["layer_0"]?.attributes["units"] = .integer(Int.max / 2)
+    }
+    XCTAssertTrue(units.contains("at most 2⁴⁰ weights (inputs × units), found 3 × \(Int.max / 2)"), units)
+  }
+
   func testUnknownNamesInAFileAreErrorsNamingTheAttribute() throws {
     let cases: [(String, (inout HDF5Node) -> Void)] = [
       (

@@ -186,7 +186,7 @@ final class ConfigTests: XCTestCase {
     ),
     (
       "\"source\": \"inline\", ", "",
-      ["$.data.source", "missing required key; expected one of inline, csv, idx, hdf5, synthetic"]
+      ["$.data.source", "missing required key; expected one of inline, csv, idx, hdf5, npy, synthetic"]
     ),
     ("\"model\": {", "\"model\": [", ["invalid JSON"]),
     ("\"seed\": 3,", "\"seed\": 3,,", ["invalid JSON", "bad.json:3:13:", "expected a string key"]),

@@ -38,10 +38,10 @@ final class DataFormatTests: XCTestCase {
   // MARK: Registry
 
   func testRegistryNamesEveryKindOnceAndItsFileFormats() {
-    XCTAssertEqual(DataSources.names, ["inline", "csv", "idx", "hdf5", "synthetic"])
+    XCTAssertEqual(DataSources.names, ["inline", "csv", "idx", "hdf5", "npy", "synthetic"])
     XCTAssertEqual(Set(DataSources.names).count, DataSources.names.count)
-    XCTAssertEqual(DataSources.formatNames, ["csv", "idx", "hdf5"])
-    XCTAssertEqual(DataSources.fileFormats.map { $0.formatName }, ["CSV", "IDX", "HDF5"])
+    XCTAssertEqual(DataSources.formatNames, ["csv", "idx", "hdf5", "npy"])
+    XCTAssertEqual(DataSources.fileFormats.map { $0.formatName }, ["CSV", "IDX", "HDF5", "NPY"])
   }
 
   func testEverySourceDecodesAndReadsThroughTheRegistry() throws {
@@ -53,6 +53,8 @@ final class DataFormatTests: XCTestCase {
     try file.root().write([Float(1), 2, 3, 4], shape: [2, 2], name: "x")
     try file.root().write([Float(0), 1], shape: [2], name: "y")
     try file.close()
+    try StreamingTests.npy(dir.file("x.npy"), shape: [2, 2], bytes: StreamingTests.floatBytes([1, 2, 3, 4]))
+    try StreamingTests.npy(dir.file("y.npy"), descr: "|u1", shape: [2], bytes: [0, 1])
     // Each kind's keys, and the inputs it must read.
     let cases: [String: (String, [[Float]]?)] = [
       "inline": ("\"inputs\": [[1, 2], [3, 4]], \"targets\": [0, 1]", [[1, 2], [3, 4]]),
@@ -60,6 +62,10 @@ final class DataFormatTests: XCTestCase {
       "idx": ("\"images\": \"\(dir.file("i"))\", \"labels\": \"\(dir.file("l"))\"", [[0, 1], [0.2, 0.4]]),
       "hdf5": (
         "\"path\": \"\(dir.file("d.h5"))\", \"inputs\": \"x\", \"targets\": \"y\"", [[1, 2], [3, 4]]
+      ),
+      "npy": (
+        "\"features\": \"\(dir.file("x.npy"))\", \"targets\": \"\(dir.file("y.npy"))\", \"task\": \"classification\"",
+        [[1, 2], [3, 4]]
       ),
       "synthetic": ("\"samples\": 5, \"features\": 3, \"classes\": 3", nil),
     ]
@@ -95,13 +101,13 @@ final class DataFormatTests: XCTestCase {
     XCTAssertThrowsError(try config("\"source\": \"hdf\", \"path\": \"x\"", dir: dir)) { error in
       XCTAssertTrue(
         "\(error)".contains(
-          "$.data.source: unknown data source \"hdf\"; expected one of inline, csv, idx, hdf5, synthetic (did you mean \"hdf5\"?)"
+          "$.data.source: unknown data source \"hdf\"; expected one of inline, csv, idx, hdf5, npy, synthetic (did you mean \"hdf5\"?)"
         ), "\(error)")
     }
     XCTAssertThrowsError(try config("\"path\": \"x\"", dir: dir)) { error in
       XCTAssertTrue(
         "\(error)".contains(
-          "$.data.source: missing required key; expected one of inline, csv, idx, hdf5, synthetic"),
+          "$.data.source: missing required key; expected one of inline, csv, idx, hdf5, npy, synthetic"),
         "\(error)")
     }
   }
@@ -265,7 +271,7 @@ final class DataFormatTests: XCTestCase {
     let elf = dir.file("new.bin")
     try Data([0x7F, 0x45, 0x4C, 0x46, 0x02, 0x01, 0x01, 0x00]).write(to: URL(fileURLWithPath: elf))
     XCTAssertThrowsError(try format(elf)) { error in
-      XCTAssertEqual("\(error)", "\(elf): not CSV, IDX or HDF5 (first bytes 7f 45 4c 46); pass --format")
+      XCTAssertEqual("\(error)", "\(elf): not CSV, IDX, HDF5 or NPY (first bytes 7f 45 4c 46); pass --format")
       XCTAssertEqual((error as? NNBatchError)?.kind, .usage)
     }
     try gzip(elf)
@@ -319,7 +325,7 @@ final class DataFormatTests: XCTestCase {
     let odd = dir.write("odd", "a\u{1},b,c,d\n5.1,3.5,1.4,0.2\n")
     XCTAssertThrowsError(try predict(odd)) { error in
       XCTAssertTrue(
-        "\(error)".contains("not CSV, IDX or HDF5 (first bytes 61 01 2c 62); pass --format"), "\(error)")
+        "\(error)".contains("not CSV, IDX, HDF5 or NPY (first bytes 61 01 2c 62); pass --format"), "\(error)")
     }
     let forced = try predict(odd, format: "csv")
     XCTAssertEqual(forced.count, 2)
@@ -337,7 +343,8 @@ final class DataFormatTests: XCTestCase {
     }
     XCTAssertThrowsError(try predict(csv, format: "cvs")) { error in
       XCTAssertEqual(
-        "\(error)", "--format: unknown format \"cvs\"; expected one of csv, idx, hdf5 (did you mean \"csv\"?)"
+        "\(error)",
+        "--format: unknown format \"cvs\"; expected one of csv, idx, hdf5, npy (did you mean \"csv\"?)"
       )
     }
     // A detected format is named in reading errors too.

@@ -5,7 +5,8 @@ import NeuralNet
 // /data: what predict and evaluate need to read new data as training did.
 //
 //     /data            attrs: task, labels (JSON array of strings; [] when labels are class indices),
-//                      fingerprint (optional: XXH64 of the prepared samples, for resume)
+//                      fingerprint (optional: XXH64 of the prepared samples, for resume),
+//                      stream (optional: the block plan of streamed training data, "block_rows=N window=W")
 //     /data/features   attrs: scaling; datasets shift, factor float32 [inputs] (scaling ≠ none)
 //     /data/targets    attrs: scaling; datasets shift, factor float32 [outputs] (scaling ≠ none)
 
@@ -22,17 +23,22 @@ public struct DataFacts: Sendable, Hashable {
   /// A digest of the samples the run trains and validates on ("xxh64:…"), so
   /// that a resume can tell the data changed; nil in files written before it existed.
   public var fingerprint: String?
+  /// The block plan of a streamed training set ("block_rows=1024 window=32"); nil when the data was in memory.
+  ///
+  /// A resume reads its data as the run it continues did, whatever `data.stream` would choose now.
+  public var stream: String?
 
   /// Facts for a model trained on `task` with these labels and scalings.
   public init(
     task: LearningTask, labels: [String], features: AffineScaler, targets: AffineScaler,
-    fingerprint: String? = nil
+    fingerprint: String? = nil, stream: String? = nil
   ) {
     self.task = task
     self.labels = labels
     self.features = features
     self.targets = targets
     self.fingerprint = fingerprint
+    self.stream = stream
   }
 }
 
@@ -42,6 +48,7 @@ extension DataFacts {
     node.set("task", task.rawValue)
     node.set("labels", Self.labelsText(labels))
     if let fingerprint { node.set("fingerprint", fingerprint) }
+    if let stream { node.set("stream", stream) }
     node.groups["features"] = Self.encode(features)
     node.groups["targets"] = Self.encode(targets)
     return node
@@ -88,7 +95,8 @@ extension DataFacts {
       labels: labels,
       features: try decodeScaler(node.group("features"), width: architecture.inputs, of: "inputs"),
       targets: try decodeScaler(node.group("targets"), width: architecture.outputs, of: "outputs"),
-      fingerprint: node.has("fingerprint") ? try node.string("fingerprint") : nil)
+      fingerprint: node.has("fingerprint") ? try node.string("fingerprint") : nil,
+      stream: node.has("stream") ? try node.string("stream") : nil)
   }
 
   /// Labels name outputs: at most one per output (training data may have fewer

@@ -58,7 +58,25 @@ extension Architecture {
   /// The architecture and parameters of a /model group.
   static func decodeModel(_ model: NodeReader) throws -> (architecture: Architecture, parameters: [Float]) {
     let count = try layerCount(model)
-    let input = Shape(try model.integers("input_shape").map { Int($0) })
+    let dimensions = try model.integers("input_shape")
+    // Checked before Shape multiplies them: a hostile file's dimensions could overflow.
+    var elements: Int64 = 1
+    for d in dimensions {
+      guard (1...(1 << 31)).contains(d), case (let next, false) = elements.multipliedReportingOverflow(by: d),
+        next <= 1 << 40
+      else {
+        throw SchemaError(
+          "\(model.childPath("input_shape")): expected 1 to 255 dimensions in 1...2³¹ of at most 2⁴⁰ values, found \(dimensions)"
+        )
+      }
+      elements = next
+    }
+    guard (1...255).contains(dimensions.count) else {
+      throw SchemaError(
+        "\(model.childPath("input_shape")): expected 1 to 255 dimensions in 1...2³¹ of at most 2⁴⁰ values, found \(dimensions)"
+      )
+    }
+    let input = Shape(dimensions.map { Int($0) })
     var specs: [any LayerSpec] = []
     var shape = input
     for index in 0..<count {

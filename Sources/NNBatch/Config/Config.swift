@@ -338,6 +338,7 @@ extension Config {
     var dataShape: Shape?
     if let d = root.object("data") {
       dataConfig = decodeData(d, seed: seed, sink: sink)
+      dataConfig?.stream = StreamSettings.decode(d)
       dataShape = decodeShape(d)
       validationSplit = d.double("validation_split", min: 0, max: 1, exclusiveMax: true) ?? 0
       scaling = d.choice("scale", Scaling.self, what: "scaling") ?? .none

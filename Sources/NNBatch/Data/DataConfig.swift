@@ -6,6 +6,8 @@ public struct DataConfig: Sendable, Equatable {
   package var source: any DataSource
   /// classification or regression; inferred from the loss when absent.
   public var task: LearningTask?
+  /// `data.stream`, `data.stream_block_rows`, `data.stream_window` (training data only).
+  public var stream = StreamSettings()
 
   /// A data section reading `source`.
   package init(source: any DataSource, task: LearningTask?) {

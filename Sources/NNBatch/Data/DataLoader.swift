@@ -16,6 +16,8 @@ public struct PreparedData: Sendable {
   public var fingerprint: String
   /// One sample's shape: `data.shape`, the source's own (IDX images [1, H, W]), or [features].
   public var sampleShape: Shape
+  /// The streamed training set, when the inputs stream from disk; `train` then holds its targets and no inputs.
+  public var stream: StreamedTrainingSet?
 
   /// Prepared samples; `sampleShape` nil means flat samples [features].
   public init(
@@ -56,10 +58,12 @@ public enum DataLoader {
   /// fitting code computes). Ones of another kind than the config's are
   /// ignored; the resume check reports that difference.
   public static func prepare(
-    _ config: Config, scalers saved: (features: AffineScaler, targets: AffineScaler)? = nil
+    _ config: Config, scalers saved: (features: AffineScaler, targets: AffineScaler)? = nil,
+    resumed: ResumedReading? = nil
   )
     throws(NNBatchError) -> PreparedData
   {
+    if let streamed = try prepareStreamed(config, scalers: saved, resumed: resumed) { return streamed }
     let selected = try select(config, labels: [])
     let train = selected.train
     let validation = selected.validation
@@ -100,7 +104,7 @@ public enum DataLoader {
   }
 
   /// A classifier trained on one class learns nothing: refuse it.
-  private static func requireTwoClasses(_ train: Dataset, config: Config, labels: [String])
+  static func requireTwoClasses(_ train: Dataset, config: Config, labels: [String])
     throws(NNBatchError)
   {
     guard config.task == .classification, train.targetColumns == 1, train.count > 0 else { return }
@@ -115,7 +119,7 @@ public enum DataLoader {
   }
 
   /// Warns about columns whose spread is too small to scale (they get factor 1).
-  private static func warnAboutConstantColumns(_ constant: [Int], what: String, config: Config) {
+  static func warnAboutConstantColumns(_ constant: [Int], what: String, config: Config) {
     guard !constant.isEmpty else { return }
     let shown =
       constant.prefix(10).map(String.init).joined(separator: ", ") + (constant.count > 10 ? ", ..." : "")
@@ -250,7 +254,7 @@ public enum DataLoader {
   /// `labels` maps class labels of a validation or evaluation set to the
   /// training set's indices. Training shuffles across every row and fits
   /// the scaler on all of them, so it gathers the reader's blocks here; a
-  /// streamed training set needs a block-wise shuffle and scaler fit instead.
+  /// streamed training set (`prepareStreamed`) shuffles by blocks and fits the scaler in a pass.
   public static func read(_ data: DataConfig, task: LearningTask, labels: [String] = []) throws(NNBatchError)
     -> RawData
   {

@@ -6,8 +6,9 @@ import NeuralNet
 //   DataSource --open-->  SampleReader  --next(maxRows:)-->  SampleBlock, SampleBlock, ...
 //
 // Everything above the seam (DataLoader, predict, evaluate) reads through
-// `SampleReader`. Today every source reads its file whole and returns an
-// `InMemorySamples`; a streamed source returns its own reader instead.
+// `SampleReader`. `open` reads a file whole (`InMemorySamples`); sources that
+// can stream (hdf5, idx, npy) also give a `RowSource` (`openRows`), which
+// streamed training and `predict` read by row blocks (docs/streaming.md).
 
 /// A kind of data source: its config keys, their checks, how it reads, how it is named in messages.
 ///
@@ -32,6 +33,11 @@ package protocol DataSource: Sendable, Equatable, CustomStringConvertible {
   /// Streaming plugs in here: a source that cannot or should not hold its
   /// file in memory returns a reader that reads row blocks from disk.
   func open(task: LearningTask, labels: [String]) throws(NNBatchError) -> any SampleReader
+
+  /// The samples as a row source that reads row blocks from disk, or nil when this kind cannot stream.
+  ///
+  /// Throws when the kind streams but this file cannot (gzipped IDX).
+  func openRows(task: LearningTask) throws(NNBatchError) -> (any RowSource)?
 
   /// A short name for messages: the file ("configs/data/flowers.csv"), or "inline data".
   var description: String { get }
@@ -60,6 +66,9 @@ package struct DataSourceSetting: Sendable, Equatable {
 extension DataSource {
   /// No task implied.
   package static var impliedTask: LearningTask? { nil }
+
+  /// Streams nothing: the source is read whole.
+  package func openRows(task: LearningTask) throws(NNBatchError) -> (any RowSource)? { nil }
 
   /// Whether `other` is a source of the same kind with the same settings.
   package func isEqual(to other: any DataSource) -> Bool {
@@ -138,8 +147,8 @@ package struct SampleBlock {
 
 /// Hands out a source's samples in row blocks, in the source's order.
 ///
-/// The in-memory implementation is `InMemorySamples`. A streamed reader
-/// (issue 14: HDF5 hyperslabs, IDX and .npy read by offset) implements
+/// The in-memory implementation is `InMemorySamples`. The streamed one,
+/// `StreamedSamples` (HDF5 hyperslabs, IDX and .npy read by offset), implements
 /// `next(maxRows:)` by reading the next rows from disk; `labels` and
 /// `classes` must be known when it is opened (from the file's metadata or a
 /// first pass). Callers that need every row at once (training shuffles

@@ -5,7 +5,10 @@
 package enum DataSources {
   /// Every kind, in the order messages list them.
   package static var kinds: [any DataSource.Type] {
-    [InlineSource.self, CSVSource.self, IDXSource.self, HDF5Source.self, SyntheticSource.self]
+    [
+      InlineSource.self, CSVSource.self, IDXSource.self, HDF5Source.self, NpySource.self,
+      SyntheticSource.self,
+    ]
   }
 
   /// The kinds' config names ("inline", "csv", ...).

@@ -19,7 +19,7 @@ extension Trainer {
       generator: generator, epochGenerator: epochGenerator, lossHistory: lossHistory, epochHistory: history,
       data: DataFacts(
         task: config.task, labels: data.labels, features: data.scaler, targets: data.targetScaler,
-        fingerprint: dataFingerprint))
+        fingerprint: dataFingerprint, stream: data.stream?.plan.text))
   }
 
   func save(reason: String, name: String? = nil) throws(NNBatchError) {

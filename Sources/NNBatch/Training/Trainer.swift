@@ -12,6 +12,8 @@ public final class Trainer {
   let config: Config
   let options: TrainOptions
   let data: PreparedData
+  /// Where each step's samples come from: memory, or the streamed file.
+  let feed: any BatchSource
   /// `data.fingerprint`, computed once: saved in checkpoints, compared on resume.
   let dataFingerprint: String
   let network: Network
@@ -78,7 +80,9 @@ public final class Trainer {
     // The checkpoint to continue is read first: its scalings prepare the data.
     let continued = try Trainer.checkpointToContinue(options: options, config: config)
     data = try DataLoader.prepare(
-      config, scalers: continued.map { ($0.checkpoint.data.features, $0.checkpoint.data.targets) })
+      config, scalers: continued.map { ($0.checkpoint.data.features, $0.checkpoint.data.targets) },
+      resumed: continued.map { $0.checkpoint.data.stream.map(ResumedReading.streamed) ?? .inMemory })
+    feed = data.stream.map { StreamedBatches($0, batchSize: config.batchSize) } ?? InMemoryBatches(data.train)
     dataFingerprint = data.fingerprint
     let architecture = try config.architecture(input: config.networkInput(sample: data.sampleShape))
     try Trainer.requireMemory(
@@ -228,7 +232,6 @@ public final class Trainer {
     }
     let firstStep = step
     let firstSamples = samplesSeen
-    var order = Array(0..<n)
     // Reserved up front so appending a step's loss never allocates.
     // (At most a million entries up front: a longer run grows the array rarely.)
     let steps = batches.multipliedReportingOverflow(by: config.epochs)
@@ -241,8 +244,7 @@ public final class Trainer {
       // The epoch's order comes from the generator state at the epoch's
       // start, so a resumed run redoes exactly the same shuffle.
       generator = epochGenerator
-      for i in 0..<n { order[i] = i }
-      if config.shuffle { generator.shuffle(&order) }
+      try feed.beginEpoch(shuffle: config.shuffle, using: &generator, at: batchInEpoch * batchSize)
       // Clock reads only for epochs that are reported or logged: the tutorial's
       // run has 1500 one-step epochs, where they would cost more than the step.
       let reported = reporter.reports(epoch: epoch + 1, of: config.epochs)
@@ -252,11 +254,11 @@ public final class Trainer {
       var learningRate = config.optimizer.learningRate
       while batchInEpoch < batches {
         let start = batchInEpoch * batchSize
-        let indices = order[start..<min(start + batchSize, n)]
+        let (batch, indices) = try feed.batch(start..<min(start + batchSize, n))
         learningRate = schedule.learningRate(base: config.optimizer.learningRate, step: step, epoch: epoch)
         // Dropout masks are keyed by (seed, step, position in the epoch's order): the same on resume.
         let outcome = engine.step(
-          parameters: parameters, optimizer: optimizer, data: data.train, indices: indices,
+          parameters: parameters, optimizer: optimizer, data: batch, indices: indices,
           learningRate: learningRate, context: .training(seed: config.seed, step: step, firstPosition: start))
         guard outcome.isFinite else {
           throw NNBatchError(
@@ -381,7 +383,7 @@ public final class Trainer {
       "done: \(epoch) epochs, \(step) steps, final loss \(last), \(formatDuration(elapsed)); checkpoint \(config.checkpointDir)/\(CheckpointStore.fileName(step: step))"
     )
     // Like the tutorial: show each sample's prediction next to its target.
-    if data.train.count <= 20 && data.validation == nil {
+    if data.train.count <= 20 && data.validation == nil && data.stream == nil {
       let predictions = network.predict(parameters: parameters, inputs: data.train.inputs)
       lines.append("predictions (input -> output, target):")
       for r in 0..<data.train.count {

@@ -53,6 +53,12 @@ public struct Dense: Layer {
       guard units > 0 else {
         throw LayerShapeError(expected: "units ≥ 1, found \(units)")
       }
+      // A checkpoint's units are checked here too: inputs × units must not trap.
+      let (weights, overflow) = input.elements.multipliedReportingOverflow(by: units)
+      guard !overflow, weights <= 1 << 40 else {
+        throw LayerShapeError(
+          expected: "at most 2⁴⁰ weights (inputs × units), found \(input.elements) × \(units)")
+      }
       return Dense(spec: self, inputs: input.elements, parameterOffset: parameterOffset)
     }
   }

@@ -247,6 +247,13 @@ package struct CSVSource: FileDataSource {
       guard fields.count == width else {
         throw NNBatchError(.usage, "\(path):\(line): expected \(width) fields, found \(fields.count)")
       }
+      // The parsed values, not only the file, must fit: "1,2\n" is 4 bytes in the file and 8 as floats.
+      // Checked when the array is about to grow (it doubles), so a few times per file.
+      if inputValues.count + featureColumns.count > inputValues.capacity {
+        try MemoryBudget.require(
+          MemoryBudget.product([inputValues.count + featureColumns.count, 2 * MemoryLayout<Float>.size]),
+          for: "the parsed values up to line \(line) (growing)", in: path)
+      }
       for column in featureColumns {
         guard let value = parseNumber(fields[column]) else {
           throw NNBatchError(

@@ -70,20 +70,23 @@ package struct HDF5Source: FileDataSource {
     return HDF5Source(path: files[0], inputs: inputs, targets: targets)
   }
 
-  /// The dataset `--dataset` names: [samples, features].
+  /// The dataset `--dataset` names: [samples, features], read by hyperslabs of rows.
   package static func openInputs(_ path: String, _ request: InputRequest) throws(NNBatchError)
     -> any SampleReader
   {
     guard let dataset = request.dataset else {
       throw NNBatchError(.usage, "\(path): give the inputs' dataset with --dataset NAME")
     }
-    let x = try withRoot(path) { root in try readInputs(root, dataset, path: path) }
-    return InMemorySamples(RawData(inputs: x, targets: Matrix(rows: x.rows, columns: 0)))
+    // The dataset's existence and shape are checked as the in-memory reader checks them; rows then stream.
+    let shape = try withRoot(path) { root in try inputsShape(root, dataset, path: path) }
+    guard shape.count == 2 else {
+      throw NNBatchError(
+        .usage, "\(path):\(dataset): expected a 2-D dataset [samples, features], found shape \(shape)")
+    }
+    return StreamedSamples(try HDF5Rows.open(path: path, inputs: dataset, targets: nil), inputsOnly: true)
   }
 
-  /// Reads both datasets into memory.
-  ///
-  /// A streamed reader would read hyperslabs of rows here instead.
+  /// Reads both datasets into memory (`openRows` reads hyperslabs of rows instead).
   package func open(task: LearningTask, labels: [String]) throws(NNBatchError) -> any SampleReader {
     let path = self.path
     let inputs = self.inputs
@@ -146,6 +149,27 @@ package struct HDF5Source: FileDataSource {
     try MemoryBudget.require(
       MemoryBudget.product(shape + [2 * MemoryLayout<Float>.size]), for: "dataset \(name) of shape \(shape)",
       in: path)
+  }
+
+  /// The shape of dataset `name` (a path such as "/a/b"), checked as `readDataset` checks it.
+  private static func inputsShape(_ root: HDF5Group, _ name: String, path: String) throws -> [Int] {
+    var parts = name.split(separator: "/").map(String.init)
+    guard let leaf = parts.popLast() else {
+      throw NNBatchError(.usage, "\(path): empty dataset name")
+    }
+    var group = root
+    for part in parts { group = try group.openGroup(part) }
+    guard group.contains(leaf) else {
+      throw NNBatchError(.usage, "\(path): no dataset \(name)")
+    }
+    let shape = try group.datasetShape(leaf)
+    if shape.contains(0) {
+      throw NNBatchError(
+        .usage,
+        "\(path):\(name): expected at least one sample and one feature (no axis of size 0), found shape \(shape)"
+      )
+    }
+    return shape
   }
 
   private static func readDataset(_ root: HDF5Group, _ name: String, path: String) throws -> ([Float], [Int])

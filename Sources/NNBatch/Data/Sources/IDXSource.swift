@@ -65,10 +65,14 @@ package struct IDXSource: FileDataSource {
     return IDXSource(images: files[0], labels: files[1])
   }
 
-  /// An images file: one flattened, [0, 1]-scaled image per row.
+  /// An images file: one flattened, [0, 1]-scaled image per row, streamed unless gzipped.
   package static func openInputs(_ path: String, _ request: InputRequest) throws(NNBatchError)
     -> any SampleReader
   {
+    // Uncompressed files stream row block by row block (bounded memory); gzip cannot be read at an offset.
+    if try !IDXRows.isGzip(path) {
+      return StreamedSamples(try IDXRows.open(images: path, labels: nil), inputsOnly: true)
+    }
     let (inputs, shape) = try readImages(path)
     return InMemorySamples(
       RawData(inputs: inputs, targets: Matrix(rows: inputs.rows, columns: 0), sampleShape: shape))

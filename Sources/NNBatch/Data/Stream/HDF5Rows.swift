@@ -1,0 +1,107 @@
+import HDF5Store
+import NeuralNet
+
+/// An HDF5 inputs dataset [N, F] and targets dataset [N] or [N, C], read by hyperslabs of rows.
+///
+/// Both datasets stay open for the run (libhdf5's chunk cache lives across
+/// reads). libhdf5 is not thread-safe here; `HDF5Store` serialises every call.
+package final class HDF5Rows: RowSource, @unchecked Sendable {
+  // @unchecked: the readers are used by one thread at a time (the
+  // statistics pass, then the prefetch thread), and libhdf5 calls are
+  // serialised by HDF5Store's lock.
+  private let x: HDF5RowReader
+  private let t: HDF5RowReader?
+  /// The file.
+  package let name: String
+
+  private init(name: String, x: HDF5RowReader, t: HDF5RowReader?) {
+    self.name = name
+    self.x = x
+    self.t = t
+  }
+
+  /// Samples in the file.
+  package var rows: Int { x.rows }
+  /// Features per sample.
+  package var features: Int { x.columns }
+  /// Target columns per sample (0: inputs only).
+  package var targetColumns: Int { t?.columns ?? 0 }
+  /// No label names: targets are class indices or values.
+  package var labels: [String] { [] }
+  /// Classes are not known from the file.
+  package var classes: Int? { nil }
+  /// Flat samples.
+  package var sampleShape: Shape? { nil }
+  /// A chunk's rows: reading a whole chunk per block decodes each chunk once.
+  package var preferredBlockRows: Int? { x.chunkRows }
+
+  /// Opens `inputs` (and `targets` unless nil) of `path`.
+  package static func open(path: String, inputs: String, targets: String?) throws(NNBatchError) -> HDF5Rows {
+    if let problem = nonRegularFileProblem(path) { throw NNBatchError(.usage, "\(path): \(problem)") }
+    do {
+      let x = try HDF5RowReader(path: path, dataset: inputs)
+      guard x.shape.count == 2, x.rows > 0, x.columns > 0 else {
+        throw NNBatchError(
+          .usage,
+          "\(path):\(inputs): expected a 2-D dataset [samples, features] of at least one sample and one feature, found shape \(x.shape)"
+        )
+      }
+      try checkStored(x, inputs, path: path)
+      var t: HDF5RowReader?
+      if let targets {
+        let reader = try HDF5RowReader(path: path, dataset: targets)
+        guard reader.rows == x.rows, reader.columns > 0 else {
+          throw NNBatchError(
+            .usage, "\(path):\(targets): expected \(x.rows) rows (as \(inputs)), found shape \(reader.shape)")
+        }
+        try checkStored(reader, targets, path: path)
+        t = reader
+      }
+      return HDF5Rows(name: path, x: x, t: t)
+    } catch let error as NNBatchError {
+      throw error
+    } catch {
+      throw NNBatchError(.usage, "\(error)")
+    }
+  }
+
+  /// Refuses a dataset that declares far more than the file stores.
+  ///
+  /// A chunked dataset can declare petabytes and store nothing (unwritten
+  /// chunks read as fill values): streaming it would read zeros for ever.
+  /// Compression can shrink real data a lot, but not below 1/1024 of it here.
+  private static func checkStored(_ reader: HDF5RowReader, _ name: String, path: String) throws(NNBatchError)
+  {
+    guard let declared = MemoryBudget.product(reader.shape + [reader.elementBytes]) else {
+      throw NNBatchError(
+        .usage,
+        "\(path):\(name): dataset \(name) of shape \(reader.shape) needs more than any file holds (the product overflows)"
+      )
+    }
+    if declared / 1024 > reader.storedBytes {
+      throw NNBatchError(
+        .usage,
+        "\(path):\(name): dataset \(name) of shape \(reader.shape) needs \(declared) bytes but the file stores \(reader.storedBytes) of it (chunks never written); expected a dataset whose data is in the file"
+      )
+    }
+  }
+
+  /// Reads a hyperslab of each dataset.
+  package func read(
+    _ range: Range<Int>, inputs: UnsafeMutablePointer<Float>, targets: UnsafeMutablePointer<Float>?
+  ) throws(NNBatchError) {
+    do {
+      try x.read(start: range.lowerBound, count: range.count, into: inputs)
+      if let targets, let t { try t.read(start: range.lowerBound, count: range.count, into: targets) }
+    } catch {
+      throw NNBatchError(.usage, "\(error)")
+    }
+  }
+}
+
+extension HDF5Source {
+  /// Both datasets, read by hyperslabs.
+  package func openRows(task: LearningTask) throws(NNBatchError) -> (any RowSource)? {
+    try HDF5Rows.open(path: path, inputs: inputs, targets: targets)
+  }
+}

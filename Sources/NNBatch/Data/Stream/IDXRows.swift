@@ -1,0 +1,135 @@
+import NeuralNet
+
+/// An IDX images file read by row blocks, with its labels (one byte per image) held in memory.
+///
+/// Gzipped IDX cannot be read at an offset, so it cannot stream: `data.stream: true`
+/// refuses it, and the automatic choice loads it whole.
+package final class IDXRows: RowSource {
+  private let images: RowFile
+  private let labelValues: [Float]
+  /// One image's shape ([1, H, W] for rank-3 files).
+  package let sampleShape: Shape?
+  /// Classes: the largest label + 1.
+  package let classes: Int?
+
+  private init(images: RowFile, labels: [Float], sampleShape: Shape, classes: Int?) {
+    self.images = images
+    labelValues = labels
+    self.sampleShape = sampleShape
+    self.classes = classes
+  }
+
+  /// Samples in the file.
+  package var rows: Int { images.rows }
+  /// Features per sample.
+  package var features: Int { images.rowElements }
+  /// Target columns per sample (0: inputs only).
+  package var targetColumns: Int { labelValues.isEmpty ? 0 : 1 }
+  /// No label names: targets are class indices or values.
+  package var labels: [String] { [] }
+  /// No preferred block size: any row range is one pread.
+  package var preferredBlockRows: Int? { nil }
+  /// The file, for messages.
+  package var name: String { images.path }
+
+  /// Reads images (scaled to [0, 1]) and their labels.
+  package func read(
+    _ range: Range<Int>, inputs: UnsafeMutablePointer<Float>, targets: UnsafeMutablePointer<Float>?
+  ) throws(NNBatchError) {
+    try images.read(range, into: inputs)
+    if let targets, !labelValues.isEmpty {
+      for (i, r) in range.enumerated() { targets[i] = labelValues[r] }
+    }
+  }
+
+  /// The images file `images` (header checked against the file's size), and `labels` unless nil.
+  package static func open(images path: String, labels labelsPath: String?) throws(NNBatchError) -> IDXRows {
+    let (shape, offset) = try header(path)
+    guard shape.count >= 2 else {
+      throw NNBatchError(
+        .usage, "\(path): expected images of rank ≥ 2 (count, rows, ...), found rank \(shape.count)")
+    }
+    guard let width = MemoryBudget.product(Array(shape.dropFirst())) else {
+      throw NNBatchError(
+        .usage,
+        "\(path): byte 8: expected an IDX image shape whose pixel count fits in memory, found \(Array(shape.dropFirst())) (the product overflows)"
+      )
+    }
+    guard width > 0 else {
+      throw NNBatchError(
+        .usage, "\(path): expected images of at least one pixel, found shape \(shape) (zero features)")
+    }
+    guard shape[0] > 0 else {
+      throw NNBatchError(.usage, "\(path): expected at least one image, found shape \(shape)")
+    }
+    let file = try RowFile(
+      path: path, rows: shape[0], rowElements: width, element: .unitByte, dataOffset: offset)
+    let sample = shape.count == 3 ? [1] + shape.dropFirst() : Array(shape.dropFirst())
+    var labels: [Float] = []
+    var classes: Int?
+    if let labelsPath {
+      let (labelShape, bytes) = try IDXSource.parse(labelsPath, expectedRank: 1)
+      guard labelShape[0] == shape[0] else {
+        throw NNBatchError(
+          .usage,
+          "\(labelsPath): expected \(shape[0]) labels (one per image in \(path)), found \(labelShape[0])")
+      }
+      labels = bytes.map { Float($0) }
+      classes = Int(bytes.max() ?? 0) + 1
+    }
+    return IDXRows(images: file, labels: labels, sampleShape: Shape(sample), classes: classes)
+  }
+
+  /// Whether `path` is gzip-compressed (and so cannot stream).
+  package static func isGzip(_ path: String) throws(NNBatchError) -> Bool {
+    try FileHead(path: path).isGzip
+  }
+
+  /// An uncompressed IDX file's shape and where its data starts, checked against its size.
+  private static func header(_ path: String) throws(NNBatchError) -> ([Int], Int) {
+    let head = try FileHead(path: path)
+    guard !head.isGzip else {
+      throw NNBatchError(
+        .usage,
+        "\(path): gzipped IDX cannot stream (it cannot be read at an offset); gunzip it, or set data.stream false to load it whole"
+      )
+    }
+    let b = try head.bytes(at: 0, count: 4)
+    guard b.count == 4, b[0] == 0, b[1] == 0, b[2] == 0x08 else {
+      let magic = b.map { String($0, radix: 16) }.joined(separator: " ")
+      throw NNBatchError(
+        .usage, "\(path): wrong IDX magic number: expected 00 00 08 <rank> (unsigned bytes), found \(magic)")
+    }
+    let rank = Int(b[3])
+    let dims = try head.bytes(at: 4, count: 4 * rank)
+    guard rank >= 1, dims.count == 4 * rank else {
+      throw NNBatchError(.usage, "\(path): IDX header truncated (rank \(rank), \(head.size) bytes)")
+    }
+    var shape: [Int] = []
+    for d in 0..<rank {
+      var n = 0
+      for byte in dims[(4 * d)..<(4 * d + 4)] { n = n << 8 | Int(byte) }
+      shape.append(n)
+    }
+    let start = 4 + 4 * rank
+    guard let expected = MemoryBudget.product(shape) else {
+      throw NNBatchError(
+        .usage,
+        "\(path): byte 4: IDX shape \(shape) needs more data bytes than any file holds (the product overflows), found \(head.size - start)"
+      )
+    }
+    guard head.size - start == expected else {
+      throw NNBatchError(
+        .usage,
+        "\(path): byte \(start): IDX shape \(shape) needs \(expected) data bytes, found \(head.size - start)")
+    }
+    return (shape, start)
+  }
+}
+
+extension IDXSource {
+  /// The images streamed from disk, labels in memory.
+  package func openRows(task: LearningTask) throws(NNBatchError) -> (any RowSource)? {
+    try IDXRows.open(images: images, labels: labels)
+  }
+}

@@ -1,0 +1,103 @@
+import Foundation
+import NeuralNet
+
+/// Reads an epoch's windows on a background thread into a bounded ring of buffers.
+///
+/// The producer (its own thread) reads window after window, each one's
+/// blocks in the epoch's block order, scales the rows and hands the buffer
+/// over; it waits while `capacity` windows are ready and unconsumed. The
+/// consumer (the training loop) takes windows in order and releases those
+/// it is done with, whose buffers are reused. Reading order and contents
+/// depend only on the epoch's order, never on timing: the thread decides
+/// when a window is read, not what it holds.
+package final class PrefetchRing: @unchecked Sendable {
+  // @unchecked: every mutable field is guarded by `condition`.
+  private let condition = NSCondition()
+  private var ready: [Int: Matrix] = [:]
+  private var spare: [Matrix] = []
+  private var failure: NNBatchError?
+  private var cancelled = false
+  private var finished = false
+  private let capacity: Int
+
+  private let source: any RowSource
+  private let order: EpochOrder
+  private let scaler: AffineScaler
+  private let bufferRows: Int
+
+  /// Starts reading `order`'s windows from `firstWindow` on, scaled by `scaler`, at most `capacity` ahead.
+  package init(
+    source: any RowSource, order: EpochOrder, firstWindow: Int, scaler: AffineScaler, capacity: Int
+  ) {
+    self.source = source
+    self.order = order
+    self.scaler = scaler
+    self.capacity = max(2, capacity)
+    bufferRows = order.plan.blockRows * order.plan.windowBlocks
+    let thread = Thread { [self] in produce(from: firstWindow) }
+    thread.name = "nnbatch-prefetch"
+    thread.start()
+  }
+
+  private func produce(from first: Int) {
+    var k = first
+    while k < order.windows {
+      condition.lock()
+      while ready.count >= capacity && !cancelled { condition.wait() }
+      let buffer = cancelled ? nil : (spare.popLast() ?? Matrix(rows: bufferRows, columns: source.features))
+      condition.unlock()
+      guard let buffer else { break }
+      do throws(NNBatchError) {
+        // buffer: [rows of the window's blocks, in block order, features]
+        var filled = 0
+        for b in order.blocks(ofWindow: k) {
+          let range = order.plan.range(ofBlock: b)
+          try source.read(range, inputs: buffer.row(filled), targets: nil)
+          filled += range.count
+        }
+        scaler.apply(to: buffer)
+      } catch {
+        condition.lock()
+        failure = error
+        condition.broadcast()
+        condition.unlock()
+        return
+      }
+      condition.lock()
+      ready[k] = buffer
+      condition.broadcast()
+      condition.unlock()
+      k += 1
+    }
+    condition.lock()
+    finished = true
+    condition.broadcast()
+    condition.unlock()
+  }
+
+  /// Window `k`'s buffer, waiting for the producer; windows before `k` are released.
+  package func window(_ k: Int) throws(NNBatchError) -> Matrix {
+    condition.lock()
+    defer { condition.unlock() }
+    for done in ready.keys where done < k {
+      if let buffer = ready.removeValue(forKey: done) { spare.append(buffer) }
+    }
+    condition.broadcast()
+    while ready[k] == nil {
+      if let failure { throw failure }
+      precondition(!finished && !cancelled, "window \(k) was never read")
+      condition.wait()
+    }
+    guard let buffer = ready[k] else { preconditionFailure("window \(k) vanished") }
+    return buffer
+  }
+
+  /// Stops the producer (after the block it is reading) and waits for it to end.
+  package func stop() {
+    condition.lock()
+    cancelled = true
+    condition.broadcast()
+    while !finished && failure == nil { condition.wait() }
+    condition.unlock()
+  }
+}

@@ -1,0 +1,290 @@
+import HDF5Store
+import NeuralNet
+
+/// A training set streamed from disk: its rows, block plan and scalings; targets are held in memory.
+///
+/// Only the inputs stream: targets ([N, C], 4 bytes per value) are read
+/// once in the statistics pass and kept, scaled, so that class and range
+/// checks, the target scaling and the fingerprint are exactly the in-memory ones.
+public final class StreamedTrainingSet: Sendable {
+  /// The file's rows.
+  let source: any RowSource
+  /// Blocks and windows.
+  public let plan: BlockPlan
+  /// Targets of every sample [N, C], scaled.
+  public let targets: Matrix
+  /// The scaling of the inputs, applied as windows are read.
+  public let scaler: AffineScaler
+  /// Windows the prefetch ring holds at most (the one in use and those read ahead).
+  public let ringWindows = 3
+
+  init(source: any RowSource, plan: BlockPlan, targets: Matrix, scaler: AffineScaler) {
+    self.source = source
+    self.plan = plan
+    self.targets = targets
+    self.scaler = scaler
+  }
+
+  /// Features per sample.
+  public var features: Int { source.features }
+}
+
+/// How a resumed run reads its data: as the checkpoint it continues did.
+public enum ResumedReading: Sendable, Equatable {
+  /// The checkpoint's run loaded its data whole (no `/data@stream`).
+  case inMemory
+  /// It streamed with this plan.
+  case streamed(String)
+}
+
+extension DataLoader {
+  /// The training data streamed from disk, or nil when it is read whole (see docs/streaming.md for the choice).
+  static func prepareStreamed(
+    _ config: Config, scalers saved: (features: AffineScaler, targets: AffineScaler)?,
+    resumed: ResumedReading?
+  ) throws(NNBatchError) -> PreparedData? {
+    let settings = config.data.stream
+    let name = config.data.source.description
+    if let resumed, let enabled = settings.enabled, enabled != (resumed != .inMemory) {
+      throw NNBatchError(
+        .usage,
+        "\(config.file): $.data.stream: \(enabled), but the checkpoint's run \(enabled ? "loaded its data whole" : "streamed it"), which orders samples differently; remove data.stream to continue as it did"
+      )
+    }
+    let wanted = resumed.map { $0 != .inMemory } ?? settings.enabled
+    if wanted == false { return nil }
+    let source: any RowSource
+    do throws(NNBatchError) {
+      guard let opened = try config.data.source.openRows(task: config.task) else {
+        if wanted == true {
+          throw NNBatchError(
+            .usage,
+            "\(config.file): $.data.stream: \(config.data.sourceName) data cannot stream (hdf5, idx and npy can); set data.stream false"
+          )
+        }
+        return nil
+      }
+      source = opened
+    } catch {
+      // The automatic choice loads what cannot stream (gzipped IDX); the in-memory read reports real problems.
+      if wanted == nil { return nil }
+      throw error
+    }
+    let columns = source.targetColumns
+    if wanted == nil {
+      let bytes = MemoryBudget.product([source.rows, source.features + columns, MemoryLayout<Float>.size])
+      guard StreamSettings.shouldStreamAutomatically(bytes: bytes) else { return nil }
+    }
+    if config.validationSplit > 0 {
+      throw NNBatchError(
+        .usage,
+        "\(config.file): $.data.validation_split: streamed data cannot hold out random rows; give data.validation (a separate source) or set data.stream false"
+      )
+    }
+    let plan: BlockPlan
+    if case .streamed(let text)? = resumed {
+      guard let recorded = BlockPlan.parse(text, rows: source.rows) else {
+        throw NNBatchError(.usage, "\(name): the checkpoint's /data@stream \"\(text)\" is not a block plan")
+      }
+      plan = recorded
+    } else {
+      plan = settings.plan(
+        rows: source.rows, features: source.features, preferredBlockRows: source.preferredBlockRows)
+    }
+    try MemoryBudget.require(
+      MemoryBudget.product([source.rows, max(columns, 1) + 2, 8]), for: "the targets and the epoch's order",
+      in: name)
+
+    // Pass 1 (and 2 for standardize): statistics, checks and the fingerprint, block by block in file order.
+    let targets = Matrix(rows: source.rows, columns: columns)  // [N, C]
+    var statistics = StreamingStatistics(kind: config.scaling, columns: source.features)
+    var hash = XXH64()
+    hash.update([Int64(source.rows), Int64(source.features)])
+    let passRows = plan.blockRows
+    let block = Matrix(rows: passRows, columns: source.features)  // [passRows, F]
+    var start = 0
+    while start < source.rows {
+      let count = min(passRows, source.rows - start)
+      try source.read(start..<(start + count), inputs: block.storage.pointer, targets: targets.row(start))
+      for r in 0..<count {
+        let x = block.row(r)
+        for j in 0..<source.features where !x[j].isFinite {
+          throw NNBatchError(
+            .usage,
+            "\(name): training sample \(start + r + 1), feature \(j): expected a finite number, found \(x[j])"
+          )
+        }
+      }
+      hash.update(UnsafeRawBufferPointer(start: block.storage.pointer, count: count * source.features * 4))
+      statistics.first(block, rows: count)
+      start += count
+    }
+    if statistics.needsSecondPass {
+      start = 0
+      while start < source.rows {
+        let count = min(passRows, source.rows - start)
+        try source.read(start..<(start + count), inputs: block.storage.pointer, targets: nil)
+        statistics.second(block, rows: count)
+        start += count
+      }
+    }
+    hash.update([Int64(targets.rows), Int64(targets.columns)])
+    hash.update(
+      UnsafeRawBufferPointer(start: targets.storage.pointer, count: targets.rows * targets.columns * 4))
+
+    var validation: Dataset?
+    var labels = source.labels
+    if let v = config.validation {
+      let raw = try read(v, task: config.task, labels: source.labels)
+      if !raw.labels.isEmpty { labels = raw.labels }
+      guard raw.inputs.columns == source.features else {
+        throw NNBatchError(
+          .usage,
+          "\(v.source.description): validation data has \(raw.inputs.columns) features, training data has \(source.features)"
+        )
+      }
+      validation = Dataset(inputs: raw.inputs, targets: raw.targets)
+      for matrix in [raw.inputs, raw.targets] {
+        hash.update([Int64(matrix.rows), Int64(matrix.columns)])
+        hash.update(
+          UnsafeRawBufferPointer(start: matrix.storage.pointer, count: matrix.rows * matrix.columns * 4))
+      }
+    }
+    hash.update(labels.joined(separator: "\u{0}"))
+    let hex = String(hash.finalize(), radix: 16)
+    let fingerprint = "xxh64:" + String(repeating: "0", count: 16 - hex.count) + hex
+
+    // The training set seen without its inputs: targets only, for the checks shared with in-memory data.
+    let train = Dataset(inputs: Matrix(rows: source.rows, columns: 0), targets: targets)
+    try requireTwoClasses(train, config: config, labels: labels)
+    let sampleShape = try config.sampleShape(features: source.features, sourceShape: source.sampleShape)
+    let scaler: AffineScaler
+    if let saved, saved.features.kind == config.scaling, saved.features.shift.count == source.features {
+      scaler = saved.features
+    } else {
+      let fitted = statistics.finish()
+      warnAboutConstantColumns(fitted.constantColumns, what: "feature", config: config)
+      scaler = fitted.scaler
+    }
+    if let validation { scaler.apply(to: validation.inputs) }
+    let targetScaler: AffineScaler
+    if let saved, saved.targets.kind == config.targetScaling,
+      saved.targets.shift.count == (config.targetScaling == .none ? 0 : columns)
+    {
+      targetScaler = saved.targets
+    } else {
+      let fitted = AffineScaler.fitReporting(config.targetScaling, to: targets)
+      warnAboutConstantColumns(fitted.constantColumns, what: "target", config: config)
+      targetScaler = fitted.scaler
+    }
+    try check(
+      PreparedData(
+        train: train, validation: validation, labels: labels, scaler: scaler, targetScaler: .identity,
+        sampleShape: sampleShape),
+      against: config, classes: source.classes)
+    targetScaler.apply(to: targets)
+    if let validation { targetScaler.apply(to: validation.targets) }
+    var prepared = PreparedData(
+      train: train, validation: validation, labels: labels, scaler: scaler, targetScaler: targetScaler,
+      sampleShape: sampleShape, fingerprint: fingerprint)
+    prepared.stream = StreamedTrainingSet(source: source, plan: plan, targets: targets, scaler: scaler)
+    return prepared
+  }
+}
+
+/// `AffineScaler.fitReporting` computed block by block: the same Double sums in the same row order, so the same result.
+package struct StreamingStatistics {
+  let kind: Scaling
+  let columns: Int
+  private var rows = 0
+  private var low: [Float]
+  private var high: [Float]
+  private var sum: [Double]
+  private var mean: [Double] = []
+  private var squares: [Double]
+
+  /// Statistics of `kind` for `columns` columns, before any row.
+  package init(kind: Scaling, columns: Int) {
+    self.kind = kind
+    self.columns = columns
+    low = [Float](repeating: .infinity, count: columns)
+    high = [Float](repeating: -.infinity, count: columns)
+    sum = [Double](repeating: 0, count: columns)
+    squares = [Double](repeating: 0, count: columns)
+  }
+
+  /// Whether `second` must see every row again (the variance's second pass).
+  var needsSecondPass: Bool { kind == .standardize }
+
+  /// Min, max and sums of `rows` rows of `block` [≥ rows, columns].
+  package mutating func first(_ block: Matrix, rows count: Int) {
+    guard kind != .none else { return }
+    for r in 0..<count {
+      let row = block.row(r)
+      for j in 0..<columns {
+        low[j] = min(low[j], row[j])
+        high[j] = max(high[j], row[j])
+      }
+    }
+    if kind == .standardize {
+      for r in 0..<count {
+        let row = block.row(r)
+        for j in 0..<columns { sum[j] += Double(row[j]) }
+      }
+    }
+    rows += count
+  }
+
+  /// Squared deviations from the mean of `rows` rows of `block`.
+  package mutating func second(_ block: Matrix, rows count: Int) {
+    if mean.isEmpty {
+      let n = Double(rows)
+      mean = sum.map { $0 / n }
+    }
+    for r in 0..<count {
+      let row = block.row(r)
+      for j in 0..<columns {
+        let d = Double(row[j]) - mean[j]
+        squares[j] += d * d
+      }
+    }
+  }
+
+  /// The fitted scaling and its (near-)constant columns, as `AffineScaler.fitReporting` gives them.
+  package func finish() -> (scaler: AffineScaler, constantColumns: [Int]) {
+    guard kind != .none, rows > 0 else { return (.identity, []) }
+    var shift = [Float](repeating: 0, count: columns)
+    var factor = [Float](repeating: 1, count: columns)
+    var constant: [Int] = []
+    func isConstant(_ j: Int, spread: Double) -> Bool {
+      let magnitude = max(abs(Double(low[j])), abs(Double(high[j])))
+      return !(spread > Double(Float.ulpOfOne) * magnitude)
+    }
+    switch kind {
+    case .none:
+      break
+    case .minmax:
+      for j in 0..<columns {
+        shift[j] = low[j]
+        let inverse = 1 / (high[j] - low[j])
+        if isConstant(j, spread: Double(high[j]) - Double(low[j])) || !inverse.isFinite {
+          constant.append(j)
+        } else {
+          factor[j] = inverse
+        }
+      }
+    case .standardize:
+      let n = Double(rows)
+      for j in 0..<columns {
+        shift[j] = Float(sum[j] / n)
+        let std = (squares[j] / n).squareRoot()
+        if isConstant(j, spread: std) || !Float(1 / std).isFinite {
+          constant.append(j)
+        } else {
+          factor[j] = Float(1 / std)
+        }
+      }
+    }
+    return (AffineScaler(kind: kind, shift: shift, factor: factor), constant)
+  }
+}

@@ -1,0 +1,89 @@
+import NeuralNet
+
+/// Hands the training loop each step's samples: a data set and the rows of it that make the batch.
+///
+/// In memory the batch is rows of the whole training set in the epoch's
+/// shuffled order (exactly as before streaming existed); streamed, it is a
+/// batch-sized data set filled from the prefetch ring, in the epoch's
+/// block-plan order (docs/streaming.md).
+protocol BatchSource: AnyObject {
+  /// Samples per epoch.
+  var count: Int { get }
+  /// Draws the epoch's order from `generator`; the epoch continues at `position` (a resume mid-epoch).
+  func beginEpoch(shuffle: Bool, using generator: inout SeededGenerator, at position: Int)
+    throws(NNBatchError)
+  /// The samples at positions `positions` of the epoch's order.
+  func batch(_ positions: Range<Int>) throws(NNBatchError) -> (data: Dataset, indices: ArraySlice<Int>)
+}
+
+/// The whole training set in memory, shuffled as a permutation of all rows.
+final class InMemoryBatches: BatchSource {
+  private let train: Dataset
+  private var order: [Int]
+
+  init(_ train: Dataset) {
+    self.train = train
+    order = Array(0..<train.count)
+  }
+
+  var count: Int { train.count }
+
+  func beginEpoch(shuffle: Bool, using generator: inout SeededGenerator, at position: Int) {
+    for i in 0..<order.count { order[i] = i }
+    if shuffle { generator.shuffle(&order) }
+  }
+
+  func batch(_ positions: Range<Int>) -> (data: Dataset, indices: ArraySlice<Int>) {
+    (train, order[positions])
+  }
+}
+
+/// A streamed training set: windows read ahead by a `PrefetchRing`, gathered into one batch-sized set per step.
+final class StreamedBatches: BatchSource {
+  private let training: StreamedTrainingSet
+  private var order: EpochOrder?
+  private var ring: PrefetchRing?
+  private let inputs: Matrix  // [batchSize, F]
+  private let targets: Matrix  // [batchSize, C]
+  private let allRows: [Int]
+
+  init(_ set: StreamedTrainingSet, batchSize: Int) {
+    self.training = set
+    inputs = Matrix(rows: batchSize, columns: training.features)
+    targets = Matrix(rows: batchSize, columns: training.targets.columns)
+    allRows = Array(0..<batchSize)
+  }
+
+  deinit { ring?.stop() }
+
+  var count: Int { training.plan.rows }
+
+  func beginEpoch(shuffle: Bool, using generator: inout SeededGenerator, at position: Int) {
+    ring?.stop()
+    let order = training.plan.epochOrder(shuffle: shuffle, using: &generator)
+    self.order = order
+    let first = position < order.plan.rows ? order.window(ofPosition: position) : order.windows
+    ring = PrefetchRing(
+      source: training.source, order: order, firstWindow: first, scaler: training.scaler,
+      capacity: training.ringWindows)
+  }
+
+  func batch(_ positions: Range<Int>) throws(NNBatchError) -> (data: Dataset, indices: ArraySlice<Int>) {
+    guard let order, let ring else { preconditionFailure("batch before beginEpoch") }
+    // Positions in order, so a window is finished with before the next is asked for (which releases it).
+    var k = order.window(ofPosition: positions.lowerBound)
+    var window = try ring.window(k)
+    let features = training.features
+    let columns = training.targets.columns
+    for (i, p) in positions.enumerated() {
+      if p >= order.windowStarts[k + 1] {
+        k += 1
+        window = try ring.window(k)
+      }
+      let row = order.order[p]
+      inputs.row(i).update(from: window.row(order.bufferRow(of: row)), count: features)
+      if columns > 0 { targets.row(i).update(from: training.targets.row(row), count: columns) }
+    }
+    return (Dataset(inputs: inputs, targets: targets), allRows[0..<positions.count])
+  }
+}
