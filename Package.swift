@@ -8,11 +8,15 @@ let package = Package(
     .library(name: "Parallel", targets: ["Parallel"]),
     .library(name: "HDF5Store", targets: ["HDF5Store"]),
     .library(name: "Checkpoints", targets: ["Checkpoints"]),
+    // The trainer as a Swift API: a facade over NNBatch whose public surface has no pointers.
+    .library(name: "NNBatchKit", targets: ["NNBatchKit"]),
     .executable(name: "nnbatch", targets: ["nnbatch"]),
   ],
   dependencies: [
     .package(
-      url: "https://github.com/apple/swift-argument-parser", from: "1.8.0")
+      url: "https://github.com/apple/swift-argument-parser", from: "1.8.0"),
+    // `swift package generate-documentation` (the NNBatchKit DocC catalog); a plugin, not linked.
+    .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
   ],
   targets: [
     // MARK: - System libraries (C shims; nothing else includes C headers)
@@ -37,6 +41,7 @@ let package = Package(
     .target(
       name: "NNBatch",
       dependencies: ["NeuralNet", "Parallel", "HDF5Store", "Checkpoints", "CZlib"]),
+    .target(name: "NNBatchKit", dependencies: ["NNBatch", "NeuralNet", "Checkpoints"]),
 
     // MARK: - Executable
 
@@ -63,6 +68,8 @@ let package = Package(
     .testTarget(
       name: "NNBatchTests",
       dependencies: ["NNBatch", "Checkpoints", "HDF5Store", "NeuralNet", "TestSupport"]),
+    .testTarget(
+      name: "NNBatchKitTests", dependencies: ["NNBatchKit", "TestSupport"]),
     .testTarget(
       name: "EndToEndTests",
       dependencies: ["nnbatch", "NNBatch", "Checkpoints", "HDF5Store", "NeuralNet", "TestSupport"]),

@@ -50,6 +50,17 @@ public struct SavedModel: Sendable {
     return known + (min(known.count, outputs)..<outputs).map(String.init)
   }
 
+  /// Outputs for raw `inputs` [rows, inputs], which are scaled in place: [rows, outputs].
+  ///
+  /// Inputs are scaled as at training time, and regression outputs come back in the
+  /// targets' own units: what `nnbatch predict` and the Swift API return.
+  public func predict(_ inputs: Matrix) -> Matrix {
+    scaler.apply(to: inputs)
+    let outputs = network.predict(parameters: parameters, inputs: inputs)  // [rows, outputs]
+    targetScaler.restore(outputs)
+    return outputs
+  }
+
   /// Whether the model classifies.
   public var isClassifier: Bool { checkpoint.data.task == .classification }
 }

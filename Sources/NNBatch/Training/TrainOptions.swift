@@ -26,8 +26,12 @@ public struct TrainOptions: Sendable {
   public var quiet = false
   /// Progress format.
   public var logFormat: LogFormat = .text
-  /// Plain progress line every this many epochs.
+  /// Epoch line or JSON record every this many epochs.
   public var logEvery: Int?
+  /// The config itself, when it is not read from `configPath` (the Swift API's).
+  public var config: Config?
+  /// Called on the training thread after every step and every epoch.
+  public var observer: (@Sendable (TrainingEvent) -> Void)?
 
   /// Options for `configPath` on `threads` workers.
   public init(configPath: String, threads: Int) {

@@ -51,7 +51,7 @@ public final class Trainer {
   /// Sets up a run: reads config and data, builds the network, restores a checkpoint if asked.
   public init(options: TrainOptions, signals: StopSignals?) throws(NNBatchError) {
     BLASThreads.useSingleThread()
-    var config = try Config.load(path: options.configPath)
+    var config = try Trainer.config(of: options)
     if let epochs = options.epochs { config.epochs = epochs }
     if let dir = options.checkpointDir { config.checkpointDir = dir }
     self.options = options
@@ -101,7 +101,8 @@ public final class Trainer {
     optimizer = OptimizerState(settings: config.optimizer, parameterCount: architecture.parameterCount)
     store = CheckpointStore(directory: config.checkpointDir)
     reporter = ProgressReporter(
-      format: options.logFormat, quiet: options.quiet, epochs: config.epochs, logEvery: options.logEvery)
+      format: options.logFormat, quiet: options.quiet, epochs: config.epochs, logEvery: options.logEvery,
+      observer: options.observer)
     generator = SeededGenerator(seed: config.seed)
     config.initializer.initialize(parameters, for: architecture, using: &generator)
     epochGenerator = generator
