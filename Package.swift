@@ -69,7 +69,7 @@ let package = Package(
       name: "NNBatchTests",
       dependencies: ["NNBatch", "Checkpoints", "HDF5Store", "NeuralNet", "TestSupport"]),
     .testTarget(
-      name: "NNBatchKitTests", dependencies: ["NNBatchKit", "TestSupport"]),
+      name: "NNBatchKitTests", dependencies: ["NNBatchKit", "NNBatch", "Checkpoints", "TestSupport"]),
     .testTarget(
       name: "EndToEndTests",
       dependencies: ["nnbatch", "NNBatch", "Checkpoints", "HDF5Store", "NeuralNet", "TestSupport"]),

@@ -67,6 +67,8 @@ public final class ProgressReporter {
   private let live: Bool
   private let logEvery: Int
   private let observer: (@Sendable (TrainingEvent) -> Void)?
+  /// Nothing on stdout at all (the Swift API: its caller has the observer).
+  private let silent: Bool
   private var lastDraw = -1.0
   private var lastFlush = 0.0
   private var lineOpen = false
@@ -74,15 +76,17 @@ public final class ProgressReporter {
   /// A reporter; `logEvery` thins epoch lines and JSON records for runs of many tiny epochs.
   ///
   /// Text defaults to about 20 epoch lines a run; JSON to every epoch (a log is read by
-  /// programs) unless `logEvery` is given. `observer` sees every step and every epoch.
+  /// programs) unless `logEvery` is given. `observer` sees every step and every epoch;
+  /// `silent` prints nothing (errors and warnings still go to stderr).
   public init(
     format: LogFormat, quiet: Bool, epochs: Int, logEvery: Int?,
-    observer: (@Sendable (TrainingEvent) -> Void)? = nil
+    observer: (@Sendable (TrainingEvent) -> Void)? = nil, silent: Bool = false
   ) {
     self.format = format
-    self.quiet = quiet
+    self.quiet = quiet || silent
     self.observer = observer
-    live = format == .text && !quiet && isatty(STDOUT_FILENO) == 1
+    self.silent = silent
+    live = format == .text && !quiet && !silent && isatty(STDOUT_FILENO) == 1
     if let logEvery {
       self.logEvery = logEvery
     } else {
@@ -106,7 +110,7 @@ public final class ProgressReporter {
   }
 
   private func printsEpoch(_ epoch: Int, of epochs: Int) -> Bool {
-    guard format == .json || !quiet else { return false }
+    guard !silent, format == .json || !quiet else { return false }
     return epoch % logEvery == 0 || epoch == epochs
   }
 
@@ -135,7 +139,8 @@ public final class ProgressReporter {
     let line = liveLine(
       epoch: epoch, epochs: epochs, fraction: fraction, batch: batch, batches: batches, step: step,
       loss: loss, rate: rate, elapsed: elapsed, eta: eta, width: width)
-    print("\r" + line + "\u{1B}[K", terminator: "")
+    // Cleared before it is drawn: a shorter line leaves nothing of the one before.
+    print("\r\u{1B}[K" + line, terminator: "")
     fflush(nil)  // nil: all streams; the `stdout` global is not concurrency-safe
     lineOpen = true
   }
@@ -225,7 +230,7 @@ public final class ProgressReporter {
 
   /// Prints the final summary (also in quiet mode, never in JSON mode).
   public func summary(_ text: String) {
-    guard format == .text else { return }
+    guard format == .text, !silent else { return }
     closeLine()
     print(text)
     fflush(nil)  // nil: all streams; the `stdout` global is not concurrency-safe

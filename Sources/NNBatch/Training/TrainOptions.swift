@@ -32,6 +32,8 @@ public struct TrainOptions: Sendable {
   public var config: Config?
   /// Called on the training thread after every step and every epoch.
   public var observer: (@Sendable (TrainingEvent) -> Void)?
+  /// Print nothing on stdout, not even the summary (the Swift API's runs).
+  public var silent = false
 
   /// Options for `configPath` on `threads` workers.
   public init(configPath: String, threads: Int) {

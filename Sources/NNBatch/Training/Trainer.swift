@@ -102,7 +102,7 @@ public final class Trainer {
     store = CheckpointStore(directory: config.checkpointDir)
     reporter = ProgressReporter(
       format: options.logFormat, quiet: options.quiet, epochs: config.epochs, logEvery: options.logEvery,
-      observer: options.observer)
+      observer: options.observer, silent: options.silent)
     generator = SeededGenerator(seed: config.seed)
     config.initializer.initialize(parameters, for: architecture, using: &generator)
     epochGenerator = generator
