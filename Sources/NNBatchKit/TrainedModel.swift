@@ -61,7 +61,8 @@ public struct TrainedModel: Sendable {
   public func predict(_ inputs: FloatMatrix) throws(NNBatchKitError) -> FloatMatrix {
     guard inputs.columns == inputCount || inputs.rows == 0 else {
       throw NNBatchKitError(
-        .usage, "inputs: expected \(inputCount) features per sample (the model's inputs), found \(inputs.columns)")
+        .usage,
+        "inputs: expected \(inputCount) features per sample (the model's inputs), found \(inputs.columns)")
     }
     if let bad = inputs.values.firstIndex(where: { !$0.isFinite }) {
       throw NNBatchKitError(
@@ -80,7 +81,8 @@ public struct TrainedModel: Sendable {
     if let bad = inputs.firstIndex(where: { $0.count != inputCount }) {
       throw NNBatchKitError(
         .usage,
-        "inputs: sample \(bad + 1): expected \(inputCount) features (the model's inputs), found \(inputs[bad].count)")
+        "inputs: sample \(bad + 1): expected \(inputCount) features (the model's inputs), found \(inputs[bad].count)"
+      )
     }
     return try predict(FloatMatrix(rows: inputs.count, columns: inputCount, values: inputs.flatMap { $0 }))
       .arrays

@@ -70,12 +70,14 @@ extension TrainingConfig {
           onEvent(
             .step(
               StepProgress(
-                epoch: s.epoch, epochs: s.epochs, batch: s.batch, batches: s.batches, step: s.step, loss: s.loss)))
+                epoch: s.epoch, epochs: s.epochs, batch: s.batch, batches: s.batches, step: s.step,
+                loss: s.loss)))
         case .epoch(let e):
           onEvent(
             .epoch(
               EpochProgress(
-                epoch: e.epoch, epochs: e.epochs, step: e.step, trainLoss: e.trainLoss, validation: e.validation,
+                epoch: e.epoch, epochs: e.epochs, step: e.step, trainLoss: e.trainLoss,
+                validation: e.validation,
                 learningRate: e.learningRate, elapsed: e.elapsed)))
         }
       }
@@ -100,7 +102,8 @@ extension TrainingConfig {
   public func trainingEvents(
     threads: Int? = nil, epochs: Int? = nil, checkpointDirectory: String? = nil, resume: Bool = false
   ) -> AsyncThrowingStream<TrainingEvent, any Error> {
-    let (stream, continuation) = AsyncThrowingStream.makeStream(of: TrainingEvent.self, throwing: (any Error).self)
+    let (stream, continuation) = AsyncThrowingStream.makeStream(
+      of: TrainingEvent.self, throwing: (any Error).self)
     // A thread, not a task: a run is minutes of blocking CPU work that would hold
     // one of the concurrency pool's few threads.
     let thread = Thread { [self] in

@@ -34,7 +34,9 @@ public struct TrainingConfig: Sendable {
       ("model", model.json), ("loss", .string(loss.rawValue)), ("optimizer", optimizer.json),
       (
         "training",
-        .object([("epochs", .integer(epochs)), ("batch_size", .integer(batchSize)), ("shuffle", .bool(shuffle))])
+        .object([
+          ("epochs", .integer(epochs)), ("batch_size", .integer(batchSize)), ("shuffle", .bool(shuffle)),
+        ])
       ),
       ("checkpoint", .object(checkpoint)),
     ])

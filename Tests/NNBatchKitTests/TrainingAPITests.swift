@@ -50,7 +50,8 @@ final class TrainingAPITests: XCTestCase {
     data.validationSplit = 0.25
     let config = try TrainingConfig(
       name: "line", seed: 3, data: data, model: Model(layers: [.dense(8, activation: .tanh), .dense(1)]),
-      loss: .mse, optimizer: .adam(learningRate: 0.01), epochs: 5, batchSize: 8, checkpointDirectory: dir.file("a"))
+      loss: .mse, optimizer: .adam(learningRate: 0.01), epochs: 5, batchSize: 8,
+      checkpointDirectory: dir.file("a"))
     let seen = Mutex<[String]>([])
     let model = try config.train(threads: 1) { event in
       switch event {
@@ -117,7 +118,8 @@ final class TrainingAPITests: XCTestCase {
     }
     let zeroUnits = message { () throws(NNBatchKitError) in
       try TrainingConfig(
-        name: "z", data: .inline(inputs: [[1]], targets: [[1]]), model: Model(layers: [.dense(0)]), loss: .mse,
+        name: "z", data: .inline(inputs: [[1]], targets: [[1]]), model: Model(layers: [.dense(0)]),
+        loss: .mse,
         optimizer: .sgd(learningRate: 0.1), epochs: 1, checkpointDirectory: "ck")
     }
     XCTAssertTrue(zeroUnits.contains("$.model.layers[0].units"), zeroUnits)
@@ -128,16 +130,20 @@ final class TrainingAPITests: XCTestCase {
         optimizer: .sgd(learningRate: 0.1), epochs: 1, checkpointDirectory: "ck")
     }
     XCTAssertTrue(softmaxFirst.contains("softmax is only allowed on the last layer"), softmaxFirst)
-    let json = message { () throws(NNBatchKitError) in try TrainingConfig(json: "{\"name\": 1}", file: "x.json") }
+    let json = message { () throws(NNBatchKitError) in
+      try TrainingConfig(json: "{\"name\": 1}", file: "x.json")
+    }
     XCTAssertTrue(json.hasPrefix("x.json:"), json)
-    let missing = message { () throws(NNBatchKitError) in try TrainingConfig(contentsOf: "/nonexistent.json") }
+    let missing = message { () throws(NNBatchKitError) in try TrainingConfig(contentsOf: "/nonexistent.json")
+    }
     XCTAssertEqual(missing, "/nonexistent.json: no such config file")
   }
 
   func testPredictMatchesTheCommandLineAndRefusesWrongWidths() throws {
     let dir = TemporaryDirectory()
     let model = try xorConfig(dir.file("ck"), epochs: 200).train(threads: 1)
-    let csv = dir.write("in.csv", xorInputs.map { $0.map { "\($0)" }.joined(separator: ",") }.joined(separator: "\n"))
+    let csv = dir.write(
+      "in.csv", xorInputs.map { $0.map { "\($0)" }.joined(separator: ",") }.joined(separator: "\n"))
     let printed = try NNBatch.Predict.run(
       checkpoint: dir.file("ck/step-000000200.h5"), input: csv, dataset: nil, header: false)
     let rows = printed.split(separator: "\n").dropFirst().map { Float(String($0)) }
@@ -169,7 +175,8 @@ final class TrainingAPITests: XCTestCase {
     for file in files {
       let text = try String(contentsOfFile: "\(folder)/\(file)", encoding: .utf8)
       for line in text.split(separator: "\n") where line.contains("public ") {
-        for banned in ["Unsafe", "FloatBuffer", "Pointer", "NeuralNet.", " Matrix", "NNBatch.", "SavedModel"] {
+        for banned in ["Unsafe", "FloatBuffer", "Pointer", "NeuralNet.", " Matrix", "NNBatch.", "SavedModel"]
+        {
           XCTAssertFalse(line.contains(banned), "\(file): \(line)")
         }
       }

@@ -16,6 +16,7 @@ public enum Evaluate {
     }
     return try StandardInput.reading(dataConfig) { (file) throws(NNBatchError) in
       try evaluate(checkpoint: path, dataConfig: file, format: format, threads: threads)
+        .replacingOccurrences(of: file, with: "standard input")
     }
   }
 

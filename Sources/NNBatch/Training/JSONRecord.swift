@@ -3,10 +3,13 @@
 
 /// A flat JSON object of numbers, built key by key in the order given.
 package struct JSONRecord {
-  private var text = "{"
+  private var text: String
 
   /// An empty object.
-  package init() {}
+  package init() {
+    text = "{"
+    text.reserveCapacity(256)  // a record of eleven numbers, grown once
+  }
 
   private mutating func key(_ name: String) {
     if text.utf8.count > 1 { text += "," }

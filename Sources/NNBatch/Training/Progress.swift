@@ -160,7 +160,8 @@ public final class ProgressReporter {
       fields += [
         LineField("\(batch)/\(batches)", dropRank: 5), LineField("step \(step)", dropRank: 3),
         LineField("loss \(format6(loss))"), LineField("\(Int(rate)) samples/s", dropRank: 6),
-        LineField(formatDuration(elapsed), dropRank: 7), LineField("(ETA \(formatDuration(eta)))", dropRank: 2),
+        LineField(formatDuration(elapsed), dropRank: 7),
+        LineField("(ETA \(formatDuration(eta)))", dropRank: 2),
       ]
       return fields
     }
@@ -180,7 +181,7 @@ public final class ProgressReporter {
     }
     guard !quiet else { return }
     var fields = [
-      LineField("epoch \(report.epoch)/\(report.epochs)"), LineField("step \(report.step)", dropRank: 3),
+      LineField("epoch \(report.epoch)/\(report.epochs)"), LineField("step \(report.step)", dropRank: 2),
       LineField("loss \(format6(report.trainLoss))"),
     ]
     for key in report.validation.keys.sorted() {
@@ -192,30 +193,33 @@ public final class ProgressReporter {
     let eta = report.epoch > 0 ? report.elapsed / Double(report.epoch) * Double(remaining) : 0
     var time = formatDuration(report.elapsed)
     if remaining > 0 { time += " (ETA \(formatDuration(eta)))" }
-    fields.append(LineField(time, dropRank: 2))
+    fields.append(LineField(time, dropRank: 3))
     // Only a terminal is cut to its width; a file or pipe gets every field.
     let text = fitLine(fields, separator: "  ", width: live ? terminalColumns() : Int.max)
-    closeLine()
-    print(text)
+    if live {
+      // Cleared even when no live line is open (epochs shorter than a redraw's 0.1 s):
+      // an epoch line on a terminal always starts on a clean line.
+      print("\r\u{1B}[K" + text)
+      lineOpen = false
+    } else {
+      print(text)
+    }
     fflush(nil)  // nil: all streams; the `stdout` global is not concurrency-safe
   }
 
   /// Writes `report` as one JSON line, keys sorted, through stdout's buffer.
   private func writeRecord(_ report: EpochReport) {
-    var numbers: [(String, Double)] = [
-      ("elapsed", report.elapsed), ("learning_rate", report.learningRate),
-      ("samples_per_second", report.samplesPerSecond), ("train_loss", report.trainLoss),
-    ]
-    for (key, value) in report.validation { numbers.append((key, value)) }
-    let integers = [("epoch", report.epoch), ("epochs", report.epochs), ("step", report.step)]
-    let keys = (numbers.map(\.0) + integers.map(\.0)).sorted()
     var record = JSONRecord()
-    for key in keys {
-      if let value = integers.first(where: { $0.0 == key }) {
-        record.add(key, value.1)
-      } else if let value = numbers.first(where: { $0.0 == key }) {
-        record.add(key, value.1)
-      }
+    record.add("elapsed", report.elapsed)
+    record.add("epoch", report.epoch)
+    record.add("epochs", report.epochs)
+    record.add("learning_rate", report.learningRate)
+    record.add("samples_per_second", report.samplesPerSecond)
+    record.add("step", report.step)
+    record.add("train_loss", report.trainLoss)
+    // Validation metrics are "val_…": sorted, they all come after "train_loss".
+    for key in report.validation.keys.sorted() {
+      record.add(key, report.validation[key] ?? .nan)
     }
     print(record.line)
     // A flush (a write system call) at most ten times a second, and at the end (deinit):

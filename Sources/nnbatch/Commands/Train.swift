@@ -56,7 +56,9 @@ extension NNBatchCommand {
 
     @Option(
       name: .long,
-      help: "Print every Nth epoch, on a terminal too, and write every Nth JSON record (default: text about 20 lines a run, JSON every epoch).")
+      help:
+        "Print every Nth epoch, on a terminal too, and write every Nth JSON record (default: text about 20 lines a run, JSON every epoch)."
+    )
     var logEvery: Int?
 
     func validate() throws {
