@@ -22,7 +22,7 @@ public struct TrainingConfig: Sendable {
   /// Checkpoints go to `checkpointDirectory` every `checkpointEveryEpochs` epochs (default: only
   /// at the end, which every run saves), keeping the newest `keep`.
   public init(
-    name: String, seed: UInt64 = 1, data: TrainingData, model: Model, loss: Loss, optimizer: Optimizer,
+    name: String, seed: Int = 1, data: TrainingData, model: Model, loss: Loss, optimizer: Optimizer,
     epochs: Int, batchSize: Int = 32, shuffle: Bool = true, checkpointDirectory: String,
     checkpointEveryEpochs: Int? = nil, keep: Int = 3
   ) throws(NNBatchKitError) {
@@ -30,7 +30,7 @@ public struct TrainingConfig: Sendable {
     // A checkpoint per epoch (the JSON default) would cost a file per step in runs of tiny epochs.
     checkpoint.append(("every_epochs", .integer(checkpointEveryEpochs ?? max(epochs, 1))))
     let root = JSONText.object([
-      ("name", .string(name)), ("seed", .integer(Int(clamping: seed))), ("data", data.json),
+      ("name", .string(name)), ("seed", .integer(seed)), ("data", data.json),
       ("model", model.json), ("loss", .string(loss.rawValue)), ("optimizer", optimizer.json),
       (
         "training",

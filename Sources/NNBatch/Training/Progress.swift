@@ -222,9 +222,9 @@ public final class ProgressReporter {
       record.add(key, report.validation[key] ?? .nan)
     }
     print(record.line)
-    // A flush (a write system call) at most ten times a second, and at the end (deinit):
-    // a reader following the log sees it at once, and a run of tiny epochs does not pay
-    // a system call per record.
+    // A flush (a write system call) only when 0.1 s have passed since the last one, at the
+    // last epoch and at the end (deinit): a run of tiny epochs does not pay a system call
+    // per record, and a reader following the log is behind by at most the records of 0.1 s.
     let now = monotonicSeconds()
     if now - lastFlush >= 0.1 || report.epoch == report.epochs {
       fflush(nil)  // nil: all streams; the `stdout` global is not concurrency-safe
