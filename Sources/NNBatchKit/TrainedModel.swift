@@ -76,6 +76,19 @@ public struct TrainedModel: Sendable {
     return FloatMatrix(rows: outputs.rows, columns: outputs.columns, values: outputs.storage.array)
   }
 
+  /// A classifier's label for each sample of `inputs`, as `nnbatch predict` prints it.
+  ///
+  /// The most probable class; for one sigmoid output, the second class from 0.5 up.
+  public func classify(_ inputs: [[Float]]) throws(NNBatchKitError) -> [String] {
+    guard isClassifier else {
+      throw NNBatchKitError(.usage, "classify: the model does regression; use predict")
+    }
+    let outputs = try predict(inputs)
+    let matrix = Matrix(rows: outputs.count, columns: outputCount, values: outputs.flatMap { $0 })
+    let labels = saved.labels
+    return (0..<outputs.count).map { saved.label(matrix, row: $0, labels: labels) }
+  }
+
   /// Outputs for `inputs`, one array per sample: exactly what `nnbatch predict` writes.
   public func predict(_ inputs: [[Float]]) throws(NNBatchKitError) -> [[Float]] {
     if let bad = inputs.firstIndex(where: { $0.count != inputCount }) {

@@ -168,6 +168,39 @@ final class TrainingAPITests: XCTestCase {
     }
   }
 
+  func testAClassifierFromACSVFileLabelsAsTheCommandLineDoes() throws {
+    let dir = TemporaryDirectory()
+    var data = TrainingData.csv(path: "\(repositoryRoot)/configs/data/flowers.csv", target: "species")
+    data.scaling = .standardize
+    data.validationSplit = 0.2
+    let config = try TrainingConfig(
+      name: "flowers", seed: 7, data: data,
+      model: Model(
+        layers: [.dense(16, activation: .relu), .dense(3, activation: .softmax)], initializer: .heUniform),
+      loss: .crossEntropy, optimizer: .adam(learningRate: 0.01), epochs: 5,
+      checkpointDirectory: dir.file("ck"))
+    let model = try config.train(threads: 2)
+    XCTAssertTrue(model.isClassifier)
+    XCTAssertEqual(Set(model.classLabels), ["setosa", "versicolor", "virginica"])
+    let rows = try String(contentsOfFile: "\(repositoryRoot)/configs/data/flowers.csv", encoding: .utf8)
+      .components(separatedBy: .newlines).filter { !$0.isEmpty }.dropFirst().prefix(40)  // CRLF lines
+      .map { $0.split(separator: ",").prefix(4).map { Float(String($0)) ?? .nan } }
+    let csv = dir.write(
+      "in.csv", rows.map { $0.map { "\($0)" }.joined(separator: ",") }.joined(separator: "\n"))
+    let printed = try NNBatch.Predict.run(
+      checkpoint: dir.file("ck/step-000000075.h5"), input: csv, dataset: nil, header: false)
+    let lines = printed.split(separator: "\n").dropFirst()
+    XCTAssertEqual(rows.count, 40)
+    XCTAssertEqual(lines.count, 40)
+    XCTAssertEqual(try model.classify(rows), lines.map { String($0.split(separator: ",")[0]) })
+    XCTAssertEqual(
+      try model.predict(rows).flatMap { $0 },
+      lines.flatMap { $0.split(separator: ",").dropFirst().map { Float(String($0)) } })
+    XCTAssertGreaterThanOrEqual(Set(try model.classify(rows)).count, 2, "a trained model tells classes apart")
+    let regression = try xorConfig(dir.file("xor"), epochs: 1).train(threads: 1)
+    XCTAssertThrowsError(try regression.classify(xorInputs))
+  }
+
   func testThePublicSurfaceHasNoPointersOrBuffers() throws {
     let folder = "\(repositoryRoot)/Sources/NNBatchKit"
     let files = try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasSuffix(".swift") }

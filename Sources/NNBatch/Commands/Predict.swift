@@ -71,13 +71,11 @@ public enum Predict {
         if !model.isClassifier {
           lines.append((0..<width).map { "\(outputs[r, $0])" }.joined(separator: ","))
         } else if width == 1 {
-          let p = outputs[r, 0]
-          let label = labels.count == 2 ? labels[p >= 0.5 ? 1 : 0] : (p >= 0.5 ? "1" : "0")
-          lines.append("\(csvField(label)),\(p)")
+          lines.append("\(csvField(model.label(outputs, row: r, labels: labels))),\(outputs[r, 0])")
         } else {
-          let k = argmax(outputs.row(r), count: width)
           let probabilities = (0..<width).map { "\(outputs[r, $0])" }
-          lines.append(([csvField(labels[k])] + probabilities).joined(separator: ","))
+          lines.append(
+            ([csvField(model.label(outputs, row: r, labels: labels))] + probabilities).joined(separator: ","))
         }
       }
     }

@@ -61,6 +61,17 @@ public struct SavedModel: Sendable {
     return outputs
   }
 
+  /// A classifier's label for row `row` of its `outputs` [rows, outputs]; `labels` is ``labels``.
+  ///
+  /// One sigmoid output: its second label (or "1") from 0.5 up; otherwise the most probable class.
+  public func label(_ outputs: Matrix, row: Int, labels: [String]) -> String {
+    if outputs.columns == 1 {
+      let p = outputs[row, 0]
+      return labels.count == 2 ? labels[p >= 0.5 ? 1 : 0] : (p >= 0.5 ? "1" : "0")
+    }
+    return labels[argmax(outputs.row(row), count: outputs.columns)]
+  }
+
   /// Whether the model classifies.
   public var isClassifier: Bool { checkpoint.data.task == .classification }
 }
