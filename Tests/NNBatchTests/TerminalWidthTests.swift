@@ -25,4 +25,13 @@ final class TerminalWidthTests: XCTestCase {
       if width >= 120 { XCTAssertTrue(line.contains("[==========          ]"), line) }
     }
   }
+
+  func testWrapWordsBreaksLongLinesBetweenWordsAndKeepsLongWordsWhole() {
+    XCTAssertEqual(wrapWords("short line\n  also short", width: 20), "short line\n  also short")
+    XCTAssertEqual(
+      wrapWords("done: 1500 epochs, 1500 steps; checkpoint a/b/step-000001500.h5", width: 30),
+      "done: 1500 epochs, 1500 steps;\n  checkpoint\n  a/b/step-000001500.h5")
+    XCTAssertEqual(wrapWords("  [1, 2] -> [3]  target [4]", width: 16), "  [1, 2] -> [3]\n    target [4]")
+    XCTAssertEqual(wrapWords("x /a/very/long/path/name", width: 8), "x\n  /a/very/long/path/name")
+  }
 }

@@ -65,6 +65,8 @@ public final class ProgressReporter {
   private let format: LogFormat
   private let quiet: Bool
   private let live: Bool
+  /// Stdout is a terminal (and something may be printed): notes and summary are word-wrapped.
+  private let terminal: Bool
   private let logEvery: Int
   private let observer: (@Sendable (TrainingEvent) -> Void)?
   /// Nothing on stdout at all (the Swift API: its caller has the observer).
@@ -86,7 +88,8 @@ public final class ProgressReporter {
     self.quiet = quiet || silent
     self.observer = observer
     self.silent = silent
-    live = format == .text && !quiet && !silent && isatty(STDOUT_FILENO) == 1
+    terminal = format == .text && !silent && isatty(STDOUT_FILENO) == 1
+    live = terminal && !quiet
     if let logEvery {
       self.logEvery = logEvery
     } else {
@@ -100,7 +103,7 @@ public final class ProgressReporter {
   public func note(_ text: String) {
     guard !quiet, format == .text else { return }
     closeLine()
-    print(text)
+    print(terminal ? wrapWords(text, width: terminalColumns()) : text)
     fflush(nil)  // nil: all streams; the `stdout` global is not concurrency-safe
   }
 
@@ -236,7 +239,7 @@ public final class ProgressReporter {
   public func summary(_ text: String) {
     guard format == .text, !silent else { return }
     closeLine()
-    print(text)
+    print(terminal ? wrapWords(text, width: terminalColumns()) : text)
     fflush(nil)  // nil: all streams; the `stdout` global is not concurrency-safe
   }
 

@@ -54,3 +54,30 @@ package func fitLine(_ fields: [LineField], separator: String = " ", width: Int)
   guard width > 1 else { return String(line.prefix(max(width, 0))) }
   return String(line.prefix(width - 1)) + "…"
 }
+
+/// `text`'s lines broken between words so that each fits `width`; continuation lines are indented.
+///
+/// For messages printed once on a terminal (the run's notes and summary): the terminal
+/// would wrap them mid-word. A word longer than the width (a long path) is kept whole.
+package func wrapWords(_ text: String, width: Int) -> String {
+  var out: [String] = []
+  for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+    guard line.count > width else {
+      out.append(String(line))
+      continue
+    }
+    let indent = String(line.prefix { $0 == " " })
+    var current = ""
+    for word in line.split(separator: " ") {
+      let candidate = current.isEmpty ? indent + word : current + " " + word
+      if current.isEmpty || candidate.count <= width {
+        current = candidate
+      } else {
+        out.append(current)
+        current = indent + "  " + word
+      }
+    }
+    out.append(current)
+  }
+  return out.joined(separator: "\n")
+}
