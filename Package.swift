@@ -8,12 +8,16 @@ let package = Package(
     .library(name: "Parallel", targets: ["Parallel"]),
     .library(name: "HDF5Store", targets: ["HDF5Store"]),
     .library(name: "Checkpoints", targets: ["Checkpoints"]),
+    // The trainer as a Swift API: a facade over NNBatch whose public surface has no pointers.
+    .library(name: "NNBatchKit", targets: ["NNBatchKit"]),
     .executable(name: "nnbatch", targets: ["nnbatch"]),
   ],
   dependencies: [
     .package(
       url: "https://github.com/apple/swift-argument-parser", from: "1.8.0"),
     .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
+    // `swift package generate-documentation` (the NNBatchKit DocC catalog); a plugin, not linked.
+    .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
   ],
   targets: [
     // MARK: - System libraries (C shims; nothing else includes C headers)
@@ -48,6 +52,7 @@ let package = Package(
     .target(
       name: "NNBatch",
       dependencies: ["NeuralNet", "Parallel", "HDF5Store", "Checkpoints", "CZlib", "TensorBoardEvents"]),
+    .target(name: "NNBatchKit", dependencies: ["NNBatch", "NeuralNet", "Checkpoints"]),
 
     // MARK: - Executable
 
@@ -76,6 +81,8 @@ let package = Package(
     .testTarget(
       name: "NNBatchTests",
       dependencies: ["NNBatch", "Checkpoints", "HDF5Store", "NeuralNet", "TestSupport"]),
+    .testTarget(
+      name: "NNBatchKitTests", dependencies: ["NNBatchKit", "NNBatch", "Checkpoints", "TestSupport"]),
     .testTarget(
       name: "EndToEndTests",
       dependencies: ["nnbatch", "NNBatch", "Checkpoints", "HDF5Store", "NeuralNet", "TestSupport"]),

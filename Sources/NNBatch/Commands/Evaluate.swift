@@ -7,9 +7,21 @@ public enum Evaluate {
   /// Loss and metrics of checkpoint `path` on a data set (its own, or `dataConfig`'s).
   ///
   /// `dataConfig` is a config (a JSON object) or a data file; a data file's format is
-  /// `format` (csv, idx, hdf5) or, when nil, detected from its first bytes.
+  /// `format` (csv, idx, hdf5) or, when nil, detected from its first bytes; "-" is standard input.
   public static func run(
     checkpoint path: String, dataConfig: String?, format: String? = nil, threads: Int
+  ) throws(NNBatchError) -> String {
+    guard let dataConfig, dataConfig == StandardInput.argument else {
+      return try evaluate(checkpoint: path, dataConfig: dataConfig, format: format, threads: threads)
+    }
+    return try StandardInput.reading(dataConfig) { (file) throws(NNBatchError) in
+      try evaluate(checkpoint: path, dataConfig: file, format: format, threads: threads)
+        .replacingOccurrences(of: file, with: "standard input")
+    }
+  }
+
+  private static func evaluate(
+    checkpoint path: String, dataConfig: String?, format: String?, threads: Int
   ) throws(NNBatchError) -> String {
     BLASThreads.useSingleThread()
     let model = try SavedModel.load(path)

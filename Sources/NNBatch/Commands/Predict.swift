@@ -10,11 +10,20 @@ public enum Predict {
   /// Predictions for `input` as CSV text: a header, then one row per input row.
   ///
   /// The input's format is `format` (csv, idx, hdf5) or, when nil, detected
-  /// from its first bytes. Rows are read, scaled and predicted block by block.
+  /// from its first bytes; `input` "-" is standard input. Rows are read, scaled
+  /// and predicted block by block.
   public static func run(
     checkpoint: String, input: String, dataset: String?, header: Bool?, format: String? = nil
   ) throws(NNBatchError) -> String {
     let model = try SavedModel.load(checkpoint)
+    return try StandardInput.reading(input) { (input) throws(NNBatchError) in
+      try run(model: model, input: input, dataset: dataset, header: header, format: format)
+    }
+  }
+
+  private static func run(
+    model: SavedModel, input: String, dataset: String?, header: Bool?, format: String?
+  ) throws(NNBatchError) -> String {
     let features = model.network.architecture.inputs
     let resolved = try DataSources.resolve(input, format: format)
     let reader = try resolved.reading { () throws(NNBatchError) in
@@ -57,20 +66,16 @@ public enum Predict {
         }
       }
       seen += inputs.rows
-      model.scaler.apply(to: inputs)
-      let outputs = model.network.predict(parameters: model.parameters, inputs: inputs)  // [rows, width]
-      model.targetScaler.restore(outputs)  // regression outputs in the targets' own units
+      let outputs = model.predict(inputs)  // [rows, width]
       for r in 0..<outputs.rows {
         if !model.isClassifier {
           lines.append((0..<width).map { "\(outputs[r, $0])" }.joined(separator: ","))
         } else if width == 1 {
-          let p = outputs[r, 0]
-          let label = labels.count == 2 ? labels[p >= 0.5 ? 1 : 0] : (p >= 0.5 ? "1" : "0")
-          lines.append("\(csvField(label)),\(p)")
+          lines.append("\(csvField(model.label(outputs, row: r, labels: labels))),\(outputs[r, 0])")
         } else {
-          let k = argmax(outputs.row(r), count: width)
           let probabilities = (0..<width).map { "\(outputs[r, $0])" }
-          lines.append(([csvField(labels[k])] + probabilities).joined(separator: ","))
+          lines.append(
+            ([csvField(model.label(outputs, row: r, labels: labels))] + probabilities).joined(separator: ","))
         }
       }
     }

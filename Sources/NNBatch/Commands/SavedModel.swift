@@ -50,6 +50,28 @@ public struct SavedModel: Sendable {
     return known + (min(known.count, outputs)..<outputs).map(String.init)
   }
 
+  /// Outputs for raw `inputs` [rows, inputs], which are scaled in place: [rows, outputs].
+  ///
+  /// Inputs are scaled as at training time, and regression outputs come back in the
+  /// targets' own units: what `nnbatch predict` and the Swift API return.
+  public func predict(_ inputs: Matrix) -> Matrix {
+    scaler.apply(to: inputs)
+    let outputs = network.predict(parameters: parameters, inputs: inputs)  // [rows, outputs]
+    targetScaler.restore(outputs)
+    return outputs
+  }
+
+  /// A classifier's label for row `row` of its `outputs` [rows, outputs]; `labels` is ``labels``.
+  ///
+  /// One sigmoid output: its second label (or "1") from 0.5 up; otherwise the most probable class.
+  public func label(_ outputs: Matrix, row: Int, labels: [String]) -> String {
+    if outputs.columns == 1 {
+      let p = outputs[row, 0]
+      return labels.count == 2 ? labels[p >= 0.5 ? 1 : 0] : (p >= 0.5 ? "1" : "0")
+    }
+    return labels[argmax(outputs.row(row), count: outputs.columns)]
+  }
+
   /// Whether the model classifies.
   public var isClassifier: Bool { checkpoint.data.task == .classification }
 }

@@ -32,37 +32,91 @@ public struct EpochReport: Sendable {
   public var elapsed: Double
 }
 
+/// One finished training step, for observers (the Swift API's progress callbacks).
+public struct StepReport: Sendable {
+  /// 1-based epoch number.
+  public var epoch: Int
+  /// Total epochs of the run.
+  public var epochs: Int
+  /// 1-based batch number within the epoch.
+  public var batch: Int
+  /// Batches per epoch.
+  public var batches: Int
+  /// Steps so far, this one included.
+  public var step: Int
+  /// The step's mean training loss.
+  public var loss: Double
+}
+
+/// What a run reports as it trains, in order: steps, and each epoch after its last step.
+public enum TrainingEvent: Sendable {
+  /// A training step finished.
+  case step(StepReport)
+  /// An epoch finished (metrics measured, before its checkpoint is saved).
+  case epoch(EpochReport)
+}
+
 /// Writes progress to stdout: live on a terminal, plain or JSON otherwise.
+///
+/// `--log-every` thins the epoch lines (text, on a terminal too) and the JSON records;
+/// between printed epochs a terminal shows one live line, redrawn at most ten times a
+/// second and cut to the terminal's width (TerminalWidth.swift).
 public final class ProgressReporter {
   private let format: LogFormat
   private let quiet: Bool
   private let live: Bool
+  /// Stdout is a terminal (and something may be printed): notes and summary are word-wrapped.
+  private let terminal: Bool
   private let logEvery: Int
-  private var lastDraw = 0.0
+  private let observer: (@Sendable (TrainingEvent) -> Void)?
+  /// Nothing on stdout at all (the Swift API: its caller has the observer).
+  private let silent: Bool
+  private var lastDraw = -1.0
+  private var lastFlush = 0.0
   private var lineOpen = false
 
-  /// A reporter; `logEvery` thins plain lines for runs of many tiny epochs.
+  /// A reporter; `logEvery` thins epoch lines and JSON records for runs of many tiny epochs.
   ///
-  /// `liveAllowed: false` keeps plain lines even on a terminal (under
-  /// mpirun, whose ranks always write to a pseudo-terminal).
-  public init(format: LogFormat, quiet: Bool, epochs: Int, logEvery: Int?, liveAllowed: Bool = true) {
+  /// Text defaults to about 20 epoch lines a run; JSON to every epoch (a log is read by
+  /// programs) unless `logEvery` is given. `observer` sees every step and every epoch;
+  /// `silent` prints nothing (errors and warnings still go to stderr). `liveAllowed:
+  /// false` keeps plain lines even on a terminal (under mpirun, whose ranks always
+  /// write to a pseudo-terminal).
+  public init(
+    format: LogFormat, quiet: Bool, epochs: Int, logEvery: Int?, liveAllowed: Bool = true,
+    observer: (@Sendable (TrainingEvent) -> Void)? = nil, silent: Bool = false
+  ) {
     self.format = format
-    self.quiet = quiet
-    live = liveAllowed && format == .text && !quiet && isatty(STDOUT_FILENO) == 1
-    self.logEvery = logEvery ?? (epochs <= 30 ? 1 : (epochs + 19) / 20)
+    self.quiet = quiet || silent
+    self.observer = observer
+    self.silent = silent
+    terminal = format == .text && !silent && isatty(STDOUT_FILENO) == 1
+    live = liveAllowed && terminal && !quiet
+    if let logEvery {
+      self.logEvery = logEvery
+    } else {
+      self.logEvery = format == .json || epochs <= 30 ? 1 : (epochs + 19) / 20
+    }
   }
+
+  deinit { fflush(nil) }
 
   /// Prints a line of text (not in quiet or JSON mode).
   public func note(_ text: String) {
     guard !quiet, format == .text else { return }
     closeLine()
-    print(text)
+    print(terminal ? wrapWords(text, width: terminalColumns()) : text)
     fflush(nil)  // nil: all streams; the `stdout` global is not concurrency-safe
   }
 
-  /// Whether epoch `epoch` of `epochs` is printed (or written as JSON).
+  /// Whether epoch `epoch` of `epochs` is printed, written as JSON or observed (and so timed).
   public func reports(epoch: Int, of epochs: Int) -> Bool {
-    format == .json || live || (!quiet && (epoch % logEvery == 0 || epoch == epochs))
+    observer != nil || printsEpoch(epoch, of: epochs)
+  }
+
+  private func printsEpoch(_ epoch: Int, of epochs: Int) -> Bool {
+    guard !silent, format == .json || !quiet else { return false }
+    return epoch % logEvery == 0 || epoch == epochs
   }
 
   /// Redraws the live line during an epoch (at most ten times a second).
@@ -73,71 +127,123 @@ public final class ProgressReporter {
     epoch: Int, epochs: Int, batch: Int, batches: Int, step: Int, loss: Double, started: Double,
     done: Int, total: Int, samples: Int
   ) {
+    observer?(
+      .step(StepReport(epoch: epoch, epochs: epochs, batch: batch, batches: batches, step: step, loss: loss)))
     guard live else { return }
     let now = monotonicSeconds()
-    guard now - lastDraw >= 0.1 || batch == batches else { return }
+    // Not forced at an epoch's end: one-step epochs would redraw at every step.
+    guard now - lastDraw >= 0.1 else { return }
     lastDraw = now
     let elapsed = now - started
     let fraction = Double(batch) / Double(max(batches, 1))
-    let width = 20
-    let filled = Int(fraction * Double(width))
-    let bar = String(repeating: "=", count: filled) + String(repeating: " ", count: width - filled)
     let rate = elapsed > 0 ? Double(samples) / elapsed : 0
     let eta = done > 0 ? elapsed / Double(done) * Double(max(total - done, 0)) : 0
-    let text =
-      "epoch \(epoch)/\(epochs) [\(bar)] \(batch)/\(batches) step \(step) loss \(format6(loss)) "
-      + "\(Int(rate)) samples/s \(formatDuration(elapsed)) (ETA \(formatDuration(eta)))"
-    print("\r\u{1B}[K" + text, terminator: "")
+    // One column short of the width: a character in the last column leaves some
+    // terminals waiting to wrap, and the next "\r" would then go to a new line.
+    let width = max(terminalColumns() - 1, 1)
+    let line = liveLine(
+      epoch: epoch, epochs: epochs, fraction: fraction, batch: batch, batches: batches, step: step,
+      loss: loss, rate: rate, elapsed: elapsed, eta: eta, width: width)
+    // Cleared before it is drawn: a shorter line leaves nothing of the one before.
+    print("\r\u{1B}[K" + line, terminator: "")
     fflush(nil)  // nil: all streams; the `stdout` global is not concurrency-safe
     lineOpen = true
   }
 
+  /// The live line in at most `width` characters: the bar shrinks, then fields go.
+  package func liveLine(
+    epoch: Int, epochs: Int, fraction: Double, batch: Int, batches: Int, step: Int, loss: Double,
+    rate: Double, elapsed: Double, eta: Double, width: Int
+  ) -> String {
+    func fields(bar: Int) -> [LineField] {
+      let filled = Int(fraction * Double(bar))
+      var fields = [LineField("epoch \(epoch)/\(epochs)")]
+      if bar > 0 {
+        let text = String(repeating: "=", count: filled) + String(repeating: " ", count: bar - filled)
+        fields.append(LineField("[\(text)]", dropRank: 4))
+      }
+      fields += [
+        LineField("\(batch)/\(batches)", dropRank: 5), LineField("step \(step)", dropRank: 3),
+        LineField("loss \(format6(loss))"), LineField("\(Int(rate)) samples/s", dropRank: 6),
+        LineField(formatDuration(elapsed), dropRank: 7),
+        LineField("(ETA \(formatDuration(eta)))", dropRank: 2),
+      ]
+      return fields
+    }
+    let full = fitLine(fields(bar: 20), width: Int.max)
+    // Shrink the bar to what is left, keeping at least 5 cells, before dropping fields.
+    let bar = max(0, min(20, 20 - (full.count - width)))
+    return fitLine(fields(bar: bar >= 5 ? bar : 0), width: width)
+  }
+
   /// Reports a finished epoch.
   public func epochDone(_ report: EpochReport, force: Bool = false) {
+    observer?(.epoch(report))
+    guard force || printsEpoch(report.epoch, of: report.epochs) else { return }
     if format == .json {
-      var object: [String: Any] = [
-        "event": "epoch", "time": isoTimestamp(wallClockSeconds()), "epoch": report.epoch,
-        "epochs": report.epochs, "step": report.step,
-        "train_loss": report.trainLoss, "learning_rate": report.learningRate,
-        "samples_per_second": report.samplesPerSecond, "elapsed": report.elapsed,
-      ]
-      for (key, value) in report.validation { object[key] = value }
-      // JSON has no NaN or infinity: such a value is written as null, never dropped with its line.
-      for (key, value) in object {
-        if let number = value as? Double, !number.isFinite { object[key] = NSNull() }
-      }
-      do {
-        let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
-        print(String(decoding: data, as: UTF8.self))
-        fflush(nil)  // nil: all streams; the `stdout` global is not concurrency-safe
-      } catch {
-        writeToStandardError(
-          "warning: epoch \(report.epoch): cannot write its JSON progress line: \(error)\n")
-      }
+      writeRecord(report)
       return
     }
     guard !quiet else { return }
-    guard force || live || report.epoch % logEvery == 0 || report.epoch == report.epochs else { return }
-    var text =
-      "epoch \(report.epoch)/\(report.epochs)  step \(report.step)  loss \(format6(report.trainLoss))"
+    var fields = [
+      LineField("epoch \(report.epoch)/\(report.epochs)"), LineField("step \(report.step)", dropRank: 2),
+      LineField("loss \(format6(report.trainLoss))"),
+    ]
     for key in report.validation.keys.sorted() {
-      text += "  \(key) \(format6(report.validation[key] ?? 0))"
+      fields.append(LineField("\(key) \(format6(report.validation[key] ?? 0))"))
     }
-    text += "  lr \(format6(report.learningRate))  \(Int(report.samplesPerSecond)) samples/s"
+    fields.append(LineField("lr \(format6(report.learningRate))", dropRank: 4))
+    fields.append(LineField("\(Int(report.samplesPerSecond)) samples/s", dropRank: 5))
     let remaining = report.epochs - report.epoch
     let eta = report.epoch > 0 ? report.elapsed / Double(report.epoch) * Double(remaining) : 0
-    text += "  \(formatDuration(report.elapsed))"
-    if remaining > 0 { text += " (ETA \(formatDuration(eta)))" }
-    closeLine()
-    print(text)
+    var time = formatDuration(report.elapsed)
+    if remaining > 0 { time += " (ETA \(formatDuration(eta)))" }
+    fields.append(LineField(time, dropRank: 3))
+    // Only a terminal is cut to its width; a file or pipe gets every field.
+    let text = fitLine(fields, separator: "  ", width: live ? terminalColumns() : Int.max)
+    if live {
+      // Cleared even when no live line is open (epochs shorter than a redraw's 0.1 s):
+      // an epoch line on a terminal always starts on a clean line.
+      print("\r\u{1B}[K" + text)
+      lineOpen = false
+    } else {
+      print(text)
+    }
     fflush(nil)  // nil: all streams; the `stdout` global is not concurrency-safe
+  }
+
+  /// Writes `report` as one JSON line, keys sorted, through stdout's buffer.
+  private func writeRecord(_ report: EpochReport) {
+    var record = JSONRecord()
+    record.add("elapsed", report.elapsed)
+    record.add("epoch", report.epoch)
+    record.add("epochs", report.epochs)
+    record.add("event", "epoch")
+    record.add("learning_rate", report.learningRate)
+    record.add("samples_per_second", report.samplesPerSecond)
+    record.add("step", report.step)
+    record.add("time", isoTimestamp(wallClockSeconds()))
+    record.add("train_loss", report.trainLoss)
+    // Validation metrics are "val_…": sorted, they all come after "train_loss".
+    for key in report.validation.keys.sorted() {
+      record.add(key, report.validation[key] ?? .nan)
+    }
+    print(record.line)
+    // A flush (a write system call) only when 0.1 s have passed since the last one, at the
+    // last epoch and at the end (deinit): a run of tiny epochs does not pay a system call
+    // per record, and a reader following the log is behind by at most the records of 0.1 s.
+    let now = monotonicSeconds()
+    if now - lastFlush >= 0.1 || report.epoch == report.epochs {
+      fflush(nil)  // nil: all streams; the `stdout` global is not concurrency-safe
+      lastFlush = now
+    }
   }
 
   /// Prints the final summary (also in quiet mode, never in JSON mode).
   public func summary(_ text: String) {
-    guard format == .text else { return }
+    guard format == .text, !silent else { return }
     closeLine()
-    print(text)
+    print(terminal ? wrapWords(text, width: terminalColumns()) : text)
     fflush(nil)  // nil: all streams; the `stdout` global is not concurrency-safe
   }
 

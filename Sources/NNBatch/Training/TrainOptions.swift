@@ -26,7 +26,7 @@ public struct TrainOptions: Sendable {
   public var quiet = false
   /// Progress format.
   public var logFormat: LogFormat = .text
-  /// Plain progress line every this many epochs.
+  /// Epoch line or JSON record every this many epochs.
   public var logEvery: Int?
   /// The processes training together (`mpirun`), or nil for a run of this process alone.
   public var group: (any ProcessGroup)?
@@ -38,6 +38,12 @@ public struct TrainOptions: Sendable {
   ///
   /// The one gate for multi-process runs: only rank 0 writes them.
   public var writesLogs = true
+  /// The config itself, when it is not read from `configPath` (the Swift API's).
+  public var config: Config?
+  /// Called on the training thread after every step and every epoch.
+  public var observer: (@Sendable (TrainingEvent) -> Void)?
+  /// Print nothing on stdout, not even the summary (the Swift API's runs).
+  public var silent = false
 
   /// Options for `configPath` on `threads` workers.
   public init(configPath: String, threads: Int) {

@@ -63,7 +63,7 @@ public final class Trainer {
   /// Sets up a run: reads config and data, builds the network, restores a checkpoint if asked.
   public init(options: TrainOptions, signals: StopSignals?) throws(NNBatchError) {
     BLASThreads.useSingleThread()
-    var config = try Config.load(path: options.configPath)
+    var config = try Trainer.config(of: options)
     if let epochs = options.epochs { config.epochs = epochs }
     if let dir = options.checkpointDir { config.checkpointDir = dir }
     self.options = options
@@ -119,7 +119,8 @@ public final class Trainer {
     let root = options.group.map { $0.rank == 0 } ?? true
     reporter = ProgressReporter(
       format: root ? options.logFormat : .text, quiet: root ? options.quiet : true, epochs: config.epochs,
-      logEvery: options.logEvery, liveAllowed: options.group == nil)
+      logEvery: options.logEvery, liveAllowed: options.group == nil, observer: options.observer,
+      silent: options.silent)
     // The one gate of multi-process runs: only the process that writes logs (rank 0) builds them.
     logs = options.writesLogs && root ? RunLogs(options: options, config: config) : RunLogs([])
     generator = SeededGenerator(seed: config.seed)

@@ -7,20 +7,22 @@ extension NNBatchCommand {
     static let configuration = CommandConfiguration(
       abstract: "Report a checkpoint's loss and metrics on a data set.",
       discussion: """
-        Without --data: the run's validation data (or its training data when it had none).
-        With --data CONFIG.json: that config's data section. With --data FILE: a file
-        read like the training data (same CSV columns or HDF5 dataset names;
-        IMAGES,LABELS for IDX).
+        Without --data: the run's validation data (or its training data if it had
+        none). With --data CONFIG.json: that config's data section. With --data FILE:
+        a file read like the training data (same CSV columns or HDF5 dataset names;
+        IMAGES,LABELS for IDX). --data - reads standard input.
         Examples:
           nnbatch evaluate --checkpoint checkpoints/flowers/best.h5
-          nnbatch evaluate --checkpoint checkpoints/flowers/best.h5 --data new-flowers.csv
+          nnbatch evaluate --checkpoint checkpoints/flowers/best.h5 \\
+            --data new-flowers.csv
         """)
 
     @OptionGroup var checkpoint: CheckpointOption
 
     @Option(
       name: [.customLong("data"), .customLong("config")],
-      help: "A config (.json) whose data to use, or a data file read like the training data.",
+      help:
+        "A config (.json) whose data to use, or a data file read like the training data (- for standard input).",
       completion: .file())
     var data: String?
 

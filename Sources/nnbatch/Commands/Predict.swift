@@ -8,15 +8,19 @@ extension NNBatchCommand {
       abstract: "Write a checkpoint's predictions for new inputs as CSV.",
       discussion: """
         Inputs: CSV rows of features (a header row is detected), an IDX image file,
-        or an HDF5 file with --dataset. Scaling fitted at training time is applied.
-        Example:
-          nnbatch predict --checkpoint checkpoints/flowers/best.h5 --input new.csv --output out.csv
+        or an HDF5 file with --dataset; --input - reads standard input. Scaling fitted
+        at training time is applied.
+        Examples:
+          nnbatch predict --checkpoint checkpoints/flowers/best.h5 \\
+            --input new.csv --output out.csv
+          head -5 new.csv | nnbatch predict --checkpoint best.h5 --input -
         """)
 
     @OptionGroup var checkpoint: CheckpointOption
 
     @Option(
-      name: .long, help: "Inputs: CSV, IDX, or HDF5 (with --dataset), told apart by content.",
+      name: .long,
+      help: "Inputs: CSV, IDX, or HDF5 (with --dataset), told apart by content; - for standard input.",
       completion: .file())
     var input: String
 

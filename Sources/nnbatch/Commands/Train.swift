@@ -13,7 +13,8 @@ extension NNBatchCommand {
           # continue from the newest valid checkpoint of the run's folder:
           nnbatch train --config configs/big.json --resume
           # or from a given file:
-          nnbatch train --config configs/big.json --resume checkpoints/big/step-000000512.h5
+          nnbatch train --config configs/big.json \\
+            --resume checkpoints/big/step-000000512.h5
           # warm start: weights from a checkpoint, fresh optimizer and counters:
           nnbatch train --config configs/big.json --init-from old.h5
           # write the initial model as a step-0 checkpoint and stop:
@@ -57,7 +58,10 @@ extension NNBatchCommand {
     var logFormat: LogFormat = .text
 
     @Option(
-      name: .long, help: "In plain text output, print every Nth epoch (default: about 20 lines per run).")
+      name: .long,
+      help:
+        "Print every Nth epoch, on a terminal too, and write every Nth JSON record (default: text about 20 lines a run, JSON every epoch)."
+    )
     var logEvery: Int?
 
     @Option(

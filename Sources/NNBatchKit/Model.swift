@@ -1,0 +1,126 @@
+/// A network's layers, input side first, and how its weights start.
+///
+/// ```swift
+/// let model = Model(layers: [.dense(4, activation: .sigmoid), .dense(1, activation: .sigmoid)])
+/// ```
+public struct Model: Sendable {
+  /// The layers, input side first; the last one's units are the outputs.
+  public var layers: [Layer]
+  /// How weights are initialised.
+  public var initializer: Initializer
+  /// Whether layers have biases unless a layer says otherwise.
+  public var bias: Bool
+
+  /// A model of `layers`, initialised by `initializer`, with biases unless `bias` is false.
+  public init(layers: [Layer], initializer: Initializer = .xavierUniform, bias: Bool = true) {
+    self.layers = layers
+    self.initializer = initializer
+    self.bias = bias
+  }
+
+  var json: JSONText {
+    .object([
+      ("layers", .array(layers.map(\.json))), ("init", .string(initializer.rawValue)), ("bias", .bool(bias)),
+    ])
+  }
+}
+
+/// One layer of a ``Model``.
+public struct Layer: Sendable {
+  let json: JSONText
+
+  /// A fully connected layer of `units` outputs: `activation(input · weights + biases)`.
+  ///
+  /// `bias` nil takes the model's ``Model/bias``.
+  public static func dense(_ units: Int, activation: Activation = .linear, bias: Bool? = nil) -> Layer {
+    var pairs: [(String, JSONText)] = [
+      ("type", .string("dense")), ("units", .integer(units)), ("activation", .string(activation.rawValue)),
+    ]
+    if let bias { pairs.append(("bias", .bool(bias))) }
+    return Layer(json: .object(pairs))
+  }
+
+  /// A 2-D convolution of images [channels, height, width] with `filters` square kernels of side `kernel`.
+  public static func conv2d(
+    filters: Int, kernel: Int, stride: Int = 1, padding: Padding = .valid, activation: Activation = .linear
+  ) -> Layer {
+    Layer(
+      json: .object([
+        ("type", .string("conv2d")), ("filters", .integer(filters)), ("kernel", .integer(kernel)),
+        ("stride", .integer(stride)), ("padding", .string(padding.rawValue)),
+        ("activation", .string(activation.rawValue)),
+      ]))
+  }
+
+  /// The largest value of each `size`×`size` window, windows `stride` apart (default: side by side).
+  public static func maxPool2d(size: Int, stride: Int? = nil) -> Layer {
+    Layer(
+      json: .object([
+        ("type", .string("max_pool2d")), ("size", .integer(size)), ("stride", .integer(stride ?? size)),
+      ]))
+  }
+
+  /// The mean of each `size`×`size` window, windows `stride` apart (default: side by side).
+  public static func avgPool2d(size: Int, stride: Int? = nil) -> Layer {
+    Layer(
+      json: .object([
+        ("type", .string("avg_pool2d")), ("size", .integer(size)), ("stride", .integer(stride ?? size)),
+      ]))
+  }
+
+  /// Images [C, H, W] become vectors [C·H·W] for the dense layers after it.
+  public static var flatten: Layer { Layer(json: .object([("type", .string("flatten"))])) }
+
+  /// Zeroes a fraction `rate` in [0, 1) of the units while training; the identity when predicting.
+  public static func dropout(_ rate: Double) -> Layer {
+    Layer(json: .object([("type", .string("dropout")), ("rate", .number(rate))]))
+  }
+}
+
+/// A layer's activation function.
+public enum Activation: String, Sendable, CaseIterable {
+  /// 1 / (1 + e^−x).
+  case sigmoid
+  /// The hyperbolic tangent.
+  case tanh
+  /// max(0, x).
+  case relu
+  /// x for x > 0, else 0.01·x.
+  case leakyRelu = "leaky_relu"
+  /// The identity.
+  case linear
+  /// Exponentials normalised to sum to 1 (the last layer only).
+  case softmax
+}
+
+/// How a convolution treats the image's border.
+public enum Padding: String, Sendable, CaseIterable {
+  /// No padding: the output is smaller than the input.
+  case valid
+  /// Zero padding so that, at stride 1, the output has the input's height and width.
+  case same
+}
+
+/// How weights are initialised (biases start at 0).
+public enum Initializer: String, Sendable, CaseIterable {
+  /// Uniform in [0, 1), as the classic tutorial does.
+  case uniform01
+  /// Glorot/Xavier uniform: ±√(6 / (fan_in + fan_out)).
+  case xavierUniform = "xavier_uniform"
+  /// He uniform: ±√(6 / fan_in), for ReLU layers.
+  case heUniform = "he_uniform"
+  /// He normal: standard deviation √(2 / fan_in).
+  case heNormal = "he_normal"
+}
+
+/// The training loss.
+public enum Loss: String, Sendable, CaseIterable {
+  /// Sum of squared errors, Σ(y − ŷ)², as the classic tutorial uses.
+  case sse
+  /// Mean squared error.
+  case mse
+  /// Binary cross-entropy (a sigmoid output layer).
+  case binaryCrossEntropy = "binary_cross_entropy"
+  /// Categorical cross-entropy (a softmax output layer).
+  case crossEntropy = "cross_entropy"
+}

@@ -1,0 +1,67 @@
+/// How parameters are updated from their gradients.
+public struct Optimizer: Sendable {
+  let json: JSONText
+
+  /// Stochastic gradient descent, optionally with (Nesterov) momentum.
+  public static func sgd(learningRate: Double, momentum: Double = 0, nesterov: Bool = false) -> Optimizer {
+    var pairs: [(String, JSONText)] = [("kind", .string("sgd")), ("learning_rate", .number(learningRate))]
+    if momentum != 0 { pairs.append(("momentum", .number(momentum))) }
+    if nesterov { pairs.append(("nesterov", .bool(true))) }
+    return Optimizer(json: .object(pairs))
+  }
+
+  /// Adam (Kingma and Ba).
+  public static func adam(learningRate: Double = 0.001) -> Optimizer {
+    Optimizer(json: .object([("kind", .string("adam")), ("learning_rate", .number(learningRate))]))
+  }
+
+  /// AdamW: Adam with decoupled weight decay.
+  public static func adamw(learningRate: Double = 0.001, weightDecay: Double) -> Optimizer {
+    Optimizer(
+      json: .object([
+        ("kind", .string("adamw")), ("learning_rate", .number(learningRate)),
+        ("weight_decay", .number(weightDecay)),
+      ]))
+  }
+}
+
+/// Training samples and how they are prepared.
+public struct TrainingData: Sendable {
+  let source: [(String, JSONText)]
+  /// How input features are scaled (fitted on the training samples, saved with the model).
+  public var scaling: Scaling = .none
+  /// Fraction in [0, 1) of the samples held out, seeded, for validation metrics.
+  public var validationSplit: Double = 0
+
+  /// Samples given in Swift: one row of `inputs` and one row of `targets` per sample.
+  public static func inline(inputs: [[Float]], targets: [[Float]]) -> TrainingData {
+    TrainingData(
+      source: [("source", .string("inline")), ("inputs", .matrix(inputs)), ("targets", .matrix(targets))])
+  }
+
+  /// A CSV file with a header row whose column `target` holds the targets (class labels or values).
+  public static func csv(path: String, target: String) -> TrainingData {
+    TrainingData(
+      source: [
+        ("source", .string("csv")), ("path", .string(path)), ("header", .bool(true)),
+        ("targets", .string(target)),
+      ])
+  }
+
+  var json: JSONText {
+    var pairs = source
+    if scaling != .none { pairs.append(("scale", .string(scaling.rawValue))) }
+    if validationSplit != 0 { pairs.append(("validation_split", .number(validationSplit))) }
+    return .object(pairs)
+  }
+}
+
+/// How input features are scaled before training and prediction.
+public enum Scaling: String, Sendable, CaseIterable {
+  /// Features as they are.
+  case none
+  /// Each feature to [0, 1] by its training minimum and maximum.
+  case minmax
+  /// Each feature to mean 0 and standard deviation 1 over the training samples.
+  case standardize
+}

@@ -1,0 +1,123 @@
+import Foundation
+import NNBatch
+
+/// A training step that finished.
+public struct StepProgress: Sendable {
+  /// 1-based epoch number.
+  public var epoch: Int
+  /// Epochs the run trains to.
+  public var epochs: Int
+  /// 1-based batch number within the epoch.
+  public var batch: Int
+  /// Batches per epoch.
+  public var batches: Int
+  /// Steps so far, this one included.
+  public var step: Int
+  /// The step's mean training loss.
+  public var loss: Double
+}
+
+/// An epoch that finished, with its metrics.
+public struct EpochProgress: Sendable {
+  /// 1-based epoch number.
+  public var epoch: Int
+  /// Epochs the run trains to.
+  public var epochs: Int
+  /// Steps so far.
+  public var step: Int
+  /// Mean training loss over the epoch's samples.
+  public var trainLoss: Double
+  /// Validation metrics by name ("val_loss", "val_accuracy", "val_mae", "val_r2") when measured.
+  public var validation: [String: Double]
+  /// Learning rate of the epoch's last step.
+  public var learningRate: Double
+  /// Seconds since the run started.
+  public var elapsed: Double
+}
+
+/// What a training run reports, in order: steps, each epoch after its last step, then the model.
+public enum TrainingEvent: Sendable {
+  /// A training step finished.
+  case step(StepProgress)
+  /// An epoch finished.
+  case epoch(EpochProgress)
+  /// Training finished; the model is the run's final checkpoint.
+  case finished(TrainedModel)
+}
+
+extension TrainingConfig {
+  /// Trains to the end and returns the model, calling `onEvent` on the training thread as it goes.
+  ///
+  /// Checkpoints are written to `checkpointDirectory` (default: the config's) as by
+  /// `nnbatch train`; results are bit-identical for any `threads` (default: the active
+  /// processors). With `resume`, training continues the newest valid checkpoint there.
+  /// Nothing is printed on stdout.
+  public func train(
+    threads: Int? = nil, epochs: Int? = nil, checkpointDirectory: String? = nil, resume: Bool = false,
+    onEvent: (@Sendable (TrainingEvent) -> Void)? = nil
+  ) throws(NNBatchKitError) -> TrainedModel {
+    var options = TrainOptions(
+      configPath: config.file, threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
+    options.config = config
+    options.epochs = epochs
+    options.checkpointDir = checkpointDirectory
+    options.start = resume ? .resumeLatest : .fresh
+    options.silent = true
+    if let onEvent {
+      options.observer = { event in
+        switch event {
+        case .step(let s):
+          onEvent(
+            .step(
+              StepProgress(
+                epoch: s.epoch, epochs: s.epochs, batch: s.batch, batches: s.batches, step: s.step,
+                loss: s.loss)))
+        case .epoch(let e):
+          onEvent(
+            .epoch(
+              EpochProgress(
+                epoch: e.epoch, epochs: e.epochs, step: e.step, trainLoss: e.trainLoss,
+                validation: e.validation,
+                learningRate: e.learningRate, elapsed: e.elapsed)))
+        }
+      }
+    }
+    let model: TrainedModel
+    do {
+      let trainer = try Trainer(options: options, signals: nil)
+      _ = try trainer.run()  // 0 without signals: a failure throws
+      model = TrainedModel(try SavedModel.load(trainer.checkpointPath))
+    } catch {
+      throw NNBatchKitError(error)
+    }
+    onEvent?(.finished(model))
+    return model
+  }
+
+  /// Trains on a thread of its own, delivering the run's events as an asynchronous sequence.
+  ///
+  /// The sequence ends after ``TrainingEvent/finished(_:)``, or throws an ``NNBatchKitError``.
+  /// Events are buffered, so a slow consumer never slows training down. Training runs to
+  /// its end even when the consumer stops iterating.
+  public func trainingEvents(
+    threads: Int? = nil, epochs: Int? = nil, checkpointDirectory: String? = nil, resume: Bool = false
+  ) -> AsyncThrowingStream<TrainingEvent, any Error> {
+    let (stream, continuation) = AsyncThrowingStream.makeStream(
+      of: TrainingEvent.self, throwing: (any Error).self)
+    // A thread, not a task: a run is minutes of blocking CPU work that would hold
+    // one of the concurrency pool's few threads.
+    let thread = Thread { [self] in
+      do {
+        _ = try train(
+          threads: threads, epochs: epochs, checkpointDirectory: checkpointDirectory, resume: resume,
+          onEvent: { continuation.yield($0) })
+        continuation.finish()
+      } catch {
+        continuation.finish(throwing: error)
+      }
+    }
+    thread.stackSize = 8 << 20
+    thread.start()
+    return stream
+  }
+}

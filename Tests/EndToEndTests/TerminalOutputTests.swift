@@ -1,0 +1,152 @@
+import Foundation
+import TestSupport
+import XCTest
+
+@testable import nnbatch
+
+/// Progress on a (pseudo-)terminal fits its width; --log-every thins every output; `-` is stdin.
+final class TerminalOutputTests: XCTestCase {
+  /// `arguments` run by nnbatch on a pseudo-terminal of `columns` columns (0: size unknown).
+  private func onTerminal(columns: Int, environment: String = "", _ arguments: [String]) throws
+    -> ProcessResult
+  {
+    // `script` (util-linux) gives nnbatch a pseudo-terminal; `stty` sizes it.
+    let script = try XCTUnwrap(tool("script"), "script (util-linux) must be installed")
+    let command =
+      "stty cols \(columns); \(environment) exec \(nnbatchExecutable) " + arguments.joined(separator: " ")
+    return try runProcess(script, ["-q", "-e", "-c", command, "/dev/null"], in: repositoryRoot)
+  }
+
+  /// What stays visible of each redraw and line: the text between "\r", "\n" and clear-to-end-of-line.
+  private func segments(_ output: String) -> [String] {
+    output.replacingOccurrences(of: "\u{1B}[K", with: "\r").components(separatedBy: .newlines)
+      .filter { !$0.isEmpty }
+  }
+
+  func testTheTutorialRunPrintsAsManyLinesOnATerminalAsPipedAndEveryProgressLineFits() throws {
+    let dir = TemporaryDirectory()
+    let terminal = try onTerminal(
+      columns: 80, ["--config", "configs/xor.json", "--checkpoint-dir", dir.file("tty")])
+    XCTAssertEqual(terminal.status, 0, terminal.stderr)
+    let piped = try nnbatch(
+      ["--config", "configs/xor.json", "--checkpoint-dir", dir.file("pipe")], in: repositoryRoot)
+    XCTAssertEqual(piped.status, 0, piped.stderr)
+    // Bytes, not Characters: a terminal's "\r\n" is one Character.
+    let lines = terminal.stdout.utf8.filter { $0 == 10 }.count
+    // As many as piped, but for the summary's checkpoint path word-wrapped onto a line of its own.
+    XCTAssertEqual(lines, piped.stdout.utf8.filter { $0 == 10 }.count + 1, terminal.stdout)
+    XCTAssertLessThanOrEqual(lines, 30, terminal.stdout)
+    let progress = segments(terminal.stdout).filter { $0.hasPrefix("epoch ") }
+    XCTAssertGreaterThanOrEqual(progress.count, 20, terminal.stdout)
+    // Every line fits: progress is cut to the width, notes and the summary are word-wrapped.
+    for line in segments(terminal.stdout) { XCTAssertLessThanOrEqual(line.count, 80, line) }
+    XCTAssertTrue(
+      segments(terminal.stdout).contains { $0.hasPrefix("  /") && $0.hasSuffix("tty/step-000001500.h5") },
+      terminal.stdout)
+    XCTAssertTrue(terminal.stdout.contains("epoch 1500/1500  step 1500  loss"), terminal.stdout)
+  }
+
+  func testANarrowTerminalDropsFieldsAndAnUnsizedOneFallsBackToColumns() throws {
+    let dir = TemporaryDirectory()
+    for (columns, environment, width) in [(40, "COLUMNS=200", 40), (0, "COLUMNS=50", 50), (0, "", 80)] {
+      let result = try onTerminal(
+        columns: columns, environment: environment,
+        ["--config", "configs/flowers.json", "--epochs", "3", "--checkpoint-dir", dir.file("ck\(width)")])
+      XCTAssertEqual(result.status, 0, result.stderr)
+      let progress = segments(result.stdout).filter { $0.hasPrefix("epoch ") }
+      XCTAssertGreaterThanOrEqual(progress.count, 3, result.stdout)
+      for line in progress {
+        XCTAssertLessThanOrEqual(line.count, width, "\(columns) columns, \(environment): \(line)")
+        XCTAssertTrue(line.contains("loss "), line)
+      }
+      // The widest terminal keeps the validation metrics of every epoch line.
+      if width == 80 {
+        XCTAssertEqual(progress.filter { $0.contains("val_accuracy") }.count, 3, result.stdout)
+      }
+    }
+  }
+
+  func testLogEveryThinsTheJSONLogWhoseRecordsAreValidJSON() throws {
+    let dir = TemporaryDirectory()
+    let result = try nnbatch(
+      [
+        "--config", "configs/xor.json", "--checkpoint-dir", dir.file("ck"), "--log-format", "json",
+        "--log-every", "100",
+      ], in: repositoryRoot)
+    XCTAssertEqual(result.status, 0, result.stderr)
+    let records = try result.stdout.split(separator: "\n").map {
+      try XCTUnwrap(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any], String($0))
+    }
+    XCTAssertEqual(
+      records.compactMap { $0["epoch"] as? Int }, Array(stride(from: 100, through: 1500, by: 100)))
+    for record in records {
+      XCTAssertEqual(
+        Set(record.keys),
+        ["elapsed", "epoch", "epochs", "learning_rate", "samples_per_second", "step", "train_loss"])
+      XCTAssertEqual(record["learning_rate"] as? Double, 1)
+    }
+    // Keys in sorted order, as before the encoder was replaced.
+    let first = try XCTUnwrap(result.stdout.split(separator: "\n").first)
+    XCTAssertTrue(first.hasPrefix("{\"elapsed\":"), String(first))
+    XCTAssertTrue(first.contains(",\"epoch\":100,\"epochs\":1500,\"learning_rate\":1.0,"), String(first))
+  }
+
+  func testPredictAndEvaluateReadStandardInput() throws {
+    let dir = TemporaryDirectory()
+    let train = try nnbatch(
+      ["--config", "configs/xor.json", "--epochs", "300", "--checkpoint-dir", dir.file("ck")],
+      in: repositoryRoot)
+    XCTAssertEqual(train.status, 0, train.stderr)
+    let checkpoint = dir.file("ck/step-000000300.h5")
+    let input = dir.write("in.csv", "0,0,1\n0,1,1\n1,0,1\n1,1,1\n")
+    let fromFile = try nnbatch(["predict", "--checkpoint", checkpoint, "--input", input])
+    XCTAssertEqual(fromFile.status, 0, fromFile.stderr)
+    XCTAssertEqual(fromFile.stdout.split(separator: "\n").count, 5, fromFile.stdout)
+    func piped(_ file: String, _ arguments: [String]) throws -> ProcessResult {
+      try runProcess("/bin/sh", ["-c", "exec \"$0\" \"$@\" < \(file)", nnbatchExecutable] + arguments)
+    }
+    let fromStdin = try piped(input, ["predict", "--checkpoint", checkpoint, "--input", "-"])
+    XCTAssertEqual(fromStdin.status, 0, fromStdin.stderr)
+    XCTAssertEqual(fromStdin.stdout, fromFile.stdout)
+    let bad = dir.write("bad.csv", "0,1\n1,0\n")
+    let refused = try piped(bad, ["predict", "--checkpoint", checkpoint, "--input", "-"])
+    XCTAssertEqual(refused.status, 2)
+    XCTAssertTrue(refused.stderr.hasPrefix("error: standard input: expected 3 features"), refused.stderr)
+    // evaluate --data -: a config whose data section to use, on standard input.
+    let config = try String(contentsOfFile: "\(repositoryRoot)/configs/xor.json", encoding: .utf8)
+    let evaluated = try piped(
+      dir.write("xor.json", config),
+      ["evaluate", "--checkpoint", checkpoint, "--data", "-", "--threads", "1"])
+    XCTAssertEqual(evaluated.status, 0, evaluated.stderr)
+    XCTAssertTrue(evaluated.stdout.contains("on standard input: 4 samples"), evaluated.stdout)
+    let leftovers = try FileManager.default.contentsOfDirectory(atPath: NSTemporaryDirectory())
+    XCTAssertFalse(leftovers.contains { $0.hasPrefix("nnbatch-stdin-") }, "\(leftovers)")
+  }
+
+  func testHelpExamplesDoNotWrapAtEightyColumns() throws {
+    let commands: [(String, String)] = [
+      ("", NNBatchCommand.configuration.discussion), ("train", NNBatchCommand.Train.configuration.discussion),
+      ("predict", NNBatchCommand.Predict.configuration.discussion),
+      ("evaluate", NNBatchCommand.Evaluate.configuration.discussion),
+      ("inspect", NNBatchCommand.Inspect.configuration.discussion),
+      ("plot", NNBatchCommand.Plot.configuration.discussion),
+      ("benchmark-checkpoint", NNBatchCommand.BenchmarkCheckpoint.configuration.discussion),
+    ]
+    var examples = 0
+    for (name, discussion) in commands {
+      let help = try runProcess(
+        nnbatchExecutable, (name.isEmpty ? [] : [name]) + ["--help"], environment: ["COLUMNS": "80"])
+      XCTAssertEqual(help.status, 0, name)
+      let printed = Set(help.stdout.components(separatedBy: "\n"))
+      // Prose may wrap between words; an example must stay one line.
+      for line in discussion.components(separatedBy: "\n") {
+        if line.contains("nnbatch ") {
+          XCTAssertLessThanOrEqual(line.count, 80, "\(name): \(line)")
+          examples += 1
+          XCTAssertTrue(printed.contains(line), "\(name): wrapped at 80 columns: \(line)\n\(help.stdout)")
+        }
+      }
+    }
+    XCTAssertGreaterThanOrEqual(examples, 10)
+  }
+}

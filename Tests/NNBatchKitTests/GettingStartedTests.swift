@@ -1,0 +1,52 @@
+import Foundation
+import NNBatchKit
+import TestSupport
+import XCTest
+
+/// The DocC article's example, compiled and run; its text must stay the article's.
+final class GettingStartedTests: XCTestCase {
+  static let article = "\(repositoryRoot)/Sources/NNBatchKit/NNBatchKit.docc/GettingStarted.md"
+
+  func testTheArticleExampleTrainsSavesLoadsAndPredictsXOR() throws {
+    let temporary = TemporaryDirectory()
+    let directory = temporary.file("xor")
+    // snippet-begin
+    let inputs: [[Float]] = [[0, 0, 1], [0, 1, 1], [1, 0, 1], [1, 1, 1]]
+    let config = try TrainingConfig(
+      name: "xor", data: .inline(inputs: inputs, targets: [[0], [1], [1], [0]]),
+      model: Model(
+        layers: [.dense(4, activation: .sigmoid), .dense(1, activation: .sigmoid)],
+        initializer: .uniform01, bias: false),
+      loss: .sse, optimizer: .sgd(learningRate: 1), epochs: 1500, batchSize: 4,
+      checkpointDirectory: directory)
+    let trained = try config.train { event in
+      if case .epoch(let e) = event, e.epoch % 500 == 0 { print("epoch \(e.epoch): \(e.trainLoss)") }
+    }
+    try trained.save(to: directory + "/xor.h5")
+    let model = try TrainedModel(checkpoint: directory + "/xor.h5")
+    let outputs = try model.predict(inputs)  // [[0.01...], [0.98...], [0.98...], [0.02...]]
+    // snippet-end
+    XCTAssertEqual(outputs.count, 4)
+    for (output, target) in zip(outputs, [0, 1, 1, 0] as [Float]) {
+      XCTAssertEqual(output.count, 1)
+      XCTAssertEqual(output[0], target, accuracy: 0.1)
+    }
+    XCTAssertEqual(model.step, 1500)
+    XCTAssertEqual(model.lossHistory.count, 1500)
+    XCTAssertEqual(try trained.predict(inputs), outputs, "a saved and loaded model predicts the same bits")
+  }
+
+  func testTheArticleShowsExactlyTheCodeThatTheTestRuns() throws {
+    let article = try String(contentsOfFile: Self.article, encoding: .utf8)
+    let blocks = article.components(separatedBy: "```swift\n").dropFirst()
+    let documented = try XCTUnwrap(blocks.first?.components(separatedBy: "\n```").first)
+    let source = try String(contentsOfFile: #filePath, encoding: .utf8)
+    let lines = source.components(separatedBy: "\n")
+    let begin = try XCTUnwrap(lines.firstIndex { $0.hasSuffix("// snippet-begin") })
+    let end = try XCTUnwrap(lines.firstIndex { $0.hasSuffix("// snippet-end") })
+    let tested = lines[(begin + 1)..<end].map { $0.hasPrefix("    ") ? String($0.dropFirst(4)) : $0 }
+    XCTAssertEqual(documented, tested.joined(separator: "\n"))
+    XCTAssertGreaterThanOrEqual(tested.count, 10)
+    XCTAssertLessThanOrEqual(tested.count, 20)
+  }
+}
