@@ -74,21 +74,31 @@ final class TerminalOutputTests: XCTestCase {
         "--log-every", "100",
       ], in: repositoryRoot)
     XCTAssertEqual(result.status, 0, result.stderr)
-    let records = try result.stdout.split(separator: "\n").map {
+    let lines = result.stdout.split(separator: "\n")
+    let all = try lines.map {
       try XCTUnwrap(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any], String($0))
     }
+    // The run's start, checkpoint and summary records are not thinned; epoch records are.
+    XCTAssertEqual(all.first?["event"] as? String, "start")
+    XCTAssertEqual(all.last?["event"] as? String, "summary")
+    let records = all.filter { $0["event"] as? String == "epoch" }
     XCTAssertEqual(
       records.compactMap { $0["epoch"] as? Int }, Array(stride(from: 100, through: 1500, by: 100)))
     for record in records {
       XCTAssertEqual(
         Set(record.keys),
-        ["elapsed", "epoch", "epochs", "learning_rate", "samples_per_second", "step", "train_loss"])
+        [
+          "elapsed", "epoch", "epochs", "event", "learning_rate", "samples_per_second", "step", "time",
+          "train_loss",
+        ])
       XCTAssertEqual(record["learning_rate"] as? Double, 1)
     }
     // Keys in sorted order, as before the encoder was replaced.
-    let first = try XCTUnwrap(result.stdout.split(separator: "\n").first)
+    let first = try XCTUnwrap(lines.first { $0.contains("\"event\":\"epoch\"") })
     XCTAssertTrue(first.hasPrefix("{\"elapsed\":"), String(first))
-    XCTAssertTrue(first.contains(",\"epoch\":100,\"epochs\":1500,\"learning_rate\":1.0,"), String(first))
+    XCTAssertTrue(
+      first.contains(",\"epoch\":100,\"epochs\":1500,\"event\":\"epoch\",\"learning_rate\":1.0,"),
+      String(first))
   }
 
   func testPredictAndEvaluateReadStandardInput() throws {

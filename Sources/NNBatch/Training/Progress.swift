@@ -80,8 +80,8 @@ public final class ProgressReporter {
   /// Text defaults to about 20 epoch lines a run; JSON to every epoch (a log is read by
   /// programs) unless `logEvery` is given. `observer` sees every step and every epoch;
   /// `silent` prints nothing (errors and warnings still go to stderr). `liveAllowed:
-  /// false` keeps plain lines even on a terminal (under mpirun, whose ranks always
-  /// write to a pseudo-terminal).
+  /// false` keeps plain, unwrapped lines even on a terminal (under mpirun, whose ranks
+  /// always write to a pseudo-terminal).
   public init(
     format: LogFormat, quiet: Bool, epochs: Int, logEvery: Int?, liveAllowed: Bool = true,
     observer: (@Sendable (TrainingEvent) -> Void)? = nil, silent: Bool = false
@@ -90,8 +90,9 @@ public final class ProgressReporter {
     self.quiet = quiet || silent
     self.observer = observer
     self.silent = silent
-    terminal = format == .text && !silent && isatty(STDOUT_FILENO) == 1
-    live = liveAllowed && terminal && !quiet
+    // mpirun's pseudo-terminal is not the user's: its width says nothing of theirs.
+    terminal = liveAllowed && format == .text && !silent && isatty(STDOUT_FILENO) == 1
+    live = terminal && !quiet
     if let logEvery {
       self.logEvery = logEvery
     } else {
