@@ -12,7 +12,9 @@ let package = Package(
   ],
   dependencies: [
     .package(
-      url: "https://github.com/apple/swift-argument-parser", from: "1.8.0")
+      url: "https://github.com/apple/swift-argument-parser", from: "1.8.0"),
+    // Runtime only: the ONNX messages are generated once (tools/generate-protos) and committed.
+    .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
   ],
   targets: [
     // MARK: - System libraries (C shims; nothing else includes C headers)
@@ -37,13 +39,20 @@ let package = Package(
     .target(
       name: "NNBatch",
       dependencies: ["NeuralNet", "Parallel", "HDF5Store", "Checkpoints", "CZlib"]),
+    // `nnbatch export`: ONNX (Generated/ from tools/protos/onnx.proto) and Keras 3 archives.
+    .target(
+      name: "Export",
+      dependencies: [
+        "NNBatch", "NeuralNet", "Checkpoints", "HDF5Store", "CZlib",
+        .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+      ]),
 
     // MARK: - Executable
 
     .executableTarget(
       name: "nnbatch",
       dependencies: [
-        "NNBatch", "CMalloc",
+        "NNBatch", "Export", "CMalloc",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
 
@@ -63,6 +72,12 @@ let package = Package(
     .testTarget(
       name: "NNBatchTests",
       dependencies: ["NNBatch", "Checkpoints", "HDF5Store", "NeuralNet", "TestSupport"]),
+    .testTarget(
+      name: "ExportTests",
+      dependencies: [
+        "nnbatch", "Export", "NNBatch", "NeuralNet", "HDF5Store", "TestSupport",
+        .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+      ]),
     .testTarget(
       name: "EndToEndTests",
       dependencies: ["nnbatch", "NNBatch", "Checkpoints", "HDF5Store", "NeuralNet", "TestSupport"]),

@@ -1,0 +1,61 @@
+import Foundation
+import HDF5Store
+import NNBatch
+
+/// A file format `nnbatch export` writes.
+public enum ExportFormat: String, Sendable, CaseIterable {
+  /// An ONNX model (opset 17) for onnxruntime and other ONNX runtimes.
+  case onnx
+  /// A Keras 3 `.keras` archive for `keras.saving.load_model`.
+  case keras
+
+  /// The file name extension, with its dot.
+  public var fileExtension: String { ".\(rawValue)" }
+}
+
+/// `nnbatch export`: a checkpoint's model as an ONNX or Keras 3 file.
+public enum ModelExport {
+  /// The default output path: the checkpoint's path with `format`'s extension instead of its own.
+  public static func defaultOutput(for checkpoint: String, format: ExportFormat) -> String {
+    let url = URL(fileURLWithPath: checkpoint)
+    let base =
+      url.pathExtension.isEmpty ? checkpoint : String(checkpoint.dropLast(url.pathExtension.count + 1))
+    return base + format.fileExtension
+  }
+
+  /// The file contents of `model` in `format`; throws (exit 2) when the format cannot express it.
+  public static func encode(_ model: SavedModel, format: ExportFormat) throws(NNBatchError) -> [UInt8] {
+    let plan = try ExportPlan(model, format: format)
+    switch format {
+    case .onnx: return try ONNXExport.encode(plan, path: model.path)
+    case .keras: return try KerasExport.encode(plan, path: model.path)
+    }
+  }
+
+  /// Loads `checkpoint`, exports it in `format` to `output` (default beside it) and returns the path written.
+  ///
+  /// The file is written under a temporary name, fsynced and renamed, so an
+  /// interrupted export leaves no half-written model behind.
+  public static func run(checkpoint: String, format: ExportFormat, output: String?) throws(NNBatchError)
+    -> String
+  {
+    let model = try SavedModel.load(checkpoint)
+    let bytes = try encode(model, format: format)
+    let target = output ?? defaultOutput(for: checkpoint, format: format)
+    let temporary = target + ".partial"
+    do {
+      try FileSystem.writeNewFile(temporary, bytes: bytes)
+      try FileSystem.rename(temporary, to: target)
+      let folder = URL(fileURLWithPath: target).deletingLastPathComponent().path
+      try FileSystem.fsyncDirectory(folder)
+    } catch {
+      do {
+        try FileSystem.remove(temporary)
+      } catch {
+        // The write's own error is the one to report; a leftover .partial names itself.
+      }
+      throw NNBatchError(.failure, "\(target): cannot write the \(format.rawValue) export: \(error)")
+    }
+    return target
+  }
+}

@@ -1,0 +1,116 @@
+// What an exported model computes, step by step, in terms both exporters share.
+//
+// Notation: N samples; a sample is [F] features for flat data or an image
+// [C, H, W] (channels first, nnbatch's layout). Every step maps the previous
+// step's output to its own, so a format writes one operator (or a few) per
+// step, in order, and refuses the step it cannot express.
+import NNBatch
+import NeuralNet
+
+/// One step of an exported model's forward pass, with its parameters copied out of the flat buffer.
+enum ExportStep: Sendable {
+  /// x' = (x − shift) · factor per input value; `shift` and `factor` have the input sample's shape.
+  case scaleInputs(shift: [Float], factor: [Float], shape: Shape)
+  /// Z = X · W + b: W [inputs, units] row-major, b [units] or nil.
+  case dense(index: Int, weights: [Float], inputs: Int, units: Int, biases: [Float]?)
+  /// Z = W ⋆ X + b: W [F, C, kh, kw] (OIHW), b [F] or nil; `pads` is [top, left, bottom, right].
+  case conv2d(
+    index: Int, kernel: [Float], shape: [Int], biases: [Float]?, stride: Size2D, pads: [Int], padding: Padding
+  )
+  /// Max of each window, valid windows only.
+  case maxPool(index: Int, size: Size2D, stride: Size2D)
+  /// Mean of each window, valid windows only (every mean is over ph·pw values).
+  case avgPool(index: Int, size: Size2D, stride: Size2D)
+  /// [C, H, W] read as [C·H·W], row-major.
+  case flatten(index: Int)
+  /// Identity at inference; `rate` kept for formats that record it.
+  case dropout(index: Int, rate: Double)
+  /// A = f(Z) of the layer `index`; never `.linear` (no step is made for it).
+  case activation(index: Int, Activation)
+  /// y = y' / factor + shift per output (regression targets back in their own units).
+  case restoreTargets(shift: [Float], factor: [Float])
+}
+
+/// A checkpoint's model as the sequence of steps from raw inputs to `nnbatch predict`'s outputs.
+struct ExportPlan: Sendable {
+  /// Shape of one raw input sample.
+  var inputShape: Shape
+  /// Floats per output sample.
+  var outputs: Int
+  /// The steps, input side first.
+  var steps: [ExportStep]
+  /// Whether the model classifies (outputs are probabilities).
+  var isClassifier: Bool
+  /// Class names, one per output (two for a single sigmoid output).
+  var labels: [String]
+  /// The final activation (softmax or sigmoid for classifiers).
+  var outputActivation: Activation
+  /// The config's name, for model names.
+  var name: String
+
+  /// The plan of `model`; throws (exit 2) for a layer kind no exporter knows.
+  init(_ model: SavedModel, format: ExportFormat) throws(NNBatchError) {
+    let architecture = model.network.architecture
+    let parameters = model.parameters.array
+    inputShape = architecture.inputShape
+    outputs = architecture.outputs
+    isClassifier = model.isClassifier
+    name = model.config.name
+    var steps: [ExportStep] = []
+    let scaler = model.scaler
+    if !scaler.isIdentity {
+      steps.append(.scaleInputs(shift: scaler.shift, factor: scaler.factor, shape: inputShape))
+    }
+    func values(_ tensor: ParameterTensor?) -> [Float]? {
+      tensor.map { Array(parameters[$0.range]) }
+    }
+    for (index, layer) in architecture.layers.enumerated() {
+      switch layer {
+      case let dense as Dense:
+        steps.append(
+          .dense(
+            index: index, weights: values(dense.weights) ?? [], inputs: dense.inputs, units: dense.units,
+            biases: values(dense.biases)))
+      case let conv as Conv2D:
+        let spec = conv.spec
+        let input = conv.inputShape.dimensions  // [C, H, W]
+        let output = conv.outputShape.dimensions  // [F, OH, OW]
+        var pads = [0, 0, 0, 0]
+        if spec.padding == .same {
+          // nnbatch's split (Spatial.swift, `Padding.same`): the smaller half on top / left.
+          let rows = max((output[1] - 1) * spec.stride.height + spec.kernel.height - input[1], 0)
+          let columns = max((output[2] - 1) * spec.stride.width + spec.kernel.width - input[2], 0)
+          pads = [rows / 2, columns / 2, rows - rows / 2, columns - columns / 2]
+        }
+        steps.append(
+          .conv2d(
+            index: index, kernel: values(conv.kernel) ?? [], shape: conv.kernel.shape.dimensions,
+            biases: values(conv.biases), stride: spec.stride, pads: pads, padding: spec.padding))
+      case let pool as MaxPool2D:
+        steps.append(.maxPool(index: index, size: pool.spec.size, stride: pool.spec.stride))
+      case let pool as AvgPool2D:
+        steps.append(.avgPool(index: index, size: pool.spec.size, stride: pool.spec.stride))
+      case is Flatten:
+        steps.append(.flatten(index: index))
+      case let dropout as Dropout:
+        steps.append(.dropout(index: index, rate: dropout.spec.rate))
+      default:
+        throw NNBatchError(
+          .usage,
+          "\(model.path): layer \(index) (\(layer.kind)): the \(format.rawValue) export does not know this layer kind"
+        )
+      }
+      if layer.activation != .linear {
+        steps.append(.activation(index: index, layer.activation))
+      }
+    }
+    outputActivation = architecture.layers.last?.activation ?? .linear
+    let targets = model.targetScaler
+    if !isClassifier && !targets.isIdentity {
+      steps.append(.restoreTargets(shift: targets.shift, factor: targets.factor))
+    }
+    self.steps = steps
+    let known = model.labels
+    labels = outputs == 1 && isClassifier ? (known.count == 2 ? known : ["0", "1"]) : known
+  }
+}

@@ -1,0 +1,95 @@
+"""Runs nnbatch exports in their real consumers and compares them with `nnbatch predict`.
+
+Usage (from ExportTests, with the test environment's Python, .venv-test/bin/python3):
+  check_export.py --inputs X.csv --expected PREDICT.csv --shape 4 [--onnx M.onnx] [--keras M.keras]
+
+X.csv holds raw input rows (no header), one flattened sample per row; --shape is one
+sample's shape (4, or 1,6,6 for channels-first images). PREDICT.csv is what
+`nnbatch predict --input X.csv` printed. Every output value a must match predict's b
+within |a - b| <= 1e-5 * |b| + 1e-6; ONNX's label output must equal predict's label
+column and its metadata must carry the nnbatch version and the class labels.
+Prints one line per check and exits 1 on the first mismatch.
+"""
+
+import argparse
+import csv
+import json
+import os
+import sys
+
+RTOL, ATOL = 1e-5, 1e-6
+
+
+def read_expected(path):
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))
+    header, body = rows[0], rows[1:]
+    if header[0] == "label":
+        labels = [r[0] for r in body]
+        values = [[float(v) for v in r[1:]] for r in body]
+        classes = [h[2:] for h in header[1:]] if header[1] != "probability" else None
+        return header, labels, values, classes
+    return header, None, [[float(v) for v in r] for r in body], None
+
+
+def compare(np, name, got, want):
+    got = np.asarray(got, dtype=np.float64).reshape(want.shape)
+    error = np.abs(got - want)
+    bound = RTOL * np.abs(want) + ATOL
+    worst = float(np.max(error / bound)) if error.size else 0.0
+    print(f"{name}: {want.shape[0]} rows, max |a-b| = {float(np.max(error)):.3g}, "
+          f"worst error / bound = {worst:.3g}")
+    if not np.all(error <= bound):
+        i = np.unravel_index(int(np.argmax(error / bound)), error.shape)
+        sys.exit(f"{name}: output {i} is {got[i]!r}, predict says {want[i]!r}")
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--inputs", required=True)
+    parser.add_argument("--expected", required=True)
+    parser.add_argument("--shape", required=True)
+    parser.add_argument("--onnx")
+    parser.add_argument("--keras")
+    args = parser.parse_args()
+
+    import numpy as np
+
+    shape = tuple(int(s) for s in args.shape.split(","))
+    x = np.loadtxt(args.inputs, delimiter=",", dtype=np.float32, ndmin=2)
+    x = x.reshape((x.shape[0],) + shape)
+    header, labels, values, classes = read_expected(args.expected)
+    want = np.asarray(values, dtype=np.float64)
+
+    if args.onnx:
+        import onnx
+        import onnxruntime as ort
+
+        model = onnx.load(args.onnx)
+        onnx.checker.check_model(model, full_check=True)
+        meta = {p.key: p.value for p in model.metadata_props}
+        if not meta.get("nnbatch_version"):
+            sys.exit(f"onnx: metadata_props has no nnbatch_version: {meta}")
+        if classes is not None and json.loads(meta.get("labels", "null")) != classes:
+            sys.exit(f"onnx: metadata labels {meta.get('labels')} differ from predict's {classes}")
+        session = ort.InferenceSession(args.onnx, providers=["CPUExecutionProvider"])
+        names = [o.name for o in session.get_outputs()]
+        outputs = dict(zip(names, session.run(None, {"input": x})))
+        compare(np, "onnx", outputs["output"], want)
+        if labels is not None:
+            got = [v.decode() if isinstance(v, bytes) else str(v) for v in outputs["label"]]
+            if got != labels:
+                sys.exit(f"onnx: labels {got[:8]} differ from predict's {labels[:8]}")
+            print(f"onnx: {len(got)} labels match")
+
+    if args.keras:
+        os.environ.setdefault("KERAS_BACKEND", "jax")
+        import keras
+
+        model = keras.saving.load_model(args.keras)
+        compare(np, f"keras ({keras.backend.backend()})", model.predict(x, verbose=0), want)
+    print("export check passed")
+
+
+if __name__ == "__main__":
+    main()
