@@ -25,10 +25,16 @@ public enum ModelExport {
 
   /// The file contents of `model` in `format`; throws (exit 2) when the format cannot express it.
   public static func encode(_ model: SavedModel, format: ExportFormat) throws(NNBatchError) -> [UInt8] {
-    let plan = try ExportPlan(model, format: format)
+    try encode(ExportPlan(model, format: format), format: format, path: model.path)
+  }
+
+  /// The file contents of `plan` in `format`; `path` names the model in errors.
+  package static func encode(_ plan: ExportPlan, format: ExportFormat, path: String) throws(NNBatchError)
+    -> [UInt8]
+  {
     switch format {
-    case .onnx: return try ONNXExport.encode(plan, path: model.path)
-    case .keras: return try KerasExport.encode(plan, path: model.path)
+    case .onnx: return try ONNXExport.encode(plan, path: path)
+    case .keras: return try KerasExport.encode(plan, path: path)
     }
   }
 

@@ -32,7 +32,7 @@ enum ExportStep: Sendable {
 }
 
 /// A checkpoint's model as the sequence of steps from raw inputs to `nnbatch predict`'s outputs.
-struct ExportPlan: Sendable {
+package struct ExportPlan: Sendable {
   /// Shape of one raw input sample.
   var inputShape: Shape
   /// Floats per output sample.
@@ -43,21 +43,29 @@ struct ExportPlan: Sendable {
   var isClassifier: Bool
   /// Class names, one per output (two for a single sigmoid output).
   var labels: [String]
-  /// The final activation (softmax or sigmoid for classifiers).
-  var outputActivation: Activation
   /// The config's name, for model names.
   var name: String
 
   /// The plan of `model`; throws (exit 2) for a layer kind no exporter knows.
   init(_ model: SavedModel, format: ExportFormat) throws(NNBatchError) {
-    let architecture = model.network.architecture
-    let parameters = model.parameters.array
+    try self.init(
+      architecture: model.network.architecture, parameters: model.parameters.array, scaler: model.scaler,
+      targetScaler: model.targetScaler, isClassifier: model.isClassifier, labels: model.labels,
+      name: model.config.name, path: model.path, format: format)
+  }
+
+  /// The plan of a model given by its parts; `labels` as `SavedModel.labels` gives them.
+  ///
+  /// Throws (exit 2) for a layer kind no exporter knows, naming the layer, `path` and `format`.
+  package init(
+    architecture: Architecture, parameters: [Float], scaler: AffineScaler, targetScaler: AffineScaler,
+    isClassifier: Bool, labels known: [String], name: String, path: String, format: ExportFormat
+  ) throws(NNBatchError) {
     inputShape = architecture.inputShape
     outputs = architecture.outputs
-    isClassifier = model.isClassifier
-    name = model.config.name
+    self.isClassifier = isClassifier
+    self.name = name
     var steps: [ExportStep] = []
-    let scaler = model.scaler
     if !scaler.isIdentity {
       steps.append(.scaleInputs(shift: scaler.shift, factor: scaler.factor, shape: inputShape))
     }
@@ -97,20 +105,17 @@ struct ExportPlan: Sendable {
       default:
         throw NNBatchError(
           .usage,
-          "\(model.path): layer \(index) (\(layer.kind)): the \(format.rawValue) export does not know this layer kind"
+          "\(path): layer \(index) (\(layer.kind)): the \(format.rawValue) export does not know this layer kind"
         )
       }
       if layer.activation != .linear {
         steps.append(.activation(index: index, layer.activation))
       }
     }
-    outputActivation = architecture.layers.last?.activation ?? .linear
-    let targets = model.targetScaler
-    if !isClassifier && !targets.isIdentity {
-      steps.append(.restoreTargets(shift: targets.shift, factor: targets.factor))
+    if !isClassifier && !targetScaler.isIdentity {
+      steps.append(.restoreTargets(shift: targetScaler.shift, factor: targetScaler.factor))
     }
     self.steps = steps
-    let known = model.labels
     labels = outputs == 1 && isClassifier ? (known.count == 2 ? known : ["0", "1"]) : known
   }
 }

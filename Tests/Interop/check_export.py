@@ -1,17 +1,18 @@
 """Runs nnbatch exports in their real consumers and compares them with `nnbatch predict`.
 
 Usage (from ExportTests, with the test environment's Python, .venv-test/bin/python3):
-  check_export.py --inputs X.csv --expected PREDICT.csv --shape 4 [--onnx M.onnx] [--keras M.keras]
+  check_export.py CASES.json
 
-X.csv holds raw input rows (no header), one flattened sample per row; --shape is one
-sample's shape (4, or 1,6,6 for channels-first images). PREDICT.csv is what
-`nnbatch predict --input X.csv` printed. Every output value a must match predict's b
+CASES.json is a list of cases, each {"name", "inputs", "expected", "shape", "onnx", "keras"}
+("onnx" and "keras" optional): "inputs" a CSV of raw input rows (no header), one flattened
+sample per row; "shape" one sample's shape ([4], or [1, 6, 6] for channels-first images);
+"expected" what `nnbatch predict --input INPUTS` printed for the same rows. One process
+checks every case, so onnxruntime and Keras are imported once. Every output value a must match predict's b
 within |a - b| <= 1e-5 * |b| + 1e-6; ONNX's label output must equal predict's label
 column and its metadata must carry the nnbatch version and the class labels.
 Prints one line per check and exits 1 on the first mismatch.
 """
 
-import argparse
 import csv
 import json
 import os
@@ -33,6 +34,7 @@ def read_expected(path):
 
 
 def compare(np, name, got, want):
+    """Fails unless every value of got is within the bound of want's."""
     got = np.asarray(got, dtype=np.float64).reshape(want.shape)
     error = np.abs(got - want)
     bound = RTOL * np.abs(want) + ATOL
@@ -44,51 +46,58 @@ def compare(np, name, got, want):
         sys.exit(f"{name}: output {i} is {got[i]!r}, predict says {want[i]!r}")
 
 
-def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--inputs", required=True)
-    parser.add_argument("--expected", required=True)
-    parser.add_argument("--shape", required=True)
-    parser.add_argument("--onnx")
-    parser.add_argument("--keras")
-    args = parser.parse_args()
-
-    import numpy as np
-
-    shape = tuple(int(s) for s in args.shape.split(","))
-    x = np.loadtxt(args.inputs, delimiter=",", dtype=np.float32, ndmin=2)
+def check(np, case):
+    name = case["name"]
+    shape = tuple(case["shape"])
+    x = np.loadtxt(case["inputs"], delimiter=",", dtype=np.float32, ndmin=2)
     x = x.reshape((x.shape[0],) + shape)
-    header, labels, values, classes = read_expected(args.expected)
+    header, labels, values, classes = read_expected(case["expected"])
     want = np.asarray(values, dtype=np.float64)
 
-    if args.onnx:
+    if case.get("onnx"):
         import onnx
         import onnxruntime as ort
 
-        model = onnx.load(args.onnx)
+        model = onnx.load(case["onnx"])
         onnx.checker.check_model(model, full_check=True)
         meta = {p.key: p.value for p in model.metadata_props}
         if not meta.get("nnbatch_version"):
-            sys.exit(f"onnx: metadata_props has no nnbatch_version: {meta}")
+            sys.exit(f"{name}: onnx metadata_props has no nnbatch_version: {meta}")
         if classes is not None and json.loads(meta.get("labels", "null")) != classes:
-            sys.exit(f"onnx: metadata labels {meta.get('labels')} differ from predict's {classes}")
-        session = ort.InferenceSession(args.onnx, providers=["CPUExecutionProvider"])
+            sys.exit(f"{name}: onnx metadata labels {meta.get('labels')} differ from predict's {classes}")
+        session = ort.InferenceSession(case["onnx"], providers=["CPUExecutionProvider"])
         names = [o.name for o in session.get_outputs()]
         outputs = dict(zip(names, session.run(None, {"input": x})))
-        compare(np, "onnx", outputs["output"], want)
+        compare(np, f"{name}: onnxruntime {ort.__version__}", outputs["output"], want)
         if labels is not None:
             got = [v.decode() if isinstance(v, bytes) else str(v) for v in outputs["label"]]
             if got != labels:
-                sys.exit(f"onnx: labels {got[:8]} differ from predict's {labels[:8]}")
-            print(f"onnx: {len(got)} labels match")
+                sys.exit(f"{name}: onnx labels {got[:8]} differ from predict's {labels[:8]}")
+            print(f"{name}: onnx label output matches predict's {len(got)} labels")
 
-    if args.keras:
-        os.environ.setdefault("KERAS_BACKEND", "jax")
+    if case.get("keras"):
+        import zipfile
+
         import keras
 
-        model = keras.saving.load_model(args.keras)
-        compare(np, f"keras ({keras.backend.backend()})", model.predict(x, verbose=0), want)
-    print("export check passed")
+        with zipfile.ZipFile(case["keras"]) as archive:
+            bad = archive.testzip()
+            if bad is not None:
+                sys.exit(f"{name}: {case['keras']}: entry {bad} fails its CRC")
+        model = keras.saving.load_model(case["keras"])
+        got = model.predict(x, verbose=0)
+        compare(np, f"{name}: keras {keras.__version__} ({keras.backend.backend()})", got, want)
+
+
+def main():
+    os.environ.setdefault("KERAS_BACKEND", "jax")
+    import numpy as np
+
+    with open(sys.argv[1]) as f:
+        cases = json.load(f)
+    for case in cases:
+        check(np, case)
+    print(f"export check passed: {len(cases)} cases")
 
 
 if __name__ == "__main__":
