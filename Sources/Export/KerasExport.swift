@@ -85,7 +85,7 @@ enum KerasExport {
     for step in plan.steps {
       switch step {
       case .scaleInputs(let shift, let factor, let shape):
-        let variance = try variances(factor, what: "input scaling", path: path)
+        let variance = try variances(factor, layer: "input_scaling", path: path)
         let axis: [Int] = image ? [1, 2, 3] : [-1]
         layers.append(
           KerasLayer(
@@ -158,7 +158,7 @@ enum KerasExport {
           layers[last].config[slot].1 = .string(activation.rawValue)
         }
       case .restoreTargets(let shift, let factor):
-        let variance = try variances(factor, what: "target scaling", path: path)
+        let variance = try variances(factor, layer: "target_restoring", path: path)
         layers.append(
           KerasLayer(
             className: "Normalization", name: "target_restoring",
@@ -171,17 +171,22 @@ enum KerasExport {
     return layers
   }
 
-  /// variance = (1 / factor)² per column, in Double; refuses a std Keras would clamp to its epsilon.
-  static func variances(_ factor: [Float], what: String, path: String) throws(NNBatchError) -> [Double] {
+  /// variance = (1 / factor)² per column, in Double; refuses a scale Keras would clamp to its epsilon.
+  ///
+  /// Normalization divides by max(sqrt(variance), 1e-7): a column whose
+  /// 1 / factor is that small (a feature spread over less than 1e-7) would
+  /// be scaled differently, so the model is refused rather than exported wrong.
+  /// The 1% margin covers the rounding of the variance to float32.
+  static func variances(_ factor: [Float], layer: String, path: String) throws(NNBatchError) -> [Double] {
     try factor.enumerated().map { (j, f) throws(NNBatchError) -> Double in
-      let std = 1 / Double(f)
-      guard std >= epsilon * 10 else {
+      let scale = 1 / Double(f)
+      guard scale >= epsilon * 1.01 else {
         throw NNBatchError(
           .usage,
-          "\(path): \(what), column \(j): a standard deviation of \(std) is below what keras's Normalization layer keeps (it clamps to \(epsilon)); this model cannot be exported to keras"
+          "\(path): layer \(layer) (Normalization), column \(j): expected a scale 1/factor of at least \(epsilon) (keras clamps smaller ones), found \(scale); the keras format cannot express this model"
         )
       }
-      return std * std
+      return scale * scale
     }
   }
 
