@@ -1,7 +1,8 @@
 // The Keras 3 writer: an `ExportPlan` as a `.keras` archive for `keras.saving.load_model`.
 //
 // The archive (stored zip) holds:
-//   metadata.json      {"keras_version": "3.15.1", "date_saved": ...}
+//   metadata.json      {"keras_version": "3.15.1", "date_saved": ..., "nnbatch_version",
+//                      "task", "labels" (classifiers: the class names, one per output)}
 //   config.json        a Sequential model: InputLayer [None, *sample shape], then one or
 //                      more layers per step (below), all float32, channels first
 //   model.weights.h5   layers/<snake_case class name>[_k]/vars/{0,1}: the layer's
@@ -47,11 +48,16 @@ enum KerasExport {
   static func encode(_ plan: ExportPlan, path: String) throws(NNBatchError) -> [UInt8] {
     let layers = try self.layers(plan, path: path)
     let config = self.config(plan, layers: layers).text
-    let metadata = JSONText.object([
+    // Keras reads keras_version and date_saved and ignores the rest: the class
+    // names travel here, since the model itself outputs probabilities only.
+    var members: [(String, JSONText)] = [
       ("keras_version", .string(kerasVersion)),
       ("date_saved", .string(Self.dateText(Date()))),
       ("nnbatch_version", .string(nnbatchVersion)),
-    ]).text
+      ("task", .string(plan.isClassifier ? "classification" : "regression")),
+    ]
+    if plan.isClassifier { members.append(("labels", .array(plan.labels.map { .string($0) }))) }
+    let metadata = JSONText.object(members).text
     let weights: [UInt8]
     do {
       weights = try self.weights(layers)

@@ -84,6 +84,9 @@ def check(np, case):
             bad = archive.testzip()
             if bad is not None:
                 sys.exit(f"{name}: {case['keras']}: entry {bad} fails its CRC")
+            meta = json.loads(archive.read("metadata.json"))
+        if classes is not None and meta.get("labels") != classes:
+            sys.exit(f"{name}: keras metadata labels {meta.get('labels')} differ from predict's {classes}")
         model = keras.saving.load_model(case["keras"])
         got = model.predict(x, verbose=0)
         compare(np, f"{name}: keras {keras.__version__} ({keras.backend.backend()})", got, want)
