@@ -45,9 +45,17 @@ public enum ModelExport {
   public static func run(checkpoint: String, format: ExportFormat, output: String?) throws(NNBatchError)
     -> String
   {
+    let target = output ?? defaultOutput(for: checkpoint, format: format)
+    let resolved = { (path: String) in
+      URL(fileURLWithPath: path).standardizedFileURL.resolvingSymlinksInPath().path
+    }
+    guard resolved(target) != resolved(checkpoint) else {
+      throw NNBatchError(
+        .usage,
+        "\(target): expected an output file other than the checkpoint itself, found the checkpoint's path")
+    }
     let model = try SavedModel.load(checkpoint)
     let bytes = try encode(model, format: format)
-    let target = output ?? defaultOutput(for: checkpoint, format: format)
     let temporary = target + ".partial"
     do {
       try FileSystem.writeNewFile(temporary, bytes: bytes)

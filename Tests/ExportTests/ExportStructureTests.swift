@@ -187,6 +187,12 @@ final class ExportStructureTests: XCTestCase {
     XCTAssertTrue(badFormat.stderr.contains("onnx"), badFormat.stderr)
     let noFormat = try nnbatch(["export", checkpoint])
     XCTAssertEqual(noFormat.status, 2)
+    let before = try Data(contentsOf: URL(fileURLWithPath: checkpoint))
+    let overwrite = try nnbatch(["export", checkpoint, "--format", "onnx", "-o", checkpoint])
+    XCTAssertEqual(overwrite.status, 2)
+    XCTAssertTrue(overwrite.stderr.contains("other than the checkpoint itself"), overwrite.stderr)
+    XCTAssertEqual(
+      try Data(contentsOf: URL(fileURLWithPath: checkpoint)), before, "the checkpoint is untouched")
     let missing = try nnbatch(["export", dir.file("nope.h5"), "--format", "onnx"])
     XCTAssertEqual(missing.status, 2)
     XCTAssertTrue(missing.stderr.contains("nope.h5"), missing.stderr)
