@@ -6,7 +6,7 @@ import XCTest
 ///
 /// Tolerance (in Tests/Interop/check_export.py): |a − b| ≤ 1e-5·|b| + 1e-6 for every output.
 final class ExportInteropTests: XCTestCase {
-  func testOnnxruntimeAndKerasMatchPredictOnFlowersHousingXorBinaryAndCNN() throws {
+  func testOnnxruntimeAndKerasMatchPredictOnFlowersHousingXorBinaryAndCNNs() throws {
     let python = try ExportFixtures.python()
     let dir = TemporaryDirectory("nnbatch-export")
     var models: [TrainedModel] = []
@@ -29,6 +29,13 @@ final class ExportInteropTests: XCTestCase {
         inputs: dir.write("xor-inputs.csv", "0,0,1\n0,1,1\n1,0,1\n1,1,1\n0.5,0.25,-2\n"), shape: [3]))
     models.append(try ExportFixtures.binary(in: dir))
     models.append(try ExportFixtures.cnn(in: dir))
+    // The example CNN as initialised (--epochs 0): its real architecture at full size, untrained.
+    let digits = try ExportFixtures.train("configs/images-cnn.json", epochs: 0, in: dir, name: "images-cnn")
+    models.append(
+      TrainedModel(
+        name: "images-cnn", checkpoint: digits,
+        inputs: ExportFixtures.randomRows(8, 256, low: 0, high: 1, seed: 5, in: dir, name: "digits.csv"),
+        shape: [1, 16, 16]))
 
     var cases: [String] = []
     for model in models {
@@ -59,8 +66,8 @@ final class ExportInteropTests: XCTestCase {
     let result = try runProcess(
       python, ["\(repositoryRoot)/Tests/Interop/check_export.py", manifest], environment: environment)
     XCTAssertEqual(result.status, 0, "\(result.stdout)\n\(result.stderr)")
-    XCTAssertTrue(result.stdout.contains("export check passed: 5 cases"), result.stdout + result.stderr)
-    for name in ["flowers", "housing", "xor", "binary", "cnn"] {
+    XCTAssertTrue(result.stdout.contains("export check passed: 6 cases"), result.stdout + result.stderr)
+    for name in ["flowers", "housing", "xor", "binary", "cnn", "images-cnn"] {
       XCTAssertTrue(result.stdout.contains("\(name): onnxruntime"), "\(name) not run in onnxruntime")
       XCTAssertTrue(result.stdout.contains("\(name): keras"), "\(name) not run in keras")
     }
