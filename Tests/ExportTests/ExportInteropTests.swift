@@ -2,7 +2,7 @@ import Foundation
 import TestSupport
 import XCTest
 
-/// The exports run in their real consumers (onnxruntime, Keras 3 on jax) and match `nnbatch predict`.
+/// The exports run in their real consumers (onnxruntime, Keras 3 on jax and on numpy) and match `nnbatch predict`.
 ///
 /// Tolerance (in Tests/Interop/check_export.py): |a − b| ≤ 1e-5·|b| + 1e-6 for every output.
 final class ExportInteropTests: XCTestCase {
@@ -72,5 +72,18 @@ final class ExportInteropTests: XCTestCase {
       XCTAssertTrue(result.stdout.contains("\(name): keras"), "\(name) not run in keras")
     }
     print(result.stdout)
+
+    // Keras's numpy backend too (it still imports jax, which the environment has).
+    environment["KERAS_BACKEND"] = "numpy"
+    let numpy = try runProcess(
+      python, ["\(repositoryRoot)/Tests/Interop/check_export.py", manifest, "--keras-only"],
+      environment: environment)
+    XCTAssertEqual(numpy.status, 0, "\(numpy.stdout)\n\(numpy.stderr)")
+    XCTAssertFalse(numpy.stdout.contains("onnxruntime"), numpy.stdout)
+    for name in ["flowers", "housing", "xor", "binary", "cnn", "images-cnn"] {
+      XCTAssertTrue(
+        numpy.stdout.contains("\(name): keras 3.15.1 (numpy)"), "\(name) not run on numpy: \(numpy.stdout)")
+    }
+    print(numpy.stdout)
   }
 }
