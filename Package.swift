@@ -15,6 +15,8 @@ let package = Package(
   dependencies: [
     .package(
       url: "https://github.com/apple/swift-argument-parser", from: "1.8.0"),
+    // Runtime only: the ONNX and TensorBoard messages are generated once
+    // (tools/generate-protos, tools/generate-tensorboard-protos) and committed.
     .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     // `swift package generate-documentation` (the NNBatchKit DocC catalog); a plugin, not linked.
     .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
@@ -53,13 +55,20 @@ let package = Package(
       name: "NNBatch",
       dependencies: ["NeuralNet", "Parallel", "HDF5Store", "Checkpoints", "CZlib", "TensorBoardEvents"]),
     .target(name: "NNBatchKit", dependencies: ["NNBatch", "NeuralNet", "Checkpoints"]),
+    // `nnbatch export`: ONNX (Generated/ from tools/protos/onnx.proto) and Keras 3 archives.
+    .target(
+      name: "Export",
+      dependencies: [
+        "NNBatch", "NeuralNet", "Checkpoints", "HDF5Store", "CZlib",
+        .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+      ]),
 
     // MARK: - Executable
 
     .executableTarget(
       name: "nnbatch",
       dependencies: [
-        "NNBatch", "CMalloc", "Distributed",
+        "NNBatch", "Export", "CMalloc", "Distributed",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
 
@@ -83,6 +92,12 @@ let package = Package(
       dependencies: ["NNBatch", "Checkpoints", "HDF5Store", "NeuralNet", "TestSupport"]),
     .testTarget(
       name: "NNBatchKitTests", dependencies: ["NNBatchKit", "NNBatch", "Checkpoints", "TestSupport"]),
+    .testTarget(
+      name: "ExportTests",
+      dependencies: [
+        "nnbatch", "Export", "NNBatch", "NeuralNet", "HDF5Store", "TestSupport",
+        .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+      ]),
     .testTarget(
       name: "EndToEndTests",
       dependencies: ["nnbatch", "NNBatch", "Checkpoints", "HDF5Store", "NeuralNet", "TestSupport"]),

@@ -23,6 +23,7 @@ struct NNBatchCommand: ParsableCommand {
         nnbatch train --config configs/big.json --resume
         nnbatch inspect checkpoints/xor/step-000001500.h5
         nnbatch plot checkpoints/xor/step-000001500.h5 -o loss.svg
+        nnbatch export checkpoints/xor/step-000001500.h5 --format onnx
 
       Exit codes: 0 done; 1 training or I/O failure; 2 usage, config or data error;
       130/143/129 stopped by SIGINT/SIGTERM/SIGHUP (after writing a checkpoint once
@@ -30,7 +31,7 @@ struct NNBatchCommand: ParsableCommand {
       """,
     version: nnbatchVersion,
     subcommands: [
-      Train.self, Inspect.self, Predict.self, Evaluate.self, Plot.self, BenchmarkCheckpoint.self,
+      Train.self, Inspect.self, Predict.self, Evaluate.self, Plot.self, Export.self, BenchmarkCheckpoint.self,
     ],
     defaultSubcommand: Train.self)
 

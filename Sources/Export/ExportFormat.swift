@@ -1,0 +1,75 @@
+import Foundation
+import HDF5Store
+import NNBatch
+
+/// A file format `nnbatch export` writes.
+public enum ExportFormat: String, Sendable, CaseIterable {
+  /// An ONNX model (opset 17) for onnxruntime and other ONNX runtimes.
+  case onnx
+  /// A Keras 3 `.keras` archive for `keras.saving.load_model`.
+  case keras
+
+  /// The file name extension, with its dot.
+  public var fileExtension: String { ".\(rawValue)" }
+}
+
+/// `nnbatch export`: a checkpoint's model as an ONNX or Keras 3 file.
+public enum ModelExport {
+  /// The default output path: the checkpoint's path with `format`'s extension instead of its own.
+  public static func defaultOutput(for checkpoint: String, format: ExportFormat) -> String {
+    let url = URL(fileURLWithPath: checkpoint)
+    let base =
+      url.pathExtension.isEmpty ? checkpoint : String(checkpoint.dropLast(url.pathExtension.count + 1))
+    return base + format.fileExtension
+  }
+
+  /// The file contents of `model` in `format`; throws (exit 2) when the format cannot express it.
+  public static func encode(_ model: SavedModel, format: ExportFormat) throws(NNBatchError) -> [UInt8] {
+    try encode(ExportPlan(model, format: format), format: format, path: model.path)
+  }
+
+  /// The file contents of `plan` in `format`; `path` names the model in errors.
+  package static func encode(_ plan: ExportPlan, format: ExportFormat, path: String) throws(NNBatchError)
+    -> [UInt8]
+  {
+    switch format {
+    case .onnx: return try ONNXExport.encode(plan, path: path)
+    case .keras: return try KerasExport.encode(plan, path: path)
+    }
+  }
+
+  /// Loads `checkpoint`, exports it in `format` to `output` (default beside it) and returns the path written.
+  ///
+  /// The file is written under a temporary name, fsynced and renamed, so an
+  /// interrupted export leaves no half-written model behind.
+  public static func run(checkpoint: String, format: ExportFormat, output: String?) throws(NNBatchError)
+    -> String
+  {
+    let target = output ?? defaultOutput(for: checkpoint, format: format)
+    let resolved = { (path: String) in
+      URL(fileURLWithPath: path).standardizedFileURL.resolvingSymlinksInPath().path
+    }
+    guard resolved(target) != resolved(checkpoint) else {
+      throw NNBatchError(
+        .usage,
+        "\(target): expected an output file other than the checkpoint itself, found the checkpoint's path")
+    }
+    let model = try SavedModel.load(checkpoint)
+    let bytes = try encode(model, format: format)
+    let temporary = target + ".partial"
+    do {
+      try FileSystem.writeNewFile(temporary, bytes: bytes)
+      try FileSystem.rename(temporary, to: target)
+      let folder = URL(fileURLWithPath: target).deletingLastPathComponent().path
+      try FileSystem.fsyncDirectory(folder)
+    } catch {
+      do {
+        try FileSystem.remove(temporary)
+      } catch {
+        // The write's own error is the one to report; a leftover .partial names itself.
+      }
+      throw NNBatchError(.failure, "\(target): cannot write the \(format.rawValue) export: \(error)")
+    }
+    return target
+  }
+}

@@ -1,0 +1,121 @@
+// What an exported model computes, step by step, in terms both exporters share.
+//
+// Notation: N samples; a sample is [F] features for flat data or an image
+// [C, H, W] (channels first, nnbatch's layout). Every step maps the previous
+// step's output to its own, so a format writes one operator (or a few) per
+// step, in order, and refuses the step it cannot express.
+import NNBatch
+import NeuralNet
+
+/// One step of an exported model's forward pass, with its parameters copied out of the flat buffer.
+enum ExportStep: Sendable {
+  /// x' = (x − shift) · factor per input value; `shift` and `factor` have the input sample's shape.
+  case scaleInputs(shift: [Float], factor: [Float], shape: Shape)
+  /// Z = X · W + b: W [inputs, units] row-major, b [units] or nil.
+  case dense(index: Int, weights: [Float], inputs: Int, units: Int, biases: [Float]?)
+  /// Z = W ⋆ X + b: W [F, C, kh, kw] (OIHW), b [F] or nil; `pads` is [top, left, bottom, right].
+  case conv2d(
+    index: Int, kernel: [Float], shape: [Int], biases: [Float]?, stride: Size2D, pads: [Int], padding: Padding
+  )
+  /// Max of each window, valid windows only.
+  case maxPool(index: Int, size: Size2D, stride: Size2D)
+  /// Mean of each window, valid windows only (every mean is over ph·pw values).
+  case avgPool(index: Int, size: Size2D, stride: Size2D)
+  /// [C, H, W] read as [C·H·W], row-major.
+  case flatten(index: Int)
+  /// Identity at inference; `rate` kept for formats that record it.
+  case dropout(index: Int, rate: Double)
+  /// A = f(Z) of the layer `index`; never `.linear` (no step is made for it).
+  case activation(index: Int, Activation)
+  /// y = y' / factor + shift per output (regression targets back in their own units).
+  case restoreTargets(shift: [Float], factor: [Float])
+}
+
+/// A checkpoint's model as the sequence of steps from raw inputs to `nnbatch predict`'s outputs.
+package struct ExportPlan: Sendable {
+  /// Shape of one raw input sample.
+  var inputShape: Shape
+  /// Floats per output sample.
+  var outputs: Int
+  /// The steps, input side first.
+  var steps: [ExportStep]
+  /// Whether the model classifies (outputs are probabilities).
+  var isClassifier: Bool
+  /// Class names, one per output (two for a single sigmoid output).
+  var labels: [String]
+  /// The config's name, for model names.
+  var name: String
+
+  /// The plan of `model`; throws (exit 2) for a layer kind no exporter knows.
+  init(_ model: SavedModel, format: ExportFormat) throws(NNBatchError) {
+    try self.init(
+      architecture: model.network.architecture, parameters: model.parameters.array, scaler: model.scaler,
+      targetScaler: model.targetScaler, isClassifier: model.isClassifier, labels: model.labels,
+      name: model.config.name, path: model.path, format: format)
+  }
+
+  /// The plan of a model given by its parts; `labels` as `SavedModel.labels` gives them.
+  ///
+  /// Throws (exit 2) for a layer kind no exporter knows, naming the layer, `path` and `format`.
+  package init(
+    architecture: Architecture, parameters: [Float], scaler: AffineScaler, targetScaler: AffineScaler,
+    isClassifier: Bool, labels known: [String], name: String, path: String, format: ExportFormat
+  ) throws(NNBatchError) {
+    inputShape = architecture.inputShape
+    outputs = architecture.outputs
+    self.isClassifier = isClassifier
+    self.name = name
+    var steps: [ExportStep] = []
+    if !scaler.isIdentity {
+      steps.append(.scaleInputs(shift: scaler.shift, factor: scaler.factor, shape: inputShape))
+    }
+    func values(_ tensor: ParameterTensor?) -> [Float]? {
+      tensor.map { Array(parameters[$0.range]) }
+    }
+    for (index, layer) in architecture.layers.enumerated() {
+      switch layer {
+      case let dense as Dense:
+        steps.append(
+          .dense(
+            index: index, weights: values(dense.weights) ?? [], inputs: dense.inputs, units: dense.units,
+            biases: values(dense.biases)))
+      case let conv as Conv2D:
+        let spec = conv.spec
+        let input = conv.inputShape.dimensions  // [C, H, W]
+        let output = conv.outputShape.dimensions  // [F, OH, OW]
+        var pads = [0, 0, 0, 0]
+        if spec.padding == .same {
+          // nnbatch's split (Spatial.swift, `Padding.same`): the smaller half on top / left.
+          let rows = max((output[1] - 1) * spec.stride.height + spec.kernel.height - input[1], 0)
+          let columns = max((output[2] - 1) * spec.stride.width + spec.kernel.width - input[2], 0)
+          pads = [rows / 2, columns / 2, rows - rows / 2, columns - columns / 2]
+        }
+        steps.append(
+          .conv2d(
+            index: index, kernel: values(conv.kernel) ?? [], shape: conv.kernel.shape.dimensions,
+            biases: values(conv.biases), stride: spec.stride, pads: pads, padding: spec.padding))
+      case let pool as MaxPool2D:
+        steps.append(.maxPool(index: index, size: pool.spec.size, stride: pool.spec.stride))
+      case let pool as AvgPool2D:
+        steps.append(.avgPool(index: index, size: pool.spec.size, stride: pool.spec.stride))
+      case is Flatten:
+        steps.append(.flatten(index: index))
+      case let dropout as Dropout:
+        steps.append(.dropout(index: index, rate: dropout.spec.rate))
+      default:
+        throw NNBatchError(
+          .usage,
+          "\(path): layer \(index) (\(layer.kind)): the \(format.rawValue) export does not know this layer kind"
+        )
+      }
+      if layer.activation != .linear {
+        steps.append(.activation(index: index, layer.activation))
+      }
+    }
+    if !isClassifier && !targetScaler.isIdentity {
+      steps.append(.restoreTargets(shift: targetScaler.shift, factor: targetScaler.factor))
+    }
+    self.steps = steps
+    labels = outputs == 1 && isClassifier ? (known.count == 2 ? known : ["0", "1"]) : known
+  }
+}

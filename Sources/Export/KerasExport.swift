@@ -1,0 +1,317 @@
+// The Keras 3 writer: an `ExportPlan` as a `.keras` archive for `keras.saving.load_model`.
+//
+// The archive (stored zip) holds:
+//   metadata.json      {"keras_version": "3.15.1", "date_saved": ..., "nnbatch_version",
+//                      "task", "labels" (classifiers: the class names, one per output)}
+//   config.json        a Sequential model: InputLayer [None, *sample shape], then one or
+//                      more layers per step (below), all float32, channels first
+//   model.weights.h5   layers/<snake_case class name>[_k]/vars/{0,1}: the layer's
+//                      variables in creation order (kernel, bias), grouped the way
+//                      Keras's saving_lib names them (the k-th repeat of a class gets
+//                      "_k"), plus an empty vars group per layer and at the top.
+// Step to layers:
+//   scaleInputs      Normalization(axis, mean = shift, variance = 1 / factor²):
+//                    (x − mean) / sqrt(variance) = (x − shift) · factor within rounding
+//   dense            Dense(units, use_bias); kernel [inputs, units] as nnbatch stores it
+//   conv2d           Conv2D(channels_first, padding valid|same, strides); kernel
+//                    OIHW -> [kh, kw, C, F] (Keras's kernel layout in every data format)
+//   maxPool/avgPool  MaxPooling2D / AveragePooling2D (channels_first, valid)
+//   flatten          Flatten(data_format = channels_last): a plain reshape of the NCHW
+//                    tensor; channels_first would transpose to NHWC first
+//   dropout          Dropout(rate): identity in predict
+//   activation       the Dense / Conv2D's own `activation`, except leaky_relu:
+//                    LeakyReLU(negative_slope = 0.01), since Keras's "leaky_relu"
+//                    defaults to 0.2
+//   restoreTargets   Normalization(invert, mean = shift, variance = 1 / factor²)
+import Foundation
+import HDF5Store
+import NNBatch
+import NeuralNet
+
+/// Builds the `.keras` archive of an `ExportPlan`.
+enum KerasExport {
+  /// The Keras version the files are written for (and tested with).
+  static let kerasVersion = "3.15.1"
+  /// Keras's backend epsilon: Normalization divides by max(sqrt(variance), epsilon).
+  static let epsilon = 1e-7
+
+  /// One Keras layer: its class, config members after name/trainable/dtype, and variables.
+  struct KerasLayer {
+    var className: String
+    var name: String
+    var config: [(String, JSONText)]
+    /// Variables in Keras's creation order, with their shapes.
+    var variables: [(values: [Float], shape: [Int])] = []
+  }
+
+  /// The archive bytes of `plan`.
+  static func encode(_ plan: ExportPlan, path: String) throws(NNBatchError) -> [UInt8] {
+    let layers = try self.layers(plan, path: path)
+    let config = self.config(plan, layers: layers).text
+    // Keras reads keras_version and date_saved and ignores the rest: the class
+    // names travel here, since the model itself outputs probabilities only.
+    var members: [(String, JSONText)] = [
+      ("keras_version", .string(kerasVersion)),
+      ("date_saved", .string(Self.dateText(Date()))),
+      ("nnbatch_version", .string(nnbatchVersion)),
+      ("task", .string(plan.isClassifier ? "classification" : "regression")),
+    ]
+    if plan.isClassifier { members.append(("labels", .array(plan.labels.map { .string($0) }))) }
+    let metadata = JSONText.object(members).text
+    let weights: [UInt8]
+    do {
+      weights = try self.weights(layers)
+    } catch {
+      throw NNBatchError(.failure, "\(path): cannot write the keras weights: \(error)")
+    }
+    var zip = StoredZip()
+    do {
+      try zip.add("metadata.json", Array(metadata.utf8))
+      try zip.add("config.json", Array(config.utf8))
+      try zip.add("model.weights.h5", weights)
+    } catch {
+      throw NNBatchError(.usage, "\(path): \(error)")
+    }
+    return zip.archive()
+  }
+
+  /// `2026-11-29@08:00:25`, as Keras dates its saves.
+  static func dateText(_ date: Date) -> String {
+    let formatter = DateFormatter()
+    formatter.locale = Locale(identifier: "en_US_POSIX")
+    formatter.timeZone = TimeZone(identifier: "UTC")
+    formatter.dateFormat = "yyyy-MM-dd@HH:mm:ss"
+    return formatter.string(from: date)
+  }
+
+  /// The Keras layers of `plan`, in order; throws (exit 2) for what Keras cannot express.
+  static func layers(_ plan: ExportPlan, path: String) throws(NNBatchError) -> [KerasLayer] {
+    var layers: [KerasLayer] = []
+    let image = plan.inputShape.rank == 3
+    for step in plan.steps {
+      switch step {
+      case .scaleInputs(let shift, let factor, let shape):
+        let variance = try variances(factor, layer: "input_scaling", path: path)
+        let axis: [Int] = image ? [1, 2, 3] : [-1]
+        layers.append(
+          KerasLayer(
+            className: "Normalization", name: "input_scaling",
+            config: [
+              ("axis", .array(axis.map { .int($0) })), ("invert", .bool(false)),
+              ("mean", nested(shift.map { .float($0) }, shape.dimensions)),
+              ("variance", nested(variance.map { .double($0) }, shape.dimensions)),
+            ]))
+      case .dense(let index, let weights, let inputs, let units, let biases):
+        var layer = KerasLayer(
+          className: "Dense", name: "layer\(index)_dense",
+          config: [
+            ("units", .int(units)), ("activation", .string("linear")), ("use_bias", .bool(biases != nil)),
+          ])
+        layer.variables.append((weights, [inputs, units]))
+        if let biases { layer.variables.append((biases, [units])) }
+        layers.append(layer)
+      case .conv2d(let index, let kernel, let shape, let biases, let stride, _, let padding):
+        var layer = KerasLayer(
+          className: "Conv2D", name: "layer\(index)_conv2d",
+          config: [
+            ("filters", .int(shape[0])), ("kernel_size", .array([.int(shape[2]), .int(shape[3])])),
+            ("strides", .array([.int(stride.height), .int(stride.width)])),
+            ("padding", .string(padding.rawValue)), ("data_format", .string("channels_first")),
+            ("dilation_rate", .array([.int(1), .int(1)])), ("groups", .int(1)),
+            ("activation", .string("linear")), ("use_bias", .bool(biases != nil)),
+          ])
+        layer.variables.append((hwio(kernel, oihw: shape), [shape[2], shape[3], shape[1], shape[0]]))
+        if let biases { layer.variables.append((biases, [shape[0]])) }
+        layers.append(layer)
+      case .maxPool(let index, let size, let stride), .avgPool(let index, let size, let stride):
+        let isMax: Bool
+        if case .maxPool = step { isMax = true } else { isMax = false }
+        layers.append(
+          KerasLayer(
+            className: isMax ? "MaxPooling2D" : "AveragePooling2D",
+            name: "layer\(index)_\(isMax ? "max" : "avg")_pool2d",
+            config: [
+              ("pool_size", .array([.int(size.height), .int(size.width)])), ("padding", .string("valid")),
+              ("strides", .array([.int(stride.height), .int(stride.width)])),
+              ("data_format", .string("channels_first")),
+            ]))
+      case .flatten(let index):
+        layers.append(
+          KerasLayer(
+            className: "Flatten", name: "layer\(index)_flatten",
+            config: [("data_format", .string("channels_last"))]))
+      case .dropout(let index, let rate):
+        layers.append(
+          KerasLayer(
+            className: "Dropout", name: "layer\(index)_dropout",
+            config: [("rate", .double(rate)), ("seed", .null), ("noise_shape", .null)]))
+      case .activation(let index, let activation):
+        if activation == .leakyRelu {
+          layers.append(
+            KerasLayer(
+              className: "LeakyReLU", name: "layer\(index)_leaky_relu",
+              config: [("negative_slope", .float(Activation.leakySlope))]))
+        } else {
+          // Folded into the layer just added (Dense or Conv2D), whose activation was linear.
+          guard let last = layers.indices.last,
+            let slot = layers[last].config.firstIndex(where: { $0.0 == "activation" })
+          else {
+            throw NNBatchError(
+              .usage,
+              "\(path): layer \(index): keras export cannot attach activation \(activation.rawValue) to a \(layers.last?.className ?? "missing") layer"
+            )
+          }
+          layers[last].config[slot].1 = .string(activation.rawValue)
+        }
+      case .restoreTargets(let shift, let factor):
+        let variance = try variances(factor, layer: "target_restoring", path: path)
+        layers.append(
+          KerasLayer(
+            className: "Normalization", name: "target_restoring",
+            config: [
+              ("axis", .array([.int(-1)])), ("invert", .bool(true)),
+              ("mean", .array(shift.map { .float($0) })), ("variance", .array(variance.map { .double($0) })),
+            ]))
+      }
+    }
+    return layers
+  }
+
+  /// variance = (1 / factor)² per column, in Double; refuses a scale Keras would clamp to its epsilon.
+  ///
+  /// Normalization divides by max(sqrt(variance), 1e-7): a column whose
+  /// 1 / factor is that small (a feature spread over less than 1e-7) would
+  /// be scaled differently, so the model is refused rather than exported wrong.
+  /// The 1% margin covers the rounding of the variance to float32.
+  static func variances(_ factor: [Float], layer: String, path: String) throws(NNBatchError) -> [Double] {
+    try factor.enumerated().map { (j, f) throws(NNBatchError) -> Double in
+      let scale = 1 / Double(f)
+      guard scale >= epsilon * 1.01 else {
+        throw NNBatchError(
+          .usage,
+          "\(path): layer \(layer) (Normalization), column \(j): expected a scale 1/factor of at least \(epsilon) (keras clamps smaller ones), found \(scale); the keras format cannot express this model"
+        )
+      }
+      return scale * scale
+    }
+  }
+
+  /// `values` ([shape] row-major) as nested JSON arrays of that shape.
+  static func nested(_ values: [JSONText], _ shape: [Int]) -> JSONText {
+    guard shape.count > 1 else { return .array(values) }
+    let inner = shape.dropFirst().reduce(1, *)
+    return .array(
+      (0..<shape[0]).map { i in
+        nested(Array(values[(i * inner)..<((i + 1) * inner)]), Array(shape.dropFirst()))
+      })
+  }
+
+  /// W [F, C, kh, kw] (OIHW) as [kh, kw, C, F] (Keras's HWIO).
+  static func hwio(_ kernel: [Float], oihw shape: [Int]) -> [Float] {
+    let (f, c, kh, kw) = (shape[0], shape[1], shape[2], shape[3])
+    var out = [Float](repeating: 0, count: kernel.count)
+    for o in 0..<f {
+      for i in 0..<c {
+        for y in 0..<kh {
+          for x in 0..<kw {
+            out[((y * kw + x) * c + i) * f + o] = kernel[((o * c + i) * kh + y) * kw + x]
+          }
+        }
+      }
+    }
+    return out
+  }
+
+  /// config.json: the Sequential model.
+  static func config(_ plan: ExportPlan, layers: [KerasLayer]) -> JSONText {
+    let batchShape = JSONText.array([.null] + plan.inputShape.dimensions.map { .int($0) })
+    let input = JSONText.object([
+      ("module", .string("keras.layers")), ("class_name", .string("InputLayer")),
+      (
+        "config",
+        .object([
+          ("batch_shape", batchShape), ("dtype", .string("float32")), ("sparse", .bool(false)),
+          ("ragged", .bool(false)), ("name", .string("input")),
+        ])
+      ),
+      ("registered_name", .null),
+    ])
+    let entries = layers.map { layer in
+      JSONText.object([
+        ("module", .string("keras.layers")), ("class_name", .string(layer.className)),
+        (
+          "config",
+          .object(
+            [("name", .string(layer.name)), ("trainable", .bool(true)), ("dtype", .string("float32"))]
+              + layer.config)
+        ),
+        ("registered_name", .null),
+      ])
+    }
+    return .object([
+      ("module", .string("keras")), ("class_name", .string("Sequential")),
+      (
+        "config",
+        .object([
+          ("name", .string(plan.name)), ("trainable", .bool(true)), ("dtype", .string("float32")),
+          ("layers", .array([input] + entries)), ("build_input_shape", batchShape),
+        ])
+      ),
+      ("registered_name", .null), ("build_config", .object([("input_shape", batchShape)])),
+      ("compile_config", .null),
+    ])
+  }
+
+  /// model.weights.h5: each layer's variables where Keras's saving_lib looks for them.
+  static func weights(_ layers: [KerasLayer]) throws -> [UInt8] {
+    let file = try HDF5File.createInMemory(name: "model.weights.h5")
+    let root = try file.root()
+    let group = try root.createGroup("layers")
+    var used: [String: Int] = [:]
+    for layer in layers {
+      // saving_lib: to_snake_case(class name), "_k" for the k-th repeat (k ≥ 1).
+      let base = snakeCase(layer.className)
+      let name: String
+      if let seen = used[base] {
+        used[base] = seen + 1
+        name = "\(base)_\(seen + 1)"
+      } else {
+        used[base] = 0
+        name = base
+      }
+      let vars = try group.createGroup(name).createGroup("vars")
+      try vars.setAttribute("name", layer.name)
+      for (k, variable) in layer.variables.enumerated() {
+        try vars.write(variable.values, shape: variable.shape, name: String(k))
+      }
+    }
+    try root.createGroup("vars").setAttribute("name", "sequential")
+    let bytes = try file.image()
+    try file.close()
+    return bytes
+  }
+
+  /// Keras's `naming.to_snake_case`: `LeakyReLU` -> `leaky_re_lu`, `Conv2D` -> `conv2d`.
+  static func snakeCase(_ name: String) -> String {
+    // re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name), then re.sub("([a-z])([A-Z])", r"\1_\2", ...).lower()
+    let chars = Array(name)
+    var first: [Character] = []
+    var i = 0
+    while i < chars.count {
+      let c = chars[i]
+      if i > 0, c.isUppercase, i + 1 < chars.count, chars[i + 1].isLowercase {
+        first.append("_")
+      }
+      first.append(c)
+      i += 1
+    }
+    var second: [Character] = []
+    for (k, c) in first.enumerated() {
+      if k > 0, c.isUppercase, first[k - 1].isLowercase {
+        second.append("_")
+      }
+      second.append(c)
+    }
+    return String(second).lowercased()
+  }
+}

@@ -1,0 +1,297 @@
+// The ONNX writer: an `ExportPlan` as an ONNX ModelProto (opset 17, IR version 8).
+//
+// Graph (N samples, dynamic):
+//   input  float [N, F] or [N, C, H, W]  raw features, as `nnbatch predict` reads them
+//   Sub, Mul                              input scaling (x − shift) · factor, when fitted
+//   Gemm | MatMul, Conv, MaxPool,
+//   AveragePool, Flatten, activations     one node per layer step (dropout: none)
+//   Div, Add                              target restoring y / factor + shift (regression)
+//   output float [N, outputs]             what `predict` prints: probabilities or values
+//   label  string [N]                     classifiers only: the predicted class's name
+// The messages are the generated Onnx_* types (Generated/onnx.pb.swift).
+import Foundation
+import NNBatch
+import NeuralNet
+import SwiftProtobuf
+
+/// Builds and serializes the ONNX model of an `ExportPlan`.
+enum ONNXExport {
+  /// The default-domain operator set the graph uses.
+  static let opset: Int64 = 17
+  /// IR version 8 is the one that goes with opset 17.
+  static let irVersion: Int64 = 8
+
+  /// The serialized ModelProto of `plan`.
+  static func encode(_ plan: ExportPlan, path: String) throws(NNBatchError) -> [UInt8] {
+    let model = self.model(plan)
+    do {
+      let data: Data = try model.serializedBytes()
+      return [UInt8](data)
+    } catch {
+      throw NNBatchError(.failure, "\(path): cannot serialize the onnx model: \(error)")
+    }
+  }
+
+  /// The ModelProto of `plan`.
+  static func model(_ plan: ExportPlan) -> Onnx_ModelProto {
+    var graph = GraphBuilder()
+    let inputDims: [Int64?] = [nil] + plan.inputShape.dimensions.map { Int64($0) }
+    graph.graph.input.append(valueInfo("input", dims: inputDims, type: .float))
+    var current = "input"
+    for step in plan.steps {
+      current = graph.add(step, after: current)
+    }
+    // A fixed name for consumers: `session.run(["output"], ...)` whatever the last step was.
+    current = graph.identity(current, as: "output")
+    graph.graph.output.append(valueInfo(current, dims: [nil, Int64(plan.outputs)], type: .float))
+    if plan.isClassifier {
+      let label = graph.labelNodes(probabilities: current, plan: plan)
+      graph.graph.output.append(valueInfo(label, dims: [nil], type: .string))
+    }
+    graph.graph.name = plan.name
+    graph.graph.docString =
+      "nnbatch model '\(plan.name)': raw inputs to what `nnbatch predict` returns"
+      + (plan.isClassifier ? " (class probabilities, and the predicted label)" : "")
+
+    var model = Onnx_ModelProto()
+    model.irVersion = irVersion
+    model.producerName = "nnbatch"
+    model.producerVersion = nnbatchVersion
+    var opsetID = Onnx_OperatorSetIdProto()
+    opsetID.domain = ""
+    opsetID.version = opset
+    model.opsetImport = [opsetID]
+    model.graph = graph.graph
+    model.metadataProps = metadata(plan).map { key, value in
+      var entry = Onnx_StringStringEntryProto()
+      entry.key = key
+      entry.value = value
+      return entry
+    }
+    return model
+  }
+
+  /// `metadata_props`: the producer's version, the task and the class labels (a JSON array).
+  static func metadata(_ plan: ExportPlan) -> [(String, String)] {
+    var entries = [
+      ("nnbatch_version", nnbatchVersion),
+      ("task", plan.isClassifier ? "classification" : "regression"),
+    ]
+    if plan.isClassifier {
+      entries.append(("labels", JSONText.array(plan.labels)))
+    }
+    return entries
+  }
+
+  /// A graph input or output named `name` of element `type` and `dims` (nil: the dynamic batch axis "N").
+  static func valueInfo(_ name: String, dims: [Int64?], type: Onnx_TensorProto.DataType)
+    -> Onnx_ValueInfoProto
+  {
+    var shape = Onnx_TensorShapeProto()
+    shape.dim = dims.map { size in
+      var dimension = Onnx_TensorShapeProto.Dimension()
+      if let size { dimension.dimValue = size } else { dimension.dimParam = "N" }
+      return dimension
+    }
+    var tensor = Onnx_TypeProto.Tensor()
+    tensor.elemType = Int32(type.rawValue)
+    tensor.shape = shape
+    var info = Onnx_ValueInfoProto()
+    info.name = name
+    info.type.tensorType = tensor
+    return info
+  }
+}
+
+/// Appends nodes and initializers with unique names.
+struct GraphBuilder {
+  /// The graph so far.
+  var graph = Onnx_GraphProto()
+  private var used: Set<String> = ["input", "output", "label"]
+
+  /// `base` if free, else `base_2`, `base_3` and so on.
+  mutating func unique(_ base: String) -> String {
+    var name = base
+    var n = 1
+    while used.contains(name) {
+      n += 1
+      name = "\(base)_\(n)"
+    }
+    used.insert(name)
+    return name
+  }
+
+  /// A float initializer `name` of `dims` holding `values` (row-major).
+  @discardableResult
+  mutating func constant(_ base: String, _ values: [Float], dims: [Int]) -> String {
+    precondition(values.count == dims.reduce(1, *), "initializer \(base): values do not fill its shape")
+    var tensor = Onnx_TensorProto()
+    tensor.name = unique(base)
+    tensor.dataType = Int32(Onnx_TensorProto.DataType.float.rawValue)
+    tensor.dims = dims.map { Int64($0) }
+    tensor.floatData = values
+    graph.initializer.append(tensor)
+    return tensor.name
+  }
+
+  /// A string initializer `name` of shape [count].
+  mutating func constant(_ base: String, strings: [String]) -> String {
+    var tensor = Onnx_TensorProto()
+    tensor.name = unique(base)
+    tensor.dataType = Int32(Onnx_TensorProto.DataType.string.rawValue)
+    tensor.dims = [Int64(strings.count)]
+    tensor.stringData = strings.map { Data($0.utf8) }
+    graph.initializer.append(tensor)
+    return tensor.name
+  }
+
+  /// An int64 initializer of shape [count].
+  mutating func constant(_ base: String, ints: [Int64]) -> String {
+    var tensor = Onnx_TensorProto()
+    tensor.name = unique(base)
+    tensor.dataType = Int32(Onnx_TensorProto.DataType.int64.rawValue)
+    tensor.dims = [Int64(ints.count)]
+    tensor.int64Data = ints
+    graph.initializer.append(tensor)
+    return tensor.name
+  }
+
+  /// Appends node `op` on `inputs` and returns its (single) output's name.
+  mutating func node(
+    _ op: String, _ inputs: [String], name: String, attributes: [Onnx_AttributeProto] = []
+  ) -> String {
+    var node = Onnx_NodeProto()
+    node.opType = op
+    node.name = unique(name)
+    node.input = inputs
+    node.output = [node.name]
+    node.attribute = attributes
+    graph.node.append(node)
+    return node.name
+  }
+
+  /// Appends Identity from `input` to the value `output` (a reserved name) and returns `output`.
+  mutating func identity(_ input: String, as output: String) -> String {
+    var node = Onnx_NodeProto()
+    node.opType = "Identity"
+    node.name = unique("\(output)_identity")
+    node.input = [input]
+    node.output = [output]
+    graph.node.append(node)
+    return output
+  }
+
+  /// The nodes of `step` on the value `input`; returns the step's output value.
+  mutating func add(_ step: ExportStep, after input: String) -> String {
+    switch step {
+    case .scaleInputs(let shift, let factor, let shape):
+      // Broadcast over the batch axis: the constants have one sample's shape.
+      let shiftName = constant("input_shift", shift, dims: shape.dimensions)
+      let factorName = constant("input_factor", factor, dims: shape.dimensions)
+      let centred = node("Sub", [input, shiftName], name: "input_centred")
+      return node("Mul", [centred, factorName], name: "input_scaled")
+    case .dense(let index, let weights, let inputs, let units, let biases):
+      let w = constant("layer\(index)_weights", weights, dims: [inputs, units])
+      guard let biases else { return node("MatMul", [input, w], name: "layer\(index)_dense") }
+      let b = constant("layer\(index)_biases", biases, dims: [units])
+      return node("Gemm", [input, w, b], name: "layer\(index)_dense")
+    case .conv2d(let index, let kernel, let shape, let biases, let stride, let pads, _):
+      let w = constant("layer\(index)_kernel", kernel, dims: shape)
+      var inputs = [input, w]
+      if let biases { inputs.append(constant("layer\(index)_biases", biases, dims: [shape[0]])) }
+      return node(
+        "Conv", inputs, name: "layer\(index)_conv2d",
+        attributes: [
+          .ints("kernel_shape", [shape[2], shape[3]]), .ints("strides", [stride.height, stride.width]),
+          .ints("pads", pads), .ints("dilations", [1, 1]), .int("group", 1),
+        ])
+    case .maxPool(let index, let size, let stride):
+      return node(
+        "MaxPool", [input], name: "layer\(index)_max_pool2d",
+        attributes: [
+          .ints("kernel_shape", [size.height, size.width]), .ints("strides", [stride.height, stride.width]),
+          .ints("pads", [0, 0, 0, 0]),
+        ])
+    case .avgPool(let index, let size, let stride):
+      // Valid windows only, so no mean ever counts padding (count_include_pad is moot).
+      return node(
+        "AveragePool", [input], name: "layer\(index)_avg_pool2d",
+        attributes: [
+          .ints("kernel_shape", [size.height, size.width]), .ints("strides", [stride.height, stride.width]),
+          .ints("pads", [0, 0, 0, 0]), .int("count_include_pad", 0),
+        ])
+    case .flatten(let index):
+      return node("Flatten", [input], name: "layer\(index)_flatten", attributes: [.int("axis", 1)])
+    case .dropout:
+      return input  // identity at inference
+    case .activation(let index, let activation):
+      let name = "layer\(index)_\(activation.rawValue)"
+      switch activation {
+      case .sigmoid: return node("Sigmoid", [input], name: name)
+      case .tanh: return node("Tanh", [input], name: name)
+      case .relu: return node("Relu", [input], name: name)
+      case .leakyRelu:
+        return node("LeakyRelu", [input], name: name, attributes: [.float("alpha", Activation.leakySlope)])
+      case .softmax: return node("Softmax", [input], name: name, attributes: [.int("axis", -1)])
+      case .linear: return input
+      }
+    case .restoreTargets(let shift, let factor):
+      // predict's order: y' / factor, then + shift (AffineScaler.restore).
+      let factorName = constant("target_factor", factor, dims: [factor.count])
+      let shiftName = constant("target_shift", shift, dims: [shift.count])
+      let divided = node("Div", [input, factorName], name: "target_unscaled")
+      return node("Add", [divided, shiftName], name: "target_restored")
+    }
+  }
+
+  /// Nodes from the probabilities to the predicted label's name: `predict`'s first CSV column.
+  ///
+  /// Softmax: the first largest probability (ArgMax, as `predict`'s argmax);
+  /// a single sigmoid output: the second label when p ≥ 0.5.
+  mutating func labelNodes(probabilities: String, plan: ExportPlan) -> String {
+    let names = constant("class_labels", strings: plan.labels)
+    let index: String
+    if plan.outputs == 1 {
+      let half = constant("half", [0.5], dims: [])
+      let positive = node("GreaterOrEqual", [probabilities, half], name: "is_positive")
+      let asInt = node("Cast", [positive], name: "positive_index", attributes: [.int("to", 7)])
+      let shape = constant("label_shape", ints: [-1])
+      index = node("Reshape", [asInt, shape], name: "label_index")
+    } else {
+      index = node(
+        "ArgMax", [probabilities], name: "label_index",
+        attributes: [.int("axis", 1), .int("keepdims", 0), .int("select_last_index", 0)])
+    }
+    let gathered = node("Gather", [names, index], name: "label_gather", attributes: [.int("axis", 0)])
+    return identity(gathered, as: "label")
+  }
+}
+
+extension Onnx_AttributeProto {
+  /// An INTS attribute.
+  static func ints(_ name: String, _ values: [Int]) -> Onnx_AttributeProto {
+    var attribute = Onnx_AttributeProto()
+    attribute.name = name
+    attribute.type = .ints
+    attribute.ints = values.map { Int64($0) }
+    return attribute
+  }
+
+  /// An INT attribute.
+  static func int(_ name: String, _ value: Int) -> Onnx_AttributeProto {
+    var attribute = Onnx_AttributeProto()
+    attribute.name = name
+    attribute.type = .int
+    attribute.i = Int64(value)
+    return attribute
+  }
+
+  /// A FLOAT attribute.
+  static func float(_ name: String, _ value: Float) -> Onnx_AttributeProto {
+    var attribute = Onnx_AttributeProto()
+    attribute.name = name
+    attribute.type = .float
+    attribute.f = value
+    return attribute
+  }
+}

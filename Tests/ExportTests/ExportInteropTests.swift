@@ -1,0 +1,89 @@
+import Foundation
+import TestSupport
+import XCTest
+
+/// The exports run in their real consumers (onnxruntime, Keras 3 on jax and on numpy) and match `nnbatch predict`.
+///
+/// Tolerance (in Tests/Interop/check_export.py): |a − b| ≤ 1e-5·|b| + 1e-6 for every output.
+final class ExportInteropTests: XCTestCase {
+  func testOnnxruntimeAndKerasMatchPredictOnFlowersHousingXorBinaryAndCNNs() throws {
+    let python = try ExportFixtures.python()
+    let dir = TemporaryDirectory("nnbatch-export")
+    var models: [TrainedModel] = []
+    let flowers = try ExportFixtures.train("configs/flowers.json", epochs: 3, in: dir, name: "flowers")
+    models.append(
+      TrainedModel(
+        name: "flowers", checkpoint: flowers,
+        inputs: try ExportFixtures.features(
+          ofRepositoryCSV: "configs/data/flowers.csv", rows: 150, in: dir, name: "flowers"), shape: [4]))
+    let housing = try ExportFixtures.train("configs/housing.json", epochs: 3, in: dir, name: "housing")
+    models.append(
+      TrainedModel(
+        name: "housing", checkpoint: housing,
+        inputs: try ExportFixtures.features(
+          ofRepositoryCSV: "configs/data/housing.csv", rows: 150, in: dir, name: "housing"), shape: [6]))
+    let xor = try ExportFixtures.train("configs/xor.json", epochs: 300, in: dir, name: "xor")
+    models.append(
+      TrainedModel(
+        name: "xor", checkpoint: xor,
+        inputs: dir.write("xor-inputs.csv", "0,0,1\n0,1,1\n1,0,1\n1,1,1\n0.5,0.25,-2\n"), shape: [3]))
+    models.append(try ExportFixtures.binary(in: dir))
+    models.append(try ExportFixtures.cnn(in: dir))
+    // The example CNN as initialised (--epochs 0): its real architecture at full size, untrained.
+    let digits = try ExportFixtures.train("configs/images-cnn.json", epochs: 0, in: dir, name: "images-cnn")
+    models.append(
+      TrainedModel(
+        name: "images-cnn", checkpoint: digits,
+        inputs: ExportFixtures.randomRows(8, 256, low: 0, high: 1, seed: 5, in: dir, name: "digits.csv"),
+        shape: [1, 16, 16]))
+
+    var cases: [String] = []
+    for model in models {
+      let expected = dir.file("\(model.name)-predict.csv")
+      let predicted = try nnbatch([
+        "predict", "--checkpoint", model.checkpoint, "--input", model.inputs, "-o", expected,
+      ])
+      XCTAssertEqual(predicted.status, 0, "\(model.name): \(predicted.stderr)")
+      var files: [String: String] = [:]
+      for format in ["onnx", "keras"] {
+        let output = dir.file("\(model.name).\(format)")
+        let exported = try nnbatch(["export", model.checkpoint, "--format", format, "-o", output])
+        XCTAssertEqual(exported.status, 0, "\(model.name) \(format): \(exported.stderr)")
+        XCTAssertEqual(exported.stdout, "wrote \(output)\n")
+        files[format] = output
+      }
+      let shape = model.shape.map(String.init).joined(separator: ", ")
+      cases.append(
+        """
+        {"name": "\(model.name)", "inputs": "\(model.inputs)", "expected": "\(expected)", "shape": [\(shape)],
+         "onnx": "\(files["onnx"] ?? "")", "keras": "\(files["keras"] ?? "")"}
+        """)
+    }
+    let manifest = dir.write("cases.json", "[" + cases.joined(separator: ",\n") + "]\n")
+    var environment = ProcessInfo.processInfo.environment
+    environment["KERAS_BACKEND"] = "jax"
+    environment["JAX_PLATFORMS"] = "cpu"
+    let result = try runProcess(
+      python, ["\(repositoryRoot)/Tests/Interop/check_export.py", manifest], environment: environment)
+    XCTAssertEqual(result.status, 0, "\(result.stdout)\n\(result.stderr)")
+    XCTAssertTrue(result.stdout.contains("export check passed: 6 cases"), result.stdout + result.stderr)
+    for name in ["flowers", "housing", "xor", "binary", "cnn", "images-cnn"] {
+      XCTAssertTrue(result.stdout.contains("\(name): onnxruntime"), "\(name) not run in onnxruntime")
+      XCTAssertTrue(result.stdout.contains("\(name): keras"), "\(name) not run in keras")
+    }
+    print(result.stdout)
+
+    // Keras's numpy backend too (it still imports jax, which the environment has).
+    environment["KERAS_BACKEND"] = "numpy"
+    let numpy = try runProcess(
+      python, ["\(repositoryRoot)/Tests/Interop/check_export.py", manifest, "--keras-only"],
+      environment: environment)
+    XCTAssertEqual(numpy.status, 0, "\(numpy.stdout)\n\(numpy.stderr)")
+    XCTAssertFalse(numpy.stdout.contains("onnxruntime"), numpy.stdout)
+    for name in ["flowers", "housing", "xor", "binary", "cnn", "images-cnn"] {
+      XCTAssertTrue(
+        numpy.stdout.contains("\(name): keras 3.15.1 (numpy)"), "\(name) not run on numpy: \(numpy.stdout)")
+    }
+    print(numpy.stdout)
+  }
+}

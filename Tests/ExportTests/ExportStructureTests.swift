@@ -1,0 +1,240 @@
+import Foundation
+import NNBatch
+import NeuralNet
+import SwiftProtobuf
+import TestSupport
+import XCTest
+
+@testable import Export
+
+/// The ONNX graph's structure read back through SwiftProtobuf, the Keras archive's layout,
+/// the refusals, and the command line; no Python needed.
+final class ExportStructureTests: XCTestCase {
+  private func decode(_ path: String) throws -> Onnx_ModelProto {
+    let data = try Data(contentsOf: URL(fileURLWithPath: path))
+    return try Onnx_ModelProto(serializedBytes: data)
+  }
+
+  private func attribute(_ node: Onnx_NodeProto, _ name: String) -> Onnx_AttributeProto? {
+    node.attribute.first { $0.name == name }
+  }
+
+  func testCNNGraphHasOneNodePerStepAndTheCheckpointsParameters() throws {
+    let dir = TemporaryDirectory("nnbatch-export")
+    let cnn = try ExportFixtures.cnn(in: dir)
+    let output = dir.file("cnn.onnx")
+    let result = try nnbatch(["export", cnn.checkpoint, "--format", "onnx", "-o", output])
+    XCTAssertEqual(result.status, 0, result.stderr)
+    let model = try decode(output)
+
+    // Round trip: the decoded message serializes to the same bytes.
+    let again: Data = try model.serializedBytes()
+    XCTAssertEqual(again, try Data(contentsOf: URL(fileURLWithPath: output)))
+
+    XCTAssertEqual(model.irVersion, 8)
+    XCTAssertEqual(model.opsetImport.map(\.version), [17])
+    XCTAssertEqual(model.producerName, "nnbatch")
+    XCTAssertEqual(model.producerVersion, nnbatchVersion)
+    let metadata = Dictionary(uniqueKeysWithValues: model.metadataProps.map { ($0.key, $0.value) })
+    XCTAssertEqual(metadata["nnbatch_version"], nnbatchVersion)
+    XCTAssertEqual(metadata["task"], "classification")
+    XCTAssertEqual(metadata["labels"], #"["0", "1", "2"]"#)
+
+    let graph = model.graph
+    XCTAssertEqual(graph.input.map(\.name), ["input"])
+    let inputDims = graph.input[0].type.tensorType.shape.dim
+    XCTAssertEqual(inputDims.first?.dimParam, "N")
+    XCTAssertEqual(inputDims.dropFirst().map(\.dimValue), [2, 6, 7])
+    XCTAssertEqual(graph.output.map(\.name), ["output", "label"])
+    XCTAssertEqual(graph.output[0].type.tensorType.shape.dim.last?.dimValue, 3)
+    XCTAssertEqual(
+      graph.output[1].type.tensorType.elemType, Int32(Onnx_TensorProto.DataType.string.rawValue))
+    // Dropout has no node; linear has none; the label comes from ArgMax and Gather.
+    XCTAssertEqual(
+      graph.node.map(\.opType),
+      [
+        "Sub", "Mul", "Conv", "LeakyRelu", "AveragePool", "Conv", "Tanh", "MaxPool", "Flatten", "Gemm",
+        "Sigmoid", "Gemm", "Relu", "Gemm", "Softmax", "Identity", "ArgMax", "Gather", "Identity",
+      ])
+    let nodes = graph.node
+    XCTAssertEqual(
+      attribute(nodes[3], "alpha")?.f, 0.01, "leaky_relu's slope is nnbatch's 0.01, not Keras's 0.2")
+    // 6×7 input, 3×3 kernel, stride 2, same: 0 rows above and 1 below, 1 column each side.
+    XCTAssertEqual(attribute(nodes[2], "pads")?.ints, [0, 1, 1, 1])
+    XCTAssertEqual(attribute(nodes[2], "strides")?.ints, [2, 2])
+    XCTAssertEqual(nodes[2].input.count, 3, "conv with bias")
+    XCTAssertEqual(nodes[5].input.count, 2, "conv without bias")
+    XCTAssertEqual(attribute(nodes[5], "kernel_shape")?.ints, [2, 1])
+    XCTAssertEqual(attribute(nodes[7], "kernel_shape")?.ints, [1, 2])
+    XCTAssertEqual(attribute(nodes[4], "count_include_pad")?.i, 0)
+
+    // Every parameter tensor is the checkpoint's, in nnbatch's own (OIHW, [in, out]) layout.
+    let saved = try SavedModel.load(cnn.checkpoint)
+    let parameters = saved.parameters.array
+    let initializers = Dictionary(uniqueKeysWithValues: graph.initializer.map { ($0.name, $0) })
+    for (index, layer) in saved.network.architecture.layers.enumerated() {
+      for tensor in layer.parameters {
+        let name = "layer\(index)_\(tensor.name)"
+        guard let stored = initializers[name] else {
+          XCTFail("no initializer \(name) in \(initializers.keys.sorted())")
+          continue
+        }
+        XCTAssertEqual(stored.dims, tensor.shape.dimensions.map { Int64($0) }, name)
+        XCTAssertEqual(stored.floatData, Array(parameters[tensor.range]), name)
+      }
+    }
+    XCTAssertEqual(initializers["input_shift"]?.floatData, saved.scaler.shift)
+    XCTAssertEqual(initializers["input_factor"]?.floatData, saved.scaler.factor)
+    XCTAssertEqual(initializers["input_factor"]?.dims, [2, 6, 7])
+  }
+
+  func testKerasArchiveIsStoredZipWithKerasNamesAndWeightLayout() throws {
+    let dir = TemporaryDirectory("nnbatch-export")
+    let cnn = try ExportFixtures.cnn(in: dir)
+    let plan = try ExportPlan(try SavedModel.load(cnn.checkpoint), format: .keras)
+    let layers = try KerasExport.layers(plan, path: cnn.checkpoint)
+    XCTAssertEqual(
+      layers.map(\.className),
+      [
+        "Normalization", "Conv2D", "LeakyReLU", "AveragePooling2D", "Conv2D", "MaxPooling2D", "Flatten",
+        "Dropout", "Dense", "Dense", "Dense",
+      ])
+    // The first conv's kernel, OIHW [3, 2, 3, 3] in the checkpoint, is HWIO [3, 3, 2, 3] for Keras.
+    XCTAssertEqual(layers[1].variables[0].shape, [3, 3, 2, 3])
+    var kernels: [[Float]] = []
+    for step in plan.steps {
+      if case .conv2d(0, let kernel, _, _, _, _, _) = step { kernels.append(kernel) }
+    }
+    let kernel = try XCTUnwrap(kernels.first)
+    // W[f=2][c=1][i=0][j=1] sits at [i=0][j=1][c=1][f=2] after the transpose.
+    let hwioIndex = ((0 * 3 + 1) * 2 + 1) * 3 + 2  // [i=0][j=1][c=1][f=2] of [3, 3, 2, 3]
+    let oihwIndex = ((2 * 2 + 1) * 3 + 0) * 3 + 1  // [f=2][c=1][i=0][j=1] of [3, 2, 3, 3]
+    XCTAssertEqual(layers[1].variables[0].values[hwioIndex], kernel[oihwIndex])
+    XCTAssertEqual(KerasExport.snakeCase("LeakyReLU"), "leaky_re_lu")
+    XCTAssertEqual(KerasExport.snakeCase("MaxPooling2D"), "max_pooling2d")
+    XCTAssertEqual(KerasExport.snakeCase("Conv2D"), "conv2d")
+
+    let bytes = try KerasExport.encode(plan, path: cnn.checkpoint)
+    // Local file headers of stored (method 0) entries, in Keras's order.
+    XCTAssertEqual(Array(bytes.prefix(4)), [0x50, 0x4b, 0x03, 0x04])
+    let text = String(decoding: bytes, as: UTF8.self)
+    for name in ["metadata.json", "config.json", "model.weights.h5"] {
+      XCTAssertTrue(text.contains(name), name)
+    }
+    XCTAssertEqual(Array(bytes.suffix(22).prefix(4)), [0x50, 0x4b, 0x05, 0x06], "end of central directory")
+    XCTAssertTrue(text.contains(#""negative_slope": 0.01"#))
+    XCTAssertTrue(text.contains(#""data_format": "channels_first""#))
+  }
+
+  func testExportsRefuseWhatTheFormatCannotExpressWithExit2() throws {
+    // A feature spread over less than 1e-7: Keras's Normalization would clamp its scale.
+    let dir = TemporaryDirectory("nnbatch-export")
+    var rows = ["tiny,big,y"]
+    for i in 0..<16 { rows.append("\(1e-9 * Double(i % 4)),\(i),\(i % 2 == 0 ? "a" : "b")") }
+    let data = dir.write("tiny.csv", rows.joined(separator: "\n") + "\n")
+    let config = dir.write(
+      "tiny.json",
+      """
+      {"name": "tiny", "seed": 1,
+       "data": {"source": "csv", "path": "\(data)", "header": true, "targets": "y", "task": "classification",
+                "scale": "standardize"},
+       "model": {"layers": [{"units": 2, "activation": "softmax"}]},
+       "loss": "cross_entropy", "optimizer": {"kind": "sgd", "learning_rate": 0.1},
+       "training": {"epochs": 1, "batch_size": 8}, "checkpoint": {"dir": "tiny", "every_epochs": 1, "keep": 1}}
+      """)
+    let checkpoint = try ExportFixtures.train(config, epochs: 1, in: dir, name: "tiny")
+    let keras = try nnbatch(["export", checkpoint, "--format", "keras", "-o", dir.file("tiny.keras")])
+    XCTAssertEqual(keras.status, 2, keras.stderr)
+    XCTAssertTrue(keras.stderr.contains("layer input_scaling (Normalization), column 0"), keras.stderr)
+    XCTAssertTrue(keras.stderr.contains("the keras format cannot express this model"), keras.stderr)
+    XCTAssertFalse(FileManager.default.fileExists(atPath: dir.file("tiny.keras")))
+    // ONNX multiplies by the factor itself, so the same model exports.
+    let onnx = try nnbatch(["export", checkpoint, "--format", "onnx", "-o", dir.file("tiny.onnx")])
+    XCTAssertEqual(onnx.status, 0, onnx.stderr)
+
+    // A layer kind that no exporter knows is refused by both, naming the layer and the format.
+    let architecture = try Architecture(
+      input: [3], layers: [Dense.Spec(units: 2, activation: .relu), Doubling.Spec()])
+    for format in ExportFormat.allCases {
+      XCTAssertThrowsError(
+        try ExportPlan(
+          architecture: architecture, parameters: [Float](repeating: 0, count: architecture.parameterCount),
+          scaler: .identity, targetScaler: .identity, isClassifier: false, labels: [], name: "m",
+          path: "m.h5",
+          format: format)
+      ) { error in
+        let text = "\(error)"
+        XCTAssertEqual((error as? NNBatchError)?.kind, .usage)
+        XCTAssertTrue(text.contains("layer 1 (doubling)"), text)
+        XCTAssertTrue(text.contains("the \(format.rawValue) export does not know this layer kind"), text)
+      }
+    }
+  }
+
+  func testCommandLineDefaultsOutputBesideCheckpointAndRejectsBadUse() throws {
+    let dir = TemporaryDirectory("nnbatch-export")
+    let checkpoint = try ExportFixtures.train("configs/xor.json", epochs: 10, in: dir, name: "xor")
+    let result = try nnbatch(["export", checkpoint, "--format", "keras"])
+    XCTAssertEqual(result.status, 0, result.stderr)
+    let expected = String(checkpoint.dropLast(3)) + ".keras"
+    XCTAssertEqual(result.stdout, "wrote \(expected)\n")
+    XCTAssertTrue(FileManager.default.fileExists(atPath: expected))
+    XCTAssertEqual(ModelExport.defaultOutput(for: "a/b.c/model.h5", format: .onnx), "a/b.c/model.onnx")
+    XCTAssertEqual(ModelExport.defaultOutput(for: "model", format: .onnx), "model.onnx")
+
+    let badFormat = try nnbatch(["export", checkpoint, "--format", "tflite"])
+    XCTAssertEqual(badFormat.status, 2)
+    XCTAssertTrue(badFormat.stderr.contains("onnx"), badFormat.stderr)
+    let noFormat = try nnbatch(["export", checkpoint])
+    XCTAssertEqual(noFormat.status, 2)
+    let before = try Data(contentsOf: URL(fileURLWithPath: checkpoint))
+    let overwrite = try nnbatch(["export", checkpoint, "--format", "onnx", "-o", checkpoint])
+    XCTAssertEqual(overwrite.status, 2)
+    XCTAssertTrue(overwrite.stderr.contains("other than the checkpoint itself"), overwrite.stderr)
+    XCTAssertEqual(
+      try Data(contentsOf: URL(fileURLWithPath: checkpoint)), before, "the checkpoint is untouched")
+    let missing = try nnbatch(["export", dir.file("nope.h5"), "--format", "onnx"])
+    XCTAssertEqual(missing.status, 2)
+    XCTAssertTrue(missing.stderr.contains("nope.h5"), missing.stderr)
+  }
+}
+
+/// A layer kind the exporters do not know: doubles its input.
+private struct Doubling: Layer {
+  struct Spec: LayerSpec {
+    static let kind = "doubling"
+    var activation: Activation { .linear }
+    var description: String { "doubling" }
+    func build(input: Shape, parameterOffset: Int) throws(LayerShapeError) -> any Layer {
+      Doubling(spec: self, inputShape: input)
+    }
+  }
+
+  let spec: Spec
+  let inputShape: Shape
+  var outputShape: Shape { inputShape }
+  var parameters: [ParameterTensor] { [] }
+  var activation: Activation { .linear }
+  var multiplyAdds: Int { inputShape.elements }
+
+  func initialize(
+    _ parameters: UnsafeMutablePointer<Float>, with initializer: Initializer,
+    using generator: inout SeededGenerator
+  ) {}
+
+  func forward(
+    parameters: UnsafePointer<Float>, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
+    rows: Int, scratch: UnsafeMutablePointer<Float>, context: PassContext
+  ) {
+    for i in 0..<(rows * inputShape.elements) { output[i] = 2 * input[i] }
+  }
+
+  func backward(
+    parameters: UnsafePointer<Float>, input: UnsafePointer<Float>, output: UnsafePointer<Float>,
+    outputGradient: UnsafePointer<Float>, rows: Int, gradient: UnsafeMutablePointer<Float>,
+    inputGradient: UnsafeMutablePointer<Float>?, scratch: UnsafeMutablePointer<Float>, context: PassContext
+  ) {
+    guard let inputGradient else { return }
+    for i in 0..<(rows * inputShape.elements) { inputGradient[i] = 2 * outputGradient[i] }
+  }
+}

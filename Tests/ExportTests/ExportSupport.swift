@@ -1,0 +1,155 @@
+// Shared pieces of the export tests: tiny models trained through the CLI, and the test Python.
+import Foundation
+import TestSupport
+import XCTest
+
+/// A model trained for a test, with raw input rows to predict on.
+struct TrainedModel {
+  /// Case name in messages.
+  var name: String
+  /// The checkpoint file.
+  var checkpoint: String
+  /// A CSV of raw input rows (no header), one flattened sample per row.
+  var inputs: String
+  /// One sample's shape.
+  var shape: [Int]
+}
+
+/// Deterministic pseudo-random numbers for test inputs (a 64-bit LCG; no seeding from the clock).
+struct TestNumbers {
+  private var state: UInt64
+
+  init(seed: UInt64) { state = seed }
+
+  /// A value in [low, high).
+  mutating func next(_ low: Double, _ high: Double) -> Double {
+    state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+    return low + (high - low) * Double(state >> 11) / Double(1 << 53)
+  }
+}
+
+enum ExportFixtures {
+  /// Trains `config` (a path, run from the repository root) in `dir` for `epochs` and returns its newest step checkpoint.
+  static func train(_ config: String, epochs: Int, in dir: TemporaryDirectory, name: String) throws -> String
+  {
+    let folder = dir.file("\(name)-checkpoints")
+    let result = try nnbatch(
+      ["train", "--config", config, "--epochs", String(epochs), "--checkpoint-dir", folder, "--quiet"],
+      in: repositoryRoot)
+    XCTAssertEqual(result.status, 0, "\(name): \(result.stderr)")
+    let steps = try FileManager.default.contentsOfDirectory(atPath: folder)
+      .filter { $0.hasPrefix("step-") && $0.hasSuffix(".h5") }.sorted()
+    guard let last = steps.last else {
+      throw XCTSkip("\(name): training wrote no checkpoint: \(result.stderr)")
+    }
+    return "\(folder)/\(last)"
+  }
+
+  /// The first `rows` rows of a CSV file in the repository, without its header and its last (target) column.
+  static func features(ofRepositoryCSV path: String, rows: Int, in dir: TemporaryDirectory, name: String)
+    throws
+    -> String
+  {
+    let text = try String(contentsOfFile: "\(repositoryRoot)/\(path)", encoding: .utf8)
+    let lines = text.split(whereSeparator: \.isNewline).dropFirst().prefix(rows).map { line in
+      line.split(separator: ",", omittingEmptySubsequences: false).dropLast().joined(separator: ",")
+    }
+    return dir.write("\(name)-inputs.csv", lines.joined(separator: "\n") + "\n")
+  }
+
+  /// `rows` random rows of `columns` values in [low, high).
+  static func randomRows(
+    _ rows: Int, _ columns: Int, low: Double, high: Double, seed: UInt64, in dir: TemporaryDirectory,
+    name: String
+  ) -> String {
+    var numbers = TestNumbers(seed: seed)
+    let lines = (0..<rows).map { _ in
+      (0..<columns).map { _ in String(format: "%.5f", numbers.next(low, high)) }.joined(separator: ",")
+    }
+    return dir.write(name, lines.joined(separator: "\n") + "\n")
+  }
+
+  /// A small CNN on [2, 6, 7] images using every layer kind and every hidden activation,
+  /// with `same` padding that is uneven (0 rows above, 1 below) and a stride of 2.
+  static func cnn(in dir: TemporaryDirectory) throws -> TrainedModel {
+    let config = dir.write(
+      "cnn.json",
+      """
+      {
+        "name": "tiny-cnn", "seed": 5,
+        "data": { "source": "synthetic", "samples": 96, "features": 84, "classes": 3, "seed": 9,
+                  "shape": [2, 6, 7], "scale": "standardize" },
+        "model": {
+          "layers": [
+            { "type": "conv2d", "filters": 3, "kernel": 3, "stride": 2, "padding": "same", "activation": "leaky_relu" },
+            { "type": "avg_pool2d", "size": 2, "stride": 1 },
+            { "type": "conv2d", "filters": 4, "kernel": [2, 1], "padding": "valid", "activation": "tanh", "bias": false },
+            { "type": "max_pool2d", "size": [1, 2] },
+            { "type": "flatten" },
+            { "type": "dropout", "rate": 0.25 },
+            { "units": 5, "activation": "sigmoid" },
+            { "units": 6, "activation": "relu" },
+            { "units": 3, "activation": "softmax" }
+          ],
+          "init": "he_uniform"
+        },
+        "loss": "cross_entropy",
+        "optimizer": { "kind": "adam", "learning_rate": 0.01 },
+        "training": { "epochs": 3, "batch_size": 16 },
+        "checkpoint": { "dir": "cnn", "every_epochs": 3, "keep": 1 }
+      }
+      """)
+    let checkpoint = try train(config, epochs: 3, in: dir, name: "cnn")
+    let inputs = randomRows(30, 84, low: -3, high: 3, seed: 11, in: dir, name: "cnn-inputs.csv")
+    return TrainedModel(name: "cnn", checkpoint: checkpoint, inputs: inputs, shape: [2, 6, 7])
+  }
+
+  /// A binary classifier with one sigmoid output and a leaky_relu hidden layer, on named classes.
+  static func binary(in dir: TemporaryDirectory) throws -> TrainedModel {
+    var numbers = TestNumbers(seed: 3)
+    var rows = ["a,b,kind"]
+    var inputs: [String] = []
+    for _ in 0..<64 {
+      let a = numbers.next(-2, 3)
+      let b = numbers.next(0, 10)
+      let row = String(format: "%.3f,%.3f", a, b)
+      rows.append(row + (2 * a + b > 6 ? ",yes" : ",no"))
+      inputs.append(row)
+    }
+    let data = dir.write("binary.csv", rows.joined(separator: "\n") + "\n")
+    let config = dir.write(
+      "binary.json",
+      """
+      {
+        "name": "binary", "seed": 2,
+        "data": { "source": "csv", "path": "\(data)", "header": true, "targets": "kind",
+                  "task": "classification", "scale": "minmax" },
+        "model": { "layers": [ { "units": 4, "activation": "leaky_relu" }, { "units": 1, "activation": "sigmoid" } ] },
+        "loss": "binary_cross_entropy",
+        "optimizer": { "kind": "adam", "learning_rate": 0.05 },
+        "training": { "epochs": 10, "batch_size": 8 },
+        "checkpoint": { "dir": "binary", "every_epochs": 10, "keep": 1 }
+      }
+      """)
+    let checkpoint = try train(config, epochs: 10, in: dir, name: "binary")
+    let input = dir.write("binary-inputs.csv", inputs.joined(separator: "\n") + "\n")
+    return TrainedModel(name: "binary", checkpoint: checkpoint, inputs: input, shape: [2])
+  }
+
+  /// The test environment's Python (`tools/setup --test`); without it, throws: an error under CI=true, a skip elsewhere.
+  static func python() throws -> String {
+    let path = "\(repositoryRoot)/.venv-test/bin/python3"
+    if FileManager.default.isExecutableFile(atPath: path) { return path }
+    let message = "\(path) is missing: run tools/setup --test"
+    if ProcessInfo.processInfo.environment["CI"] == "true" { throw MissingEnvironment(message: message) }
+    throw XCTSkip(message)
+  }
+}
+
+/// CI must run the interop checks: a missing test environment fails there instead of skipping.
+struct MissingEnvironment: Error, CustomStringConvertible {
+  /// What is missing and how to get it.
+  var message: String
+  /// The message.
+  var description: String { message }
+}
