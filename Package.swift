@@ -18,8 +18,7 @@ let package = Package(
     // MARK: - System libraries (C shims; nothing else includes C headers)
 
     .systemLibrary(
-      name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
-      providers: [.apt(["libopenblas-dev"])]),
+      name: "CDNNL", path: "Sources/CDNNL", providers: [.apt(["libdnnl-dev"])]),
     .systemLibrary(
       name: "CHDF5", path: "Sources/CHDF5", pkgConfig: "hdf5",
       providers: [.apt(["libhdf5-dev"])]),
@@ -30,7 +29,7 @@ let package = Package(
 
     // MARK: - Public modules
 
-    .target(name: "NeuralNet", dependencies: ["CBLAS"]),
+    .target(name: "NeuralNet", dependencies: ["CDNNL"]),
     .target(name: "Parallel", dependencies: ["NeuralNet"]),
     .target(name: "HDF5Store", dependencies: ["CHDF5"]),
     .target(name: "Checkpoints", dependencies: ["NeuralNet", "HDF5Store"]),

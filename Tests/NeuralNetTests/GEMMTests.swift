@@ -1,7 +1,7 @@
 import NeuralNet
 import XCTest
 
-/// CBLAS and the small Swift kernel against the naive Double reference.
+/// oneDNN and the small Swift kernel against the naive Double reference.
 final class GEMMTests: XCTestCase {
   private func random(_ count: Int, _ generator: inout SeededGenerator) -> [Float] {
     (0..<count).map { _ in generator.nextFloat() * 2 - 1 }
@@ -50,13 +50,13 @@ final class GEMMTests: XCTestCase {
     }
   }
 
-  func testBLASMatchesReferenceOnOddShapes() {
+  func testOneDNNMatchesReferenceOnOddShapes() {
     check(
       {
-        blasOnlyGEMM(
+        libraryOnlyGEMM(
           $0, $1, m: $2, n: $3, k: $4, alpha: $5, a: $6, lda: $7, b: $8, ldb: $9, beta: $10, c: $11, ldc: $12)
       },
-      name: "blas", shapes: [(1, 1, 1), (3, 5, 7), (17, 13, 1), (33, 65, 129), (128, 10, 255), (2, 300, 3)])
+      name: "oneDNN", shapes: [(1, 1, 1), (3, 5, 7), (17, 13, 1), (33, 65, 129), (128, 10, 255), (2, 300, 3)])
   }
 
   func testSmallKernelMatchesReference() {
@@ -81,15 +81,40 @@ final class GEMMTests: XCTestCase {
     // [1 2; 3 4] · [5 6; 7 8] = [19 22; 43 50]
     let a: [Float] = [1, 2, 3, 4]
     let b: [Float] = [5, 6, 7, 8]
-    for kernel in [blasOnlyGEMM, swiftOnlyGEMM] {
+    for kernel in [libraryOnlyGEMM, swiftOnlyGEMM] {
       var c = [Float](repeating: -1, count: 4)
       kernel(.none, .none, 2, 2, 2, 1, a, 2, b, 2, 0, &c, 2)
       XCTAssertEqual(c, [19, 22, 43, 50])
     }
   }
 
-  func testBLASIsSingleThreadedAfterUseSingleThread() {
-    BLASThreads.useSingleThread()
-    XCTAssertEqual(BLASThreads.current, 1)
+  /// oneDNN runs on OpenMP: after a product, the calling thread's OpenMP team is one thread.
+  func testLibraryProductsLeaveOneOpenMPThread() {
+    let a = [Float](repeating: 1, count: 64 * 64)
+    var c = [Float](repeating: 0, count: 64 * 64)
+    libraryOnlyGEMM(
+      .none, .none, m: 64, n: 64, k: 64, alpha: 1, a: a, lda: 64, b: a, ldb: 64, beta: 0, c: &c, ldc: 64)
+    XCTAssertEqual(c[0], 64)
+    XCTAssertEqual(KernelLibrary.openMPThreads, 1)
+  }
+
+  /// A worker's kernels create one primitive per shape and reuse it on later calls.
+  func testKernelsReusePrimitivesAcrossCalls() {
+    let kernels = MatmulKernels()
+    let a = [Float](repeating: 0.5, count: 32 * 48)
+    var c = [Float](repeating: 0, count: 32 * 32)
+    for _ in 0..<3 {
+      gemm(
+        .none, .transposed, m: 32, n: 32, k: 48, alpha: 1, a: a, lda: 48, b: a, ldb: 48, beta: 0, c: &c,
+        ldc: 32,
+        kernels: kernels)
+    }
+    XCTAssertEqual(kernels.primitiveCount, 1)
+    gemm(
+      .none, .transposed, m: 16, n: 32, k: 48, alpha: 1, a: a, lda: 48, b: a, ldb: 48, beta: 0, c: &c,
+      ldc: 32,
+      kernels: kernels)
+    XCTAssertEqual(kernels.primitiveCount, 2)
+    XCTAssertEqual(c[0], 12)
   }
 }

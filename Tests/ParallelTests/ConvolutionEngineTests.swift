@@ -4,10 +4,6 @@ import XCTest
 
 /// A small CNN with dropout through the engine: the determinism contract and masks keyed by epoch position.
 final class ConvolutionEngineTests: XCTestCase {
-  override func setUp() {
-    BLASThreads.useSingleThread()
-  }
-
   /// 1×16×16 images in 3 classes.
   private func images(samples: Int = 192, seed: UInt64 = 13) -> Dataset {
     var g = SeededGenerator(seed: seed)

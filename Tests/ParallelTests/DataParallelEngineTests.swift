@@ -4,10 +4,6 @@ import XCTest
 
 /// The shard plan, the reducer and the determinism contract (DESIGN.md §4).
 final class DataParallelEngineTests: XCTestCase {
-  override func setUp() {
-    BLASThreads.useSingleThread()
-  }
-
   /// A classification problem big enough that steps take the parallel path.
   private func problem(samples: Int = 600, features: Int = 64, classes: Int = 5, seed: UInt64 = 11) -> Dataset
   {

@@ -11,7 +11,6 @@ public enum Evaluate {
   public static func run(
     checkpoint path: String, dataConfig: String?, format: String? = nil, threads: Int
   ) throws(NNBatchError) -> String {
-    BLASThreads.useSingleThread()
     let model = try SavedModel.load(path)
     let (dataset, config, source) = try samples(
       config: model.config, data: dataConfig, format: format, labels: model.checkpoint.data.labels)

@@ -58,6 +58,8 @@ public struct Config: Sendable {
   public var shuffle: Bool
   /// Drop the last batch of an epoch when it is short.
   public var dropLast: Bool
+  /// Element type of the training products (`training.precision`): f32, or bf16 mixed precision.
+  public var precision: Precision = .f32
   /// Early stopping, if configured.
   public var earlyStopping: EarlyStopping?
   /// Checkpoint folder.
@@ -246,6 +248,7 @@ extension Config {
     var shardSize: Int?
     var shuffle = true
     var dropLast = false
+    var precision = Precision.f32
     var earlyStopping: EarlyStopping?
     if let t = root.object("training") {
       epochs = t.int("epochs", min: 0, max: Config.maximumEpochs) ?? epochs
@@ -256,6 +259,7 @@ extension Config {
       }
       shuffle = t.bool("shuffle") ?? shuffle
       dropLast = t.bool("drop_last") ?? dropLast
+      precision = t.choice("precision", Precision.self, what: "precision") ?? precision
       if let e = t.object("early_stopping") {
         let monitors = Config.monitors
         var monitor = e.string("monitor") ?? "val_loss"
@@ -349,7 +353,7 @@ extension Config {
         "keep_best watches \(bestMonitor), which needs validation data (data.validation_split or data.validation); or set checkpoint.monitor to train_loss"
       )
     }
-    return Config(
+    var config = Config(
       file: file, text: text, name: name, seed: seed, data: dataConfig, validation: validation,
       validationSplit: validationSplit, scaling: scaling, targetScaling: targetScaling, layers: layers,
       layerPaths: layerPaths, dataShape: dataShape, initializer: initializer,
@@ -358,5 +362,7 @@ extension Config {
       dropLast: dropLast, earlyStopping: earlyStopping, checkpointDir: checkpointDir,
       checkpointEverySteps: everySteps, checkpointEveryEpochs: everyEpochs, keep: keep,
       keepBest: keepBest, bestMonitor: bestMonitor)
+    config.precision = precision
+    return config
   }
 }

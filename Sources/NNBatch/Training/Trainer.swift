@@ -50,7 +50,6 @@ public final class Trainer {
 
   /// Sets up a run: reads config and data, builds the network, restores a checkpoint if asked.
   public init(options: TrainOptions, signals: StopSignals?) throws(NNBatchError) {
-    BLASThreads.useSingleThread()
     var config = try Config.load(path: options.configPath)
     if let epochs = options.epochs { config.epochs = epochs }
     if let dir = options.checkpointDir { config.checkpointDir = dir }
@@ -96,7 +95,7 @@ public final class Trainer {
     self.config = config
     engine = DataParallelEngine(
       network: network, plan: ShardPlan(batchSize: config.batchSize, shardSize: config.shardSize),
-      threads: options.threads, targetColumns: data.train.targetColumns)
+      threads: options.threads, targetColumns: data.train.targetColumns, precision: config.precision)
     parameters = FloatBuffer(count: architecture.parameterCount)
     optimizer = OptimizerState(settings: config.optimizer, parameterCount: architecture.parameterCount)
     store = CheckpointStore(directory: config.checkpointDir)
