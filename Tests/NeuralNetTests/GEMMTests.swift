@@ -118,3 +118,59 @@ final class GEMMTests: XCTestCase {
     XCTAssertEqual(c[0], 12)
   }
 }
+
+/// The bf16 conversion and the mixed-precision products.
+final class BFloat16Tests: XCTestCase {
+  func testConversionRoundsToNearestEvenAndKeepsNaN() {
+    XCTAssertEqual(BFloat16.bits(1), 0x3F80)
+    XCTAssertEqual(BFloat16.bits(-2), 0xC000)
+    // 1 + 2⁻⁸ is halfway between bf16 1 and 1 + 2⁻⁷: ties go to the even one (1).
+    XCTAssertEqual(BFloat16.bits(1 + 0x1p-8), 0x3F80)
+    // 1 + 3·2⁻⁸ is halfway between 1 + 2⁻⁷ and 1 + 2⁻⁶: the even one is 1 + 2⁻⁶.
+    XCTAssertEqual(BFloat16.bits(1 + 3 * 0x1p-8), 0x3F82)
+    XCTAssertEqual(BFloat16.bits(1 + 0x1p-8 + 0x1p-20), 0x3F81)
+    XCTAssertTrue(BFloat16.value(BFloat16.bits(.nan)).isNaN)
+    XCTAssertEqual(BFloat16.value(BFloat16.bits(.infinity)), .infinity)
+    // The vector path gives the scalar path's bits, NaNs and infinities included.
+    var generator = SeededGenerator(seed: 3)
+    var values = (0..<67).map { _ in (generator.nextFloat() - 0.5) * 1000 }
+    values[5] = .nan
+    values[20] = -.infinity
+    values[33] = Float(bitPattern: 0x7F80_0001)  // a signalling NaN
+    var converted = [UInt16](repeating: 0, count: values.count)
+    BFloat16.convert(values, count: values.count, into: &converted)
+    for (value, bits) in zip(values, converted) {
+      if value.isNaN {
+        XCTAssertTrue(BFloat16.value(bits).isNaN)
+      } else {
+        XCTAssertEqual(bits, BFloat16.bits(value), "\(value)")
+      }
+    }
+  }
+
+  /// A bf16 product equals the reference product of the bf16-rounded operands (f32 accumulation).
+  func testBF16ProductMatchesTheReferenceOnRoundedOperands() {
+    var generator = SeededGenerator(seed: 9)
+    let (m, n, k) = (33, 40, 70)
+    for (ta, tb) in [(Transpose.none, Transpose.none), (.transposed, .none), (.none, .transposed)] {
+      let a = (0..<(m * k)).map { _ in generator.nextFloat() * 2 - 1 }
+      let b = (0..<(k * n)).map { _ in generator.nextFloat() * 2 - 1 }
+      var a16 = [UInt16](repeating: 0, count: a.count)
+      var b16 = [UInt16](repeating: 0, count: b.count)
+      BFloat16.convert(a, count: a.count, into: &a16)
+      BFloat16.convert(b, count: b.count, into: &b16)
+      let lda = ta == .none ? k : m
+      let ldb = tb == .none ? n : k
+      var expected = [Float](repeating: 0, count: m * n)
+      referenceGEMM(
+        ta, tb, m: m, n: n, k: k, alpha: 1, a: a16.map(BFloat16.value), lda: lda, b: b16.map(BFloat16.value),
+        ldb: ldb, beta: 0, c: &expected, ldc: n)
+      var actual = [Float](repeating: 0, count: m * n)
+      MatmulKernels().bf16GEMM(
+        ta, tb, m: m, n: n, k: k, a: a16, lda: lda, b: b16, ldb: ldb, beta: 0, c: &actual, ldc: n)
+      for i in 0..<(m * n) {
+        XCTAssertEqual(actual[i], expected[i], accuracy: 1e-4, "\(ta) \(tb) at \(i)")
+      }
+    }
+  }
+}

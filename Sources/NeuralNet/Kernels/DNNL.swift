@@ -257,6 +257,28 @@ public enum KernelLibrary {
     return isa == dnnl_cpu_isa_avx512_core_bf16 || isa == dnnl_cpu_isa_avx512_core_amx
   }
 
+  /// Whether this oneDNN has a bf16 matmul on this CPU (oneDNN 2.6 needs AVX-512 for one).
+  ///
+  /// Probed once by creating a small bf16 primitive.
+  public static var hasBF16Matmul: Bool { BF16Probe.result }
+
   /// The OpenMP thread count the calling thread would give a oneDNN call.
   package static var openMPThreads: Int { Int(omp_get_max_threads()) }
+}
+
+/// The once-per-process answer to "can oneDNN multiply bf16 here?".
+private enum BF16Probe {
+  static let result: Bool = {
+    let key = MatmulKey(
+      transA: .none, transB: .none, m: 16, n: 16, k: 16, lda: 16, ldb: 16, ldc: 16, alpha: 1, beta: 0,
+      input: .bf16)
+    do throws(DNNLFailure) {
+      _ = try DNNLMatmul(key)
+      return true
+    } catch {
+      // dnnl_unimplemented: no bf16 kernel for this CPU; anything else is a real failure.
+      if error.status == dnnl_unimplemented { return false }
+      fatalError("\(error)")
+    }
+  }()
 }

@@ -84,10 +84,40 @@ public final class MatmulKernels: @unchecked Sendable {
     beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
   ) {
     if m == 0 || n == 0 { return }
+    guard KernelLibrary.hasBF16Matmul else {
+      // No bf16 matmul in this oneDNN on this CPU (it needs AVX-512): widen
+      // the bf16 operands back to f32, where each product of two bf16 values
+      // is exact, and accumulate in f32 as the native kernel does. Slower
+      // than f32 (the trainer says so), with bf16's rounding of the operands.
+      let (aRows, aColumns) = transA == .none ? (m, k) : (k, m)
+      let (bRows, bColumns) = transB == .none ? (k, n) : (n, k)
+      let a32 = widenedBF16(a, rows: aRows, columns: aColumns, ld: lda, slot: -3)
+      let b32 = widenedBF16(b, rows: bRows, columns: bColumns, ld: ldb, slot: -4)
+      let key = MatmulKey(
+        transA: transA, transB: transB, m: m, n: n, k: k, lda: aColumns, ldb: bColumns, ldc: ldc, alpha: 1,
+        beta: beta, input: .f32)
+      run(key, a: a32, b: b32, c: c)
+      return
+    }
     let key = MatmulKey(
       transA: transA, transB: transB, m: m, n: n, k: k, lda: lda, ldb: ldb, ldc: ldc, alpha: 1, beta: beta,
       input: .bf16)
     run(key, a: a, b: b, c: c)
+  }
+
+  /// bf16 storage (`rows` rows of `columns` at stride `ld`) widened to f32 in scratch `slot`, packed.
+  private func widenedBF16(
+    _ x: UnsafePointer<UInt16>, rows: Int, columns: Int, ld: Int, slot: Int
+  ) -> UnsafePointer<Float> {
+    // Two bf16 slots hold one f32 each.
+    let wide = UnsafeMutableRawPointer(bf16Buffer(slot: slot, count: 2 * rows * columns))
+      .assumingMemoryBound(to: Float.self)
+    for r in 0..<rows {
+      let source = x + r * ld
+      let target = wide + r * columns
+      for j in 0..<columns { target[j] = BFloat16.value(source[j]) }
+    }
+    return UnsafePointer(wide)
   }
 
   /// Converts op(X)'s storage (`rows` rows of `columns` at stride `ld`) into the bf16 buffer `slot`, packed.
