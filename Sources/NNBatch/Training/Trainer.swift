@@ -101,6 +101,11 @@ public final class Trainer {
     store = CheckpointStore(directory: config.checkpointDir)
     reporter = ProgressReporter(
       format: options.logFormat, quiet: options.quiet, epochs: config.epochs, logEvery: options.logEvery)
+    if config.precision == .bf16 && !KernelLibrary.hasNativeBF16 {
+      reporter.note(
+        "this CPU has no avx512_bf16 or AMX (oneDNN uses \(KernelLibrary.cpuFeatures)): bf16 products run emulated, slower than f32"
+      )
+    }
     generator = SeededGenerator(seed: config.seed)
     config.initializer.initialize(parameters, for: architecture, using: &generator)
     epochGenerator = generator
