@@ -73,6 +73,8 @@ func libraryGEMM(
       kernels.run(key, a: a16, b: b16, c: c)
     }
   } else {
+    var (b, ldb) = (b, ldb)
+    if transB == .none { (b, ldb) = kernels.paddedB(b, k: k, n: n, ldb: ldb) }
     let key = MatmulKey(
       transA: transA, transB: transB, m: m, n: n, k: k, lda: lda, ldb: ldb, ldc: ldc, alpha: alpha,
       beta: beta, input: .f32)

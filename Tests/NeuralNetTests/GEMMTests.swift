@@ -56,7 +56,8 @@ final class GEMMTests: XCTestCase {
         libraryOnlyGEMM(
           $0, $1, m: $2, n: $3, k: $4, alpha: $5, a: $6, lda: $7, b: $8, ldb: $9, beta: $10, c: $11, ldc: $12)
       },
-      name: "oneDNN", shapes: [(1, 1, 1), (3, 5, 7), (17, 13, 1), (33, 65, 129), (128, 10, 255), (2, 300, 3)])
+      name: "oneDNN",
+      shapes: [(1, 1, 1), (3, 5, 7), (17, 13, 1), (33, 65, 129), (128, 10, 255), (2, 300, 3), (9, 256, 17)])
   }
 
   func testSmallKernelMatchesReference() {

@@ -262,6 +262,13 @@ public enum KernelLibrary {
   /// Probed once by creating a small bf16 primitive.
   public static var hasBF16Matmul: Bool { BF16Probe.result }
 
+  /// Whether oneDNN's f32 kernels here are the AVX2 (or older) sgemm, slowed by rows 1 KiB apart.
+  static let aliasesWideRows: Bool = {
+    let isa = dnnl_get_effective_cpu_isa()
+    return isa == dnnl_cpu_isa_avx2 || isa == dnnl_cpu_isa_avx2_vnni || isa == dnnl_cpu_isa_avx
+      || isa == dnnl_cpu_isa_sse41
+  }()
+
   /// The OpenMP thread count the calling thread would give a oneDNN call.
   package static var openMPThreads: Int { Int(omp_get_max_threads()) }
 }

@@ -75,6 +75,26 @@ public final class MatmulKernels: @unchecked Sendable {
     return buffer.pointer
   }
 
+  /// An f32 scratch buffer of at least `count` elements for `slot` (shares the slots of `bf16Buffer`).
+  package func floatBuffer(slot: Int, count: Int) -> UnsafeMutablePointer<Float> {
+    UnsafeMutableRawPointer(bf16Buffer(slot: slot, count: 2 * count)).assumingMemoryBound(to: Float.self)
+  }
+
+  /// B [k, n] (row stride `ldb`) as the f32 products should read it: in place, or a copy with padded rows.
+  ///
+  /// oneDNN 2.6's AVX2 sgemm (`gemm:jit`) runs 4–5× slower when B's rows are
+  /// a multiple of 1 KiB apart (cache-set aliasing; measured 14–18 GFLOP/s
+  /// for 128 × 1024 × 784 against 80 with rows 1040 floats apart). There,
+  /// a copy with 16 more floats per row costs about a tenth of the product.
+  /// AVX-512 kernels (brgemm) pack B themselves and read it in place.
+  func paddedB(_ b: UnsafePointer<Float>, k: Int, n: Int, ldb: Int) -> (UnsafePointer<Float>, Int) {
+    guard KernelLibrary.aliasesWideRows, ldb % 256 == 0 else { return (b, ldb) }
+    let padded = ldb + 16
+    let copy = floatBuffer(slot: -5, count: k * padded)
+    for r in 0..<k { (copy + r * padded).update(from: b + r * ldb, count: n) }
+    return (UnsafePointer(copy), padded)
+  }
+
   /// C[M, N] = op(A) · op(B) + beta · C from bf16 operands (f32 accumulation and output).
   ///
   /// `lda`/`ldb` are row strides of A's and B's storage, as for `gemm`.
@@ -91,10 +111,13 @@ public final class MatmulKernels: @unchecked Sendable {
       // than f32 (the trainer says so), with bf16's rounding of the operands.
       let (aRows, aColumns) = transA == .none ? (m, k) : (k, m)
       let (bRows, bColumns) = transB == .none ? (k, n) : (n, k)
-      let a32 = widenedBF16(a, rows: aRows, columns: aColumns, ld: lda, slot: -3)
-      let b32 = widenedBF16(b, rows: bRows, columns: bColumns, ld: ldb, slot: -4)
+      let a32 = widenedBF16(a, rows: aRows, columns: aColumns, ld: lda, stride: aColumns, slot: -3)
+      // Padded rows for B where the AVX2 sgemm needs them (see `paddedB`).
+      let bStride =
+        transB == .none && KernelLibrary.aliasesWideRows && bColumns % 256 == 0 ? bColumns + 16 : bColumns
+      let b32 = widenedBF16(b, rows: bRows, columns: bColumns, ld: ldb, stride: bStride, slot: -4)
       let key = MatmulKey(
-        transA: transA, transB: transB, m: m, n: n, k: k, lda: aColumns, ldb: bColumns, ldc: ldc, alpha: 1,
+        transA: transA, transB: transB, m: m, n: n, k: k, lda: aColumns, ldb: bStride, ldc: ldc, alpha: 1,
         beta: beta, input: .f32)
       run(key, a: a32, b: b32, c: c)
       return
@@ -105,16 +128,14 @@ public final class MatmulKernels: @unchecked Sendable {
     run(key, a: a, b: b, c: c)
   }
 
-  /// bf16 storage (`rows` rows of `columns` at stride `ld`) widened to f32 in scratch `slot`, packed.
+  /// bf16 storage (`rows` rows of `columns` at stride `ld`) widened to f32 in scratch `slot`, rows `stride` apart.
   private func widenedBF16(
-    _ x: UnsafePointer<UInt16>, rows: Int, columns: Int, ld: Int, slot: Int
+    _ x: UnsafePointer<UInt16>, rows: Int, columns: Int, ld: Int, stride: Int, slot: Int
   ) -> UnsafePointer<Float> {
-    // Two bf16 slots hold one f32 each.
-    let wide = UnsafeMutableRawPointer(bf16Buffer(slot: slot, count: 2 * rows * columns))
-      .assumingMemoryBound(to: Float.self)
+    let wide = floatBuffer(slot: slot, count: rows * stride)
     for r in 0..<rows {
       let source = x + r * ld
-      let target = wide + r * columns
+      let target = wide + r * stride
       for j in 0..<columns { target[j] = BFloat16.value(source[j]) }
     }
     return UnsafePointer(wide)
