@@ -30,6 +30,15 @@ private func check(_ status: dnnl_status_t, _ function: String, _ purpose: @auto
   }
 }
 
+/// Checks the status of a `*_destroy` call, which cannot throw from `deinit` or `defer`.
+///
+/// A failure there means a handle was already freed or never valid: a bug in
+/// this file, so it stops debug builds and is ignored (nothing to recover) in release.
+@inline(__always)
+private func released(_ status: dnnl_status_t, _ function: StaticString) {
+  assert(status == dnnl_success, "oneDNN \(function) failed with status \(status.rawValue)")
+}
+
 /// Element type of a matmul's A and B operands (C is always f32).
 enum MatmulInput: Hashable {
   /// 32-bit floats.
@@ -96,7 +105,7 @@ final class DNNLStream {
     handle = stream
   }
 
-  deinit { dnnl_stream_destroy(handle) }
+  deinit { released(dnnl_stream_destroy(handle), "dnnl_stream_destroy") }
 }
 
 /// One matmul primitive and the three memory objects it runs on (their data pointers set per call).
@@ -134,7 +143,7 @@ final class DNNLMatmul {
 
     var attributes: dnnl_primitive_attr_t?
     try check(dnnl_primitive_attr_create(&attributes), "dnnl_primitive_attr_create", what)
-    defer { dnnl_primitive_attr_destroy(attributes) }
+    defer { released(dnnl_primitive_attr_destroy(attributes), "dnnl_primitive_attr_destroy") }
     if key.alpha != 1 {
       var alpha = key.alpha
       try check(
@@ -146,7 +155,7 @@ final class DNNLMatmul {
       // C = alpha · op(A) · op(B) + beta · C: oneDNN's `sum` post-op reads the old C.
       var postOps: dnnl_post_ops_t?
       try check(dnnl_post_ops_create(&postOps), "dnnl_post_ops_create", what)
-      defer { dnnl_post_ops_destroy(postOps) }
+      defer { released(dnnl_post_ops_destroy(postOps), "dnnl_post_ops_destroy") }
       try check(dnnl_post_ops_append_sum(postOps, key.beta), "dnnl_post_ops_append_sum", what)
       try check(
         dnnl_primitive_attr_set_post_ops(attributes, postOps), "dnnl_primitive_attr_set_post_ops", what)
@@ -158,7 +167,7 @@ final class DNNLMatmul {
         dnnl_primitive_desc_create(&descriptorPD, UnsafeRawPointer(pointer), attributes, engine, nil),
         "dnnl_primitive_desc_create", what)
     }
-    defer { dnnl_primitive_desc_destroy(descriptorPD) }
+    defer { released(dnnl_primitive_desc_destroy(descriptorPD), "dnnl_primitive_desc_destroy") }
     var name: UnsafePointer<CChar>?
     try check(
       dnnl_primitive_desc_query(descriptorPD, dnnl_query_impl_info_str, 0, &name),
@@ -179,8 +188,8 @@ final class DNNLMatmul {
       var memory: dnnl_memory_t?
       let status = dnnl_memory_create(&memory, &copy, engine, nil)
       guard status == dnnl_success, let memory else {
-        for earlier in made { dnnl_memory_destroy(earlier) }
-        dnnl_primitive_destroy(created)
+        for earlier in made { released(dnnl_memory_destroy(earlier), "dnnl_memory_destroy") }
+        released(dnnl_primitive_destroy(created), "dnnl_primitive_destroy")
         throw DNNLFailure(function: "dnnl_memory_create", status: status, purpose: what)
       }
       made.append(memory)
@@ -194,8 +203,8 @@ final class DNNLMatmul {
   }
 
   deinit {
-    for memory in memories { dnnl_memory_destroy(memory) }
-    dnnl_primitive_destroy(primitive)
+    for memory in memories { released(dnnl_memory_destroy(memory), "dnnl_memory_destroy") }
+    released(dnnl_primitive_destroy(primitive), "dnnl_primitive_destroy")
   }
 
   /// Runs the product on `a`, `b` (f32 or bf16 as the key says) into `c` (f32), on one OpenMP thread.
