@@ -1,3 +1,4 @@
+import Dispatch
 import NeuralNet
 import XCTest
 
@@ -97,6 +98,20 @@ final class GEMMTests: XCTestCase {
       .none, .none, m: 64, n: 64, k: 64, alpha: 1, a: a, lda: 64, b: a, ldb: 64, beta: 0, c: &c, ldc: 64)
     XCTAssertEqual(c[0], 64)
     XCTAssertEqual(KernelLibrary.openMPThreads, 1)
+  }
+
+  /// Dispatch's worker threads start with libgomp's default team (all cores); each is at one after its first product.
+  func testEveryWorkerThreadRunsItsProductsOnOneOpenMPThread() {
+    let teams = FloatBuffer(count: 4)  // each worker writes its own element
+    let a = [Float](repeating: 1, count: 48 * 48)
+    DispatchQueue.concurrentPerform(iterations: 4) { worker in
+      var c = [Float](repeating: 0, count: 48 * 48)
+      gemm(
+        .none, .none, m: 48, n: 48, k: 48, alpha: 1, a: a, lda: 48, b: a, ldb: 48, beta: 0, c: &c, ldc: 48,
+        kernels: MatmulKernels())
+      teams[worker] = c[0] == 48 ? Float(KernelLibrary.openMPThreads) : -1
+    }
+    XCTAssertEqual(teams.array, [1, 1, 1, 1])
   }
 
   /// A worker's kernels create one primitive per shape and reuse it on later calls.
