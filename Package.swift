@@ -25,8 +25,7 @@ let package = Package(
     // MARK: - System libraries (C shims; nothing else includes C headers)
 
     .systemLibrary(
-      name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
-      providers: [.apt(["libopenblas-dev"])]),
+      name: "CDNNL", path: "Sources/CDNNL", providers: [.apt(["libdnnl-dev"])]),
     .systemLibrary(
       name: "CHDF5", path: "Sources/CHDF5", pkgConfig: "hdf5",
       providers: [.apt(["libhdf5-dev"])]),
@@ -40,7 +39,7 @@ let package = Package(
 
     // MARK: - Public modules
 
-    .target(name: "NeuralNet", dependencies: ["CBLAS"]),
+    .target(name: "NeuralNet", dependencies: ["CDNNL"]),
     .target(name: "Parallel", dependencies: ["NeuralNet"]),
     .target(name: "HDF5Store", dependencies: ["CHDF5"]),
     // The MPI engine: linked only by the executable, never by the library products.

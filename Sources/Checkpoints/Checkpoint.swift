@@ -39,6 +39,8 @@ public struct Checkpoint: Sendable, Equatable {
   public var epochHistory: EpochHistory
   /// Task, labels and scalings of the training data.
   public var data: DataFacts
+  /// The kernels that computed the run's products (nil in files written before it was recorded).
+  public var kernels: KernelProvenance?
 
   /// A checkpoint; every field is given.
   public init(

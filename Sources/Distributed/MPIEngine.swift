@@ -71,13 +71,27 @@ public final class MPIEngine: TrainingEngine, @unchecked Sendable {
   private let lossOffsets: UnsafeMutablePointer<Int32>
   /// The reduced gradient of this rank's range after reduce.
   private var reducedRange: UnsafeMutablePointer<Float>
+  /// Training precision; in bf16 the products read `mirror`, a bf16 copy of the parameters.
+  public let precision: Precision
+  /// bf16 copy of all parameters (bf16 only), converted at the start of every compute:
+  /// the all-gather writes the parameters outside `apply`, so no range could stay current.
+  private let mirror: UnsafeMutablePointer<UInt16>?
 
   /// Sets up this rank's buffers; the group must have no more ranks than a full batch has shards.
   public init(
     network: Network, plan: ShardPlan, threads: Int, targetColumns: Int, optimizer: OptimizerSettings,
-    world: MPIWorld, stopCode: @escaping @Sendable () -> Int32?
+    precision: Precision = .f32, world: MPIWorld, stopCode: @escaping @Sendable () -> Int32?
   ) {
     precondition(world.size <= plan.maxShards, "more ranks than shards per batch")
+    self.precision = precision
+    if precision == .bf16 {
+      let mirror = UnsafeMutablePointer<UInt16>.allocate(
+        capacity: max(network.architecture.parameterCount, 1))
+      mirror.initialize(repeating: 0, count: max(network.architecture.parameterCount, 1))
+      self.mirror = mirror
+    } else {
+      mirror = nil
+    }
     self.network = network
     self.plan = plan
     self.world = world
@@ -133,6 +147,7 @@ public final class MPIEngine: TrainingEngine, @unchecked Sendable {
   }
 
   deinit {
+    mirror?.deallocate()
     localLosses.deallocate()
     shardBases.deallocate()
     requests.deallocate()
@@ -179,6 +194,10 @@ public final class MPIEngine: TrainingEngine, @unchecked Sendable {
       ? 0
       : plan.rows(ofShard: mine.upperBound - 1, inBatchOf: rows).upperBound
         - plan.rows(ofShard: mine.lowerBound, inBatchOf: rows).lowerBound
+    if let mirror {
+      BFloat16.convert(parameters.pointer, count: parameters.count, into: mirror)
+    }
+    for workspace in workspaces { workspace.kernels.bf16Parameters = mirror.map { UnsafePointer($0) } }
     workers.run(workers: isParallel(rows: localRows) ? min(localCount, workspaces.count) : 1) {
       worker, workerCount in
       var k = worker
@@ -402,6 +421,8 @@ public final class MPIEngine: TrainingEngine, @unchecked Sendable {
   public func evaluate(parameters: FloatBuffer, data: Dataset, targetScale: AffineScaler?) -> MetricSums {
     var total = MetricSums()
     let outputs = network.architecture.outputs
+    // Evaluation computes in f32 from the master weights, whatever the training precision.
+    for workspace in workspaces { workspace.kernels.bf16Parameters = nil }
     var start = 0
     while start < data.count {
       let rows = min(plan.batchSize, data.count - start)

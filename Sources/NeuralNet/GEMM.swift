@@ -7,8 +7,10 @@
 // `gemm` picks a kernel from the shapes alone (never from the thread count
 // or the data), so the same shapes always run the same arithmetic: tiny
 // products, like the tutorial's 4 × 3 · 3 × 4, run the Swift kernel because
-// a BLAS call costs more than the arithmetic; everything else goes to
-// OpenBLAS (`GEMM+BLAS.swift`).
+// a library call costs more than the arithmetic; everything else goes to a
+// oneDNN matmul primitive kept by the worker's `MatmulKernels`
+// (`Kernels/`), in f32, or from bf16 copies of both operands while the
+// worker runs a mixed-precision training pass.
 
 /// Whether an operand of a matrix product is used as stored or transposed.
 public enum Transpose: Sendable {
@@ -22,12 +24,16 @@ public enum Transpose: Sendable {
 let smallProductLimit = 4096
 
 /// C = alpha · op(A) · op(B) + beta · C, through the fastest kernel for the shapes.
+///
+/// `kernels` is the calling worker's cache of primitives; without one, a
+/// primitive is made for this call alone (setup code and tests, never steps).
 @inline(__always)
 public func gemm(
   _ transA: Transpose, _ transB: Transpose, m: Int, n: Int, k: Int,
   alpha: Float, a: UnsafePointer<Float>, lda: Int,
   b: UnsafePointer<Float>, ldb: Int,
-  beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
+  beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int,
+  kernels: MatmulKernels? = nil
 ) {
   if m == 0 || n == 0 { return }
   if m * n * k <= smallProductLimit {
@@ -35,10 +41,70 @@ public func gemm(
       transA, transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b,
       ldb: ldb, beta: beta, c: c, ldc: ldc)
   } else {
-    blasGEMM(
+    libraryGEMM(
       transA, transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b,
-      ldb: ldb, beta: beta, c: c, ldc: ldc)
+      ldb: ldb, beta: beta, c: c, ldc: ldc, kernels: kernels ?? MatmulKernels())
   }
+}
+
+/// The oneDNN path of `gemm`: f32 operands, or bf16 copies of them in a mixed-precision pass.
+@usableFromInline
+func libraryGEMM(
+  _ transA: Transpose, _ transB: Transpose, m: Int, n: Int, k: Int,
+  alpha: Float, a: UnsafePointer<Float>, lda: Int,
+  b: UnsafePointer<Float>, ldb: Int,
+  beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, kernels: MatmulKernels
+) {
+  if kernels.isMixedPrecision {
+    // Storage of op(A): [M, K], or [K, M] when transposed; likewise B.
+    let (aRows, aColumns) = transA == .none ? (m, k) : (k, m)
+    let (bRows, bColumns) = transB == .none ? (k, n) : (n, k)
+    let a16 = kernels.packBF16(a, rows: aRows, columns: aColumns, ld: lda, slot: -1)
+    let b16 = kernels.packBF16(b, rows: bRows, columns: bColumns, ld: ldb, slot: -2)
+    if alpha == 1 {
+      kernels.bf16GEMM(
+        transA, transB, m: m, n: n, k: k, a: a16, lda: aColumns, b: b16, ldb: bColumns, beta: beta, c: c,
+        ldc: ldc)
+    } else {
+      // Layers only use alpha 1; other alphas (tests) scale afterwards through beta's pass.
+      let key = MatmulKey(
+        transA: transA, transB: transB, m: m, n: n, k: k, lda: aColumns, ldb: bColumns, ldc: ldc,
+        alpha: alpha, beta: beta, input: .bf16)
+      kernels.run(key, a: a16, b: b16, c: c)
+    }
+  } else {
+    var (b, ldb) = (b, ldb)
+    if transB == .none { (b, ldb) = kernels.paddedB(b, k: k, n: n, ldb: ldb) }
+    let key = MatmulKey(
+      transA: transA, transB: transB, m: m, n: n, k: k, lda: lda, ldb: ldb, ldc: ldc, alpha: alpha,
+      beta: beta, input: .f32)
+    kernels.run(key, a: a, b: b, c: c)
+  }
+}
+
+/// Runs the oneDNN f32 path directly, bypassing the small-product kernel (for tests).
+package func libraryOnlyGEMM(
+  _ transA: Transpose, _ transB: Transpose, m: Int, n: Int, k: Int,
+  alpha: Float, a: UnsafePointer<Float>, lda: Int,
+  b: UnsafePointer<Float>, ldb: Int,
+  beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
+) {
+  if m == 0 || n == 0 { return }
+  libraryGEMM(
+    transA, transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b,
+    ldb: ldb, beta: beta, c: c, ldc: ldc, kernels: MatmulKernels())
+}
+
+/// Runs the small-product Swift kernel directly (for tests and benchmarks).
+package func swiftOnlyGEMM(
+  _ transA: Transpose, _ transB: Transpose, m: Int, n: Int, k: Int,
+  alpha: Float, a: UnsafePointer<Float>, lda: Int,
+  b: UnsafePointer<Float>, ldb: Int,
+  beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
+) {
+  smallGEMM(
+    transA, transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b,
+    ldb: ldb, beta: beta, c: c, ldc: ldc)
 }
 
 /// The Swift kernel for tiny products: row of C += a_ik · row of op(B).

@@ -34,6 +34,7 @@ public struct Network: Sendable, Hashable {
   ) -> UnsafePointer<Float> {
     precondition(rows <= workspace.capacity, "more rows than the workspace holds")
     var x = input
+    let context = context.with(kernels: workspace.kernels)
     for (l, layer) in architecture.layers.enumerated() where !layer.sharesInput {
       let a = workspace.activations[l].pointer
       layer.forward(
@@ -69,6 +70,7 @@ public struct Network: Sendable, Hashable {
     // dZ [rows, outputs of layer l] and dA [rows, inputs of layer l] ping-pong.
     var dZ = workspace.delta.pointer
     var dA = workspace.spare.pointer
+    let context = context.with(kernels: workspace.kernels)
     let lossSum = loss.sumAndGradient(
       output: output, targets: targets, targetColumns: targetColumns, rows: rows,
       outputs: architecture.outputs, activation: layers[last].activation, gradient: dZ)

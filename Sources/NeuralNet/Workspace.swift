@@ -16,6 +16,8 @@ public final class Workspace: @unchecked Sendable {
   public let activations: [FloatBuffer]
   /// Each layer's own scratch (`Layer.scratchCount(rows:)` for `capacity` rows).
   public let scratch: [FloatBuffer]
+  /// This worker's matmul primitives and bf16 buffers, reused every step.
+  public let kernels: MatmulKernels
   /// dZ of the layer being back-propagated.
   let delta: FloatBuffer
   /// dA of the layer below, written from `delta` (ping-pong partner).
@@ -33,5 +35,6 @@ public final class Workspace: @unchecked Sendable {
     scratch = architecture.layers.map { FloatBuffer(count: $0.scratchCount(rows: capacity)) }
     delta = FloatBuffer(count: capacity * architecture.maxWidth)
     spare = FloatBuffer(count: capacity * architecture.maxWidth)
+    kernels = MatmulKernels()
   }
 }

@@ -17,6 +17,12 @@ import NeuralNet
 ///
 /// Threads decide only who computes a shard or chunk, never what is added
 /// in which order: results are bit-identical for any `threads`.
+///
+/// In bf16 mixed precision the engine keeps a bf16 mirror of the parameters
+/// for the compute phase's products. Apply refreshes each chunk of it right
+/// after the optimizer wrote that chunk, while the chunk is still in cache:
+/// no separate pass over the weights. The master weights, the reduction and
+/// the optimizer stay f32.
 public final class DataParallelEngine: TrainingEngine, @unchecked Sendable {
   /// The network being trained.
   public let network: Network
@@ -26,6 +32,8 @@ public final class DataParallelEngine: TrainingEngine, @unchecked Sendable {
   public let chunks: ChunkPlan
   /// The workers (`--threads`).
   public let workers: Workers
+  /// The element type of the training products.
+  public let precision: Precision
   /// Steps with fewer multiply-adds than this run on the calling thread.
   public static let parallelWorkThreshold = 1 << 21
 
@@ -38,10 +46,19 @@ public final class DataParallelEngine: TrainingEngine, @unchecked Sendable {
   private let chunkSquares: UnsafeMutablePointer<Double>
   private let chunkFinite: UnsafeMutablePointer<Bool>
   private let targetColumns: Int
+  /// bf16 copy of the parameters (bf16 precision only), and the buffer it mirrors.
+  private let mirror: UnsafeMutablePointer<UInt16>?
+  private var mirrorSource: FloatBuffer?
 
   /// Sets up every buffer a step needs, for data with `targetColumns` target columns.
-  public init(network: Network, plan: ShardPlan, threads: Int, targetColumns: Int) {
+  ///
+  /// With `precision` bf16, training products read bf16 copies (see the type's notes);
+  /// evaluation always computes in f32.
+  public init(
+    network: Network, plan: ShardPlan, threads: Int, targetColumns: Int, precision: Precision = .f32
+  ) {
     self.network = network
+    self.precision = precision
     self.plan = plan
     workers = Workers(count: threads)
     self.targetColumns = targetColumns
@@ -65,9 +82,17 @@ public final class DataParallelEngine: TrainingEngine, @unchecked Sendable {
     chunkSquares.initialize(repeating: 0, count: chunkCount)
     chunkFinite = .allocate(capacity: chunkCount)
     chunkFinite.initialize(repeating: true, count: chunkCount)
+    if precision == .bf16 {
+      let mirror = UnsafeMutablePointer<UInt16>.allocate(capacity: max(parameterCount, 1))
+      mirror.initialize(repeating: 0, count: max(parameterCount, 1))
+      self.mirror = mirror
+    } else {
+      mirror = nil
+    }
   }
 
   deinit {
+    mirror?.deallocate()
     shardBases.deallocate()
     shardSums.deallocate()
     shardLosses.deallocate()
@@ -119,6 +144,8 @@ public final class DataParallelEngine: TrainingEngine, @unchecked Sendable {
     precondition(rows > 0 && rows <= plan.batchSize, "batch of \(rows) rows does not fit the plan")
     precondition(data.targetColumns == targetColumns, "target columns differ from the engine's")
     let shards = plan.shardCount(rows: rows)
+    let weights16 = currentMirror(of: parameters)
+    for workspace in workspaces { workspace.kernels.bf16Parameters = weights16 }
     workers.run(workers: isParallel(rows: rows) ? shards : 1) { worker, workerCount in
       var shard = worker
       while shard < shards {
@@ -159,11 +186,35 @@ public final class DataParallelEngine: TrainingEngine, @unchecked Sendable {
     let factor = optimizer.settings.clipFactor(gradientNorm: reduced.norm)
     let coefficients = optimizer.beginStep(learningRate: learningRate, gradientScale: factor)
     let gradient = self.gradient
+    // The mirror follows only if it mirrored these parameters; otherwise the next compute rebuilds it.
+    let refreshMirror = mirrorSource === parameters
     forEachChunk(parallel: isParallel(rows: reduced.batch.rows), reversed: true) { chunk in
+      let range = chunks.range(ofChunk: chunk)
       optimizer.update(
-        parameters: parameters.pointer, gradient: gradient.pointer, range: chunks.range(ofChunk: chunk),
-        coefficients: coefficients)
+        parameters: parameters.pointer, gradient: gradient.pointer, range: range, coefficients: coefficients)
+      if refreshMirror, let mirror = self.mirror {
+        BFloat16.convert(
+          parameters.pointer + range.lowerBound, count: range.count, into: mirror + range.lowerBound)
+      }
     }
+  }
+
+  /// The bf16 mirror of `parameters` for a mixed-precision compute (nil in f32), rebuilt if it mirrors another buffer.
+  ///
+  /// Apply keeps it current; a whole conversion happens only on the first
+  /// step or when the caller passes a different parameter buffer.
+  private func currentMirror(of parameters: FloatBuffer) -> UnsafePointer<UInt16>? {
+    guard let mirror else { return nil }
+    if mirrorSource !== parameters {
+      BFloat16.convert(parameters.pointer, count: parameters.count, into: mirror)
+      mirrorSource = parameters
+    }
+    return UnsafePointer(mirror)
+  }
+
+  /// Forgets the bf16 mirror: call after changing the parameters other than through `apply`.
+  public func parametersDidChange() {
+    mirrorSource = nil
   }
 
   /// Loss and metric sums of `parameters` on `data` (all rows, in order).
@@ -175,6 +226,8 @@ public final class DataParallelEngine: TrainingEngine, @unchecked Sendable {
   ) -> MetricSums {
     var total = MetricSums()
     let outputs = network.architecture.outputs
+    // Evaluation computes in f32 from the master weights, whatever the training precision.
+    for workspace in workspaces { workspace.kernels.bf16Parameters = nil }
     var start = 0
     while start < data.count {
       let rows = min(plan.batchSize, data.count - start)

@@ -15,7 +15,9 @@ final class MPITrainingTests: XCTestCase {
   private var directory = TemporaryDirectory("nnbatch-mpi")
 
   /// 16,963 parameters: two chunks, so the ranks' parameter ranges differ (one rank of 3 or 4 has none).
-  private func mlpConfig(_ name: String, optimizer: String, epochs: Int = 2) -> String {
+  private func mlpConfig(
+    _ name: String, optimizer: String, epochs: Int = 2, precision: String = "f32"
+  ) -> String {
     directory.write(
       "\(name).json",
       """
@@ -25,7 +27,8 @@ final class MPITrainingTests: XCTestCase {
         "model": { "layers": [ { "units": 512, "activation": "relu" }, { "units": 16, "activation": "relu" },
                                { "units": 3, "activation": "softmax" } ], "init": "he_uniform", "bias": true },
         "loss": "cross_entropy", "optimizer": \(optimizer),
-        "training": { "epochs": \(epochs), "batch_size": 50, "shard_size": 8, "shuffle": true },
+        "training": { "epochs": \(epochs), "batch_size": 50, "shard_size": 8, "shuffle": true,
+                      "precision": "\(precision)" },
         "checkpoint": { "dir": "\(directory.file(name))", "every_epochs": 1, "keep": 100 } }
       """)
   }
@@ -92,6 +95,19 @@ final class MPITrainingTests: XCTestCase {
       let differences = try Checkpoint.read(from: b.path).bitwiseDifferences(
         from: Checkpoint.read(from: a.path))
       XCTAssertEqual(differences, [], "\(b.path) differs from \(a.path)", file: file, line: line)
+    }
+  }
+
+  func testBF16MixedPrecisionMatchesOneProcessOn2And3Ranks() throws {
+    // The bf16 copy of the weights is made by each rank from the all-gathered
+    // parameters: the same bits as the single process's copy, refreshed by its apply.
+    let config = mlpConfig("bf16", optimizer: Self.adam, precision: "bf16")
+    let one = try train(ranks: nil, config, dir: directory.file("one16"), threads: 2)
+    XCTAssertEqual(one.status, 0, one.stderr)
+    for (ranks, threads) in [(2, 1), (3, 2)] {
+      let run = try train(ranks: ranks, config, dir: directory.file("bf16-\(ranks)"), threads: threads)
+      XCTAssertEqual(run.status, 0, run.stderr)
+      try assertSameRun(directory.file("bf16-\(ranks)"), as: directory.file("one16"))
     }
   }
 

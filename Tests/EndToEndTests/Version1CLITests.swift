@@ -81,9 +81,23 @@ final class Version1CLITests: XCTestCase {
     let fromV2 = try XCTUnwrap(try CheckpointStore(directory: dir.file("from-v2")).newestValid()).checkpoint
     XCTAssertEqual(fromV1.counters.step, 60)
     XCTAssertEqual(fromV1.bitwiseDifferences(from: fromV2), [])
-    // And the same as the end of the run that wrote the fixture (version 1, by the previous code).
+    // And close to the end of the run that wrote the fixture (version 1, by the previous code).
+    // Not bitwise: that build ran its products on OpenBLAS, this one on oneDNN,
+    // a different GEMM kernel whose f32 sums round differently. Position and
+    // history length still match exactly; values agree to a stated tolerance.
     let end = try Checkpoint.read(from: "\(repositoryRoot)/\(Self.end)")
-    XCTAssertEqual(fromV1.bitwiseDifferences(from: end), [])
+    XCTAssertEqual(fromV1.counters.step, end.counters.step)
+    XCTAssertEqual(fromV1.counters.samplesSeen, end.counters.samplesSeen)
+    XCTAssertEqual(fromV1.parameters.count, end.parameters.count)
+    XCTAssertEqual(fromV1.lossHistory.count, end.lossHistory.count)
+    let tolerance: Float = 1e-3
+    for (index, (now, then)) in zip(fromV1.parameters, end.parameters).enumerated() {
+      XCTAssertEqual(now, then, accuracy: tolerance * max(1, abs(then)), "parameter \(index)")
+      if abs(now - then) > tolerance * max(1, abs(then)) { break }
+    }
+    for (step, (now, then)) in zip(fromV1.lossHistory, end.lossHistory).enumerated() {
+      XCTAssertEqual(now, then, accuracy: 1e-4 * max(1, abs(then)), "loss of step \(step)")
+    }
   }
 
   /// A second version-1 run: regression with scaled targets, SGD with Nesterov momentum and

@@ -4,10 +4,6 @@ import XCTest
 
 /// A small CNN with dropout through the engine: the determinism contract and masks keyed by epoch position.
 final class ConvolutionEngineTests: XCTestCase {
-  override func setUp() {
-    BLASThreads.useSingleThread()
-  }
-
   /// 1×16×16 images in 3 classes.
   private func images(samples: Int = 192, seed: UInt64 = 13) -> Dataset {
     var g = SeededGenerator(seed: seed)
@@ -37,7 +33,9 @@ final class ConvolutionEngineTests: XCTestCase {
   }
 
   /// Trains `epochs` shuffled epochs, each step with its training context; returns parameters and losses.
-  private func train(threads: Int, shard: Int = 8, epochs: Int = 2, data: Dataset) throws -> (
+  private func train(
+    threads: Int, shard: Int = 8, epochs: Int = 2, data: Dataset, precision: Precision = .f32
+  ) throws -> (
     FloatBuffer, [Double]
   ) {
     let arch = try architecture()
@@ -49,7 +47,7 @@ final class ConvolutionEngineTests: XCTestCase {
     let engine = DataParallelEngine(
       network: Network(architecture: arch, loss: .crossEntropy),
       plan: ShardPlan(batchSize: 64, shardSize: shard),
-      threads: threads, targetColumns: 1)
+      threads: threads, targetColumns: 1, precision: precision)
     // Big enough that steps take the parallel path.
     XCTAssertGreaterThan(64 * arch.multiplyAdds, DataParallelEngine.parallelWorkThreshold)
     var losses: [Double] = []
@@ -82,6 +80,18 @@ final class ConvolutionEngineTests: XCTestCase {
       XCTAssertTrue(p.bitwiseEqual(p1), "parameters, threads \(threads)")
       XCTAssertEqual(l.map(\.bitPattern), l1.map(\.bitPattern), "loss history, threads \(threads)")
     }
+  }
+
+  /// In bf16 the convolutions' im2col products take bf16 operands too, with the same bits for any thread count.
+  func testCNNInBF16IsBitIdenticalForAnyThreadCount() throws {
+    let data = images()
+    let (p1, l1) = try train(threads: 1, data: data, precision: .bf16)
+    let (p3, l3) = try train(threads: 3, data: data, precision: .bf16)
+    XCTAssertTrue(p3.bitwiseEqual(p1))
+    XCTAssertEqual(l3.map(\.bitPattern), l1.map(\.bitPattern))
+    let (f32, lf) = try train(threads: 1, data: data)
+    XCTAssertFalse(f32.bitwiseEqual(p1), "bf16 operands change the bits")
+    XCTAssertEqual(l1.last!, lf.last!, accuracy: 0.05 * lf.last!)
   }
 
   func testDropoutMasksDoNotDependOnTheShardPlan() throws {

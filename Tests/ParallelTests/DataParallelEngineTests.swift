@@ -4,10 +4,6 @@ import XCTest
 
 /// The shard plan, the reducer and the determinism contract (DESIGN.md §4).
 final class DataParallelEngineTests: XCTestCase {
-  override func setUp() {
-    BLASThreads.useSingleThread()
-  }
-
   /// A classification problem big enough that steps take the parallel path.
   private func problem(samples: Int = 600, features: Int = 64, classes: Int = 5, seed: UInt64 = 11) -> Dataset
   {
@@ -31,7 +27,7 @@ final class DataParallelEngineTests: XCTestCase {
   /// Trains `epochs` epochs with shuffling and returns parameters, optimizer state and losses.
   private func train(
     threads: Int, batch: Int = 128, shard: Int = 32, epochs: Int = 2, settings: OptimizerSettings,
-    data: Dataset, loss: Loss = .crossEntropy
+    data: Dataset, loss: Loss = .crossEntropy, precision: Precision = .f32
   ) throws -> (FloatBuffer, OptimizerState, [Double]) {
     let arch = try architecture()
     let network = Network(architecture: arch, loss: loss)
@@ -41,7 +37,7 @@ final class DataParallelEngineTests: XCTestCase {
     let optimizer = OptimizerState(settings: settings, parameterCount: arch.parameterCount)
     let engine = DataParallelEngine(
       network: network, plan: ShardPlan(batchSize: batch, shardSize: shard), threads: threads,
-      targetColumns: data.targetColumns)
+      targetColumns: data.targetColumns, precision: precision)
     var losses: [Double] = []
     var order = Array(0..<data.count)
     for _ in 0..<epochs {
@@ -77,6 +73,26 @@ final class DataParallelEngineTests: XCTestCase {
         XCTAssertEqual(l.map(\.bitPattern), l1.map(\.bitPattern), "loss history, threads \(threads)")
       }
     }
+  }
+
+  /// bf16 mixed precision keeps the contract: the same bits for any thread count.
+  func testBF16ResultsAreBitIdenticalForAnyThreadCountAndCloseToF32() throws {
+    let data = problem()
+    let settings = OptimizerSettings(kind: .adam, learningRate: 0.002)
+    let (p1, o1, l1) = try train(threads: 1, settings: settings, data: data, precision: .bf16)
+    for threads in [3, 8] {
+      let (p, o, l) = try train(threads: threads, settings: settings, data: data, precision: .bf16)
+      XCTAssertTrue(p.bitwiseEqual(p1), "parameters, threads \(threads)")
+      for (a, b) in zip(o.slots, o1.slots) {
+        XCTAssertTrue(a.bitwiseEqual(b), "optimizer state, threads \(threads)")
+      }
+      XCTAssertEqual(l.map(\.bitPattern), l1.map(\.bitPattern), "loss history, threads \(threads)")
+    }
+    // bf16 products really ran (other bits than f32), and train about as well.
+    let (f32, _, lf) = try train(threads: 1, settings: settings, data: data)
+    XCTAssertFalse(f32.bitwiseEqual(p1))
+    XCTAssertLessThan(l1.last!, l1.first!, "the loss falls")
+    XCTAssertEqual(l1.last!, lf.last!, accuracy: 0.02 * lf.last!)
   }
 
   func testReducedGradientEqualsFullBatchGradient() throws {

@@ -5,8 +5,9 @@ import NeuralNet
 // Format version 2: the whole file.
 //
 //     /            attrs: format = "nnbatch-checkpoint", format_version = 2, requires,
-//                  nnbatch_version, created, config, content_checksum, and the
-//                  counters of RunState.swift
+//                  nnbatch_version, created, config, content_checksum, the
+//                  counters of RunState.swift, and (optional, since the
+//                  oneDNN kernels) kernel_library and kernel_cpu
 //     /model       Model.swift and Layers/*.swift
 //     /optimizer   Optimizer.swift
 //     /history     History.swift
@@ -51,6 +52,10 @@ extension Checkpoint {
     root.set("nnbatch_version", nnbatchVersion)
     root.set("created", created)
     root.set("config", config)
+    if let kernels {
+      root.set("kernel_library", kernels.library)
+      root.set("kernel_cpu", kernels.cpu)
+    }
     var state = counters.encode(root: &root)
     GeneratorStates.encode(generator, epochGenerator, into: &state)
     root.groups["state"] = state
@@ -118,6 +123,12 @@ extension Checkpoint {
       generator: generators.generator, epochGenerator: generators.epochGenerator, lossHistory: history.loss,
       epochHistory: history.epochs, data: try DataFacts.decode(root.group("data"), architecture: architecture)
     )
-    return (checkpoint, stored)
+    var withKernels = checkpoint
+    if root.has("kernel_library") {
+      withKernels.kernels = KernelProvenance(
+        library: try root.string("kernel_library"),
+        cpu: root.has("kernel_cpu") ? try root.string("kernel_cpu") : "unknown")
+    }
+    return (withKernels, stored)
   }
 }

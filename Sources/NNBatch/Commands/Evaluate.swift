@@ -23,7 +23,6 @@ public enum Evaluate {
   private static func evaluate(
     checkpoint path: String, dataConfig: String?, format: String?, threads: Int
   ) throws(NNBatchError) -> String {
-    BLASThreads.useSingleThread()
     let model = try SavedModel.load(path)
     let (dataset, config, source) = try samples(
       config: model.config, data: dataConfig, format: format, labels: model.checkpoint.data.labels)

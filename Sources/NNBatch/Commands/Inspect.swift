@@ -32,6 +32,7 @@ public enum Inspect {
         "last_loss": c.lossHistory.last ?? NSNull(), "epoch_history": c.epochHistory.series,
         "task": c.data.task.rawValue, "labels": c.data.labels, "scaling": c.data.features.kind.rawValue,
         "target_scaling": c.data.targets.kind.rawValue, "config": c.config, "checksum": model.file.checksum,
+        "kernel_library": c.kernels?.library ?? NSNull(), "kernel_cpu": c.kernels?.cpu ?? NSNull(),
       ]
       do {
         let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
@@ -46,6 +47,8 @@ public enum Inspect {
       "format      \(Checkpoint.formatName) v\(model.file.formatVersion), nnbatch \(c.nnbatchVersion), written \(c.created)"
     )
     lines.append("checksum    \(model.file.checksum) (verified)")
+    lines.append(
+      "kernels     \(c.kernels?.description ?? "not recorded (written before nnbatch recorded them)")")
     let position =
       counters.batchInEpoch == 0
       ? "\(counters.epoch) epochs done"

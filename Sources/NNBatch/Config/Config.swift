@@ -72,6 +72,8 @@ public struct Config: Sendable {
   public var shuffle: Bool
   /// Drop the last batch of an epoch when it is short.
   public var dropLast: Bool
+  /// Element type of the training products (`training.precision`): f32, or bf16 mixed precision.
+  public var precision: Precision = .f32
   /// Early stopping, if configured.
   public var earlyStopping: EarlyStopping?
   /// Checkpoint folder.
@@ -262,6 +264,7 @@ extension Config {
     var shardSize: Int?
     var shuffle = true
     var dropLast = false
+    var precision = Precision.f32
     var earlyStopping: EarlyStopping?
     if let t = root.object("training") {
       epochs = t.int("epochs", min: 0, max: Config.maximumEpochs) ?? epochs
@@ -272,6 +275,7 @@ extension Config {
       }
       shuffle = t.bool("shuffle") ?? shuffle
       dropLast = t.bool("drop_last") ?? dropLast
+      precision = t.choice("precision", Precision.self, what: "precision") ?? precision
       if let e = t.object("early_stopping") {
         let monitors = Config.monitors
         var monitor = e.string("monitor") ?? "val_loss"
@@ -387,6 +391,7 @@ extension Config {
       checkpointEverySteps: everySteps, checkpointEveryEpochs: everyEpochs, keep: keep,
       keepBest: keepBest, bestMonitor: bestMonitor)
     config.logging = logging
+    config.precision = precision
     return config
   }
 }

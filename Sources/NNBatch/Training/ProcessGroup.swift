@@ -19,7 +19,7 @@ public protocol ProcessGroup: AnyObject, Sendable {
   /// code); the engine carries it in each step's exchange.
   func makeEngine(
     network: Network, plan: ShardPlan, threads: Int, targetColumns: Int, optimizer: OptimizerSettings,
-    stopCode: @escaping @Sendable () -> Int32?
+    precision: Precision, stopCode: @escaping @Sendable () -> Int32?
   ) -> any GroupEngine
 
   /// Rank 0's `bytes` on every rank (other ranks pass anything; it is ignored).

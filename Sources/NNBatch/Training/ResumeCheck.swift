@@ -62,6 +62,7 @@ enum ResumeCheck {
     lines.compare("$.training.shard_size", saved.shardSize, config.shardSize)
     lines.compare("$.training.shuffle", saved.shuffle, config.shuffle)
     lines.compare("$.training.drop_last", saved.dropLast, config.dropLast)
+    lines.compare("$.training.precision", saved.precision.rawValue, config.precision.rawValue)
     // The best value so far only means something for the metric it was measured on.
     if checkpoint.counters.best != nil {
       let before = saved.earlyStopping?.monitor ?? saved.bestMonitor

@@ -7,7 +7,7 @@ import NeuralNet
 extension Trainer {
   /// The run's complete state as a checkpoint.
   func makeCheckpoint() -> Checkpoint {
-    Checkpoint(
+    var checkpoint = Checkpoint(
       nnbatchVersion: nnbatchVersion, created: ISO8601DateFormatter().string(from: Date()),
       config: config.text,
       counters: RunCounters(
@@ -20,6 +20,8 @@ extension Trainer {
       data: DataFacts(
         task: config.task, labels: data.labels, features: data.scaler, targets: data.targetScaler,
         fingerprint: dataFingerprint, stream: data.stream?.plan.text))
+    checkpoint.kernels = .current
+    return checkpoint
   }
 
   func save(reason: String, name: String? = nil) throws(NNBatchError) {
@@ -100,6 +102,11 @@ extension Trainer {
       data: DataFacts(
         task: config.task, labels: data.labels, features: data.scaler, targets: data.targetScaler,
         fingerprint: dataFingerprint))
+    if let kernels = checkpoint.kernels, kernels != .current {
+      reporter.note(
+        "\(file) was computed with \(kernels), this run uses \(KernelProvenance.current): bits may differ from the original run's"
+      )
+    }
     // Same settings (checked above), so the slots are the ones this optimizer keeps.
     parameters.assign(checkpoint.parameters)
     optimizer = OptimizerState(

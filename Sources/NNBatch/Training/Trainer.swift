@@ -62,7 +62,6 @@ public final class Trainer {
 
   /// Sets up a run: reads config and data, builds the network, restores a checkpoint if asked.
   public init(options: TrainOptions, signals: StopSignals?) throws(NNBatchError) {
-    BLASThreads.useSingleThread()
     var config = try Trainer.config(of: options)
     if let epochs = options.epochs { config.epochs = epochs }
     if let dir = options.checkpointDir { config.checkpointDir = dir }
@@ -101,13 +100,15 @@ public final class Trainer {
     if let group = options.group {
       let distributed = group.makeEngine(
         network: network, plan: plan, threads: options.threads, targetColumns: data.train.targetColumns,
-        optimizer: config.optimizer, stopCode: { [signals] in signals?.exitCode })
+        optimizer: config.optimizer, precision: config.precision, stopCode: { [signals] in signals?.exitCode }
+      )
       groupEngine = distributed
       engine = distributed
     } else {
       groupEngine = nil
       engine = DataParallelEngine(
-        network: network, plan: plan, threads: options.threads, targetColumns: data.train.targetColumns)
+        network: network, plan: plan, threads: options.threads, targetColumns: data.train.targetColumns,
+        precision: config.precision)
     }
     parameters = FloatBuffer(count: architecture.parameterCount)
     // In a group the engine holds this rank's range of the state (ZeRO-1);
@@ -123,6 +124,11 @@ public final class Trainer {
       silent: options.silent)
     // The one gate of multi-process runs: only the process that writes logs (rank 0) builds them.
     logs = options.writesLogs && root ? RunLogs(options: options, config: config) : RunLogs([])
+    if config.precision == .bf16 && !KernelLibrary.hasNativeBF16 {
+      reporter.note(
+        "this CPU has no avx512_bf16 or AMX (oneDNN uses \(KernelLibrary.cpuFeatures)): bf16 products run emulated, slower than f32"
+      )
+    }
     generator = SeededGenerator(seed: config.seed)
     config.initializer.initialize(parameters, for: architecture, using: &generator)
     epochGenerator = generator

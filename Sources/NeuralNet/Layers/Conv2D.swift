@@ -221,7 +221,7 @@ public struct Conv2D: Layer {
       g.im2col(input + first * g.inputElements, samples: samples, into: col)
       gemm(
         .none, .none, m: filters, n: n, k: g.fieldSize, alpha: 1, a: w, lda: g.fieldSize, b: col,
-        ldb: n, beta: 0, c: y, ldc: n)
+        ldb: n, beta: 0, c: y, ldc: n, kernels: context.kernels)
       // Z[first + s][f][·] = Y[f][s·P ..< (s + 1)·P] + b[f], with ReLU in the same pass.
       for s in 0..<samples {
         let z = output + (first + s) * filters * positions
@@ -289,11 +289,11 @@ public struct Conv2D: Layer {
       if index != groups - 1 { g.im2col(input + first * g.inputElements, samples: samples, into: col) }
       gemm(
         .none, .transposed, m: filters, n: g.fieldSize, k: n, alpha: 1, a: dY, lda: n, b: col, ldb: n,
-        beta: index == groups - 1 ? 0 : 1, c: dW, ldc: g.fieldSize)
+        beta: index == groups - 1 ? 0 : 1, c: dW, ldc: g.fieldSize, kernels: context.kernels)
       if let inputGradient {
         gemm(
           .transposed, .none, m: g.fieldSize, n: n, k: filters, alpha: 1, a: w, lda: g.fieldSize, b: dY,
-          ldb: n, beta: 0, c: col, ldc: n)
+          ldb: n, beta: 0, c: col, ldc: n, kernels: context.kernels)
         g.col2im(col, samples: samples, into: inputGradient + first * g.inputElements)
       }
     }

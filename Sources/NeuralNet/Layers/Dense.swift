@@ -8,6 +8,11 @@
 //   dW = Xᵀ · dZ   [I, U]   (gemm TN)
 //   db = Σ_rows dZ [U]
 //   dX = dZ · Wᵀ   [B, I]   (gemm NT)
+// In a mixed-precision pass the three products read bf16 copies instead:
+// X16 [B, I] made in forward and kept for backward, W16 from the engine's
+// bf16 mirror of the parameters, dZ16 [B, U] made once for dW and dX.
+// All three products have I·U·B multiply-adds, so one layer is either
+// entirely above the small-product limit or entirely below it (then f32).
 
 /// A fully connected layer: `units` outputs, each a weighted sum of every input plus a bias.
 ///
@@ -117,9 +122,17 @@ public struct Dense: Layer {
     rows: Int, scratch: UnsafeMutablePointer<Float>, context: PassContext
   ) {
     let units = spec.units
-    gemm(
-      .none, .none, m: rows, n: units, k: inputs, alpha: 1, a: input, lda: inputs,
-      b: parameters + weights.offset, ldb: units, beta: 0, c: output, ldc: units)
+    if let kernels = mixedPrecision(context, rows: rows), let w16 = kernels.bf16Parameters {
+      let x16 = kernels.bf16Buffer(slot: 2 * context.layer, count: rows * inputs)  // [B, I]
+      BFloat16.convert(input, count: rows * inputs, into: x16)
+      kernels.bf16GEMM(
+        .none, .none, m: rows, n: units, k: inputs, a: x16, lda: inputs, b: w16 + weights.offset, ldb: units,
+        beta: 0, c: output, ldc: units)
+    } else {
+      gemm(
+        .none, .none, m: rows, n: units, k: inputs, alpha: 1, a: input, lda: inputs,
+        b: parameters + weights.offset, ldb: units, beta: 0, c: output, ldc: units, kernels: context.kernels)
+    }
     if let biases {
       let b = parameters + biases.offset
       for r in 0..<rows {
@@ -138,9 +151,21 @@ public struct Dense: Layer {
     context: PassContext
   ) {
     let units = spec.units
-    gemm(
-      .transposed, .none, m: inputs, n: units, k: rows, alpha: 1, a: input, lda: inputs,
-      b: dZ, ldb: units, beta: 0, c: gradient + weights.offset, ldc: units)
+    var dZ16: UnsafeMutablePointer<UInt16>?  // [B, U], mixed precision only
+    if let kernels = mixedPrecision(context, rows: rows) {
+      // X16 is still in its buffer from this pass's forward on these rows.
+      let x16 = kernels.bf16Buffer(slot: 2 * context.layer, count: rows * inputs)
+      let g16 = kernels.bf16Buffer(slot: 2 * context.layer + 1, count: rows * units)
+      BFloat16.convert(dZ, count: rows * units, into: g16)
+      kernels.bf16GEMM(
+        .transposed, .none, m: inputs, n: units, k: rows, a: x16, lda: inputs, b: g16, ldb: units, beta: 0,
+        c: gradient + weights.offset, ldc: units)
+      dZ16 = g16
+    } else {
+      gemm(
+        .transposed, .none, m: inputs, n: units, k: rows, alpha: 1, a: input, lda: inputs,
+        b: dZ, ldb: units, beta: 0, c: gradient + weights.offset, ldc: units, kernels: context.kernels)
+    }
     if let biases {
       let db = gradient + biases.offset
       db.update(repeating: 0, count: units)
@@ -150,9 +175,25 @@ public struct Dense: Layer {
       }
     }
     if let inputGradient {
-      gemm(
-        .none, .transposed, m: rows, n: inputs, k: units, alpha: 1, a: dZ, lda: units,
-        b: parameters + weights.offset, ldb: units, beta: 0, c: inputGradient, ldc: inputs)
+      if let dZ16, let w16 = context.kernels?.bf16Parameters {
+        context.kernels?.bf16GEMM(
+          .none, .transposed, m: rows, n: inputs, k: units, a: dZ16, lda: units, b: w16 + weights.offset,
+          ldb: units, beta: 0, c: inputGradient, ldc: inputs)
+      } else {
+        gemm(
+          .none, .transposed, m: rows, n: inputs, k: units, alpha: 1, a: dZ, lda: units,
+          b: parameters + weights.offset, ldb: units, beta: 0, c: inputGradient, ldc: inputs,
+          kernels: context.kernels)
+      }
     }
+  }
+
+  /// The worker's kernels when this pass runs its products in bf16: a
+  /// mixed-precision pass, and products above the small-product limit.
+  private func mixedPrecision(_ context: PassContext, rows: Int) -> MatmulKernels? {
+    guard let kernels = context.kernels, kernels.isMixedPrecision,
+      rows * inputs * spec.units > smallProductLimit
+    else { return nil }
+    return kernels
   }
 }

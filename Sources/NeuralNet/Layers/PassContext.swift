@@ -27,6 +27,10 @@ public struct PassContext: Sendable, Hashable {
   public var firstPosition: Int
   /// Index of the layer being run in its network (set by `Network`).
   public var layer: Int
+  /// The running worker's matmul kernels (set by `Network` from its workspace).
+  ///
+  /// Not part of the pass's identity: equality and hashing ignore it.
+  public var kernels: MatmulKernels?
 
   /// A context with every field given.
   public init(isTraining: Bool, seed: UInt64, step: Int, firstPosition: Int, layer: Int = 0) {
@@ -50,6 +54,28 @@ public struct PassContext: Sendable, Hashable {
     var context = self
     context.firstPosition += rows
     return context
+  }
+
+  /// The same pass, run with `kernels`.
+  public func with(kernels: MatmulKernels) -> PassContext {
+    var context = self
+    context.kernels = kernels
+    return context
+  }
+
+  /// Same purpose, seed, step, position and layer (the kernels do not count).
+  public static func == (lhs: PassContext, rhs: PassContext) -> Bool {
+    lhs.isTraining == rhs.isTraining && lhs.seed == rhs.seed && lhs.step == rhs.step
+      && lhs.firstPosition == rhs.firstPosition && lhs.layer == rhs.layer
+  }
+
+  /// Hashes what `==` compares.
+  public func hash(into hasher: inout Hasher) {
+    hasher.combine(isTraining)
+    hasher.combine(seed)
+    hasher.combine(step)
+    hasher.combine(firstPosition)
+    hasher.combine(layer)
   }
 
   /// The same pass, for layer `index`.

@@ -34,11 +34,11 @@ final class MPIProcessGroup: ProcessGroup, @unchecked Sendable {
 
   func makeEngine(
     network: Network, plan: ShardPlan, threads: Int, targetColumns: Int, optimizer: OptimizerSettings,
-    stopCode: @escaping @Sendable () -> Int32?
+    precision: Precision, stopCode: @escaping @Sendable () -> Int32?
   ) -> any GroupEngine {
     let engine = MPIEngine(
       network: network, plan: plan, threads: threads, targetColumns: targetColumns, optimizer: optimizer,
-      world: world, stopCode: stopCode)
+      precision: precision, world: world, stopCode: stopCode)
     self.engine = engine
     return engine
   }

@@ -81,13 +81,14 @@ package struct SyntheticSource: DataSource {
     let targets = Matrix(rows: samples, columns: 1)
     let block = 4096
     let scores = FloatBuffer(count: block * classes)
+    let kernels = MatmulKernels()
     var start = 0
     while start < samples {
       let rows = min(block, samples - start)
       gemm(
         .none, .none, m: rows, n: classes, k: features, alpha: 1, a: inputs.row(start),
         lda: features, b: projection.storage.pointer, ldb: classes, beta: 0, c: scores.pointer,
-        ldc: classes)
+        ldc: classes, kernels: kernels)
       for r in 0..<rows {
         let s = scores.pointer + r * classes
         for c in 0..<classes { s[c] -= offset[c] }
