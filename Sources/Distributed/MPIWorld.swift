@@ -108,10 +108,20 @@ public final class MPIWorld: @unchecked Sendable {
   }
 
   /// Rank 0's `count` bytes at `buffer` on every rank.
+  ///
+  /// Sent in pieces of at most 1 GiB: MPI counts are 32-bit, and a
+  /// checkpoint image (weights and Adam's two slots) passes 2 GiB at about
+  /// 180M parameters.
   public func broadcast(_ buffer: UnsafeMutableRawPointer, count: Int) {
     let isRoot = rank == 0
-    timed("MPI_Bcast", sent: isRoot ? count * (size - 1) : 0, received: isRoot ? 0 : count) {
-      MPI_Bcast(buffer, Int32(count), nnb_mpi_byte(), 0, comm)
+    let piece = 1 << 30
+    var offset = 0
+    while offset < count {
+      let n = min(piece, count - offset)
+      timed("MPI_Bcast", sent: isRoot ? n * (size - 1) : 0, received: isRoot ? 0 : n) {
+        MPI_Bcast(buffer + offset, Int32(n), nnb_mpi_byte(), 0, comm)
+      }
+      offset += n
     }
   }
 

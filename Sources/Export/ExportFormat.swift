@@ -56,7 +56,8 @@ public enum ModelExport {
     }
     let model = try SavedModel.load(checkpoint)
     let bytes = try encode(model, format: format)
-    let temporary = target + ".partial"
+    // Named for this process: a second export to the same file never takes (or removes) ours.
+    let temporary = "\(target).\(getpid()).\(UInt32.random(in: 0...UInt32.max)).partial"
     do {
       try FileSystem.writeNewFile(temporary, bytes: bytes)
       try FileSystem.rename(temporary, to: target)

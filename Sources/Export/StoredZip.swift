@@ -24,7 +24,13 @@ struct StoredZip {
   /// Appends entry `name` holding `data`, dated 1980-01-01 00:00 as Keras dates its own JSON entries.
   mutating func add(_ name: String, _ data: [UInt8]) throws(TooLarge) {
     let offset = bytes.count
-    guard data.count < Int(UInt32.max), offset + data.count < Int(UInt32.max) else {
+    let nameCount = name.utf8.count
+    // Every offset and size the archive writes is 32-bit: this entry's local header
+    // (30 bytes + name) and data, and the directory with its record after them.
+    let directoryAfter = directory.count + 46 + nameCount + 22
+    guard data.count < Int(UInt32.max),
+      offset + 30 + nameCount + data.count + directoryAfter < Int(UInt32.max)
+    else {
       throw TooLarge(name: name)
     }
     let crc = data.withUnsafeBufferPointer { buffer -> UInt32 in

@@ -42,10 +42,18 @@ public final class HDF5RowReader {
         guard typeClass == H5T_FLOAT || typeClass == H5T_INTEGER else {
           throw HDF5Error(operation: "read dataset", path: target, reason: "expected numeric data")
         }
+        // H5Tget_size answers 0 on failure: that would also pass the sparse-storage check.
+        guard elementBytes > 0 else {
+          throw HDF5Error(operation: "read datatype size", path: target, reason: "libhdf5 gave no size")
+        }
         let plist = try checkID(H5Dget_create_plist(dataset), "read dataset creation list", target)
         defer { Close.plist(plist) }
+        let layout = H5Pget_layout(plist)
+        guard layout.rawValue >= 0 else {
+          throw HDF5Error(operation: "read dataset layout", path: target, reason: "libhdf5 gave no layout")
+        }
         var chunkRows: Int?
-        if H5Pget_layout(plist) == H5D_CHUNKED {
+        if layout == H5D_CHUNKED {
           var dims = [hsize_t](repeating: 0, count: shape.count)
           let rank = H5Pget_chunk(plist, Int32(dims.count), &dims)
           try check(rank < 0 ? -1 : 0, "read chunk shape", target)

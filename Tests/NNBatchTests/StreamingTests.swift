@@ -250,6 +250,21 @@ final class StreamingTests: XCTestCase {
 
   // MARK: The block plan
 
+  func testBlocksAndWindowsLargerThanTheDataAreClampedWithoutChangingTheOrder() {
+    // A hostile checkpoint's /data@stream: sizes whose product or rounding would overflow.
+    let huge = BlockPlan.parse("block_rows=\(Int.max) window=\(Int.max)", rows: 103)
+    XCTAssertEqual(huge?.blockRows, 103)
+    XCTAssertEqual(huge?.windowBlocks, 1)
+    XCTAssertEqual(huge?.windowRows, 103)
+    let wide = BlockPlan(rows: 103, blockRows: 10, windowBlocks: 1 << 20)
+    XCTAssertEqual(wide.windowBlocks, 11)
+    var g1 = SeededGenerator(seed: 7)
+    var g2 = SeededGenerator(seed: 7)
+    XCTAssertEqual(
+      wide.epochOrder(shuffle: true, using: &g1).order,
+      BlockPlan(rows: 103, blockRows: 10, windowBlocks: 11).epochOrder(shuffle: true, using: &g2).order)
+  }
+
   func testEpochOrderPermutesBlocksThenRowsWithinWindows() {
     let plan = BlockPlan(rows: 103, blockRows: 10, windowBlocks: 3)
     XCTAssertEqual(plan.blocks, 11)

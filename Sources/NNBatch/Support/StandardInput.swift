@@ -18,19 +18,9 @@ package enum StandardInput {
     throws(NNBatchError) -> T
   {
     guard path == argument else { return try body(path) }
-    let bytes: Data
-    do {
-      bytes = try FileHandle.standardInput.readToEnd() ?? Data()
-    } catch {
-      throw NNBatchError(.usage, "standard input: cannot read it: \(error)")
-    }
     let directory = ProcessInfo.processInfo.environment["TMPDIR"] ?? "/tmp"
     let copy = "\(directory)/nnbatch-stdin-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-    do {
-      try FileSystem.writeNewFile(copy, bytes: [UInt8](bytes))
-    } catch {
-      throw NNBatchError(.failure, "standard input: cannot copy it to a temporary file: \(error)")
-    }
+    try copyStandardInput(to: copy)
     defer {
       do {
         try FileSystem.remove(copy)
@@ -43,6 +33,50 @@ package enum StandardInput {
     } catch {
       throw NNBatchError(
         error.kind, error.lines.map { $0.replacingOccurrences(of: copy, with: "standard input") })
+    }
+  }
+
+  /// Copies standard input to a new file at `copy` in 1 MiB pieces: memory stays
+  /// bounded whatever arrives (an endless stream ends at the disk's limit, as an error).
+  private static func copyStandardInput(to copy: String) throws(NNBatchError) {
+    let out = open(copy, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+    guard out >= 0 else {
+      throw NNBatchError(
+        .failure,
+        "standard input: cannot create its temporary copy \(copy): \(String(cString: strerror(errno)))")
+    }
+    let piece = 1 << 20
+    let buffer = UnsafeMutableRawPointer.allocate(byteCount: piece, alignment: 16)
+    defer { buffer.deallocate() }
+    var failure: String?
+    var kind = NNBatchError.Kind.usage
+    copying: while true {
+      let n = read(STDIN_FILENO, buffer, piece)
+      if n < 0 {
+        if errno == EINTR { continue }
+        failure = "cannot read it: \(String(cString: strerror(errno)))"
+        break
+      }
+      if n == 0 { break }
+      var written = 0
+      while written < n {
+        let w = write(out, buffer + written, n - written)
+        if w < 0 {
+          if errno == EINTR { continue }
+          failure = "cannot copy it to \(copy): \(String(cString: strerror(errno)))"
+          kind = .failure
+          break copying
+        }
+        written += w
+      }
+    }
+    if close(out) != 0 && failure == nil {
+      failure = "cannot copy it to \(copy): \(String(cString: strerror(errno)))"
+      kind = .failure
+    }
+    if let failure {
+      unlink(copy)
+      throw NNBatchError(kind, "standard input: \(failure)")
     }
   }
 }

@@ -9,7 +9,11 @@ extension Trainer {
   /// gradient per shard of a batch (maxShards · P), the copies a checkpoint
   /// save makes (parameters and slots, twice: the checkpoint and its file
   /// image), and each worker's workspace (activations and scratch for a
-  /// shard). The data is already in memory, so MemAvailable counts it.
+  /// shard). In bf16, also the parameters' bf16 mirror (2 · P bytes) and each
+  /// worker's bf16 copies of its activations (half its workspace's bytes).
+  /// Under mpirun a rank holds fewer shard gradients plus its range of
+  /// every shard's (about 2 · maxShards / N · P): the one-process count covers it.
+  /// The data is already in memory, so MemAvailable counts it.
   static func requireMemory(
     _ architecture: Architecture, config: Config, threads: Int, targetColumns: Int
   ) throws(NNBatchError) {
@@ -34,12 +38,18 @@ extension Trainer {
     let gradients = MemoryBudget.product([shards, p, floats])
     let saves = MemoryBudget.product([2, 1 + slots, p, floats])
     let workspaces = workspace.flatMap { MemoryBudget.product([workers, $0, floats]) }
-    let total = MemoryBudget.sum([weights, state, gradients, saves, workspaces])
+    let bf16 = MemoryLayout<UInt16>.size
+    let mixed: Int? =
+      config.precision == .bf16
+      ? MemoryBudget.sum([
+        MemoryBudget.product([p, bf16]), workspace.flatMap { MemoryBudget.product([workers, $0, bf16]) },
+      ]) : 0
+    let total = MemoryBudget.sum([weights, state, gradients, saves, workspaces, mixed])
     func shown(_ bytes: Int?) -> String { bytes.map(MemoryBudget.format) ?? "more than \(Int.max) bytes" }
     try MemoryBudget.require(
       total,
       for:
-        "the model (\(p) parameters: weights \(shown(weights)), optimizer state \(shown(state)), \(shards) shard gradients \(shown(gradients)), checkpoint save buffers \(shown(saves)), \(workers) workspaces \(shown(workspaces)))",
+        "the model (\(p) parameters: weights \(shown(weights)), optimizer state \(shown(state)), \(shards) shard gradients \(shown(gradients)), checkpoint save buffers \(shown(saves)), \(workers) workspaces \(shown(workspaces))\(config.precision == .bf16 ? ", bf16 copies \(shown(mixed))" : ""))",
       in: "\(config.file): $.model.layers")
   }
 }

@@ -86,6 +86,13 @@ public final class Trainer {
     let architecture = try config.architecture(input: config.networkInput(sample: data.sampleShape))
     try Trainer.requireMemory(
       architecture, config: config, threads: options.threads, targetColumns: data.train.targetColumns)
+    if options.group != nil, architecture.parameterCount > Int(Int32.max) {
+      // MPI's element counts are 32-bit: a range exchange must fit one.
+      throw NNBatchError(
+        .usage,
+        "\(config.file): $.model.layers: a run over mpirun supports at most \(Int32.max) parameters; found \(architecture.parameterCount)"
+      )
+    }
     network = Network(architecture: architecture, loss: config.loss)
     let batches = Trainer.batchesPerEpoch(samples: data.train.count, config: config)
     guard batches > 0 else {

@@ -15,12 +15,19 @@ public struct BlockPlan: Sendable, Equatable {
   public var windowBlocks: Int
 
   /// A plan of `rows` samples in blocks of `blockRows`, windows of `windowBlocks` blocks.
+  ///
+  /// A block larger than the data is the whole data, and a window of more
+  /// blocks than there are is all of them: both are clamped, which leaves
+  /// every epoch's order unchanged and bounds a window's buffer by about 2 × `rows`.
   public init(rows: Int, blockRows: Int, windowBlocks: Int) {
     precondition(rows > 0 && blockRows > 0 && windowBlocks > 0, "a block plan needs positive sizes")
     self.rows = rows
-    self.blockRows = blockRows
-    self.windowBlocks = windowBlocks
+    self.blockRows = min(blockRows, rows)
+    self.windowBlocks = min(windowBlocks, (rows + self.blockRows - 1) / self.blockRows)
   }
+
+  /// Rows of one window's buffer: `blockRows` × `windowBlocks`, at most the rows rounded up to a block.
+  public var windowRows: Int { blockRows * windowBlocks }
 
   /// Blocks in the file.
   public var blocks: Int { (rows + blockRows - 1) / blockRows }

@@ -33,7 +33,7 @@ package final class PrefetchRing: @unchecked Sendable {
     self.order = order
     self.scaler = scaler
     self.capacity = max(2, capacity)
-    bufferRows = order.plan.blockRows * order.plan.windowBlocks
+    bufferRows = order.plan.windowRows
     let thread = Thread { [self] in produce(from: firstWindow) }
     thread.name = "nnbatch-prefetch"
     thread.start()

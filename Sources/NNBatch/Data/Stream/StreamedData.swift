@@ -94,6 +94,14 @@ extension DataLoader {
     try MemoryBudget.require(
       MemoryBudget.product([source.rows, max(columns, 1) + 2, 8]), for: "the targets and the epoch's order",
       in: name)
+    // The prefetch ring's windows (and the one being consumed), and the statistics pass's block.
+    let windowBuffers = MemoryBudget.product([plan.windowRows, source.features, MemoryLayout<Float>.size, 4])
+    let passBlock = MemoryBudget.product([plan.blockRows, source.features, MemoryLayout<Float>.size])
+    try MemoryBudget.require(
+      MemoryBudget.sum([windowBuffers, passBlock]),
+      for:
+        "the prefetch ring (4 windows of \(plan.windowBlocks) blocks of \(plan.blockRows) rows; data.stream_window, data.stream_block_rows)",
+      in: name)
 
     // Pass 1 (and 2 for standardize): statistics, checks and the fingerprint, block by block in file order.
     let targets = Matrix(rows: source.rows, columns: columns)  // [N, C]
