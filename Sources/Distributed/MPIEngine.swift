@@ -419,34 +419,10 @@ public final class MPIEngine: TrainingEngine, @unchecked Sendable {
   /// Validation sets are small next to training; repeating them on each
   /// rank costs no exchange and gives the in-process bits.
   public func evaluate(parameters: FloatBuffer, data: Dataset, targetScale: AffineScaler?) -> MetricSums {
-    var total = MetricSums()
-    let outputs = network.architecture.outputs
-    // Evaluation computes in f32 from the master weights, whatever the training precision.
-    for workspace in workspaces { workspace.kernels.bf16Parameters = nil }
-    var start = 0
-    while start < data.count {
-      let rows = min(plan.batchSize, data.count - start)
-      let shards = plan.shardCount(rows: rows)
-      let batchStart = start
-      workers.run(workers: isParallel(rows: rows) ? min(shards, workspaces.count) : 1) {
-        worker, workerCount in
-        var shard = worker
-        while shard < shards {
-          let range = plan.rows(ofShard: shard, inBatchOf: rows)
-          let first = batchStart + range.lowerBound
-          let output = network.forward(
-            parameters: parameters.pointer, input: data.inputs.row(first), rows: range.count,
-            workspace: workspaces[worker])
-          shardSums[shard] = MetricSums.measure(
-            loss: network.loss, output: output, targets: data.targets.row(first),
-            targetColumns: targetColumns, rows: range.count, outputs: outputs, targetScale: targetScale)
-          shard += workerCount
-        }
-      }
-      for s in 0..<shards { total.add(shardSums[s]) }
-      start += rows
-    }
-    return total
+    evaluateInShards(
+      network: network, plan: plan, workers: workers, workspaces: workspaces, shardSums: shardSums,
+      targetColumns: targetColumns, parallel: isParallel(rows:), parameters: parameters, data: data,
+      targetScale: targetScale)
   }
 
   /// Bytes per step and time inside MPI so far, for this rank.
