@@ -224,10 +224,19 @@ public final class DataParallelEngine: TrainingEngine, @unchecked Sendable {
   public func evaluate(
     parameters: FloatBuffer, data: Dataset, targetScale: AffineScaler? = nil
   ) -> MetricSums {
+    evaluate(parameters: parameters, data: data, targetScale: targetScale, continuing: MetricSums())
+  }
+
+  /// The sums of `evaluate` added on to `total`: blocks of whole batches
+  /// (`plan.batchSize` rows, but the last) evaluated one after the other sum
+  /// bit for bit as their concatenation does.
+  public func evaluate(
+    parameters: FloatBuffer, data: Dataset, targetScale: AffineScaler?, continuing total: MetricSums
+  ) -> MetricSums {
     evaluateInShards(
       network: network, plan: plan, workers: workers, workspaces: workspaces, shardSums: shardSums,
       targetColumns: targetColumns, parallel: isParallel(rows:), parameters: parameters, data: data,
-      targetScale: targetScale)
+      targetScale: targetScale, continuing: total)
   }
 
   /// Gathers shard `shard`'s rows and runs forward and backward on them.

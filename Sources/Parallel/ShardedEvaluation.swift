@@ -7,12 +7,15 @@ import NeuralNet
 /// result does not depend on which worker ran which shard. Computes in f32 from
 /// the master weights whatever the training precision (the caller clears its
 /// workspaces' bf16 copies). With `targetScale`, MAE and R² are in original units.
+/// The sums continue `total`: a set evaluated in blocks of whole batches, each
+/// continuing the last, sums exactly as the whole set does.
 public func evaluateInShards(
   network: Network, plan: ShardPlan, workers: Workers, workspaces: [Workspace],
   shardSums: UnsafeMutablePointer<MetricSums>, targetColumns: Int, parallel: (Int) -> Bool,
-  parameters: FloatBuffer, data: Dataset, targetScale: AffineScaler?
+  parameters: FloatBuffer, data: Dataset, targetScale: AffineScaler?,
+  continuing total: MetricSums = MetricSums()
 ) -> MetricSums {
-  var total = MetricSums()
+  var total = total
   // Each worker writes only the slots of its own shards, read after `run` returns.
   nonisolated(unsafe) let sums = shardSums
   let outputs = network.architecture.outputs

@@ -219,6 +219,24 @@ final class HostileInputTests: XCTestCase {
       warnings[0].contains("column name \"x\" occurs more than once (columns 0 and 2"), "\(warnings)")
   }
 
+  func testACSVWhoseParsedValuesOutgrowTheBudgetIsRefusedMidFileNamingTheLine() throws {
+    let dir = TemporaryDirectory()
+    // 1.2 MB of text that parses into 300,000 floats (2.4 MB as Float, doubled while the array grows).
+    let path = dir.write("wide.csv", "x,y\n" + String(repeating: "1,2\n", count: 300_000))
+    let cap = 2_000_000
+    try MemoryBudget.$cap.withValue(cap) {
+      assertRefused(
+        try csvRead(path, targets: [.name("y")]),
+        [
+          path + ":", "the parsed values up to line ", "(growing) needs ",
+          "more than nnbatch may use: 2.0 MB",
+        ])
+    }
+    // Under a cap the text and its values fit in, the same file reads whole.
+    let raw = try MemoryBudget.$cap.withValue(8 * cap) { try csvRead(path, targets: [.name("y")]) }
+    XCTAssertEqual(raw.inputs.rows, 300_000)
+  }
+
   func testValuesFiniteAsDoubleButNotAsFloatAreErrorsWithLineAndColumn() throws {
     let dir = TemporaryDirectory()
     let path = dir.write("big.csv", "a,b,y\n1,2,3\n4,1e39,6\n")

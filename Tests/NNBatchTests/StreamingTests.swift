@@ -461,6 +461,51 @@ final class StreamingTests: XCTestCase {
     XCTAssertEqual(lines.first, "label,p_0,p_1,p_2")
   }
 
+  func testEvaluateStreamsInBlocksAndSumsAsTheWholeSetDoes() throws {
+    let dir = TemporaryDirectory()
+    try Self.writeAll(dir, rows: 120, features: 4)
+    XCTAssertEqual(try train(Self.config(dir, "e", data: npyData(dir), stream: true, shuffle: true)), 0)
+    let checkpoint = dir.file("ck-e/step-000000024.h5")
+    // More than two blocks, the last one partial and not a whole batch.
+    let rows = 2 * Evaluate.blockRows + 300
+    let (x, original) = Self.samples(rows: rows, features: 4, seed: 21)
+    var y = original
+    try Self.npy(dir.file("ex.npy"), shape: [rows, 4], bytes: Self.floatBytes(x))
+    try Self.npy(dir.file("ey.npy"), shape: [rows], bytes: Self.floatBytes(y))
+    func evaluation(_ name: String, stream: Bool?, targets: String = "ey.npy") -> String {
+      let data = Self.npyData.replacingOccurrences(of: "X", with: dir.file("ex.npy"))
+        .replacingOccurrences(of: "Y", with: dir.file(targets))
+      return Self.config(dir, name, data: data, stream: stream, shuffle: false)
+    }
+    let whole = evaluation("whole", stream: false)
+    let streamed = evaluation("streamed", stream: nil)
+    let model = try SavedModel.load(checkpoint)
+    func reader(_ data: String) throws -> any SampleReader {
+      try Evaluate.reader(config: model.config, data: data, format: nil, labels: []).reader
+    }
+    XCTAssertTrue(try reader(whole) is InMemorySamples)
+    XCTAssertTrue(try reader(streamed) is StreamedSamples)
+    XCTAssertTrue(try reader(dir.file("ex.npy") + "," + dir.file("ey.npy")) is StreamedSamples)
+
+    let expected = try Evaluate.run(checkpoint: checkpoint, dataConfig: whole, threads: 1)
+    XCTAssertTrue(expected.contains(": \(rows) samples"), expected)
+    for (data, threads) in [(streamed, 1), (streamed, 3), (whole, 2)] {
+      let report = try Evaluate.run(checkpoint: checkpoint, dataConfig: data, threads: threads)
+      XCTAssertEqual(
+        report.replacingOccurrences(of: data, with: whole), expected, "\(data) --threads \(threads)")
+    }
+
+    // A bad row in a later block is reported with its position in the file, not in the block.
+    y[Evaluate.blockRows + 4] = 7
+    try Self.npy(dir.file("bad-y.npy"), shape: [rows], bytes: Self.floatBytes(y))
+    let bad = evaluation("bad", stream: nil, targets: "bad-y.npy")
+    XCTAssertThrowsError(try Evaluate.run(checkpoint: checkpoint, dataConfig: bad, threads: 2)) { error in
+      XCTAssertTrue(
+        "\(error)".contains("sample \(Evaluate.blockRows + 5): expected a class index in 0...2, found 7.0"),
+        "\(error)")
+    }
+  }
+
   // MARK: Statistics
 
   func testStreamingStatisticsEqualTheInMemoryFitBitwise() {

@@ -20,30 +20,47 @@ public enum Evaluate {
     }
   }
 
+  /// Rows evaluated at a time: whole 256-row batches of the evaluation plan, so
+  /// the sums added block by block are the sums of the whole set, bit for bit.
+  package static let blockRows = 256 * 64
+
   private static func evaluate(
     checkpoint path: String, dataConfig: String?, format: String?, threads: Int
   ) throws(NNBatchError) -> String {
     let model = try SavedModel.load(path)
-    let (dataset, config, source) = try samples(
+    let opened = try reader(
       config: model.config, data: dataConfig, format: format, labels: model.checkpoint.data.labels)
-    guard dataset.features == model.network.architecture.inputs else {
+    let source = opened.name
+    let features = model.network.architecture.inputs
+    guard opened.reader.features == features else {
       throw NNBatchError(
-        .usage,
-        "\(source): \(dataset.features) features, but the model takes \(model.network.architecture.inputs)")
+        .usage, "\(source): \(opened.reader.features) features, but the model takes \(features)")
     }
-    model.scaler.apply(to: dataset.inputs)
-    let prepared = PreparedData(
-      train: dataset, validation: nil, labels: model.checkpoint.data.labels, scaler: model.scaler,
-      targetScaler: model.targetScaler, sampleShape: model.network.architecture.inputShape)
-    try DataLoader.check(prepared, against: config, classes: nil)
-    // The loss is computed as in training (scaled targets); MAE and R² in the targets' units.
-    model.targetScaler.apply(to: dataset.targets)
-    let batch = min(256, max(dataset.count, 1))
     let engine = Parallel.DataParallelEngine(
-      network: model.network, plan: Parallel.ShardPlan(batchSize: batch, shardSize: min(batch, 64)),
-      threads: threads, targetColumns: dataset.targetColumns)
-    let sums = engine.evaluate(
-      parameters: model.parameters, data: dataset, targetScale: model.targetScaler)
+      network: model.network, plan: Parallel.ShardPlan(batchSize: 256, shardSize: 64),
+      threads: threads, targetColumns: opened.reader.targetColumns)
+    var sums = MetricSums()
+    var confusion = ConfusionCounts(classes: max(model.network.architecture.outputs, 2))
+    var seen = 0
+    while let block = try opened.read({ () throws(NNBatchError) in try opened.reader.next(maxRows: blockRows)
+    }) {
+      guard let targets = block.targets else { preconditionFailure("evaluation reads targets") }
+      let dataset = Dataset(inputs: block.inputs, targets: targets)  // [rows, F], [rows, C]
+      model.scaler.apply(to: dataset.inputs)
+      let prepared = PreparedData(
+        train: dataset, validation: nil, labels: model.checkpoint.data.labels, scaler: model.scaler,
+        targetScaler: model.targetScaler, sampleShape: model.network.architecture.inputShape)
+      try DataLoader.check(prepared, against: opened.config, classes: nil, firstSample: seen)
+      // The loss is computed as in training (scaled targets); MAE and R² in the targets' units.
+      model.targetScaler.apply(to: dataset.targets)
+      sums = engine.evaluate(
+        parameters: model.parameters, data: dataset, targetScale: model.targetScaler, continuing: sums)
+      if model.isClassifier { confusion.count(model: model, dataset: dataset) }
+      seen += dataset.count
+    }
+    guard seen > 0 else {
+      throw NNBatchError(.usage, "\(source): expected at least one sample to evaluate on, found none")
+    }
     var lines = ["evaluated \(path) on \(source): \(sums.samples) samples"]
     let lossNote =
       model.targetScaler.kind == .none
@@ -53,7 +70,7 @@ public enum Evaluate {
     )
     if model.isClassifier {
       lines.append("accuracy   \(String(format: "%.4f", sums.accuracy)) (\(sums.correct)/\(sums.samples))")
-      lines.append(contentsOf: confusionMatrix(model: model, dataset: dataset))
+      lines.append(contentsOf: confusion.lines(labels: model.checkpoint.data.labels, samples: seen))
     } else {
       lines.append("mae        \(format6(sums.meanAbsoluteError))")
       lines.append("r2         \(format6(sums.rSquared))")
@@ -61,7 +78,7 @@ public enum Evaluate {
     return lines.joined(separator: "\n")
   }
 
-  /// The samples to evaluate on (unscaled), the config that reads them, and their name for messages.
+  /// The samples to evaluate on, block by block, with the config that reads them and their name for messages.
   ///
   /// Without `data`: the run's validation samples, the very rows training
   /// held out (`DataLoader.select`), or its training data when it had none.
@@ -69,21 +86,29 @@ public enum Evaluate {
   /// `data`. With a data file: read like the training data (same CSV
   /// columns, HDF5 dataset names; `IMAGES,LABELS` for IDX).
   ///
-  /// Whole sets, not row blocks: `DataParallelEngine.evaluate` sums its
-  /// metrics over one `Dataset`, in a fixed order that a block-wise reader
-  /// would change.
-  package static func samples(config: Config, data: String?, format: String?, labels: [String])
-    throws(NNBatchError) -> (Dataset, Config, String)
+  /// Sources that can stream (HDF5, uncompressed IDX, .npy) are read from
+  /// disk block by block unless their `data.stream` is false, so a set
+  /// larger than memory can be evaluated; the others (CSV, gzip, inline,
+  /// synthetic), and rows held out by `validation_split`, are read whole.
+  package static func reader(config: Config, data: String?, format: String?, labels: [String])
+    throws(NNBatchError) -> EvaluationReader
   {
     var config = config
     guard let data else {
-      let selected = try DataLoader.select(config, labels: labels)
-      if let validation = selected.validation {
-        return (validation, config, "the checkpoint's validation data")
+      if config.validationSplit == 0 {
+        let (set, name) =
+          config.validation.map { ($0, "the checkpoint's validation data") }
+          ?? (config.data, "the checkpoint's training data")
+        if let streamed = try streamed(set, task: config.task) {
+          return EvaluationReader(reader: streamed, config: config, name: name, format: nil)
+        }
       }
-      return (selected.train, config, "the checkpoint's training data")
+      let selected = try DataLoader.select(config, labels: labels)
+      let (set, name) =
+        selected.validation.map { ($0, "the checkpoint's validation data") }
+        ?? (selected.train, "the checkpoint's training data")
+      return EvaluationReader(reader: whole(set, labels: labels), config: config, name: name, format: nil)
     }
-    let raw: RawData
     // A config is told from a data file by its content (a JSON object), never by its name.
     var isConfig = false
     if format == nil && FileManager.default.fileExists(atPath: data) {
@@ -94,19 +119,54 @@ public enum Evaluate {
       config.data = other.data
       config.validation = other.validation
       config.validationSplit = other.validationSplit
-      raw = try DataLoader.read(config.data, task: config.task, labels: labels)
-    } else {
-      let (source, resolved) = try fileSource(like: config.data.source, reading: data, format: format)
-      config.data.source = source
-      config.validation = nil
-      config.validationSplit = 0
-      let dataConfig = config.data
-      let task = config.task
-      raw = try resolved.reading { () throws(NNBatchError) in
-        try DataLoader.read(dataConfig, task: task, labels: labels)
-      }
+      let reader = try open(config.data, task: config.task, labels: labels)
+      return EvaluationReader(reader: reader, config: config, name: data, format: nil)
     }
-    return (Dataset(inputs: raw.inputs, targets: raw.targets), config, data)
+    let (source, resolved) = try fileSource(like: config.data.source, reading: data, format: format)
+    config.data.source = source
+    config.validation = nil
+    config.validationSplit = 0
+    let dataConfig = config.data
+    let task = config.task
+    let reader = try resolved.reading { () throws(NNBatchError) in
+      try open(dataConfig, task: task, labels: labels)
+    }
+    return EvaluationReader(reader: reader, config: config, name: data, format: resolved)
+  }
+
+  /// The samples to evaluate on, whole (unscaled), the config that reads them, and their name for messages.
+  package static func samples(config: Config, data: String?, format: String?, labels: [String])
+    throws(NNBatchError) -> (Dataset, Config, String)
+  {
+    let opened = try reader(config: config, data: data, format: format, labels: labels)
+    let raw = try opened.read { () throws(NNBatchError) in try opened.reader.readAll() }
+    return (Dataset(inputs: raw.inputs, targets: raw.targets), opened.config, opened.name)
+  }
+
+  /// `set` read from disk block by block, or nil when it cannot stream or its config says not to.
+  private static func streamed(_ set: DataConfig, task: LearningTask) throws(NNBatchError) -> (
+    any SampleReader
+  )? {
+    guard set.stream.enabled != false else { return nil }
+    do throws(NNBatchError) {
+      return try set.source.openRows(task: task).map { StreamedSamples($0) }
+    } catch {
+      // Gzipped IDX cannot stream; the whole read reports what is really wrong.
+      if set.stream.enabled == nil { return nil }
+      throw error
+    }
+  }
+
+  /// `set` streamed if it can, else read whole.
+  private static func open(_ set: DataConfig, task: LearningTask, labels: [String]) throws(NNBatchError)
+    -> any SampleReader
+  {
+    if let reader = try streamed(set, task: task) { return reader }
+    return try set.source.open(task: task, labels: labels)
+  }
+
+  private static func whole(_ set: Dataset, labels: [String]) -> any SampleReader {
+    InMemorySamples(RawData(inputs: set.inputs, targets: set.targets, labels: labels, classes: nil))
   }
 
   /// The training data's source with its file(s) replaced by `argument`'s.
@@ -136,23 +196,54 @@ public enum Evaluate {
     }
     return (try trained.reading(files, as: argument), resolved)
   }
+}
 
-  private static func confusionMatrix(model: SavedModel, dataset: Dataset) -> [String] {
-    let outputs = model.network.predict(parameters: model.parameters, inputs: dataset.inputs)
+/// Where `Evaluate` reads its samples from: a block reader, the config that describes them, their name.
+package struct EvaluationReader {
+  /// The samples, block by block.
+  package let reader: any SampleReader
+  /// The checkpoint's config with `data` replaced by what is evaluated.
+  package let config: Config
+  /// The samples' name for messages and the report.
+  package let name: String
+  /// The format a data file was read as, which its errors name.
+  let format: ResolvedFormat?
+
+  /// Runs `body`; its errors name the data file's format, as predict's do.
+  func read<T>(_ body: () throws(NNBatchError) -> T) throws(NNBatchError) -> T {
+    guard let format else { return try body() }
+    return try format.reading(body)
+  }
+}
+
+/// A confusion matrix counted block by block.
+struct ConfusionCounts {
+  private var matrix: [[Int]]
+
+  /// Counts for a model with `classes` classes (2 for a single sigmoid output).
+  init(classes: Int) {
+    matrix = [[Int]](repeating: [Int](repeating: 0, count: classes), count: classes)
+  }
+
+  /// Adds the predictions of `model` on `dataset` (inputs scaled).
+  mutating func count(model: SavedModel, dataset: Dataset) {
+    let outputs = model.network.predict(parameters: model.parameters, inputs: dataset.inputs)  // [rows, width]
     let width = outputs.columns
-    let classes = max(width, 2)
-    var matrix = [[Int]](repeating: [Int](repeating: 0, count: classes), count: classes)
     for r in 0..<dataset.count {
       let predicted = width == 1 ? (outputs[r, 0] >= 0.5 ? 1 : 0) : argmax(outputs.row(r), count: width)
       let t = dataset.targets.row(r)
       let expected =
         dataset.targetColumns == 1
         ? Int(t[0] >= 0 ? t[0].rounded() : 0) : argmax(t, count: dataset.targetColumns)
-      if expected < classes { matrix[expected][predicted] += 1 }
+      if expected < matrix.count { matrix[expected][predicted] += 1 }
     }
-    let labels =
-      model.checkpoint.data.labels.isEmpty ? (0..<classes).map(String.init) : model.checkpoint.data.labels
-    let cell = max(6, (labels.map(\.count).max() ?? 1) + 1, String(dataset.count).count + 1)
+  }
+
+  /// The matrix as text, rows the true classes, named by `labels` (or indices).
+  func lines(labels given: [String], samples: Int) -> [String] {
+    let classes = matrix.count
+    let labels = given.isEmpty ? (0..<classes).map(String.init) : given
+    let cell = max(6, (labels.map(\.count).max() ?? 1) + 1, String(samples).count + 1)
     func pad(_ s: String) -> String { String(repeating: " ", count: max(0, cell - s.count)) + s }
     var lines = ["confusion matrix (rows: true class, columns: predicted)"]
     lines.append(pad("") + labels.prefix(classes).map(pad).joined())

@@ -191,7 +191,9 @@ public enum DataLoader {
   }
 
   /// Checks targets against the loss and the output layer.
-  static func check(_ data: PreparedData, against config: Config, classes: Int?) throws(NNBatchError) {
+  static func check(_ data: PreparedData, against config: Config, classes: Int?, firstSample: Int = 0)
+    throws(NNBatchError)
+  {
     // Layers that do not fit the data are reported when the network is built.
     guard let outputs = config.outputs(sample: data.sampleShape) else { return }
     let name = config.data.source.description
@@ -213,36 +215,38 @@ public enum DataLoader {
     }
     for (set, dataset) in [("training", Optional(data.train)), ("validation", data.validation)] {
       guard let dataset else { continue }
-      try checkValues(dataset, set: set, source: name, config: config, outputs: outputs)
+      try checkValues(
+        dataset, set: set, source: name, config: config, outputs: outputs, firstSample: firstSample)
     }
   }
 
   private static func checkValues(
-    _ dataset: Dataset, set: String, source: String, config: Config, outputs: Int
+    _ dataset: Dataset, set: String, source: String, config: Config, outputs: Int, firstSample: Int
   ) throws(NNBatchError) {
     let classIndices = config.loss == .crossEntropy && dataset.targetColumns == 1
     for r in 0..<dataset.count {
+      let sample = firstSample + r + 1
       let x = dataset.inputs.row(r)
       for j in 0..<dataset.features where !x[j].isFinite {
         throw NNBatchError(
-          .usage, "\(source): \(set) sample \(r + 1), feature \(j): expected a finite number, found \(x[j])")
+          .usage, "\(source): \(set) sample \(sample), feature \(j): expected a finite number, found \(x[j])")
       }
       let t = dataset.targets.row(r)
       for j in 0..<dataset.targetColumns {
         let v = t[j]
         if !v.isFinite {
           throw NNBatchError(
-            .usage, "\(source): \(set) sample \(r + 1), target \(j): expected a finite number, found \(v)")
+            .usage, "\(source): \(set) sample \(sample), target \(j): expected a finite number, found \(v)")
         }
         if classIndices && (v != v.rounded() || v < 0 || Int(v) >= outputs) {
           throw NNBatchError(
             .usage,
-            "\(source): \(set) sample \(r + 1): expected a class index in 0...\(outputs - 1), found \(v)")
+            "\(source): \(set) sample \(sample): expected a class index in 0...\(outputs - 1), found \(v)")
         }
         if config.loss == .binaryCrossEntropy && (v < 0 || v > 1) {
           throw NNBatchError(
             .usage,
-            "\(source): \(set) sample \(r + 1), target \(j): binary_cross_entropy needs targets in [0, 1], found \(v)"
+            "\(source): \(set) sample \(sample), target \(j): binary_cross_entropy needs targets in [0, 1], found \(v)"
           )
         }
       }

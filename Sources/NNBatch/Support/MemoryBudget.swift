@@ -18,12 +18,16 @@ package struct MemoryBudget: Sendable, CustomStringConvertible {
   /// Which limit sets it ("MemAvailable", "the cgroup's memory.max", "RLIMIT_AS").
   package var limit: String
 
+  /// A smaller budget (bytes) for the checks run inside it: tests reach a limit without exhausting the machine.
+  @TaskLocal package static var cap: Int?
+
   /// The budget now; unknown limits count as unlimited.
   package static func current() -> MemoryBudget {
     var budget = MemoryBudget(bytes: Int.max, limit: "no known limit")
     func consider(_ bytes: Int?, _ limit: String) {
       if let bytes, bytes < budget.bytes { budget = MemoryBudget(bytes: max(bytes, 0), limit: limit) }
     }
+    consider(cap, "the cap set for this task")
     consider(memAvailable(), "MemAvailable")
     consider(cgroupRoom(), "the cgroup's memory limit")
     consider(addressSpaceRoom(), "RLIMIT_AS (ulimit -v)")
