@@ -227,7 +227,8 @@ struct ConfusionCounts {
 
   /// Adds the predictions of `model` on `dataset` (inputs scaled).
   mutating func count(model: SavedModel, dataset: Dataset) {
-    let outputs = model.network.predict(parameters: model.parameters, inputs: dataset.inputs)  // [rows, width]
+    // outputs: [rows, width]
+    let outputs = model.network.predict(parameters: model.parameters, inputs: dataset.inputs)
     let width = outputs.columns
     for r in 0..<dataset.count {
       let predicted = width == 1 ? (outputs[r, 0] >= 0.5 ? 1 : 0) : argmax(outputs.row(r), count: width)
