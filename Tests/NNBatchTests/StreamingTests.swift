@@ -506,6 +506,59 @@ final class StreamingTests: XCTestCase {
     }
   }
 
+  func testAFileThatShrinksMidRunEndsItWithACheckpointAndResumeContinuesBitwise() throws {
+    let dir = TemporaryDirectory()
+    let rows = 60_000
+    let (x, y) = Self.samples(rows: rows, features: 16, seed: 5)
+    let xBytes = Self.floatBytes(x)
+    try Self.npy(dir.file("x.npy"), shape: [rows, 16], bytes: xBytes)
+    try Self.npy(dir.file("y.npy"), shape: [rows], bytes: Self.floatBytes(y))
+    func config(_ name: String) -> String {
+      dir.write(
+        "\(name).json",
+        """
+        { "name": "\(name)", "seed": 3,
+          "data": { \(npyData(dir)), "task": "classification", "stream": true,
+                    "stream_block_rows": 64, "stream_window": 2 },
+          "model": { "layers": [ { "units": 8, "activation": "tanh" }, { "units": 3, "activation": "softmax" } ] },
+          "loss": "cross_entropy", "optimizer": { "kind": "sgd", "learning_rate": 0.05 },
+          "training": { "epochs": 3, "batch_size": 16, "shard_size": 8, "shuffle": true },
+          "checkpoint": { "dir": "\(dir.file("ck-" + name))", "every_epochs": 1, "keep": 100 } }
+        """)
+    }
+    let stepsPerEpoch = rows / 16
+    let run = Process()
+    run.executableURL = URL(fileURLWithPath: nnbatchExecutable)
+    run.arguments = ["--config", config("cut"), "--threads", "2"]
+    let stderr = Pipe()
+    run.standardError = stderr
+    run.standardOutput = FileHandle.nullDevice
+    try run.run()
+    // Once the first epoch is saved, the last row loses a byte: the read of the window that holds it
+    // (a seeded place in each epoch's order) finds the file's end.
+    let first = dir.file("ck-cut/" + CheckpointStore.fileName(step: stepsPerEpoch))
+    let deadline = Date().addingTimeInterval(120)
+    while run.isRunning && !FileManager.default.fileExists(atPath: first) && Date() < deadline {
+      Thread.sleep(forTimeInterval: 0.002)
+    }
+    try truncate(dir.file("x.npy"), to: fileSize(dir.file("x.npy")) - 1)
+    let message = String(decoding: stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    run.waitUntilExit()
+    XCTAssertEqual(run.terminationStatus, 2, message)
+    XCTAssertTrue(message.contains("found the end of the file (it shrank while being read)"), message)
+    let saved = try newest(dir.file("ck-cut"))
+    XCTAssertGreaterThan(saved.counters.step, stepsPerEpoch, "the steps after the first epoch were saved")
+    XCTAssertLessThan(saved.counters.step, 3 * stepsPerEpoch)
+
+    // The file restored, --resume continues from that step to the uninterrupted run's bits.
+    try Self.npy(dir.file("x.npy"), shape: [rows, 16], bytes: xBytes)
+    XCTAssertEqual(try train(config("cut"), start: .resumeLatest), 0)
+    XCTAssertEqual(try train(config("whole")), 0)
+    let resumed = try newest(dir.file("ck-cut"))
+    XCTAssertEqual(resumed.counters.step, 3 * stepsPerEpoch)
+    XCTAssertEqual(resumed.bitwiseDifferences(from: try newest(dir.file("ck-whole"))), [])
+  }
+
   // MARK: Statistics
 
   func testStreamingStatisticsEqualTheInMemoryFitBitwise() {

@@ -268,7 +268,14 @@ public final class Trainer {
       var learningRate = config.optimizer.learningRate
       while batchInEpoch < batches {
         let start = batchInEpoch * batchSize
-        let (batch, indices) = try feed.batch(start..<min(start + batchSize, n))
+        let batch: Dataset
+        let indices: ArraySlice<Int>
+        do throws(NNBatchError) {
+          (batch, indices) = try feed.batch(start..<min(start + batchSize, n))
+        } catch {
+          try saveBeforeFailing(error)
+          throw error
+        }
         learningRate = schedule.learningRate(base: config.optimizer.learningRate, step: step, epoch: epoch)
         // Dropout masks are keyed by (seed, step, position in the epoch's order): the same on resume.
         let outcome = engine.step(
@@ -362,6 +369,19 @@ public final class Trainer {
     }
     reporter.summary(finalSummary(elapsed: monotonicSeconds() - started))
     return 0
+  }
+
+  /// A streamed read failed mid-run: the steps done since the last save are saved first, so nothing is lost.
+  ///
+  /// Only once this run owns its folder (it has saved before): a first save
+  /// would replace an earlier run's files, which a failed run must never do.
+  /// One process only: a group's ranks would wait on each other in the save.
+  private func saveBeforeFailing(_ error: NNBatchError) throws(NNBatchError) {
+    guard options.group == nil, replacedEarlierRun, lastSaved != position else { return }
+    try save(reason: "data error")
+    reporter.note(
+      "the data could not be read at step \(step + 1); checkpoint written at step \(step): fix the data and resume with --resume"
+    )
   }
 
   /// Updates the best-metric state and saves best.h5 when asked.
