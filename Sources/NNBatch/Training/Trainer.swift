@@ -110,6 +110,7 @@ public final class Trainer {
         optimizer: config.optimizer, precision: config.precision, stopCode: { [signals] in signals?.exitCode }
       )
       groupEngine = distributed
+      Trainer.restrict(feed, to: distributed, samples: data.train.count, config: config)
       engine = distributed
     } else {
       groupEngine = nil
@@ -169,6 +170,8 @@ public final class Trainer {
   /// anything else is written) and ends them with a summary, also when training fails.
   public func run() throws(NNBatchError) -> Int32 {
     let started = monotonicSeconds()
+    let firstEpoch = epoch
+    defer { reportStreamReads(epochs: epoch - firstEpoch) }
     try logs.start(
       RunStart(
         name: config.name, step: step, epoch: epoch, epochs: config.epochs,
