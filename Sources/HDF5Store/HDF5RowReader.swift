@@ -130,39 +130,6 @@ public final class HDF5RowReader {
     }
   }
 
-  /// Reads the rows of `runs` (ascending, not overlapping) as Float into `destination` [Σ counts, columns], one after the other.
-  ///
-  /// One H5Dread of the union of the runs' hyperslabs: libhdf5 visits each
-  /// chunk once for all the runs in it, where a read per run pays the
-  /// selection and chunk lookup for every run.
-  public func read(runs: [Range<Int>], into destination: UnsafeMutablePointer<Float>) throws {
-    let total = runs.reduce(0) { $0 + $1.count }
-    guard total > 0 else { return }
-    try withHDF5 {
-      guard isOpen else {
-        throw HDF5Error(operation: "read rows", path: target, reason: "the reader is closed")
-      }
-      let fileSpace = try checkID(H5Dget_space(dataset), "read dataspace", target)
-      defer { Close.dataspace(fileSpace) }
-      var operation = H5S_SELECT_SET
-      for run in runs where !run.isEmpty {
-        precondition(run.lowerBound >= 0 && run.upperBound <= rows, "row range outside the dataset")
-        var offset = [hsize_t(run.lowerBound)] + (shape.count == 2 ? [0] : [])
-        var extent = [hsize_t(run.count)] + (shape.count == 2 ? [hsize_t(columns)] : [])
-        try check(
-          H5Sselect_hyperslab(fileSpace, operation, &offset, nil, &extent, nil), "select rows", target)
-        operation = H5S_SELECT_OR
-      }
-      var extent = [hsize_t(total)] + (shape.count == 2 ? [hsize_t(columns)] : [])
-      let memory = try checkID(
-        H5Screate_simple(Int32(extent.count), &extent, nil), "create memory dataspace", target)
-      defer { Close.dataspace(memory) }
-      try check(
-        H5Dread(dataset, nnb_H5T_NATIVE_FLOAT(), memory, fileSpace, nnb_H5P_DEFAULT(), destination),
-        "read \(runs.count) runs of rows (\(total) rows)", target)
-    }
-  }
-
   /// Closes the dataset and the file, reporting a failing close.
   public func close() throws {
     try withHDF5 {

@@ -73,10 +73,11 @@ final class MPIStreamingTests: XCTestCase {
   }
 
   /// Trains `config` (with `NNBATCH_STREAM_STATS`) in one process or under `mpirun -np ranks`.
-  private func train(ranks: Int?, _ config: String, dir: String) throws -> ProcessResult {
+  private func train(ranks: Int?, _ config: String, dir: String, extra: [String] = []) throws -> ProcessResult
+  {
     var environment = ProcessInfo.processInfo.environment
     environment["NNBATCH_STREAM_STATS"] = "1"
-    let arguments = ["--config", config, "--checkpoint-dir", dir, "--threads", "1"]
+    let arguments = ["--config", config, "--checkpoint-dir", dir, "--threads", "1"] + extra
     guard let ranks else { return try runProcess(nnbatchExecutable, arguments, environment: environment) }
     let launcher = [
       "--oversubscribe", "--allow-run-as-root", "-np", "\(ranks)", "-x", "NNBATCH_STREAM_STATS",
@@ -156,5 +157,30 @@ final class MPIStreamingTests: XCTestCase {
         XCTAssertEqual(read.values.reduce(0, +), Self.epochs * Self.samples, "\(name) on \(ranks) ranks")
       }
     }
+    // Streamed resume with another rank count: 3 ranks for the first epoch, 2 for the second.
+    let config = directory.file("npy.json")
+    let first = try train(ranks: 3, config, dir: directory.file("mixed"), extra: ["--epochs", "1"])
+    XCTAssertEqual(first.status, 0, first.stderr)
+    let second = try train(ranks: 2, config, dir: directory.file("mixed"), extra: ["--resume"])
+    XCTAssertEqual(second.status, 0, second.stderr)
+    try assertSameRun(directory.file("mixed"), as: directory.file("npy-one"))
+  }
+
+  func testRankZeroFailingTheStatisticsPassEndsTheJob() throws {
+    _ = try mpirun()
+    try writeData()
+    // A NaN in sample 150: rank 0 alone reads it (the pass), the others wait for its results.
+    var values = [Float](repeating: 1, count: Self.samples * Self.features)
+    values[149 * Self.features + 2] = .nan
+    try npy(directory.file("nan.npy"), descr: "<f4", shape: [Self.samples, Self.features], values: values)
+    let config = config(
+      "nan",
+      data:
+        #""source": "npy", "features": "\#(directory.file("nan.npy"))", "targets": "\#(directory.file("y.npy"))""#
+    )
+    let run = try train(ranks: 2, config, dir: directory.file("nan"))
+    XCTAssertNotEqual(run.status, 0, run.stderr)
+    XCTAssertTrue(run.stderr.contains("rank 0:"), run.stderr)
+    XCTAssertTrue(run.stderr.contains("training sample 150, feature 2: expected a finite number"), run.stderr)
   }
 }

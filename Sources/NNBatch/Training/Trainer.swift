@@ -80,7 +80,8 @@ public final class Trainer {
     let continued = try Trainer.checkpointToContinue(options: options, config: config)
     data = try DataLoader.prepare(
       config, scalers: continued.map { ($0.checkpoint.data.features, $0.checkpoint.data.targets) },
-      resumed: continued.map { $0.checkpoint.data.stream.map(ResumedReading.streamed) ?? .inMemory })
+      resumed: continued.map { $0.checkpoint.data.stream.map(ResumedReading.streamed) ?? .inMemory },
+      group: options.group)
     feed = data.stream.map { StreamedBatches($0, batchSize: config.batchSize) } ?? InMemoryBatches(data.train)
     dataFingerprint = data.fingerprint
     let architecture = try config.architecture(input: config.networkInput(sample: data.sampleShape))

@@ -1,4 +1,3 @@
-import Foundation
 import HDF5Store
 import NeuralNet
 
@@ -101,31 +100,6 @@ package final class HDF5Rows: RowSource, @unchecked Sendable {
       throw NNBatchError(.usage, "\(error)")
     }
   }
-
-  /// One H5Dread of the runs' union into a packed buffer, then each run copied to its buffer rows.
-  package func read(runs: [RowRun], into buffer: Matrix) throws(NNBatchError) -> Int {
-    let total = runs.reduce(0) { $0 + $1.rows.count }
-    guard total > 0 else { return 0 }
-    if HDF5Rows.readsEachRun {
-      for run in runs { try read(run.rows, inputs: buffer.row(run.bufferRow), targets: nil) }
-      return runs.count
-    }
-    let packed = Matrix(rows: total, columns: features)  // [Σ run rows, F], the runs in file order
-    do {
-      try x.read(runs: runs.map(\.rows), into: packed.storage.pointer)
-    } catch {
-      throw NNBatchError(.usage, "\(error)")
-    }
-    var next = 0
-    for run in runs {
-      buffer.row(run.bufferRow).update(from: packed.row(next), count: run.rows.count * features)
-      next += run.rows.count
-    }
-    return 1
-  }
-
-  /// `NNBATCH_HDF5_RUNS=each`: one hyperslab read per run instead of the union (for measuring).
-  private static let readsEachRun = getenv("NNBATCH_HDF5_RUNS").map { String(cString: $0) == "each" } ?? false
 }
 
 extension HDF5Source {

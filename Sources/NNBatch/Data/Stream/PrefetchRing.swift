@@ -56,6 +56,7 @@ package final class PrefetchRing: @unchecked Sendable {
       condition.unlock()
       guard let buffer else { break }
       var read = StreamReadCount()
+      let started = monotonicSeconds()
       do throws(NNBatchError) {
         // buffer: [rows of the window's blocks, in block order, features]
         if let rank {
@@ -77,6 +78,7 @@ package final class PrefetchRing: @unchecked Sendable {
           read.rows = filled
         }
         read.bytes = read.rows * source.inputBytesPerRow
+        read.seconds = monotonicSeconds() - started
       } catch {
         condition.lock()
         failure = error

@@ -100,6 +100,8 @@ package struct StreamReadCount: Sendable, Equatable {
   package var bytes = 0
   /// Read calls (preads or HDF5 reads).
   package var reads = 0
+  /// Seconds the prefetch thread spent reading and scaling.
+  package var seconds = 0.0
 
   /// Nothing read yet.
   package init() {}
@@ -110,6 +112,7 @@ package struct StreamReadCount: Sendable, Equatable {
     sum.rows += b.rows
     sum.bytes += b.bytes
     sum.reads += b.reads
+    sum.seconds += b.seconds
     return sum
   }
 }

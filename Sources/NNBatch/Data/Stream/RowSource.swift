@@ -43,7 +43,10 @@ package protocol RowSource: AnyObject, Sendable {
 }
 
 extension RowSource {
-  /// One read per run (a pread each for IDX and .npy).
+  /// One read per run: a pread for IDX and .npy, a hyperslab for HDF5.
+  ///
+  /// For HDF5 one H5Dread of the union of a window's runs (H5S_SELECT_OR)
+  /// was measured 15× slower than a read per run (docs/streaming.md).
   package func read(runs: [RowRun], into buffer: Matrix) throws(NNBatchError) -> Int {
     for run in runs { try read(run.rows, inputs: buffer.row(run.bufferRow), targets: nil) }
     return runs.count
