@@ -98,6 +98,18 @@ final class MPIStreamingTests: XCTestCase {
     return rows
   }
 
+  /// Rows each rank read in the statistics pass (`...; statistics pass N rows`).
+  private func passRowsRead(_ stderr: String) -> [Int: Int] {
+    var rows: [Int: Int] = [:]
+    for line in stderr.split(separator: "\n") where line.hasPrefix("stream reads: rank ") {
+      let words = line.dropFirst("stream reads: rank ".count).split(separator: " ")
+      if let rank = Int(words[0].dropLast()), words.count > 2, let count = Int(words[words.count - 2]) {
+        rows[rank] = count
+      }
+    }
+    return rows
+  }
+
   /// Rows of the epoch's batches that rank `rank` of `ranks` computes: its contiguous shards of each batch.
   private func expectedRows(rank: Int, ranks: Int) -> Int {
     var total = 0
@@ -155,6 +167,10 @@ final class MPIStreamingTests: XCTestCase {
           XCTAssertLessThan(expected, Self.epochs * Self.samples)
         }
         XCTAssertEqual(read.values.reduce(0, +), Self.epochs * Self.samples, "\(name) on \(ranks) ranks")
+        // Only rank 0 reads the file for the statistics (standardize: two passes).
+        var pass = [0: 2 * Self.samples]
+        for rank in 1..<ranks { pass[rank] = 0 }
+        XCTAssertEqual(passRowsRead(run.stderr), pass, run.stderr)
       }
     }
     // Streamed resume with another rank count: 3 ranks for the first epoch, 2 for the second.

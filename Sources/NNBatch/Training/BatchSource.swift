@@ -62,6 +62,9 @@ final class StreamedBatches: BatchSource {
 
   var count: Int { training.plan.rows }
 
+  /// Rows this process read in the statistics pass before training.
+  var passRows: Int { training.passRows }
+
   /// What the prefetch rings have read from the file so far (the current epoch's ring included).
   var readCount: StreamReadCount { earlierReads + (ring?.readCount ?? StreamReadCount()) }
 

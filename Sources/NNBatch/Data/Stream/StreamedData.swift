@@ -17,12 +17,15 @@ public final class StreamedTrainingSet: Sendable {
   public let scaler: AffineScaler
   /// Windows the prefetch ring holds at most (the one in use and those read ahead).
   public let ringWindows = 3
+  /// Rows this process read in the statistics pass (0 on a group's ranks other than 0).
+  let passRows: Int
 
-  init(source: any RowSource, plan: BlockPlan, targets: Matrix, scaler: AffineScaler) {
+  init(source: any RowSource, plan: BlockPlan, targets: Matrix, scaler: AffineScaler, passRows: Int) {
     self.source = source
     self.plan = plan
     self.targets = targets
     self.scaler = scaler
+    self.passRows = passRows
   }
 
   /// Features per sample.
@@ -118,6 +121,7 @@ extension DataLoader {
       let targets = fromRoot?.targets ?? Matrix(rows: source.rows, columns: columns)  // [N, C]
       var statistics = StreamingStatistics(kind: config.scaling, columns: source.features)
       var hash = XXH64()
+      var rowsPassed = 0
       if fromRoot == nil {
         // Pass 1 (and 2 for standardize): statistics, checks and the fingerprint, block by block in file order.
         hash.update([Int64(source.rows), Int64(source.features)])
@@ -140,6 +144,7 @@ extension DataLoader {
             UnsafeRawBufferPointer(start: block.storage.pointer, count: count * source.features * 4))
           statistics.first(block, rows: count)
           start += count
+          rowsPassed += count
         }
         if statistics.needsSecondPass {
           start = 0
@@ -148,6 +153,7 @@ extension DataLoader {
             try source.read(start..<(start + count), inputs: block.storage.pointer, targets: nil)
             statistics.second(block, rows: count)
             start += count
+            rowsPassed += count
           }
         }
         hash.update([Int64(targets.rows), Int64(targets.columns)])
@@ -225,7 +231,8 @@ extension DataLoader {
       var prepared = PreparedData(
         train: train, validation: validation, labels: labels, scaler: scaler, targetScaler: targetScaler,
         sampleShape: sampleShape, fingerprint: fingerprint)
-      prepared.stream = StreamedTrainingSet(source: source, plan: plan, targets: targets, scaler: scaler)
+      prepared.stream = StreamedTrainingSet(
+        source: source, plan: plan, targets: targets, scaler: scaler, passRows: rowsPassed)
       return prepared
     } catch {
       if let group, group.rank == 0, !sent { _ = group.broadcast(StreamPassMessage.failed) }
