@@ -163,6 +163,17 @@ public final class MPIEngine: TrainingEngine, @unchecked Sendable {
     (rank * items / ranks)..<((rank + 1) * items / ranks)
   }
 
+  /// The rows of a batch of `rows` rows that this rank computes: those of its shards, one contiguous range.
+  ///
+  /// A streamed training set reads only these rows of each batch, and
+  /// `compute` reads no others of the batch's data set.
+  public func computedRows(inBatchOf rows: Int) -> Range<Int> {
+    let mine = Self.share(of: world.rank, ranks: world.size, items: plan.shardCount(rows: rows))
+    guard !mine.isEmpty else { return 0..<0 }
+    return plan.rows(ofShard: mine.lowerBound, inBatchOf: rows)
+      .lowerBound..<plan.rows(ofShard: mine.upperBound - 1, inBatchOf: rows).upperBound
+  }
+
   private static func parameters(of owned: Range<Int>, in chunks: ChunkPlan) -> Range<Int> {
     guard !owned.isEmpty else {
       let start = min(owned.lowerBound * ChunkPlan.chunkSize, chunks.parameterCount)
@@ -189,11 +200,7 @@ public final class MPIEngine: TrainingEngine, @unchecked Sendable {
     let shards = plan.shardCount(rows: rows)
     let mine = Self.share(of: world.rank, ranks: world.size, items: shards)
     let localCount = mine.count
-    let localRows =
-      mine.isEmpty
-      ? 0
-      : plan.rows(ofShard: mine.upperBound - 1, inBatchOf: rows).upperBound
-        - plan.rows(ofShard: mine.lowerBound, inBatchOf: rows).lowerBound
+    let localRows = computedRows(inBatchOf: rows).count
     if let mirror {
       BFloat16.convert(parameters.pointer, count: parameters.count, into: mirror)
     }

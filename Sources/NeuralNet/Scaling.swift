@@ -124,8 +124,13 @@ public struct AffineScaler: Sendable, Hashable {
 
   /// Applies the scaling to the columns of `matrix` in place.
   public func apply(to matrix: Matrix) {
+    apply(to: matrix, rows: 0..<matrix.rows)
+  }
+
+  /// Applies the scaling to rows `rows` of `matrix` in place (a rank's rows of a streamed window).
+  public func apply(to matrix: Matrix, rows: Range<Int>) {
     guard kind != .none, shift.count == matrix.columns else { return }
-    for r in 0..<matrix.rows {
+    for r in rows {
       let row = matrix.row(r)
       for j in 0..<matrix.columns { row[j] = (row[j] - shift[j]) * factor[j] }
     }

@@ -56,14 +56,17 @@ public enum DataLoader {
   /// fitted when the run started are part of the run, so a resumed run
   /// scales exactly as the run it continues did (whatever the current
   /// fitting code computes). Ones of another kind than the config's are
-  /// ignored; the resume check reports that difference.
+  /// ignored; the resume check reports that difference. Over mpirun
+  /// (`group`), a streamed file's statistics pass runs on rank 0 only.
   public static func prepare(
     _ config: Config, scalers saved: (features: AffineScaler, targets: AffineScaler)? = nil,
-    resumed: ResumedReading? = nil
+    resumed: ResumedReading? = nil, group: (any ProcessGroup)? = nil
   )
     throws(NNBatchError) -> PreparedData
   {
-    if let streamed = try prepareStreamed(config, scalers: saved, resumed: resumed) { return streamed }
+    if let streamed = try prepareStreamed(config, scalers: saved, resumed: resumed, group: group) {
+      return streamed
+    }
     let selected = try select(config, labels: [])
     let train = selected.train
     let validation = selected.validation

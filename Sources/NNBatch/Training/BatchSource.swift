@@ -46,6 +46,10 @@ final class StreamedBatches: BatchSource {
   private let inputs: Matrix  // [batchSize, F]
   private let targets: Matrix  // [batchSize, C]
   private let allRows: [Int]
+  /// Under a process group, the positions this rank computes: only their rows are read and gathered.
+  var rank: RankRows?
+  /// Reads of the epochs before the current one.
+  private var earlierReads = StreamReadCount()
 
   init(_ set: StreamedTrainingSet, batchSize: Int) {
     self.training = set
@@ -58,24 +62,39 @@ final class StreamedBatches: BatchSource {
 
   var count: Int { training.plan.rows }
 
+  /// Rows this process read in the statistics pass before training.
+  var passRows: Int { training.passRows }
+
+  /// What the prefetch rings have read from the file so far (the current epoch's ring included).
+  var readCount: StreamReadCount { earlierReads + (ring?.readCount ?? StreamReadCount()) }
+
   func beginEpoch(shuffle: Bool, using generator: inout SeededGenerator, at position: Int) {
-    ring?.stop()
+    if let ring {
+      ring.stop()
+      earlierReads = earlierReads + ring.readCount
+    }
     let order = training.plan.epochOrder(shuffle: shuffle, using: &generator)
     self.order = order
     let first = position < order.plan.rows ? order.window(ofPosition: position) : order.windows
     ring = PrefetchRing(
       source: training.source, order: order, firstWindow: first, scaler: training.scaler,
-      capacity: training.ringWindows)
+      capacity: training.ringWindows, rank: rank)
   }
 
   func batch(_ positions: Range<Int>) throws(NNBatchError) -> (data: Dataset, indices: ArraySlice<Int>) {
     guard let order, let ring else { preconditionFailure("batch before beginEpoch") }
+    // Under a group only the rank's rows of the batch: the others were not read, and the engine reads only these.
+    let mine = rank.map { $0.positions(ofBatch: positions.lowerBound / $0.batchSize) } ?? positions
+    guard !mine.isEmpty else {
+      return (Dataset(inputs: inputs, targets: targets), allRows[0..<positions.count])
+    }
     // Positions in order, so a window is finished with before the next is asked for (which releases it).
-    var k = order.window(ofPosition: positions.lowerBound)
+    var k = order.window(ofPosition: mine.lowerBound)
     var window = try ring.window(k)
     let features = training.features
     let columns = training.targets.columns
-    for (i, p) in positions.enumerated() {
+    for p in mine {
+      let i = p - positions.lowerBound
       if p >= order.windowStarts[k + 1] {
         k += 1
         window = try ring.window(k)

@@ -37,6 +37,8 @@ public protocol GroupEngine: TrainingEngine {
   func adopt(_ optimizer: OptimizerState)
   /// The whole optimizer state gathered on rank 0 (nil on other ranks); collective.
   func gatherOptimizer() -> OptimizerState?
+  /// The rows of a batch of `rows` rows this rank computes (its shards' rows); it reads no others of the batch.
+  func computedRows(inBatchOf rows: Int) -> Range<Int>
   /// What the exchange cost so far, one line, for `NNBATCH_MPI_STATS`.
   var statistics: String { get }
 }

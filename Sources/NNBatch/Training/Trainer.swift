@@ -80,7 +80,8 @@ public final class Trainer {
     let continued = try Trainer.checkpointToContinue(options: options, config: config)
     data = try DataLoader.prepare(
       config, scalers: continued.map { ($0.checkpoint.data.features, $0.checkpoint.data.targets) },
-      resumed: continued.map { $0.checkpoint.data.stream.map(ResumedReading.streamed) ?? .inMemory })
+      resumed: continued.map { $0.checkpoint.data.stream.map(ResumedReading.streamed) ?? .inMemory },
+      group: options.group)
     feed = data.stream.map { StreamedBatches($0, batchSize: config.batchSize) } ?? InMemoryBatches(data.train)
     dataFingerprint = data.fingerprint
     let architecture = try config.architecture(input: config.networkInput(sample: data.sampleShape))
@@ -110,6 +111,7 @@ public final class Trainer {
         optimizer: config.optimizer, precision: config.precision, stopCode: { [signals] in signals?.exitCode }
       )
       groupEngine = distributed
+      Trainer.restrict(feed, to: distributed, samples: data.train.count, config: config)
       engine = distributed
     } else {
       groupEngine = nil
@@ -169,6 +171,8 @@ public final class Trainer {
   /// anything else is written) and ends them with a summary, also when training fails.
   public func run() throws(NNBatchError) -> Int32 {
     let started = monotonicSeconds()
+    let firstEpoch = epoch
+    defer { reportStreamReads(epochs: epoch - firstEpoch) }
     try logs.start(
       RunStart(
         name: config.name, step: step, epoch: epoch, epochs: config.epochs,

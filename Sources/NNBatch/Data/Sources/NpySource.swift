@@ -167,6 +167,8 @@ package final class NpyRows: RowSource {
   package var preferredBlockRows: Int? { nil }
   /// The file, for messages.
   package var name: String { x.path }
+  /// Bytes of one sample's inputs in the file.
+  package var inputBytesPerRow: Int { x.rowBytes }
 
   /// Reads rows of both files.
   package func read(

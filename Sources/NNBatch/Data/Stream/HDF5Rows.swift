@@ -86,6 +86,9 @@ package final class HDF5Rows: RowSource, @unchecked Sendable {
     }
   }
 
+  /// Bytes of one sample's inputs in the file.
+  package var inputBytesPerRow: Int { x.columns * x.elementBytes }
+
   /// Reads a hyperslab of each dataset.
   package func read(
     _ range: Range<Int>, inputs: UnsafeMutablePointer<Float>, targets: UnsafeMutablePointer<Float>?

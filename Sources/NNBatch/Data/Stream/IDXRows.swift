@@ -31,6 +31,8 @@ package final class IDXRows: RowSource {
   package var preferredBlockRows: Int? { nil }
   /// The file, for messages.
   package var name: String { images.path }
+  /// Bytes of one sample's inputs in the file.
+  package var inputBytesPerRow: Int { images.rowBytes }
 
   /// Reads images (scaled to [0, 1]) and their labels.
   package func read(

@@ -18,20 +18,28 @@ package final class PrefetchRing: @unchecked Sendable {
   private var failure: NNBatchError?
   private var cancelled = false
   private var finished = false
+  private var count = StreamReadCount()
   private let capacity: Int
 
   private let source: any RowSource
   private let order: EpochOrder
   private let scaler: AffineScaler
   private let bufferRows: Int
+  private let rank: RankRows?
 
   /// Starts reading `order`'s windows from `firstWindow` on, scaled by `scaler`, at most `capacity` ahead.
+  ///
+  /// With `rank`, a window's buffer gets only the rows of the positions the
+  /// rank computes (its other rows are left as they were and never used);
+  /// without, every block whole.
   package init(
-    source: any RowSource, order: EpochOrder, firstWindow: Int, scaler: AffineScaler, capacity: Int
+    source: any RowSource, order: EpochOrder, firstWindow: Int, scaler: AffineScaler, capacity: Int,
+    rank: RankRows? = nil
   ) {
     self.source = source
     self.order = order
     self.scaler = scaler
+    self.rank = rank
     self.capacity = max(2, capacity)
     bufferRows = order.plan.windowRows
     let thread = Thread { [self] in produce(from: firstWindow) }
@@ -47,15 +55,30 @@ package final class PrefetchRing: @unchecked Sendable {
       let buffer = cancelled ? nil : (spare.popLast() ?? Matrix(rows: bufferRows, columns: source.features))
       condition.unlock()
       guard let buffer else { break }
+      var read = StreamReadCount()
+      let started = monotonicSeconds()
       do throws(NNBatchError) {
         // buffer: [rows of the window's blocks, in block order, features]
-        var filled = 0
-        for b in order.blocks(ofWindow: k) {
-          let range = order.plan.range(ofBlock: b)
-          try source.read(range, inputs: buffer.row(filled), targets: nil)
-          filled += range.count
+        if let rank {
+          let runs = RowRun.runs(ofWindow: k, in: order, for: rank)
+          read.reads = try source.read(runs: runs, into: buffer)
+          for run in runs {
+            scaler.apply(to: buffer, rows: run.bufferRows)
+            read.rows += run.rows.count
+          }
+        } else {
+          var filled = 0
+          for b in order.blocks(ofWindow: k) {
+            let range = order.plan.range(ofBlock: b)
+            try source.read(range, inputs: buffer.row(filled), targets: nil)
+            filled += range.count
+            read.reads += 1
+          }
+          scaler.apply(to: buffer)
+          read.rows = filled
         }
-        scaler.apply(to: buffer)
+        read.bytes = read.rows * source.inputBytesPerRow
+        read.seconds = monotonicSeconds() - started
       } catch {
         condition.lock()
         failure = error
@@ -65,6 +88,7 @@ package final class PrefetchRing: @unchecked Sendable {
       }
       condition.lock()
       ready[k] = buffer
+      count = count + read
       condition.broadcast()
       condition.unlock()
       k += 1
@@ -79,17 +103,26 @@ package final class PrefetchRing: @unchecked Sendable {
   package func window(_ k: Int) throws(NNBatchError) -> Matrix {
     condition.lock()
     defer { condition.unlock() }
-    for done in ready.keys where done < k {
-      if let buffer = ready.removeValue(forKey: done) { spare.append(buffer) }
-    }
-    condition.broadcast()
-    while ready[k] == nil {
+    while true {
+      // Also windows finished while waiting: a rank may need no row of some windows (never asked for).
+      for done in ready.keys where done < k {
+        if let buffer = ready.removeValue(forKey: done) { spare.append(buffer) }
+      }
+      condition.broadcast()
+      if ready[k] != nil { break }
       if let failure { throw failure }
       precondition(!finished && !cancelled, "window \(k) was never read")
       condition.wait()
     }
     guard let buffer = ready[k] else { preconditionFailure("window \(k) vanished") }
     return buffer
+  }
+
+  /// What the producer has read so far.
+  package var readCount: StreamReadCount {
+    condition.lock()
+    defer { condition.unlock() }
+    return count
   }
 
   /// Stops the producer (after the block it is reading) and waits for it to end.

@@ -31,10 +31,26 @@ package protocol RowSource: AnyObject, Sendable {
   var preferredBlockRows: Int? { get }
   /// The file, for messages.
   var name: String { get }
+  /// Bytes one sample's inputs take in the file.
+  var inputBytesPerRow: Int { get }
 
   /// Reads rows `range` as Float: inputs into [range.count, features], targets into [range.count, targetColumns].
   func read(_ range: Range<Int>, inputs: UnsafeMutablePointer<Float>, targets: UnsafeMutablePointer<Float>?)
     throws(NNBatchError)
+
+  /// Reads the inputs of `runs` (in file order) into their rows of `buffer` [≥ rows, features]; returns the reads made.
+  func read(runs: [RowRun], into buffer: Matrix) throws(NNBatchError) -> Int
+}
+
+extension RowSource {
+  /// One read per run: a pread for IDX and .npy, a hyperslab for HDF5.
+  ///
+  /// For HDF5 one H5Dread of the union of a window's runs (H5S_SELECT_OR)
+  /// was measured 15× slower than a read per run (docs/streaming.md).
+  package func read(runs: [RowRun], into buffer: Matrix) throws(NNBatchError) -> Int {
+    for run in runs { try read(run.rows, inputs: buffer.row(run.bufferRow), targets: nil) }
+    return runs.count
+  }
 }
 
 /// An element type of a raw row file, and how it becomes a Float.
@@ -70,6 +86,8 @@ package final class RowFile: Sendable {
   package let element: RowElement
   /// Where row 0 starts.
   package let dataOffset: Int
+  /// Bytes of one row in the file.
+  package var rowBytes: Int { rowElements * element.size }
   private let descriptor: Int32
 
   /// Opens `path`, whose data (rows × rowElements of `element`) starts at `dataOffset`.

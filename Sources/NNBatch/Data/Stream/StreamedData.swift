@@ -17,12 +17,15 @@ public final class StreamedTrainingSet: Sendable {
   public let scaler: AffineScaler
   /// Windows the prefetch ring holds at most (the one in use and those read ahead).
   public let ringWindows = 3
+  /// Rows this process read in the statistics pass (0 on a group's ranks other than 0).
+  let passRows: Int
 
-  init(source: any RowSource, plan: BlockPlan, targets: Matrix, scaler: AffineScaler) {
+  init(source: any RowSource, plan: BlockPlan, targets: Matrix, scaler: AffineScaler, passRows: Int) {
     self.source = source
     self.plan = plan
     self.targets = targets
     self.scaler = scaler
+    self.passRows = passRows
   }
 
   /// Features per sample.
@@ -39,9 +42,12 @@ public enum ResumedReading: Sendable, Equatable {
 
 extension DataLoader {
   /// The training data streamed from disk, or nil when it is read whole (see docs/streaming.md for the choice).
+  ///
+  /// In a process group of several ranks, rank 0 alone runs the statistics
+  /// pass over the whole file and sends its results to the others.
   static func prepareStreamed(
     _ config: Config, scalers saved: (features: AffineScaler, targets: AffineScaler)?,
-    resumed: ResumedReading?
+    resumed: ResumedReading?, group: (any ProcessGroup)?
   ) throws(NNBatchError) -> PreparedData? {
     let settings = config.data.stream
     let name = config.data.source.description
@@ -103,100 +109,135 @@ extension DataLoader {
         "the prefetch ring (4 windows of \(plan.windowBlocks) blocks of \(plan.blockRows) rows; data.stream_window, data.stream_block_rows)",
       in: name)
 
-    // Pass 1 (and 2 for standardize): statistics, checks and the fingerprint, block by block in file order.
-    let targets = Matrix(rows: source.rows, columns: columns)  // [N, C]
-    var statistics = StreamingStatistics(kind: config.scaling, columns: source.features)
-    var hash = XXH64()
-    hash.update([Int64(source.rows), Int64(source.features)])
-    let passRows = plan.blockRows
-    let block = Matrix(rows: passRows, columns: source.features)  // [passRows, F]
-    var start = 0
-    while start < source.rows {
-      let count = min(passRows, source.rows - start)
-      try source.read(start..<(start + count), inputs: block.storage.pointer, targets: targets.row(start))
-      for r in 0..<count {
-        let x = block.row(r)
-        for j in 0..<source.features where !x[j].isFinite {
+    // A group's ranks other than 0 get the pass's results from rank 0, which alone reads the whole file.
+    let group = group.flatMap { $0.size > 1 ? $0 : nil }
+    var fromRoot: StreamPassMessage?
+    if let group, group.rank != 0 {
+      fromRoot = try StreamPassMessage.decode(
+        group.broadcast([]), rank: group.rank, rows: source.rows, columns: columns)
+    }
+    var sent = false
+    do throws(NNBatchError) {
+      let targets = fromRoot?.targets ?? Matrix(rows: source.rows, columns: columns)  // [N, C]
+      var statistics = StreamingStatistics(kind: config.scaling, columns: source.features)
+      var hash = XXH64()
+      var rowsPassed = 0
+      if fromRoot == nil {
+        // Pass 1 (and 2 for standardize): statistics, checks and the fingerprint, block by block in file order.
+        hash.update([Int64(source.rows), Int64(source.features)])
+        let passRows = plan.blockRows
+        let block = Matrix(rows: passRows, columns: source.features)  // [passRows, F]
+        var start = 0
+        while start < source.rows {
+          let count = min(passRows, source.rows - start)
+          try source.read(start..<(start + count), inputs: block.storage.pointer, targets: targets.row(start))
+          for r in 0..<count {
+            let x = block.row(r)
+            for j in 0..<source.features where !x[j].isFinite {
+              throw NNBatchError(
+                .usage,
+                "\(name): training sample \(start + r + 1), feature \(j): expected a finite number, found \(x[j])"
+              )
+            }
+          }
+          hash.update(
+            UnsafeRawBufferPointer(start: block.storage.pointer, count: count * source.features * 4))
+          statistics.first(block, rows: count)
+          start += count
+          rowsPassed += count
+        }
+        if statistics.needsSecondPass {
+          start = 0
+          while start < source.rows {
+            let count = min(passRows, source.rows - start)
+            try source.read(start..<(start + count), inputs: block.storage.pointer, targets: nil)
+            statistics.second(block, rows: count)
+            start += count
+            rowsPassed += count
+          }
+        }
+        hash.update([Int64(targets.rows), Int64(targets.columns)])
+        hash.update(
+          UnsafeRawBufferPointer(start: targets.storage.pointer, count: targets.rows * targets.columns * 4))
+      }
+
+      var validation: Dataset?
+      var labels = source.labels
+      if let v = config.validation {
+        let raw = try read(v, task: config.task, labels: source.labels)
+        if !raw.labels.isEmpty { labels = raw.labels }
+        guard raw.inputs.columns == source.features else {
           throw NNBatchError(
             .usage,
-            "\(name): training sample \(start + r + 1), feature \(j): expected a finite number, found \(x[j])"
+            "\(v.source.description): validation data has \(raw.inputs.columns) features, training data has \(source.features)"
           )
         }
+        validation = Dataset(inputs: raw.inputs, targets: raw.targets)
+        for matrix in [raw.inputs, raw.targets] {
+          hash.update([Int64(matrix.rows), Int64(matrix.columns)])
+          hash.update(
+            UnsafeRawBufferPointer(start: matrix.storage.pointer, count: matrix.rows * matrix.columns * 4))
+        }
       }
-      hash.update(UnsafeRawBufferPointer(start: block.storage.pointer, count: count * source.features * 4))
-      statistics.first(block, rows: count)
-      start += count
-    }
-    if statistics.needsSecondPass {
-      start = 0
-      while start < source.rows {
-        let count = min(passRows, source.rows - start)
-        try source.read(start..<(start + count), inputs: block.storage.pointer, targets: nil)
-        statistics.second(block, rows: count)
-        start += count
-      }
-    }
-    hash.update([Int64(targets.rows), Int64(targets.columns)])
-    hash.update(
-      UnsafeRawBufferPointer(start: targets.storage.pointer, count: targets.rows * targets.columns * 4))
+      hash.update(labels.joined(separator: "\u{0}"))
+      let hex = String(hash.finalize(), radix: 16)
+      let fingerprint =
+        fromRoot?.fingerprint ?? "xxh64:" + String(repeating: "0", count: 16 - hex.count) + hex
 
-    var validation: Dataset?
-    var labels = source.labels
-    if let v = config.validation {
-      let raw = try read(v, task: config.task, labels: source.labels)
-      if !raw.labels.isEmpty { labels = raw.labels }
-      guard raw.inputs.columns == source.features else {
-        throw NNBatchError(
-          .usage,
-          "\(v.source.description): validation data has \(raw.inputs.columns) features, training data has \(source.features)"
-        )
+      // The training set seen without its inputs: targets only, for the checks shared with in-memory data.
+      let train = Dataset(inputs: Matrix(rows: source.rows, columns: 0), targets: targets)
+      try requireTwoClasses(train, config: config, labels: labels)
+      let sampleShape = try config.sampleShape(features: source.features, sourceShape: source.sampleShape)
+      let scaler: AffineScaler
+      if let fromRoot {
+        scaler = fromRoot.scaler
+      } else if let saved, saved.features.kind == config.scaling,
+        saved.features.shift.count == source.features
+      {
+        scaler = saved.features
+      } else {
+        let fitted = statistics.finish()
+        warnAboutConstantColumns(fitted.constantColumns, what: "feature", config: config)
+        scaler = fitted.scaler
       }
-      validation = Dataset(inputs: raw.inputs, targets: raw.targets)
-      for matrix in [raw.inputs, raw.targets] {
-        hash.update([Int64(matrix.rows), Int64(matrix.columns)])
-        hash.update(
-          UnsafeRawBufferPointer(start: matrix.storage.pointer, count: matrix.rows * matrix.columns * 4))
+      if let validation { scaler.apply(to: validation.inputs) }
+      let targetScaler: AffineScaler
+      if let fromRoot {
+        targetScaler = fromRoot.targetScaler
+      } else if let saved, saved.targets.kind == config.targetScaling,
+        saved.targets.shift.count == (config.targetScaling == .none ? 0 : columns)
+      {
+        targetScaler = saved.targets
+      } else {
+        let fitted = AffineScaler.fitReporting(config.targetScaling, to: targets)
+        warnAboutConstantColumns(fitted.constantColumns, what: "target", config: config)
+        targetScaler = fitted.scaler
       }
+      if let group, group.rank == 0 {
+        sent = true
+        _ = group.broadcast(
+          StreamPassMessage(
+            fingerprint: fingerprint, scaler: scaler, targetScaler: targetScaler, targets: targets
+          )
+          .encoded())
+      }
+      try check(
+        PreparedData(
+          train: train, validation: validation, labels: labels, scaler: scaler, targetScaler: .identity,
+          sampleShape: sampleShape),
+        against: config, classes: source.classes)
+      targetScaler.apply(to: targets)
+      if let validation { targetScaler.apply(to: validation.targets) }
+      var prepared = PreparedData(
+        train: train, validation: validation, labels: labels, scaler: scaler, targetScaler: targetScaler,
+        sampleShape: sampleShape, fingerprint: fingerprint)
+      prepared.stream = StreamedTrainingSet(
+        source: source, plan: plan, targets: targets, scaler: scaler, passRows: rowsPassed)
+      return prepared
+    } catch {
+      if let group, group.rank == 0, !sent { _ = group.broadcast(StreamPassMessage.failed) }
+      throw error
     }
-    hash.update(labels.joined(separator: "\u{0}"))
-    let hex = String(hash.finalize(), radix: 16)
-    let fingerprint = "xxh64:" + String(repeating: "0", count: 16 - hex.count) + hex
-
-    // The training set seen without its inputs: targets only, for the checks shared with in-memory data.
-    let train = Dataset(inputs: Matrix(rows: source.rows, columns: 0), targets: targets)
-    try requireTwoClasses(train, config: config, labels: labels)
-    let sampleShape = try config.sampleShape(features: source.features, sourceShape: source.sampleShape)
-    let scaler: AffineScaler
-    if let saved, saved.features.kind == config.scaling, saved.features.shift.count == source.features {
-      scaler = saved.features
-    } else {
-      let fitted = statistics.finish()
-      warnAboutConstantColumns(fitted.constantColumns, what: "feature", config: config)
-      scaler = fitted.scaler
-    }
-    if let validation { scaler.apply(to: validation.inputs) }
-    let targetScaler: AffineScaler
-    if let saved, saved.targets.kind == config.targetScaling,
-      saved.targets.shift.count == (config.targetScaling == .none ? 0 : columns)
-    {
-      targetScaler = saved.targets
-    } else {
-      let fitted = AffineScaler.fitReporting(config.targetScaling, to: targets)
-      warnAboutConstantColumns(fitted.constantColumns, what: "target", config: config)
-      targetScaler = fitted.scaler
-    }
-    try check(
-      PreparedData(
-        train: train, validation: validation, labels: labels, scaler: scaler, targetScaler: .identity,
-        sampleShape: sampleShape),
-      against: config, classes: source.classes)
-    targetScaler.apply(to: targets)
-    if let validation { targetScaler.apply(to: validation.targets) }
-    var prepared = PreparedData(
-      train: train, validation: validation, labels: labels, scaler: scaler, targetScaler: targetScaler,
-      sampleShape: sampleShape, fingerprint: fingerprint)
-    prepared.stream = StreamedTrainingSet(source: source, plan: plan, targets: targets, scaler: scaler)
-    return prepared
   }
 }
 
