@@ -88,7 +88,7 @@ let package = Package(
       name: "TensorBoardEventsTests", dependencies: ["TensorBoardEvents", "TestSupport"]),
     .testTarget(
       name: "NNBatchTests",
-      dependencies: ["NNBatch", "Checkpoints", "HDF5Store", "NeuralNet", "TestSupport"]),
+      dependencies: ["NNBatch", "Checkpoints", "HDF5Store", "NeuralNet", "Parallel", "TestSupport"]),
     .testTarget(
       name: "NNBatchKitTests", dependencies: ["NNBatchKit", "NNBatch", "Checkpoints", "TestSupport"]),
     .testTarget(

@@ -3,6 +3,7 @@ import Foundation
 import HDF5Store
 import NNBatch
 import NeuralNet
+import Parallel
 import TestSupport
 import XCTest
 
@@ -467,7 +468,7 @@ final class StreamingTests: XCTestCase {
     XCTAssertEqual(try train(Self.config(dir, "e", data: npyData(dir), stream: true, shuffle: true)), 0)
     let checkpoint = dir.file("ck-e/step-000000024.h5")
     // More than two blocks, the last one partial and not a whole batch.
-    let rows = 2 * Evaluate.blockRows + 300
+    let rows = 2 * Evaluate.blockRows(features: 4) + 300
     let (x, original) = Self.samples(rows: rows, features: 4, seed: 21)
     var y = original
     try Self.npy(dir.file("ex.npy"), shape: [rows, 4], bytes: Self.floatBytes(x))
@@ -487,6 +488,19 @@ final class StreamingTests: XCTestCase {
     XCTAssertTrue(try reader(streamed) is StreamedSamples)
     XCTAssertTrue(try reader(dir.file("ex.npy") + "," + dir.file("ey.npy")) is StreamedSamples)
 
+    // One engine call over the whole set is the oracle for the block-by-block sums.
+    let (set, _, _) = try Evaluate.samples(config: model.config, data: whole, format: nil, labels: [])
+    model.scaler.apply(to: set.inputs)
+    let oracle = DataParallelEngine(
+      network: model.network, plan: ShardPlan(batchSize: 256, shardSize: 64), threads: 2, targetColumns: 1
+    ).evaluate(parameters: model.parameters, data: set)
+    for data in [whole, streamed] {
+      let opened = try Evaluate.reader(config: model.config, data: data, format: nil, labels: [])
+      let sums = try Evaluate.measure(model: model, opened: opened, threads: 3).sums
+      XCTAssertEqual(sums.loss.bitPattern, oracle.loss.bitPattern, data)
+      XCTAssertEqual(sums.samples, rows)
+      XCTAssertEqual(sums.correct, oracle.correct)
+    }
     let expected = try Evaluate.run(checkpoint: checkpoint, dataConfig: whole, threads: 1)
     XCTAssertTrue(expected.contains(": \(rows) samples"), expected)
     for (data, threads) in [(streamed, 1), (streamed, 3), (whole, 2)] {
@@ -496,12 +510,13 @@ final class StreamingTests: XCTestCase {
     }
 
     // A bad row in a later block is reported with its position in the file, not in the block.
-    y[Evaluate.blockRows + 4] = 7
+    y[Evaluate.blockRows(features: 4) + 4] = 7
     try Self.npy(dir.file("bad-y.npy"), shape: [rows], bytes: Self.floatBytes(y))
     let bad = evaluation("bad", stream: nil, targets: "bad-y.npy")
     XCTAssertThrowsError(try Evaluate.run(checkpoint: checkpoint, dataConfig: bad, threads: 2)) { error in
       XCTAssertTrue(
-        "\(error)".contains("sample \(Evaluate.blockRows + 5): expected a class index in 0...2, found 7.0"),
+        "\(error)".contains(
+          "sample \(Evaluate.blockRows(features: 4) + 5): expected a class index in 0...2, found 7.0"),
         "\(error)")
     }
   }

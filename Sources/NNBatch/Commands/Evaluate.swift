@@ -20,31 +20,40 @@ public enum Evaluate {
     }
   }
 
-  /// Rows evaluated at a time: whole 256-row batches of the evaluation plan, so
-  /// the sums added block by block are the sums of the whole set, bit for bit.
-  package static let blockRows = 256 * 64
+  /// Rows evaluated at a time for samples of `features` values: whole 256-row
+  /// batches of the evaluation plan (so the sums added block by block are the
+  /// sums of the whole set, bit for bit), up to 64 of them or about 32 MiB of inputs.
+  package static func blockRows(features: Int) -> Int {
+    let batches = (32 << 20) / max(256 * 4 * features, 1)
+    return 256 * min(max(batches, 1), 64)
+  }
 
-  private static func evaluate(
-    checkpoint path: String, dataConfig: String?, format: String?, threads: Int
-  ) throws(NNBatchError) -> String {
-    let model = try SavedModel.load(path)
-    let opened = try reader(
-      config: model.config, data: dataConfig, format: format, labels: model.checkpoint.data.labels)
+  /// The sums of a checkpoint's model over `opened`'s samples, block by block, and its confusion counts.
+  package static func measure(model: SavedModel, opened: EvaluationReader, threads: Int)
+    throws(NNBatchError) -> (sums: MetricSums, confusion: ConfusionCounts)
+  {
     let source = opened.name
     let features = model.network.architecture.inputs
     guard opened.reader.features == features else {
       throw NNBatchError(
         .usage, "\(source): \(opened.reader.features) features, but the model takes \(features)")
     }
+    let rows = blockRows(features: features)
+    let columns = opened.reader.targetColumns
+    // A block's inputs and targets, and the model's outputs for the confusion matrix.
+    try MemoryBudget.require(
+      MemoryBudget.product([rows, features + columns + model.network.architecture.outputs, 4]),
+      for: "a block of \(rows) samples", in: source)
     let engine = Parallel.DataParallelEngine(
       network: model.network, plan: Parallel.ShardPlan(batchSize: 256, shardSize: 64),
-      threads: threads, targetColumns: opened.reader.targetColumns)
+      threads: threads, targetColumns: columns)
     var sums = MetricSums()
     var confusion = ConfusionCounts(classes: max(model.network.architecture.outputs, 2))
     var seen = 0
-    while let block = try opened.read({ () throws(NNBatchError) in try opened.reader.next(maxRows: blockRows)
-    }) {
-      guard let targets = block.targets else { preconditionFailure("evaluation reads targets") }
+    while let block = try opened.read({ () throws(NNBatchError) in try opened.reader.next(maxRows: rows) }) {
+      guard let targets = block.targets, targets.columns > 0 else {
+        throw NNBatchError(.usage, "\(source): expected targets to evaluate against, found none")
+      }
       let dataset = Dataset(inputs: block.inputs, targets: targets)  // [rows, F], [rows, C]
       model.scaler.apply(to: dataset.inputs)
       let prepared = PreparedData(
@@ -61,6 +70,17 @@ public enum Evaluate {
     guard seen > 0 else {
       throw NNBatchError(.usage, "\(source): expected at least one sample to evaluate on, found none")
     }
+    return (sums, confusion)
+  }
+
+  private static func evaluate(
+    checkpoint path: String, dataConfig: String?, format: String?, threads: Int
+  ) throws(NNBatchError) -> String {
+    let model = try SavedModel.load(path)
+    let opened = try reader(
+      config: model.config, data: dataConfig, format: format, labels: model.checkpoint.data.labels)
+    let source = opened.name
+    let (sums, confusion) = try measure(model: model, opened: opened, threads: threads)
     var lines = ["evaluated \(path) on \(source): \(sums.samples) samples"]
     let lossNote =
       model.targetScaler.kind == .none
@@ -70,7 +90,7 @@ public enum Evaluate {
     )
     if model.isClassifier {
       lines.append("accuracy   \(String(format: "%.4f", sums.accuracy)) (\(sums.correct)/\(sums.samples))")
-      lines.append(contentsOf: confusion.lines(labels: model.checkpoint.data.labels, samples: seen))
+      lines.append(contentsOf: confusion.lines(labels: model.checkpoint.data.labels, samples: sums.samples))
     } else {
       lines.append("mae        \(format6(sums.meanAbsoluteError))")
       lines.append("r2         \(format6(sums.rSquared))")
@@ -217,7 +237,7 @@ package struct EvaluationReader {
 }
 
 /// A confusion matrix counted block by block.
-struct ConfusionCounts {
+package struct ConfusionCounts {
   private var matrix: [[Int]]
 
   /// Counts for a model with `classes` classes (2 for a single sigmoid output).

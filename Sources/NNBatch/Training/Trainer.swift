@@ -382,7 +382,13 @@ public final class Trainer {
   /// One process only: a group's ranks would wait on each other in the save.
   private func saveBeforeFailing(_ error: NNBatchError) throws(NNBatchError) {
     guard options.group == nil, replacedEarlierRun, lastSaved != position else { return }
-    try save(reason: "data error")
+    do {
+      try save(reason: "data error")
+    } catch let saveError {
+      // Both matter: what stopped the run, and that its last steps could not be kept.
+      throw NNBatchError(
+        error.kind, "\(error); the checkpoint of the steps before it then failed too: \(saveError)")
+    }
     reporter.note(
       "the data could not be read at step \(step + 1); checkpoint written at step \(step): fix the data and resume with --resume"
     )

@@ -59,28 +59,42 @@ extension DataLoader {
     }
     let wanted = resumed.map { $0 != .inMemory } ?? settings.enabled
     if wanted == false { return nil }
-    let source: any RowSource
+    var opened: (any RowSource)?
+    var openFailure: NNBatchError?
     do throws(NNBatchError) {
-      guard let opened = try config.data.source.openRows(task: config.task) else {
-        if wanted == true {
-          throw NNBatchError(
-            .usage,
-            "\(config.file): $.data.stream: \(config.data.sourceName) data cannot stream (hdf5, idx and npy can); set data.stream false"
-          )
-        }
-        return nil
+      opened = try config.data.source.openRows(task: config.task)
+      if opened == nil && wanted == true {
+        throw NNBatchError(
+          .usage,
+          "\(config.file): $.data.stream: \(config.data.sourceName) data cannot stream (hdf5, idx and npy can); set data.stream false"
+        )
       }
-      source = opened
     } catch {
       // The automatic choice loads what cannot stream (gzipped IDX); the in-memory read reports real problems.
-      if wanted == nil { return nil }
-      throw error
+      if wanted != nil { throw error }
+      openFailure = error
     }
+    var streams = opened != nil
+    if wanted == nil, let opened {
+      let bytes = MemoryBudget.product([
+        opened.rows, opened.features + opened.targetColumns, MemoryLayout<Float>.size,
+      ])
+      streams = StreamSettings.shouldStreamAutomatically(bytes: bytes)
+    }
+    if wanted == nil, let group, group.size > 1 {
+      // Rank 0 decides for all: budgets differ between hosts, and a rank that
+      // loads while another streams would wait in another collective for ever.
+      let decided = group.broadcast(group.rank == 0 ? [streams ? 1 : 0] : []).first == 1
+      if decided && opened == nil {
+        throw openFailure
+          ?? NNBatchError(
+            .usage,
+            "\(name): rank \(group.rank) cannot stream this data, which rank 0 streams (data.stream absent)")
+      }
+      streams = decided
+    }
+    guard streams, let source = opened else { return nil }
     let columns = source.targetColumns
-    if wanted == nil {
-      let bytes = MemoryBudget.product([source.rows, source.features + columns, MemoryLayout<Float>.size])
-      guard StreamSettings.shouldStreamAutomatically(bytes: bytes) else { return nil }
-    }
     if config.validationSplit > 0 {
       throw NNBatchError(
         .usage,
