@@ -23,6 +23,11 @@ import NeuralNet
 /// after the optimizer wrote that chunk, while the chunk is still in cache:
 /// no separate pass over the weights. The master weights, the reduction and
 /// the optimizer stay f32.
+///
+/// In f32 on AVX2, where oneDNN's sgemm needs weight rows that are not
+/// 1 KiB apart, the engine likewise keeps one padded-row copy of the wide
+/// dense weights (`PaddedWeights`), refreshed by apply the same way and read
+/// by every worker's products.
 public final class DataParallelEngine: TrainingEngine, @unchecked Sendable {
   /// The network being trained.
   public let network: Network
@@ -48,14 +53,27 @@ public final class DataParallelEngine: TrainingEngine, @unchecked Sendable {
   private let targetColumns: Int
   /// bf16 copy of the parameters (bf16 precision only), and the buffer it mirrors.
   private let mirror: UnsafeMutablePointer<UInt16>?
+  /// Padded-row copy of the wide dense weights (f32 on AVX2 only).
+  private let padded: PaddedWeights?
+  /// The parameter buffer `mirror` or `padded` currently copies (nil: none, rebuild on the next compute).
   private var mirrorSource: FloatBuffer?
 
   /// Sets up every buffer a step needs, for data with `targetColumns` target columns.
   ///
   /// With `precision` bf16, training products read bf16 copies (see the type's notes);
   /// evaluation always computes in f32.
-  public init(
+  public convenience init(
     network: Network, plan: ShardPlan, threads: Int, targetColumns: Int, precision: Precision = .f32
+  ) {
+    self.init(
+      network: network, plan: plan, threads: threads, targetColumns: targetColumns, precision: precision,
+      padsWeights: true)
+  }
+
+  /// As the public initializer; `padsWeights: false` turns the padded-weights copy off (tests compare both).
+  package init(
+    network: Network, plan: ShardPlan, threads: Int, targetColumns: Int, precision: Precision,
+    padsWeights: Bool
   ) {
     self.network = network
     self.precision = precision
@@ -86,8 +104,10 @@ public final class DataParallelEngine: TrainingEngine, @unchecked Sendable {
       let mirror = UnsafeMutablePointer<UInt16>.allocate(capacity: max(parameterCount, 1))
       mirror.initialize(repeating: 0, count: max(parameterCount, 1))
       self.mirror = mirror
+      padded = nil
     } else {
       mirror = nil
+      padded = padsWeights ? PaddedWeights.make(for: network.architecture) : nil
     }
   }
 
@@ -99,6 +119,9 @@ public final class DataParallelEngine: TrainingEngine, @unchecked Sendable {
     chunkSquares.deallocate()
     chunkFinite.deallocate()
   }
+
+  /// Whether f32 products read the engine's padded copy of the weights.
+  package var usesPaddedWeights: Bool { padded != nil }
 
   /// The reduced gradient of the last reduce (scaled by the batch reduction,
   /// before clipping), in the parameter layout.
@@ -145,7 +168,13 @@ public final class DataParallelEngine: TrainingEngine, @unchecked Sendable {
     precondition(data.targetColumns == targetColumns, "target columns differ from the engine's")
     let shards = plan.shardCount(rows: rows)
     let weights16 = currentMirror(of: parameters)
-    for workspace in workspaces { workspace.kernels.bf16Parameters = weights16 }
+    let paddedWeights = currentPadded(of: parameters)
+    for workspace in workspaces {
+      workspace.kernels.bf16Parameters = weights16
+      workspace.kernels.paddedWeights = paddedWeights
+    }
+    // Evaluation and other callers of the workspaces read the parameters themselves.
+    defer { for workspace in workspaces { workspace.kernels.paddedWeights = nil } }
     workers.run(workers: isParallel(rows: rows) ? shards : 1) { worker, workerCount in
       var shard = worker
       while shard < shards {
@@ -196,6 +225,9 @@ public final class DataParallelEngine: TrainingEngine, @unchecked Sendable {
         BFloat16.convert(
           parameters.pointer + range.lowerBound, count: range.count, into: mirror + range.lowerBound)
       }
+      if refreshMirror, let padded = self.padded {
+        padded.refresh(from: parameters.pointer, range: range)
+      }
     }
   }
 
@@ -212,7 +244,17 @@ public final class DataParallelEngine: TrainingEngine, @unchecked Sendable {
     return UnsafePointer(mirror)
   }
 
-  /// Forgets the bf16 mirror: call after changing the parameters other than through `apply`.
+  /// The padded weights for an f32 compute on `parameters` (nil where none are needed), rebuilt if they copy another buffer.
+  private func currentPadded(of parameters: FloatBuffer) -> PaddedWeights? {
+    guard let padded else { return nil }
+    if mirrorSource !== parameters {
+      padded.refresh(from: parameters.pointer, range: 0..<parameters.count)
+      mirrorSource = parameters
+    }
+    return padded
+  }
+
+  /// Forgets the bf16 mirror and the padded weights: call after changing the parameters other than through `apply`.
   public func parametersDidChange() {
     mirrorSource = nil
   }

@@ -300,3 +300,94 @@ final class DataParallelEngineTests: XCTestCase {
     }
   }
 }
+
+/// The engine's padded copy of wide dense weights (f32 on AVX2): same bits as the per-call copies, kept fresh by apply.
+final class PaddedWeightsTests: XCTestCase {
+  private func wideArchitecture() throws -> Architecture {
+    try Architecture(
+      input: [12],
+      layers: [
+        Dense.Spec(units: 256, activation: .relu), Dense.Spec(units: 256, activation: .tanh),
+        Dense.Spec(units: 3, activation: .softmax),
+      ])
+  }
+
+  /// Refreshing in uneven ranges (rows cut anywhere) gives the parameters back, row by row.
+  func testRefreshByRangesCopiesEveryWeight() throws {
+    let arch = try wideArchitecture()
+    guard let padded = PaddedWeights.make(for: arch) else {
+      throw XCTSkip("this CPU's kernels need no padded rows")
+    }
+    let parameters = FloatBuffer(count: arch.parameterCount)
+    for i in 0..<parameters.count { parameters[i] = Float(i % 9973) - 17 }
+    var start = 0
+    while start < parameters.count {
+      let end = min(start + 1_001, parameters.count)
+      padded.refresh(from: parameters.pointer, range: start..<end)
+      start = end
+    }
+    var checked = 0
+    for case let dense as Dense in arch.layers where dense.units % 256 == 0 {
+      let (w, stride) = try XCTUnwrap(padded.weights(atOffset: dense.weights.offset))
+      XCTAssertGreaterThan(stride, dense.units)
+      for r in 0..<dense.inputs {
+        for j in 0..<dense.units
+        where w[r * stride + j] != parameters[dense.weights.offset + r * dense.units + j] {
+          return XCTFail("row \(r) column \(j) of the weights at \(dense.weights.offset) differs")
+        }
+      }
+      checked += 1
+    }
+    XCTAssertEqual(checked, 2)
+    XCTAssertNil(padded.weights(atOffset: 1), "only weight tensors are mirrored")
+  }
+
+  /// Training with the engine's padded copy gives the bits of training with per-call copies, for 1 and 2 threads.
+  func testPaddedWeightsGiveTheBitsOfPerCallCopies() throws {
+    let arch = try wideArchitecture()
+    var g = SeededGenerator(seed: 3)
+    let samples = 96
+    let x = Matrix(rows: samples, columns: 12)
+    let t = Matrix(rows: samples, columns: 1)
+    for i in 0..<(samples * 12) { x.storage.pointer[i] = g.nextFloat() }
+    for r in 0..<samples { t[r, 0] = Float(g.nextIndex(below: 3)) }
+    let data = Dataset(inputs: x, targets: t)
+    func train(threads: Int, padsWeights: Bool) -> ([Float], [Double]) {
+      let network = Network(architecture: arch, loss: .crossEntropy)
+      let parameters = FloatBuffer(count: arch.parameterCount)
+      var generator = SeededGenerator(seed: 5)
+      Initializer.heUniform.initialize(parameters, for: arch, using: &generator)
+      let optimizer = OptimizerState(
+        settings: OptimizerSettings(kind: .sgd, learningRate: 0.05, momentum: 0.9),
+        parameterCount: arch.parameterCount)
+      let engine = DataParallelEngine(
+        network: network, plan: ShardPlan(batchSize: 32, shardSize: 16), threads: threads,
+        targetColumns: 1, precision: .f32, padsWeights: padsWeights)
+      XCTAssertEqual(engine.usesPaddedWeights, padsWeights && PaddedWeights.make(for: arch) != nil)
+      var losses: [Double] = []
+      for epoch in 0..<2 {
+        for start in stride(from: 0, to: samples, by: 32) {
+          let order = (0..<samples).map { ($0 * 7 + epoch) % samples }
+          losses.append(
+            engine.step(
+              parameters: parameters, optimizer: optimizer, data: data, indices: order[start..<(start + 32)],
+              learningRate: 0.05
+            ).loss)
+        }
+      }
+      return ((0..<parameters.count).map { parameters[$0] }, losses)
+    }
+    let (reference, referenceLosses) = train(threads: 1, padsWeights: false)
+    for threads in [1, 2] {
+      let (p, losses) = train(threads: threads, padsWeights: true)
+      XCTAssertEqual(losses, referenceLosses, "threads \(threads)")
+      XCTAssertTrue(p == reference, "threads \(threads): parameters differ")
+    }
+    // The weights moved, so a stale padded copy would have shown in the losses above.
+    let initial = FloatBuffer(count: arch.parameterCount)
+    var generator = SeededGenerator(seed: 5)
+    Initializer.heUniform.initialize(initial, for: arch, using: &generator)
+    let moved = (0..<initial.count).map { abs(reference[$0] - initial[$0]) }.max() ?? 0
+    XCTAssertGreaterThan(moved, 1e-3)
+  }
+}

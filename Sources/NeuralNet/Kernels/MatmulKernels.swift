@@ -29,6 +29,13 @@ public final class MatmulKernels: @unchecked Sendable {
   /// above the small-product limit reads bf16 operands.
   public var bf16Parameters: UnsafePointer<UInt16>?
 
+  /// Padded-row copies of the dense weights, while this worker runs an f32 training pass on AVX2.
+  ///
+  /// Set by the engine for the compute phase only, when the mirror holds the
+  /// parameters the pass reads; the f32 products then read W from it instead
+  /// of copying W into padded scratch per call (see `PaddedWeights`).
+  public var paddedWeights: PaddedWeights?
+
   /// Kernels with no primitive yet.
   public init() {}
 

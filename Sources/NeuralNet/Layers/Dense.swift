@@ -129,9 +129,10 @@ public struct Dense: Layer {
         .none, .none, m: rows, n: units, k: inputs, a: x16, lda: inputs, b: w16 + weights.offset, ldb: units,
         beta: 0, c: output, ldc: units)
     } else {
+      let (w, ldw) = f32Weights(parameters, context)
       gemm(
         .none, .none, m: rows, n: units, k: inputs, alpha: 1, a: input, lda: inputs,
-        b: parameters + weights.offset, ldb: units, beta: 0, c: output, ldc: units, kernels: context.kernels)
+        b: w, ldb: ldw, beta: 0, c: output, ldc: units, kernels: context.kernels)
     }
     if let biases {
       let b = parameters + biases.offset
@@ -180,12 +181,20 @@ public struct Dense: Layer {
           .none, .transposed, m: rows, n: inputs, k: units, a: dZ16, lda: units, b: w16 + weights.offset,
           ldb: units, beta: 0, c: inputGradient, ldc: inputs)
       } else {
+        let (w, ldw) = f32Weights(parameters, context)
         gemm(
           .none, .transposed, m: rows, n: inputs, k: units, alpha: 1, a: dZ, lda: units,
-          b: parameters + weights.offset, ldb: units, beta: 0, c: inputGradient, ldc: inputs,
-          kernels: context.kernels)
+          b: w, ldb: ldw, beta: 0, c: inputGradient, ldc: inputs, kernels: context.kernels)
       }
     }
+  }
+
+  /// W [I, U] for an f32 product and its row stride: the engine's padded copy when there is one.
+  private func f32Weights(_ parameters: UnsafePointer<Float>, _ context: PassContext) -> (
+    UnsafePointer<Float>, Int
+  ) {
+    if let padded = context.kernels?.paddedWeights?.weights(atOffset: weights.offset) { return padded }
+    return (parameters + weights.offset, spec.units)
   }
 
   /// The worker's kernels when this pass runs its products in bf16: a
