@@ -21,6 +21,7 @@ static inline hid_t nnb_H5T_C_S1(void) { return H5T_C_S1; }
 static inline hid_t nnb_H5P_FILE_ACCESS(void) { return H5P_FILE_ACCESS; }
 static inline hid_t nnb_H5P_FILE_CREATE(void) { return H5P_FILE_CREATE; }
 static inline hid_t nnb_H5P_DATASET_CREATE(void) { return H5P_DATASET_CREATE; }
+static inline hid_t nnb_H5P_DATASET_ACCESS(void) { return H5P_DATASET_ACCESS; }
 
 static inline unsigned nnb_H5F_ACC_RDONLY(void) { return H5F_ACC_RDONLY; }
 static inline unsigned nnb_H5F_ACC_TRUNC(void) { return H5F_ACC_TRUNC; }
