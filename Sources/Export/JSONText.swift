@@ -1,3 +1,5 @@
+import Checkpoints
+
 // A small JSON writer for Keras's config.json and metadata.json, keys in the order given.
 
 /// A JSON value to write; objects keep their keys in order, as Keras writes them.
@@ -42,7 +44,7 @@ indirect enum JSONText: Sendable {
       out += "{"
       for (i, (key, value)) in members.enumerated() {
         if i > 0 { out += ", " }
-        Self.quote(key, into: &out)
+        out += jsonQuoted(key)
         out += ": "
         value.write(to: &out)
       }
@@ -54,28 +56,10 @@ indirect enum JSONText: Sendable {
         item.write(to: &out)
       }
       out += "]"
-    case .string(let text): Self.quote(text, into: &out)
+    case .string(let text): out += jsonQuoted(text)
     case .number(let text): out += text
     case .bool(let value): out += value ? "true" : "false"
     case .null: out += "null"
     }
-  }
-
-  private static func quote(_ text: String, into out: inout String) {
-    out += "\""
-    for scalar in text.unicodeScalars {
-      switch scalar {
-      case "\"": out += "\\\""
-      case "\\": out += "\\\\"
-      case "\n": out += "\\n"
-      case "\r": out += "\\r"
-      case "\t": out += "\\t"
-      case _ where scalar.value < 0x20:
-        let hex = String(scalar.value, radix: 16)
-        out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-      default: out.unicodeScalars.append(scalar)
-      }
-    }
-    out += "\""
   }
 }

@@ -1,3 +1,5 @@
+import Checkpoints
+
 // The typed builders become nnbatch's config JSON, which the same parser as the command
 // line's validates: one set of rules and messages, and checkpoints keep the text as always.
 
@@ -23,29 +25,11 @@ enum JSONText: Sendable {
       // writes them as "nan"/"inf", which it reports as invalid JSON instead.
       return value == value.rounded() && abs(value) < 1e15 ? String(Int(value)) : value.description
     case .integer(let value): return String(value)
-    case .string(let text): return Self.quoted(text)
+    case .string(let text): return jsonQuoted(text)
     case .bool(let value): return value ? "true" : "false"
     case .array(let items): return "[" + items.map(\.rendered).joined(separator: ", ") + "]"
     case .object(let pairs):
-      return "{" + pairs.map { "\(Self.quoted($0.0)): \($0.1.rendered)" }.joined(separator: ", ") + "}"
+      return "{" + pairs.map { "\(jsonQuoted($0.0)): \($0.1.rendered)" }.joined(separator: ", ") + "}"
     }
-  }
-
-  private static func quoted(_ text: String) -> String {
-    var out = "\""
-    for scalar in text.unicodeScalars {
-      switch scalar {
-      case "\"": out += "\\\""
-      case "\\": out += "\\\\"
-      case "\n": out += "\\n"
-      case "\r": out += "\\r"
-      case "\t": out += "\\t"
-      case _ where scalar.value < 0x20:
-        let hex = String(scalar.value, radix: 16)
-        out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-      default: out.unicodeScalars.append(scalar)
-      }
-    }
-    return out + "\""
   }
 }

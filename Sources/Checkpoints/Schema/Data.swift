@@ -56,25 +56,7 @@ extension DataFacts {
 
   /// The labels as a JSON array of strings: `["setosa","versicolor"]` (also how messages show them).
   package static func labelsText(_ labels: [String]) -> String {
-    "[" + labels.map(jsonString).joined(separator: ",") + "]"
-  }
-
-  private static func jsonString(_ text: String) -> String {
-    var quoted = "\""
-    for scalar in text.unicodeScalars {
-      switch scalar {
-      case "\"": quoted += "\\\""
-      case "\\": quoted += "\\\\"
-      case "\n": quoted += "\\n"
-      case "\r": quoted += "\\r"
-      case "\t": quoted += "\\t"
-      case _ where scalar.value < 0x20:
-        let hex = String(scalar.value, radix: 16)
-        quoted += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-      default: quoted.unicodeScalars.append(scalar)
-      }
-    }
-    return quoted + "\""
+    "[" + labels.map(jsonQuoted).joined(separator: ",") + "]"
   }
 
   private static func encode(_ scaler: AffineScaler) -> HDF5Node {

@@ -1,3 +1,5 @@
+import Checkpoints
+
 // One JSON log record per line, written without Foundation: JSONSerialization and
 // String(format:) per record cost ~47 µs, about as much as an epoch of the tutorial's run.
 
@@ -35,21 +37,7 @@ package struct JSONRecord {
   /// Adds `name: "value"` (JSON-escaped).
   package mutating func add(_ name: String, _ value: String) {
     key(name)
-    text += "\""
-    for scalar in value.unicodeScalars {
-      switch scalar {
-      case "\"": text += "\\\""
-      case "\\": text += "\\\\"
-      case "\n": text += "\\n"
-      case "\r": text += "\\r"
-      case "\t": text += "\\t"
-      case _ where scalar.value < 0x20:
-        let hex = String(scalar.value, radix: 16)
-        text += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-      default: text.unicodeScalars.append(scalar)
-      }
-    }
-    text += "\""
+    text += jsonQuoted(value)
   }
 
   /// The object's text: one line, no newline.
