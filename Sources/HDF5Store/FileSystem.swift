@@ -102,6 +102,66 @@ public enum FileSystem {
     return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
   }
 
+  /// What tells a file's contents apart from a changed or replaced file's: device, inode, size, modification time.
+  ///
+  /// A streamed data file is compared with the identity it had when opened
+  /// after every block read: a file truncated, rewritten or renamed over in
+  /// the meantime differs in at least one field.
+  public struct Identity: Sendable, Equatable, CustomStringConvertible {
+    /// Device and inode: which file the path names.
+    public var device: UInt64
+    /// The inode number.
+    public var inode: UInt64
+    /// Size in bytes.
+    public var size: Int
+    /// Modification time, seconds and nanoseconds.
+    public var modified: (seconds: Int, nanoseconds: Int)
+
+    /// Whether both name the same file with the same size and modification time.
+    public static func == (a: Identity, b: Identity) -> Bool {
+      a.device == b.device && a.inode == b.inode && a.size == b.size && a.modified == b.modified
+    }
+
+    /// The fields that differ from `earlier`, for messages ("size 1024 → 0 bytes").
+    public func changes(since earlier: Identity) -> String {
+      var parts: [String] = []
+      if device != earlier.device || inode != earlier.inode {
+        parts.append("replaced by another file (inode \(earlier.inode) → \(inode))")
+      }
+      if size != earlier.size { parts.append("size \(earlier.size) → \(size) bytes") }
+      if modified != earlier.modified { parts.append("modified") }
+      return parts.joined(separator: ", ")
+    }
+
+    /// `inode 12, 1024 bytes`.
+    public var description: String { "inode \(inode), \(size) bytes" }
+
+    init(_ info: stat) {
+      device = UInt64(info.st_dev)
+      inode = UInt64(info.st_ino)
+      size = Int(info.st_size)
+      modified = (Int(info.st_mtim.tv_sec), Int(info.st_mtim.tv_nsec))
+    }
+  }
+
+  /// The identity of the file `path` names now (following symlinks, as an open does).
+  ///
+  /// The corresponding C function is `stat`.
+  public static func identity(_ path: String) throws(FileSystemError) -> Identity {
+    var info = stat()
+    guard stat(path, &info) == 0 else { throw failure("stat", path) }
+    return Identity(info)
+  }
+
+  /// The identity of the open file `descriptor` (`path` names it in errors).
+  ///
+  /// The corresponding C function is `fstat`.
+  public static func identity(descriptor: Int32, path: String) throws(FileSystemError) -> Identity {
+    var info = stat()
+    guard fstat(descriptor, &info) == 0 else { throw failure("fstat", path) }
+    return Identity(info)
+  }
+
   /// Size of file `path` in bytes.
   public static func size(_ path: String) throws -> Int {
     var info = stat()

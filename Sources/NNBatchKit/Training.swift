@@ -106,18 +106,20 @@ extension TrainingConfig {
       of: TrainingEvent.self, throwing: (any Error).self)
     // A thread, not a task: a run is minutes of blocking CPU work that would hold
     // one of the concurrency pool's few threads.
-    let thread = Thread { [self] in
-      do {
-        _ = try train(
-          threads: threads, epochs: epochs, checkpointDirectory: checkpointDirectory, resume: resume,
-          onEvent: { continuation.yield($0) })
-        continuation.finish()
-      } catch {
-        continuation.finish(throwing: error)
+    do {
+      try BackgroundThread.start(name: "training", stackSize: 8 << 20) { [self] in
+        do {
+          _ = try train(
+            threads: threads, epochs: epochs, checkpointDirectory: checkpointDirectory, resume: resume,
+            onEvent: { continuation.yield($0) })
+          continuation.finish()
+        } catch {
+          continuation.finish(throwing: error)
+        }
       }
+    } catch {
+      continuation.finish(throwing: NNBatchKitError(error))
     }
-    thread.stackSize = 8 << 20
-    thread.start()
     return stream
   }
 }

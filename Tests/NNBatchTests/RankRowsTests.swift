@@ -83,11 +83,11 @@ final class RankRowsTests: XCTestCase {
       let mine = RankRows(
         rows: 203, batchSize: 50, batches: 5, computedRows: computed(rank: rank, ranks: 3, shard: 8))
       let source = RecordingRows(rows: 203)
-      let ring = PrefetchRing(
+      let ring = try PrefetchRing(
         source: source, order: order, firstWindow: 0, scaler: .identity, capacity: 3, rank: mine)
       var seen: [Int] = []
       for k in 0..<order.windows {
-        let window = try ring.window(k)
+        let window = try XCTUnwrap(try ring.window(k))
         let positions = order.windowStarts[k]..<order.windowStarts[k + 1]
         let wanted = Set(positions.filter { mine.contains(position: $0) }.map { order.order[$0] })
         for row in order.blocks(ofWindow: k).flatMap({ plan.range(ofBlock: $0) }) {

@@ -560,10 +560,18 @@ final class StreamingTests: XCTestCase {
     let message = String(decoding: stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
     run.waitUntilExit()
     XCTAssertEqual(run.terminationStatus, 2, message)
-    XCTAssertTrue(message.contains("found the end of the file (it shrank while being read)"), message)
+    // The block read with the last row finds the end; any other block read finds the new size.
+    XCTAssertTrue(
+      message.contains("found the end of the file (it shrank while being read)")
+        || message.contains("the file changed while being read (size"), message)
     let saved = try newest(dir.file("ck-cut"))
-    XCTAssertGreaterThan(saved.counters.step, stepsPerEpoch, "the steps after the first epoch were saved")
+    // The change is caught at the first read after it: the steps trained since the epoch's save
+    // (as many as the ring read ahead, possibly none) are saved before the run fails.
+    XCTAssertGreaterThanOrEqual(saved.counters.step, stepsPerEpoch)
     XCTAssertLessThan(saved.counters.step, 3 * stepsPerEpoch)
+    if saved.counters.step > stepsPerEpoch {
+      XCTAssertTrue(message.contains("checkpoint written at step \(saved.counters.step)"), message)
+    }
 
     // The file restored, --resume continues from that step to the uninterrupted run's bits.
     try Self.npy(dir.file("x.npy"), shape: [rows, 16], bytes: xBytes)
@@ -574,6 +582,165 @@ final class StreamingTests: XCTestCase {
     XCTAssertEqual(resumed.bitwiseDifferences(from: try newest(dir.file("ck-whole"))), [])
   }
 
+  /// A streamed HDF5 file truncated mid-run (libhdf5 reads past the end as zeros, without an error)
+  /// ends the run with exit 2 and a checkpoint of the steps done; restored, it resumes bitwise.
+  func testAnHDF5FileTruncatedMidRunIsRefusedNotTrainedOnAsZeros() throws {
+    let dir = TemporaryDirectory()
+    let rows = 60_000
+    let (x, y) = Self.samples(rows: rows, features: 16, seed: 5)
+    func writeData() throws {
+      let file = try HDF5File.create(path: dir.file("d.h5"))
+      let root = try file.root()
+      try root.write(x, shape: [rows, 16], name: "x")
+      try root.write(y, shape: [rows], name: "y")
+      try file.close()
+    }
+    try writeData()
+    func config(_ name: String) -> String {
+      dir.write(
+        "\(name).json",
+        """
+        { "name": "\(name)", "seed": 3,
+          "data": { "source": "hdf5", "path": "\(dir.file("d.h5"))", "inputs": "x", "targets": "y",
+                    "task": "classification", "stream": true, "stream_block_rows": 64, "stream_window": 2 },
+          "model": { "layers": [ { "units": 8, "activation": "tanh" }, { "units": 3, "activation": "softmax" } ] },
+          "loss": "cross_entropy", "optimizer": { "kind": "sgd", "learning_rate": 0.05 },
+          "training": { "epochs": 3, "batch_size": 16, "shard_size": 8, "shuffle": true },
+          "checkpoint": { "dir": "\(dir.file("ck-" + name))", "every_epochs": 1, "keep": 100 } }
+        """)
+    }
+    let stepsPerEpoch = rows / 16
+    let run = Process()
+    run.executableURL = URL(fileURLWithPath: nnbatchExecutable)
+    run.arguments = ["--config", config("cut"), "--threads", "2"]
+    let stderr = Pipe()
+    run.standardError = stderr
+    run.standardOutput = FileHandle.nullDevice
+    try run.run()
+    let first = dir.file("ck-cut/" + CheckpointStore.fileName(step: stepsPerEpoch))
+    let deadline = Date().addingTimeInterval(120)
+    while run.isRunning && !FileManager.default.fileExists(atPath: first) && Date() < deadline {
+      Thread.sleep(forTimeInterval: 0.002)
+    }
+    try truncate(dir.file("d.h5"), to: fileSize(dir.file("d.h5")) / 2)
+    let message = String(decoding: stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    run.waitUntilExit()
+    XCTAssertEqual(run.terminationStatus, 2, message)
+    XCTAssertTrue(message.contains("\(dir.file("d.h5")): the file changed while being read (size"), message)
+    XCTAssertFalse(message.contains("done:"), message)
+    let saved = try newest(dir.file("ck-cut"))
+    // The change is caught at the first read after it: the steps trained since the epoch's save
+    // (as many as the ring read ahead, possibly none) are saved before the run fails.
+    XCTAssertGreaterThanOrEqual(saved.counters.step, stepsPerEpoch)
+    XCTAssertLessThan(saved.counters.step, 3 * stepsPerEpoch)
+    if saved.counters.step > stepsPerEpoch {
+      XCTAssertTrue(message.contains("checkpoint written at step \(saved.counters.step)"), message)
+    }
+
+    try writeData()
+    XCTAssertEqual(try train(config("cut"), start: .resumeLatest), 0)
+    XCTAssertEqual(try train(config("whole")), 0)
+    let resumed = try newest(dir.file("ck-cut"))
+    XCTAssertEqual(resumed.counters.step, 3 * stepsPerEpoch)
+    XCTAssertEqual(resumed.bitwiseDifferences(from: try newest(dir.file("ck-whole"))), [])
+  }
+
+  /// Each streamed format checks its file after every read: a file rewritten in place at the same
+  /// size, or renamed over, is refused although every read would succeed.
+  func testEveryStreamedFormatRefusesAFileChangedInPlaceOrReplaced() throws {
+    let dir = TemporaryDirectory()
+    try Self.writeAll(dir, rows: 50, features: 4)
+    var pixels = [UInt8](repeating: 7, count: 50 * 4)
+    var idx = Data([0, 0, 8, 3, 0, 0, 0, 50, 0, 0, 0, 2, 0, 0, 0, 2])
+    idx += pixels
+    try idx.write(to: URL(fileURLWithPath: dir.file("i.idx")))
+    let sources: [(file: String, open: () throws -> any RowSource)] = [
+      (
+        dir.file("x.npy"),
+        {
+          try XCTUnwrap(
+            try NpySource(features: dir.file("x.npy"), targets: dir.file("y.npy")).openRows(
+              task: .classification))
+        }
+      ),
+      (dir.file("d.h5"), { try HDF5Rows.open(path: dir.file("d.h5"), inputs: "x", targets: "y") }),
+      (dir.file("i.idx"), { try IDXRows.open(images: dir.file("i.idx"), labels: nil) }),
+    ]
+    let buffer = UnsafeMutablePointer<Float>.allocate(capacity: 50 * 4)
+    let targets = UnsafeMutablePointer<Float>.allocate(capacity: 50)
+    defer {
+      buffer.deallocate()
+      targets.deallocate()
+    }
+    for (file, open) in sources {
+      // Rewritten in place: same size, same inode, new modification time.
+      var rows = try open()
+      try rows.read(0..<10, inputs: buffer, targets: rows.targetColumns > 0 ? targets : nil)
+      let bytes = try Data(contentsOf: URL(fileURLWithPath: file))
+      Thread.sleep(forTimeInterval: 0.01)  // a modification time the file system can tell apart
+      let handle = try XCTUnwrap(FileHandle(forWritingAtPath: file))
+      try handle.seek(toOffset: UInt64(bytes.count - 1))
+      try handle.write(contentsOf: Data([bytes[bytes.count - 1] ^ 1]))
+      try handle.close()
+      XCTAssertThrowsError(try rows.read(10..<20, inputs: buffer, targets: nil), file) { error in
+        XCTAssertTrue(
+          "\(error)".contains("\(file): the file changed while being read (modified)"), "\(error)")
+        XCTAssertEqual((error as? NNBatchError)?.kind, .usage)
+      }
+      // Renamed over by a copy: another inode.
+      try bytes.write(to: URL(fileURLWithPath: file + ".new"))
+      rows = try open()
+      XCTAssertEqual(Glibc.rename(file + ".new", file), 0)
+      XCTAssertThrowsError(try rows.read(0..<10, inputs: buffer, targets: nil), file) { error in
+        XCTAssertTrue("\(error)".contains("replaced by another file"), "\(error)")
+      }
+    }
+    pixels.removeAll()
+  }
+
+  /// A wait for the prefetch ring gives up when a stop is requested, even while a read hangs,
+  /// and a ring whose thread cannot start says so instead of being waited on for ever.
+  func testAWaitForDataEndsOnAStopAndAThreadThatCannotStartIsAnError() throws {
+    let source = StalledRows()
+    let plan = BlockPlan(rows: 64, blockRows: 8, windowBlocks: 2)
+    var generator = SeededGenerator(seed: 1)
+    let order = plan.epochOrder(shuffle: false, using: &generator)
+    let ring = try PrefetchRing(
+      source: source, order: order, firstWindow: 0, scaler: AffineScaler.identity, capacity: 2)
+    let started = Date()
+    XCTAssertNil(try ring.window(0, stopRequested: { Date().timeIntervalSince(started) > 0.3 }))
+    XCTAssertLessThan(Date().timeIntervalSince(started), 30)
+    ring.stop(waiting: false)
+    source.release.signal()
+
+    setenv("NNBATCH_FAIL_THREAD_START", "1", 1)
+    defer { unsetenv("NNBATCH_FAIL_THREAD_START") }
+    XCTAssertThrowsError(
+      try PrefetchRing(
+        source: StalledRows(), order: order, firstWindow: 0, scaler: AffineScaler.identity, capacity: 2)
+    ) { error in
+      XCTAssertEqual((error as? NNBatchError)?.kind, .failure)
+      XCTAssertTrue("\(error)".contains("cannot start the nnbatch-prefetch thread"), "\(error)")
+    }
+  }
+
+  /// The CLI: a streamed run whose reading thread cannot start exits 1 with the reason, writing nothing.
+  func testAStreamedRunWhoseThreadCannotStartExitsOneWithAMessage() throws {
+    let dir = TemporaryDirectory()
+    try Self.writeAll(dir, rows: 100, features: 4)
+    let path = Self.config(dir, "t", data: npyData(dir), stream: true, shuffle: true)
+    let result = try runProcess(
+      nnbatchExecutable, ["--config", path, "--quiet"],
+      environment: ProcessInfo.processInfo.environment.merging(["NNBATCH_FAIL_THREAD_START": "1"]) { $1 })
+    XCTAssertEqual(result.status, 1, result.stderr)
+    XCTAssertTrue(
+      result.stderr.contains(
+        "cannot stream: cannot start the nnbatch-prefetch thread: Resource temporarily unavailable"),
+      result.stderr)
+    XCTAssertEqual(try CheckpointStore(directory: dir.file("ck-t")).checkpointFiles().count, 0)
+  }
+
+  // MARK: Statistics
   // MARK: Statistics
 
   func testStreamingStatisticsEqualTheInMemoryFitBitwise() {
@@ -596,5 +763,22 @@ final class StreamingTests: XCTestCase {
       XCTAssertEqual(streamed.scaler.factor.map(\.bitPattern), whole.scaler.factor.map(\.bitPattern))
       XCTAssertEqual(streamed.constantColumns, whole.constantColumns)
     }
+  }
+}
+
+/// A row source whose reads block until released: a stalled file system.
+private final class StalledRows: RowSource, @unchecked Sendable {
+  let release = DispatchSemaphore(value: 0)
+  var rows: Int { 64 }
+  var features: Int { 2 }
+  var targetColumns: Int { 0 }
+  var labels: [String] { [] }
+  var classes: Int? { nil }
+  var sampleShape: Shape? { nil }
+  var preferredBlockRows: Int? { nil }
+  var name: String { "stalled" }
+  var inputBytesPerRow: Int { 8 }
+  func read(_ range: Range<Int>, inputs: UnsafeMutablePointer<Float>, targets: UnsafeMutablePointer<Float>?) {
+    release.wait()
   }
 }

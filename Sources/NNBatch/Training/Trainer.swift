@@ -82,7 +82,14 @@ public final class Trainer {
       config, scalers: continued.map { ($0.checkpoint.data.features, $0.checkpoint.data.targets) },
       resumed: continued.map { $0.checkpoint.data.stream.map(ResumedReading.streamed) ?? .inMemory },
       group: options.group)
-    feed = data.stream.map { StreamedBatches($0, batchSize: config.batchSize) } ?? InMemoryBatches(data.train)
+    if let stream = data.stream {
+      let streamed = StreamedBatches(stream, batchSize: config.batchSize)
+      // One process stops a wait for data on a signal; a group stops together at a step's end.
+      if options.group == nil { streamed.stopRequested = { [signals] in signals?.receivedSignal != nil } }
+      feed = streamed
+    } else {
+      feed = InMemoryBatches(data.train)
+    }
     dataFingerprint = data.fingerprint
     let architecture = try config.architecture(input: config.networkInput(sample: data.sampleShape))
     try Trainer.requireMemory(
@@ -262,7 +269,12 @@ public final class Trainer {
       // The epoch's order comes from the generator state at the epoch's
       // start, so a resumed run redoes exactly the same shuffle.
       generator = epochGenerator
-      try feed.beginEpoch(shuffle: config.shuffle, using: &generator, at: batchInEpoch * batchSize)
+      do throws(NNBatchError) {
+        try feed.beginEpoch(shuffle: config.shuffle, using: &generator, at: batchInEpoch * batchSize)
+      } catch {
+        try saveBeforeFailing(error)
+        throw error
+      }
       // Clock reads only for epochs that are reported or logged: the tutorial's
       // run has 1500 one-step epochs, where they would cost more than the step.
       let reported = reporter.reports(epoch: epoch + 1, of: config.epochs)
@@ -275,7 +287,12 @@ public final class Trainer {
         let batch: Dataset
         let indices: ArraySlice<Int>
         do throws(NNBatchError) {
-          (batch, indices) = try feed.batch(start..<min(start + batchSize, n))
+          guard let next = try feed.batch(start..<min(start + batchSize, n)) else {
+            // A signal came while waiting for data: stop here, saving the steps done.
+            stopExit = stopRequest
+            break
+          }
+          (batch, indices) = next
         } catch {
           try saveBeforeFailing(error)
           throw error

@@ -11,13 +11,15 @@ package final class HDF5Rows: RowSource, @unchecked Sendable {
   // serialised by HDF5Store's lock.
   private let x: HDF5RowReader
   private let t: HDF5RowReader?
+  private let watch: FileWatch
   /// The file.
   package let name: String
 
-  private init(name: String, x: HDF5RowReader, t: HDF5RowReader?) {
+  private init(name: String, x: HDF5RowReader, t: HDF5RowReader?, watch: FileWatch) {
     self.name = name
     self.x = x
     self.t = t
+    self.watch = watch
   }
 
   /// Samples in the file.
@@ -38,6 +40,8 @@ package final class HDF5Rows: RowSource, @unchecked Sendable {
   /// Opens `inputs` (and `targets` unless nil) of `path`.
   package static func open(path: String, inputs: String, targets: String?) throws(NNBatchError) -> HDF5Rows {
     if let problem = nonRegularFileProblem(path) { throw NNBatchError(.usage, "\(path): \(problem)") }
+    // Taken before libhdf5 reads a byte: a change after this is caught by the first read's check.
+    let watch = try FileWatch(path: path)
     do {
       let x = try HDF5RowReader(path: path, dataset: inputs)
       guard x.shape.count == 2, x.rows > 0, x.columns > 0 else {
@@ -57,7 +61,7 @@ package final class HDF5Rows: RowSource, @unchecked Sendable {
         try checkStored(reader, targets, path: path)
         t = reader
       }
-      return HDF5Rows(name: path, x: x, t: t)
+      return HDF5Rows(name: path, x: x, t: t, watch: watch)
     } catch let error as NNBatchError {
       throw error
     } catch {
@@ -89,7 +93,10 @@ package final class HDF5Rows: RowSource, @unchecked Sendable {
   /// Bytes of one sample's inputs in the file.
   package var inputBytesPerRow: Int { x.columns * x.elementBytes }
 
-  /// Reads a hyperslab of each dataset.
+  /// Reads a hyperslab of each dataset, then checks that the file is still the one opened.
+  ///
+  /// libhdf5 reads past a truncated file's end as zeros without an error, so
+  /// the check after the read is what refuses such rows.
   package func read(
     _ range: Range<Int>, inputs: UnsafeMutablePointer<Float>, targets: UnsafeMutablePointer<Float>?
   ) throws(NNBatchError) {
@@ -97,8 +104,11 @@ package final class HDF5Rows: RowSource, @unchecked Sendable {
       try x.read(start: range.lowerBound, count: range.count, into: inputs)
       if let targets, let t { try t.read(start: range.lowerBound, count: range.count, into: targets) }
     } catch {
+      // A read error on a file that changed is best explained by the change.
+      try watch.check()
       throw NNBatchError(.usage, "\(error)")
     }
+    try watch.check()
   }
 }
 

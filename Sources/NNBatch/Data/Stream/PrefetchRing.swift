@@ -31,20 +31,23 @@ package final class PrefetchRing: @unchecked Sendable {
   ///
   /// With `rank`, a window's buffer gets only the rows of the positions the
   /// rank computes (its other rows are left as they were and never used);
-  /// without, every block whole.
+  /// without, every block whole. Throws (exit 1) when the reading thread
+  /// cannot be started: a ring without its producer would be waited on for ever.
   package init(
     source: any RowSource, order: EpochOrder, firstWindow: Int, scaler: AffineScaler, capacity: Int,
     rank: RankRows? = nil
-  ) {
+  ) throws(NNBatchError) {
     self.source = source
     self.order = order
     self.scaler = scaler
     self.rank = rank
     self.capacity = max(2, capacity)
     bufferRows = order.plan.windowRows
-    let thread = Thread { [self] in produce(from: firstWindow) }
-    thread.name = "nnbatch-prefetch"
-    thread.start()
+    do {
+      try BackgroundThread.start(name: "nnbatch-prefetch") { [self] in produce(from: firstWindow) }
+    } catch {
+      throw NNBatchError(error.kind, "\(source.name): cannot stream: \(error)")
+    }
   }
 
   private func produce(from first: Int) {
@@ -100,7 +103,11 @@ package final class PrefetchRing: @unchecked Sendable {
   }
 
   /// Window `k`'s buffer, waiting for the producer; windows before `k` are released.
-  package func window(_ k: Int) throws(NNBatchError) -> Matrix {
+  ///
+  /// Returns nil when `stopRequested` turns true while waiting (checked every
+  /// 100 ms): a signal must end the run within moments even when a read
+  /// hangs (a stalled network file system), with the steps done saved.
+  package func window(_ k: Int, stopRequested: () -> Bool = { false }) throws(NNBatchError) -> Matrix? {
     condition.lock()
     defer { condition.unlock() }
     while true {
@@ -112,7 +119,8 @@ package final class PrefetchRing: @unchecked Sendable {
       if ready[k] != nil { break }
       if let failure { throw failure }
       precondition(!finished && !cancelled, "window \(k) was never read")
-      condition.wait()
+      if stopRequested() { return nil }
+      _ = condition.wait(until: Date(timeIntervalSinceNow: 0.1))
     }
     guard let buffer = ready[k] else { preconditionFailure("window \(k) vanished") }
     return buffer
@@ -126,11 +134,15 @@ package final class PrefetchRing: @unchecked Sendable {
   }
 
   /// Stops the producer (after the block it is reading) and waits for it to end.
-  package func stop() {
+  ///
+  /// With `waiting: false` it only asks: a run that ends on a signal does not
+  /// wait for a read that may never return (the thread is detached and ends
+  /// with the process).
+  package func stop(waiting: Bool = true) {
     condition.lock()
     cancelled = true
     condition.broadcast()
-    while !finished && failure == nil { condition.wait() }
+    while waiting && !finished && failure == nil { condition.wait() }
     condition.unlock()
   }
 }

@@ -89,6 +89,7 @@ package final class RowFile: Sendable {
   /// Bytes of one row in the file.
   package var rowBytes: Int { rowElements * element.size }
   private let descriptor: Int32
+  private let watch: FileWatch
 
   /// Opens `path`, whose data (rows × rowElements of `element`) starts at `dataOffset`.
   ///
@@ -106,6 +107,12 @@ package final class RowFile: Sendable {
     self.element = element
     self.dataOffset = dataOffset
     descriptor = fd
+    do {
+      watch = try FileWatch(path: path, descriptor: fd)
+    } catch {
+      close(fd)
+      throw error
+    }
   }
 
   deinit { close(descriptor) }
@@ -137,6 +144,8 @@ package final class RowFile: Sendable {
       }
       filled += n
     }
+    // What was read counts only if the file is still the one the run checked.
+    try watch.check()
     switch element {
     case .unitByte:
       let s = raw.assumingMemoryBound(to: UInt8.self)
