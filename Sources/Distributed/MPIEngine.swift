@@ -381,7 +381,7 @@ public final class MPIEngine: TrainingEngine, @unchecked Sendable {
 
   /// Chunk `chunk` of this rank's range updated from the reduced gradient (local optimizer layout).
   private func updateChunk(
-    _ chunk: Int, parameters: FloatBuffer, optimizer: OptimizerState, coefficients: UpdateCoefficients
+    _ chunk: Int, parameters: FloatBuffer, optimizer: OptimizerState, coefficients: StepConstants
   ) {
     let range = chunks.range(ofChunk: chunk)
     let lower = ownedRange.lowerBound

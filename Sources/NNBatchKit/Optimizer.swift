@@ -15,6 +15,44 @@ public struct Optimizer: Sendable {
     Optimizer(json: .object([("kind", .string("adam")), ("learning_rate", .number(learningRate))]))
   }
 
+  /// A value of an optimizer's own hyper-parameter: a number or a yes/no setting.
+  public enum Value: Sendable, ExpressibleByFloatLiteral, ExpressibleByIntegerLiteral,
+    ExpressibleByBooleanLiteral
+  {
+    /// A number (`alpha`, `momentum`).
+    case number(Double)
+    /// A yes/no setting (`centered`, `nesterov`).
+    case flag(Bool)
+
+    /// A number.
+    public init(floatLiteral value: Double) { self = .number(value) }
+    /// A number.
+    public init(integerLiteral value: Int) { self = .number(Double(value)) }
+    /// A flag.
+    public init(booleanLiteral value: Bool) { self = .flag(value) }
+  }
+
+  /// Any optimizer nnbatch knows, by its config name and keys (`"adam"`, `["beta2": 0.99]`).
+  ///
+  /// The names are those of the config's `optimizer` object (README, "Config
+  /// reference"); an unknown kind, key or value is reported when training
+  /// starts, as for a JSON config.
+  public init(kind: String, learningRate: Double? = nil, _ settings: KeyValuePairs<String, Value> = [:]) {
+    var pairs: [(String, JSONText)] = [("kind", .string(kind))]
+    if let learningRate { pairs.append(("learning_rate", .number(learningRate))) }
+    for (key, value) in settings {
+      switch value {
+      case .number(let number): pairs.append((key, .number(number)))
+      case .flag(let flag): pairs.append((key, .bool(flag)))
+      }
+    }
+    json = .object(pairs)
+  }
+
+  init(json: JSONText) {
+    self.json = json
+  }
+
   /// AdamW: Adam with decoupled weight decay.
   public static func adamw(learningRate: Double = 0.001, weightDecay: Double) -> Optimizer {
     Optimizer(

@@ -24,7 +24,7 @@ final class CNNCheckpointTests: XCTestCase {
     checkpoint.architecture = architecture
     checkpoint.parameters = parameters
     checkpoint.optimizer = OptimizerSnapshot(
-      settings: OptimizerSettings(kind: .sgd, learningRate: 0.1, momentum: 0.9),
+      settings: OptimizerSettings(kind: .sgd, learningRate: 0.1, ["momentum": 0.9]),
       step: checkpoint.counters.step,
       slots: [parameters.map { $0 * 2 }])
     checkpoint.data.features = .identity

@@ -21,7 +21,7 @@ final class CheckpointTests: XCTestCase {
         best: BestMetric(value: 0.25, epoch: 1, staleEpochs: 1)),
       architecture: architecture, parameters: parameters,
       optimizer: OptimizerSnapshot(
-        settings: OptimizerSettings(kind: .sgd, learningRate: 0.1, momentum: 0.9), step: step,
+        settings: OptimizerSettings(kind: .sgd, learningRate: 0.1, ["momentum": 0.9]), step: step,
         slots: [parameters.map { $0 / 2 }]),
       generator: try XCTUnwrap(SeededGenerator(state: [1, 2, 3, UInt64.max])),
       epochGenerator: try XCTUnwrap(SeededGenerator(state: [5, 6, 7, 8])),

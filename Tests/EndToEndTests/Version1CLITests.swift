@@ -107,7 +107,7 @@ final class Version1CLITests: XCTestCase {
     let fixture = try Checkpoint.read(from: "\(repositoryRoot)/\(folder)/step-000000015.h5")
     XCTAssertEqual(fixture.data.task, .regression)
     XCTAssertEqual(fixture.data.targets.kind, .standardize)
-    XCTAssertEqual(fixture.optimizer.settings.nesterov, true)
+    XCTAssertEqual(fixture.optimizer.settings.flag("nesterov"), true)
     XCTAssertEqual(fixture.optimizer.settings.clipNorm, 1)
     XCTAssertEqual(fixture.counters.batchInEpoch, 5)
     XCTAssertNotNil(fixture.counters.best)

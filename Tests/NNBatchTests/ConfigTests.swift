@@ -32,7 +32,7 @@ final class ConfigTests: XCTestCase {
     XCTAssertEqual(config.seed, 3)
     XCTAssertEqual(config.layers.count, 2)
     XCTAssertEqual(config.loss, .binaryCrossEntropy)
-    XCTAssertEqual(config.optimizer.beta2, 0.999)
+    XCTAssertEqual(config.optimizer.number("beta2"), 0.999)
     XCTAssertEqual(config.shardSize, 2)
     XCTAssertTrue(config.shuffle)
     XCTAssertTrue(config.bias)

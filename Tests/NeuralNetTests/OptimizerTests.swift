@@ -30,7 +30,7 @@ final class OptimizerTests: XCTestCase {
   func testMomentumAndNesterov() {
     for nesterov in [false, true] {
       let (p, state) = run(
-        OptimizerSettings(kind: .sgd, learningRate: 0.1, momentum: 0.9, nesterov: nesterov),
+        OptimizerSettings(kind: .sgd, learningRate: 0.1, ["momentum": 0.9, "nesterov": .flag(nesterov)]),
         gradients: gradients,
         start: start)
       var x = start.map(Double.init)
@@ -77,7 +77,7 @@ final class OptimizerTests: XCTestCase {
     let g = (0..<count).map { _ in generator.nextFloat() - 0.5 }
     let x0 = (0..<count).map { _ in generator.nextFloat() }
     for settings in [
-      OptimizerSettings(kind: .sgd, learningRate: 0.1, momentum: 0.9),
+      OptimizerSettings(kind: .sgd, learningRate: 0.1, ["momentum": 0.9]),
       OptimizerSettings(kind: .adam, learningRate: 0.01),
     ] {
       let whole = FloatBuffer(x0)

@@ -42,7 +42,7 @@ final class ConvolutionEngineTests: XCTestCase {
     let parameters = FloatBuffer(count: arch.parameterCount)
     var generator = SeededGenerator(seed: 5)
     Initializer.heUniform.initialize(parameters, for: arch, using: &generator)
-    let settings = OptimizerSettings(kind: .sgd, learningRate: 0.05, momentum: 0.9)
+    let settings = OptimizerSettings(kind: .sgd, learningRate: 0.05, ["momentum": 0.9])
     let optimizer = OptimizerState(settings: settings, parameterCount: arch.parameterCount)
     let engine = DataParallelEngine(
       network: Network(architecture: arch, loss: .crossEntropy),

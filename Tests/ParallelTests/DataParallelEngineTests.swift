@@ -59,7 +59,7 @@ final class DataParallelEngineTests: XCTestCase {
   func testResultsAreBitIdenticalForAnyThreadCount() throws {
     let data = problem()
     for settings in [
-      OptimizerSettings(kind: .sgd, learningRate: 0.05, momentum: 0.9, nesterov: true),
+      OptimizerSettings(kind: .sgd, learningRate: 0.05, ["momentum": 0.9, "nesterov": true]),
       OptimizerSettings(kind: .adamw, learningRate: 0.001, clipNorm: 0.5),
     ] {
       let (p1, o1, l1) = try train(threads: 1, settings: settings, data: data)
@@ -206,7 +206,7 @@ final class DataParallelEngineTests: XCTestCase {
     let arch = try wideArchitecture()
     XCTAssertEqual(ChunkPlan(parameterCount: arch.parameterCount).count, 4)
     for settings in [
-      OptimizerSettings(kind: .sgd, learningRate: 0.05, momentum: 0.9),
+      OptimizerSettings(kind: .sgd, learningRate: 0.05, ["momentum": 0.9]),
       OptimizerSettings(kind: .adamw, learningRate: 0.001, clipNorm: 0.5),
     ] {
       var runs: [(FloatBuffer, OptimizerState, [UInt64])] = []
@@ -270,7 +270,7 @@ final class DataParallelEngineTests: XCTestCase {
     let data = Dataset(inputs: x, targets: Matrix(rows: 4, columns: 1))  // every row class 0
     let network = Network(architecture: arch, loss: .crossEntropy)
     for settings in [
-      OptimizerSettings(kind: .sgd, learningRate: 0.1, momentum: 0.9),
+      OptimizerSettings(kind: .sgd, learningRate: 0.1, ["momentum": 0.9]),
       OptimizerSettings(kind: .adam, learningRate: 0.01),
       OptimizerSettings(kind: .sgd, learningRate: 0.1, clipNorm: 1),
     ] {
@@ -358,7 +358,7 @@ final class PaddedWeightsTests: XCTestCase {
       var generator = SeededGenerator(seed: 5)
       Initializer.heUniform.initialize(parameters, for: arch, using: &generator)
       let optimizer = OptimizerState(
-        settings: OptimizerSettings(kind: .sgd, learningRate: 0.05, momentum: 0.9),
+        settings: OptimizerSettings(kind: .sgd, learningRate: 0.05, ["momentum": 0.9]),
         parameterCount: arch.parameterCount)
       let engine = DataParallelEngine(
         network: network, plan: ShardPlan(batchSize: 32, shardSize: 16), threads: threads,

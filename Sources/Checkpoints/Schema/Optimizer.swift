@@ -6,7 +6,8 @@ import NeuralNet
 //     /optimizer                          attrs: kind, step, then `hyperParameters` by name
 //     /optimizer/<slot>/layer_i/<name>    float32, the model tensor's shape
 //
-// Slots by kind: sgd with momentum "velocity"; adam and adamw "m" and "v".
+// Hyper-parameters and slots come from the family's rule (NeuralNet/Optimizers/):
+// sgd with momentum "velocity"; adam and adamw "m" and "v".
 
 /// An optimizer as a checkpoint holds it: settings, updates applied, state buffers.
 public struct OptimizerSnapshot: Sendable, Equatable {
@@ -22,52 +23,6 @@ public struct OptimizerSnapshot: Sendable, Equatable {
     self.settings = settings
     self.step = step
     self.slots = slots
-  }
-}
-
-/// One optimizer hyper-parameter, by the name the config and the checkpoint give it.
-public struct HyperParameter: Sendable, Hashable, CustomStringConvertible {
-  /// The value: a number, or a yes/no setting (nesterov).
-  public enum Value: Sendable, Hashable, CustomStringConvertible {
-    /// A number.
-    case number(Double)
-    /// A yes/no setting.
-    case flag(Bool)
-
-    /// The plain value: 0.9, true.
-    public var description: String {
-      switch self {
-      case .number(let value): return "\(value)"
-      case .flag(let value): return value ? "true" : "false"
-      }
-    }
-  }
-
-  /// The config key and attribute name ("momentum").
-  public let name: String
-  /// Its value.
-  public let value: Value
-
-  /// "momentum=0.9".
-  public var description: String { "\(name)=\(value)" }
-}
-
-extension OptimizerSettings {
-  /// The hyper-parameters `kind` uses, in config order (clip_norm only when set).
-  public var hyperParameters: [HyperParameter] {
-    var list = [HyperParameter(name: "learning_rate", value: .number(learningRate))]
-    switch kind {
-    case .sgd:
-      list.append(HyperParameter(name: "momentum", value: .number(momentum)))
-      list.append(HyperParameter(name: "nesterov", value: .flag(nesterov)))
-    case .adam, .adamw:
-      list.append(HyperParameter(name: "beta1", value: .number(beta1)))
-      list.append(HyperParameter(name: "beta2", value: .number(beta2)))
-      list.append(HyperParameter(name: "epsilon", value: .number(epsilon)))
-    }
-    list.append(HyperParameter(name: "weight_decay", value: .number(weightDecay)))
-    if let clipNorm { list.append(HyperParameter(name: "clip_norm", value: .number(clipNorm))) }
-    return list
   }
 }
 
@@ -91,21 +46,22 @@ extension OptimizerSnapshot {
   }
 
   /// Reads /optimizer (the same in versions 1 and 2, but for 0/1 flags stored as floats in 1).
+  ///
+  /// The family's rule says which attributes to read: a checkpoint holds
+  /// each of its hyper-parameters, so none is taken from a default.
   static func decode(_ node: NodeReader, architecture: Architecture) throws -> OptimizerSnapshot {
     let kind = try node.choice("kind", OptimizerKind.self, what: "optimizer")
-    var settings = OptimizerSettings(
-      kind: kind, learningRate: try node.double("learning_rate"), weightDecay: try node.double("weight_decay")
-    )
-    switch kind {
-    case .sgd:
-      settings.momentum = try node.double("momentum")
-      settings.nesterov = try node.flag("nesterov")
-    case .adam, .adamw:
-      settings.beta1 = try node.double("beta1")
-      settings.beta2 = try node.double("beta2")
-      settings.epsilon = try node.double("epsilon")
+    var values: [String: HyperParameter.Value] = [:]
+    for spec in kind.rule.hyperParameters {
+      switch spec.kind {
+      case .number: values[spec.name] = .number(try node.double(spec.name))
+      case .flag: values[spec.name] = .flag(try node.flag(spec.name))
+      }
     }
-    if node.has("clip_norm") { settings.clipNorm = try node.double("clip_norm") }
+    let settings = OptimizerSettings(
+      kind: kind, learningRate: try node.double("learning_rate"),
+      weightDecay: try node.double("weight_decay"),
+      clipNorm: node.has("clip_norm") ? try node.double("clip_norm") : nil, values)
     let slots = try settings.slotNames.map { try architecture.readTensors(node.group($0)) }
     return OptimizerSnapshot(settings: settings, step: try node.int("step", min: 0), slots: slots)
   }

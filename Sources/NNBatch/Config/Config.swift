@@ -213,27 +213,14 @@ extension Config {
         "loss \(loss.rawValue) needs a \(required.rawValue) output layer, found \(last.activation.rawValue)")
     }
 
-    var optimizer = OptimizerSettings(kind: .sgd, learningRate: 0.01)
+    var optimizer = OptimizerSettings(kind: .sgd)
     var schedule = LearningRateSchedule()
     if let o = root.object("optimizer") {
       let kind = o.choice("kind", OptimizerKind.self, what: "optimizer") ?? .sgd
-      if !o.has("kind") { o.missing("kind", "one of sgd, adam, adamw") }
-      let defaults = OptimizerSettings(kind: kind, learningRate: kind == .sgd ? 0.01 : 0.001)
-      optimizer = defaults
-      optimizer.learningRate = o.double("learning_rate", min: 0, exclusiveMin: true) ?? defaults.learningRate
-      optimizer.weightDecay = o.double("weight_decay", min: 0) ?? defaults.weightDecay
-      optimizer.clipNorm = o.double("clip_norm", min: 0, exclusiveMin: true)
-      if kind == .sgd {
-        optimizer.momentum = o.double("momentum", min: 0, max: 1, exclusiveMax: true) ?? 0
-        optimizer.nesterov = o.bool("nesterov") ?? false
-        if optimizer.nesterov && optimizer.momentum == 0 {
-          o.report("nesterov", "Nesterov momentum needs momentum > 0, found momentum 0")
-        }
-      } else {
-        optimizer.beta1 = o.double("beta1", min: 0, max: 1, exclusiveMax: true) ?? defaults.beta1
-        optimizer.beta2 = o.double("beta2", min: 0, max: 1, exclusiveMax: true) ?? defaults.beta2
-        optimizer.epsilon = o.double("epsilon", min: 0, exclusiveMin: true) ?? defaults.epsilon
+      if !o.has("kind") {
+        o.missing("kind", "one of \(OptimizerKind.allCases.map(\.rawValue).joined(separator: ", "))")
       }
+      optimizer = Config.readOptimizer(o, kind: kind)
       if let s = o.object("schedule") {
         schedule.kind = s.choice("kind", ScheduleKind.self, what: "schedule") ?? .constant
         schedule.warmupSteps = s.int("warmup_steps", min: 0) ?? 0
@@ -393,5 +380,34 @@ extension Config {
     config.logging = logging
     config.precision = precision
     return config
+  }
+}
+
+extension Config {
+  /// `optimizer`'s hyper-parameters for `kind`, read and checked from the family's declaration.
+  ///
+  /// The keys every family takes (learning_rate, weight_decay, clip_norm)
+  /// first, then the family's own, each against its declared range; then
+  /// the rule's checks across values. A key of another family is left
+  /// unread, so the reader's `finish()` names it as unknown.
+  static func readOptimizer(_ o: ObjectReader, kind: OptimizerKind) -> OptimizerSettings {
+    var settings = OptimizerSettings(kind: kind)
+    settings.learningRate = o.double("learning_rate", min: 0, exclusiveMin: true) ?? settings.learningRate
+    settings.weightDecay = o.double("weight_decay", min: 0) ?? settings.weightDecay
+    settings.clipNorm = o.double("clip_norm", min: 0, exclusiveMin: true)
+    for spec in kind.rule.hyperParameters {
+      switch spec.kind {
+      case .number(_, let r):
+        if let value = o.double(
+          spec.name, min: r.min, exclusiveMin: r.exclusiveMin, max: r.max, exclusiveMax: r.exclusiveMax)
+        {
+          settings[spec.name] = .number(value)
+        }
+      case .flag:
+        if let value = o.bool(spec.name) { settings[spec.name] = .flag(value) }
+      }
+    }
+    for problem in kind.rule.problems(settings) { o.report(problem.key, problem.message) }
+    return settings
   }
 }
