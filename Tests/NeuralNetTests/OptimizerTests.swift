@@ -71,6 +71,63 @@ final class OptimizerTests: XCTestCase {
     }
   }
 
+  /// PyTorch's `torch.optim.RMSprop` (single-tensor path), transcribed in Double, for every option.
+  func testRMSpropMatchesPyTorchsRuleWithEveryOption() {
+    for centered in [false, true] {
+      for momentum in [0.0, 0.8] {
+        for decay in [0.0, 0.05] {
+          let settings = OptimizerSettings(
+            kind: .rmsprop, learningRate: 0.01, weightDecay: decay,
+            ["alpha": 0.9, "epsilon": 1e-6, "momentum": .number(momentum), "centered": .flag(centered)])
+          let (p, state) = run(settings, gradients: gradients, start: start, rates: [0.01, 0.02, 0.005])
+          let rates = [0.01, 0.02, 0.005]
+          var x = start.map(Double.init)
+          var squareAvg = [0.0, 0.0]
+          var gradAvg = [0.0, 0.0]
+          var buf = [0.0, 0.0]
+          for (t, g) in gradients.enumerated() {
+            for i in 0..<2 {
+              // if weight_decay != 0: grad = grad.add(param, alpha=weight_decay)
+              let grad = Double(g[i]) + decay * x[i]
+              // square_avg.mul_(alpha).addcmul_(grad, grad, value=1 - alpha)
+              squareAvg[i] = 0.9 * squareAvg[i] + (1 - 0.9) * grad * grad
+              var avg: Double
+              if centered {
+                gradAvg[i] = 0.9 * gradAvg[i] + (1 - 0.9) * grad
+                avg = (squareAvg[i] - gradAvg[i] * gradAvg[i]).squareRoot()
+              } else {
+                avg = squareAvg[i].squareRoot()
+              }
+              avg += 1e-6
+              if momentum > 0 {
+                // buf.mul_(momentum).addcdiv_(grad, avg); param.add_(buf, alpha=-lr)
+                buf[i] = momentum * buf[i] + grad / avg
+                x[i] -= rates[t] * buf[i]
+              } else {
+                x[i] -= rates[t] * grad / avg
+              }
+            }
+          }
+          let label = "centered \(centered), momentum \(momentum), decay \(decay)"
+          XCTAssertEqual(
+            state.settings.slotNames.count, 1 + (centered ? 1 : 0) + (momentum > 0 ? 1 : 0), label)
+          for i in 0..<2 {
+            XCTAssertEqual(Double(p[i]), x[i], accuracy: 1e-5 * max(1, abs(x[i])), label)
+            XCTAssertEqual(Double(state.slots[0][i]), squareAvg[i], accuracy: 1e-6, label)
+          }
+        }
+      }
+    }
+    // PyTorch's defaults.
+    let defaults = OptimizerSettings(kind: .rmsprop)
+    XCTAssertEqual(defaults.learningRate, 0.01)
+    XCTAssertEqual(defaults.number("alpha"), 0.99)
+    XCTAssertEqual(defaults.number("epsilon"), 1e-8)
+    XCTAssertEqual(defaults.number("momentum"), 0)
+    XCTAssertFalse(defaults.flag("centered"))
+    XCTAssertEqual(defaults.weightDecay, 0)
+  }
+
   func testUpdatesAreTheSameBitsForAnySplitIntoRanges() {
     let count = 1000
     var generator = SeededGenerator(seed: 3)
@@ -79,6 +136,7 @@ final class OptimizerTests: XCTestCase {
     for settings in [
       OptimizerSettings(kind: .sgd, learningRate: 0.1, ["momentum": 0.9]),
       OptimizerSettings(kind: .adam, learningRate: 0.01),
+      OptimizerSettings(kind: .rmsprop, ["momentum": 0.5, "centered": true]),
     ] {
       let whole = FloatBuffer(x0)
       let split = FloatBuffer(x0)

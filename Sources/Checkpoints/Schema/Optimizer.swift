@@ -7,7 +7,8 @@ import NeuralNet
 //     /optimizer/<slot>/layer_i/<name>    float32, the model tensor's shape
 //
 // Hyper-parameters and slots come from the family's rule (NeuralNet/Optimizers/):
-// sgd with momentum "velocity"; adam and adamw "m" and "v".
+// sgd with momentum "velocity"; adam and adamw "m" and "v"; rmsprop "square_avg"
+// (+ "grad_avg" when centered, + "momentum_buffer" with momentum).
 
 /// An optimizer as a checkpoint holds it: settings, updates applied, state buffers.
 public struct OptimizerSnapshot: Sendable, Equatable {
