@@ -3,7 +3,7 @@ import Foundation
 import TestSupport
 import XCTest
 
-/// The optimizers added as plugins (RMSprop) through the command line: config keys,
+/// The optimizers added as plugins (RMSprop, Adagrad) through the command line: config keys,
 /// checkpoint slots read by h5dump, inspect, and resume bit-identical with any --threads.
 final class OptimizerCLITests: XCTestCase {
   private func config(_ dir: TemporaryDirectory, _ name: String, optimizer: String, epochs: Int = 4) -> String
@@ -21,14 +21,19 @@ final class OptimizerCLITests: XCTestCase {
       """)
   }
 
-  func testRMSpropTrainsSavesTheirStateAndResumeBitwiseWithAnyThreads() throws {
+  func testRMSpropAndAdagradTrainSaveTheirStateAndResumeBitwiseWithAnyThreads() throws {
     let dir = TemporaryDirectory()
     let cases = [
       (
         "rmsprop",
         #"{ "kind": "rmsprop", "learning_rate": 0.005, "alpha": 0.9, "momentum": 0.5, "centered": true, "weight_decay": 0.001 }"#,
         ["square_avg", "grad_avg", "momentum_buffer"]
-      )
+      ),
+      (
+        "adagrad",
+        #"{ "kind": "adagrad", "learning_rate": 0.05, "lr_decay": 0.01, "initial_accumulator_value": 0.1 }"#,
+        ["sum"]
+      ),
     ]
     for (name, optimizer, slots) in cases {
       let whole = config(dir, name, optimizer: optimizer)
@@ -66,6 +71,7 @@ final class OptimizerCLITests: XCTestCase {
     let cases: [(String, String)] = [
       (#"{ "kind": "rmsprop", "beta1": 0.9 }"#, #"$.optimizer.beta1: unknown key"#),
       (#"{ "kind": "rmsprop", "alpha": 1 }"#, "$.optimizer.alpha: expected a number < 1.0, found 1"),
+      (#"{ "kind": "adagrad", "lr_decay": -1 }"#, "$.optimizer.lr_decay: expected a number ≥ 0.0, found -1"),
       (#"{ "kind": "rmsprop", "centered": 1 }"#, "$.optimizer.centered: expected true or false, found 1"),
       (
         #"{ "kind": "sgd", "nesterov": true }"#,

@@ -128,6 +128,43 @@ final class OptimizerTests: XCTestCase {
     XCTAssertEqual(defaults.weightDecay, 0)
   }
 
+  /// PyTorch's `torch.optim.Adagrad` (single-tensor path), transcribed in Double, for every option.
+  func testAdagradMatchesPyTorchsRuleWithEveryOption() {
+    for (lrDecay, initial, decay) in [(0.0, 0.0, 0.0), (0.5, 0.1, 0.05)] {
+      let settings = OptimizerSettings(
+        kind: .adagrad, learningRate: 0.1, weightDecay: decay,
+        ["lr_decay": .number(lrDecay), "initial_accumulator_value": .number(initial), "epsilon": 1e-10])
+      let (p, state) = run(settings, gradients: gradients, start: start)
+      var x = start.map(Double.init)
+      var sum = [initial, initial]
+      for (t, g) in gradients.enumerated() {
+        let step = Double(t + 1)
+        // clr = lr / (1 + (step - 1) * lr_decay)
+        let clr = 0.1 / (1 + (step - 1) * lrDecay)
+        for i in 0..<2 {
+          let grad = Double(g[i]) + decay * x[i]
+          // state_sum.addcmul_(grad, grad, value=1); std = state_sum.sqrt().add_(eps)
+          sum[i] += grad * grad
+          x[i] -= clr * grad / (sum[i].squareRoot() + 1e-10)
+        }
+      }
+      for i in 0..<2 {
+        XCTAssertEqual(Double(p[i]), x[i], accuracy: 1e-5, "lr_decay \(lrDecay)")
+        XCTAssertEqual(Double(state.slots[0][i]), sum[i], accuracy: 1e-6)
+      }
+    }
+    let defaults = OptimizerSettings(kind: .adagrad)
+    XCTAssertEqual(defaults.learningRate, 0.01)
+    XCTAssertEqual(defaults.number("lr_decay"), 0)
+    XCTAssertEqual(defaults.number("initial_accumulator_value"), 0)
+    XCTAssertEqual(defaults.number("epsilon"), 1e-10)
+    XCTAssertEqual(defaults.slotNames, ["sum"])
+    // The sum starts at the initial value in a fresh state.
+    let fresh = OptimizerState(
+      settings: OptimizerSettings(kind: .adagrad, ["initial_accumulator_value": 0.25]), parameterCount: 3)
+    XCTAssertEqual(fresh.slots[0].array, [0.25, 0.25, 0.25])
+  }
+
   func testUpdatesAreTheSameBitsForAnySplitIntoRanges() {
     let count = 1000
     var generator = SeededGenerator(seed: 3)
@@ -137,6 +174,7 @@ final class OptimizerTests: XCTestCase {
       OptimizerSettings(kind: .sgd, learningRate: 0.1, ["momentum": 0.9]),
       OptimizerSettings(kind: .adam, learningRate: 0.01),
       OptimizerSettings(kind: .rmsprop, ["momentum": 0.5, "centered": true]),
+      OptimizerSettings(kind: .adagrad, ["lr_decay": 0.1]),
     ] {
       let whole = FloatBuffer(x0)
       let split = FloatBuffer(x0)

@@ -8,7 +8,7 @@ import NeuralNet
 //
 // Hyper-parameters and slots come from the family's rule (NeuralNet/Optimizers/):
 // sgd with momentum "velocity"; adam and adamw "m" and "v"; rmsprop "square_avg"
-// (+ "grad_avg" when centered, + "momentum_buffer" with momentum).
+// (+ "grad_avg" when centered, + "momentum_buffer" with momentum); adagrad "sum".
 
 /// An optimizer as a checkpoint holds it: settings, updates applied, state buffers.
 public struct OptimizerSnapshot: Sendable, Equatable {

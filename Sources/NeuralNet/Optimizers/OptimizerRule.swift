@@ -63,7 +63,7 @@ extension OptimizerRule {
 public enum Optimizers {
   /// The registry: one line per family.
   public static let all: [any OptimizerRule.Type] = [
-    SGD.self, Adam.self, AdamW.self, RMSprop.self,
+    SGD.self, Adam.self, AdamW.self, RMSprop.self, Adagrad.self,
   ]
 
   /// The family named `name`, or nil.
