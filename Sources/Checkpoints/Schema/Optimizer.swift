@@ -107,6 +107,6 @@ extension OptimizerSnapshot {
     }
     if node.has("clip_norm") { settings.clipNorm = try node.double("clip_norm") }
     let slots = try settings.slotNames.map { try architecture.readTensors(node.group($0)) }
-    return OptimizerSnapshot(settings: settings, step: try node.int("step", min: 0), slots: slots)
+    return OptimizerSnapshot(settings: settings, step: try node.counter("step"), slots: slots)
   }
 }
