@@ -117,7 +117,7 @@ if Context.environment["NNBATCH_FUZZ"] == "1" {
     .target(name: "FuzzSupport", dependencies: ["NNBatch", "CZlib"], path: "Sources/Fuzz/FuzzSupport"))
   for (name, dependencies) in [
     ("ConfigFuzz", ["NNBatch"]), ("CSVFuzz", ["NNBatch", "NeuralNet"]), ("IDXFuzz", ["NNBatch"]), ("NpyFuzz", ["NNBatch"]),
-    ("CheckpointFuzz", ["Checkpoints", "HDF5Store"]),
+    ("CheckpointFuzz", ["Checkpoints", "HDF5Store", "NeuralNet", "NNBatch"]),
   ] as [(String, [Target.Dependency])] {
     package.targets.append(
       .executableTarget(

@@ -15,7 +15,9 @@ public struct CheckpointFile: Sendable {
   ///
   /// Checks, in order: the file seal (before libhdf5 parses anything), HDF5's
   /// own checksums while reading, the format name and version, what the file
-  /// requires, the content checksum, then every entry decoded. Any failure is
+  /// requires, the content checksum, every entry decoded, then the relations
+  /// between entries (counters in range, history lengths, labels, bias flags:
+  /// `Checkpoint.checkConsistency`). Any failure is
   /// a `CheckpointError` naming the file and, for contents, the HDF5 path
   /// ("/model/layer_1@activation: unknown activation \"swish\" ...").
   public static func read(_ path: String) throws(CheckpointError) -> CheckpointFile {
@@ -58,6 +60,8 @@ public struct CheckpointFile: Sendable {
       let root = NodeReader(tree)
       let version = try Checkpoint.version(of: root)
       let decoded = version == 1 ? try Checkpoint.decodeVersion1(root) : try Checkpoint.decodeVersion2(root)
+      // One place for every relation between fields, whichever version was read (Schema/Consistency.swift).
+      try decoded.checkpoint.checkConsistency(formatVersion: version)
       return CheckpointFile(
         path: path, formatVersion: version, checksum: decoded.checksum, checkpoint: decoded.checkpoint)
     } catch let error as SchemaError {

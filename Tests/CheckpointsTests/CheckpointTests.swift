@@ -100,7 +100,7 @@ final class CheckpointTests: XCTestCase {
       ])
     c.parameters = (0..<c.architecture.parameterCount).map(Float.init)
     c.optimizer = OptimizerSnapshot(
-      settings: OptimizerSettings(kind: .adamw, learningRate: 0.01, clipNorm: 2), step: 3,
+      settings: OptimizerSettings(kind: .adamw, learningRate: 0.01, clipNorm: 2), step: c.counters.step,
       slots: [c.parameters, c.parameters.map { $0 * 2 }])
     c.counters.best = nil
     c.data = DataFacts(
@@ -294,6 +294,113 @@ final class CheckpointTests: XCTestCase {
       let reason = try readError(edit)
       XCTAssertTrue(reason.hasPrefix(expected), "expected \(expected), got \(reason)")
     }
+  }
+
+  /// Counters in range and consistent with each other, histories, labels and bias flags (issue 23).
+  func testCountersAndRelationsBetweenFieldsAreChecked() throws {
+    func history(_ name: String, _ count: Int) -> (inout HDF5Node) -> Void {
+      {
+        $0.groups["history"]?.datasets[name] = HDF5Dataset(
+          shape: [count], values: .float64(ArraySlice(repeating: 0.5, count: count)))
+      }
+    }
+    let range = "expected an integer in 0...2⁵³−1 (9007199254740991)"
+    let cases: [(String, (inout HDF5Node) -> Void)] = [
+      ("/@step: \(range), found \(Int.max)", { $0.attributes["step"] = .integer(Int.max) }),
+      ("/@epoch: \(range), found \(Int.max)", { $0.attributes["epoch"] = .integer(Int.max) }),
+      (
+        "/@batch_in_epoch: \(range), found \(1 << 62)",
+        { $0.attributes["batch_in_epoch"] = .integer(1 << 62) }
+      ),
+      ("/@samples_seen: \(range), found -1", { $0.attributes["samples_seen"] = .integer(-1) }),
+      ("/@step: \(range), found \(1 << 53)", { $0.attributes["step"] = .integer(1 << 53) }),
+      (
+        "/optimizer@step: \(range), found \(Int.min)",
+        { $0.groups["optimizer"]?.attributes["step"] = .integer(Int.min) }
+      ),
+      (
+        "/state@best_epoch: \(range), found \(1 << 62)",
+        { $0.groups["state"]?.attributes["best_epoch"] = .integer(1 << 62) }
+      ),
+      (
+        "/optimizer@step: expected 10 (one update per step, /@step), found 11",
+        { $0.groups["optimizer"]?.attributes["step"] = .integer(11) }
+      ),
+      (
+        "/@step: expected at least 11 (/@epoch 10 + /@batch_in_epoch 1: every epoch takes a step), found 10",
+        { $0.attributes["epoch"] = .integer(10) }
+      ),
+      (
+        "/@samples_seen: expected at least 10 (one row per step, /@step), found 9",
+        { $0.attributes["samples_seen"] = .integer(9) }
+      ),
+      (
+        "/state@epoch_samples: expected 1...123 (at least one row per batch of the epoch",
+        { $0.groups["state"]?.attributes["epoch_samples"] = .integer(124) }
+      ),
+      (
+        "/state@epoch_samples: expected 0 and /state@epoch_loss_sum 0 at an epoch's start (/@batch_in_epoch 0), found 12 and 1.5",
+        { $0.attributes["batch_in_epoch"] = .integer(0) }
+      ),
+      ("/history/loss: expected 10 values (one per step, /@step), found 9", history("loss", 9)),
+      ("/history/loss: expected 10 values (one per step, /@step), found 11", history("loss", 11)),
+      ("/history/train_loss: expected 2 values (one per epoch, /@epoch), found 1", history("train_loss", 1)),
+      (
+        "/history/val_accuracy: expected 2 values (one per epoch, /@epoch), found 3",
+        history("val_accuracy", 3)
+      ),
+      ("/history/val_loss: expected 2 values (one per epoch, /@epoch), found 1", history("val_loss", 1)),
+      (
+        "/state@best_epoch: expected an epoch in 1...2 (/@epoch), found 3",
+        { $0.groups["state"]?.attributes["best_epoch"] = .integer(3) }
+      ),
+      (
+        "/state@stale_epochs: expected at most 1 (epochs since /state@best_epoch 1), found 2",
+        { $0.groups["state"]?.attributes["stale_epochs"] = .integer(2) }
+      ),
+      (
+        "/data@labels: expected distinct labels, found \"x\" at indices 0 and 1",
+        { $0.groups["data"]?.attributes["labels"] = .string("[\"x\",\"x\"]") }
+      ),
+      (
+        "/data@labels: expected non-empty labels, found an empty label at index 0",
+        { $0.groups["data"]?.attributes["labels"] = .string("[\"\"]") }
+      ),
+      (
+        "/model/layer_1@bias: expected 1 (/model/layer_1/biases holds the layer's biases), found 0",
+        { $0.groups["model"]?.groups["layer_1"]?.attributes["bias"] = .integer(0) }
+      ),
+      (
+        "/model/layer_1@bias: expected 0 (/@config gives layer_1 bias false), found 1",
+        {
+          $0.attributes["config"] = .string(
+            #"{"model": {"layers": [{"units": 4}, {"type": "dense", "units": 2, "bias": false}]}}"#)
+        }
+      ),
+      (
+        "/model/layer_0@bias: expected 0 (/@config gives layer_0 bias false), found 1",
+        {
+          $0.attributes["config"] = .string(
+            #"{"model": {"bias": false, "layers": [{"units": 4}, {"units": 2, "bias": true}]}}"#)
+        }
+      ),
+      (
+        "/@config: expected 2 dense and conv2d layers (as /model holds), found 1 in $.model.layers",
+        { $0.attributes["config"] = .string(#"{"model": {"layers": [{"units": 2}, {"type": "dropout"}]}}"#) }
+      ),
+    ]
+    for (expected, edit) in cases {
+      let reason = try readError(edit)
+      XCTAssertTrue(reason.hasPrefix(expected), "expected \(expected), got \(reason)")
+    }
+    // The sample itself is consistent, and so is a config that agrees with its layers.
+    let dir = TemporaryDirectory()
+    var tree = try Self.sample().encode()
+    tree.attributes["config"] = .string(
+      #"{"model": {"bias": false, "layers": [{"units": 4, "bias": true}, {"units": 2, "bias": true}]}}"#)
+    Checkpoint.seal(&tree)
+    try Self.write(tree, to: dir.file("agrees.h5"))
+    XCTAssertEqual(try Checkpoint.read(from: dir.file("agrees.h5")).counters.step, 10)
   }
 
   func testRequiredFeaturesThisBuildDoesNotKnowAreRefusedByName() throws {

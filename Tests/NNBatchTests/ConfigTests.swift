@@ -239,6 +239,24 @@ final class ConfigTests: XCTestCase {
     }
   }
 
+  /// An integer key takes a number whose text is an integer, decided on the text (issue 23):
+  /// `1e-400` underflows to the Double 0 but is no integer, like `4.9e-324`.
+  func testIntegerKeysAreDecidedByTheNumbersText() throws {
+    for text in ["1e-400", "4.9e-324", "1.25e1", "10e-2", "-0.1e-99999999999999999999"] {
+      let lines = errors(Self.valid.replacingOccurrences(of: "\"epochs\": 5", with: "\"epochs\": \(text)"))
+      XCTAssertEqual(
+        lines.filter { $0.contains("$.training.epochs: expected an integer, found \(text)") }.count, 1,
+        "\(text): \(lines)")
+    }
+    for (text, epochs) in [("5.0", 5), ("1e1", 10), ("0.5e2", 50), ("250e-1", 25), ("0e-400", 0), ("0.0", 0)]
+    {
+      let config = try Config.parse(
+        text: Self.valid.replacingOccurrences(of: "\"epochs\": 5", with: "\"epochs\": \(text)"),
+        file: "t.json")
+      XCTAssertEqual(config.epochs, epochs, text)
+    }
+  }
+
   func testJSONParserDetails() throws {
     let value = try JSONParser.parse("[1, -2.5e3, \"a\\u00e9\\ud83d\\ude00\", true, null, {}]")
     guard case .array(let items, _) = value else { return XCTFail("not an array") }

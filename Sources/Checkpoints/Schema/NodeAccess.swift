@@ -51,6 +51,15 @@ struct NodeReader {
     return value
   }
 
+  /// A counter: an integer in `0...Checkpoint.maximumCounter`.
+  func counter(_ name: String) throws -> Int {
+    let value = try int(name)
+    guard (0...Checkpoint.maximumCounter).contains(value) else {
+      throw SchemaError("\(attributePath(name)): expected \(Checkpoint.counterRangeText), found \(value)")
+    }
+    return value
+  }
+
   /// A float64 attribute (integers are accepted and converted).
   func double(_ name: String) throws -> Double {
     switch try attribute(name) {

@@ -64,6 +64,6 @@ extension OptimizerSnapshot {
       weightDecay: try node.double("weight_decay"),
       clipNorm: node.has("clip_norm") ? try node.double("clip_norm") : nil, values)
     let slots = try settings.slotNames.map { try architecture.readTensors(node.group($0)) }
-    return OptimizerSnapshot(settings: settings, step: try node.int("step", min: 0), slots: slots)
+    return OptimizerSnapshot(settings: settings, step: try node.counter("step"), slots: slots)
   }
 }

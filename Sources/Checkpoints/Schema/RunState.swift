@@ -79,13 +79,13 @@ extension RunCounters {
 
   static func decode(root: NodeReader, state: NodeReader) throws -> RunCounters {
     var counters = RunCounters(
-      step: try root.int("step", min: 0), epoch: try root.int("epoch", min: 0),
-      batchInEpoch: try root.int("batch_in_epoch", min: 0), samplesSeen: try root.int("samples_seen", min: 0),
-      epochLossSum: try state.double("epoch_loss_sum"), epochSamples: try state.int("epoch_samples", min: 0))
+      step: try root.counter("step"), epoch: try root.counter("epoch"),
+      batchInEpoch: try root.counter("batch_in_epoch"), samplesSeen: try root.counter("samples_seen"),
+      epochLossSum: try state.double("epoch_loss_sum"), epochSamples: try state.counter("epoch_samples"))
     if state.has("best_metric") {
       counters.best = BestMetric(
-        value: try state.double("best_metric"), epoch: try state.int("best_epoch", min: 0),
-        staleEpochs: try state.int("stale_epochs", min: 0))
+        value: try state.double("best_metric"), epoch: try state.counter("best_epoch"),
+        staleEpochs: try state.counter("stale_epochs"))
     }
     return counters
   }

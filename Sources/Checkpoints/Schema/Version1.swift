@@ -54,7 +54,12 @@ private struct Version1Record {
     for (index, layer) in layers.enumerated() {
       let stored = try group.group("layer_\(index)")
       flat += try stored.floats("weights", shape: [layer.inputs, layer.units])
-      if bias { flat += try stored.floats("biases", shape: [layer.units]) }
+      if bias {
+        flat += try stored.floats("biases", shape: [layer.units])
+      } else if stored.hasDataset("biases") {
+        // Version 1 has one flag for the model; a layer holding biases anyway contradicts it.
+        throw SchemaError("/model@bias: expected 1 (\(stored.childPath("biases")) holds biases), found 0")
+      }
     }
     return flat
   }
@@ -120,10 +125,10 @@ extension Checkpoint {
     var record = Version1Record()
     record.nnbatchVersion = try root.string("nnbatch_version")
     record.config = try root.string("config")
-    record.step = try root.int("step", min: 0)
-    record.epoch = try root.int("epoch", min: 0)
-    record.batchInEpoch = try root.int("batch_in_epoch", min: 0)
-    record.samplesSeen = try root.int("samples_seen", min: 0)
+    record.step = try root.counter("step")
+    record.epoch = try root.counter("epoch")
+    record.batchInEpoch = try root.counter("batch_in_epoch")
+    record.samplesSeen = try root.counter("samples_seen")
 
     // The model: dense layers, one bias setting; read as stored, typed after the checksum.
     let model = try root.group("model")
@@ -137,7 +142,7 @@ extension Checkpoint {
 
     let optimizer = try root.group("optimizer")
     record.optimizerKind = try optimizer.string("kind")
-    record.optimizerStep = try optimizer.int("step", min: 0)
+    record.optimizerStep = try optimizer.counter("step")
     for name in optimizer.node.attributes.keys where name != "kind" && name != "step" {
       record.hyperparameters[name] = try optimizer.double(name)
     }

@@ -35,7 +35,8 @@ public enum Inspect {
         "kernel_library": c.kernels?.library ?? NSNull(), "kernel_cpu": c.kernels?.cpu ?? NSNull(),
       ]
       do {
-        let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
+        let data = try JSONSerialization.data(
+          withJSONObject: finiteJSON(object), options: [.prettyPrinted, .sortedKeys])
         return String(decoding: data, as: UTF8.self)
       } catch {
         throw NNBatchError(.failure, "cannot encode JSON: \(error)")
@@ -117,6 +118,20 @@ public enum Inspect {
       result.append(digit)
     }
     return n < 0 ? "-" + result : result
+  }
+
+  /// `value` with every NaN or infinite number replaced by null, as the JSON logs write them.
+  ///
+  /// JSON has no such numbers and JSONSerialization refuses them (with an
+  /// exception text, not an error); a checkpoint can hold them in its
+  /// validation history or, crafted, in any float attribute.
+  static func finiteJSON(_ value: Any) -> Any {
+    switch value {
+    case let number as Double: return number.isFinite ? number : NSNull()
+    case let array as [Any]: return array.map(finiteJSON)
+    case let object as [String: Any]: return object.mapValues(finiteJSON)
+    default: return value
+    }
   }
 
   private static func jsonValue(_ value: HyperParameter.Value) -> Any {

@@ -16,7 +16,7 @@ extension Config {
     guard let items = d.array("shape") else { return nil }
     var dimensions: [Int] = []
     for item in items {
-      guard case .number(let value, _, _) = item, value == value.rounded(), value >= 1, value < 16_777_216
+      guard case .number(let value, _, _) = item, item.isInteger, value >= 1, value < 16_777_216
       else {
         d.report(
           "shape", "expected an array of positive integers such as [1, 8, 8], found \(item.summary) in it")

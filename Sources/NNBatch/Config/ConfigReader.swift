@@ -84,7 +84,7 @@ package final class ObjectReader {
 
   package func int(_ key: String, min: Int? = nil, max: Int? = nil) -> Int? {
     guard let v = value(key) else { return nil }
-    guard case .number(let d, _, _) = v, d == d.rounded(), abs(d) < 9e15 else {
+    guard case .number(let d, _, _) = v, v.isInteger, abs(d) < 9e15 else {
       sink.report(v, childPath(key), "expected an integer, found \(v.summary)")
       return nil
     }

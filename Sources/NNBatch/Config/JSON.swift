@@ -52,6 +52,27 @@ public indirect enum JSONValue: Sendable {
     }
   }
 
+  /// Whether the value is a number whose text is exactly an integer: `3`, `3.0`, `1e2`, not `1e-400`.
+  ///
+  /// Decided on the text, not the Double: `1e-400` underflows to 0, a whole
+  /// number, yet the config did not give an integer. The config's integer
+  /// keys accept only such numbers.
+  public var isInteger: Bool {
+    guard case .number(_, let text, _) = self else { return false }
+    let parts = text.split(maxSplits: 1, omittingEmptySubsequences: false) { $0 == "e" || $0 == "E" }
+    let mantissa = parts[0].drop { $0 == "-" }
+    // An exponent too long for Int is far past any integer key's range either way.
+    let exponent =
+      parts.count > 1 ? Int(parts[1]) ?? (parts[1].hasPrefix("-") ? Int.min / 2 : Int.max / 2) : 0
+    let pieces = mantissa.split(separator: ".", omittingEmptySubsequences: false)
+    let fraction = pieces.count > 1 ? pieces[1] : ""
+    let digits = pieces[0] + fraction
+    guard let last = digits.lastIndex(where: { $0 != "0" }) else { return true }  // zero
+    let trailingZeros = digits.distance(from: last, to: digits.endIndex) - 1
+    // value = (digits without trailing zeros) × 10^(exponent − fraction digits + trailing zeros)
+    return exponent - fraction.count + trailingZeros >= 0
+  }
+
   /// A short rendering of the value for messages.
   public var summary: String {
     switch self {

@@ -33,6 +33,49 @@ enum ResumeCheck {
     }
   }
 
+  /// Throws a usage error when the checkpoint's position does not fit an epoch of this run.
+  ///
+  /// The file's counters are in range and agree with each other (checked on
+  /// load); here they must also agree with this run's epoch of `batches`
+  /// batches over `samples` rows: the batch in the epoch is one of them (a
+  /// larger one would end the epoch at once and skip its training), the step
+  /// count is `epoch · batches + batch_in_epoch`, and the samples seen are
+  /// the rows of those batches. Products are checked: the counters may be as
+  /// large as 2⁵³−1.
+  static func requirePosition(
+    _ counters: RunCounters, file: String, batches: Int, samples: Int, batchSize: Int, dropLast: Bool
+  ) throws(NNBatchError) {
+    func refuse(_ path: String, expected: String, found: Int) -> NNBatchError {
+      NNBatchError(
+        .usage,
+        "cannot resume from \(file): \(path): expected \(expected) for an epoch of \(batches) batch\(batches == 1 ? "" : "es") of \(batchSize) (\(samples) training samples), found \(found)"
+      )
+    }
+    guard counters.batchInEpoch < batches else {
+      throw refuse("/@batch_in_epoch", expected: "0..<\(batches)", found: counters.batchInEpoch)
+    }
+    let (epochSteps, productOverflow) = counters.epoch.multipliedReportingOverflow(by: batches)
+    let (steps, sumOverflow) = epochSteps.addingReportingOverflow(counters.batchInEpoch)
+    guard !productOverflow, !sumOverflow, steps == counters.step else {
+      let expected =
+        productOverflow || sumOverflow
+        ? "more than 2⁶³−1 (/@epoch \(counters.epoch) × \(batches) + /@batch_in_epoch \(counters.batchInEpoch))"
+        : "\(steps) (/@epoch \(counters.epoch) × \(batches) + /@batch_in_epoch \(counters.batchInEpoch))"
+      throw refuse("/@step", expected: expected, found: counters.step)
+    }
+    // Every batch but an epoch's last is full; the last one is only ever done at the epoch's end.
+    let (epochRows, rowsOverflow) = counters.epoch.multipliedReportingOverflow(
+      by: dropLast ? batches * batchSize : samples)
+    let (batchRows, batchOverflow) = counters.batchInEpoch.multipliedReportingOverflow(by: batchSize)
+    let (rows, rowsSumOverflow) = epochRows.addingReportingOverflow(batchRows)
+    guard !rowsOverflow, !batchOverflow, !rowsSumOverflow, rows == counters.samplesSeen else {
+      throw refuse(
+        "/@samples_seen",
+        expected: rowsOverflow || batchOverflow || rowsSumOverflow ? "more than 2⁶³−1" : "\(rows)",
+        found: counters.samplesSeen)
+    }
+  }
+
   /// The differences, one line each (empty when the checkpoint can continue this run).
   static func differences(
     checkpoint: Checkpoint, saved: Config, config: Config, architecture: Architecture

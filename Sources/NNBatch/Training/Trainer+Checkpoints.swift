@@ -102,6 +102,10 @@ extension Trainer {
       data: DataFacts(
         task: config.task, labels: data.labels, features: data.scaler, targets: data.targetScaler,
         fingerprint: dataFingerprint))
+    try ResumeCheck.requirePosition(
+      checkpoint.counters, file: file,
+      batches: Trainer.batchesPerEpoch(samples: data.train.count, config: config),
+      samples: data.train.count, batchSize: config.batchSize, dropLast: config.dropLast)
     if let kernels = checkpoint.kernels, kernels != .current {
       reporter.note(
         "\(file) was computed with \(kernels), this run uses \(KernelProvenance.current): bits may differ from the original run's"

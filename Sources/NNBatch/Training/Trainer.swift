@@ -109,7 +109,19 @@ public final class Trainer {
         "\(config.file): $.training.drop_last: \(data.train.count) training samples make no full batch of \(config.batchSize)"
       )
     }
-    config.schedule.totalSteps = batches * config.epochs
+    // Every step and sample count of the run must fit a checkpoint's counters (at most 2⁵³−1),
+    // so that the run's own files load again and its counter arithmetic cannot overflow.
+    let totalSteps = batches.multipliedReportingOverflow(by: config.epochs)
+    let totalSamples = data.train.count.multipliedReportingOverflow(by: config.epochs)
+    guard !totalSteps.overflow, !totalSamples.overflow,
+      max(totalSteps.partialValue, totalSamples.partialValue) <= Checkpoint.maximumCounter
+    else {
+      throw NNBatchError(
+        .usage,
+        "\(config.file): $.training.epochs: expected at most \(Checkpoint.maximumCounter) steps and samples in all (2⁵³−1), found \(config.epochs) epochs of \(batches) batches over \(data.train.count) samples"
+      )
+    }
+    config.schedule.totalSteps = totalSteps.partialValue
     schedule = config.schedule
     self.config = config
     if let group = options.group {

@@ -45,7 +45,7 @@ struct Conv2DSchema: LayerSchema {
       stride: Size2D(try group.int("stride_height", min: 1), try group.int("stride_width", min: 1)),
       padding: try group.choice("padding", Padding.self, what: "padding"),
       activation: try group.choice("activation", Activation.self, what: "activation"),
-      bias: try group.flag("bias"))
+      bias: try group.biasFlag())
   }
 
   func settings(_ spec: Conv2D.Spec) -> [LayerDescription.Setting] {

@@ -13,7 +13,7 @@ struct DenseSchema: LayerSchema {
   }
 
   func decode(_ group: NodeReader, input: Shape) throws -> Dense.Spec {
-    try Self.spec(group, input: input, bias: group.flag("bias"))
+    try Self.spec(group, input: input, bias: group.biasFlag())
   }
 
   /// The dense layer of `group` (version 1 has no `kind` or `bias` attributes: its bias is the model's).

@@ -131,3 +131,19 @@ extension Architecture {
   /// Every layer in config terms, with its shapes.
   public var layerDescriptions: [LayerDescription] { layers.map { LayerSchemas.describe($0) } }
 }
+
+extension NodeReader {
+  /// A layer's `bias` flag, refused when it contradicts the stored tensors.
+  ///
+  /// A layer without bias has no `biases` dataset; one that has it (a crafted
+  /// file) would otherwise be read as a different model than it was trained as.
+  /// A flag of 1 without the dataset is refused where the tensors are read.
+  func biasFlag() throws -> Bool {
+    let bias = try flag("bias")
+    if !bias && hasDataset("biases") {
+      throw SchemaError(
+        "\(attributePath("bias")): expected 1 (\(childPath("biases")) holds the layer's biases), found 0")
+    }
+    return bias
+  }
+}

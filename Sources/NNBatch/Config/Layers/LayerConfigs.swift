@@ -120,7 +120,7 @@ extension ObjectReader {
     guard let v = value(key) else { return nil }
     let expected = "an integer ≥ \(min) or [height, width]"
     func side(_ item: JSONValue) -> Int? {
-      guard case .number(let d, _, _) = item, d == d.rounded(), d >= Double(min), d <= Double(max) else {
+      guard case .number(let d, _, _) = item, item.isInteger, d >= Double(min), d <= Double(max) else {
         return nil
       }
       return Int(d)

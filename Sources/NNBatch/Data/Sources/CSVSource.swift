@@ -84,7 +84,7 @@ package struct CSVSource: FileDataSource {
           )
         }
         refs.append(.name(name))
-      case .number(let n, _, _) where n == n.rounded() && n >= -1_000_000 && n < 1_000_000:
+      case .number(let n, _, _) where item.isInteger && n >= -1_000_000 && n < 1_000_000:
         refs.append(.index(Int(n)))
       default:
         sink.report(item, d.childPath(key), "expected a column name or 0-based index, found \(item.summary)")
