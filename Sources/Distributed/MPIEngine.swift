@@ -242,43 +242,19 @@ public final class MPIEngine: TrainingEngine, @unchecked Sendable {
 
   /// Gathers shard `shard`'s rows and runs forward and backward on them into local buffer `local`.
   ///
-  /// As in `DataParallelEngine`: the context is advanced by the shard's
-  /// first row, and rows consecutive in the data set are used in place.
+  /// The context is advanced by the shard's first row, as in `DataParallelEngine`;
+  /// the rows are gathered by the same `ShardRows.gather`.
   private func computeShard(
     _ shard: Int, local: Int, rows: Int, parameters: FloatBuffer, data: Dataset,
     indices: ArraySlice<Int>, workspace: Workspace, context: PassContext
   ) {
     let shardRows = plan.rows(ofShard: shard, inBatchOf: rows)
-    let lower = indices.startIndex + shardRows.lowerBound
-    let count = shardRows.count
-    let features = data.features
-    let first = indices[lower]
-    var contiguous = true
-    var offset = 0
-    while offset < count {
-      if indices[lower + offset] != first + offset {
-        contiguous = false
-        break
-      }
-      offset += 1
-    }
-    var input = UnsafePointer(data.inputs.row(first))
-    var targets = UnsafePointer(data.targets.row(first))
-    if !contiguous {
-      offset = 0
-      while offset < count {
-        let index = indices[lower + offset]
-        (workspace.input.pointer + offset * features).update(from: data.inputs.row(index), count: features)
-        (workspace.targets.pointer + offset * targetColumns).update(
-          from: data.targets.row(index), count: targetColumns)
-        offset += 1
-      }
-      input = UnsafePointer(workspace.input.pointer)
-      targets = UnsafePointer(workspace.targets.pointer)
-    }
+    let positions = shardRows.shifted(by: indices.startIndex)
+    let (input, targets) = ShardRows.gather(
+      data, indices: indices, positions: positions, targetColumns: targetColumns, into: workspace)
     localLosses[local] = network.lossAndGradient(
       parameters: parameters.pointer, input: input, targets: targets, targetColumns: targetColumns,
-      rows: count, workspace: workspace, gradient: localGradients[local].pointer,
+      rows: positions.count, workspace: workspace, gradient: localGradients[local].pointer,
       context: context.advanced(by: shardRows.lowerBound))
   }
 
@@ -359,11 +335,8 @@ public final class MPIEngine: TrainingEngine, @unchecked Sendable {
 
   /// Apply: this rank's range updated with its own optimizer state; then the parameters all-gathered.
   ///
-  /// `optimizer` (the trainer's whole state) is only read for its settings:
-  /// the state of this rank's range lives here (`gatherOptimizer` rebuilds the whole).
-  public func apply(
-    _ reduced: ReducedGradient, parameters: FloatBuffer, optimizer: OptimizerState, learningRate: Double
-  ) {
+  /// The state of this rank's range lives here (`optimizerState()` gathers the whole on rank 0).
+  public func apply(_ reduced: ReducedGradient, parameters: FloatBuffer, learningRate: Double) {
     precondition(reduced.isFinite, "apply needs a finite gradient")
     let local = localOptimizer
     let factor = local.settings.clipFactor(gradientNorm: reduced.norm)
@@ -393,7 +366,7 @@ public final class MPIEngine: TrainingEngine, @unchecked Sendable {
   // MARK: - Optimizer state
 
   /// Takes this rank's range of a whole optimizer state (a resumed one).
-  public func adopt(_ optimizer: OptimizerState) {
+  public func restoreOptimizer(_ optimizer: OptimizerState) {
     let lower = ownedRange.lowerBound
     let count = ownedRange.count
     localOptimizer = OptimizerState(
@@ -405,8 +378,8 @@ public final class MPIEngine: TrainingEngine, @unchecked Sendable {
       })
   }
 
-  /// The whole optimizer state on rank 0 (nil elsewhere): every range gathered, slot by slot.
-  public func gatherOptimizer() -> OptimizerState? {
+  /// The whole optimizer state on rank 0 (nil elsewhere): every range gathered, slot by slot; collective.
+  public func optimizerState() -> OptimizerState? {
     let isRoot = world.rank == 0
     let parameterCount = chunks.parameterCount
     var slots: [FloatBuffer] = []
@@ -433,7 +406,7 @@ public final class MPIEngine: TrainingEngine, @unchecked Sendable {
   }
 
   /// Bytes per step and time inside MPI so far, for this rank.
-  public var statistics: String {
+  public var statistics: String? {
     let perStep = max(steps, 1)
     return
       "rank \(world.rank): \(steps) steps, sent \(world.bytesSent / perStep) B/step, received \(world.bytesReceived / perStep) B/step, \(Int(world.secondsInMPI * 1000)) ms in MPI calls"

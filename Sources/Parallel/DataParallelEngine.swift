@@ -57,24 +57,32 @@ public final class DataParallelEngine: TrainingEngine, @unchecked Sendable {
   private let padded: PaddedWeights?
   /// The parameter buffer `mirror` or `padded` currently copies (nil: none, rebuild on the next compute).
   private var mirrorSource: FloatBuffer?
+  /// The optimizer's state, whole (nil: an engine that only evaluates).
+  private var optimizer: OptimizerState?
 
   /// Sets up every buffer a step needs, for data with `targetColumns` target columns.
   ///
-  /// With `precision` bf16, training products read bf16 copies (see the type's notes);
-  /// evaluation always computes in f32.
+  /// The engine holds the state of `optimizer` (fresh; `restoreOptimizer`
+  /// replaces it on a resume); without one it can compute, reduce and
+  /// evaluate but not apply. With `precision` bf16, training products read
+  /// bf16 copies (see the type's notes); evaluation always computes in f32.
   public convenience init(
-    network: Network, plan: ShardPlan, threads: Int, targetColumns: Int, precision: Precision = .f32
+    network: Network, plan: ShardPlan, threads: Int, targetColumns: Int, optimizer: OptimizerSettings? = nil,
+    precision: Precision = .f32
   ) {
     self.init(
-      network: network, plan: plan, threads: threads, targetColumns: targetColumns, precision: precision,
-      padsWeights: true)
+      network: network, plan: plan, threads: threads, targetColumns: targetColumns, optimizer: optimizer,
+      precision: precision, padsWeights: true)
   }
 
   /// As the public initializer; `padsWeights: false` turns the padded-weights copy off (tests compare both).
   package init(
-    network: Network, plan: ShardPlan, threads: Int, targetColumns: Int, precision: Precision,
-    padsWeights: Bool
+    network: Network, plan: ShardPlan, threads: Int, targetColumns: Int, optimizer: OptimizerSettings?,
+    precision: Precision, padsWeights: Bool
   ) {
+    self.optimizer = optimizer.map {
+      OptimizerState(settings: $0, parameterCount: network.architecture.parameterCount)
+    }
     self.network = network
     self.precision = precision
     self.plan = plan
@@ -207,11 +215,9 @@ public final class DataParallelEngine: TrainingEngine, @unchecked Sendable {
   }
 
   /// Apply: the optimizer's step over every chunk, with the clip factor of the gradient's norm.
-  public func apply(
-    _ reduced: ReducedGradient, parameters: FloatBuffer, optimizer: OptimizerState,
-    learningRate: Double
-  ) {
+  public func apply(_ reduced: ReducedGradient, parameters: FloatBuffer, learningRate: Double) {
     precondition(reduced.isFinite, "apply needs a finite gradient")
+    guard let optimizer else { preconditionFailure("an engine built without an optimizer cannot apply") }
     let factor = optimizer.settings.clipFactor(gradientNorm: reduced.norm)
     let coefficients = optimizer.beginStep(learningRate: learningRate, gradientScale: factor)
     let gradient = self.gradient
@@ -229,6 +235,17 @@ public final class DataParallelEngine: TrainingEngine, @unchecked Sendable {
         padded.refresh(from: parameters.pointer, range: range)
       }
     }
+  }
+
+  /// The whole optimizer state (this process holds all of it).
+  public func optimizerState() -> OptimizerState? { optimizer }
+
+  /// Continues from `state` (a resumed run's), whose settings are the engine's.
+  public func restoreOptimizer(_ state: OptimizerState) {
+    precondition(
+      optimizer.map { $0.settings == state.settings } ?? false,
+      "a restored optimizer has the engine's settings")
+    optimizer = state
   }
 
   /// The bf16 mirror of `parameters` for a mixed-precision compute (nil in f32), rebuilt if it mirrors another buffer.
@@ -288,34 +305,8 @@ public final class DataParallelEngine: TrainingEngine, @unchecked Sendable {
   ) {
     let shardRows = plan.rows(ofShard: shard, inBatchOf: rows)
     let range = shardRows.shifted(by: indices.startIndex)
-    let features = data.features
-    var input = UnsafePointer(data.inputs.row(indices[range.lowerBound]))
-    var targets = UnsafePointer(data.targets.row(indices[range.lowerBound]))
-    // Rows that are consecutive in the data set are used in place.
-    // (Plain index loops: `enumerated()` on a range allocated here.)
-    let first = indices[range.lowerBound]
-    var contiguous = true
-    var offset = 0
-    while offset < range.count {
-      if indices[range.lowerBound + offset] != first + offset {
-        contiguous = false
-        break
-      }
-      offset += 1
-    }
-    if !contiguous {
-      offset = 0
-      while offset < range.count {
-        let index = indices[range.lowerBound + offset]
-        (workspace.input.pointer + offset * features).update(
-          from: data.inputs.row(index), count: features)
-        (workspace.targets.pointer + offset * targetColumns).update(
-          from: data.targets.row(index), count: targetColumns)
-        offset += 1
-      }
-      input = UnsafePointer(workspace.input.pointer)
-      targets = UnsafePointer(workspace.targets.pointer)
-    }
+    let (input, targets) = ShardRows.gather(
+      data, indices: indices, positions: range, targetColumns: targetColumns, into: workspace)
     shardLosses[shard] = network.lossAndGradient(
       parameters: parameters.pointer, input: input, targets: targets,
       targetColumns: targetColumns, rows: range.count, workspace: workspace,
@@ -332,11 +323,5 @@ public final class DataParallelEngine: TrainingEngine, @unchecked Sendable {
       sources: shardBases, shards: shards, offset: range.lowerBound, count: range.count, scale: scale)
     chunkSquares[chunk] = squares
     chunkFinite[chunk] = squares.isFinite
-  }
-}
-
-extension Range where Bound == Int {
-  fileprivate func shifted(by offset: Int) -> Range<Int> {
-    (lowerBound + offset)..<(upperBound + offset)
   }
 }

@@ -97,10 +97,27 @@ public protocol TrainingEngine: AnyObject, Sendable {
   /// Reduce: the shard gradients of `batch` added in shard order and scaled, with norm and finiteness.
   func reduce(_ batch: ComputedBatch) -> ReducedGradient
 
-  /// Apply: one optimizer update from a finite reduced gradient, clipped to the optimizer's clip norm.
-  func apply(
-    _ gradient: ReducedGradient, parameters: FloatBuffer, optimizer: OptimizerState,
-    learningRate: Double)
+  /// Apply: one update of the engine's optimizer from a finite reduced gradient, clipped to its clip norm.
+  func apply(_ gradient: ReducedGradient, parameters: FloatBuffer, learningRate: Double)
+
+  /// The whole optimizer state, for a checkpoint; nil where this process does not hold it.
+  ///
+  /// The engine owns the state: one process holds it whole; a process
+  /// group's engine holds its range and gathers the whole on rank 0 here
+  /// (collective: every rank calls it at the same point).
+  func optimizerState() -> OptimizerState?
+
+  /// Continues from a resumed run's whole optimizer state (a group engine keeps its range).
+  func restoreOptimizer(_ state: OptimizerState)
+
+  /// The stop code the group agreed on in the last step's exchange; nil for one process.
+  var agreedStop: Int32? { get }
+
+  /// The rows of a batch of `rows` rows this process computes (its shards' rows); all of them for one process.
+  func computedRows(inBatchOf rows: Int) -> Range<Int>
+
+  /// What the exchange between processes cost so far, one line (`NNBATCH_MPI_STATS`); nil for one process.
+  var statistics: String? { get }
 
   /// Loss and metric sums of `parameters` on all rows of `data`, in order.
   ///
@@ -109,6 +126,15 @@ public protocol TrainingEngine: AnyObject, Sendable {
 }
 
 extension TrainingEngine {
+  /// One process agrees with itself: a stop is its own signal, read by the trainer.
+  public var agreedStop: Int32? { nil }
+
+  /// One process computes every row.
+  public func computedRows(inBatchOf rows: Int) -> Range<Int> { 0..<rows }
+
+  /// No exchange, nothing to report.
+  public var statistics: String? { nil }
+
   /// Compute for a network without dropout, whose passes need no seed or step.
   ///
   /// The batch's first row is taken to sit at `indices.startIndex` of the
@@ -125,14 +151,13 @@ extension TrainingEngine {
 
   /// One step of a network without dropout: `step(…, context:)` with a context that needs no seed or step.
   public func step(
-    parameters: FloatBuffer, optimizer: OptimizerState, data: Dataset,
-    indices: ArraySlice<Int>, learningRate: Double
+    parameters: FloatBuffer, data: Dataset, indices: ArraySlice<Int>, learningRate: Double
   ) -> StepOutcome {
     precondition(
       !network.architecture.isStochastic,
       "a network with dropout needs the step's seed and number: pass a training context")
     return step(
-      parameters: parameters, optimizer: optimizer, data: data, indices: indices,
+      parameters: parameters, data: data, indices: indices,
       learningRate: learningRate, context: .training(seed: 0, step: 0, firstPosition: indices.startIndex))
   }
 
@@ -143,8 +168,8 @@ extension TrainingEngine {
   /// firstPosition: p)` where p is the position of the batch's first row in
   /// the epoch's order.
   public func step(
-    parameters: FloatBuffer, optimizer: OptimizerState, data: Dataset,
-    indices: ArraySlice<Int>, learningRate: Double, context: PassContext
+    parameters: FloatBuffer, data: Dataset, indices: ArraySlice<Int>, learningRate: Double,
+    context: PassContext
   ) -> StepOutcome {
     let batch = compute(parameters: parameters, data: data, indices: indices, context: context)
     guard batch.loss.isFinite else {
@@ -154,7 +179,7 @@ extension TrainingEngine {
     let outcome = StepOutcome(
       loss: batch.loss, gradientNorm: gradient.norm, rows: batch.rows, isFinite: gradient.isFinite)
     guard gradient.isFinite else { return outcome }
-    apply(gradient, parameters: parameters, optimizer: optimizer, learningRate: learningRate)
+    apply(gradient, parameters: parameters, learningRate: learningRate)
     return outcome
   }
 

@@ -229,7 +229,8 @@ final class MPITrainingTests: XCTestCase {
   }
 
   func testSIGTERMToMpirunStopsCleanlyAndResumesBitwise() throws {
-    let config = mlpConfig("stop", optimizer: Self.momentum, epochs: 40)
+    // Far more epochs than the test waits for: on a fast CPU 40 epochs ended before the signal came.
+    let config = mlpConfig("stop", optimizer: Self.momentum, epochs: 4000)
     let stopped = try interrupt(ranks: 3, config, dir: directory.file("stop")) { mpirun, _ in
       kill(mpirun, SIGTERM)
     }
@@ -245,7 +246,7 @@ final class MPITrainingTests: XCTestCase {
   }
 
   func testKilledRankEndsTheJobAndResumeContinuesBitwise() throws {
-    let config = mlpConfig("kill", optimizer: Self.adam, epochs: 40)
+    let config = mlpConfig("kill", optimizer: Self.adam, epochs: 4000)
     let killed = try interrupt(ranks: 3, config, dir: directory.file("kill")) { _, ranks in
       XCTAssertEqual(ranks.count, 3)
       if ranks.count > 1 { kill(ranks[1], SIGKILL) }

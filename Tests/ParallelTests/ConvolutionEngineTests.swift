@@ -43,11 +43,10 @@ final class ConvolutionEngineTests: XCTestCase {
     var generator = SeededGenerator(seed: 5)
     Initializer.heUniform.initialize(parameters, for: arch, using: &generator)
     let settings = OptimizerSettings(kind: .sgd, learningRate: 0.05, ["momentum": 0.9])
-    let optimizer = OptimizerState(settings: settings, parameterCount: arch.parameterCount)
     let engine = DataParallelEngine(
       network: Network(architecture: arch, loss: .crossEntropy),
       plan: ShardPlan(batchSize: 64, shardSize: shard),
-      threads: threads, targetColumns: 1, precision: precision)
+      threads: threads, targetColumns: 1, optimizer: settings, precision: precision)
     // Big enough that steps take the parallel path.
     XCTAssertGreaterThan(64 * arch.multiplyAdds, DataParallelEngine.parallelWorkThreshold)
     var losses: [Double] = []
@@ -59,7 +58,7 @@ final class ConvolutionEngineTests: XCTestCase {
       while start < data.count {
         let end = min(start + 64, data.count)
         let outcome = engine.step(
-          parameters: parameters, optimizer: optimizer, data: data, indices: order[start..<end],
+          parameters: parameters, data: data, indices: order[start..<end],
           learningRate: settings.learningRate, context: .training(seed: 99, step: step, firstPosition: start))
         XCTAssertTrue(outcome.isFinite)
         losses.append(outcome.loss)

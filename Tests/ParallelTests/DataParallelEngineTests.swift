@@ -34,10 +34,10 @@ final class DataParallelEngineTests: XCTestCase {
     let parameters = FloatBuffer(count: arch.parameterCount)
     var generator = SeededGenerator(seed: 5)
     Initializer.heUniform.initialize(parameters, for: arch, using: &generator)
-    let optimizer = OptimizerState(settings: settings, parameterCount: arch.parameterCount)
     let engine = DataParallelEngine(
       network: network, plan: ShardPlan(batchSize: batch, shardSize: shard), threads: threads,
-      targetColumns: data.targetColumns, precision: precision)
+      targetColumns: data.targetColumns, optimizer: settings, precision: precision)
+    let optimizer = try XCTUnwrap(engine.optimizerState())
     var losses: [Double] = []
     var order = Array(0..<data.count)
     for _ in 0..<epochs {
@@ -46,7 +46,7 @@ final class DataParallelEngineTests: XCTestCase {
       while start < data.count {
         let end = min(start + batch, data.count)
         let outcome = engine.step(
-          parameters: parameters, optimizer: optimizer, data: data, indices: order[start..<end],
+          parameters: parameters, data: data, indices: order[start..<end],
           learningRate: settings.learningRate)
         XCTAssertTrue(outcome.isFinite)
         losses.append(outcome.loss)
@@ -123,11 +123,9 @@ final class DataParallelEngineTests: XCTestCase {
       // Seven shards of 32 (the last one short), reduced. lr 0 leaves parameters alone.
       let engine = DataParallelEngine(
         network: network, plan: ShardPlan(batchSize: rows, shardSize: 32), threads: 2,
-        targetColumns: targets.targetColumns)
-      let optimizer = OptimizerState(
-        settings: OptimizerSettings(kind: .sgd, learningRate: 0), parameterCount: arch.parameterCount)
+        targetColumns: targets.targetColumns, optimizer: OptimizerSettings(kind: .sgd, learningRate: 0))
       let outcome = engine.step(
-        parameters: parameters, optimizer: optimizer, data: targets, indices: Array(0..<rows)[...],
+        parameters: parameters, data: targets, indices: Array(0..<rows)[...],
         learningRate: 0)
       let scale = loss.reduction == .mean ? 1 / Float(rows) : 1
       XCTAssertEqual(outcome.loss, lossSum * Double(scale), accuracy: 1e-6 * max(1, lossSum))
@@ -165,12 +163,10 @@ final class DataParallelEngineTests: XCTestCase {
     Initializer.heUniform.initialize(parameters, for: arch, using: &generator)
     let before = FloatBuffer(parameters.array)
     let engine = DataParallelEngine(
-      network: network, plan: ShardPlan(batchSize: 64, shardSize: 16), threads: 2, targetColumns: 1)
+      network: network, plan: ShardPlan(batchSize: 64, shardSize: 16), threads: 2, targetColumns: 1,
+      optimizer: OptimizerSettings(kind: .sgd, learningRate: 0.1))
     let outcome = engine.step(
-      parameters: parameters,
-      optimizer: OptimizerState(
-        settings: OptimizerSettings(kind: .sgd, learningRate: 0.1), parameterCount: arch.parameterCount),
-      data: data, indices: Array(0..<64)[...], learningRate: 0.1)
+      parameters: parameters, data: data, indices: Array(0..<64)[...], learningRate: 0.1)
     XCTAssertFalse(outcome.isFinite)
     XCTAssertTrue(parameters.bitwiseEqual(before))
   }
@@ -215,10 +211,10 @@ final class DataParallelEngineTests: XCTestCase {
         let parameters = FloatBuffer(count: arch.parameterCount)
         var generator = SeededGenerator(seed: 21)
         Initializer.heUniform.initialize(parameters, for: arch, using: &generator)
-        let optimizer = OptimizerState(settings: settings, parameterCount: arch.parameterCount)
         let engine: any TrainingEngine = DataParallelEngine(
           network: network, plan: ShardPlan(batchSize: 128, shardSize: 32), threads: threads,
-          targetColumns: 1)
+          targetColumns: 1, optimizer: settings)
+        let optimizer = try XCTUnwrap(engine.optimizerState())
         var bits: [UInt64] = []
         var start = 0
         while start < data.count {
@@ -228,11 +224,11 @@ final class DataParallelEngineTests: XCTestCase {
             XCTAssertTrue(batch.loss.isFinite)
             let gradient = engine.reduce(batch)
             XCTAssertTrue(gradient.isFinite)
-            engine.apply(gradient, parameters: parameters, optimizer: optimizer, learningRate: 0.001)
+            engine.apply(gradient, parameters: parameters, learningRate: 0.001)
             bits += [batch.loss.bitPattern, gradient.norm.bitPattern]
           } else {
             let outcome = engine.step(
-              parameters: parameters, optimizer: optimizer, data: data, indices: indices,
+              parameters: parameters, data: data, indices: indices,
               learningRate: 0.001)
             XCTAssertTrue(outcome.isFinite)
             bits += [outcome.loss.bitPattern, outcome.gradientNorm.bitPattern]
@@ -279,12 +275,12 @@ final class DataParallelEngineTests: XCTestCase {
         var generator = SeededGenerator(seed: 4)
         for i in 0..<(parameters.count - 2) { parameters[i] = (generator.nextFloat() - 0.5) * 1e-3 }
         let before = FloatBuffer(parameters.array)
-        let optimizer = OptimizerState(settings: settings, parameterCount: arch.parameterCount)
         let engine: any TrainingEngine = DataParallelEngine(
           network: network, plan: ShardPlan(batchSize: 4, shardSize: 2), threads: threads,
-          targetColumns: 1)
+          targetColumns: 1, optimizer: settings)
+        let optimizer = try XCTUnwrap(engine.optimizerState())
         let outcome = engine.step(
-          parameters: parameters, optimizer: optimizer, data: data, indices: Array(0..<4)[...],
+          parameters: parameters, data: data, indices: Array(0..<4)[...],
           learningRate: 0.1)
         XCTAssertTrue(outcome.loss.isFinite, "the loss is finite: \(outcome.loss)")
         XCTAssertFalse(outcome.isFinite)
@@ -357,12 +353,10 @@ final class PaddedWeightsTests: XCTestCase {
       let parameters = FloatBuffer(count: arch.parameterCount)
       var generator = SeededGenerator(seed: 5)
       Initializer.heUniform.initialize(parameters, for: arch, using: &generator)
-      let optimizer = OptimizerState(
-        settings: OptimizerSettings(kind: .sgd, learningRate: 0.05, ["momentum": 0.9]),
-        parameterCount: arch.parameterCount)
       let engine = DataParallelEngine(
         network: network, plan: ShardPlan(batchSize: 32, shardSize: 16), threads: threads,
-        targetColumns: 1, precision: .f32, padsWeights: padsWeights)
+        targetColumns: 1, optimizer: OptimizerSettings(kind: .sgd, learningRate: 0.05, ["momentum": 0.9]),
+        precision: .f32, padsWeights: padsWeights)
       XCTAssertEqual(engine.usesPaddedWeights, padsWeights && PaddedWeights.make(for: arch) != nil)
       var losses: [Double] = []
       for epoch in 0..<2 {
@@ -370,7 +364,7 @@ final class PaddedWeightsTests: XCTestCase {
           let order = (0..<samples).map { ($0 * 7 + epoch) % samples }
           losses.append(
             engine.step(
-              parameters: parameters, optimizer: optimizer, data: data, indices: order[start..<(start + 32)],
+              parameters: parameters, data: data, indices: order[start..<(start + 32)],
               learningRate: 0.05
             ).loss)
         }

@@ -1,4 +1,5 @@
 import NeuralNet
+import Parallel
 
 /// Training and validation data, ready for the engine.
 public struct PreparedData: Sendable {

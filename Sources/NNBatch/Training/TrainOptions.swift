@@ -1,3 +1,5 @@
+import Parallel
+
 /// Where a run starts from.
 public enum StartPoint: Sendable, Equatable {
   /// Fresh weights from the config's seed.

@@ -5,8 +5,8 @@ import NeuralNet
 
 // Checkpoints of a run: what goes into one, durable saves, resume, warm start.
 extension Trainer {
-  /// The run's complete state as a checkpoint.
-  func makeCheckpoint() -> Checkpoint {
+  /// The run's complete state as a checkpoint, with `optimizer` the engine's whole state.
+  func makeCheckpoint(optimizer: OptimizerState) -> Checkpoint {
     var checkpoint = Checkpoint(
       nnbatchVersion: nnbatchVersion, created: ISO8601DateFormatter().string(from: Date()),
       config: config.text,
@@ -26,15 +26,15 @@ extension Trainer {
 
   func save(reason: String, name: String? = nil) throws(NNBatchError) {
     // In a group every rank takes part in gathering the optimizer; rank 0 alone writes.
-    gatherOptimizerForSave()
-    guard isRoot else {
+    let optimizer = engine.optimizerState()
+    guard isRoot, let optimizer else {
       if name == nil { lastSaved = position }
       return
     }
     // The logs first: a run killed after this save has them up to its step.
     logs.flush()
     do {
-      let path = try store.save(makeCheckpoint(), name: name)
+      let path = try store.save(makeCheckpoint(optimizer: optimizer), name: name)
       logs.checkpoint(path: path, step: step, epoch: epoch, reason: reason)
       if !replacedEarlierRun {
         // This run's first durable file: files of a run it replaces (a fresh
@@ -113,9 +113,10 @@ extension Trainer {
     }
     // Same settings (checked above), so the slots are the ones this optimizer keeps.
     parameters.assign(checkpoint.parameters)
-    optimizer = OptimizerState(
-      settings: config.optimizer, step: checkpoint.optimizer.step,
-      slots: checkpoint.optimizer.slots.map { FloatBuffer($0) })
+    engine.restoreOptimizer(
+      OptimizerState(
+        settings: config.optimizer, step: checkpoint.optimizer.step,
+        slots: checkpoint.optimizer.slots.map { FloatBuffer($0) }))
     generator = checkpoint.generator
     epochGenerator = checkpoint.epochGenerator
     let counters = checkpoint.counters
@@ -164,7 +165,8 @@ extension Trainer {
     do {
       for _ in 0..<repeats {
         let start = monotonicSeconds()
-        let path = try store.save(makeCheckpoint())
+        guard let optimizer = engine.optimizerState() else { break }
+        let path = try store.save(makeCheckpoint(optimizer: optimizer))
         let saved = monotonicSeconds()
         _ = try Checkpoint.read(from: path)
         let loaded = monotonicSeconds()

@@ -95,12 +95,6 @@ extension Trainer {
     }
     return checkpoint
   }
-
-  /// Before a save in a group: the optimizer's ranges gathered into rank 0's state (every rank calls it).
-  func gatherOptimizerForSave() {
-    guard let groupEngine else { return }
-    if let whole = groupEngine.gatherOptimizer() { optimizer = whole }
-  }
 }
 
 /// What rank 0 broadcasts about the checkpoint a run starts from.

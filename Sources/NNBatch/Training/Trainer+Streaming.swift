@@ -1,9 +1,10 @@
 import Foundation
 import NeuralNet
+import Parallel
 
 extension Trainer {
   /// Under a process group, makes a streamed feed read and gather only the rows `engine` computes.
-  static func restrict(_ feed: any BatchSource, to engine: any GroupEngine, samples: Int, config: Config) {
+  static func restrict(_ feed: any BatchSource, to engine: any TrainingEngine, samples: Int, config: Config) {
     guard let streamed = feed as? StreamedBatches else { return }
     streamed.rank = RankRows(
       rows: samples, batchSize: config.batchSize,

@@ -17,11 +17,9 @@ public final class Trainer {
   /// `data.fingerprint`, computed once: saved in checkpoints, compared on resume.
   let dataFingerprint: String
   let network: Network
+  /// Runs the steps and owns the optimizer state (a group's engine: this rank's range of it).
   let engine: any TrainingEngine
-  /// `engine` when the run is spread over a process group (mpirun), else nil.
-  let groupEngine: (any GroupEngine)?
   let parameters: FloatBuffer
-  var optimizer: OptimizerState
   var schedule: LearningRateSchedule
   let store: CheckpointStore
   let reporter: ProgressReporter
@@ -125,24 +123,19 @@ public final class Trainer {
     schedule = config.schedule
     self.config = config
     if let group = options.group {
-      let distributed = group.makeEngine(
+      // The engine holds this rank's range of the optimizer state (ZeRO-1);
+      // the whole exists only on rank 0, gathered for each save.
+      engine = group.makeEngine(
         network: network, plan: plan, threads: options.threads, targetColumns: data.train.targetColumns,
         optimizer: config.optimizer, precision: config.precision, stopCode: { [signals] in signals?.exitCode }
       )
-      groupEngine = distributed
-      Trainer.restrict(feed, to: distributed, samples: data.train.count, config: config)
-      engine = distributed
+      Trainer.restrict(feed, to: engine, samples: data.train.count, config: config)
     } else {
-      groupEngine = nil
       engine = DataParallelEngine(
         network: network, plan: plan, threads: options.threads, targetColumns: data.train.targetColumns,
-        precision: config.precision)
+        optimizer: config.optimizer, precision: config.precision)
     }
     parameters = FloatBuffer(count: architecture.parameterCount)
-    // In a group the engine holds this rank's range of the state (ZeRO-1);
-    // the whole exists only on rank 0, gathered for each save.
-    optimizer = OptimizerState(
-      settings: config.optimizer, parameterCount: options.group == nil ? architecture.parameterCount : 0)
     store = CheckpointStore(directory: config.checkpointDir)
     // Ranks other than 0 print nothing but errors (their summaries are skipped below).
     let root = options.group.map { $0.rank == 0 } ?? true
@@ -164,10 +157,6 @@ public final class Trainer {
     for skipped in continued?.skipped ?? [] { reporter.note("skipped checkpoint \(skipped)") }
     if let continued {
       try resume(continued.checkpoint, file: continued.file)
-      if let groupEngine {
-        groupEngine.adopt(optimizer)
-        optimizer = OptimizerState(settings: config.optimizer, parameterCount: 0)
-      }
     } else if options.start == .resumeLatest {
       reporter.note("no checkpoint in \(config.checkpointDir) yet; starting a new run")
     } else if case .initFrom(let path) = options.start {
@@ -177,7 +166,7 @@ public final class Trainer {
 
   /// The signal's exit code once a stop is due: in a group, the one all ranks agreed on in the last step.
   private var stopRequest: Int32? {
-    groupEngine.map { $0.agreedStop } ?? signals?.exitCode
+    options.group == nil ? signals?.exitCode : engine.agreedStop
   }
 
   static func batchesPerEpoch(samples: Int, config: Config) -> Int {
@@ -312,7 +301,7 @@ public final class Trainer {
         learningRate = schedule.learningRate(base: config.optimizer.learningRate, step: step, epoch: epoch)
         // Dropout masks are keyed by (seed, step, position in the epoch's order): the same on resume.
         let outcome = engine.step(
-          parameters: parameters, optimizer: optimizer, data: batch, indices: indices,
+          parameters: parameters, data: batch, indices: indices,
           learningRate: learningRate, context: .training(seed: config.seed, step: step, firstPosition: start))
         guard outcome.isFinite else {
           throw NNBatchError(

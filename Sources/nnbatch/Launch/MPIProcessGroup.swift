@@ -35,7 +35,7 @@ final class MPIProcessGroup: ProcessGroup, @unchecked Sendable {
   func makeEngine(
     network: Network, plan: ShardPlan, threads: Int, targetColumns: Int, optimizer: OptimizerSettings,
     precision: Precision, stopCode: @escaping @Sendable () -> Int32?
-  ) -> any GroupEngine {
+  ) -> any TrainingEngine {
     let engine = MPIEngine(
       network: network, plan: plan, threads: threads, targetColumns: targetColumns, optimizer: optimizer,
       precision: precision, world: world, stopCode: stopCode)
@@ -59,8 +59,8 @@ final class MPIProcessGroup: ProcessGroup, @unchecked Sendable {
 
   /// After a run every rank finished: statistics if `NNBATCH_MPI_STATS` is set, then `MPI_Finalize`.
   func finish() throws(NNBatchError) {
-    if getenv("NNBATCH_MPI_STATS") != nil, let engine {
-      writeToStandardError(engine.statistics + "\n")
+    if getenv("NNBATCH_MPI_STATS") != nil, let line = engine?.statistics {
+      writeToStandardError(line + "\n")
     }
     do {
       try world.finalize()
@@ -75,6 +75,3 @@ final class MPIProcessGroup: ProcessGroup, @unchecked Sendable {
     return NNBatchError(error.kind, error.lines.map { $0.hasPrefix("rank ") ? $0 : "rank \(rank): \($0)" })
   }
 }
-
-/// The MPI engine is what the trainer's group seam asks for.
-extension MPIEngine: GroupEngine {}

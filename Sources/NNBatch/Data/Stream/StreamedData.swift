@@ -1,5 +1,6 @@
 import HDF5Store
 import NeuralNet
+import Parallel
 
 /// A training set streamed from disk: its rows, block plan and scalings; targets are held in memory.
 ///

@@ -1,0 +1,53 @@
+import NeuralNet
+
+/// The rows of one shard as the contiguous blocks a forward pass reads.
+///
+///     input   [count, F]   data.inputs rows indices[positions], in order
+///     targets [count, C]   data.targets rows, likewise
+///
+/// Rows that are consecutive in the data set (an unshuffled batch) are used
+/// in place; otherwise they are copied into the worker's workspace. Every
+/// engine gathers a shard through here, so a process group computes a
+/// shard from exactly the bytes one process does.
+package enum ShardRows {
+  /// Pointers to the rows at `positions` of `indices` (absolute slice positions), gathered if need be.
+  ///
+  /// `workspace` must hold `positions.count` rows of `data.features` inputs
+  /// and `targetColumns` targets.
+  package static func gather(
+    _ data: Dataset, indices: ArraySlice<Int>, positions: Range<Int>, targetColumns: Int,
+    into workspace: Workspace
+  ) -> (input: UnsafePointer<Float>, targets: UnsafePointer<Float>) {
+    let first = indices[positions.lowerBound]
+    // Plain index loops: `enumerated()` on a range allocated here.
+    var contiguous = true
+    var offset = 0
+    while offset < positions.count {
+      if indices[positions.lowerBound + offset] != first + offset {
+        contiguous = false
+        break
+      }
+      offset += 1
+    }
+    if contiguous {
+      return (UnsafePointer(data.inputs.row(first)), UnsafePointer(data.targets.row(first)))
+    }
+    let features = data.features
+    offset = 0
+    while offset < positions.count {
+      let index = indices[positions.lowerBound + offset]
+      (workspace.input.pointer + offset * features).update(from: data.inputs.row(index), count: features)
+      (workspace.targets.pointer + offset * targetColumns).update(
+        from: data.targets.row(index), count: targetColumns)
+      offset += 1
+    }
+    return (UnsafePointer(workspace.input.pointer), UnsafePointer(workspace.targets.pointer))
+  }
+}
+
+extension Range where Bound == Int {
+  /// The range moved by `offset`: a shard's rows of a batch as positions of the epoch's slice.
+  package func shifted(by offset: Int) -> Range<Int> {
+    (lowerBound + offset)..<(upperBound + offset)
+  }
+}
