@@ -301,11 +301,6 @@ package struct CSVSource: FileDataSource {
       }
       rows += 1
     }
-    if task == nil && rows == 0 {
-      // Inputs only (predict): an empty file or a lone header has no predictions, not an error.
-      return RawData(
-        inputs: Matrix(rows: 0, columns: featureColumns.count), targets: Matrix(rows: 0, columns: 0))
-    }
     guard rows > 0 else {
       throw NNBatchError(.usage, "\(path): no data rows\((header ?? hasHeader) ? " after the header" : "")")
     }
