@@ -4,7 +4,7 @@ import TestSupport
 import XCTest
 
 /// What `predict` and `evaluate` refuse: values that stop being finite on the way through the
-/// model, empty inputs and sizes beyond the memory budget.
+/// model, empty inputs, sizes beyond the memory budget, huge fields, and files the system cannot open.
 final class PredictChecksTests: XCTestCase {
   private static let header = "sepal_length,sepal_width,petal_length,petal_width"
 
@@ -113,5 +113,60 @@ final class PredictChecksTests: XCTestCase {
       }
     }
     XCTAssertGreaterThan(refused, 0, "ulimit -v 300000 leaves less than the 2,000,000 predictions need")
+  }
+
+  /// Issue 23: a 100 MB header field became a 100 MB error line after 16 s and 3.7 GB.
+  func testHugeFieldsAreQuotedByTheirStartOnly() throws {
+    let dir = TemporaryDirectory()
+    let checkpoint = try flowers(dir)
+    let huge = String(repeating: "x", count: 20_000_000)
+    let header = dir.write("header.csv", "a,b,c,\(huge)\n1,2,3,4\n")
+    let evaluated = try nnbatch(["evaluate", "--checkpoint", checkpoint, "--data", header])
+    XCTAssertEqual(evaluated.status, 2)
+    XCTAssertLessThan(evaluated.stderr.utf8.count, 600, String(evaluated.stderr.prefix(600)))
+    XCTAssertTrue(
+      evaluated.stderr.contains(
+        "no target column named \"species\"; columns are a, b, c, \(String(repeating: "x", count: 80))… (20000000 bytes)"
+      ), String(evaluated.stderr.prefix(600)))
+    let wide = String(repeating: "é", count: 20_000_000)  // 2 bytes each: cut by characters, not bytes
+    let field = dir.write("field.csv", "\(Self.header)\n1,2,3,\(wide)\n")
+    let predicted = try nnbatch(["predict", "--checkpoint", checkpoint, "--input", field])
+    XCTAssertEqual(predicted.status, 2)
+    XCTAssertLessThan(predicted.stderr.utf8.count, 600, String(predicted.stderr.prefix(600)))
+    XCTAssertTrue(
+      predicted.stderr.contains(
+        "\(field):2: column \"petal_width\": expected a number, found \"\(String(repeating: "é", count: 80))… (40000000 bytes)\""
+      ), String(predicted.stderr.prefix(600)))
+  }
+
+  /// A data file the system cannot open (no descriptor left) is an I/O failure, exit 1;
+  /// one that is missing or a directory is the caller's to fix, exit 2.
+  func testDataFilesThatCannotBeOpenedForLackOfDescriptorsExitOne() throws {
+    let dir = TemporaryDirectory()
+    let checkpoint = try flowers(dir)
+    let input = dir.write("inputs.csv", "\(Self.header)\n5.1,3.5,1.4,0.2\n")
+    var exhausted = 0
+    // The limit at which the checkpoint still opens but the data file does not depends on the build.
+    for limit in 4...40 {
+      let result = try runProcess(
+        "/bin/sh",
+        [
+          "-c", "ulimit -n \(limit) && exec \"$0\" \"$@\"", nnbatchExecutable, "predict", "--checkpoint",
+          checkpoint, "--input", input,
+        ])
+      if result.stderr.contains("\(input): ") && result.stderr.contains("Too many open files") {
+        XCTAssertEqual(result.status, 1, "ulimit -n \(limit): \(result.stderr)")
+        exhausted += 1
+      }
+      if result.status == 0 { break }
+    }
+    XCTAssertGreaterThan(exhausted, 0, "no descriptor limit made the data file's open fail")
+
+    let missing = try nnbatch(["predict", "--checkpoint", checkpoint, "--input", dir.file("nope.csv")])
+    XCTAssertEqual(missing.status, 2, missing.stderr)
+    XCTAssertTrue(missing.stderr.contains("\(dir.file("nope.csv")): no such file"), missing.stderr)
+    let folder = try nnbatch(["predict", "--checkpoint", checkpoint, "--input", dir.path])
+    XCTAssertEqual(folder.status, 2, folder.stderr)
+    XCTAssertTrue(folder.stderr.contains("expected a regular file, found a directory"), folder.stderr)
   }
 }

@@ -37,7 +37,7 @@ package final class HDF5Rows: RowSource, @unchecked Sendable {
 
   /// Opens `inputs` (and `targets` unless nil) of `path`.
   package static func open(path: String, inputs: String, targets: String?) throws(NNBatchError) -> HDF5Rows {
-    if let problem = nonRegularFileProblem(path) { throw NNBatchError(.usage, "\(path): \(problem)") }
+    try requireRegularFile(path)
     do {
       let x = try HDF5RowReader(path: path, dataset: inputs)
       guard x.shape.count == 2, x.rows > 0, x.columns > 0 else {
