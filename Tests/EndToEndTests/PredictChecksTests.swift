@@ -78,11 +78,14 @@ final class PredictChecksTests: XCTestCase {
       XCTAssertEqual(result.stdout, "", name)
       XCTAssertTrue(result.stderr.hasPrefix("error: \(input): \(expected) (read as CSV"), result.stderr)
     }
-    // Evaluate refuses the same empty file the same way.
-    let empty = dir.file("empty.csv")
-    let evaluated = try nnbatch(["evaluate", "--checkpoint", checkpoint, "--data", empty])
-    XCTAssertEqual(evaluated.status, 2, evaluated.stderr)
-    XCTAssertTrue(evaluated.stderr.contains("\(empty): no data rows"), evaluated.stderr)
+    // Evaluate refuses the same files with the same line (its config expects a header).
+    for name in ["empty.csv", "blank.csv"] {
+      let file = dir.file(name)
+      let predicted = try nnbatch(["predict", "--checkpoint", checkpoint, "--input", file])
+      let evaluated = try nnbatch(["evaluate", "--checkpoint", checkpoint, "--data", file])
+      XCTAssertEqual(evaluated.status, 2, evaluated.stderr)
+      XCTAssertEqual(evaluated.stderr, predicted.stderr)
+    }
   }
 
   /// Issue 23: 2,000,000 rows under `ulimit -v 500000` ended in "Fatal error: failed to allocate".

@@ -302,7 +302,8 @@ package struct CSVSource: FileDataSource {
       rows += 1
     }
     guard rows > 0 else {
-      throw NNBatchError(.usage, "\(path): no data rows\((header ?? hasHeader) ? " after the header" : "")")
+      // A file without any record has no header either, whatever the config expects.
+      throw NNBatchError(.usage, "\(path): no data rows\(hasHeader ? " after the header" : "")")
     }
     var labels: [String] = []
     if task == .classification {
