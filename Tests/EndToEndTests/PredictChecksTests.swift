@@ -142,6 +142,29 @@ final class PredictChecksTests: XCTestCase {
       ), String(predicted.stderr.prefix(600)))
   }
 
+  func testHugeNpyHeaderStringsAreQuotedByTheirStartOnly() throws {
+    let dir = TemporaryDirectory()
+    let checkpoint = try flowers(dir)
+    // Format 2.0: a 4-byte header length, so the header (and its 'descr') may be up to 64 KiB.
+    let descr = String(repeating: "f", count: 60_000)  // headers are refused past 64 KiB
+    var dict = "{'descr': '\(descr)', 'fortran_order': False, 'shape': (1, 4), }"
+    dict += String(repeating: " ", count: (64 - (12 + dict.utf8.count + 1) % 64) % 64) + "\n"
+    var bytes: [UInt8] = [0x93] + Array("NUMPY".utf8) + [2, 0]
+    let length = UInt32(dict.utf8.count)
+    bytes += [
+      UInt8(length & 0xFF), UInt8(length >> 8 & 0xFF), UInt8(length >> 16 & 0xFF), UInt8(length >> 24),
+    ]
+    bytes += Array(dict.utf8) + [UInt8](repeating: 0, count: 16)
+    let path = dir.file("huge.npy")
+    XCTAssertTrue(FileManager.default.createFile(atPath: path, contents: Data(bytes)))
+    let result = try nnbatch(["predict", "--checkpoint", checkpoint, "--input", path])
+    XCTAssertEqual(result.status, 2, String(result.stderr.prefix(600)))
+    XCTAssertLessThan(result.stderr.utf8.count, 600, String(result.stderr.prefix(600)))
+    XCTAssertTrue(
+      result.stderr.contains("found '\(String(repeating: "f", count: 80))… (60000 bytes)'"),
+      String(result.stderr.prefix(600)))
+  }
+
   /// A data file the system cannot open (no descriptor left) is an I/O failure, exit 1;
   /// one that is missing or a directory is the caller's to fix, exit 2.
   func testDataFilesThatCannotBeOpenedForLackOfDescriptorsExitOne() throws {
