@@ -50,17 +50,6 @@ public struct SavedModel: Sendable {
     return known + (min(known.count, outputs)..<outputs).map(String.init)
   }
 
-  /// Outputs for raw `inputs` [rows, inputs], which are scaled in place: [rows, outputs].
-  ///
-  /// Inputs are scaled as at training time, and regression outputs come back in the
-  /// targets' own units: what `nnbatch predict` and the Swift API return.
-  public func predict(_ inputs: Matrix) -> Matrix {
-    scaler.apply(to: inputs)
-    let outputs = network.predict(parameters: parameters, inputs: inputs)  // [rows, outputs]
-    targetScaler.restore(outputs)
-    return outputs
-  }
-
   /// Scales raw `inputs` [rows, inputs] in place as at training time, checking every value.
   ///
   /// The one input check of `predict` and `evaluate`: a raw value that is not
