@@ -94,7 +94,7 @@ let package = Package(
     .testTarget(
       name: "ExportTests",
       dependencies: [
-        "nnbatch", "Export", "NNBatch", "NeuralNet", "HDF5Store", "TestSupport",
+        "nnbatch", "Export", "NNBatch", "NeuralNet", "HDF5Store", "Checkpoints", "TestSupport",
         .product(name: "SwiftProtobuf", package: "swift-protobuf"),
       ]),
     .testTarget(

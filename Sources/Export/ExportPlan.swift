@@ -56,7 +56,9 @@ package struct ExportPlan: Sendable {
 
   /// The plan of a model given by its parts; `labels` as `SavedModel.labels` gives them.
   ///
-  /// Throws (exit 2) for a layer kind no exporter knows, naming the layer, `path` and `format`.
+  /// Throws (exit 2) for a layer kind no exporter knows, naming the layer, `path` and `format`,
+  /// and for a number that is not finite (both formats store float32), naming its tensor:
+  /// the one check of what an export writes, since every number of both formats comes from here.
   package init(
     architecture: Architecture, parameters: [Float], scaler: AffineScaler, targetScaler: AffineScaler,
     isClassifier: Bool, labels known: [String], name: String, path: String, format: ExportFormat
@@ -67,12 +69,21 @@ package struct ExportPlan: Sendable {
     self.name = name
     var steps: [ExportStep] = []
     if !scaler.isIdentity {
+      try Self.requireFinite(
+        scaler.shift, "the input scaling's shift", of: "feature", path: path, format: format)
+      try Self.requireFinite(
+        scaler.factor, "the input scaling's factor", of: "feature", path: path, format: format)
       steps.append(.scaleInputs(shift: scaler.shift, factor: scaler.factor, shape: inputShape))
     }
     func values(_ tensor: ParameterTensor?) -> [Float]? {
       tensor.map { Array(parameters[$0.range]) }
     }
     for (index, layer) in architecture.layers.enumerated() {
+      for tensor in layer.parameters {
+        try Self.requireFinite(
+          parameters[tensor.range], "layer_\(index)/\(tensor.name)", of: "element", path: path, format: format
+        )
+      }
       switch layer {
       case let dense as Dense:
         steps.append(
@@ -113,9 +124,33 @@ package struct ExportPlan: Sendable {
       }
     }
     if !isClassifier && !targetScaler.isIdentity {
+      try Self.requireFinite(
+        targetScaler.shift, "the target scaling's shift", of: "output", path: path, format: format)
+      try Self.requireFinite(
+        targetScaler.factor, "the target scaling's factor", of: "output", path: path, format: format)
+      // y / 0 has no value to export (predict's own outputs are infinite then).
+      if let j = targetScaler.factor.firstIndex(of: 0) {
+        throw NNBatchError(
+          .usage,
+          "\(path): the target scaling's factor, output \(j): expected a nonzero factor to divide by, found 0; the \(format.rawValue) export cannot express this model"
+        )
+      }
       steps.append(.restoreTargets(shift: targetScaler.shift, factor: targetScaler.factor))
     }
     self.steps = steps
     labels = outputs == 1 && isClassifier ? (known.count == 2 ? known : ["0", "1"]) : known
+  }
+
+  /// Throws (exit 2) naming `tensor`, the index and the value when one of `values` is not finite.
+  ///
+  /// `element` names what an index counts ("feature", "output", "element").
+  static func requireFinite(
+    _ values: some Collection<Float>, _ tensor: String, of element: String, path: String, format: ExportFormat
+  ) throws(NNBatchError) {
+    guard let (index, value) = values.enumerated().first(where: { !$0.element.isFinite }) else { return }
+    throw NNBatchError(
+      .usage,
+      "\(path): \(tensor), \(element) \(index): expected a number finite as a 32-bit float, found \(value); the \(format.rawValue) export cannot store it"
+    )
   }
 }

@@ -10,8 +10,12 @@
 //                      Keras's saving_lib names them (the k-th repeat of a class gets
 //                      "_k"), plus an empty vars group per layer and at the top.
 // Step to layers:
-//   scaleInputs      Normalization(axis, mean = shift, variance = 1 / factor²):
-//                    (x − mean) / sqrt(variance) = (x − shift) · factor within rounding
+//   scaleInputs      Rescaling(scale 1, offset −shift), then Rescaling(scale factor, offset 0):
+//                    x · 1 − shift, then · factor, the very float32 operations of
+//                    predict. (Normalization stored variance = 1 / factor², which is
+//                    infinite in float32 for a factor below 5e-20, and divided by
+//                    max(sqrt(variance), 1e-7).) The vectors are Keras's "__numpy__"
+//                    objects of one sample's shape.
 //   dense            Dense(units, use_bias); kernel [inputs, units] as nnbatch stores it
 //   conv2d           Conv2D(channels_first, padding valid|same, strides); kernel
 //                    OIHW -> [kh, kw, C, F] (Keras's kernel layout in every data format)
@@ -22,7 +26,8 @@
 //   activation       the Dense / Conv2D's own `activation`, except leaky_relu:
 //                    LeakyReLU(negative_slope = 0.01), since Keras's "leaky_relu"
 //                    defaults to 0.2
-//   restoreTargets   Normalization(invert, mean = shift, variance = 1 / factor²)
+//   restoreTargets   Rescaling(scale 1 / factor, offset shift): y · (1 / factor) + shift,
+//                    within a rounding of predict's y / factor + shift
 import Foundation
 import HDF5Store
 import NNBatch
@@ -32,9 +37,6 @@ import NeuralNet
 enum KerasExport {
   /// The Keras version the files are written for (and tested with).
   static let kerasVersion = "3.15.1"
-  /// Keras's backend epsilon: Normalization divides by max(sqrt(variance), epsilon).
-  static let epsilon = 1e-7
-
   /// One Keras layer: its class, config members after name/trainable/dtype, and variables.
   struct KerasLayer {
     var className: String
@@ -87,20 +89,15 @@ enum KerasExport {
   /// The Keras layers of `plan`, in order; throws (exit 2) for what Keras cannot express.
   static func layers(_ plan: ExportPlan, path: String) throws(NNBatchError) -> [KerasLayer] {
     var layers: [KerasLayer] = []
-    let image = plan.inputShape.rank == 3
     for step in plan.steps {
       switch step {
       case .scaleInputs(let shift, let factor, let shape):
-        let variance = try variances(factor, layer: "input_scaling", path: path)
-        let axis: [Int] = image ? [1, 2, 3] : [-1]
+        // Two layers, so that the float32 operations are predict's: x − shift, then · factor.
         layers.append(
-          KerasLayer(
-            className: "Normalization", name: "input_scaling",
-            config: [
-              ("axis", .array(axis.map { .int($0) })), ("invert", .bool(false)),
-              ("mean", nested(shift.map { .float($0) }, shape.dimensions)),
-              ("variance", nested(variance.map { .double($0) }, shape.dimensions)),
-            ]))
+          rescaling(
+            "input_shift", scale: .float(1), offset: numpy(shift.map { -$0 }, shape.dimensions)))
+        layers.append(
+          rescaling("input_scaling", scale: numpy(factor, shape.dimensions), offset: .float(0)))
       case .dense(let index, let weights, let inputs, let units, let biases):
         var layer = KerasLayer(
           className: "Dense", name: "layer\(index)_dense",
@@ -164,36 +161,32 @@ enum KerasExport {
           layers[last].config[slot].1 = .string(activation.rawValue)
         }
       case .restoreTargets(let shift, let factor):
-        let variance = try variances(factor, layer: "target_restoring", path: path)
+        let scale = factor.map { Float(1 / Double($0)) }
+        try ExportPlan.requireFinite(
+          scale, "the target scaling's 1 / factor (keras multiplies by it)", of: "output", path: path,
+          format: .keras)
         layers.append(
-          KerasLayer(
-            className: "Normalization", name: "target_restoring",
-            config: [
-              ("axis", .array([.int(-1)])), ("invert", .bool(true)),
-              ("mean", .array(shift.map { .float($0) })), ("variance", .array(variance.map { .double($0) })),
-            ]))
+          rescaling(
+            "target_restoring", scale: numpy(scale, [scale.count]), offset: numpy(shift, [shift.count])))
       }
     }
     return layers
   }
 
-  /// variance = (1 / factor)² per column, in Double; refuses a scale Keras would clamp to its epsilon.
-  ///
-  /// Normalization divides by max(sqrt(variance), 1e-7): a column whose
-  /// 1 / factor is that small (a feature spread over less than 1e-7) would
-  /// be scaled differently, so the model is refused rather than exported wrong.
-  /// The 1% margin covers the rounding of the variance to float32.
-  static func variances(_ factor: [Float], layer: String, path: String) throws(NNBatchError) -> [Double] {
-    try factor.enumerated().map { (j, f) throws(NNBatchError) -> Double in
-      let scale = 1 / Double(f)
-      guard scale >= epsilon * 1.01 else {
-        throw NNBatchError(
-          .usage,
-          "\(path): layer \(layer) (Normalization), column \(j): expected a scale 1/factor of at least \(epsilon) (keras clamps smaller ones), found \(scale); the keras format cannot express this model"
-        )
-      }
-      return scale * scale
-    }
+  /// A Rescaling layer: inputs · scale + offset, each a number or a "__numpy__" array.
+  static func rescaling(_ name: String, scale: JSONText, offset: JSONText) -> KerasLayer {
+    KerasLayer(className: "Rescaling", name: name, config: [("scale", scale), ("offset", offset)])
+  }
+
+  /// A float32 NumPy array as Keras's serialization writes one: `{"class_name": "__numpy__", ...}`.
+  static func numpy(_ values: [Float], _ shape: [Int]) -> JSONText {
+    .object([
+      ("class_name", .string("__numpy__")),
+      (
+        "config",
+        .object([("value", nested(values.map { .float($0) }, shape)), ("dtype", .string("float32"))])
+      ),
+    ])
   }
 
   /// `values` ([shape] row-major) as nested JSON arrays of that shape.

@@ -64,16 +64,17 @@ public struct TrainedModel: Sendable {
         .usage,
         "inputs: expected \(inputCount) features per sample (the model's inputs), found \(inputs.columns)")
     }
-    if let bad = inputs.values.firstIndex(where: { !$0.isFinite }) {
-      throw NNBatchKitError(
-        .usage,
-        "inputs: sample \(bad / inputs.columns + 1), feature \(bad % inputs.columns): expected a finite number, found \(inputs.values[bad])"
-      )
-    }
     guard inputs.rows > 0 else { return FloatMatrix(rows: 0, columns: outputCount, values: []) }
     let matrix = Matrix(rows: inputs.rows, columns: inputs.columns, values: inputs.values)  // [rows, inputs]
-    let outputs = saved.predict(matrix)  // [rows, outputs]
-    return FloatMatrix(rows: outputs.rows, columns: outputs.columns, values: outputs.storage.array)
+    // predict's own checks: inputs finite before and after scaling, outputs finite.
+    do {
+      try saved.scaleInputs(matrix, source: "inputs", before: 0)
+      let outputs = saved.outputs(scaled: matrix)  // [rows, outputs]
+      try saved.checkOutputs(outputs, source: "inputs", before: 0)
+      return FloatMatrix(rows: outputs.rows, columns: outputs.columns, values: outputs.storage.array)
+    } catch {
+      throw NNBatchKitError(error)
+    }
   }
 
   /// A classifier's label for each sample of `inputs`, as `nnbatch predict` prints it.

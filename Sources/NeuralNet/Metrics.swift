@@ -19,6 +19,10 @@ public struct MetricSums: Sendable, Hashable {
   public var targetSquareSum: Double = 0
   /// Number of output values compared.
   public var elements: Int = 0
+  /// Samples with a non-finite output (after restoring scaled targets, in Float as `predict` prints them).
+  ///
+  /// The sums of such a set mean nothing: `evaluate` stops and names the row.
+  public var nonFiniteSamples: Int = 0
 
   /// Empty sums.
   public init() {}
@@ -33,6 +37,7 @@ public struct MetricSums: Sendable, Hashable {
     targetSum += other.targetSum
     targetSquareSum += other.targetSquareSum
     elements += other.elements
+    nonFiniteSamples += other.nonFiniteSamples
   }
 
   /// Sums for `rows` outputs Y [rows, outputs] against targets T [rows, targetColumns].
@@ -50,9 +55,15 @@ public struct MetricSums: Sendable, Hashable {
       output: output, targets: targets, targetColumns: targetColumns, rows: rows,
       outputs: outputs)
     sums.samples = rows
+    // As `restore` does: only a scaler with one column per output changes them.
+    let restoring = targetScale.flatMap { $0.shift.count == outputs ? $0 : nil }
     for r in 0..<rows {
       let y = output + r * outputs
       let t = targets + r * targetColumns
+      for o in 0..<outputs where !(restoring?.restored(y[o], column: o) ?? y[o]).isFinite {
+        sums.nonFiniteSamples += 1
+        break
+      }
       if outputs > 1 {
         let predicted = argmax(y, count: outputs)
         let expected = targetColumns == 1 ? Int(t[0]) : argmax(t, count: targetColumns)

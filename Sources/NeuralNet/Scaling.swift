@@ -132,8 +132,14 @@ public struct AffineScaler: Sendable, Hashable {
     guard kind != .none, shift.count == matrix.columns else { return }
     for r in rows {
       let row = matrix.row(r)
-      for j in 0..<matrix.columns { row[j] = (row[j] - shift[j]) * factor[j] }
+      for j in 0..<matrix.columns { row[j] = scaled(row[j], column: j) }
     }
+  }
+
+  /// The scaled value (x − shift) · factor of `value` in column `column`, in Float as training computes it.
+  @inline(__always)
+  public func scaled(_ value: Float, column: Int) -> Float {
+    (value - shift[column]) * factor[column]
   }
 
   /// Undoes the scaling of the columns of `matrix` in place: x = x' / factor + shift.
@@ -141,8 +147,14 @@ public struct AffineScaler: Sendable, Hashable {
     guard kind != .none, shift.count == matrix.columns else { return }
     for r in 0..<matrix.rows {
       let row = matrix.row(r)
-      for j in 0..<matrix.columns { row[j] = row[j] / factor[j] + shift[j] }
+      for j in 0..<matrix.columns { row[j] = restored(row[j], column: j) }
     }
+  }
+
+  /// The restored value x' / factor + shift of `value` in column `column`, in Float as `predict` prints it.
+  @inline(__always)
+  public func restored(_ value: Float, column: Int) -> Float {
+    value / factor[column] + shift[column]
   }
 
   /// The original value of scaled value `value` in column `column`, in Double.

@@ -1,3 +1,4 @@
+import Checkpoints
 import Foundation
 import NNBatch
 import NeuralNet
@@ -96,11 +97,15 @@ final class ExportStructureTests: XCTestCase {
     XCTAssertEqual(
       layers.map(\.className),
       [
-        "Normalization", "Conv2D", "LeakyReLU", "AveragePooling2D", "Conv2D", "MaxPooling2D", "Flatten",
+        "Rescaling", "Rescaling", "Conv2D", "LeakyReLU", "AveragePooling2D", "Conv2D", "MaxPooling2D",
+        "Flatten",
         "Dropout", "Dense", "Dense", "Dense",
       ])
+    // The input scaling is x · 1 + (−shift), then · factor + 0: predict's float32 operations.
+    XCTAssertEqual(layers[0].name, "input_shift")
+    XCTAssertEqual(layers[1].name, "input_scaling")
     // The first conv's kernel, OIHW [3, 2, 3, 3] in the checkpoint, is HWIO [3, 3, 2, 3] for Keras.
-    XCTAssertEqual(layers[1].variables[0].shape, [3, 3, 2, 3])
+    XCTAssertEqual(layers[2].variables[0].shape, [3, 3, 2, 3])
     var kernels: [[Float]] = []
     for step in plan.steps {
       if case .conv2d(0, let kernel, _, _, _, _, _) = step { kernels.append(kernel) }
@@ -109,7 +114,7 @@ final class ExportStructureTests: XCTestCase {
     // W[f=2][c=1][i=0][j=1] sits at [i=0][j=1][c=1][f=2] after the transpose.
     let hwioIndex = ((0 * 3 + 1) * 2 + 1) * 3 + 2  // [i=0][j=1][c=1][f=2] of [3, 3, 2, 3]
     let oihwIndex = ((2 * 2 + 1) * 3 + 0) * 3 + 1  // [f=2][c=1][i=0][j=1] of [3, 2, 3, 3]
-    XCTAssertEqual(layers[1].variables[0].values[hwioIndex], kernel[oihwIndex])
+    XCTAssertEqual(layers[2].variables[0].values[hwioIndex], kernel[oihwIndex])
     XCTAssertEqual(KerasExport.snakeCase("LeakyReLU"), "leaky_re_lu")
     XCTAssertEqual(KerasExport.snakeCase("MaxPooling2D"), "max_pooling2d")
     XCTAssertEqual(KerasExport.snakeCase("Conv2D"), "conv2d")
@@ -127,30 +132,76 @@ final class ExportStructureTests: XCTestCase {
   }
 
   func testExportsRefuseWhatTheFormatCannotExpressWithExit2() throws {
-    // A feature spread over less than 1e-7: Keras's Normalization would clamp its scale.
+    // Every exported number must be finite in float32: each tensor is checked once, in the plan.
+    let dense = try Architecture(input: [2], layers: [Dense.Spec(units: 2, activation: .linear)])
+    let good = [Float](repeating: 0.5, count: dense.parameterCount)
+    let scaled = AffineScaler(kind: .standardize, shift: [1, 2], factor: [0.5, 0.25])
+    func refusal(
+      parameters: [Float] = good, scaler: AffineScaler = scaled, targets: AffineScaler = .identity,
+      format: ExportFormat
+    ) -> String? {
+      do {
+        let plan = try ExportPlan(
+          architecture: dense, parameters: parameters, scaler: scaler, targetScaler: targets,
+          isClassifier: false, labels: [], name: "m", path: "m.h5", format: format)
+        _ = try ModelExport.encode(plan, format: format, path: "m.h5")
+        return nil
+      } catch {
+        XCTAssertEqual(error.kind, .usage, "\(error)")
+        return "\(error)"
+      }
+    }
+    for format in ExportFormat.allCases {
+      XCTAssertNil(refusal(format: format))
+      var nan = good
+      nan[3] = .nan
+      XCTAssertEqual(
+        refusal(parameters: nan, format: format),
+        "m.h5: layer_0/weights, element 3: expected a number finite as a 32-bit float, found nan; the \(format.rawValue) export cannot store it"
+      )
+      var infiniteBias = good
+      infiniteBias[5] = -.infinity
+      XCTAssertEqual(
+        refusal(parameters: infiniteBias, format: format),
+        "m.h5: layer_0/biases, element 1: expected a number finite as a 32-bit float, found -inf; the \(format.rawValue) export cannot store it"
+      )
+      let infiniteFactor = AffineScaler(kind: .minmax, shift: [0, 0], factor: [1, .infinity])
+      XCTAssertEqual(
+        refusal(scaler: infiniteFactor, format: format),
+        "m.h5: the input scaling's factor, feature 1: expected a number finite as a 32-bit float, found inf; the \(format.rawValue) export cannot store it"
+      )
+      // A factor of 0 is exported (x − shift, times 0); undoing one would divide by 0.
+      XCTAssertNil(
+        refusal(scaler: AffineScaler(kind: .minmax, shift: [0, 0], factor: [0, 1]), format: format))
+      let zeroTargets = AffineScaler(kind: .standardize, shift: [3, 4], factor: [2, 0])
+      XCTAssertEqual(
+        refusal(targets: zeroTargets, format: format),
+        "m.h5: the target scaling's factor, output 1: expected a nonzero factor to divide by, found 0; the \(format.rawValue) export cannot express this model"
+      )
+    }
+    // Keras multiplies by 1 / factor, which overflows float32 for a subnormal factor; ONNX divides.
+    let subnormal = AffineScaler(kind: .standardize, shift: [0, 0], factor: [1e-39, 1])
+    XCTAssertEqual(
+      refusal(targets: subnormal, format: .keras),
+      "m.h5: the target scaling's 1 / factor (keras multiplies by it), output 0: expected a number finite as a 32-bit float, found inf; the keras export cannot store it"
+    )
+    XCTAssertNil(refusal(targets: subnormal, format: .onnx))
+
+    // The command line refuses with exit 2 and writes nothing.
     let dir = TemporaryDirectory("nnbatch-export")
-    var rows = ["tiny,big,y"]
-    for i in 0..<16 { rows.append("\(1e-9 * Double(i % 4)),\(i),\(i % 2 == 0 ? "a" : "b")") }
-    let data = dir.write("tiny.csv", rows.joined(separator: "\n") + "\n")
-    let config = dir.write(
-      "tiny.json",
-      """
-      {"name": "tiny", "seed": 1,
-       "data": {"source": "csv", "path": "\(data)", "header": true, "targets": "y", "task": "classification",
-                "scale": "standardize"},
-       "model": {"layers": [{"units": 2, "activation": "softmax"}]},
-       "loss": "cross_entropy", "optimizer": {"kind": "sgd", "learning_rate": 0.1},
-       "training": {"epochs": 1, "batch_size": 8}, "checkpoint": {"dir": "tiny", "every_epochs": 1, "keep": 1}}
-      """)
-    let checkpoint = try ExportFixtures.train(config, epochs: 1, in: dir, name: "tiny")
-    let keras = try nnbatch(["export", checkpoint, "--format", "keras", "-o", dir.file("tiny.keras")])
-    XCTAssertEqual(keras.status, 2, keras.stderr)
-    XCTAssertTrue(keras.stderr.contains("layer input_scaling (Normalization), column 0"), keras.stderr)
-    XCTAssertTrue(keras.stderr.contains("the keras format cannot express this model"), keras.stderr)
-    XCTAssertFalse(FileManager.default.fileExists(atPath: dir.file("tiny.keras")))
-    // ONNX multiplies by the factor itself, so the same model exports.
-    let onnx = try nnbatch(["export", checkpoint, "--format", "onnx", "-o", dir.file("tiny.onnx")])
-    XCTAssertEqual(onnx.status, 0, onnx.stderr)
+    let xor = try ExportFixtures.train("configs/xor.json", epochs: 10, in: dir, name: "xor")
+    var checkpoint = try Checkpoint.read(from: xor)
+    checkpoint.parameters[0] = .nan
+    let crafted = dir.file("nan-weights.h5")
+    try checkpoint.write(to: crafted)
+    for format in ExportFormat.allCases {
+      let output = dir.file("nan.\(format.rawValue)")
+      let result = try nnbatch(["export", crafted, "--format", format.rawValue, "-o", output])
+      XCTAssertEqual(result.status, 2, result.stderr)
+      XCTAssertTrue(
+        result.stderr.contains("layer_0/weights, element 0: expected a number finite"), result.stderr)
+      XCTAssertFalse(FileManager.default.fileExists(atPath: output))
+    }
 
     // A layer kind that no exporter knows is refused by both, naming the layer and the format.
     let architecture = try Architecture(

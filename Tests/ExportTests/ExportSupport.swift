@@ -1,4 +1,5 @@
 // Shared pieces of the export tests: tiny models trained through the CLI, and the test Python.
+import Checkpoints
 import Foundation
 import TestSupport
 import XCTest
@@ -134,6 +135,77 @@ enum ExportFixtures {
     let checkpoint = try train(config, epochs: 10, in: dir, name: "binary")
     let input = dir.write("binary-inputs.csv", inputs.joined(separator: "\n") + "\n")
     return TrainedModel(name: "binary", checkpoint: checkpoint, inputs: input, shape: [2])
+  }
+
+  /// A classifier on a feature of order 1e20 (standardized: a factor of 1e-20, whose
+  /// 1 / factor² is infinite in float32), a constant feature (shifted only) and a small one.
+  static func extremeScales(in dir: TemporaryDirectory) throws -> TrainedModel {
+    var numbers = TestNumbers(seed: 17)
+    var rows = ["huge,constant,small,kind"]
+    var inputs: [String] = []
+    for _ in 0..<80 {
+      let huge = numbers.next(-3e20, 3e20)
+      let small = numbers.next(0, 1)
+      let row = "\(huge),7.5,\(small)"
+      rows.append(row + (huge / 1e20 + 2 * small > 1 ? ",high" : ",low"))
+      inputs.append(row)
+    }
+    let data = dir.write("extreme.csv", rows.joined(separator: "\n") + "\n")
+    let config = dir.write(
+      "extreme.json",
+      """
+      {
+        "name": "extreme", "seed": 4,
+        "data": { "source": "csv", "path": "\(data)", "header": true, "targets": "kind",
+                  "task": "classification", "scale": "standardize" },
+        "model": { "layers": [ { "units": 6, "activation": "tanh" }, { "units": 2, "activation": "softmax" } ] },
+        "loss": "cross_entropy",
+        "optimizer": { "kind": "adam", "learning_rate": 0.05 },
+        "training": { "epochs": 15, "batch_size": 16 },
+        "checkpoint": { "dir": "extreme", "every_epochs": 15, "keep": 1 }
+      }
+      """)
+    let checkpoint = try train(config, epochs: 15, in: dir, name: "extreme")
+    let input = dir.write("extreme-inputs.csv", inputs.joined(separator: "\n") + "\n")
+    return TrainedModel(name: "extreme", checkpoint: checkpoint, inputs: input, shape: [3])
+  }
+
+  /// `model` with the input scaling's factor of feature `feature` set to 0 (a crafted checkpoint).
+  static func zeroFactor(_ model: TrainedModel, feature: Int, in dir: TemporaryDirectory) throws
+    -> TrainedModel
+  {
+    var checkpoint = try Checkpoint.read(from: model.checkpoint)
+    checkpoint.data.features.factor[feature] = 0
+    let path = dir.file("\(model.name)-zero-factor.h5")
+    try checkpoint.write(to: path)
+    return TrainedModel(
+      name: "\(model.name)-zero-factor", checkpoint: path, inputs: model.inputs, shape: model.shape)
+  }
+
+  /// A classifier on a feature spread over less than 1e-7 (a factor above 1e7), which the
+  /// Keras export once refused: Normalization clamps sqrt(variance) at 1e-7.
+  static func tinySpread(in dir: TemporaryDirectory) throws -> TrainedModel {
+    var rows = ["tiny,big,y"]
+    var inputs: [String] = []
+    for i in 0..<16 {
+      let row = "\(1e-9 * Double(i % 4)),\(i)"
+      rows.append(row + (i % 2 == 0 ? ",a" : ",b"))
+      inputs.append(row)
+    }
+    let data = dir.write("tiny.csv", rows.joined(separator: "\n") + "\n")
+    let config = dir.write(
+      "tiny.json",
+      """
+      {"name": "tiny", "seed": 1,
+       "data": {"source": "csv", "path": "\(data)", "header": true, "targets": "y", "task": "classification",
+                "scale": "standardize"},
+       "model": {"layers": [{"units": 2, "activation": "softmax"}]},
+       "loss": "cross_entropy", "optimizer": {"kind": "sgd", "learning_rate": 0.1},
+       "training": {"epochs": 1, "batch_size": 8}, "checkpoint": {"dir": "tiny", "every_epochs": 1, "keep": 1}}
+      """)
+    let checkpoint = try train(config, epochs: 1, in: dir, name: "tiny")
+    let input = dir.write("tiny-inputs.csv", inputs.joined(separator: "\n") + "\n")
+    return TrainedModel(name: "tiny", checkpoint: checkpoint, inputs: input, shape: [2])
   }
 
   /// The test environment's Python (`tools/setup --test`); without it, throws: an error under CI=true, a skip elsewhere.

@@ -11,8 +11,9 @@ CASES.json is a list of cases, each {"name", "inputs", "expected", "shape", "onn
 sample per row; "shape" one sample's shape ([4], or [1, 6, 6] for channels-first images);
 "expected" what `nnbatch predict --input INPUTS` printed for the same rows. One process
 checks every case, so onnxruntime and Keras are imported once. Every output value a must match predict's b
-within |a - b| <= 1e-5 * |b| + 1e-6; ONNX's label output must equal predict's label
-column and its metadata must carry the nnbatch version and the class labels.
+within |a - b| <= 1e-5 * |b| + 1e-6; ONNX's label output, and the class Keras's probabilities
+pick, must equal predict's label column; ONNX's metadata must carry the nnbatch version and the
+class labels.
 Prints one line per check and exits 1 on the first mismatch.
 """
 
@@ -93,6 +94,16 @@ def check(np, case, keras_only):
         model = keras.saving.load_model(case["keras"])
         got = model.predict(x, verbose=0)
         compare(np, f"{name}: keras {keras.__version__} ({keras.backend.backend()})", got, want)
+        if labels is not None:
+            # The label predict prints: the first most probable class, or p >= 0.5 for one sigmoid output.
+            names = meta.get("labels") or classes or ["0", "1"]
+            if got.shape[1] == 1:
+                picked = [names[1] if p >= 0.5 else names[0] for p in got[:, 0]]
+            else:
+                picked = [names[i] for i in np.argmax(got, axis=1)]
+            if picked != labels:
+                sys.exit(f"{name}: keras labels {picked[:8]} differ from predict's {labels[:8]}")
+            print(f"{name}: keras labels match predict's {len(picked)} labels")
 
 
 def main():

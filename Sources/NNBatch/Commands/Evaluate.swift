@@ -55,7 +55,7 @@ public enum Evaluate {
         throw NNBatchError(.usage, "\(source): expected targets to evaluate against, found none")
       }
       let dataset = Dataset(inputs: block.inputs, targets: targets)  // [rows, F], [rows, C]
-      model.scaler.apply(to: dataset.inputs)
+      try model.scaleInputs(dataset.inputs, source: source, before: seen)
       let prepared = PreparedData(
         train: dataset, validation: nil, labels: model.checkpoint.data.labels, scaler: model.scaler,
         targetScaler: model.targetScaler, sampleShape: model.network.architecture.inputShape)
@@ -64,12 +64,18 @@ public enum Evaluate {
       model.targetScaler.apply(to: dataset.targets)
       sums = engine.evaluate(
         parameters: model.parameters, data: dataset, targetScale: model.targetScaler, continuing: sums)
+      if sums.nonFiniteSamples > 0 {
+        // Rare, so the row is found again the way predict computes it, for predict's message.
+        try model.checkOutputs(model.outputs(scaled: dataset.inputs), source: source, before: seen)
+        throw NNBatchError(
+          .usage,
+          "\(source): samples \(seen + 1)...\(seen + dataset.count): expected finite outputs, found \(sums.nonFiniteSamples) sample(s) with a non-finite output"
+        )
+      }
       if model.isClassifier { confusion.count(model: model, dataset: dataset) }
       seen += dataset.count
     }
-    guard seen > 0 else {
-      throw NNBatchError(.usage, "\(source): expected at least one sample to evaluate on, found none")
-    }
+    guard seen > 0 else { throw SavedModel.noSamples(in: source) }
     return (sums, confusion)
   }
 

@@ -3,10 +3,6 @@ import NeuralNet
 
 /// `nnbatch predict`: a checkpoint's predictions for new inputs.
 public enum Predict {
-  /// Rows predicted at a time: a multiple of `Network.predict`'s 256-row blocks, so the
-  /// outputs do not depend on how the input is cut.
-  static let blockRows = 1 << 16
-
   /// Predictions for `input` as CSV text: a header, then one row per input row.
   ///
   /// The input's format is `format` (csv, idx, hdf5) or, when nil, detected
@@ -39,17 +35,21 @@ public enum Predict {
     }
     let width = model.network.architecture.outputs
     let labels = model.labels
-    var lines: [String] = []
-    var seen = 0  // rows of earlier blocks
+    // Whole 256-row batches of Network.predict, so the outputs do not depend on how the input is cut.
+    let rows = Evaluate.blockRows(features: features)
+    try MemoryBudget.require(
+      MemoryBudget.product([rows, features + width, MemoryLayout<Float>.size]),
+      for: "a block of \(rows) samples", in: input)
+    var text = CSVText(path: input)
     if model.isClassifier {
-      lines.append(
+      try text.append(
         width == 1
           ? "label,probability" : (["label"] + labels.map { "p_\($0)" }).map(csvField).joined(separator: ","))
     } else {
-      lines.append((0..<width).map { "output_\($0)" }.joined(separator: ","))
+      try text.append((0..<width).map { "output_\($0)" }.joined(separator: ","))
     }
-    while let block = try resolved.reading({ () throws(NNBatchError) in try reader.next(maxRows: blockRows) })
-    {
+    var seen = 0  // rows of earlier blocks
+    while let block = try resolved.reading({ () throws(NNBatchError) in try reader.next(maxRows: rows) }) {
       let inputs = block.inputs  // [rows, features]
       guard inputs.columns == features else {
         throw NNBatchError(
@@ -57,29 +57,53 @@ public enum Predict {
           "\(input): expected \(features) features per sample (the model's inputs), found \(inputs.columns) (\(resolved.note))"
         )
       }
-      // CSV checks its fields as it parses; an HDF5 dataset may hold inf or NaN.
-      for r in 0..<inputs.rows {
-        let x = inputs.row(r)
-        for j in 0..<inputs.columns where !x[j].isFinite {
-          throw NNBatchError(
-            .usage, "\(input): sample \(seen + r + 1), feature \(j): expected a finite number, found \(x[j])")
-        }
-      }
+      try model.scaleInputs(inputs, source: input, before: seen)
+      let outputs = model.outputs(scaled: inputs)  // [rows, width]
+      try model.checkOutputs(outputs, source: input, before: seen)
       seen += inputs.rows
-      let outputs = model.predict(inputs)  // [rows, width]
+      var lines = ""
       for r in 0..<outputs.rows {
         if !model.isClassifier {
-          lines.append((0..<width).map { "\(outputs[r, $0])" }.joined(separator: ","))
+          lines += (0..<width).map { "\(outputs[r, $0])" }.joined(separator: ",")
         } else if width == 1 {
-          lines.append("\(csvField(model.label(outputs, row: r, labels: labels))),\(outputs[r, 0])")
+          lines += "\(csvField(model.label(outputs, row: r, labels: labels))),\(outputs[r, 0])"
         } else {
           let probabilities = (0..<width).map { "\(outputs[r, $0])" }
-          lines.append(
-            ([csvField(model.label(outputs, row: r, labels: labels))] + probabilities).joined(separator: ","))
+          lines += ([csvField(model.label(outputs, row: r, labels: labels))] + probabilities).joined(
+            separator: ",")
         }
+        lines += "\n"
       }
+      try text.append(lines, newline: false)
     }
-    return lines.joined(separator: "\n") + "\n"
+    guard seen > 0 else { throw SavedModel.noSamples(in: input) }
+    return text.text
+  }
+
+  /// CSV text that grows through the memory budget: a million rows are tens of MB, held twice when written out.
+  private struct CSVText {
+    let path: String
+    var text = ""
+    var reserved = 0
+
+    init(path: String) { self.path = path }
+
+    /// Appends `piece` (and a newline), reserving room first when it does not fit.
+    mutating func append(_ piece: String, newline: Bool = true) throws(NNBatchError) {
+      let needed = text.utf8.count + piece.utf8.count + 1
+      if needed > reserved {
+        let capacity = max(needed, 2 * reserved, 1 << 16)
+        // The larger buffer, and the copy the output writer makes of it.
+        try MemoryBudget.require(
+          MemoryBudget.product([capacity, 2]),
+          for: "the predictions as CSV text (\(MemoryBudget.format(capacity)), and its copy for the output)",
+          in: path)
+        text.reserveCapacity(capacity)
+        reserved = capacity
+      }
+      text += piece
+      if newline { text += "\n" }
+    }
   }
 
   private static func csvField(_ text: String) -> String {

@@ -50,15 +50,63 @@ public struct SavedModel: Sendable {
     return known + (min(known.count, outputs)..<outputs).map(String.init)
   }
 
-  /// Outputs for raw `inputs` [rows, inputs], which are scaled in place: [rows, outputs].
+  /// Scales raw `inputs` [rows, inputs] in place as at training time, checking every value.
   ///
-  /// Inputs are scaled as at training time, and regression outputs come back in the
-  /// targets' own units: what `nnbatch predict` and the Swift API return.
-  public func predict(_ inputs: Matrix) -> Matrix {
-    scaler.apply(to: inputs)
+  /// The one input check of `predict` and `evaluate`: a raw value that is not
+  /// finite, or one that the checkpoint's scaling takes out of Float's range
+  /// (3.4e38 − mean overflows), is an error naming `source`, the sample
+  /// (1-based, after `before` earlier samples) and the feature, exit 2.
+  package func scaleInputs(_ inputs: Matrix, source: String, before: Int) throws(NNBatchError) {
+    let scaling = scaler.isIdentity || scaler.shift.count != inputs.columns ? nil : scaler
+    for r in 0..<inputs.rows {
+      let x = inputs.row(r)
+      for j in 0..<inputs.columns {
+        let raw = x[j]
+        guard raw.isFinite else {
+          throw NNBatchError(
+            .usage,
+            "\(source): sample \(before + r + 1), feature \(j): expected a finite number, found \(raw)")
+        }
+        guard let scaling else { continue }
+        let value = scaling.scaled(raw, column: j)
+        guard value.isFinite else {
+          throw NNBatchError(
+            .usage,
+            "\(source): sample \(before + r + 1), feature \(j): expected a value that stays finite under the checkpoint's input scaling, found \(raw) ((x − \(scaling.shift[j])) · \(scaling.factor[j]) = \(value) in 32-bit floats)"
+          )
+        }
+        x[j] = value
+      }
+    }
+  }
+
+  /// The model's outputs for scaled `inputs` [rows, inputs], regression outputs in the targets' units.
+  package func outputs(scaled inputs: Matrix) -> Matrix {
     let outputs = network.predict(parameters: parameters, inputs: inputs)  // [rows, outputs]
     targetScaler.restore(outputs)
     return outputs
+  }
+
+  /// The one output check of `predict` and `evaluate`: a value that is not finite is an
+  /// error naming `source` and the sample (1-based, after `before` earlier samples), exit 2.
+  ///
+  /// Finite inputs can still give one: weights that are NaN or infinite, or
+  /// products and sums that overflow Float inside the network.
+  package func checkOutputs(_ outputs: Matrix, source: String, before: Int) throws(NNBatchError) {
+    for r in 0..<outputs.rows {
+      let y = outputs.row(r)
+      for j in 0..<outputs.columns where !y[j].isFinite {
+        throw NNBatchError(
+          .usage,
+          "\(source): sample \(before + r + 1): expected finite outputs, found \(y[j]) at output \(j) (the checkpoint's weights, or this input through them, overflow 32-bit floats)"
+        )
+      }
+    }
+  }
+
+  /// The error for a data set without samples, the same for `predict` and `evaluate`.
+  package static func noSamples(in source: String) -> NNBatchError {
+    NNBatchError(.usage, "\(source): expected at least one sample, found none")
   }
 
   /// A classifier's label for row `row` of its `outputs` [rows, outputs]; `labels` is ``labels``.

@@ -22,15 +22,34 @@ func readFileBytes(_ path: String) throws(NNBatchError) -> [UInt8] {
   return try gunzip(raw, path: path)
 }
 
-/// Why `path` cannot be read as a data file (not regular, missing), or nil.
-func nonRegularFileProblem(_ path: String) -> String? {
+/// The error of a failed open, stat or read of data file `path`, its exit code chosen by `code` (errno).
+///
+/// The one place that tells the system's failures from the file's: a process
+/// out of descriptors (EMFILE, ENFILE), out of memory (ENOMEM, ENOBUFS) or a
+/// failing device (EIO, ...) is an I/O failure (exit 1) that says nothing about
+/// the file, and the same command may work later; a missing, unreadable or
+/// unsuitable file (ENOENT, EACCES, EISDIR, ELOOP, ...) is the caller's to fix (exit 2).
+func dataFileError(_ path: String, _ action: String, code: Int32 = errno) -> NNBatchError {
+  let system: Set<Int32> = [EMFILE, ENFILE, ENOMEM, ENOBUFS, EIO, EAGAIN, EINTR, ETIMEDOUT, ESTALE, ENOLCK]
+  let reason = code == ENOENT ? "no such file" : "\(action): \(String(cString: strerror(code)))"
+  return NNBatchError(system.contains(code) ? .failure : .usage, "\(path): \(reason)")
+}
+
+/// Throws unless `path` is a regular file this process can open for reading.
+///
+/// A device such as /dev/zero never ends, a FIFO blocks; the file is opened
+/// once (and closed) so that a source read by libhdf5, which reports no errno,
+/// is refused here with the exit code `dataFileError` gives.
+func requireRegularFile(_ path: String) throws(NNBatchError) {
   var info = stat()
-  guard stat(path, &info) == 0 else {
-    return errno == ENOENT ? "no such file" : "cannot open: \(String(cString: strerror(errno)))"
-  }
+  guard stat(path, &info) == 0 else { throw dataFileError(path, "cannot open") }
   let kind: String
   switch info.st_mode & S_IFMT {
-  case S_IFREG: return nil
+  case S_IFREG:
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { throw dataFileError(path, "cannot open") }
+    close(fd)
+    return
   case S_IFDIR: kind = "a directory"
   case S_IFCHR: kind = "a character device"
   case S_IFBLK: kind = "a block device"
@@ -38,20 +57,20 @@ func nonRegularFileProblem(_ path: String) -> String? {
   case S_IFSOCK: kind = "a socket"
   default: kind = "not a regular file"
   }
-  return "expected a regular file, found \(kind)"
+  throw NNBatchError(.usage, "\(path): expected a regular file, found \(kind)")
 }
 
 /// A regular file's raw bytes, its size checked against the memory budget first.
 private func readRegularFile(_ path: String) throws(NNBatchError) -> [UInt8] {
-  if let problem = nonRegularFileProblem(path) { throw NNBatchError(.usage, "\(path): \(problem)") }
+  try requireRegularFile(path)
   let fd = open(path, O_RDONLY)
   guard fd >= 0 else {
-    throw NNBatchError(.usage, "\(path): cannot open: \(String(cString: strerror(errno)))")
+    throw dataFileError(path, "cannot open")
   }
   defer { close(fd) }
   var info = stat()
   guard fstat(fd, &info) == 0 else {
-    throw NNBatchError(.usage, "\(path): cannot read: \(String(cString: strerror(errno)))")
+    throw dataFileError(path, "cannot read")
   }
   let size = Int(info.st_size)
   try MemoryBudget.require(size, for: "reading the file", in: path)
@@ -63,7 +82,7 @@ private func readRegularFile(_ path: String) throws(NNBatchError) -> [UInt8] {
     }
     if n < 0 && errno == EINTR { continue }
     guard n >= 0 else {
-      throw NNBatchError(.usage, "\(path): cannot read: \(String(cString: strerror(errno)))")
+      throw dataFileError(path, "cannot read")
     }
     // The file shrank while being read: what is left is what there is.
     if n == 0 { break }
@@ -162,17 +181,17 @@ package final class FileHead {
 
   /// Opens `path` and reads its first bytes.
   package init(path: String) throws(NNBatchError) {
-    if let problem = nonRegularFileProblem(path) { throw NNBatchError(.usage, "\(path): \(problem)") }
+    try requireRegularFile(path)
     let fd = open(path, O_RDONLY)
     guard fd >= 0 else {
-      throw NNBatchError(.usage, "\(path): cannot open: \(String(cString: strerror(errno)))")
+      throw dataFileError(path, "cannot open")
     }
     var info = stat()
     let prefix: [UInt8]
     let content: [UInt8]
     do throws(NNBatchError) {
       guard fstat(fd, &info) == 0 else {
-        throw NNBatchError(.usage, "\(path): cannot read: \(String(cString: strerror(errno)))")
+        throw dataFileError(path, "cannot read")
       }
       prefix = try Self.read(fd, path: path, at: 0, count: 8)
       content = try Self.readContent(path: path)
@@ -220,7 +239,7 @@ package final class FileHead {
     var buffer = [UInt8](repeating: 0, count: count)
     let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, count, off_t(offset)) }
     guard n >= 0 else {
-      throw NNBatchError(.usage, "\(path): cannot read: \(String(cString: strerror(errno)))")
+      throw dataFileError(path, "cannot read")
     }
     return Array(buffer.prefix(n))
   }
@@ -228,7 +247,7 @@ package final class FileHead {
   /// The first `length` bytes through zlib, which passes uncompressed files through.
   private static func readContent(path: String) throws(NNBatchError) -> [UInt8] {
     guard let file = gzopen(path, "rb") else {
-      throw NNBatchError(.usage, "\(path): cannot open: \(String(cString: strerror(errno)))")
+      throw dataFileError(path, "cannot open")
     }
     defer { gzclose(file) }
     var buffer = [UInt8](repeating: 0, count: length)

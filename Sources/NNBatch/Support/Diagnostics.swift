@@ -81,9 +81,17 @@ func editDistance(_ a: String, _ b: String) -> Int {
   return previous[b.count]
 }
 
+/// The longest name (in bytes) that `suggestion(for:among:)` compares.
+let suggestionLength = 256
+
 /// The closest of `candidates` to `word`, if it is close enough to be a typo.
+///
+/// Only names of at most `suggestionLength` bytes are compared: the edit distance
+/// costs the product of both lengths, and a column name of 100 MB is no typo.
 func suggestion(for word: String, among candidates: [String]) -> String? {
-  let scored = candidates.map { ($0, editDistance(word, $0)) }.min { $0.1 < $1.1 }
+  guard word.utf8.count <= suggestionLength else { return nil }
+  let scored = candidates.filter { $0.utf8.count <= suggestionLength }.map { ($0, editDistance(word, $0)) }
+    .min { $0.1 < $1.1 }
   guard let (best, distance) = scored else { return nil }
   return distance <= max(2, best.count / 3) ? best : nil
 }

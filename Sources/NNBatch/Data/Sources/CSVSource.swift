@@ -175,15 +175,15 @@ package struct CSVSource: FileDataSource {
           if let names, case let same = names.indices.filter({ names[$0] == name }), same.count > 1 {
             throw NNBatchError(
               .usage,
-              "\(path):1: \(what) column \"\(name)\" is ambiguous: expected a unique column name, found it at columns \(same.map(String.init).joined(separator: " and ")) (0-based); name the column by its index"
+              "\(path):1: \(what) column \"\(excerpt(name))\" is ambiguous: expected a unique column name, found it at columns \(same.map(String.init).joined(separator: " and ")) (0-based); name the column by its index"
             )
           }
           guard let names, let index = names.firstIndex(of: name) else {
-            var message = "\(path): no \(what) column named \"\(name)\""
+            var message = "\(path): no \(what) column named \"\(excerpt(name))\""
             if let names, let guess = suggestion(for: name, among: names) {
               message += " (did you mean \"\(guess)\"?)"
             }
-            if let names { message += "; columns are \(names.joined(separator: ", "))" }
+            if let names { message += "; columns are \(Self.list(names))" }
             throw NNBatchError(.usage, message)
           }
           result.append(index)
@@ -193,7 +193,7 @@ package struct CSVSource: FileDataSource {
     }
 
     func columnName(_ index: Int) -> String {
-      if let names, index < names.count { return "column \"\(names[index])\"" }
+      if let names, index < names.count { return "column \"\(excerpt(names[index]))\"" }
       return "column \(index)"
     }
 
@@ -218,7 +218,7 @@ package struct CSVSource: FileDataSource {
         if let first = seen[name] {
           if reported.insert(name).inserted {
             Warnings.emit(
-              "\(path):1: column name \"\(name)\" occurs more than once (columns \(first) and \(i), 0-based); refer to these columns by index"
+              "\(path):1: column name \"\(excerpt(name))\" occurs more than once (columns \(first) and \(i), 0-based); refer to these columns by index"
             )
           }
         } else {
@@ -232,7 +232,7 @@ package struct CSVSource: FileDataSource {
         width = fields.count
         hasHeader = header ?? fields.contains { parseNumber($0) == nil }
         if hasHeader {
-          let header = fields.map { String(decoding: $0, as: UTF8.self).trimmingCharacters(in: .whitespaces) }
+          let header = fields.map(Self.trimmedText)
           names = header
           warnAboutDuplicateNames(header)
         }
@@ -258,7 +258,7 @@ package struct CSVSource: FileDataSource {
         guard let value = parseNumber(fields[column]) else {
           throw NNBatchError(
             .usage,
-            "\(path):\(line): \(columnName(column)): expected a number, found \"\(String(decoding: fields[column], as: UTF8.self))\""
+            "\(path):\(line): \(columnName(column)): expected a number, found \"\(excerpt(bytes: fields[column]))\""
           )
         }
         try checkRange(value, line: line, column: column)
@@ -266,7 +266,7 @@ package struct CSVSource: FileDataSource {
       }
       for column in targetColumns {
         if task == .classification {
-          let label = String(decoding: fields[column], as: UTF8.self).trimmingCharacters(in: .whitespaces)
+          let label = Self.trimmedText(fields[column])
           guard !label.isEmpty else {
             throw NNBatchError(
               .usage, "\(path):\(line): \(columnName(column)): expected a class label, found an empty field")
@@ -279,7 +279,7 @@ package struct CSVSource: FileDataSource {
             if !warnedSpellings.contains(id), !label.utf8.elementsEqual(labelNames[id].utf8) {
               warnedSpellings.insert(id)
               Warnings.emit(
-                "\(path):\(line): label \"\(label)\" is written with other Unicode code points than on line \(labelLines[id]); both are the label \"\(labelNames[id])\" (labels are compared after Unicode canonical normalization)"
+                "\(path):\(line): label \"\(excerpt(label))\" is written with other Unicode code points than on line \(labelLines[id]); both are the label \"\(excerpt(labelNames[id]))\" (labels are compared after Unicode canonical normalization)"
               )
             }
           } else {
@@ -292,7 +292,7 @@ package struct CSVSource: FileDataSource {
           guard let value = parseNumber(fields[column]) else {
             throw NNBatchError(
               .usage,
-              "\(path):\(line): \(columnName(column)): expected a finite number, found \"\(String(decoding: fields[column], as: UTF8.self))\""
+              "\(path):\(line): \(columnName(column)): expected a finite number, found \"\(excerpt(bytes: fields[column]))\""
             )
           }
           try checkRange(value, line: line, column: column)
@@ -301,13 +301,9 @@ package struct CSVSource: FileDataSource {
       }
       rows += 1
     }
-    if task == nil && rows == 0 {
-      // Inputs only (predict): an empty file or a lone header has no predictions, not an error.
-      return RawData(
-        inputs: Matrix(rows: 0, columns: featureColumns.count), targets: Matrix(rows: 0, columns: 0))
-    }
     guard rows > 0 else {
-      throw NNBatchError(.usage, "\(path): no data rows\((header ?? hasHeader) ? " after the header" : "")")
+      // A file without any record has no header either, whatever the config expects.
+      throw NNBatchError(.usage, "\(path): no data rows\(hasHeader ? " after the header" : "")")
     }
     var labels: [String] = []
     if task == .classification {
@@ -320,7 +316,8 @@ package struct CSVSource: FileDataSource {
       let order: [String]
       if !knownLabels.isEmpty {
         if let unknown = labelNames.first(where: { !knownLabels.contains($0) }) {
-          throw NNBatchError(.usage, "\(path): label \"\(unknown)\" does not occur in the training data")
+          throw NNBatchError(
+            .usage, "\(path): label \"\(excerpt(unknown))\" does not occur in the training data")
         }
         order = knownLabels
       } else if labelNames.allSatisfy({ Double($0) != nil }) {
@@ -336,6 +333,29 @@ package struct CSVSource: FileDataSource {
       inputs: Matrix(rows: rows, columns: featureColumns.count, values: inputValues),
       targets: Matrix(rows: rows, columns: targetColumns.count, values: targetValues),
       labels: labels, classes: labels.isEmpty ? nil : labels.count)
+  }
+}
+
+extension CSVSource {
+  /// A field as text without leading and trailing white space (`CharacterSet.whitespaces`).
+  ///
+  /// ASCII spaces and tabs are dropped from the bytes before decoding, so a
+  /// field of 100 MB is decoded once; Foundation trims only around other
+  /// (non-ASCII) white space, which bytes cannot tell.
+  static func trimmedText(_ field: ArraySlice<UInt8>) -> String {
+    var start = field.startIndex
+    var end = field.endIndex
+    while start < end && (field[start] == 0x20 || field[start] == 0x09) { start += 1 }
+    while end > start && (field[end - 1] == 0x20 || field[end - 1] == 0x09) { end -= 1 }
+    let text = String(decoding: field[start..<end], as: UTF8.self)
+    guard start < end, field[start] >= 0x80 || field[end - 1] >= 0x80 else { return text }
+    return text.trimmingCharacters(in: .whitespaces)
+  }
+
+  /// Column names for a message: each cut by `excerpt`, at most 20 of them.
+  static func list(_ names: [String]) -> String {
+    let shown = names.prefix(20).map { excerpt($0) }.joined(separator: ", ")
+    return names.count > 20 ? "\(shown), … (\(names.count) columns)" : shown
   }
 }
 

@@ -113,7 +113,7 @@ package struct HDF5Source: FileDataSource {
   /// Runs `body` on the root group of `path` opened for reading; errors become usage errors.
   private static func withRoot<T>(_ path: String, _ body: (HDF5Group) throws -> T) throws(NNBatchError) -> T {
     // libhdf5 would read a device such as /dev/zero without end.
-    if let problem = nonRegularFileProblem(path) { throw NNBatchError(.usage, "\(path): \(problem)") }
+    try requireRegularFile(path)
     do {
       let file = try HDF5File.openForReading(path: path)
       defer { try? file.close() }  // Read-only: a close error loses nothing.

@@ -39,7 +39,7 @@ package final class HDF5Rows: RowSource, @unchecked Sendable {
 
   /// Opens `inputs` (and `targets` unless nil) of `path`.
   package static func open(path: String, inputs: String, targets: String?) throws(NNBatchError) -> HDF5Rows {
-    if let problem = nonRegularFileProblem(path) { throw NNBatchError(.usage, "\(path): \(problem)") }
+    try requireRegularFile(path)
     // Taken before libhdf5 reads a byte: a change after this is caught by the first read's check.
     let watch = try FileWatch(path: path)
     do {

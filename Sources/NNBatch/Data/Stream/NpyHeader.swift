@@ -66,7 +66,7 @@ package struct NpyHeader: Sendable, Equatable {
     var parser = DictParser(bytes: Array(bytes[textStart..<end]), path: path, base: textStart)
     let dict = try parser.parseDict()
     for key in dict.keys where !["descr", "fortran_order", "shape"].contains(key) {
-      throw NNBatchError(.usage, "\(path): .npy header: unexpected key '\(key)'")
+      throw NNBatchError(.usage, "\(path): .npy header: unexpected key '\(excerpt(key))'")
     }
     guard case .string(let descr)? = dict["descr"] else {
       throw NNBatchError(.usage, "\(path): .npy header: expected 'descr' as a string such as '<f4'")
@@ -114,12 +114,13 @@ package struct NpyHeader: Sendable, Equatable {
     if descr.hasPrefix(">") {
       throw NNBatchError(
         .usage,
-        "\(path): .npy header: expected little-endian data, found big-endian '\(descr)'; convert it with array.astype(array.dtype.newbyteorder('<'))"
+        "\(path): .npy header: expected little-endian data, found big-endian '\(excerpt(descr))'; convert it with array.astype(array.dtype.newbyteorder('<'))"
       )
     }
     throw NNBatchError(
       .usage,
-      "\(path): .npy header: expected 'descr' one of <f4, <f8, |i1, |u1, <i2, <i4, <i8, found '\(descr)'")
+      "\(path): .npy header: expected 'descr' one of <f4, <f8, |i1, |u1, <i2, <i4, <i8, found '\(excerpt(descr))'"
+    )
   }
 }
 
@@ -173,7 +174,7 @@ private struct DictParser {
       try expect(":")
       let value = try parseValue()
       guard dict.updateValue(value, forKey: key) == nil else {
-        throw NNBatchError(.usage, "\(path): .npy header: key '\(key)' appears twice")
+        throw NNBatchError(.usage, "\(path): .npy header: key '\(excerpt(key))' appears twice")
       }
       if peek(",") { i += 1 } else { break }
     }

@@ -99,7 +99,7 @@ package final class RowFile: Sendable {
   {
     let fd = open(path, O_RDONLY | O_CLOEXEC)
     guard fd >= 0 else {
-      throw NNBatchError(.usage, "\(path): cannot open: \(String(cString: strerror(errno)))")
+      throw dataFileError(path, "cannot open")
     }
     self.path = path
     self.rows = rows
@@ -134,7 +134,7 @@ package final class RowFile: Sendable {
       let n = pread(descriptor, raw + filled, bytes - filled, off_t(start + filled))
       if n < 0 && errno == EINTR { continue }
       guard n >= 0 else {
-        throw NNBatchError(.usage, "\(path): cannot read: \(String(cString: strerror(errno)))")
+        throw dataFileError(path, "cannot read")
       }
       guard n > 0 else {
         throw NNBatchError(
