@@ -25,7 +25,7 @@ public final class HDF5File {
   /// Files meant to survive crashes are built this way: libhdf5 never
   /// writes to disk, so a full disk cannot leave it with a half-flushed
   /// file, and the caller writes the finished image with checked writes and
-  /// fsync (`FileSystem.writeNewFile`). `userBlock` bytes at the start are
+  /// fsync (`FileSystem.writeUniqueFile`). `userBlock` bytes at the start are
   /// reserved for the application (`FileSeal`). `name` is used in error
   /// messages only.
   public static func createInMemory(name: String, userBlock: Int = 0) throws -> HDF5File {

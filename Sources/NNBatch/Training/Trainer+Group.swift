@@ -147,9 +147,11 @@ enum GroupMessage {
     }
     let nameEnd = 9 + Int(length)
     let file = String(decoding: bytes[9..<nameEnd], as: UTF8.self)
-    let path = "\(NSTemporaryDirectory())nnbatch-rank\(rank)-\(getpid()).h5"
     do {
-      try FileSystem.writeNewFile(path, bytes: Array(bytes[nameEnd...]))
+      // An unpredictable new name (O_EXCL|O_NOFOLLOW): nothing planted in $TMPDIR is written through.
+      let path = try FileSystem.writeUniqueFile(
+        in: NSTemporaryDirectory(), prefix: "nnbatch-rank\(rank)-", suffix: ".h5",
+        bytes: Array(bytes[nameEnd...]))
       defer {
         do { try FileSystem.remove(path) } catch { writeToStandardError("warning: \(error)\n") }
       }

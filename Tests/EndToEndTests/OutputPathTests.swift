@@ -1,0 +1,177 @@
+import Checkpoints
+import Foundation
+import HDF5Store
+import TestSupport
+import XCTest
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Files nnbatch creates and the paths it is given (issue 23), through the real CLI.
+final class OutputPathTests: XCTestCase {
+  /// A short xor run in `dir` (checkpoints in dir/ck); returns its last checkpoint.
+  private func train(_ dir: TemporaryDirectory, extra: [String] = []) throws -> String {
+    let run = try nnbatch(
+      ["--config", "configs/xor.json", "--epochs", "20", "--quiet", "--checkpoint-dir", dir.file("ck")]
+        + extra,
+      in: repositoryRoot)
+    XCTAssertEqual(run.status, 0, run.stderr)
+    return dir.file("ck/step-000000020.h5")
+  }
+
+  private func text(_ path: String) -> String { (try? String(contentsOfFile: path, encoding: .utf8)) ?? "" }
+
+  /// The four output options, each as arguments writing to `path`.
+  private func outputCommands(_ dir: TemporaryDirectory, checkpoint: String, input: String) -> [(
+    String, [String]
+  )] {
+    [
+      ("predict -o", ["predict", "--checkpoint", checkpoint, "--input", input, "-o"]),
+      ("plot -o", ["plot", checkpoint, "-o"]),
+      ("export -o", ["export", checkpoint, "--format", "onnx", "-o"]),
+      (
+        "--log-csv",
+        [
+          "--config", "configs/xor.json", "--epochs", "3", "--quiet", "--checkpoint-dir", dir.file("ck-log"),
+          "--log-csv",
+        ]
+      ),
+    ]
+  }
+
+  // MARK: #4 symlinks in the checkpoint folder
+
+  func testLockSymlinkIsRefusedAndItsTargetKept() throws {
+    let dir = TemporaryDirectory()
+    let victim = dir.write("victim.txt", "precious bytes")
+    try FileManager.default.createDirectory(atPath: dir.file("ck"), withIntermediateDirectories: false)
+    XCTAssertEqual(symlink(victim, dir.file("ck/.lock")), 0)
+    let run = try nnbatch(
+      ["--config", "configs/xor.json", "--epochs", "5", "--quiet", "--checkpoint-dir", dir.file("ck")],
+      in: repositoryRoot)
+    XCTAssertEqual(run.status, 2, run.stderr)
+    XCTAssertTrue(
+      run.stderr.contains(
+        "ck/.lock: expected the lock file nnbatch creates (a regular file), found a symlink"),
+      run.stderr)
+    XCTAssertEqual(text(victim), "precious bytes")
+    XCTAssertEqual(fileType(dir.file("ck/.lock")), S_IFLNK)
+    // A hard link (a second name for the victim) is refused too: its PID would land in the victim.
+    XCTAssertEqual(unlink(dir.file("ck/.lock")), 0)
+    XCTAssertEqual(link(victim, dir.file("ck/.lock")), 0)
+    let linked = try nnbatch(
+      ["--config", "configs/xor.json", "--epochs", "5", "--quiet", "--checkpoint-dir", dir.file("ck")],
+      in: repositoryRoot)
+    XCTAssertEqual(linked.status, 2, linked.stderr)
+    XCTAssertTrue(linked.stderr.contains("found a file with 2 hard links"), linked.stderr)
+    XCTAssertEqual(text(victim), "precious bytes")
+  }
+
+  func testPlantedTemporarySymlinksAreNeverWrittenThrough() throws {
+    let dir = TemporaryDirectory()
+    let victim = dir.write("victim.txt", "precious bytes")
+    try FileManager.default.createDirectory(atPath: dir.file("ck"), withIntermediateDirectories: false)
+    // The old names were `.step-<step>.h5.<pid>.tmp`: plant them for the PIDs the run will likely get.
+    let pid = Int(getpid())
+    for step in 1...10 {
+      for candidate in pid...(pid + 400) {
+        let name = ".\(CheckpointStore.fileName(step: step)).\(candidate).tmp"
+        XCTAssertEqual(symlink(victim, dir.file("ck/\(name)")), 0)
+      }
+    }
+    let run = try nnbatch(
+      [
+        "--config", "configs/xor.json", "--epochs", "10", "--quiet", "--checkpoint-dir", dir.file("ck"),
+      ], in: repositoryRoot)
+    XCTAssertEqual(run.status, 0, run.stderr)
+    XCTAssertEqual(text(victim), "precious bytes")
+    XCTAssertEqual(fileType(victim), S_IFREG)
+    XCTAssertTrue(FileManager.default.fileExists(atPath: dir.file("ck/step-000000010.h5")))
+  }
+
+  // MARK: #5 output options and kinds of paths
+
+  func testEveryOutputOptionWritesThroughAFIFO() throws {
+    let dir = TemporaryDirectory()
+    let checkpoint = try train(dir)
+    let input = dir.write("in.csv", "0,0,1\n1,1,1\n")
+    for (name, arguments) in outputCommands(dir, checkpoint: checkpoint, input: input) {
+      let fifo = dir.file("fifo")
+      let received = try XCTUnwrap(readingNewFIFO(fifo))
+      let run = try nnbatch(arguments + [fifo], in: repositoryRoot)
+      XCTAssertEqual(run.status, 0, "\(name): \(run.stderr)")
+      let bytes = received()
+      XCTAssertFalse(bytes.isEmpty, name)
+      XCTAssertEqual(fileType(fifo), S_IFIFO, "\(name): the FIFO is still a FIFO")
+      let leftovers = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter {
+        $0.hasPrefix(".")
+      }
+      XCTAssertEqual(leftovers, [], name)
+      let content = String(decoding: bytes, as: UTF8.self)
+      switch name {
+      case "predict -o": XCTAssertTrue(content.hasPrefix("output_0\n"), content)
+      case "plot -o": XCTAssertTrue(content.hasPrefix("<?xml"), content)
+      case "--log-csv": XCTAssertTrue(content.hasPrefix("epoch,step,"), content)
+      default: XCTAssertGreaterThan(bytes.count, 100, content)
+      }
+      XCTAssertEqual(unlink(fifo), 0)
+    }
+  }
+
+  func testEveryOutputOptionReplacesASymlinksTargetAndKeepsTheLink() throws {
+    let dir = TemporaryDirectory()
+    let checkpoint = try train(dir)
+    let input = dir.write("in.csv", "0,0,1\n1,1,1\n")
+    try FileManager.default.createDirectory(atPath: dir.file("real"), withIntermediateDirectories: false)
+    for (name, arguments) in outputCommands(dir, checkpoint: checkpoint, input: input) {
+      let target = dir.write("real/target", "old")
+      let link = dir.file("link")
+      XCTAssertEqual(symlink("real/target", link), 0)
+      let run = try nnbatch(arguments + [link], in: repositoryRoot)
+      XCTAssertEqual(run.status, 0, "\(name): \(run.stderr)")
+      XCTAssertEqual(fileType(link), S_IFLNK, "\(name): the link stays a link")
+      XCTAssertNotEqual(text(target), "old", name)
+      XCTAssertGreaterThan(fileSize(target), 3, name)
+      XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.file("real")), ["target"], name)
+      XCTAssertEqual(unlink(link), 0)
+    }
+  }
+
+  func testADirectoryAsOutputIsRefusedAndLeavesNothing() throws {
+    let dir = TemporaryDirectory()
+    let checkpoint = try train(dir)
+    let input = dir.write("in.csv", "0,0,1\n1,1,1\n")
+    try FileManager.default.createDirectory(atPath: dir.file("out"), withIntermediateDirectories: false)
+    for (name, arguments) in outputCommands(dir, checkpoint: checkpoint, input: input) {
+      let before = try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted()
+      let absolute = try nnbatch(arguments + [dir.file("out")], in: repositoryRoot)
+      XCTAssertEqual(absolute.status, 2, "\(name): \(absolute.stderr)")
+      XCTAssertTrue(
+        absolute.stderr.contains("out: cannot write: expected a file, a device or a FIFO, found a directory"),
+        "\(name): \(absolute.stderr)")
+      XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.file("out")), [], name)
+      XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted(), before, name)
+    }
+  }
+
+  /// Issue 23 #11: a directory as logging.csv left a 0-byte `.ck.PID.tmp` in the working directory.
+  func testADirectoryAsLoggingCSVLeavesNothingInTheWorkingDirectory() throws {
+    let dir = TemporaryDirectory()
+    let config = try String(contentsOfFile: "\(repositoryRoot)/configs/xor.json", encoding: .utf8)
+      .replacingOccurrences(
+        of: "\"checkpoint\":", with: "\"logging\": { \"csv\": \"ck\" },\n  \"checkpoint\":")
+    XCTAssertTrue(config.contains("\"csv\": \"ck\""))
+    dir.write("xor.json", config)
+    try FileManager.default.createDirectory(atPath: dir.file("ck"), withIntermediateDirectories: false)
+    let run = try nnbatch(["--config", "xor.json", "--epochs", "5", "--checkpoint-dir", "run"], in: dir.path)
+    XCTAssertEqual(run.status, 2, run.stderr)
+    XCTAssertTrue(
+      run.stderr.contains("ck: cannot write: expected a file, a device or a FIFO, found a directory"),
+      run.stderr)
+    XCTAssertEqual(
+      try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted(), ["ck", "xor.json"])
+    XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.file("ck")), [])
+  }
+
+}
