@@ -174,4 +174,54 @@ final class OutputPathTests: XCTestCase {
     XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.file("ck")), [])
   }
 
+  // MARK: #6 paths as given
+
+  func testArgumentsThatAreNotUTF8AreRefused() throws {
+    let dir = TemporaryDirectory()
+    dir.write("xor.json", try String(contentsOfFile: "\(repositoryRoot)/configs/xor.json", encoding: .utf8))
+    // Process takes String arguments: the shell's printf makes the raw byte 0xFF.
+    let run = try runProcess(
+      "/bin/sh",
+      [
+        "-c", #"exec "$0" --config xor.json --epochs 5 --checkpoint-dir "$(printf 'ck\377')""#,
+        nnbatchExecutable,
+      ],
+      in: dir.path)
+    XCTAssertEqual(run.status, 2, run.stderr)
+    XCTAssertEqual(
+      run.stderr,
+      #"error: argument 6 ("ck\xff"): expected text in UTF-8, found other bytes; nnbatch takes paths and values as UTF-8 text (rename the file or folder)"#
+        + "\n")
+    XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path), ["xor.json"])
+    // inspect of a file whose name is not UTF-8 said "no such file" for a file that exists.
+    let checkpoint = try train(dir)
+    let named = try runProcess(
+      "/bin/sh",
+      [
+        "-c", #"cp "$1" "$(printf 'c\376.h5')" && exec "$0" inspect "$(printf 'c\376.h5')""#,
+        nnbatchExecutable, checkpoint,
+      ],
+      in: dir.path)
+    XCTAssertEqual(named.status, 2, named.stderr)
+    XCTAssertTrue(named.stderr.contains(#"argument 2 ("c\xfe.h5"): expected text in UTF-8"#), named.stderr)
+  }
+
+  func testNULInAConfigPathIsRefusedAndItsPrefixUntouched() throws {
+    let dir = TemporaryDirectory()
+    let victim = dir.write("victim.txt", "precious bytes")
+    let config = try String(contentsOfFile: "\(repositoryRoot)/configs/xor.json", encoding: .utf8)
+      .replacingOccurrences(
+        of: "\"checkpoint\":", with: "\"logging\": { \"csv\": \"victim.txt\\u0000.csv\" },\n  \"checkpoint\":"
+      )
+    dir.write("xor.json", config)
+    let run = try nnbatch(["--config", "xor.json", "--epochs", "5", "--checkpoint-dir", "run"], in: dir.path)
+    XCTAssertEqual(run.status, 2, run.stderr)
+    XCTAssertTrue(
+      run.stderr.contains("$.logging.csv: expected a path without NUL characters, found one at byte 10"),
+      run.stderr)
+    XCTAssertEqual(text(victim), "precious bytes")
+    XCTAssertEqual(
+      try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted(), ["victim.txt", "xor.json"])
+  }
+
 }
