@@ -8,8 +8,9 @@ import Darwin
 /// Durable file operations: fsync, rename, remove, list, each throwing a `FileSystemError`.
 ///
 /// Every file nnbatch creates goes through here: new files under
-/// unpredictable names with `O_EXCL|O_NOFOLLOW` (`createUniqueFile`), and
-/// outputs by one rule per kind of path (`openOutput`).
+/// unpredictable names with `O_EXCL|O_NOFOLLOW` (`createUniqueFile`), nameless
+/// temporary files (`createAnonymousFile`), and outputs by one rule per kind
+/// of path (`openOutput`).
 public enum FileSystem {
   private static func failure(_ operation: String, _ path: String) -> FileSystemError {
     FileSystemError(operation: operation, path: path, reason: String(cString: strerror(errno)))
@@ -88,6 +89,52 @@ public enum FileSystem {
       throw error
     }
     return path
+  }
+
+  /// A new file in `folder` that has no name, open for reading and writing.
+  ///
+  /// `O_TMPFILE` where the file system has it; elsewhere a unique name
+  /// (`createUniqueFile`) unlinked at once. Either way the file goes away with
+  /// its last descriptor, however the process ends (even SIGKILL). Read it
+  /// back by name through `descriptorPath`.
+  public static func createAnonymousFile(in folder: String, fallbackPrefix: String) throws(FileSystemError)
+    -> Int32
+  {
+    let fd = open(folder, __O_TMPFILE | O_DIRECTORY | O_RDWR | O_CLOEXEC, 0o600)
+    if fd >= 0 { return fd }
+    // Kernels and file systems without O_TMPFILE say so with one of these.
+    guard errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL else {
+      throw failure("create a temporary file in", folder)
+    }
+    let (named, path) = try createUniqueFile(in: folder, prefix: fallbackPrefix, suffix: ".tmp", mode: 0o600)
+    guard unlink(path) == 0 else {
+      let error = failure("unlink the new temporary file", path)
+      close(named)
+      throw error
+    }
+    return named
+  }
+
+  /// A path that opens the file behind `descriptor` anew, even when it has no name (Linux's /proc).
+  public static func descriptorPath(_ descriptor: Int32) -> String { descriptorFolder + String(descriptor) }
+
+  private static let descriptorFolder = "/proc/self/fd/"
+
+  /// Whether `path` is one of `descriptorPath`'s: a symlink that realpath cannot resolve for a nameless file.
+  public static func isDescriptorPath(_ path: String) -> Bool { path.hasPrefix(descriptorFolder) }
+
+  /// The folder for temporary files: `$TMPDIR` when set and not empty, else /tmp.
+  ///
+  /// Throws (a usage error) when `$TMPDIR` is not valid UTF-8: nnbatch hands
+  /// paths to the system as text, so such a path would name another folder.
+  public static func temporaryDirectory() throws(FileSystemError) -> String {
+    guard let raw = getenv("TMPDIR"), raw.pointee != 0 else { return "/tmp" }
+    guard let folder = String(validatingCString: raw) else {
+      throw FileSystemError(
+        operation: "use $TMPDIR", path: String(cString: raw),
+        reason: "expected a folder name in UTF-8, found other bytes", isUsageError: true)
+    }
+    return folder
   }
 
   // MARK: Output paths

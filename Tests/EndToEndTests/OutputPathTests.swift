@@ -224,4 +224,58 @@ final class OutputPathTests: XCTestCase {
       try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted(), ["victim.txt", "xor.json"])
   }
 
+  // MARK: #8 copies of standard input
+
+  /// `predict --input -` and `evaluate --data -` killed with SIGKILL while reading standard input leave nothing in TMPDIR.
+  func testStandardInputCopiesLeaveNothingEvenAfterSIGKILL() throws {
+    let dir = TemporaryDirectory()
+    let checkpoint = try train(dir)
+    let tmp = dir.file("tmp")
+    try FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: false)
+    var environment = ProcessInfo.processInfo.environment
+    environment["TMPDIR"] = tmp
+    for arguments in [
+      ["predict", "--checkpoint", checkpoint, "--input", "-"],
+      ["evaluate", "--checkpoint", checkpoint, "--data", "-", "--threads", "1"],
+    ] {
+      let process = Process()
+      process.executableURL = URL(fileURLWithPath: nnbatchExecutable)
+      process.arguments = arguments
+      process.environment = environment
+      let input = Pipe()
+      process.standardInput = input
+      process.standardOutput = FileHandle.nullDevice
+      process.standardError = FileHandle.nullDevice
+      try process.run()
+      // 1 MiB through a 64 KiB pipe: when the write returns, nnbatch has copied most of it.
+      let rows = String(repeating: "0,1,1\n", count: (1 << 20) / 6)
+      try input.fileHandleForWriting.write(contentsOf: Data(rows.utf8))
+      XCTAssertTrue(process.isRunning, "\(arguments[0]) still reading (standard input is open)")
+      XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: tmp), [], "nameless from the start")
+      kill(process.processIdentifier, SIGKILL)
+      process.waitUntilExit()
+      XCTAssertEqual(process.terminationReason, .uncaughtSignal)
+      XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: tmp), [], arguments[0])
+      try? input.fileHandleForWriting.close()
+    }
+    // And the copy reads as before, HDF5 included (libhdf5 opens it through /proc/self/fd).
+    let h5 = try HDF5File.create(path: dir.file("in.h5"))
+    try h5.root().write([Float(0), 0, 1, 1, 1, 1], shape: [2, 3], name: "x")
+    try h5.close()
+    let csv = dir.write("in.csv", "0,0,1\n1,1,1\n")
+    let fromFile = try nnbatch(["predict", "--checkpoint", checkpoint, "--input", csv])
+    XCTAssertEqual(fromFile.status, 0, fromFile.stderr)
+    for (file, extra) in [(csv, [String]()), (dir.file("in.h5"), ["--dataset", "x"])] {
+      let piped = try runProcess(
+        "/bin/sh",
+        [
+          "-c",
+          #"t=$1 c=$2 f=$3; shift 3; TMPDIR="$t" exec "$0" predict --checkpoint "$c" --input - "$@" < "$f""#,
+          nnbatchExecutable, tmp, checkpoint, file,
+        ] + extra)
+      XCTAssertEqual(piped.status, 0, "\(file): \(piped.stderr)")
+      XCTAssertEqual(piped.stdout, fromFile.stdout, file)
+    }
+    XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: tmp), [])
+  }
 }

@@ -133,4 +133,44 @@ final class FileSystemTests: XCTestCase {
     XCTAssertEqual(text(path), "header\nrow\n")
   }
 
+  func testAnonymousFilesHaveNoNameAndReadBackThroughTheirDescriptor() throws {
+    let dir = TemporaryDirectory()
+    let image = try { () throws -> [UInt8] in
+      let file = try HDF5File.createInMemory(name: "x.h5")
+      try file.root().write([Float(1), 2, 3], shape: [3], name: "x")
+      let bytes = try file.image()
+      try file.close()
+      return bytes
+    }()
+    let fd = try FileSystem.createAnonymousFile(in: dir.path, fallbackPrefix: ".test-")
+    defer { close(fd) }
+    XCTAssertEqual(try FileSystem.list(dir.path), [], "nameless from the start")
+    try FileSystem.writeAll(to: fd, image, path: "copy")
+    let path = FileSystem.descriptorPath(fd)
+    XCTAssertTrue(FileSystem.isDescriptorPath(path))
+    XCTAssertEqual(FileManager.default.contents(atPath: path).map { [UInt8]($0) }, image)
+    // libhdf5 opens it too, though realpath cannot resolve the link of a nameless file.
+    let file = try HDF5File.openForReading(path: path)
+    XCTAssertEqual(try file.root().read(Float.self, name: "x").values, [1, 2, 3])
+    try file.close()
+  }
+
+  func testTemporaryDirectoryComesFromTMPDIRAsText() throws {
+    let saved = getenv("TMPDIR").map { String(cString: $0) }
+    defer {
+      if let saved { setenv("TMPDIR", saved, 1) } else { unsetenv("TMPDIR") }
+    }
+    setenv("TMPDIR", "/var/tmp", 1)
+    XCTAssertEqual(try FileSystem.temporaryDirectory(), "/var/tmp")
+    unsetenv("TMPDIR")
+    XCTAssertEqual(try FileSystem.temporaryDirectory(), "/tmp")
+    setenv("TMPDIR", "/tmp/\u{FF}", 1)  // valid UTF-8: used as given
+    XCTAssertEqual(try FileSystem.temporaryDirectory(), "/tmp/\u{FF}")
+    let invalid: [CChar] = [0x2F, 0x74, CChar(bitPattern: 0xFF), 0]
+    setenv("TMPDIR", invalid, 1)
+    XCTAssertThrowsError(try FileSystem.temporaryDirectory()) { error in
+      XCTAssertTrue((error as? FileSystemError)?.isUsageError == true, "\(error)")
+      XCTAssertTrue("\(error)".contains("expected a folder name in UTF-8"), "\(error)")
+    }
+  }
 }

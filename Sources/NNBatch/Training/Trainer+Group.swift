@@ -148,14 +148,12 @@ enum GroupMessage {
     let nameEnd = 9 + Int(length)
     let file = String(decoding: bytes[9..<nameEnd], as: UTF8.self)
     do {
-      // An unpredictable new name (O_EXCL|O_NOFOLLOW): nothing planted in $TMPDIR is written through.
-      let path = try FileSystem.writeUniqueFile(
-        in: NSTemporaryDirectory(), prefix: "nnbatch-rank\(rank)-", suffix: ".h5",
-        bytes: Array(bytes[nameEnd...]))
-      defer {
-        do { try FileSystem.remove(path) } catch { writeToStandardError("warning: \(error)\n") }
-      }
-      return (try Checkpoint.read(from: path), file)
+      // A nameless file read through its descriptor: nothing is left in $TMPDIR, whatever ends the rank.
+      let copy = try FileSystem.createAnonymousFile(
+        in: FileSystem.temporaryDirectory(), fallbackPrefix: ".nnbatch-rank\(rank)-")
+      defer { close(copy) }
+      try FileSystem.writeAll(to: copy, Array(bytes[nameEnd...]), path: "the copy of \(file)")
+      return (try Checkpoint.read(from: FileSystem.descriptorPath(copy)), file)
     } catch {
       throw NNBatchError(.failure, "rank \(rank): cannot read the checkpoint rank 0 sent (\(file)): \(error)")
     }
