@@ -68,26 +68,51 @@ final class OutputPathTests: XCTestCase {
     XCTAssertEqual(text(victim), "precious bytes")
   }
 
+  /// Issue 23 #4: symlinks planted in a running run's folder are never written through.
+  ///
+  /// The attack: read the run's PID from DIR/.lock and plant symlinks to a victim at the
+  /// old temporary names, `.step-<step>.h5.<pid>.tmp`, of every step it could still save.
+  /// The victim must keep its bytes and every save succeed.
   func testPlantedTemporarySymlinksAreNeverWrittenThrough() throws {
     let dir = TemporaryDirectory()
     let victim = dir.write("victim.txt", "precious bytes")
-    try FileManager.default.createDirectory(atPath: dir.file("ck"), withIntermediateDirectories: false)
-    // The old names were `.step-<step>.h5.<pid>.tmp`: plant them for the PIDs the run will likely get.
-    let pid = Int(getpid())
-    for step in 1...10 {
-      for candidate in pid...(pid + 400) {
-        let name = ".\(CheckpointStore.fileName(step: step)).\(candidate).tmp"
-        XCTAssertEqual(symlink(victim, dir.file("ck/\(name)")), 0)
-      }
+    let config = dir.write(
+      "long.json",
+      """
+      { "name": "long", "seed": 3,
+        "data": { "source": "synthetic", "samples": 4096, "features": 64, "classes": 10, "seed": 4 },
+        "model": { "layers": [ { "units": 128, "activation": "relu" }, { "units": 10, "activation": "softmax" } ] },
+        "loss": "cross_entropy", "optimizer": { "kind": "sgd", "learning_rate": 0.01 },
+        "training": { "epochs": 40, "batch_size": 128 },
+        "checkpoint": { "dir": "\(dir.file("ck"))", "every_steps": 4, "keep": 2 } }
+      """)
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: nnbatchExecutable)
+    process.arguments = ["--config", config, "--quiet", "--threads", "1"]
+    process.standardOutput = FileHandle.nullDevice
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    var pid: Int?
+    while pid == nil && process.isRunning {
+      pid = Int(text(dir.file("ck/.lock")).trimmingCharacters(in: .whitespacesAndNewlines))
+      if pid == nil { usleep(2000) }
     }
-    let run = try nnbatch(
-      [
-        "--config", "configs/xor.json", "--epochs", "10", "--quiet", "--checkpoint-dir", dir.file("ck"),
-      ], in: repositoryRoot)
-    XCTAssertEqual(run.status, 0, run.stderr)
+    let found = try XCTUnwrap(pid, "the run ended before its lock could be read")
+    XCTAssertEqual(found, Int(process.processIdentifier))
+    for step in 1...(40 * 32) {
+      _ = symlink(victim, dir.file("ck/.\(CheckpointStore.fileName(step: step)).\(found).tmp"))
+    }
+    let planted = try FileManager.default.contentsOfDirectory(atPath: dir.file("ck")).filter {
+      $0.hasSuffix(".tmp")
+    }
+    process.waitUntilExit()
+    XCTAssertEqual(process.terminationStatus, 0)
     XCTAssertEqual(text(victim), "precious bytes")
     XCTAssertEqual(fileType(victim), S_IFREG)
-    XCTAssertTrue(FileManager.default.fileExists(atPath: dir.file("ck/step-000000010.h5")))
+    // Saves went on after the links were planted: the final one is a file of its own.
+    XCTAssertGreaterThan(planted.count, 100)
+    XCTAssertEqual(fileType(dir.file("ck/step-000001280.h5")), S_IFREG)
+    XCTAssertEqual(try Checkpoint.read(from: dir.file("ck/step-000001280.h5")).counters.step, 1280)
   }
 
   // MARK: #5 output options and kinds of paths
