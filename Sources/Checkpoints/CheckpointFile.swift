@@ -95,11 +95,9 @@ extension Checkpoint {
     return bytes
   }
 
-  /// Writes the checkpoint as a new file at `path`, replacing any file there, and fsyncs it.
-  ///
-  /// Not atomic by itself: `CheckpointStore.save` writes to a temporary
-  /// name, then renames and fsyncs the folder.
+  /// Writes the checkpoint to `path` by the rule for output paths (`FileSystem.openOutput`):
+  /// a regular file there is replaced atomically, a symlink's target likewise.
   public func write(to path: String) throws {
-    try FileSystem.writeNewFile(path, bytes: fileImage(name: path))
+    try FileSystem.writeOutput(path, bytes: fileImage(name: path))
   }
 }

@@ -7,8 +7,10 @@ import Glibc
 /// A folder of checkpoints: durable saves, retention, and finding the one to resume.
 ///
 /// Files are `step-000001500.h5` (nine digits, so names sort by step) plus
-/// an optional `best.h5`. A save goes to `.step-000001500.h5.<pid>.tmp`, is
-/// checked, fsynced, renamed into place, and the folder fsynced; only then
+/// an optional `best.h5`. A save goes to a new file with an unpredictable
+/// name, `.step-000001500.h5.<16 random hex digits>.tmp`, created with
+/// `O_EXCL|O_NOFOLLOW` (nothing planted in the folder is ever written
+/// through), fsynced, renamed into place, and the folder fsynced; only then
 /// are old files removed. Names starting with "." and ending in ".tmp" are
 /// leftovers of killed saves: never loaded, removed by `removeTemporaryFiles`.
 public struct CheckpointStore: Sendable {
@@ -69,10 +71,11 @@ public struct CheckpointStore: Sendable {
   public func save(_ checkpoint: Checkpoint, name: String? = nil) throws -> String {
     try FileSystem.createDirectories(directory)
     let finalName = name ?? Self.fileName(step: checkpoint.counters.step)
-    let temporary = path(".\(finalName).\(getpid()).tmp")
+    // Written, fsynced and closed; removed again by writeUniqueFile if that fails.
+    let temporary = try FileSystem.writeUniqueFile(
+      in: directory, prefix: ".\(finalName).", suffix: ".tmp",
+      bytes: checkpoint.fileImage(name: path(finalName)))
     do {
-      // write(to:) fsyncs the file before it returns.
-      try checkpoint.write(to: temporary)
       try FileSystem.rename(temporary, to: path(finalName))
     } catch {
       // The save error is the one to report; a temporary file that cannot be

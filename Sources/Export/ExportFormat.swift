@@ -40,8 +40,10 @@ public enum ModelExport {
 
   /// Loads `checkpoint`, exports it in `format` to `output` (default beside it) and returns the path written.
   ///
-  /// The file is written under a temporary name, fsynced and renamed, so an
-  /// interrupted export leaves no half-written model behind.
+  /// `output` is written by the rule for output paths (`FileSystem.openOutput`):
+  /// a file goes to an unpredictable temporary name in its folder, is fsynced
+  /// and renamed, so an interrupted export leaves no half-written model behind;
+  /// a device or FIFO is written through; a directory is refused (exit 2).
   public static func run(checkpoint: String, format: ExportFormat, output: String?) throws(NNBatchError)
     -> String
   {
@@ -56,19 +58,11 @@ public enum ModelExport {
     }
     let model = try SavedModel.load(checkpoint)
     let bytes = try encode(model, format: format)
-    // Named for this process: a second export to the same file never takes (or removes) ours.
-    let temporary = "\(target).\(getpid()).\(UInt32.random(in: 0...UInt32.max)).partial"
     do {
-      try FileSystem.writeNewFile(temporary, bytes: bytes)
-      try FileSystem.rename(temporary, to: target)
-      let folder = URL(fileURLWithPath: target).deletingLastPathComponent().path
-      try FileSystem.fsyncDirectory(folder)
+      try FileSystem.writeOutput(target, bytes: bytes)
+    } catch  where error.isUsageError {
+      throw NNBatchError(.usage, "\(error)")
     } catch {
-      do {
-        try FileSystem.remove(temporary)
-      } catch {
-        // The write's own error is the one to report; a leftover .partial names itself.
-      }
       throw NNBatchError(.failure, "\(target): cannot write the \(format.rawValue) export: \(error)")
     }
     return target

@@ -25,7 +25,7 @@ public final class HDF5File {
   /// Files meant to survive crashes are built this way: libhdf5 never
   /// writes to disk, so a full disk cannot leave it with a half-flushed
   /// file, and the caller writes the finished image with checked writes and
-  /// fsync (`FileSystem.writeNewFile`). `userBlock` bytes at the start are
+  /// fsync (`FileSystem.writeUniqueFile`). `userBlock` bytes at the start are
   /// reserved for the application (`FileSeal`). `name` is used in error
   /// messages only.
   public static func createInMemory(name: String, userBlock: Int = 0) throws -> HDF5File {
@@ -82,6 +82,11 @@ public final class HDF5File {
       defer { Close.plist(fapl) }
       // Closing the file closes its groups too, so no handle keeps it (and its lock) alive.
       try check(H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG), "set close degree", path)
+      if FileSystem.isDescriptorPath(path) {
+        // The default driver resolves a symlink with realpath, which fails for
+        // a nameless file (a copy of standard input); the stdio driver just opens it.
+        try check(H5Pset_fapl_stdio(fapl), "select the stdio driver", path)
+      }
       let id = try checkID(
         H5Fopen(path, nnb_H5F_ACC_RDONLY(), fapl), "open file", path)
       return HDF5File(id: id, path: path)

@@ -1,4 +1,5 @@
 import Checkpoints
+import HDF5Store
 import NNBatch
 import NeuralNet
 
@@ -21,17 +22,18 @@ public struct TrainedModel: Sendable {
 
   /// Saves the model, with its training state, as a checkpoint file at `path`.
   ///
-  /// The file is written under a temporary name, fsynced and renamed, like every
-  /// checkpoint; `nnbatch predict`, `inspect` and `train --resume` read it.
+  /// `path` follows nnbatch's rule for output paths (`FileSystem.openOutput`):
+  /// a file is written under an unpredictable temporary name in its folder,
+  /// fsynced and renamed, like every checkpoint; a symlink's target is
+  /// replaced that way; a directory is refused (`.usage`). `nnbatch predict`,
+  /// `inspect` and `train --resume` read the file.
   public func save(to path: String) throws(NNBatchKitError) {
-    let slash = path.lastIndex(of: "/")
-    let directory = slash.map { String(path[..<$0]) } ?? "."
-    let name = slash.map { String(path[path.index(after: $0)...]) } ?? path
-    guard !name.isEmpty else {
-      throw NNBatchKitError(.usage, "\(path): expected a file name, found a folder")
-    }
+    let folder = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? ""
     do {
-      try CheckpointStore(directory: directory.isEmpty ? "/" : directory).save(saved.checkpoint, name: name)
+      if !folder.isEmpty { try FileSystem.createDirectories(folder) }
+      try saved.checkpoint.write(to: path)
+    } catch let error as FileSystemError where error.isUsageError {
+      throw NNBatchKitError(.usage, "\(path): cannot save the model: \(error.reason)")
     } catch {
       throw NNBatchKitError(.failure, "\(path): cannot save the model: \(error)")
     }

@@ -45,6 +45,7 @@ struct NNBatchCommand: ParsableCommand {
     // Checkpoint saves allocate and free tens of MB; reusing heap memory
     // instead of fresh mmaps saves thousands of page faults per save.
     _ = nnb_keep_large_allocations()
+    refuseArgumentsThatAreNotUTF8()
     do {
       var command = try parseAsRoot()
       try command.run()
@@ -62,6 +63,27 @@ struct NNBatchCommand: ParsableCommand {
         writeToStandardError(message + "\n")
       }
       Glibc.exit(exitStatus(for: error))
+    }
+  }
+
+  /// Exits 2 with one line when an argument's bytes are not valid UTF-8.
+  ///
+  /// The argument parser (and JSON) carry text: such bytes would become
+  /// U+FFFD, and `--checkpoint-dir $'\xff'` would write to a folder named
+  /// "\u{FFFD}", the same one as `$'\xfe'`. The raw bytes are checked
+  /// before the parser sees them, so every path reaches the system as given.
+  static func refuseArgumentsThatAreNotUTF8() {
+    for index in 1..<Int(CommandLine.argc) {
+      guard let raw = CommandLine.unsafeArgv[index], String(validatingCString: raw) == nil else { continue }
+      let bytes = UnsafeRawBufferPointer(start: raw, count: strlen(raw))
+      let shown = bytes.map { byte in
+        (0x20..<0x7F).contains(byte) && byte != UInt8(ascii: "\\")
+          ? String(UnicodeScalar(byte)) : "\\x" + (byte < 16 ? "0" : "") + String(byte, radix: 16)
+      }.joined()
+      writeToStandardError(
+        "error: argument \(index) (\"\(shown)\"): expected text in UTF-8, found other bytes; nnbatch takes paths and values as UTF-8 text (rename the file or folder)\n"
+      )
+      Glibc.exit(NNBatchError.Kind.usage.rawValue)
     }
   }
 

@@ -35,7 +35,7 @@ final class CheckpointTests: XCTestCase {
 
   /// Writes `tree` as a sealed checkpoint file (for trees edited by a test).
   static func write(_ tree: HDF5Node, to path: String) throws {
-    try FileSystem.writeNewFile(path, bytes: Checkpoint.fileImage(tree, name: path))
+    try FileSystem.writeOutput(path, bytes: Checkpoint.fileImage(tree, name: path))
   }
 
   /// The error `Checkpoint.read` gives for `tree` after `edit` (the checksum resealed).
@@ -128,6 +128,31 @@ final class CheckpointTests: XCTestCase {
     XCTAssertEqual(try store.newestValid()?.checkpoint.counters.step, 20)
     XCTAssertEqual(try store.removeTemporaryFiles(), [dir.file(".step-000000025.h5.999.tmp")])
     XCTAssertEqual(try FileSystem.list(dir.path).count, 2)
+  }
+
+  /// Issue 23 #4: symlinks planted at every name the old scheme (`.NAME.<pid>.tmp`) could
+  /// use, this process's PID included, are never written through; the save succeeds.
+  func testPlantedSymlinksInTheFolderAreNeverWrittenThrough() throws {
+    let dir = TemporaryDirectory()
+    let victim = dir.write("victim.txt", "precious")
+    let folder = dir.file("ck")
+    try FileSystem.createDirectories(folder)
+    let pid = Int(getpid())
+    for name in ["step-000000010.h5", "best.h5"] {
+      for candidate in max(1, pid - 50)...(pid + 50) {
+        XCTAssertEqual(symlink(victim, "\(folder)/.\(name).\(candidate).tmp"), 0)
+      }
+    }
+    let store = CheckpointStore(directory: folder)
+    try store.save(Self.sample(step: 10))
+    try store.save(Self.sample(step: 10), name: CheckpointStore.bestFileName)
+    XCTAssertEqual(try String(contentsOfFile: victim, encoding: .utf8), "precious")
+    XCTAssertEqual(try Checkpoint.read(from: "\(folder)/step-000000010.h5").counters.step, 10)
+    XCTAssertEqual(try Checkpoint.read(from: "\(folder)/best.h5").counters.step, 10)
+    // The planted links are leftovers like any other: removed, their target untouched.
+    XCTAssertEqual(try store.removeTemporaryFiles().count, 202)
+    XCTAssertEqual(try FileSystem.list(folder), ["best.h5", "step-000000010.h5"])
+    XCTAssertEqual(try String(contentsOfFile: victim, encoding: .utf8), "precious")
   }
 
   /// Writes step 10 (good) and step 20 (then damaged); the store must skip 20 and load 10.

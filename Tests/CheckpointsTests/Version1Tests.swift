@@ -76,13 +76,13 @@ final class Version1Tests: XCTestCase {
     try file.close()
     tree.groups["optimizer"]?.attributes["learning_rate"] = .real(0.02)
     // Resealed, so only the version 1 content checksum can notice.
-    try FileSystem.writeNewFile(dir.file("edited.h5"), bytes: Checkpoint.fileImage(tree, name: "edited.h5"))
+    try FileSystem.writeOutput(dir.file("edited.h5"), bytes: Checkpoint.fileImage(tree, name: "edited.h5"))
     XCTAssertThrowsError(try Checkpoint.read(from: dir.file("edited.h5"))) { error in
       XCTAssertTrue("\(error)".contains("content checksum mismatch"), "\(error)")
     }
     // An unedited tree written the same way still verifies.
     tree.groups["optimizer"]?.attributes["learning_rate"] = .real(0.01)
-    try FileSystem.writeNewFile(dir.file("same.h5"), bytes: Checkpoint.fileImage(tree, name: "same.h5"))
+    try FileSystem.writeOutput(dir.file("same.h5"), bytes: Checkpoint.fileImage(tree, name: "same.h5"))
     XCTAssertEqual(try Checkpoint.read(from: dir.file("same.h5")), try Checkpoint.read(from: Self.fixture))
   }
 

@@ -129,7 +129,7 @@ final class Version1CLITests: XCTestCase {
     tree.attributes["format_version"] = .integer(3)
     Checkpoint.seal(&tree)
     let path = dir.file("v3.h5")
-    try FileSystem.writeNewFile(path, bytes: Checkpoint.fileImage(tree, name: path))
+    try FileSystem.writeOutput(path, bytes: Checkpoint.fileImage(tree, name: path))
     for command in [["inspect", path], ["predict", "--checkpoint", path, "--input", path]] {
       let result = try run(command)
       XCTAssertEqual(result.status, 2, result.stderr)

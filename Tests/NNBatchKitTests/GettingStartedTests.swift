@@ -34,6 +34,14 @@ final class GettingStartedTests: XCTestCase {
     XCTAssertEqual(model.step, 1500)
     XCTAssertEqual(model.lossHistory.count, 1500)
     XCTAssertEqual(try trained.predict(inputs), outputs, "a saved and loaded model predicts the same bits")
+    // save(to:) follows the rule for output paths: a symlink's target is replaced, a folder refused.
+    XCTAssertEqual(symlink("xor.h5", temporary.file("link.h5")), 0)
+    try trained.save(to: temporary.file("link.h5"))
+    XCTAssertEqual(fileType(temporary.file("link.h5")), S_IFLNK)
+    XCTAssertEqual(try TrainedModel(checkpoint: temporary.file("xor.h5")).step, 1500)
+    XCTAssertThrowsError(try trained.save(to: directory)) { error in
+      XCTAssertTrue("\(error)".contains("found a directory"), "\(error)")
+    }
   }
 
   func testTheArticleShowsExactlyTheCodeThatTheTestRuns() throws {

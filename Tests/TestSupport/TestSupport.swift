@@ -2,6 +2,10 @@
 // h5dump, and file damage.
 import Foundation
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// A fresh temporary directory, removed when the object is released.
 public final class TemporaryDirectory {
   /// The directory's path.
@@ -156,4 +160,48 @@ public func truncate(_ path: String, to length: Int) throws {
 /// The size of a file in bytes.
 public func fileSize(_ path: String) -> Int {
   ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int) ?? 0
+}
+
+/// Makes a FIFO at `path` (mkfifo) and starts reading it on a background thread.
+///
+/// Call the result once the writer is done (or failed) to get every byte
+/// written; `nil` when the FIFO could not be made.
+public func readingNewFIFO(_ path: String) -> (() -> [UInt8])? {
+  guard mkfifo(path, 0o600) == 0 else { return nil }
+  final class Received: @unchecked Sendable {
+    var bytes: [UInt8] = []
+    let done = DispatchSemaphore(value: 0)
+  }
+  let received = Received()
+  Thread.detachNewThread {
+    // Blocks until a writer opens the FIFO, then reads to its end.
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    if fd >= 0 {
+      var buffer = [UInt8](repeating: 0, count: 65536)
+      while true {
+        let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        if n < 0 && errno == EINTR { continue }
+        if n <= 0 { break }
+        received.bytes += buffer.prefix(n)
+      }
+      close(fd)
+    }
+    received.done.signal()
+  }
+  return {
+    // A writer that never came (a failed run) would leave the reader blocked in open: be one.
+    let unblock = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC)
+    if unblock >= 0 { close(unblock) }
+    // Bounded: a regression that renames a file over the FIFO leaves the reader blocked on the
+    // old FIFO for good, and the test then fails on the missing bytes instead of hanging.
+    guard received.done.wait(timeout: .now() + 30) == .success else { return [] }
+    return received.bytes
+  }
+}
+
+/// The file type bits of `path` itself (S_IFLNK for a symlink), or nil when nothing is there.
+public func fileType(_ path: String) -> mode_t? {
+  var info = stat()
+  guard lstat(path, &info) == 0 else { return nil }
+  return info.st_mode & S_IFMT
 }

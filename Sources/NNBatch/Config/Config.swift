@@ -155,8 +155,10 @@ extension Config {
     guard let root = ObjectReader.make(json, path: "$", sink: sink) else { return nil }
     let defaultName = URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent
     let name = root.string("name") ?? defaultName
-    if name.isEmpty || name.contains("/") {
-      root.report("name", "expected a non-empty name without '/', found \"\(name)\"")
+    // The name becomes a folder name (checkpoints/NAME): no '/', and no NUL, which would cut the path short.
+    if name.isEmpty || name.contains("/") || name.utf8.contains(0) {
+      let shown = name.replacingOccurrences(of: "\u{0}", with: "\\u0000")
+      root.report("name", "expected a non-empty name without '/' or NUL, found \"\(shown)\"")
     }
     let seed = UInt64(root.int("seed", min: 0) ?? 0)
 
@@ -289,7 +291,7 @@ extension Config {
     var keepBest = false
     var bestMonitor = earlyStopping?.monitor ?? "val_loss"
     if let c = root.object("checkpoint") {
-      checkpointDir = c.string("dir") ?? checkpointDir
+      checkpointDir = c.path("dir") ?? checkpointDir
       everySteps = c.int("every_steps", min: 1)
       everyEpochs = c.int("every_epochs", min: 1)
       keep = c.int("keep", min: 1) ?? keep
@@ -312,12 +314,7 @@ extension Config {
 
     var logging = LoggingConfig()
     if let l = root.object("logging") {
-      func path(_ key: String) -> String? {
-        guard let path = l.string(key) else { return nil }
-        if path.isEmpty { l.report(key, "expected a path, found an empty string") }
-        return path.isEmpty ? nil : path
-      }
-      logging = LoggingConfig(tensorboard: path("tensorboard"), csv: path("csv"))
+      logging = LoggingConfig(tensorboard: l.path("tensorboard"), csv: l.path("csv"))
       l.finish()
     }
 

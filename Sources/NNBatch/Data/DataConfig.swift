@@ -46,4 +46,29 @@ extension ObjectReader {
     if value == nil && !has(key) { missing(key, "a string") }
     return value
   }
+
+  /// A path key (a file, a folder, a dataset in a file): the one place the config's paths are read.
+  ///
+  /// The system takes a path up to its first NUL, so `"victim.txt\u0000.csv"`
+  /// would name victim.txt: a NUL anywhere is refused, as is an empty path.
+  package func path(_ key: String) -> String? {
+    guard let path = string(key) else { return nil }
+    if path.isEmpty {
+      report(key, "expected a path, found an empty string")
+      return nil
+    }
+    if let nul = path.utf8.firstIndex(of: 0) {
+      let offset = path.utf8.distance(from: path.utf8.startIndex, to: nul)
+      report(key, "expected a path without NUL characters, found one at byte \(offset)")
+      return nil
+    }
+    return path
+  }
+
+  /// A required path key (see `path`): its value, or nil after reporting the problem.
+  package func requiredPath(_ key: String) -> String? {
+    let value = path(key)
+    if value == nil && !has(key) { missing(key, "a path") }
+    return value
+  }
 }

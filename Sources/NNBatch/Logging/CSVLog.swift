@@ -8,7 +8,9 @@ import HDF5Store
 /// `train_loss`, `val_*`). The header is written once. A fresh run replaces the
 /// file; a resumed run keeps the header and the rows up to its checkpoint's
 /// epoch (rewritten to a temporary file and renamed, so a crash leaves the old
-/// or the new file) and appends after them.
+/// or the new file) and appends after them. The path follows the rule for
+/// output paths (`FileSystem.openOutput`): a FIFO or device is written
+/// through, a symlink's target replaced, a directory refused.
 final class CSVLog: RunLogSink {
   /// The CSV file.
   let path: String
@@ -25,13 +27,17 @@ final class CSVLog: RunLogSink {
   var recordsEpochs: Bool { true }
 
   func start(_ start: RunStart) throws {
-    let folder = (path as NSString).deletingLastPathComponent
+    // Not NSString.deletingLastPathComponent: it traps on a one-letter name ("--log-csv f").
+    let folder = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? ""
     if !folder.isEmpty { try FileSystem.createDirectories(folder) }
     var kept = ""
-    if start.resumedFrom != nil, FileSystem.exists(path) {
+    // Rows are kept from a regular file only: a FIFO or device has none to read back.
+    if start.resumedFrom != nil, case .file(let existing) = try FileSystem.outputTarget(path),
+      FileSystem.exists(existing)
+    {
       let text: String
       do {
-        text = try String(contentsOfFile: path, encoding: .utf8)
+        text = try String(contentsOfFile: existing, encoding: .utf8)
       } catch {
         throw FileSystemError(operation: "read", path: path, reason: error.localizedDescription)
       }
@@ -47,13 +53,9 @@ final class CSVLog: RunLogSink {
         }
       }
     }
-    let name = (path as NSString).lastPathComponent
-    let temporary =
-      (folder.isEmpty ? "" : folder + "/") + ".\(name).\(LogFile.processID).tmp"
-    try FileSystem.writeNewFile(temporary, bytes: Array(kept.utf8))
-    try FileSystem.rename(temporary, to: path)
-    try FileSystem.fsyncDirectory(folder.isEmpty ? "." : folder)
-    file = try LogFile(appendingTo: path)
+    // The file is replaced atomically (or a FIFO written through) and stays open for the epochs' rows.
+    let output = try FileSystem.openOutput(path, writing: Array(kept.utf8))
+    file = LogFile(output)
   }
 
   func epoch(_ report: EpochReport) throws {

@@ -14,12 +14,17 @@ final class LogFile {
   private let descriptor: Int32
   private var closed = false
 
-  /// Opens `path` for appending, creating it; with `exclusive`, an existing file is an error.
-  init(appendingTo path: String, exclusive: Bool = false) throws(FileSystemError) {
+  /// Creates a new file at `path` for appending; anything already there, a symlink included, is an error.
+  init(creating path: String) throws(FileSystemError) {
     self.path = path
-    let flags = O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | (exclusive ? O_EXCL : 0)
-    descriptor = open(path, flags, 0o644)
-    guard descriptor >= 0 else { throw LogFile.failure("open for writing", path) }
+    descriptor = open(path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644)
+    guard descriptor >= 0 else { throw LogFile.failure("create", path) }
+  }
+
+  /// The log written to `output` (from `FileSystem.openOutput`), which it now owns.
+  init(_ output: FileSystem.OutputFile) {
+    path = output.path
+    descriptor = output.descriptor
   }
 
   deinit {

@@ -44,7 +44,7 @@ final class TensorBoardLog: RunLogSink {
     let digits = String(time)
     let padded = String(repeating: "0", count: max(0, 10 - digits.count)) + digits
     path = "\(directory)/\(prefix)\(padded).\(LogFile.hostName()).\(LogFile.processID).0"
-    file = try LogFile(appendingTo: path, exclusive: true)
+    file = try LogFile(creating: path)
     let now = wallClockSeconds()
     append(try TensorBoardEvent.fileVersion(wallTime: now))
     append(try TensorBoardEvent.sessionStart(step: start.step + 1, wallTime: now))

@@ -9,6 +9,9 @@ import HDF5Store
 ///
 /// The readers sniff a file's first bytes and HDF5 needs a real file, so standard
 /// input is copied to a temporary file first; messages name it "standard input".
+/// The copy has no name from the start (`FileSystem.createAnonymousFile`) and is
+/// read through its descriptor, so it never outlives the process, however the
+/// process ends.
 package enum StandardInput {
   /// The argument that means standard input.
   package static let argument = "-"
@@ -18,33 +21,28 @@ package enum StandardInput {
     throws(NNBatchError) -> T
   {
     guard path == argument else { return try body(path) }
-    let directory = ProcessInfo.processInfo.environment["TMPDIR"] ?? "/tmp"
-    let copy = "\(directory)/nnbatch-stdin-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-    try copyStandardInput(to: copy)
-    defer {
-      do {
-        try FileSystem.remove(copy)
-      } catch {
-        writeToStandardError("warning: cannot remove the copy of standard input: \(error)\n")
-      }
-    }
+    let copy: Int32
     do {
-      return try body(copy)
+      copy = try FileSystem.createAnonymousFile(
+        in: FileSystem.temporaryDirectory(), fallbackPrefix: ".nnbatch-stdin-")
     } catch {
       throw NNBatchError(
-        error.kind, error.lines.map { $0.replacingOccurrences(of: copy, with: "standard input") })
+        error.isUsageError ? .usage : .failure, "standard input: cannot create its temporary copy: \(error)")
+    }
+    defer { close(copy) }
+    try copyStandardInput(to: copy)
+    let name = FileSystem.descriptorPath(copy)
+    do {
+      return try body(name)
+    } catch {
+      throw NNBatchError(
+        error.kind, error.lines.map { $0.replacingOccurrences(of: name, with: "standard input") })
     }
   }
 
-  /// Copies standard input to a new file at `copy` in 1 MiB pieces: memory stays
-  /// bounded whatever arrives (an endless stream ends at the disk's limit, as an error).
-  private static func copyStandardInput(to copy: String) throws(NNBatchError) {
-    let out = open(copy, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-    guard out >= 0 else {
-      throw NNBatchError(
-        .failure,
-        "standard input: cannot create its temporary copy \(copy): \(String(cString: strerror(errno)))")
-    }
+  /// Copies standard input to `copy` in 1 MiB pieces: memory stays bounded
+  /// whatever arrives (an endless stream ends at the disk's limit, as an error).
+  private static func copyStandardInput(to out: Int32) throws(NNBatchError) {
     let piece = 1 << 20
     let buffer = UnsafeMutableRawPointer.allocate(byteCount: piece, alignment: 16)
     defer { buffer.deallocate() }
@@ -63,19 +61,14 @@ package enum StandardInput {
         let w = write(out, buffer + written, n - written)
         if w < 0 {
           if errno == EINTR { continue }
-          failure = "cannot copy it to \(copy): \(String(cString: strerror(errno)))"
+          failure = "cannot copy it to a temporary file: \(String(cString: strerror(errno)))"
           kind = .failure
           break copying
         }
         written += w
       }
     }
-    if close(out) != 0 && failure == nil {
-      failure = "cannot copy it to \(copy): \(String(cString: strerror(errno)))"
-      kind = .failure
-    }
     if let failure {
-      unlink(copy)
       throw NNBatchError(kind, "standard input: \(failure)")
     }
   }

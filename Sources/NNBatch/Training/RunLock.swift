@@ -18,6 +18,9 @@ import HDF5Store
 /// removed while still locked; a run that locked the old file meanwhile
 /// notices (its descriptor's inode is no longer the path's) and retries.
 /// Read-only commands (inspect, predict, evaluate, plot) take no lock.
+///
+/// The file is opened with `O_NOFOLLOW`: a symlink (or anything but a file
+/// with one name) at DIR/.lock is refused with exit 2, never written through.
 package final class RunLock: @unchecked Sendable {
   /// The lock file's name in the checkpoint folder.
   package static let fileName = ".lock"
@@ -43,7 +46,8 @@ package final class RunLock: @unchecked Sendable {
     path = "\(directory)/\(Self.fileName)"
     createdFolder = created ? directory : nil
     while true {
-      let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+      // O_NOFOLLOW: a symlink planted at DIR/.lock is refused, never written through.
+      let fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o644)
       if fd < 0 && errno == ENOENT {
         // A run that created the folder removed it on ending, just now.
         do {
@@ -53,9 +57,30 @@ package final class RunLock: @unchecked Sendable {
         }
         continue
       }
+      if fd < 0 && errno == ELOOP {
+        throw Self.foreign(path, "a symlink")
+      }
       guard fd >= 0 else {
         throw NNBatchError(
           .failure, "\(path): cannot open the lock file: \(String(cString: strerror(errno)))")
+      }
+      // Its PID is written into it: only a file of its own, with no other name, may be.
+      var opened = stat()
+      guard fstat(fd, &opened) == 0 else {
+        let reason = String(cString: strerror(errno))
+        close(fd)
+        throw NNBatchError(.failure, "\(path): cannot stat the lock file: \(reason)")
+      }
+      if opened.st_mode & S_IFMT == S_IFREG && opened.st_nlink == 0 {
+        close(fd)  // removed by the run that held it, just now
+        continue
+      }
+      guard opened.st_mode & S_IFMT == S_IFREG, opened.st_nlink == 1 else {
+        close(fd)
+        throw Self.foreign(
+          path,
+          opened.st_mode & S_IFMT == S_IFREG
+            ? "a file with \(opened.st_nlink) hard links" : "not a regular file")
       }
       if flock(fd, LOCK_EX | LOCK_NB) != 0 {
         let reason = errno
@@ -70,9 +95,8 @@ package final class RunLock: @unchecked Sendable {
         )
       }
       // The holder before us may have removed the file after we opened it.
-      var opened = stat()
       var current = stat()
-      if fstat(fd, &opened) == 0, stat(path, &current) == 0, opened.st_ino == current.st_ino,
+      if lstat(path, &current) == 0, opened.st_ino == current.st_ino,
         opened.st_dev == current.st_dev
       {
         descriptor = fd
@@ -84,6 +108,18 @@ package final class RunLock: @unchecked Sendable {
     let pid = "\(getpid())\n"
     _ = ftruncate(descriptor, 0)
     _ = pid.withCString { pwrite(descriptor, $0, strlen($0), 0) }
+  }
+
+  /// The usage error for a `.lock` that nnbatch did not create (`found` says what it is).
+  ///
+  /// Refused rather than replaced: removing a `.lock` this run does not hold
+  /// could remove another run's lock in a race, so no run ever removes one
+  /// it has not locked; the user removes this one.
+  private static func foreign(_ path: String, _ found: String) -> NNBatchError {
+    NNBatchError(
+      .usage,
+      "\(path): expected the lock file nnbatch creates (a regular file), found \(found); remove it if no nnbatch run is using this folder"
+    )
   }
 
   /// The PID written in an open lock file, if readable.

@@ -141,13 +141,13 @@ enum GroupMessage {
     }
     let nameEnd = 9 + Int(length)
     let file = String(decoding: bytes[9..<nameEnd], as: UTF8.self)
-    let path = "\(NSTemporaryDirectory())nnbatch-rank\(rank)-\(getpid()).h5"
     do {
-      try FileSystem.writeNewFile(path, bytes: Array(bytes[nameEnd...]))
-      defer {
-        do { try FileSystem.remove(path) } catch { writeToStandardError("warning: \(error)\n") }
-      }
-      return (try Checkpoint.read(from: path), file)
+      // A nameless file read through its descriptor: nothing is left in $TMPDIR, whatever ends the rank.
+      let copy = try FileSystem.createAnonymousFile(
+        in: FileSystem.temporaryDirectory(), fallbackPrefix: ".nnbatch-rank\(rank)-")
+      defer { close(copy) }
+      try FileSystem.writeAll(to: copy, Array(bytes[nameEnd...]), path: "the copy of \(file)")
+      return (try Checkpoint.read(from: FileSystem.descriptorPath(copy)), file)
     } catch {
       throw NNBatchError(.failure, "rank \(rank): cannot read the checkpoint rank 0 sent (\(file)): \(error)")
     }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import HDF5Store
 import NNBatch
 
 // Options that several commands share, each declared once and included with
@@ -54,16 +55,20 @@ struct OutputOption: ParsableArguments {
     completion: .file())
   var path: String?
 
-  /// Writes `text` to the output file atomically, or to standard output.
+  /// Writes `text` to the output by the rule for output paths, or to standard output.
+  ///
+  /// A file is replaced atomically, a symlink's target likewise, a device or
+  /// FIFO is written through, a directory is refused (exit 2): see
+  /// `FileSystem.openOutput`.
   func write(_ text: String) throws {
     guard let path else {
       print(text, terminator: "")
       return
     }
     do {
-      try Data(text.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
+      try FileSystem.writeOutput(path, bytes: Array(text.utf8))
     } catch {
-      throw NNBatchError(.failure, "\(path): cannot write: \(error.localizedDescription)")
+      throw NNBatchError(error.isUsageError ? .usage : .failure, "\(error)")
     }
   }
 }

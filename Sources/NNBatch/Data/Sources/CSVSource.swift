@@ -52,7 +52,7 @@ package struct CSVSource: FileDataSource {
 
   /// Reads `path`, `header`, `delimiter`, `targets` and `ignore`.
   package static func decode(_ d: ObjectReader, context: DataSourceContext) -> CSVSource? {
-    let path = d.requiredString("path")
+    let path = d.requiredPath("path")
     let header = d.bool("header") ?? true
     var delimiter: Character = ","
     if let text = d.string("delimiter") {

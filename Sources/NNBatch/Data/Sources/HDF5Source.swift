@@ -39,9 +39,9 @@ package struct HDF5Source: FileDataSource {
 
   /// Reads `path`, `inputs` and `targets`.
   package static func decode(_ d: ObjectReader, context: DataSourceContext) -> HDF5Source? {
-    let path = d.requiredString("path")
-    let inputs = d.requiredString("inputs")
-    let targets = d.requiredString("targets")
+    let path = d.requiredPath("path")
+    let inputs = d.requiredPath("inputs")
+    let targets = d.requiredPath("targets")
     guard let path, let inputs, let targets else { return nil }
     return HDF5Source(path: path, inputs: inputs, targets: targets)
   }

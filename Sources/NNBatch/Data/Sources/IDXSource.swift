@@ -38,8 +38,8 @@ package struct IDXSource: FileDataSource {
 
   /// Reads `images` and `labels`.
   package static func decode(_ d: ObjectReader, context: DataSourceContext) -> IDXSource? {
-    let images = d.requiredString("images")
-    let labels = d.requiredString("labels")
+    let images = d.requiredPath("images")
+    let labels = d.requiredPath("labels")
     guard let images, let labels else { return nil }
     return IDXSource(images: images, labels: labels)
   }

@@ -34,8 +34,8 @@ package struct NpySource: FileDataSource {
 
   /// Reads `features` and `targets`.
   package static func decode(_ d: ObjectReader, context: DataSourceContext) -> NpySource? {
-    let features = d.requiredString("features")
-    let targets = d.requiredString("targets")
+    let features = d.requiredPath("features")
+    let targets = d.requiredPath("targets")
     guard let features, let targets else { return nil }
     return NpySource(features: features, targets: targets)
   }
