@@ -93,6 +93,46 @@ public struct CheckpointStore: Sendable {
     return path(finalName)
   }
 
+  /// What a run's first save was: a step checkpoint, or `best.h5` (keep_best) saved at a step.
+  public enum FirstSave: Sendable {
+    /// `step-<step>.h5`.
+    case step(Int)
+    /// `best.h5`, saved at `step`.
+    case best(atStep: Int)
+  }
+
+  /// After a run's first durable save, removes the files of the run it replaces; returns their paths.
+  ///
+  /// Never earlier: a run that fails before its first save leaves the folder
+  /// as it was. A resumed run replaces only the steps after its own (another
+  /// branch of the same run, which a later `--resume` must not pick up); a
+  /// fresh run replaces every other step checkpoint, and an earlier run's
+  /// `best.h5` unless what it saved first was its own `best.h5`.
+  @discardableResult
+  public func removeFilesOfReplacedRun(firstSave: FirstSave, resumed: Bool) throws -> [String] {
+    let current: Int
+    let savedBest: Bool
+    switch firstSave {
+    case .step(let step): (current, savedBest) = (step, false)
+    case .best(let step): (current, savedBest) = (step, true)
+    }
+    var removed: [String] = []
+    for file in try checkpointFiles()
+    where file.step > current || (!resumed && (file.step < current || savedBest)) {
+      try FileSystem.remove(file.path)
+      removed.append(file.path)
+    }
+    if !resumed && !savedBest {
+      let best = path(Self.bestFileName)
+      if FileSystem.exists(best) {
+        try FileSystem.remove(best)
+        removed.append(best)
+      }
+    }
+    if !removed.isEmpty { try FileSystem.fsyncDirectory(directory) }
+    return removed
+  }
+
   /// Deletes the oldest step checkpoints so that at most `keep` remain.
   ///
   /// Called after a save is durable, so a crash here loses nothing.

@@ -37,15 +37,11 @@ extension Trainer {
       let path = try store.save(makeCheckpoint(optimizer: optimizer), name: name)
       logs.checkpoint(path: path, step: step, epoch: epoch, reason: reason)
       if !replacedEarlierRun {
-        // This run's first durable file: files of a run it replaces (a fresh
-        // start, or a resume from an older file) go now, so that a later
-        // --resume cannot pick them up. Never earlier: a run that fails
-        // before its first save leaves the folder as it was.
-        let current = step
-        let fresh = !resumed
-        try removeCheckpoints { $0 > current || (fresh && ($0 < current || name != nil)) }
-        if fresh && name == nil {
-          try FileSystem.remove("\(config.checkpointDir)/\(CheckpointStore.bestFileName)")
+        // This run's first durable file: files of the run it replaces go now (CheckpointStore's rule).
+        let removed = try store.removeFilesOfReplacedRun(
+          firstSave: name == nil ? .step(step) : .best(atStep: step), resumed: resumed)
+        for file in removed where file.hasSuffix(".h5") && !file.hasSuffix(CheckpointStore.bestFileName) {
+          reporter.note("removed \(file) of the run this one replaces")
         }
         replacedEarlierRun = true
       }
@@ -59,14 +55,6 @@ extension Trainer {
         .failure,
         "checkpoint save failed (\(reason), step \(step)): \(error); earlier checkpoints in \(config.checkpointDir) are intact"
       )
-    }
-  }
-
-  /// Removes the step checkpoints whose step matches `condition`.
-  func removeCheckpoints(where condition: (Int) -> Bool) throws {
-    for file in try store.checkpointFiles() where condition(file.step) {
-      try FileSystem.remove(file.path)
-      reporter.note("removed \(file.path) of the run this one replaces")
     }
   }
 

@@ -57,6 +57,8 @@ public final class Trainer {
   var newestCheckpoint: String?
   /// Whether early stopping ended the run.
   var stoppedEarly = false
+  /// A save the checkpoint policy asked for on an epoch's last step, made once the epoch's history is in.
+  var saveAtEpochEnd = false
 
   /// Sets up a run: reads config and data, builds the network, restores a checkpoint if asked.
   public init(options: TrainOptions, signals: StopSignals?) throws(NNBatchError) {
@@ -165,7 +167,7 @@ public final class Trainer {
   }
 
   /// The signal's exit code once a stop is due: in a group, the one all ranks agreed on in the last step.
-  private var stopRequest: Int32? {
+  var stopRequest: Int32? {
     options.group == nil ? signals?.exitCode : engine.agreedStop
   }
 
@@ -256,129 +258,22 @@ public final class Trainer {
       if isRoot { reporter.summary(finalSummary(elapsed: monotonicSeconds() - started)) }
       return 0
     }
-    let firstStep = step
-    let firstSamples = samplesSeen
+    let run = RunSpan(
+      started: started, samples: n, batchSize: batchSize, batches: batches, firstStep: step,
+      firstSamples: samplesSeen)
     // Reserved up front so appending a step's loss never allocates.
     // (At most a million entries up front: a longer run grows the array rarely.)
     let steps = batches.multipliedReportingOverflow(by: config.epochs)
     lossHistory.reserveCapacity(steps.overflow ? 1 << 20 : min(steps.partialValue, 1 << 20))
     history.reserveCapacity(min(config.epochs, 1 << 20))
     var stopExit: Int32?
-    var saveAtEpochEnd = false
-    let logsEpochs = logs.recordsEpochs
-    while epoch < config.epochs {
-      // The epoch's order comes from the generator state at the epoch's
-      // start, so a resumed run redoes exactly the same shuffle.
-      generator = epochGenerator
-      do throws(NNBatchError) {
-        try feed.beginEpoch(shuffle: config.shuffle, using: &generator, at: batchInEpoch * batchSize)
-      } catch {
-        try saveBeforeFailing(error)
-        throw error
-      }
-      // Clock reads only for epochs that are reported or logged: the tutorial's
-      // run has 1500 one-step epochs, where they would cost more than the step.
-      let reported = reporter.reports(epoch: epoch + 1, of: config.epochs)
-      let timed = reported || logsEpochs
-      let epochStarted = timed ? monotonicSeconds() : 0
-      let firstBatch = batchInEpoch
-      var learningRate = config.optimizer.learningRate
-      while batchInEpoch < batches {
-        let start = batchInEpoch * batchSize
-        let batch: Dataset
-        let indices: ArraySlice<Int>
-        do throws(NNBatchError) {
-          guard let next = try feed.batch(start..<min(start + batchSize, n)) else {
-            // A signal came while waiting for data: stop here, saving the steps done.
-            stopExit = stopRequest
-            break
-          }
-          (batch, indices) = next
-        } catch {
-          try saveBeforeFailing(error)
-          throw error
-        }
-        learningRate = schedule.learningRate(base: config.optimizer.learningRate, step: step, epoch: epoch)
-        // Dropout masks are keyed by (seed, step, position in the epoch's order): the same on resume.
-        let outcome = engine.step(
-          parameters: parameters, data: batch, indices: indices,
-          learningRate: learningRate, context: .training(seed: config.seed, step: step, firstPosition: start))
-        guard outcome.isFinite else {
-          throw NNBatchError(
-            .failure,
-            "training diverged at step \(step + 1) (epoch \(epoch + 1)): loss \(outcome.loss), gradient norm \(outcome.gradientNorm); nothing was saved from this step. Try a smaller learning rate (now \(learningRate)), data.scale \"standardize\", or optimizer.clip_norm"
-          )
-        }
-        step += 1
-        batchInEpoch += 1
-        samplesSeen += outcome.rows
-        lossHistory.append(outcome.loss)
-        epochLossSum += outcome.loss * Double(outcome.rows)
-        epochSamples += Double(outcome.rows)
-        reporter.stepDone(
-          epoch: epoch + 1, epochs: config.epochs, batch: batchInEpoch, batches: batches, step: step,
-          loss: outcome.loss, started: started, done: step - firstStep,
-          total: config.epochs * batches - firstStep, samples: samplesSeen - firstSamples)
-        logs.step(step, loss: outcome.loss)
-        // A save due on an epoch's last step waits for the epoch's end, so
-        // the file holds the finished epoch's history.
-        let lastOfEpoch = batchInEpoch == batches
-        if let every = config.checkpointEverySteps, step % every == 0 {
-          if lastOfEpoch { saveAtEpochEnd = true } else { try save(reason: "every_steps") }
-        }
-        if !lastOfEpoch, let code = stopRequest {
-          stopExit = code
-          break
-        }
-      }
-      if stopExit != nil { break }
-
-      // End of epoch: metrics, history, early stopping, checkpoints.
-      epochGenerator = generator
-      let trainLoss = epochLossSum / max(epochSamples, 1)
-      epochLossSum = 0
-      epochSamples = 0
-      epoch += 1
-      batchInEpoch = 0
-      var validation: MetricSums?
-      if let set = data.validation {
-        validation = engine.evaluate(
-          parameters: parameters, data: set, targetScale: data.targetScaler)
-      }
-      history.append(
-        trainLoss: trainLoss, learningRate: learningRate, validation: validation, loss: config.loss,
-        classification: config.task == .classification)
-      if timed {
-        let seconds = monotonicSeconds() - epochStarted
-        let trained = Double((batches - firstBatch) * batchSize)
-        let report = EpochReport(
-          epoch: epoch, epochs: config.epochs, step: step, trainLoss: trainLoss,
-          validation: history.lastValidation, learningRate: learningRate,
-          samplesPerSecond: seconds > 0 ? trained / seconds : 0, elapsed: monotonicSeconds() - started)
-        if reported { reporter.epochDone(report) }
-        logs.epoch(report)
-      }
-
-      let improved = try trackBest()
-      if let every = config.checkpointEveryEpochs, epoch % every == 0 { saveAtEpochEnd = true }
-      if saveAtEpochEnd {
-        try save(reason: "checkpoint policy")
-        saveAtEpochEnd = false
-      }
-      if improved == false, let es = config.earlyStopping, let best, best.staleEpochs >= es.patience {
-        reporter.note(
-          "early stopping after epoch \(epoch): \(es.monitor) has not improved for \(es.patience) epochs (best \(format6(best.value)) at epoch \(best.epoch))"
-        )
-        stoppedEarly = true
-        logs.earlyStop(
-          EarlyStop(
-            epoch: epoch, step: step, monitor: es.monitor, best: best.value, bestEpoch: best.epoch,
-            patience: es.patience))
-        break
-      }
-      if let code = stopRequest {
+    epochs: while epoch < config.epochs {
+      switch try trainEpoch(run) {
+      case .finished: continue
+      case .stoppedEarly: break epochs
+      case .stopped(let code):
         stopExit = code
-        break
+        break epochs
       }
     }
     if lastSaved != position { try save(reason: "final") }
@@ -398,7 +293,7 @@ public final class Trainer {
   /// Only once this run owns its folder (it has saved before): a first save
   /// would replace an earlier run's files, which a failed run must never do.
   /// One process only: a group's ranks would wait on each other in the save.
-  private func saveBeforeFailing(_ error: NNBatchError) throws(NNBatchError) {
+  func saveBeforeFailing(_ error: NNBatchError) throws(NNBatchError) {
     guard options.group == nil, replacedEarlierRun, lastSaved != position else { return }
     do {
       try save(reason: "data error")
@@ -410,32 +305,6 @@ public final class Trainer {
     reporter.note(
       "the data could not be read at step \(step + 1); checkpoint written at step \(step): fix the data and resume with --resume"
     )
-  }
-
-  /// Updates the best-metric state and saves best.h5 when asked.
-  ///
-  /// Returns nil when nothing is monitored.
-  private func trackBest() throws(NNBatchError) -> Bool? {
-    let monitor = config.earlyStopping?.monitor ?? config.bestMonitor
-    guard config.earlyStopping != nil || config.keepBest else { return nil }
-    guard let value = history.last(monitor) else { return nil }
-    let maximize = Config.maximizes(monitor)
-    let minDelta = config.earlyStopping?.minDelta ?? 0
-    let improved: Bool
-    if let best {
-      improved = maximize ? value > best.value + minDelta : value < best.value - minDelta
-    } else {
-      improved = true
-    }
-    if improved {
-      best = BestMetric(value: value, epoch: epoch, staleEpochs: 0)
-      if config.keepBest {
-        try save(reason: "best", name: CheckpointStore.bestFileName)
-      }
-    } else {
-      best?.staleEpochs += 1
-    }
-    return improved
   }
 
   private func finalSummary(elapsed: Double) -> String {
