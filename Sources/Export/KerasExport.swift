@@ -1,3 +1,6 @@
+import Foundation
+import HDF5Store
+import NNBatch
 // The Keras 3 writer: an `ExportPlan` as a `.keras` archive for `keras.saving.load_model`.
 //
 // The archive (stored zip) holds:
@@ -28,9 +31,7 @@
 //                    defaults to 0.2
 //   restoreTargets   Rescaling(scale 1 / factor, offset shift): y · (1 / factor) + shift,
 //                    within a rounding of predict's y / factor + shift
-import Foundation
-import HDF5Store
-import NNBatch
+import NNBatchCore
 import NeuralNet
 
 /// Builds the `.keras` archive of an `ExportPlan`.

@@ -1,3 +1,5 @@
+import Foundation
+import NNBatch
 // The ONNX writer: an `ExportPlan` as an ONNX ModelProto (opset 17, IR version 8).
 //
 // Graph (N samples, dynamic):
@@ -9,8 +11,7 @@
 //   output float [N, outputs]             what `predict` prints: probabilities or values
 //   label  string [N]                     classifiers only: the predicted class's name
 // The messages are the generated Onnx_* types (Generated/onnx.pb.swift).
-import Foundation
-import NNBatch
+import NNBatchCore
 import NeuralNet
 import SwiftProtobuf
 

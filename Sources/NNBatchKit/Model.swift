@@ -1,3 +1,5 @@
+import NNBatchCore
+
 /// A network's layers, input side first, and how its weights start.
 ///
 /// ```swift
@@ -34,7 +36,7 @@ public struct Layer: Sendable {
   /// `bias` nil takes the model's ``Model/bias``.
   public static func dense(_ units: Int, activation: Activation = .linear, bias: Bool? = nil) -> Layer {
     var pairs: [(String, JSONText)] = [
-      ("type", .string("dense")), ("units", .integer(units)), ("activation", .string(activation.rawValue)),
+      ("type", .string("dense")), ("units", .int(units)), ("activation", .string(activation.rawValue)),
     ]
     if let bias { pairs.append(("bias", .bool(bias))) }
     return Layer(json: .object(pairs))
@@ -46,8 +48,8 @@ public struct Layer: Sendable {
   ) -> Layer {
     Layer(
       json: .object([
-        ("type", .string("conv2d")), ("filters", .integer(filters)), ("kernel", .integer(kernel)),
-        ("stride", .integer(stride)), ("padding", .string(padding.rawValue)),
+        ("type", .string("conv2d")), ("filters", .int(filters)), ("kernel", .int(kernel)),
+        ("stride", .int(stride)), ("padding", .string(padding.rawValue)),
         ("activation", .string(activation.rawValue)),
       ]))
   }
@@ -56,7 +58,7 @@ public struct Layer: Sendable {
   public static func maxPool2d(size: Int, stride: Int? = nil) -> Layer {
     Layer(
       json: .object([
-        ("type", .string("max_pool2d")), ("size", .integer(size)), ("stride", .integer(stride ?? size)),
+        ("type", .string("max_pool2d")), ("size", .int(size)), ("stride", .int(stride ?? size)),
       ]))
   }
 
@@ -64,7 +66,7 @@ public struct Layer: Sendable {
   public static func avgPool2d(size: Int, stride: Int? = nil) -> Layer {
     Layer(
       json: .object([
-        ("type", .string("avg_pool2d")), ("size", .integer(size)), ("stride", .integer(stride ?? size)),
+        ("type", .string("avg_pool2d")), ("size", .int(size)), ("stride", .int(stride ?? size)),
       ]))
   }
 
@@ -73,7 +75,7 @@ public struct Layer: Sendable {
 
   /// Zeroes a fraction `rate` in [0, 1) of the units while training; the identity when predicting.
   public static func dropout(_ rate: Double) -> Layer {
-    Layer(json: .object([("type", .string("dropout")), ("rate", .number(rate))]))
+    Layer(json: .object([("type", .string("dropout")), ("rate", .decimal(rate))]))
   }
 }
 

@@ -1,18 +1,20 @@
+import NNBatchCore
+
 /// How parameters are updated from their gradients.
 public struct Optimizer: Sendable {
   let json: JSONText
 
   /// Stochastic gradient descent, optionally with (Nesterov) momentum.
   public static func sgd(learningRate: Double, momentum: Double = 0, nesterov: Bool = false) -> Optimizer {
-    var pairs: [(String, JSONText)] = [("kind", .string("sgd")), ("learning_rate", .number(learningRate))]
-    if momentum != 0 { pairs.append(("momentum", .number(momentum))) }
+    var pairs: [(String, JSONText)] = [("kind", .string("sgd")), ("learning_rate", .decimal(learningRate))]
+    if momentum != 0 { pairs.append(("momentum", .decimal(momentum))) }
     if nesterov { pairs.append(("nesterov", .bool(true))) }
     return Optimizer(json: .object(pairs))
   }
 
   /// Adam (Kingma and Ba).
   public static func adam(learningRate: Double = 0.001) -> Optimizer {
-    Optimizer(json: .object([("kind", .string("adam")), ("learning_rate", .number(learningRate))]))
+    Optimizer(json: .object([("kind", .string("adam")), ("learning_rate", .decimal(learningRate))]))
   }
 
   /// A value of an optimizer's own hyper-parameter: a number or a yes/no setting.
@@ -39,10 +41,10 @@ public struct Optimizer: Sendable {
   /// starts, as for a JSON config.
   public init(kind: String, learningRate: Double? = nil, _ settings: KeyValuePairs<String, Value> = [:]) {
     var pairs: [(String, JSONText)] = [("kind", .string(kind))]
-    if let learningRate { pairs.append(("learning_rate", .number(learningRate))) }
+    if let learningRate { pairs.append(("learning_rate", .decimal(learningRate))) }
     for (key, value) in settings {
       switch value {
-      case .number(let number): pairs.append((key, .number(number)))
+      case .number(let number): pairs.append((key, .decimal(number)))
       case .flag(let flag): pairs.append((key, .bool(flag)))
       }
     }
@@ -57,8 +59,8 @@ public struct Optimizer: Sendable {
   public static func adamw(learningRate: Double = 0.001, weightDecay: Double) -> Optimizer {
     Optimizer(
       json: .object([
-        ("kind", .string("adamw")), ("learning_rate", .number(learningRate)),
-        ("weight_decay", .number(weightDecay)),
+        ("kind", .string("adamw")), ("learning_rate", .decimal(learningRate)),
+        ("weight_decay", .decimal(weightDecay)),
       ]))
   }
 }
@@ -89,7 +91,7 @@ public struct TrainingData: Sendable {
   var json: JSONText {
     var pairs = source
     if scaling != .none { pairs.append(("scale", .string(scaling.rawValue))) }
-    if validationSplit != 0 { pairs.append(("validation_split", .number(validationSplit))) }
+    if validationSplit != 0 { pairs.append(("validation_split", .decimal(validationSplit))) }
     return .object(pairs)
   }
 }

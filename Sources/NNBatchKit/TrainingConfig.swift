@@ -1,4 +1,5 @@
 import NNBatch
+import NNBatchCore
 
 /// A validated training configuration: model, loss, optimizer, data, epochs and checkpoints.
 ///
@@ -26,21 +27,21 @@ public struct TrainingConfig: Sendable {
     epochs: Int, batchSize: Int = 32, shuffle: Bool = true, checkpointDirectory: String,
     checkpointEveryEpochs: Int? = nil, keep: Int = 3
   ) throws(NNBatchKitError) {
-    var checkpoint: [(String, JSONText)] = [("dir", .string(checkpointDirectory)), ("keep", .integer(keep))]
+    var checkpoint: [(String, JSONText)] = [("dir", .string(checkpointDirectory)), ("keep", .int(keep))]
     // A checkpoint per epoch (the JSON default) would cost a file per step in runs of tiny epochs.
-    checkpoint.append(("every_epochs", .integer(checkpointEveryEpochs ?? max(epochs, 1))))
+    checkpoint.append(("every_epochs", .int(checkpointEveryEpochs ?? max(epochs, 1))))
     let root = JSONText.object([
-      ("name", .string(name)), ("seed", .integer(seed)), ("data", data.json),
+      ("name", .string(name)), ("seed", .int(seed)), ("data", data.json),
       ("model", model.json), ("loss", .string(loss.rawValue)), ("optimizer", optimizer.json),
       (
         "training",
         .object([
-          ("epochs", .integer(epochs)), ("batch_size", .integer(batchSize)), ("shuffle", .bool(shuffle)),
+          ("epochs", .int(epochs)), ("batch_size", .int(batchSize)), ("shuffle", .bool(shuffle)),
         ])
       ),
       ("checkpoint", .object(checkpoint)),
     ])
-    try self.init(json: root.rendered, file: "TrainingConfig")
+    try self.init(json: root.text, file: "TrainingConfig")
   }
 
   /// A config from JSON `text`; `file` names it in messages (and gives the default run name).

@@ -60,66 +60,10 @@ public struct AffineScaler: Sendable, Hashable {
   public static func fitReporting(_ kind: Scaling, to matrix: Matrix) -> (
     scaler: AffineScaler, constantColumns: [Int]
   ) {
-    let f = matrix.columns
-    guard kind != .none, matrix.rows > 0 else { return (.identity, []) }
-    var shift = [Float](repeating: 0, count: f)
-    var factor = [Float](repeating: 1, count: f)
-    var constant: [Int] = []
-    var low = [Float](repeating: .infinity, count: f)
-    var high = [Float](repeating: -.infinity, count: f)
-    for r in 0..<matrix.rows {
-      let row = matrix.row(r)
-      for j in 0..<f {
-        low[j] = min(low[j], row[j])
-        high[j] = max(high[j], row[j])
-      }
-    }
-    /// Whether `spread` is no more than Float rounding of values as large as column j's.
-    func isConstant(_ j: Int, spread: Double) -> Bool {
-      let magnitude = max(abs(Double(low[j])), abs(Double(high[j])))
-      return !(spread > Double(Float.ulpOfOne) * magnitude)
-    }
-    switch kind {
-    case .none:
-      break
-    case .minmax:
-      for j in 0..<f {
-        shift[j] = low[j]
-        // A spread so small that its inverse overflows Float is a constant column too.
-        let inverse = 1 / (high[j] - low[j])
-        if isConstant(j, spread: Double(high[j]) - Double(low[j])) || !inverse.isFinite {
-          constant.append(j)
-        } else {
-          factor[j] = inverse
-        }
-      }
-    case .standardize:
-      var sum = [Double](repeating: 0, count: f)
-      for r in 0..<matrix.rows {
-        let row = matrix.row(r)
-        for j in 0..<f { sum[j] += Double(row[j]) }
-      }
-      let n = Double(matrix.rows)
-      let mean = sum.map { $0 / n }
-      var squares = [Double](repeating: 0, count: f)
-      for r in 0..<matrix.rows {
-        let row = matrix.row(r)
-        for j in 0..<f {
-          let d = Double(row[j]) - mean[j]
-          squares[j] += d * d
-        }
-      }
-      for j in 0..<f {
-        shift[j] = Float(mean[j])
-        let std = (squares[j] / n).squareRoot()
-        if isConstant(j, spread: std) || !Float(1 / std).isFinite {
-          constant.append(j)
-        } else {
-          factor[j] = Float(1 / std)
-        }
-      }
-    }
-    return (AffineScaler(kind: kind, shift: shift, factor: factor), constant)
+    var statistics = ScalingStatistics(kind: kind, columns: matrix.columns)
+    statistics.first(matrix, rows: matrix.rows)
+    if statistics.needsSecondPass { statistics.second(matrix, rows: matrix.rows) }
+    return statistics.finish()
   }
 
   /// Applies the scaling to the columns of `matrix` in place.
@@ -161,5 +105,109 @@ public struct AffineScaler: Sendable, Hashable {
   @inline(__always)
   public func original(_ value: Float, column: Int) -> Double {
     Double(value) / Double(factor[column]) + Double(shift[column])
+  }
+}
+
+/// A scaling's statistics gathered block by block (`first` over every row, then `second`
+/// for standardize), then fitted (`finish`).
+///
+/// The one fit of nnbatch: `AffineScaler.fitReporting` runs it over a whole
+/// matrix as one block, and streamed data over the file's blocks; the same
+/// Double sums in the same row order give the same scaling either way.
+public struct ScalingStatistics: Sendable {
+  /// The scaling being fitted.
+  public let kind: Scaling
+  /// Columns of the rows seen.
+  public let columns: Int
+  private var rows = 0
+  private var low: [Float]
+  private var high: [Float]
+  private var sum: [Double]
+  private var mean: [Double] = []
+  private var squares: [Double]
+
+  /// Statistics of `kind` for `columns` columns, before any row.
+  public init(kind: Scaling, columns: Int) {
+    self.kind = kind
+    self.columns = columns
+    low = [Float](repeating: .infinity, count: columns)
+    high = [Float](repeating: -.infinity, count: columns)
+    sum = [Double](repeating: 0, count: columns)
+    squares = [Double](repeating: 0, count: columns)
+  }
+
+  /// Whether `second` must see every row again (the variance's second pass).
+  public var needsSecondPass: Bool { kind == .standardize }
+
+  /// Min, max and sums of `rows` rows of `block` [≥ rows, columns].
+  public mutating func first(_ block: Matrix, rows count: Int) {
+    guard kind != .none else { return }
+    for r in 0..<count {
+      let row = block.row(r)
+      for j in 0..<columns {
+        low[j] = min(low[j], row[j])
+        high[j] = max(high[j], row[j])
+      }
+    }
+    if kind == .standardize {
+      for r in 0..<count {
+        let row = block.row(r)
+        for j in 0..<columns { sum[j] += Double(row[j]) }
+      }
+    }
+    rows += count
+  }
+
+  /// Squared deviations from the mean of `rows` rows of `block`.
+  public mutating func second(_ block: Matrix, rows count: Int) {
+    if mean.isEmpty {
+      let n = Double(rows)
+      mean = sum.map { $0 / n }
+    }
+    for r in 0..<count {
+      let row = block.row(r)
+      for j in 0..<columns {
+        let d = Double(row[j]) - mean[j]
+        squares[j] += d * d
+      }
+    }
+  }
+
+  /// The fitted scaling and its (near-)constant columns, for `AffineScaler.fitReporting` and streamed data alike.
+  public func finish() -> (scaler: AffineScaler, constantColumns: [Int]) {
+    guard kind != .none, rows > 0 else { return (.identity, []) }
+    var shift = [Float](repeating: 0, count: columns)
+    var factor = [Float](repeating: 1, count: columns)
+    var constant: [Int] = []
+    func isConstant(_ j: Int, spread: Double) -> Bool {
+      let magnitude = max(abs(Double(low[j])), abs(Double(high[j])))
+      return !(spread > Double(Float.ulpOfOne) * magnitude)
+    }
+    switch kind {
+    case .none:
+      break
+    case .minmax:
+      for j in 0..<columns {
+        shift[j] = low[j]
+        let inverse = 1 / (high[j] - low[j])
+        if isConstant(j, spread: Double(high[j]) - Double(low[j])) || !inverse.isFinite {
+          constant.append(j)
+        } else {
+          factor[j] = inverse
+        }
+      }
+    case .standardize:
+      let n = Double(rows)
+      for j in 0..<columns {
+        shift[j] = Float(sum[j] / n)
+        let std = (squares[j] / n).squareRoot()
+        if isConstant(j, spread: std) || !Float(1 / std).isFinite {
+          constant.append(j)
+        } else {
+          factor[j] = Float(1 / std)
+        }
+      }
+    }
+    return (AffineScaler(kind: kind, shift: shift, factor: factor), constant)
   }
 }

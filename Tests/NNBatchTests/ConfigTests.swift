@@ -1,4 +1,5 @@
 import NNBatch
+import NNBatchCore
 import NeuralNet
 import XCTest
 

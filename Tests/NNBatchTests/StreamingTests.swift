@@ -747,7 +747,7 @@ final class StreamingTests: XCTestCase {
     let (x, _) = Self.samples(rows: 257, features: 6, seed: 5)
     let matrix = Matrix(rows: 257, columns: 6, values: x)
     for kind in [Scaling.minmax, .standardize] {
-      var statistics = StreamingStatistics(kind: kind, columns: 6)
+      var statistics = ScalingStatistics(kind: kind, columns: 6)
       for pass in 0..<(kind == .standardize ? 2 : 1) {
         var start = 0
         while start < 257 {

@@ -1,4 +1,5 @@
 import Foundation
+import NNBatchCore
 import NeuralNet
 
 // What the fields of a decoded checkpoint must say about each other. Every
@@ -114,15 +115,14 @@ extension Checkpoint {
   /// parse it (resume refuses it; predict and inspect do not need it).
   /// `path` gives the HDF5 path of layer i's flag.
   func checkBiasAgainstConfig(path: (Int) -> String) throws(SchemaError) {
-    guard let parsed = try? JSONSerialization.jsonObject(with: Data(config.utf8)),
-      let root = parsed as? [String: Any], let model = root["model"] as? [String: Any],
-      let items = model["layers"] as? [[String: Any]]
+    guard let root = try? JSONParser.parse(config), let model = root["model"],
+      let items = model["layers"]?.arrayValue
     else { return }
-    let modelBias = (model["bias"] as? Bool) ?? true
+    let modelBias = model["bias"]?.boolValue ?? true
     let configured = items.compactMap { item -> Bool? in
-      let kind = (item["type"] as? String) ?? "dense"
+      let kind = item["type"]?.stringValue ?? "dense"
       guard kind == "dense" || kind == "conv2d" else { return nil }
-      return (item["bias"] as? Bool) ?? modelBias
+      return item["bias"]?.boolValue ?? modelBias
     }
     let stored = architecture.layers.enumerated().compactMap { index, layer -> (Int, Bool)? in
       if let dense = layer.spec as? Dense.Spec { return (index, dense.bias) }

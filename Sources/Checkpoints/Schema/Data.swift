@@ -1,5 +1,6 @@
 import Foundation
 import HDF5Store
+import NNBatchCore
 import NeuralNet
 
 // /data: what predict and evaluate need to read new data as training did.
@@ -92,10 +93,16 @@ extension DataFacts {
 
   static func decodeLabels(_ node: NodeReader) throws -> [String] {
     let text = try node.string("labels")
-    guard let parsed = try? JSONSerialization.jsonObject(with: Data(text.utf8)),
-      let labels = parsed as? [String]
-    else {
+    let parsed = try? JSONParser.parse(text)
+    guard let items = parsed?.arrayValue else {
       throw SchemaError("\(node.attributePath("labels")): not a JSON array of strings")
+    }
+    var labels: [String] = []
+    for item in items {
+      guard let label = item.stringValue else {
+        throw SchemaError("\(node.attributePath("labels")): not a JSON array of strings")
+      }
+      labels.append(label)
     }
     return labels
   }

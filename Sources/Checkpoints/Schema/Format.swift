@@ -1,5 +1,6 @@
 import Foundation
 import HDF5Store
+import NNBatchCore
 import NeuralNet
 
 // Format version 2: the whole file.
@@ -35,12 +36,6 @@ import NeuralNet
 
 /// Paths the content checksum leaves out: the write time and the checksum itself.
 let unchecksummedPaths: Set<String> = ["/@created", "/@content_checksum"]
-
-/// "xxh64:" and 16 hex digits.
-func checksumText(_ value: UInt64) -> String {
-  let hex = String(value, radix: 16)
-  return "xxh64:" + String(repeating: "0", count: 16 - hex.count) + hex
-}
 
 extension Checkpoint {
   /// The file's tree, with its content checksum.

@@ -1,5 +1,6 @@
 import Foundation
 import HDF5Store
+import NNBatchCore
 import NeuralNet
 
 // Format version 1 (nnbatch 0.1.0), read only. Its layout:

@@ -1,4 +1,5 @@
 import Foundation
+import NNBatchCore
 import NeuralNet
 
 /// Early stopping (`training.early_stopping`).

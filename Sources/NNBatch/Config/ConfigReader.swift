@@ -1,3 +1,5 @@
+import NNBatchCore
+
 /// Collects every problem of a config instead of stopping at the first.
 package final class DiagnosticSink {
   package let file: String

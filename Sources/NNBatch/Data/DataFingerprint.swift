@@ -1,4 +1,5 @@
 import HDF5Store
+import NNBatchCore
 import NeuralNet
 
 extension DataLoader {
@@ -18,7 +19,6 @@ extension DataLoader {
       }
     }
     hash.update(data.labels.joined(separator: "\u{0}"))
-    let hex = String(hash.finalize(), radix: 16)
-    return "xxh64:" + String(repeating: "0", count: 16 - hex.count) + hex
+    return checksumText(hash.finalize())
   }
 }

@@ -1,3 +1,5 @@
+import NNBatchCore
+
 /// One problem found in an input file, located as precisely as possible.
 public struct Diagnostic: Sendable, Hashable, CustomStringConvertible {
   /// The file.

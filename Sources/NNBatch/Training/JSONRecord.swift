@@ -1,4 +1,5 @@
 import Checkpoints
+import NNBatchCore
 
 // One JSON log record per line, written without Foundation: JSONSerialization and
 // String(format:) per record cost ~47 µs, about as much as an epoch of the tutorial's run.

@@ -1,3 +1,4 @@
+import NNBatchCore
 import NeuralNet
 
 // How `model.layers[i]` objects become layer specs: one decoder per layer

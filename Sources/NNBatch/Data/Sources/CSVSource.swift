@@ -1,4 +1,5 @@
 import Foundation
+import NNBatchCore
 import NeuralNet
 
 /// The `csv` data source: one sample per record, feature and target columns chosen by name or index.

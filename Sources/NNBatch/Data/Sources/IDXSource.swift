@@ -135,44 +135,69 @@ package struct IDXSource: FileDataSource {
     return (inputs, Shape(sample))
   }
 
-  /// Reads an unsigned-byte IDX file: its shape and elements.
+  /// An IDX file read whole: its shape (checked, `expectedRank` if given) and its data bytes.
   static func parse(_ path: String, expectedRank: Int?) throws(NNBatchError) -> ([Int], ArraySlice<UInt8>) {
     let bytes = try readFileBytes(path)
-    guard bytes.count >= 4 else {
-      throw NNBatchError(
-        .usage, "\(path): expected an IDX header of at least 4 bytes, found \(bytes.count) bytes")
+    let header = try IDXHeader.parse(path, size: bytes.count, expectedRank: expectedRank) { offset, count in
+      Array(bytes[min(offset, bytes.count)..<min(offset + count, bytes.count)])
     }
-    guard bytes[0] == 0, bytes[1] == 0, bytes[2] == 0x08 else {
-      let magic = bytes[0..<4].map { String($0, radix: 16) }.joined(separator: " ")
-      throw NNBatchError(
-        .usage, "\(path): wrong IDX magic number: expected 00 00 08 <rank> (unsigned bytes), found \(magic)")
+    return (header.shape, bytes[header.dataOffset...])
+  }
+}
+
+/// An IDX header: the shape, and where the unsigned-byte data starts; parsed once for both readers.
+///
+///     bytes 0-3   00 00 08 <rank>        (0x08: unsigned bytes)
+///     then        rank big-endian UInt32 dimensions
+///     then        the data, product(dimensions) bytes, to the end of the file
+///
+/// `IDXSource` reads a whole (possibly gzipped) file and `IDXRows` streams
+/// an uncompressed one; both check the header here, against the file's size.
+struct IDXHeader {
+  /// The dimensions, first the sample count.
+  let shape: [Int]
+  /// Where the data starts.
+  let dataOffset: Int
+
+  /// Parses the header of a file of `size` bytes whose bytes `read(offset, count)` gives (fewer at the end).
+  static func parse(
+    _ path: String, size: Int, expectedRank: Int?, read: (Int, Int) throws(NNBatchError) -> [UInt8]
+  ) throws(NNBatchError) -> IDXHeader {
+    let magic = try read(0, 4)
+    guard magic.count == 4 else {
+      throw NNBatchError(.usage, "\(path): expected an IDX header of at least 4 bytes, found \(size) bytes")
     }
-    let rank = Int(bytes[3])
+    guard magic[0] == 0, magic[1] == 0, magic[2] == 0x08 else {
+      let text = magic.map { String($0, radix: 16) }.joined(separator: " ")
+      throw NNBatchError(
+        .usage, "\(path): wrong IDX magic number: expected 00 00 08 <rank> (unsigned bytes), found \(text)")
+    }
+    let rank = Int(magic[3])
     if let expectedRank, rank != expectedRank {
       throw NNBatchError(.usage, "\(path): expected an IDX file of rank \(expectedRank), found rank \(rank)")
     }
-    guard rank >= 1, bytes.count >= 4 + 4 * rank else {
-      throw NNBatchError(.usage, "\(path): IDX header truncated (rank \(rank), \(bytes.count) bytes)")
+    let dims = rank >= 1 ? try read(4, 4 * rank) : []
+    guard rank >= 1, dims.count == 4 * rank else {
+      throw NNBatchError(.usage, "\(path): IDX header truncated (rank \(rank), \(size) bytes)")
     }
     var shape: [Int] = []
     for d in 0..<rank {
-      let o = 4 + 4 * d
-      shape.append(Int(bytes[o]) << 24 | Int(bytes[o + 1]) << 16 | Int(bytes[o + 2]) << 8 | Int(bytes[o + 3]))
+      let o = 4 * d
+      shape.append(Int(dims[o]) << 24 | Int(dims[o + 1]) << 16 | Int(dims[o + 2]) << 8 | Int(dims[o + 3]))
     }
     let start = 4 + 4 * rank
     // A hostile header's dimensions can overflow when multiplied (rank 255).
     guard let expected = MemoryBudget.product(shape) else {
       throw NNBatchError(
         .usage,
-        "\(path): byte 4: IDX shape \(shape) needs more data bytes than any file holds (the product overflows), found \(bytes.count - start)"
+        "\(path): byte 4: IDX shape \(shape) needs more data bytes than any file holds (the product overflows), found \(size - start)"
       )
     }
-    guard bytes.count - start == expected else {
+    guard size - start == expected else {
       throw NNBatchError(
         .usage,
-        "\(path): byte \(start): IDX shape \(shape) needs \(expected) data bytes, found \(bytes.count - start)"
-      )
+        "\(path): byte \(start): IDX shape \(shape) needs \(expected) data bytes, found \(size - start)")
     }
-    return (shape, bytes[start...])
+    return IDXHeader(shape: shape, dataOffset: start)
   }
 }

@@ -96,36 +96,11 @@ package final class IDXRows: RowSource {
         "\(path): gzipped IDX cannot stream (it cannot be read at an offset); gunzip it, or set data.stream false to load it whole"
       )
     }
-    let b = try head.bytes(at: 0, count: 4)
-    guard b.count == 4, b[0] == 0, b[1] == 0, b[2] == 0x08 else {
-      let magic = b.map { String($0, radix: 16) }.joined(separator: " ")
-      throw NNBatchError(
-        .usage, "\(path): wrong IDX magic number: expected 00 00 08 <rank> (unsigned bytes), found \(magic)")
+    let header = try IDXHeader.parse(path, size: head.size, expectedRank: nil) {
+      offset, count throws(NNBatchError) in
+      try head.bytes(at: offset, count: count)
     }
-    let rank = Int(b[3])
-    let dims = try head.bytes(at: 4, count: 4 * rank)
-    guard rank >= 1, dims.count == 4 * rank else {
-      throw NNBatchError(.usage, "\(path): IDX header truncated (rank \(rank), \(head.size) bytes)")
-    }
-    var shape: [Int] = []
-    for d in 0..<rank {
-      var n = 0
-      for byte in dims[(4 * d)..<(4 * d + 4)] { n = n << 8 | Int(byte) }
-      shape.append(n)
-    }
-    let start = 4 + 4 * rank
-    guard let expected = MemoryBudget.product(shape) else {
-      throw NNBatchError(
-        .usage,
-        "\(path): byte 4: IDX shape \(shape) needs more data bytes than any file holds (the product overflows), found \(head.size - start)"
-      )
-    }
-    guard head.size - start == expected else {
-      throw NNBatchError(
-        .usage,
-        "\(path): byte \(start): IDX shape \(shape) needs \(expected) data bytes, found \(head.size - start)")
-    }
-    return (shape, start)
+    return (header.shape, header.dataOffset)
   }
 }
 

@@ -1,4 +1,5 @@
 import HDF5Store
+import NNBatchCore
 import NeuralNet
 import Parallel
 
@@ -134,7 +135,7 @@ extension DataLoader {
     var sent = false
     do throws(NNBatchError) {
       let targets = fromRoot?.targets ?? Matrix(rows: source.rows, columns: columns)  // [N, C]
-      var statistics = StreamingStatistics(kind: config.scaling, columns: source.features)
+      var statistics = ScalingStatistics(kind: config.scaling, columns: source.features)
       var hash = XXH64()
       var rowsPassed = 0
       if fromRoot == nil {
@@ -195,9 +196,7 @@ extension DataLoader {
         }
       }
       hash.update(labels.joined(separator: "\u{0}"))
-      let hex = String(hash.finalize(), radix: 16)
-      let fingerprint =
-        fromRoot?.fingerprint ?? "xxh64:" + String(repeating: "0", count: 16 - hex.count) + hex
+      let fingerprint = fromRoot?.fingerprint ?? checksumText(hash.finalize())
 
       // The training set seen without its inputs: targets only, for the checks shared with in-memory data.
       let train = Dataset(inputs: Matrix(rows: source.rows, columns: 0), targets: targets)
@@ -253,102 +252,5 @@ extension DataLoader {
       if let group, group.rank == 0, !sent { _ = group.broadcast(StreamPassMessage.failed) }
       throw error
     }
-  }
-}
-
-/// `AffineScaler.fitReporting` computed block by block: the same Double sums in the same row order, so the same result.
-package struct StreamingStatistics {
-  let kind: Scaling
-  let columns: Int
-  private var rows = 0
-  private var low: [Float]
-  private var high: [Float]
-  private var sum: [Double]
-  private var mean: [Double] = []
-  private var squares: [Double]
-
-  /// Statistics of `kind` for `columns` columns, before any row.
-  package init(kind: Scaling, columns: Int) {
-    self.kind = kind
-    self.columns = columns
-    low = [Float](repeating: .infinity, count: columns)
-    high = [Float](repeating: -.infinity, count: columns)
-    sum = [Double](repeating: 0, count: columns)
-    squares = [Double](repeating: 0, count: columns)
-  }
-
-  /// Whether `second` must see every row again (the variance's second pass).
-  var needsSecondPass: Bool { kind == .standardize }
-
-  /// Min, max and sums of `rows` rows of `block` [≥ rows, columns].
-  package mutating func first(_ block: Matrix, rows count: Int) {
-    guard kind != .none else { return }
-    for r in 0..<count {
-      let row = block.row(r)
-      for j in 0..<columns {
-        low[j] = min(low[j], row[j])
-        high[j] = max(high[j], row[j])
-      }
-    }
-    if kind == .standardize {
-      for r in 0..<count {
-        let row = block.row(r)
-        for j in 0..<columns { sum[j] += Double(row[j]) }
-      }
-    }
-    rows += count
-  }
-
-  /// Squared deviations from the mean of `rows` rows of `block`.
-  package mutating func second(_ block: Matrix, rows count: Int) {
-    if mean.isEmpty {
-      let n = Double(rows)
-      mean = sum.map { $0 / n }
-    }
-    for r in 0..<count {
-      let row = block.row(r)
-      for j in 0..<columns {
-        let d = Double(row[j]) - mean[j]
-        squares[j] += d * d
-      }
-    }
-  }
-
-  /// The fitted scaling and its (near-)constant columns, as `AffineScaler.fitReporting` gives them.
-  package func finish() -> (scaler: AffineScaler, constantColumns: [Int]) {
-    guard kind != .none, rows > 0 else { return (.identity, []) }
-    var shift = [Float](repeating: 0, count: columns)
-    var factor = [Float](repeating: 1, count: columns)
-    var constant: [Int] = []
-    func isConstant(_ j: Int, spread: Double) -> Bool {
-      let magnitude = max(abs(Double(low[j])), abs(Double(high[j])))
-      return !(spread > Double(Float.ulpOfOne) * magnitude)
-    }
-    switch kind {
-    case .none:
-      break
-    case .minmax:
-      for j in 0..<columns {
-        shift[j] = low[j]
-        let inverse = 1 / (high[j] - low[j])
-        if isConstant(j, spread: Double(high[j]) - Double(low[j])) || !inverse.isFinite {
-          constant.append(j)
-        } else {
-          factor[j] = inverse
-        }
-      }
-    case .standardize:
-      let n = Double(rows)
-      for j in 0..<columns {
-        shift[j] = Float(sum[j] / n)
-        let std = (squares[j] / n).squareRoot()
-        if isConstant(j, spread: std) || !Float(1 / std).isFinite {
-          constant.append(j)
-        } else {
-          factor[j] = Float(1 / std)
-        }
-      }
-    }
-    return (AffineScaler(kind: kind, shift: shift, factor: factor), constant)
   }
 }

@@ -86,6 +86,32 @@ public indirect enum JSONValue: Sendable {
   }
 }
 
+extension JSONValue {
+  /// The member `key` of an object (nil for other values or a missing key).
+  public subscript(key: String) -> JSONValue? {
+    guard case .object(let members, _) = self else { return nil }
+    return members.first { $0.key == key }?.value
+  }
+
+  /// The text of a string value, else nil.
+  public var stringValue: String? {
+    guard case .string(let text, _) = self else { return nil }
+    return text
+  }
+
+  /// The value of true or false, else nil (a number is not a flag).
+  public var boolValue: Bool? {
+    guard case .bool(let flag, _) = self else { return nil }
+    return flag
+  }
+
+  /// The items of an array, else nil.
+  public var arrayValue: [JSONValue]? {
+    guard case .array(let items, _) = self else { return nil }
+    return items
+  }
+}
+
 /// One member of a JSON object.
 public struct JSONMember: Sendable {
   /// The key.

@@ -1,9 +1,9 @@
-import Checkpoints
-
-// A small JSON writer for Keras's config.json and metadata.json, keys in the order given.
+// The one JSON writer of nnbatch's own documents whose key order matters: Keras's
+// config.json and metadata.json, NNBatchKit's configs. (JSON log records use
+// the flat, allocation-light `JSONRecord`, over the same `jsonQuoted`.)
 
 /// A JSON value to write; objects keep their keys in order, as Keras writes them.
-indirect enum JSONText: Sendable {
+package indirect enum JSONText: Sendable {
   /// An object, its members in order.
   case object([(String, JSONText)])
   /// An array.
@@ -18,21 +18,29 @@ indirect enum JSONText: Sendable {
   case null
 
   /// An integer.
-  static func int(_ value: Int) -> JSONText { .number(String(value)) }
+  package static func int(_ value: Int) -> JSONText { .number(String(value)) }
 
   /// A Float, in the shortest text that reads back as the same Float.
-  static func float(_ value: Float) -> JSONText { .number(value.description) }
+  package static func float(_ value: Float) -> JSONText { .number(value.description) }
+
+  /// A Double as a config writes it: a whole number below 10¹⁵ without ".0" ("1", "0.001").
+  ///
+  /// NaN and infinities come out as "nan"/"inf", which the config parser
+  /// reports as invalid JSON naming the place; a writer never hides them.
+  package static func decimal(_ value: Double) -> JSONText {
+    .number(value == value.rounded() && abs(value) < 1e15 ? String(Int(value)) : value.description)
+  }
 
   /// A Double, in the shortest text that reads back as the same Double.
-  static func double(_ value: Double) -> JSONText { .number(value.description) }
+  package static func double(_ value: Double) -> JSONText { .number(value.description) }
 
   /// The text of an array of strings, such as `["setosa","virginica"]`.
-  static func array(_ strings: [String]) -> String {
+  package static func array(_ strings: [String]) -> String {
     JSONText.array(strings.map { .string($0) }).text
   }
 
   /// The compact JSON text.
-  var text: String {
+  package var text: String {
     var out = ""
     write(to: &out)
     return out
