@@ -189,7 +189,11 @@ public struct ScalingStatistics: Sendable {
     case .minmax:
       for j in 0..<columns {
         shift[j] = low[j]
-        let inverse = 1 / (high[j] - low[j])
+        // A range past Float's (−3e38 to 3e38) is inf in Float, whose inverse 0 would erase
+        // the column: only then the range is taken in Double. Every finite range keeps
+        // its Float division, so no earlier run's scaling changes.
+        let range = high[j] - low[j]
+        let inverse = range.isFinite ? 1 / range : Float(1 / (Double(high[j]) - Double(low[j])))
         if isConstant(j, spread: Double(high[j]) - Double(low[j])) || !inverse.isFinite {
           constant.append(j)
         } else {

@@ -44,6 +44,31 @@ final class PredictChecksTests: XCTestCase {
     XCTAssertFalse(evaluated.stderr.contains("found inf"), evaluated.stderr)
   }
 
+  /// Validation data that overflow under the training split's scaling say the same, in training.
+  func testValidationDataThatOverflowsWhenScaledNamesTheScaling() throws {
+    let dir = TemporaryDirectory()
+    let rows = (0..<12).map { "\(Double($0) / 10),\($0 % 3),\($0 % 2 == 0 ? "a" : "b")" }
+    let data = dir.write("data.csv", "x,y,label\n" + rows.joined(separator: "\n") + "\n")
+    let validation = dir.write("validation.csv", "x,y,label\n0.5,1,a\n3.4e38,2,b\n")
+    let config = dir.write(
+      "c.json",
+      """
+      { "name": "o", "data": { "source": "csv", "path": "\(data)", "targets": "label", "scale": "standardize",
+                             "validation": { "source": "csv", "path": "\(validation)", "targets": "label" } },
+        "model": { "layers": [ { "units": 2, "activation": "softmax" } ] },
+        "loss": "cross_entropy", "optimizer": { "kind": "sgd" }, "training": { "epochs": 1, "batch_size": 4 },
+        "checkpoint": { "dir": "\(dir.file("ck"))" } }
+      """)
+    let result = try nnbatch(["--config", config, "--quiet"])
+    XCTAssertEqual(result.status, 2, result.stderr)
+    XCTAssertTrue(
+      result.stderr.contains(
+        "validation sample 2, feature 0: expected a value that stays finite under data.scale \"standardize\""),
+      result.stderr)
+    XCTAssertTrue(result.stderr.contains("found inf after scaling"), result.stderr)
+    XCTAssertFalse(FileManager.default.fileExists(atPath: dir.file("ck")))
+  }
+
   func testNaNWeightsAreAnErrorNamingTheFirstSampleInPredictAndEvaluate() throws {
     let dir = TemporaryDirectory()
     var checkpoint = try Checkpoint.read(from: try flowers(dir))

@@ -338,6 +338,21 @@ final class HostileInputTests: XCTestCase {
       XCTAssertEqual(scaled.factor, [1], "\(kind)")
     }
 
+    // A range past Float's: the factor is 1 / the Double range, never 0 (which would erase the column).
+    let wide = Matrix(rows: 3, columns: 1)
+    wide[0, 0] = -3e38
+    wide[1, 0] = 0
+    wide[2, 0] = 3e38
+    let (spanning, none) = AffineScaler.fitReporting(.minmax, to: wide)
+    XCTAssertEqual(none, [])
+    XCTAssertEqual(spanning.factor, [Float(1 / 6e38)])
+    XCTAssertGreaterThan(spanning.factor[0], 0)
+    spanning.apply(to: wide)
+    XCTAssertEqual(wide[0, 0], 0)
+    XCTAssertEqual(wide[1, 0], 0.5, accuracy: 1e-6)
+    // x − low itself overflows Float at the top: the data check refuses such a row, naming the scaling.
+    XCTAssertFalse(wide[2, 0].isFinite)
+
     let dir = TemporaryDirectory()
     var csv = "a,b,y\n"
     for r in 0..<40 { csv += "0.1,\(r % 5),\(r % 2)\n" }

@@ -220,20 +220,34 @@ public enum DataLoader {
     for (set, dataset) in [("training", Optional(data.train)), ("validation", data.validation)] {
       guard let dataset else { continue }
       try checkValues(
-        dataset, set: set, source: name, config: config, outputs: outputs, firstSample: firstSample)
+        dataset, set: set, source: name, config: config, scaler: data.scaler, outputs: outputs,
+        firstSample: firstSample)
     }
   }
 
+  /// Checks values of `dataset` whose inputs are already scaled by `scaler`.
+  ///
+  /// Raw inputs were finite when read (each reader checks), so a feature
+  /// that is not finite here came out of the scaling: the message says so,
+  /// as predict's and evaluate's do, instead of blaming the data.
   private static func checkValues(
-    _ dataset: Dataset, set: String, source: String, config: Config, outputs: Int, firstSample: Int
+    _ dataset: Dataset, set: String, source: String, config: Config, scaler: AffineScaler, outputs: Int,
+    firstSample: Int
   ) throws(NNBatchError) {
     let classIndices = config.loss == .crossEntropy && dataset.targetColumns == 1
     for r in 0..<dataset.count {
       let sample = firstSample + r + 1
       let x = dataset.inputs.row(r)
       for j in 0..<dataset.features where !x[j].isFinite {
+        guard scaler.kind != .none, j < scaler.shift.count else {
+          throw NNBatchError(
+            .usage,
+            "\(source): \(set) sample \(sample), feature \(j): expected a finite number, found \(x[j])")
+        }
         throw NNBatchError(
-          .usage, "\(source): \(set) sample \(sample), feature \(j): expected a finite number, found \(x[j])")
+          .usage,
+          "\(source): \(set) sample \(sample), feature \(j): expected a value that stays finite under data.scale \"\(scaler.kind.rawValue)\" (shift \(scaler.shift[j]), factor \(scaler.factor[j]) fitted on the training data), found \(x[j]) after scaling: the feature's values overflow 32-bit floats; rescale them (e.g. to other units) before training"
+        )
       }
       let t = dataset.targets.row(r)
       for j in 0..<dataset.targetColumns {
