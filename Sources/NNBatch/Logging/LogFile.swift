@@ -34,24 +34,7 @@ final class LogFile {
 
   /// Appends `bytes`; a short or failed write (ENOSPC, EFBIG, EIO) throws.
   func write(_ bytes: [UInt8]) throws(FileSystemError) {
-    var offset = 0
-    let failed: Int32? = bytes.withUnsafeBytes { raw in
-      guard let base = raw.baseAddress else { return nil }  // nothing to write
-      while offset < raw.count {
-        let n = Glibc.write(descriptor, base + offset, raw.count - offset)
-        if n < 0 {
-          if errno == EINTR { continue }
-          return errno
-        }
-        offset += n
-      }
-      return nil
-    }
-    if let failed {
-      throw FileSystemError(
-        operation: "write (\(offset) of \(bytes.count) bytes written)", path: path,
-        reason: String(cString: strerror(failed)))
-    }
+    try FileSystem.writeAll(to: descriptor, bytes, path: path)
   }
 
   /// Closes the file, reporting a failed close (where NFS reports deferred write errors).
