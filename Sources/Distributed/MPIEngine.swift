@@ -23,6 +23,11 @@ import Parallel
 /// No MPI reduction is used for sums (MPI_Allreduce promises no order), so
 /// the weights, optimizer state and losses are bit-identical to
 /// `DataParallelEngine` for any rank count and any `--threads`.
+///
+/// R may exceed S (a batch of 2 shards on 3 ranks, or an epoch's short last
+/// batch): a rank whose share of the shards is empty computes nothing and
+/// sends no gradient, but still takes part in every exchange, receives every
+/// shard's slice of its parameter range, reduces and updates that range.
 public final class MPIEngine: TrainingEngine, @unchecked Sendable {
   /// The network being trained.
   public let network: Network
@@ -77,12 +82,11 @@ public final class MPIEngine: TrainingEngine, @unchecked Sendable {
   /// the all-gather writes the parameters outside `apply`, so no range could stay current.
   private let mirror: UnsafeMutablePointer<UInt16>?
 
-  /// Sets up this rank's buffers; the group must have no more ranks than a full batch has shards.
+  /// Sets up this rank's buffers, for any number of ranks (some may have no shard of a batch).
   public init(
     network: Network, plan: ShardPlan, threads: Int, targetColumns: Int, optimizer: OptimizerSettings,
     precision: Precision = .f32, world: MPIWorld, stopCode: @escaping @Sendable () -> Int32?
   ) {
-    precondition(world.size <= plan.maxShards, "more ranks than shards per batch")
     self.precision = precision
     if precision == .bf16 {
       let mirror = UnsafeMutablePointer<UInt16>.allocate(
@@ -124,7 +128,7 @@ public final class MPIEngine: TrainingEngine, @unchecked Sendable {
     ownedChunks = Self.share(of: world.rank, ranks: ranks, items: chunks.count)
     ownedRange = Self.parameters(of: ownedChunks, in: chunks)
     localOptimizer = OptimizerState(settings: optimizer, parameterCount: ownedRange.count)
-    let maxLocal = Self.share(of: world.rank, ranks: ranks, items: plan.maxShards).count
+    let maxLocal = Self.mostShards(of: world.rank, ranks: ranks, plan: plan)
     localGradients = (0..<maxLocal).map { _ in FloatBuffer(count: parameterCount) }
     workspaces = (0..<max(1, min(workers.count, plan.maxShards))).map { _ in
       Workspace(
@@ -161,6 +165,14 @@ public final class MPIEngine: TrainingEngine, @unchecked Sendable {
   /// Items ⌊p·n/R⌋ ..< ⌊(p+1)·n/R⌋: rank p's contiguous share of `items` (shards or chunks).
   public static func share(of rank: Int, ranks: Int, items: Int) -> Range<Int> {
     (rank * items / ranks)..<((rank + 1) * items / ranks)
+  }
+
+  /// The most shards rank `rank` computes of any batch the plan allows (full or short).
+  ///
+  /// Not always its share of a full batch: of 5 ranks, rank 2 computes 1 of
+  /// a full batch's 8 shards but 2 of a short batch's 7, and none of 3 but 1 of 2.
+  public static func mostShards(of rank: Int, ranks: Int, plan: ShardPlan) -> Int {
+    (1...plan.maxShards).map { share(of: rank, ranks: ranks, items: $0).count }.max() ?? 0
   }
 
   /// The rows of a batch of `rows` rows that this rank computes: those of its shards, one contiguous range.

@@ -113,7 +113,7 @@ public protocol TrainingEngine: AnyObject, Sendable {
   /// The stop code the group agreed on in the last step's exchange; nil for one process.
   var agreedStop: Int32? { get }
 
-  /// The rows of a batch of `rows` rows this process computes (its shards' rows); all of them for one process.
+  /// The rows of a batch of `rows` rows this process computes (its shards' rows, maybe none); all for one process.
   func computedRows(inBatchOf rows: Int) -> Range<Int>
 
   /// What the exchange between processes cost so far, one line (`NNBATCH_MPI_STATS`); nil for one process.

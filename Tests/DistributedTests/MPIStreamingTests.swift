@@ -49,7 +49,13 @@ final class MPIStreamingTests: XCTestCase {
   }
 
   /// Shuffled, streamed in blocks of 7 rows and windows of 3 blocks (10 windows); the last batch has 3 rows (1 shard).
-  private func config(_ name: String, data: String) -> String {
+  ///
+  /// `training` replaces the batch and shard sizes.
+  private func config(
+    _ name: String, data: String,
+    training: String =
+      #""batch_size": \#(MPIStreamingTests.batchSize), "shard_size": \#(MPIStreamingTests.shardSize)"#
+  ) -> String {
     directory.write(
       "\(name).json",
       """
@@ -58,8 +64,7 @@ final class MPIStreamingTests: XCTestCase {
                   "stream": true, "stream_block_rows": 7, "stream_window": 3 },
         "model": { "layers": [ { "units": 24, "activation": "relu" }, { "units": 3, "activation": "softmax" } ] },
         "loss": "cross_entropy", "optimizer": { "kind": "adam", "learning_rate": 0.01, "clip_norm": 1.0 },
-        "training": { "epochs": \(Self.epochs), "batch_size": \(Self.batchSize), "shard_size": \(Self.shardSize),
-                      "shuffle": true },
+        "training": { "epochs": \(Self.epochs), \(training), "shuffle": true },
         "checkpoint": { "dir": "\(directory.file(name))", "every_epochs": 1, "keep": 100 } }
       """)
   }
@@ -111,14 +116,17 @@ final class MPIStreamingTests: XCTestCase {
   }
 
   /// Rows of the epoch's batches that rank `rank` of `ranks` computes: its contiguous shards of each batch.
-  private func expectedRows(rank: Int, ranks: Int) -> Int {
+  private func expectedRows(
+    rank: Int, ranks: Int, batchSize: Int = MPIStreamingTests.batchSize,
+    shardSize: Int = MPIStreamingTests.shardSize
+  ) -> Int {
     var total = 0
     var start = 0
     while start < Self.samples {
-      let rows = min(Self.batchSize, Self.samples - start)
-      let shards = (rows + Self.shardSize - 1) / Self.shardSize
+      let rows = min(batchSize, Self.samples - start)
+      let shards = (rows + shardSize - 1) / shardSize
       let mine = (rank * shards / ranks)..<((rank + 1) * shards / ranks)
-      for s in mine { total += min((s + 1) * Self.shardSize, rows) - s * Self.shardSize }
+      for s in mine { total += min((s + 1) * shardSize, rows) - s * shardSize }
       start += rows
     }
     return total
@@ -180,6 +188,36 @@ final class MPIStreamingTests: XCTestCase {
     let second = try train(ranks: 2, config, dir: directory.file("mixed"), extra: ["--resume"])
     XCTAssertEqual(second.status, 0, second.stderr)
     try assertSameRun(directory.file("mixed"), as: directory.file("npy-one"))
+  }
+
+  func testDefaultShardSizeOnThreeRanksMatchesOneProcessWithAnIdleRank() throws {
+    // batch_size 32 without shard_size: shards of 16, 2 per batch, and 1 in
+    // the last batch (11 rows). Rank 0 of 3 computes no shard of any batch,
+    // so it reads no training row, yet it reduces and updates its range.
+    _ = try mpirun()
+    try writeData()
+    let config = config(
+      "default",
+      data:
+        #""source": "npy", "features": "\#(directory.file("x.npy"))", "targets": "\#(directory.file("y.npy"))""#,
+      training: #""batch_size": 32"#)
+    let one = try train(ranks: nil, config, dir: directory.file("default-one"))
+    XCTAssertEqual(one.status, 0, one.stderr)
+    let run = try train(ranks: 3, config, dir: directory.file("default-3"))
+    XCTAssertEqual(run.status, 0, run.stderr)
+    try assertSameRun(directory.file("default-3"), as: directory.file("default-one"))
+    let expected = (0..<3).map {
+      Self.epochs * expectedRows(rank: $0, ranks: 3, batchSize: 32, shardSize: 16)
+    }
+    XCTAssertEqual(expected, [0, Self.epochs * 96, Self.epochs * 107])
+    XCTAssertEqual(rowsRead(run.stderr), [0: expected[0], 1: expected[1], 2: expected[2]], run.stderr)
+    // Resumed on 3 ranks after the first epoch: the same bits.
+    let first = try train(ranks: 3, config, dir: directory.file("default-resumed"), extra: ["--epochs", "1"])
+    XCTAssertEqual(first.status, 0, first.stderr)
+    let second = try train(ranks: 3, config, dir: directory.file("default-resumed"), extra: ["--resume"])
+    XCTAssertEqual(second.status, 0, second.stderr)
+    XCTAssertTrue(second.stdout.contains("resumed from"), second.stdout)
+    try assertSameRun(directory.file("default-resumed"), as: directory.file("default-one"))
   }
 
   func testRankZeroFailingTheStatisticsPassEndsTheJob() throws {

@@ -163,16 +163,66 @@ final class MPITrainingTests: XCTestCase {
     try assertSameRun(directory.file("mixed"), as: directory.file("one"))
   }
 
-  func testMoreRanksThanShardsIsAUsageError() throws {
-    let config = directory.write(
-      "wide.json",
-      (try String(contentsOfFile: mlpConfig("wide", optimizer: Self.adam), encoding: .utf8))
-        .replacingOccurrences(of: #""shard_size": 8"#, with: #""shard_size": 25"#))
-    let run = try train(ranks: 3, config, dir: directory.file("wide"), threads: 1)
-    XCTAssertEqual(run.status, 2, run.stderr)
+  /// `mlpConfig` with other training sizes (`"batch_size": 50, "shard_size": 8` replaced by `training`).
+  private func resized(_ name: String, optimizer: String, epochs: Int, training: String, samples: Int = 120)
+    throws -> String
+  {
+    let text =
+      (try String(contentsOfFile: mlpConfig(name, optimizer: optimizer, epochs: epochs), encoding: .utf8))
+      .replacingOccurrences(of: #""batch_size": 50, "shard_size": 8"#, with: training)
+      .replacingOccurrences(of: #""samples": 120"#, with: #""samples": \#(samples)"#)
+      .replacingOccurrences(of: #""every_epochs": 1"#, with: #""every_steps": 2"#)
     XCTAssertTrue(
-      run.stderr.contains("$.training.shard_size: 3 ranks need at least 3 shards per batch"), run.stderr)
-    XCTAssertFalse(FileManager.default.fileExists(atPath: directory.file("wide/step-000000000.h5")))
+      text.contains(training) && text.contains(#""samples": \#(samples)"#) && text.contains("every_steps"),
+      text)
+    return directory.write("\(name)-sized.json", text)
+  }
+
+  func testDefaultShardSizeOnThreeRanksMatchesOneProcessAndResumes() throws {
+    // batch_size 32 without shard_size: shards of 16, 2 per batch; 106
+    // samples leave a last batch of 10 rows, 1 shard. Rank 0 of 3 computes no
+    // shard and (2 chunks) owns no parameters; rank 1 has no shard of the last batch.
+    let config = try resized(
+      "default", optimizer: Self.adam, epochs: 3, training: #""batch_size": 32"#, samples: 106)
+    let one = try train(ranks: nil, config, dir: directory.file("one"), threads: 2)
+    XCTAssertEqual(one.status, 0, one.stderr)
+    // 4 steps an epoch, a checkpoint every 2: epoch ends and the middle of each epoch.
+    XCTAssertEqual(
+      try CheckpointStore(directory: directory.file("one")).checkpointFiles().map(\.step),
+      [2, 4, 6, 8, 10, 12])
+    let three = try train(ranks: 3, config, dir: directory.file("three"), threads: 1)
+    XCTAssertEqual(three.status, 0, three.stderr)
+    XCTAssertTrue(three.stdout.contains("3 ranks × 1 thread"), three.stdout)
+    try assertSameRun(directory.file("three"), as: directory.file("one"))
+    // Resumed on 3 ranks from the middle of epoch 2 (step 6): the same bits to the end.
+    try FileManager.default.createDirectory(
+      atPath: directory.file("resumed"), withIntermediateDirectories: true)
+    for step in [2, 4, 6] {
+      let name = CheckpointStore.fileName(step: step)
+      try FileManager.default.copyItem(
+        atPath: directory.file("three/\(name)"), toPath: directory.file("resumed/\(name)"))
+    }
+    let resumed = try train(ranks: 3, config, dir: directory.file("resumed"), threads: 1, extra: ["--resume"])
+    XCTAssertEqual(resumed.status, 0, resumed.stderr)
+    XCTAssertTrue(resumed.stdout.contains("resumed from"), resumed.stdout)
+    try assertSameRun(directory.file("resumed"), as: directory.file("one"))
+  }
+
+  func testRanksWithMoreShardsOfAShortBatchThanOfAFullOneMatchOneProcess() throws {
+    // 120 samples on 5 ranks. Batch 48 in shards of 16: rank 2 has none of a
+    // full batch's 3 shards but one of the last batch's 2. Batch 64 in shards
+    // of 8: rank 2 has 1 of a full batch's 8 shards but 2 of the last batch's 7.
+    for (batch, shard) in [(48, 16), (64, 8)] {
+      let name = "short\(batch)"
+      let config = try resized(
+        name, optimizer: Self.momentum, epochs: 2,
+        training: #""batch_size": \#(batch), "shard_size": \#(shard)"#)
+      let one = try train(ranks: nil, config, dir: directory.file("\(name)-one"), threads: 1)
+      XCTAssertEqual(one.status, 0, one.stderr)
+      let five = try train(ranks: 5, config, dir: directory.file("\(name)-five"), threads: 1)
+      XCTAssertEqual(five.status, 0, five.stderr)
+      try assertSameRun(directory.file("\(name)-five"), as: directory.file("\(name)-one"))
+    }
   }
 
   /// Runs `mpirun` in the background on a long run; `action(mpirun PID, rank PIDs)` once a checkpoint exists.

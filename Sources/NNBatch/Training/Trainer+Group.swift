@@ -8,15 +8,6 @@ import Parallel
 // Rank 0 alone reads and writes the checkpoint folder; the other ranks get
 // what they need from it through the group.
 extension Trainer {
-  /// Refuses a group with more ranks than a full batch has shards: some rank would never compute.
-  static func requireFit(_ group: any ProcessGroup, plan: ShardPlan, config: Config) throws(NNBatchError) {
-    guard group.size > plan.maxShards else { return }
-    throw NNBatchError(
-      .usage,
-      "\(config.file): $.training.shard_size: \(group.size) ranks need at least \(group.size) shards per batch; expected shard_size ≤ \(config.batchSize / group.size) (batch_size \(config.batchSize) / \(group.size) ranks), found \(config.shardSize) (\(plan.maxShards) shard\(plan.maxShards == 1 ? "" : "s") per batch)"
-    )
-  }
-
   /// The checkpoint a run continues, if any: read here, or in a group read by rank 0 and sent to all.
   static func checkpointToContinue(options: TrainOptions, config: Config) throws(NNBatchError) -> (
     checkpoint: Checkpoint, file: String, skipped: [CheckpointError]

@@ -68,7 +68,6 @@ public final class Trainer {
     self.options = options
     self.signals = signals
     let plan = ShardPlan(batchSize: config.batchSize, shardSize: config.shardSize)
-    if let group = options.group { try Trainer.requireFit(group, plan: plan, config: config) }
     // Before anything slow: a second run on this folder stops at once.
     // Only rank 0 of a group touches the folder.
     if options.group.map({ $0.rank == 0 }) ?? true {
