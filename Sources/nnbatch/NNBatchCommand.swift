@@ -15,8 +15,12 @@ import NNBatch
 struct NNBatchCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "nnbatch",
-    abstract: "A multi-threaded CPU trainer for dense neural networks, with HDF5 checkpoints.",
+    abstract: "Trains dense and convolutional neural networks on CPUs.",
     discussion: """
+      Training runs data-parallel on threads, and across processes under mpirun;
+      a run saves HDF5 checkpoints it can resume from bit for bit. A checkpoint
+      predicts, evaluates, and exports to ONNX or Keras.
+
       Examples:
         nnbatch --config configs/xor.json              train the tutorial's network
         nnbatch --config configs/big.json --threads 8  the throughput run
