@@ -83,7 +83,8 @@ final class RunLogsTests: XCTestCase {
     try log.summary(
       RunSummary(
         status: "early_stop", exitCode: 0, epoch: 3, step: 9, finalLoss: .nan, elapsed: 1.5,
-        checkpoint: "ck/step-000000009.h5", error: nil))
+        checkpoint: "ck/step-000000009.h5", error: nil, finalEpoch: 3, finalEpochLoss: 0.5,
+        finalValidation: ["val_loss": 0.75, "val_accuracy": 0.625]))
     let records = try lines.map {
       try XCTUnwrap(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
     }
@@ -107,6 +108,11 @@ final class RunLogsTests: XCTestCase {
     XCTAssertEqual(records[3]["status"] as? String, "early_stop")
     XCTAssertTrue(records[3]["final_loss"] is NSNull, "NaN is written as null")
     XCTAssertEqual(records[3]["elapsed"] as? Double, 1.5)
+    XCTAssertEqual(records[3]["final_epoch"] as? Int, 3)
+    XCTAssertEqual(records[3]["final_epoch_loss"] as? Double, 0.5)
+    XCTAssertEqual(records[3]["final_val_loss"] as? Double, 0.75)
+    XCTAssertEqual(records[3]["final_val_accuracy"] as? Double, 0.625)
+    XCTAssertNil(records[3]["final_val_r2"])
   }
 
   /// The events of `path`, decoded, after checking every record's CRCs.

@@ -8,7 +8,8 @@ import Foundation
 /// object per line on stdout, told apart by `"event"`, each with `"time"` (ISO 8601 UTC).
 ///
 /// `start` (the run's shape and where it continues from), `checkpoint` (each file
-/// written), `early_stop`, and `summary` (how the run ended, also when it failed).
+/// written), `early_stop`, and `summary` (how the run ended, also when it failed;
+/// `final_loss` is the last step's loss, `final_epoch_loss` the last epoch's mean).
 final class JSONRecordLog: RunLogSink {
   private let output: (String) -> Void
 
@@ -42,12 +43,17 @@ final class JSONRecordLog: RunLogSink {
   }
 
   func summary(_ summary: RunSummary) throws {
-    try write([
+    var fields: [String: Any] = [
       "event": "summary", "status": summary.status, "exit_code": Int(summary.exitCode),
       "epoch": summary.epoch, "step": summary.step, "final_loss": summary.finalLoss ?? NSNull(),
+      "final_epoch": summary.finalEpoch ?? NSNull(),
+      "final_epoch_loss": summary.finalEpochLoss ?? NSNull(),
       "elapsed": summary.elapsed, "checkpoint": summary.checkpoint ?? NSNull(),
       "error": summary.error ?? NSNull(),
-    ])
+    ]
+    // "final_val_loss", ...: only the metrics the run measures, as the epoch records have them.
+    for (key, value) in summary.finalValidation { fields["final_" + key] = value }
+    try write(fields)
   }
 
   /// Writes `fields` and the time as one line (NaN and infinities as null, as the epoch lines do).

@@ -47,7 +47,7 @@ struct RunSummary {
   /// Epochs and steps done.
   var epoch: Int
   var step: Int
-  /// The last step's loss, if any step ran.
+  /// The last step's loss, if any step ran (one batch's loss, not the epoch's).
   var finalLoss: Double?
   /// Seconds this process trained.
   var elapsed: Double
@@ -55,6 +55,11 @@ struct RunSummary {
   var checkpoint: String?
   /// The error that ended a failed run.
   var error: String?
+  /// The last finished epoch (1-based), its mean training loss and its validation
+  /// metrics ("val_loss", ...), if an epoch has finished in this run or the one it resumes.
+  var finalEpoch: Int? = nil
+  var finalEpochLoss: Double? = nil
+  var finalValidation: [String: Double] = [:]
 }
 
 /// One log of a run: JSON records on stdout, a CSV file, TensorBoard event files.

@@ -198,6 +198,11 @@ public final class Trainer {
       summary.epoch = epoch
       summary.step = step
       summary.finalLoss = lossHistory.last
+      if let last = lastEpoch {
+        summary.finalEpoch = last.epoch
+        summary.finalEpochLoss = last.loss
+        summary.finalValidation = last.validation
+      }
       summary.elapsed = monotonicSeconds() - started
       summary.checkpoint = newestCheckpoint
       logs.summary(summary)
@@ -306,12 +311,29 @@ public final class Trainer {
     )
   }
 
+  /// The last finished epoch (1-based), its mean training loss and its validation
+  /// metrics, from the history (which a resumed run restores), if an epoch finished.
+  var lastEpoch: (epoch: Int, loss: Double, validation: [String: Double])? {
+    guard let loss = history.trainLoss.last else { return nil }
+    let count = history.trainLoss.count
+    // Validation is measured every epoch; a series of another length would name another epoch.
+    let validation = history.validationLoss.count == count ? history.lastValidation : [:]
+    return (count, loss, validation)
+  }
+
+  /// The closing lines: what ran and where it is saved, then the last epoch's mean
+  /// loss and validation metrics (the figures its epoch line shows, not one batch's).
   private func finalSummary(elapsed: Double) -> String {
-    var lines: [String] = []
-    let last = lossHistory.last.map(format6) ?? "n/a"
-    lines.append(
-      "done: \(epoch) epochs, \(step) steps, final loss \(last), \(formatDuration(elapsed)); checkpoint \(config.checkpointDir)/\(CheckpointStore.fileName(step: step))"
-    )
+    var lines = [
+      "done: \(epoch) epochs, \(step) steps, \(formatDuration(elapsed)); checkpoint \(config.checkpointDir)/\(CheckpointStore.fileName(step: step))"
+    ]
+    if let last = lastEpoch {
+      lines.append("final epoch \(last.epoch): train_loss \(format6(last.loss)) (epoch mean)")
+      if !last.validation.isEmpty {
+        let fields = last.validation.keys.sorted().map { "\($0) \(format6(last.validation[$0] ?? .nan))" }
+        lines.append("final epoch \(last.epoch): \(fields.joined(separator: ", "))")
+      }
+    }
     // Like the tutorial: show each sample's prediction next to its target.
     if data.train.count <= 20 && data.validation == nil && data.stream == nil {
       let predictions = network.predict(parameters: parameters, inputs: data.train.inputs)
