@@ -5,7 +5,7 @@ extension Checkpoint {
   ///
   /// For tests of the determinism contract: weights, optimizer step and state,
   /// loss and epoch histories, generators and counters. Provenance (`created`,
-  /// `nnbatch_version`), the config text and the data fingerprint are not compared.
+  /// `nnbatch_version`), the config text, the data fingerprint and the target names are not compared.
   package func bitwiseDifferences(from other: Checkpoint) -> [String] {
     var differences: [String] = []
     func check(_ name: String, _ same: Bool) {
@@ -27,9 +27,10 @@ extension Checkpoint {
         == other.epochHistory.series.mapValues { $0.map(\.bitPattern) })
     check("generator", generator == other.generator)
     check("epoch generator", epochGenerator == other.epochGenerator)
-    // The fingerprint describes the data, not the run's state (version 1 files have none).
+    // The fingerprint and target names describe the data, not the run's state (older files lack them).
     var facts = data
     facts.fingerprint = other.data.fingerprint
+    facts.targetNames = other.data.targetNames
     check("data facts", facts == other.data)
     return differences
   }

@@ -105,7 +105,7 @@ final class CheckpointTests: XCTestCase {
     c.counters.best = nil
     c.data = DataFacts(
       task: .regression, labels: [], features: .identity,
-      targets: AffineScaler(kind: .minmax, shift: [5], factor: [0.5]))
+      targets: AffineScaler(kind: .minmax, shift: [5], factor: [0.5]), targetNames: ["price, in k\"€\""])
     try c.write(to: dir.file("c.h5"))
     XCTAssertEqual(try Checkpoint.read(from: dir.file("c.h5")), c)
     XCTAssertFalse(
@@ -390,6 +390,10 @@ final class CheckpointTests: XCTestCase {
       (
         "/data@labels: expected non-empty labels, found an empty label at index 0",
         { $0.groups["data"]?.attributes["labels"] = .string("[\"\"]") }
+      ),
+      (
+        "/data@target_names: not a JSON array of strings",
+        { $0.groups["data"]?.attributes["target_names"] = .string("price") }
       ),
       (
         "/model/layer_1@bias: expected 1 (/model/layer_1/biases holds the layer's biases), found 0",

@@ -1,3 +1,4 @@
+import Checkpoints
 import Foundation
 import TestSupport
 import XCTest
@@ -118,5 +119,99 @@ final class OutputMeaningTests: XCTestCase {
       XCTAssertTrue(help.contains(phrase), "\(phrase) missing from: \(help)")
     }
     XCTAssertFalse(help.contains("for dense neural networks"), help)
+  }
+
+  /// Trains a 3-epoch model on CSV `csv` (header included) with `targets`, `task`, the output
+  /// layer `output` and `loss`; returns the checkpoint.
+  private func trainCSV(
+    _ dir: TemporaryDirectory, csv: String, targets: String, task: String, output: String, loss: String
+  ) throws -> String {
+    let config = dir.write(
+      "csv.json",
+      """
+      { "name": "csv", "seed": 3,
+        "data": { "source": "csv", "path": "\(dir.write("train.csv", csv))", "targets": "\(targets)",
+                  "task": "\(task)", "scale": "standardize" },
+        "model": { "layers": [ { "units": 4, "activation": "tanh" }, \(output) ] },
+        "loss": "\(loss)", "optimizer": { "kind": "adam", "learning_rate": 0.01 },
+        "training": { "epochs": 3, "batch_size": 8 },
+        "checkpoint": { "dir": "\(dir.file("ck"))" } }
+      """)
+    let result = try nnbatch(["train", "--config", config, "--quiet"])
+    XCTAssertEqual(result.status, 0, result.stderr)
+    return dir.file("ck/step-000000006.h5")
+  }
+
+  /// Rows "a,b,target" of a + b (regression) or a > b (the classes `labels`).
+  private func rows(_ count: Int, labels: [String]? = nil) -> String {
+    (0..<count).map { i in
+      let (a, b) = (Double(i % 5), Double(i % 3))
+      guard let labels else { return "\(a),\(b),\(a + b)\n" }
+      return "\(a),\(b),\(labels[a > b ? 1 : 0])\n"
+    }.joined()
+  }
+
+  func testRegressionOutputsAreNamedAfterTheTrainingTarget() throws {
+    let dir = TemporaryDirectory()
+    let checkpoint = try trainCSV(
+      dir, csv: "a,b,total\n" + rows(48), targets: "total", task: "regression",
+      output: #"{ "units": 1, "activation": "linear" }"#, loss: "mse")
+    XCTAssertEqual(try Checkpoint.read(from: checkpoint).data.targetNames, ["total"])
+    let input = dir.write("new.csv", "a,b\n1,2\n4,0\n")
+    let predict = try nnbatch(["predict", "--checkpoint", checkpoint, "--input", input])
+    XCTAssertEqual(predict.status, 0, predict.stderr)
+    XCTAssertEqual(predict.stderr, "")
+    let lines = predict.stdout.split(separator: "\n")
+    XCTAssertEqual(lines.first, "total")
+    XCTAssertEqual(lines.count, 3, predict.stdout)
+  }
+
+  func testPredictIgnoresTheTargetColumnAndSaysSoOnce() throws {
+    let dir = TemporaryDirectory()
+    let checkpoint = try trainCSV(
+      dir, csv: "a,b,total\n" + rows(48), targets: "total", task: "regression",
+      output: #"{ "units": 1, "activation": "linear" }"#, loss: "mse")
+    // 600 rows: more than one of predict's 256-row batches, still one message.
+    let body = (0..<600).map { "\(Double($0 % 5)),\(Double($0 % 3))" }
+    let without = dir.write("without.csv", "a,b\n" + body.map { $0 + "\n" }.joined())
+    // The target column first: columns are matched by name, not position.
+    let with = dir.write("with.csv", "total,a,b\n" + body.map { "99,\($0)\n" }.joined())
+    let plain = try nnbatch(["predict", "--checkpoint", checkpoint, "--input", without])
+    XCTAssertEqual(plain.status, 0, plain.stderr)
+    let labelled = try nnbatch(["predict", "--checkpoint", checkpoint, "--input", with])
+    XCTAssertEqual(labelled.status, 0, labelled.stderr)
+    XCTAssertEqual(labelled.stdout, plain.stdout, "the target column changes no prediction")
+    XCTAssertEqual(
+      labelled.stderr, "warning: \(with): ignoring column \"total\", the model's training target\n")
+    // evaluate reads the same file.
+    let evaluate = try nnbatch(["evaluate", "--checkpoint", checkpoint, "--data", with])
+    XCTAssertEqual(evaluate.status, 0, evaluate.stderr)
+  }
+
+  func testBinaryClassifierColumnNamesThePositiveClass() throws {
+    for (labels, column) in [(["no", "yes"], "p_yes"), (["0", "1"], "p_1")] {
+      let dir = TemporaryDirectory()
+      let checkpoint = try trainCSV(
+        dir, csv: "a,b,bought\n" + rows(48, labels: labels), targets: "bought", task: "classification",
+        output: #"{ "units": 1, "activation": "sigmoid" }"#, loss: "binary_cross_entropy")
+      let input = dir.write("new.csv", "a,b\n4,0\n0,2\n")
+      let predict = try nnbatch(["predict", "--checkpoint", checkpoint, "--input", input])
+      XCTAssertEqual(predict.status, 0, predict.stderr)
+      let lines = predict.stdout.split(separator: "\n")
+      XCTAssertEqual(lines.first.map(String.init), "label,\(column)", predict.stdout)
+      XCTAssertEqual(lines.count, 3, predict.stdout)
+      XCTAssertTrue(lines.dropFirst().allSatisfy { labels.contains(String($0.prefix { $0 != "," })) })
+    }
+  }
+
+  func testCheckpointsWithoutTargetNamesKeepOutputIndexColumns() throws {
+    // A version 1 file predates /data@target_names.
+    let checkpoint = "\(repositoryRoot)/Tests/Fixtures/v1-regression/step-000000030.h5"
+    XCTAssertNil(try Checkpoint.read(from: checkpoint).data.targetNames)
+    let dir = TemporaryDirectory()
+    let input = dir.write("new.csv", "120,4,10,2.5,1,0\n")
+    let predict = try nnbatch(["predict", "--checkpoint", checkpoint, "--input", input])
+    XCTAssertEqual(predict.status, 0, predict.stderr)
+    XCTAssertEqual(predict.stdout.split(separator: "\n").first, "output_0")
   }
 }

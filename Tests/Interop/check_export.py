@@ -32,7 +32,7 @@ def read_expected(path):
     if header[0] == "label":
         labels = [r[0] for r in body]
         values = [[float(v) for v in r[1:]] for r in body]
-        classes = [h[2:] for h in header[1:]] if header[1] != "probability" else None
+        classes = [h[2:] for h in header[1:]] if len(header) > 2 else None  # one sigmoid: "p_<positive class>"
         return header, labels, values, classes
     return header, None, [[float(v) for v in r] for r in body], None
 

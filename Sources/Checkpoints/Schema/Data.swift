@@ -7,7 +7,8 @@ import NeuralNet
 //
 //     /data            attrs: task, labels (JSON array of strings; [] when labels are class indices),
 //                      fingerprint (optional: XXH64 of the prepared samples, for resume),
-//                      stream (optional: the block plan of streamed training data, "block_rows=N window=W")
+//                      stream (optional: the block plan of streamed training data, "block_rows=N window=W"),
+//                      target_names (optional: JSON array, the training data's target column names)
 //     /data/features   attrs: scaling; datasets shift, factor float32 [inputs] (scaling ≠ none)
 //     /data/targets    attrs: scaling; datasets shift, factor float32 [outputs] (scaling ≠ none)
 
@@ -28,12 +29,17 @@ public struct DataFacts: Sendable, Hashable {
   ///
   /// A resume reads its data as the run it continues did, whatever `data.stream` would choose now.
   public var stream: String?
+  /// The names of the training data's target columns (a CSV header), so that `predict` can
+  /// name regression outputs and skip these columns in its input; nil when the data had none
+  /// and in files written before it existed.
+  public var targetNames: [String]?
 
   /// Facts for a model trained on `task` with these labels and scalings.
   public init(
     task: LearningTask, labels: [String], features: AffineScaler, targets: AffineScaler,
-    fingerprint: String? = nil, stream: String? = nil
+    fingerprint: String? = nil, stream: String? = nil, targetNames: [String]? = nil
   ) {
+    self.targetNames = targetNames
     self.task = task
     self.labels = labels
     self.features = features
@@ -50,6 +56,7 @@ extension DataFacts {
     node.set("labels", Self.labelsText(labels))
     if let fingerprint { node.set("fingerprint", fingerprint) }
     if let stream { node.set("stream", stream) }
+    if let targetNames { node.set("target_names", Self.labelsText(targetNames)) }
     node.groups["features"] = Self.encode(features)
     node.groups["targets"] = Self.encode(targets)
     return node
@@ -79,7 +86,8 @@ extension DataFacts {
       features: try decodeScaler(node.group("features"), width: architecture.inputs, of: "inputs"),
       targets: try decodeScaler(node.group("targets"), width: architecture.outputs, of: "outputs"),
       fingerprint: node.has("fingerprint") ? try node.string("fingerprint") : nil,
-      stream: node.has("stream") ? try node.string("stream") : nil)
+      stream: node.has("stream") ? try node.string("stream") : nil,
+      targetNames: node.has("target_names") ? try decodeStrings(node, "target_names") : nil)
   }
 
   /// Labels name outputs: at most one per output (training data may have fewer
@@ -92,19 +100,24 @@ extension DataFacts {
   }
 
   static func decodeLabels(_ node: NodeReader) throws -> [String] {
-    let text = try node.string("labels")
+    try decodeStrings(node, "labels")
+  }
+
+  /// Attribute `name` of `node`, a JSON array of strings.
+  static func decodeStrings(_ node: NodeReader, _ name: String) throws -> [String] {
+    let text = try node.string(name)
     let parsed = try? JSONParser.parse(text)
     guard let items = parsed?.arrayValue else {
-      throw SchemaError("\(node.attributePath("labels")): not a JSON array of strings")
+      throw SchemaError("\(node.attributePath(name)): not a JSON array of strings")
     }
-    var labels: [String] = []
+    var strings: [String] = []
     for item in items {
-      guard let label = item.stringValue else {
-        throw SchemaError("\(node.attributePath("labels")): not a JSON array of strings")
+      guard let string = item.stringValue else {
+        throw SchemaError("\(node.attributePath(name)): not a JSON array of strings")
       }
-      labels.append(label)
+      strings.append(string)
     }
-    return labels
+    return strings
   }
 
   private static func decodeScaler(_ node: NodeReader, width: Int, of what: String) throws -> AffineScaler {

@@ -23,7 +23,11 @@ public enum Predict {
     let features = model.network.architecture.inputs
     let resolved = try DataSources.resolve(input, format: format)
     let reader = try resolved.reading { () throws(NNBatchError) in
-      try resolved.kind.openInputs(input, InputRequest(dataset: dataset, header: header))
+      // A CSV of labelled rows still has the training targets: they are left out, not refused.
+      try resolved.kind.openInputs(
+        input,
+        InputRequest(
+          dataset: dataset, header: header, skipColumns: model.checkpoint.data.targetNames ?? []))
     }
     // Images must have the model's shape, not just as many pixels (4×16 is not 8×8).
     let expected = model.network.architecture.inputShape
@@ -41,13 +45,8 @@ public enum Predict {
       MemoryBudget.product([rows, features + width, MemoryLayout<Float>.size]),
       for: "a block of \(rows) samples", in: input)
     var text = CSVText(path: input)
-    if model.isClassifier {
-      try text.append(
-        width == 1
-          ? "label,probability" : (["label"] + labels.map { "p_\($0)" }).map(csvField).joined(separator: ","))
-    } else {
-      try text.append((0..<width).map { "output_\($0)" }.joined(separator: ","))
-    }
+    let columns = (model.isClassifier ? ["label"] : []) + columnNames(model)
+    try text.append(columns.map(csvField).joined(separator: ","))
     var seen = 0  // rows of earlier blocks
     while let block = try resolved.reading({ () throws(NNBatchError) in try reader.next(maxRows: rows) }) {
       let inputs = block.inputs  // [rows, features]
@@ -104,6 +103,20 @@ public enum Predict {
       text += piece
       if newline { text += "\n" }
     }
+  }
+
+  /// The output columns' names: `p_<class>` for a classifier (one sigmoid output: the
+  /// probability of the second class, "1" without labels), else the training targets'
+  /// names when the checkpoint has them, else `output_<i>`.
+  package static func columnNames(_ model: SavedModel) -> [String] {
+    let width = model.network.architecture.outputs
+    if model.isClassifier {
+      guard width == 1 else { return model.labels.map { "p_\($0)" } }
+      let known = model.checkpoint.data.labels
+      return ["p_" + (known.count == 2 ? known[1] : "1")]
+    }
+    if let names = model.checkpoint.data.targetNames, names.count == width { return names }
+    return (0..<width).map { "output_\($0)" }
   }
 
   private static func csvField(_ text: String) -> String {

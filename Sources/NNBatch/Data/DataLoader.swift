@@ -19,6 +19,8 @@ public struct PreparedData: Sendable {
   public var sampleShape: Shape
   /// The streamed training set, when the inputs stream from disk; `train` then holds its targets and no inputs.
   public var stream: StreamedTrainingSet?
+  /// The training source's names of its target columns (a CSV header), else nil.
+  public var targetNames: [String]?
 
   /// Prepared samples; `sampleShape` nil means flat samples [features].
   public init(
@@ -47,6 +49,8 @@ package struct SelectedData {
   package var classes: Int?
   /// One sample's shape as the training source gives it (IDX images), else nil.
   package var sourceShape: Shape?
+  /// The training source's names of its target columns (a CSV header), else nil.
+  package var targetNames: [String]? = nil
 }
 
 /// Reads data sources through their readers, splits, scales and checks them against the model.
@@ -102,9 +106,11 @@ public enum DataLoader {
       against: config, classes: selected.classes)
     targetScaler.apply(to: train.targets)
     if let validation { targetScaler.apply(to: validation.targets) }
-    return PreparedData(
+    var prepared = PreparedData(
       train: train, validation: validation, labels: selected.labels, scaler: scaler,
       targetScaler: targetScaler, sampleShape: sampleShape, fingerprint: fingerprint)
+    prepared.targetNames = selected.targetNames
+    return prepared
   }
 
   /// A classifier trained on one class learns nothing: refuse it.
@@ -159,16 +165,17 @@ public enum DataLoader {
       }
       return SelectedData(
         train: all, validation: Dataset(inputs: rawValidation.inputs, targets: rawValidation.targets),
-        labels: labels, classes: raw.classes, sourceShape: raw.sampleShape)
+        labels: labels, classes: raw.classes, sourceShape: raw.sampleShape, targetNames: raw.targetNames)
     }
     if config.validationSplit > 0 {
       let split = try holdOut(all, fraction: config.validationSplit, seed: config.seed, file: config.file)
       return SelectedData(
         train: split.train, validation: split.validation, labels: labels, classes: raw.classes,
-        sourceShape: raw.sampleShape)
+        sourceShape: raw.sampleShape, targetNames: raw.targetNames)
     }
     return SelectedData(
-      train: all, validation: nil, labels: labels, classes: raw.classes, sourceShape: raw.sampleShape)
+      train: all, validation: nil, labels: labels, classes: raw.classes, sourceShape: raw.sampleShape,
+      targetNames: raw.targetNames)
   }
 
   /// The seeded hold-out of `data.validation_split`: `fraction` of the rows for validation, in file order.

@@ -112,11 +112,14 @@ package struct InputRequest: Sendable {
   package var dataset: String?
   /// `--header`: whether a CSV file has a header row (nil: detect).
   package var header: Bool?
+  /// Columns left out when a CSV header names them: the model's training targets.
+  package var skipColumns: [String]
 
   /// A request with predict's `--dataset` and `--header`.
-  package init(dataset: String? = nil, header: Bool? = nil) {
+  package init(dataset: String? = nil, header: Bool? = nil, skipColumns: [String] = []) {
     self.dataset = dataset
     self.header = header
+    self.skipColumns = skipColumns
   }
 }
 
@@ -210,6 +213,8 @@ public struct RawData: Sendable {
   public var classes: Int?
   /// One sample's shape when the source knows it (IDX images: [1, H, W]), else nil.
   public var sampleShape: Shape?
+  /// The target columns' names when the source names them (a CSV header), else nil.
+  public var targetNames: [String]? = nil
 
   /// Samples with their metadata.
   public init(

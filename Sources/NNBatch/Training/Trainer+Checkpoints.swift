@@ -19,7 +19,7 @@ extension Trainer {
       generator: generator, epochGenerator: epochGenerator, lossHistory: lossHistory, epochHistory: history,
       data: DataFacts(
         task: config.task, labels: data.labels, features: data.scaler, targets: data.targetScaler,
-        fingerprint: dataFingerprint, stream: data.stream?.plan.text))
+        fingerprint: dataFingerprint, stream: data.stream?.plan.text, targetNames: data.targetNames))
     checkpoint.kernels = .current
     return checkpoint
   }

@@ -25,6 +25,9 @@ package struct CSVSource: FileDataSource {
   package var targets: [ColumnRef]
   /// Columns to ignore, by name or index.
   package var ignore: [ColumnRef]
+  /// Columns left out, with a warning, when the header names them (predict: the training
+  /// targets, which a file of labelled rows still has); a file without them is read as is.
+  package var skipIfPresent: [String] = []
 
   /// A source reading `path` with these settings.
   package init(path: String, header: Bool?, delimiter: Character, targets: [ColumnRef], ignore: [ColumnRef]) {
@@ -125,7 +128,8 @@ package struct CSVSource: FileDataSource {
   package static func openInputs(_ path: String, _ request: InputRequest) throws(NNBatchError)
     -> any SampleReader
   {
-    let source = CSVSource(path: path, header: request.header, delimiter: ",", targets: [], ignore: [])
+    var source = CSVSource(path: path, header: request.header, delimiter: ",", targets: [], ignore: [])
+    source.skipIfPresent = request.skipColumns
     return InMemorySamples(try source.read(task: nil, knownLabels: []))
   }
 
@@ -238,7 +242,19 @@ package struct CSVSource: FileDataSource {
           warnAboutDuplicateNames(header)
         }
         targetColumns = try resolve(targets, what: "target")
-        let ignored = Set(try resolve(ignore, what: "ignored"))
+        var ignored = Set(try resolve(ignore, what: "ignored"))
+        if let names, !skipIfPresent.isEmpty {
+          let skipped = names.indices.filter {
+            skipIfPresent.contains(names[$0]) && !targetColumns.contains($0)
+          }
+          if !skipped.isEmpty {
+            let quoted = skipped.map { "\"\(excerpt(names[$0]))\"" }.joined(separator: ", ")
+            Warnings.emit(
+              "\(path): ignoring column\(skipped.count == 1 ? "" : "s") \(quoted), the model's training target\(skipped.count == 1 ? "" : "s")"
+            )
+            ignored.formUnion(skipped)
+          }
+        }
         featureColumns = (0..<width).filter { !targetColumns.contains($0) && !ignored.contains($0) }
         guard !featureColumns.isEmpty else {
           throw NNBatchError(.usage, "\(path): no feature columns left after targets and ignored columns")
@@ -330,10 +346,12 @@ package struct CSVSource: FileDataSource {
       for i in targetValues.indices { targetValues[i] = remap[Int(targetValues[i])] }
       labels = order
     }
-    return RawData(
+    var raw = RawData(
       inputs: Matrix(rows: rows, columns: featureColumns.count, values: inputValues),
       targets: Matrix(rows: rows, columns: targetColumns.count, values: targetValues),
       labels: labels, classes: labels.isEmpty ? nil : labels.count)
+    if let names, !targetColumns.isEmpty { raw.targetNames = targetColumns.map { names[$0] } }
+    return raw
   }
 }
 
