@@ -213,5 +213,13 @@ final class OutputMeaningTests: XCTestCase {
     let predict = try nnbatch(["predict", "--checkpoint", checkpoint, "--input", input])
     XCTAssertEqual(predict.status, 0, predict.stderr)
     XCTAssertEqual(predict.stdout.split(separator: "\n").first, "output_0")
+    // Its config names the target column: a labelled CSV is still read without it.
+    let labelled = dir.write(
+      "labelled.csv", "area_m2,rooms,age_years,distance_km,floor,garden,price_k\n120,4,10,2.5,1,0,400\n")
+    let again = try nnbatch(["predict", "--checkpoint", checkpoint, "--input", labelled])
+    XCTAssertEqual(again.status, 0, again.stderr)
+    XCTAssertEqual(again.stdout, predict.stdout)
+    XCTAssertEqual(
+      again.stderr, "warning: \(labelled): ignoring column \"price_k\", the model's training target\n")
   }
 }

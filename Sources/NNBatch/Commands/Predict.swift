@@ -27,7 +27,7 @@ public enum Predict {
       try resolved.kind.openInputs(
         input,
         InputRequest(
-          dataset: dataset, header: header, skipColumns: model.checkpoint.data.targetNames ?? []))
+          dataset: dataset, header: header, skipColumns: model.targetColumnNames ?? []))
     }
     // Images must have the model's shape, not just as many pixels (4×16 is not 8×8).
     let expected = model.network.architecture.inputShape

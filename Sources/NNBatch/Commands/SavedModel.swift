@@ -120,6 +120,15 @@ public struct SavedModel: Sendable {
     return labels[argmax(outputs.row(row), count: outputs.columns)]
   }
 
+  /// The training data's target column names: the checkpoint's (`/data@target_names`), else,
+  /// for files written before it, the names its config gives a CSV source's `targets`.
+  public var targetColumnNames: [String]? {
+    if let names = checkpoint.data.targetNames { return names }
+    guard let csv = config.data.source as? CSVSource else { return nil }
+    let names = csv.targets.compactMap { if case .name(let name) = $0 { name } else { nil } }
+    return names.count == csv.targets.count && !names.isEmpty ? names : nil
+  }
+
   /// Whether the model classifies.
   public var isClassifier: Bool { checkpoint.data.task == .classification }
 }
