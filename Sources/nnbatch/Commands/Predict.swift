@@ -9,7 +9,9 @@ extension NNBatchCommand {
       discussion: """
         Inputs: CSV rows of features (a header row is detected), an IDX image file,
         or an HDF5 file with --dataset; --input - reads standard input. Scaling fitted
-        at training time is applied.
+        at training time is applied. A CSV whose header still has the training target
+        columns is read without them. Output columns: label and p_<class> for a
+        classifier, the target names (else output_<i>) for regression.
         Examples:
           nnbatch predict --checkpoint checkpoints/flowers/best.h5 \\
             --input new.csv --output out.csv
