@@ -141,3 +141,73 @@ public enum Inspect {
     }
   }
 }
+
+extension Inspect {
+  /// The model a config describes, before any training: data, layers with their shapes and
+  /// parameters, optimizer, and the memory its buffers take at `threads` threads.
+  ///
+  /// The data is read (or, for streamed files, its header and statistics
+  /// pass), since the input shape and the number of classes come from it;
+  /// nothing is written.
+  public static func run(config path: String, threads: Int, json: Bool) throws(NNBatchError) -> String {
+    let config = try Config.load(path: path)
+    let data = try DataLoader.prepare(config)
+    let architecture = try config.architecture(input: config.networkInput(sample: data.sampleShape))
+    let memory = Trainer.memoryEstimate(
+      architecture, config: config, threads: threads, targetColumns: data.train.targetColumns)
+    let budget = MemoryBudget.current()
+    let layers = architecture.layerDescriptions
+    let hyper = config.optimizer.hyperParameters
+    let validation = data.validation?.count ?? 0
+    if json {
+      var object: [String: Any] = [
+        "config": path, "name": config.name, "task": config.task.rawValue,
+        "training_samples": data.train.count, "validation_samples": validation, "labels": data.labels,
+        "input_shape": architecture.inputShape.dimensions,
+        "layers": zip(layers, architecture.layers).map { description, layer in
+          var entry: [String: Any] = [
+            "kind": description.kind, "input_shape": layer.inputShape.dimensions,
+            "output_shape": layer.outputShape.dimensions, "parameters": layer.parameterCount,
+          ]
+          for setting in description.settings { entry[setting.key] = setting.value.jsonValue }
+          return entry
+        },
+        "parameters": architecture.parameterCount, "optimizer": config.optimizer.kind.rawValue,
+        "hyperparameters": Dictionary(uniqueKeysWithValues: hyper.map { p in (p.name, jsonValue(p.value)) }),
+        "threads": threads, "memory_budget_bytes": budget.bytes, "memory_budget_limit": budget.limit,
+      ]
+      object["model_memory_bytes"] = memory.bytes ?? NSNull()
+      do {
+        let data = try JSONSerialization.data(
+          withJSONObject: finiteJSON(object), options: [.prettyPrinted, .sortedKeys])
+        return String(decoding: data, as: UTF8.self)
+      } catch {
+        throw NNBatchError(.failure, "cannot encode JSON: \(error)")
+      }
+    }
+    var lines: [String] = []
+    lines.append("config      \(path) (not trained)")
+    var dataLine =
+      "data        \(data.train.count) training samples\(validation > 0 ? ", \(validation) validation" : ""), task \(config.task.rawValue)"
+    if !data.labels.isEmpty { dataLine += ", \(data.labels.count) classes" }
+    if data.stream != nil { dataLine += ", streamed" }
+    lines.append(dataLine)
+    let kinds = Set(layers.map(\.kind)).sorted().joined(separator: "/")
+    lines.append(
+      "model       \(layers.count) \(kinds) layers, \(grouped(architecture.parameterCount)) parameters, input \(architecture.inputShape)"
+    )
+    lines.append(contentsOf: summaryTable(architecture))
+    let settings = hyper.map { p in
+      if case .number(let value) = p.value { return "\(p.name)=\(format6(value))" }
+      return p.description
+    }
+    lines.append("optimizer   \(config.optimizer.kind.rawValue) \(settings.joined(separator: " "))")
+    lines.append("loss        \(config.loss.rawValue), batch \(config.batchSize), shard \(config.shardSize)")
+    let total = memory.bytes.map(MemoryBudget.format) ?? "more than \(Int.max) bytes"
+    let fits = memory.bytes.map { $0 <= budget.bytes } ?? false
+    lines.append(
+      "memory      \(total) for the model at \(threads) thread\(threads == 1 ? "" : "s") (\(memory.parts)); nnbatch may use \(budget)\(fits ? "" : ": TOO MUCH, training would refuse it")"
+    )
+    return lines.joined(separator: "\n")
+  }
+}

@@ -17,6 +17,16 @@ extension Trainer {
   static func requireMemory(
     _ architecture: Architecture, config: Config, threads: Int, targetColumns: Int
   ) throws(NNBatchError) {
+    let estimate = memoryEstimate(
+      architecture, config: config, threads: threads, targetColumns: targetColumns)
+    try MemoryBudget.require(
+      estimate.bytes, for: "the model (\(estimate.parts))", in: "\(config.file): $.model.layers")
+  }
+
+  /// The bytes the model's buffers take (nil: more than Int holds) and what they are, for messages and `inspect --config`.
+  static func memoryEstimate(
+    _ architecture: Architecture, config: Config, threads: Int, targetColumns: Int
+  ) -> (bytes: Int?, parts: String) {
     let floats = MemoryLayout<Float>.size
     let p = architecture.parameterCount
     let plan = ShardPlan(batchSize: config.batchSize, shardSize: config.shardSize)
@@ -46,10 +56,9 @@ extension Trainer {
       ]) : 0
     let total = MemoryBudget.sum([weights, state, gradients, saves, workspaces, mixed])
     func shown(_ bytes: Int?) -> String { bytes.map(MemoryBudget.format) ?? "more than \(Int.max) bytes" }
-    try MemoryBudget.require(
+    return (
       total,
-      for:
-        "the model (\(p) parameters: weights \(shown(weights)), optimizer state \(shown(state)), \(shards) shard gradients \(shown(gradients)), checkpoint save buffers \(shown(saves)), \(workers) workspaces \(shown(workspaces))\(config.precision == .bf16 ? ", bf16 copies \(shown(mixed))" : ""))",
-      in: "\(config.file): $.model.layers")
+      "\(p) parameters: weights \(shown(weights)), optimizer state \(shown(state)), \(shards) shard gradients \(shown(gradients)), checkpoint save buffers \(shown(saves)), \(workers) workspaces \(shown(workspaces))\(config.precision == .bf16 ? ", bf16 copies \(shown(mixed))" : "")"
+    )
   }
 }
