@@ -11,8 +11,11 @@ import Synchronization
 /// loading a large file or a slow libhdf5 read need not run to the end
 /// first. Once training has begun (`beginTraining()`), the first signal sets
 /// a flag that the training loop reads after each step: it finishes the
-/// step, writes a checkpoint and exits with the signal's code. A second
-/// signal exits at once; saves are atomic, so no checkpoint is harmed.
+/// step, writes a checkpoint and exits with the first signal's code. A
+/// second SIGINT or SIGTERM exits at once; saves are atomic, so no
+/// checkpoint is harmed. A SIGHUP after the first signal is ignored: closing
+/// a terminal right after Ctrl-C sends one, and it must not cancel the save
+/// the user's Ctrl-C asked for.
 ///
 /// The handler is a plain `sigaction` handler, installed before `init`
 /// returns (a dispatch source is armed asynchronously and missed signals
@@ -94,9 +97,10 @@ private func handleStopSignal(_ sig: Int32) {
     _ = write(STDERR_FILENO, message.utf8Start, message.utf8CodeUnitCount)
     _exit(128 + sig)
   }
-  if !first {
-    // Second signal: leave now. Checkpoint files are renamed into place
-    // only when complete, so nothing on disk is damaged.
+  if !first && sig != SIGHUP {
+    // A second SIGINT or SIGTERM: leave now. Checkpoint files are renamed
+    // into place only when complete, so nothing on disk is damaged. A
+    // SIGHUP comes from a closed terminal, not from the user: the save goes on.
     _exit(128 + sig)
   }
 }
