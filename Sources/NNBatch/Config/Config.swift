@@ -219,10 +219,13 @@ extension Config {
     var optimizer = OptimizerSettings(kind: .sgd)
     var schedule = LearningRateSchedule()
     if let o = root.object("optimizer") {
-      let kind = o.choice("kind", OptimizerKind.self, what: "optimizer") ?? .sgd
+      let named = o.choice("kind", OptimizerKind.self, what: "optimizer")
       if !o.has("kind") {
         o.missing("kind", "one of \(OptimizerKind.allCases.map(\.rawValue).joined(separator: ", "))")
       }
+      // Without a known kind, which hyper-parameters belong is unknown too.
+      if named == nil { o.ignoreUnreadKeys() }
+      let kind = named ?? .sgd
       optimizer = Config.readOptimizer(o, kind: kind)
       if let s = o.object("schedule") {
         schedule.kind = s.choice("kind", ScheduleKind.self, what: "schedule") ?? .constant

@@ -29,6 +29,8 @@ package final class ObjectReader {
   private let members: [JSONMember]
   private let sink: DiagnosticSink
   private var known: [String] = []
+  /// Set once the object's kind is unknown: its other keys cannot be judged.
+  private var unjudged = false
 
   init(members: [JSONMember], location: SourceLocation, path: String, sink: DiagnosticSink) {
     self.members = members
@@ -50,7 +52,7 @@ package final class ObjectReader {
 
   /// The raw value of `key`, marking it known.
   package func value(_ key: String) -> JSONValue? {
-    known.append(key)
+    if !known.contains(key) { known.append(key) }
     guard let member = members.first(where: { $0.key == key }) else { return nil }
     if case .null = member.value { return nil }
     return member.value
@@ -164,8 +166,17 @@ package final class ObjectReader {
     return items
   }
 
+  /// Stops `finish()` from reporting unread keys: after an unknown kind, which keys belong is unknown too.
+  ///
+  /// A layer of unknown `type` (or data of unknown `source`) has keys of some
+  /// other kind; reporting each as unknown would bury the one real error.
+  package func ignoreUnreadKeys() {
+    unjudged = true
+  }
+
   /// Reports every key that no getter asked for.
   package func finish() {
+    guard !unjudged else { return }
     for member in members where !known.contains(member.key) {
       var message = "unknown key \"\(member.key)\""
       if let guess = suggestion(for: member.key, among: known) {

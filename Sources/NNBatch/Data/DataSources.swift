@@ -30,16 +30,18 @@ package enum DataSources {
   /// Decodes `keys` (a `data` object) as the kind its `source` names.
   ///
   /// An unknown name is reported at `source` with the known names and a
-  /// "did you mean" guess.
+  /// "did you mean" guess, and the object's other keys are not judged.
   static func decode(_ keys: ObjectReader, context: DataSourceContext) -> (any DataSource)? {
     guard let name = keys.string("source") else {
       if !keys.has("source") { keys.missing("source", "one of \(names.joined(separator: ", "))") }
+      keys.ignoreUnreadKeys()
       return nil
     }
     guard let kind = kinds.first(where: { $0.name == name }) else {
       var message = "unknown data source \"\(name)\"; expected one of \(names.joined(separator: ", "))"
       if let guess = suggestion(for: name, among: names) { message += " (did you mean \"\(guess)\"?)" }
       keys.report("source", message)
+      keys.ignoreUnreadKeys()
       return nil
     }
     return kind.decode(keys, context: context)

@@ -96,12 +96,20 @@ package enum LayerConfigs {
   }
 
   /// Decodes one `model.layers[i]` object, reporting problems to `keys`.
+  ///
+  /// A `type` that names no kind (or is not a string) is the one error
+  /// reported: the object's other keys belong to a kind nobody knows, so
+  /// they are neither read nor reported as unknown.
   package static func decode(_ keys: ObjectReader, defaults: LayerDefaults) -> (any LayerSpec)? {
-    let type = keys.string("type") ?? DenseConfig.type
+    guard let type = keys.value("type") == nil ? DenseConfig.type : keys.string("type") else {
+      keys.ignoreUnreadKeys()
+      return nil
+    }
     guard let kind = kinds.first(where: { $0.type == type }) else {
       var message = "unknown layer type \"\(type)\"; expected one of \(names.joined(separator: ", "))"
       if let guess = suggestion(for: type, among: names) { message += " (did you mean \"\(guess)\"?)" }
       keys.report("type", message)
+      keys.ignoreUnreadKeys()
       return nil
     }
     return kind.decode(keys, defaults: defaults)
