@@ -193,7 +193,9 @@ final class RunGuardTests: XCTestCase {
       try String(contentsOfFile: config, encoding: .utf8).replacingOccurrences(of: data, with: "/dev/zero"))
     let refused = try nnbatch(["--config", zero, "--checkpoint-dir", dir.file("z")])
     XCTAssertEqual(refused.status, 2)
-    XCTAssertEqual(refused.stderr, "error: /dev/zero: expected a regular file, found a character device\n")
+    XCTAssertEqual(
+      refused.stderr,
+      "error: \(zero): $.data.path: /dev/zero: expected a regular file, found a character device\n")
 
     XCTAssertEqual(try nnbatch(["--config", config, "--checkpoint-dir", dir.file("ck")]).status, 0)
     let checkpoint = dir.file("ck/step-000000001.h5")

@@ -122,13 +122,15 @@ public enum Evaluate {
     var config = config
     guard let data else {
       if config.validationSplit == 0 {
-        let (set, name) =
-          config.validation.map { ($0, "the checkpoint's validation data") }
-          ?? (config.data, "the checkpoint's training data")
+        let (set, name, key) =
+          config.validation.map { ($0, "the checkpoint's validation data", "$.data.validation") }
+          ?? (config.data, "the checkpoint's training data", "$.data")
+        try set.requireFiles(at: key, in: config.file)
         if let streamed = try streamed(set, task: config.task) {
           return EvaluationReader(reader: streamed, config: config, name: name, format: nil)
         }
       }
+      try config.requireDataFiles()
       let selected = try DataLoader.select(config, labels: labels)
       let (set, name) =
         selected.validation.map { ($0, "the checkpoint's validation data") }
@@ -142,6 +144,7 @@ public enum Evaluate {
     }
     if isConfig {
       let other = try Config.load(path: data)
+      try other.data.requireFiles(at: "$.data", in: other.file)
       config.data = other.data
       config.validation = other.validation
       config.validationSplit = other.validationSplit

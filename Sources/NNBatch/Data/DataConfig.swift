@@ -1,3 +1,4 @@
+import Foundation
 import NeuralNet
 
 /// `data` or `data.validation`: a source and how to read it.
@@ -37,6 +38,42 @@ extension Config {
     }
     return DataConfig(source: source, task: task ?? type(of: source).impliedTask)
   }
+}
+
+extension Config {
+  /// Throws unless every data file the config names (`data`, `data.validation`) is a regular file this process can open.
+  package func requireDataFiles() throws(NNBatchError) {
+    try data.requireFiles(at: "$.data", in: file)
+    try validation?.requireFiles(at: "$.data.validation", in: file)
+  }
+}
+
+extension DataConfig {
+  /// Throws unless every data file of this section (at `objectPath` of config `file`) is a regular file this process can open.
+  ///
+  /// The one place a config's data paths meet the file system before their
+  /// sources read them: an error names the config, the key (`$.data.path`,
+  /// `$.data.validation.images`, ...) and, for a relative path, the folder it
+  /// was resolved against (the current directory), where the bare path of the
+  /// source's own error would leave the user guessing which key and which folder.
+  package func requireFiles(at objectPath: String, in file: String) throws(NNBatchError) {
+    for setting in source.settings {
+      guard let path = setting.file else { continue }
+      do {
+        try requireRegularFile(path)
+      } catch {
+        let resolved = path.hasPrefix("/") ? "" : " (resolved against \(currentDirectory()))"
+        throw NNBatchError(
+          error.kind, error.lines.map { "\(file): \(objectPath).\(setting.key): \($0)\(resolved)" })
+      }
+    }
+  }
+}
+
+/// The absolute path of the current directory, as relative paths are resolved against it.
+private func currentDirectory() -> String {
+  let path = FileManager.default.currentDirectoryPath
+  return path.isEmpty ? "the current directory, whose path is unknown" : path
 }
 
 extension ObjectReader {

@@ -69,6 +69,7 @@ public enum DataLoader {
   )
     throws(NNBatchError) -> PreparedData
   {
+    try config.requireDataFiles()
     if let streamed = try prepareStreamed(config, scalers: saved, resumed: resumed, group: group) {
       return streamed
     }

@@ -54,12 +54,21 @@ package struct DataSourceSetting: Sendable, Equatable {
   package let shown: String
   /// What two settings are compared by (the full value where `shown` abbreviates it).
   package let identity: String
+  /// The path, when the setting names a file to read (checked before reading, `Config.requireDataFiles`).
+  package private(set) var file: String?
 
   /// A setting shown as `value`, compared by `identity` (default: as shown).
   package init(_ key: String, _ value: some CustomStringConvertible, identity: String? = nil) {
     self.key = key
     shown = value.description
     self.identity = identity ?? value.description
+  }
+
+  /// A setting that names the data file `path` (not a dataset inside one).
+  package static func file(_ key: String, _ path: String) -> DataSourceSetting {
+    var setting = DataSourceSetting(key, path)
+    setting.file = path
+    return setting
   }
 }
 

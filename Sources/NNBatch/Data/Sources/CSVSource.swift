@@ -46,7 +46,7 @@ package struct CSVSource: FileDataSource {
       refs.count == 1 ? refs[0].description : "[\(refs.map(\.description).joined(separator: ", "))]"
     }
     return [
-      DataSourceSetting("path", path), DataSourceSetting("header", header.map(String.init) ?? "detect"),
+      .file("path", path), DataSourceSetting("header", header.map(String.init) ?? "detect"),
       DataSourceSetting("delimiter", String(delimiter)), DataSourceSetting("targets", columns(targets)),
       DataSourceSetting("ignore", columns(ignore)),
     ]

@@ -30,7 +30,7 @@ package struct HDF5Source: FileDataSource {
 
   package var settings: [DataSourceSetting] {
     [
-      DataSourceSetting("path", path), DataSourceSetting("inputs", inputs),
+      .file("path", path), DataSourceSetting("inputs", inputs),
       DataSourceSetting("targets", targets),
     ]
   }

@@ -31,7 +31,7 @@ package struct IDXSource: FileDataSource {
   package var description: String { images }
 
   package var settings: [DataSourceSetting] {
-    [DataSourceSetting("images", images), DataSourceSetting("labels", labels)]
+    [.file("images", images), .file("labels", labels)]
   }
 
   // MARK: Config

@@ -29,7 +29,7 @@ package struct NpySource: FileDataSource {
 
   /// `features` and `targets`, what a resume compares.
   package var settings: [DataSourceSetting] {
-    [DataSourceSetting("features", features), DataSourceSetting("targets", targets)]
+    [.file("features", features), .file("targets", targets)]
   }
 
   /// Reads `features` and `targets`.
