@@ -154,10 +154,17 @@ public struct CheckpointStore: Sendable {
   public func newestValid() throws -> (
     checkpoint: Checkpoint, path: String, skipped: [CheckpointError]
   )? {
+    try newestValidFile().map { ($0.file.checkpoint, $0.file.path, $0.skipped) }
+  }
+
+  /// The newest checkpoint file that verifies, as read (with its format version and checksum), and the newer ones skipped.
+  ///
+  /// The same choice as `newestValid()`, for readers that report what the file says about itself (inspect).
+  public func newestValidFile() throws -> (file: CheckpointFile, skipped: [CheckpointError])? {
     var skipped: [CheckpointError] = []
     for (_, file) in try checkpointFiles().reversed() {
       do {
-        return (try Checkpoint.read(from: file), file, skipped)
+        return (try CheckpointFile.read(file), skipped)
       } catch  where error.isNewerFormat {
         throw error
       } catch {

@@ -38,7 +38,7 @@ public enum ModelExport {
     }
   }
 
-  /// Loads `checkpoint`, exports it in `format` to `output` (default beside it) and returns the path written.
+  /// Loads `checkpoint` (a file, or a folder's newest valid file), exports it in `format` to `output` (default beside the file used) and returns the path written.
   ///
   /// `output` is written by the rule for output paths (`FileSystem.openOutput`):
   /// a file goes to an unpredictable temporary name in its folder, is fsynced
@@ -47,16 +47,17 @@ public enum ModelExport {
   public static func run(checkpoint: String, format: ExportFormat, output: String?) throws(NNBatchError)
     -> String
   {
-    let target = output ?? defaultOutput(for: checkpoint, format: format)
+    // A folder's newest valid checkpoint is the file used, and the default output derives from it.
+    let model = try SavedModel.load(checkpoint)
+    let target = output ?? defaultOutput(for: model.path, format: format)
     let resolved = { (path: String) in
       URL(fileURLWithPath: path).standardizedFileURL.resolvingSymlinksInPath().path
     }
-    guard resolved(target) != resolved(checkpoint) else {
+    guard resolved(target) != resolved(model.path) else {
       throw NNBatchError(
         .usage,
         "\(target): expected an output file other than the checkpoint itself, found the checkpoint's path")
     }
-    let model = try SavedModel.load(checkpoint)
     let bytes = try encode(model, format: format)
     do {
       try FileSystem.writeOutput(target, bytes: bytes)

@@ -11,7 +11,7 @@ public struct TrainedModel: Sendable {
     self.saved = saved
   }
 
-  /// Loads and verifies the checkpoint at `path` (any `step-*.h5` or `best.h5` nnbatch wrote).
+  /// Loads and verifies the checkpoint at `path` (any `step-*.h5` or `best.h5` nnbatch wrote, or a run's folder: its newest valid file).
   public init(checkpoint path: String) throws(NNBatchKitError) {
     do {
       saved = try SavedModel.load(path)

@@ -87,7 +87,7 @@ public enum Evaluate {
       config: model.config, data: dataConfig, format: format, labels: model.checkpoint.data.labels)
     let source = opened.name
     let (sums, confusion) = try measure(model: model, opened: opened, threads: threads)
-    var lines = ["evaluated \(path) on \(source): \(sums.samples) samples"]
+    var lines = ["evaluated \(model.path) on \(source): \(sums.samples) samples"]
     let lossNote =
       model.targetScaler.kind == .none
       ? "" : ", on targets scaled by data.scale_targets \(model.targetScaler.kind.rawValue)"

@@ -13,7 +13,7 @@ public enum Inspect {
     let hyper = c.optimizer.settings.hyperParameters
     if json {
       let object: [String: Any] = [
-        "path": path, "format_version": model.file.formatVersion, "nnbatch_version": c.nnbatchVersion,
+        "path": model.path, "format_version": model.file.formatVersion, "nnbatch_version": c.nnbatchVersion,
         "created": c.created, "step": counters.step, "epoch": counters.epoch,
         "batch_in_epoch": counters.batchInEpoch, "samples_seen": counters.samplesSeen,
         "input_shape": c.architecture.inputShape.dimensions,
@@ -43,7 +43,7 @@ public enum Inspect {
       }
     }
     var lines: [String] = []
-    lines.append("checkpoint  \(path)")
+    lines.append("checkpoint  \(model.path)")
     lines.append(
       "format      \(Checkpoint.formatName) v\(model.file.formatVersion), nnbatch \(c.nnbatchVersion), written \(c.created)"
     )

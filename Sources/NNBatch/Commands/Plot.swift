@@ -59,7 +59,7 @@ public enum Plot {
     return """
       <?xml version="1.0" encoding="UTF-8"?>
       <svg xmlns="http://www.w3.org/2000/svg" width="\(fmt(width))" height="\(fmt(height))" viewBox="0 0 \(fmt(width)) \(fmt(height))" font-family="Helvetica, Arial, sans-serif" font-size="12">
-      <title>nnbatch \(escape(model.config.name)): \(escape(path))</title>
+      <title>nnbatch \(escape(model.config.name)): \(escape(model.path))</title>
       <rect width="100%" height="100%" fill="white"/>
       \(body)</svg>
 

@@ -1,4 +1,5 @@
 import Checkpoints
+import HDF5Store
 import NeuralNet
 
 /// A trained model restored from a checkpoint, for predict, evaluate, inspect and plot.
@@ -21,23 +22,54 @@ public struct SavedModel: Sendable {
   /// The regression-target scaling fitted at training time.
   public var targetScaler: AffineScaler { checkpoint.data.targets }
 
-  /// Loads and verifies `path`.
+  /// Loads and verifies `path`: a checkpoint file, or a folder's newest valid checkpoint.
   ///
   /// Every value in the file is checked as it is decoded (an unknown
   /// activation, scaling or task is an error naming its attribute), so the
-  /// model here is exactly the one that was trained.
+  /// model here is exactly the one that was trained. A folder is read as
+  /// `train --resume DIR` reads it (`CheckpointStore.newestValid`), and the
+  /// file used is named on stderr; `path` is then that file. This is the one
+  /// load of inspect, predict, evaluate, plot and export.
   public static func load(_ path: String) throws(NNBatchError) -> SavedModel {
-    let file: CheckpointFile
+    let file = try FileSystem.isDirectory(path) ? newestInFolder(path) : read(path)
+    let config = try Config.parse(text: file.checkpoint.config, file: "\(file.path):/@config")
+    return SavedModel(
+      path: file.path, file: file, config: config,
+      network: Network(architecture: file.checkpoint.architecture, loss: config.loss),
+      parameters: FloatBuffer(file.checkpoint.parameters))
+  }
+
+  /// The checkpoint file `path`, read and verified.
+  private static func read(_ path: String) throws(NNBatchError) -> CheckpointFile {
     do {
-      file = try CheckpointFile.read(path)
+      return try CheckpointFile.read(path)
     } catch {
       throw NNBatchError(.usage, "\(error)")
     }
-    let config = try Config.parse(text: file.checkpoint.config, file: "\(path):/@config")
-    return SavedModel(
-      path: path, file: file, config: config,
-      network: Network(architecture: file.checkpoint.architecture, loss: config.loss),
-      parameters: FloatBuffer(file.checkpoint.parameters))
+  }
+
+  /// The newest valid checkpoint of folder `folder`, named on stderr with any newer file skipped.
+  private static func newestInFolder(_ folder: String) throws(NNBatchError) -> CheckpointFile {
+    // "ck/" and "ck" name the same folder; its files are shown as "ck/step-....h5".
+    var name = folder
+    while name.count > 1 && name.hasSuffix("/") { name.removeLast() }
+    let found: (file: CheckpointFile, skipped: [CheckpointError])?
+    do {
+      found = try CheckpointStore(directory: name).newestValidFile()
+    } catch let error as FileSystemError where !error.isUsageError {
+      throw NNBatchError(.failure, "\(name): cannot list the checkpoint folder: \(error)")
+    } catch {
+      throw NNBatchError(.usage, "\(error)")
+    }
+    guard let found else {
+      throw NNBatchError(
+        .usage,
+        "\(name): no checkpoint in this folder (step-*.h5); give a checkpoint file or a run's checkpoint folder"
+      )
+    }
+    for skipped in found.skipped { writeToStandardError("warning: skipped \(skipped)\n") }
+    writeToStandardError("using \(found.file.path) (newest valid in \(name))\n")
+    return found.file
   }
 
   /// Class labels (the indices as text when the data had none).

@@ -38,13 +38,19 @@ struct WorkerOptions: ParsableArguments {
 
 /// A checkpoint named by position: `nnbatch inspect FILE`, `nnbatch plot FILE`.
 struct CheckpointArgument: ParsableArguments {
-  @Argument(help: ArgumentHelp("The checkpoint file.", valueName: "checkpoint"), completion: .checkpoint)
+  @Argument(
+    help: ArgumentHelp(
+      "The checkpoint file, or a run's folder (its newest valid checkpoint).", valueName: "checkpoint"),
+    completion: .checkpoint)
   var path: String
 }
 
-/// `--checkpoint FILE` (`predict`, `evaluate`).
+/// `--checkpoint FILE|DIR` (`predict`, `evaluate`).
 struct CheckpointOption: ParsableArguments {
-  @Option(name: .customLong("checkpoint"), help: "The checkpoint file.", completion: .checkpoint)
+  @Option(
+    name: .customLong("checkpoint"),
+    help: "The checkpoint file, or a run's folder (its newest valid checkpoint).",
+    completion: .checkpoint)
   var path: String
 }
 
