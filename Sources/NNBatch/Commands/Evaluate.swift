@@ -28,7 +28,8 @@ public enum Evaluate {
     return 256 * min(max(batches, 1), 64)
   }
 
-  /// The sums of a checkpoint's model over `opened`'s samples, block by block, and its confusion counts.
+  /// The sums of a checkpoint's model over `opened`'s samples, block by block, and its confusion
+  /// counts (with every sample's positive-class score for a binary classifier).
   package static func measure(model: SavedModel, opened: EvaluationReader, threads: Int)
     throws(NNBatchError) -> (sums: MetricSums, confusion: ConfusionCounts)
   {
@@ -41,9 +42,8 @@ public enum Evaluate {
     let rows = blockRows(features: features)
     let columns = opened.reader.targetColumns
     // A block's inputs and targets, and the model's outputs for the confusion matrix.
-    try MemoryBudget.require(
-      MemoryBudget.product([rows, features + columns + model.network.architecture.outputs, 4]),
-      for: "a block of \(rows) samples", in: source)
+    let blockBytes = MemoryBudget.product([rows, features + columns + model.network.architecture.outputs, 4])
+    try MemoryBudget.require(blockBytes, for: "a block of \(rows) samples", in: source)
     let engine = Parallel.DataParallelEngine(
       network: model.network, plan: Parallel.ShardPlan(batchSize: 256, shardSize: 64),
       threads: threads, targetColumns: columns)
@@ -72,7 +72,19 @@ public enum Evaluate {
           "\(source): samples \(seen + 1)...\(seen + dataset.count): expected finite outputs, found \(sums.nonFiniteSamples) sample(s) with a non-finite output"
         )
       }
-      if model.isClassifier { confusion.count(model: model, dataset: dataset) }
+      if model.isClassifier {
+        if confusion.isBinary {
+          // AUC is no sum over blocks: every sample's score is kept, within the budget.
+          try MemoryBudget.require(
+            MemoryBudget.sum([
+              blockBytes,
+              MemoryBudget.product([seen + dataset.count, ConfusionCounts.scoreBytesPerSample]),
+            ]),
+            for: "the scores of \(seen + dataset.count) samples (for ROC and PR AUC) and a block",
+            in: source)
+        }
+        confusion.count(model: model, dataset: dataset)
+      }
       seen += dataset.count
     }
     guard seen > 0 else { throw SavedModel.noSamples(in: source) }
@@ -86,7 +98,8 @@ public enum Evaluate {
     let opened = try reader(
       config: model.config, data: dataConfig, format: format, labels: model.checkpoint.data.labels)
     let source = opened.name
-    let (sums, confusion) = try measure(model: model, opened: opened, threads: threads)
+    let (sums, measured) = try measure(model: model, opened: opened, threads: threads)
+    var confusion = measured
     var lines = ["evaluated \(model.path) on \(source): \(sums.samples) samples"]
     let lossNote =
       model.targetScaler.kind == .none
@@ -96,7 +109,10 @@ public enum Evaluate {
     )
     if model.isClassifier {
       lines.append("accuracy   \(String(format: "%.4f", sums.accuracy)) (\(sums.correct)/\(sums.samples))")
-      lines.append(contentsOf: confusion.lines(labels: model.checkpoint.data.labels, samples: sums.samples))
+      let labels = model.checkpoint.data.labels
+      lines.append(contentsOf: confusion.lines(labels: labels, samples: sums.samples))
+      lines.append(contentsOf: confusion.reportLines(labels: labels))
+      lines.append(contentsOf: confusion.rankingLines(labels: labels))
     } else {
       lines.append("mae        \(format6(sums.meanAbsoluteError))")
       lines.append("r2         \(format6(sums.rSquared))")
@@ -245,14 +261,22 @@ package struct EvaluationReader {
   }
 }
 
-/// A confusion matrix counted block by block.
+/// A confusion matrix counted block by block, and for two classes every sample's score.
 package struct ConfusionCounts {
   private var matrix: [[Int]]
+  /// The positive class's (index 1's) probability and truth per sample, for two classes only.
+  package private(set) var scores: [ScoredSample] = []
+
+  /// Bytes kept per sample for ROC and PR AUC: the array, its copy while it grows, and the sort's buffer.
+  static let scoreBytesPerSample = 3 * MemoryLayout<ScoredSample>.stride
 
   /// Counts for a model with `classes` classes (2 for a single sigmoid output).
   init(classes: Int) {
     matrix = [[Int]](repeating: [Int](repeating: 0, count: classes), count: classes)
   }
+
+  /// True for two classes (one sigmoid output or a two-way softmax): ROC and PR AUC apply.
+  var isBinary: Bool { matrix.count == 2 }
 
   /// Adds the predictions of `model` on `dataset` (inputs scaled).
   mutating func count(model: SavedModel, dataset: Dataset) {
@@ -266,7 +290,46 @@ package struct ConfusionCounts {
         dataset.targetColumns == 1
         ? Int(t[0] >= 0 ? t[0].rounded() : 0) : argmax(t, count: dataset.targetColumns)
       if expected < matrix.count { matrix[expected][predicted] += 1 }
+      if isBinary { scores.append(ScoredSample(score: outputs[r, width - 1], positive: expected == 1)) }
     }
+  }
+
+  /// Per-class precision, recall, F1 and support, then their macro and weighted averages.
+  func reportLines(labels given: [String]) -> [String] {
+    let report = ClassificationReport(confusion: matrix)
+    let names = (0..<matrix.count).map { $0 < given.count ? given[$0] : "\($0)" }
+    let first = max((names.map(\.count).max() ?? 0), "weighted avg".count)
+    func pad(_ s: String, _ width: Int) -> String {
+      String(repeating: " ", count: max(0, width - s.count)) + s
+    }
+    func row(_ name: String, _ s: ClassScores) -> String {
+      pad(name, first)
+        + [s.precision, s.recall, s.f1].map { pad(String(format: "%.4f", $0), 10) }.joined()
+        + pad(String(s.support), 10)
+    }
+    var lines = ["per class (a ratio 0/0 counts as 0)"]
+    lines.append(pad("", first) + ["precision", "recall", "f1", "support"].map { pad($0, 10) }.joined())
+    for (name, scores) in zip(names, report.classes) { lines.append(row(name, scores)) }
+    lines.append(row("macro avg", report.macro))
+    lines.append(row("weighted avg", report.weighted))
+    return lines
+  }
+
+  /// ROC AUC and PR AUC for two classes (none otherwise), or why they are undefined.
+  ///
+  /// Sorts the kept scores in place, so no second copy of them is made.
+  mutating func rankingLines(labels given: [String]) -> [String] {
+    guard isBinary else { return [] }
+    let names = (0..<2).map { $0 < given.count ? given[$0] : "\($0)" }
+    let (roc, ap) = RankingMetrics.areas(&scores)
+    let absent = scores.contains(where: \.positive) ? names[0] : names[1]
+    func line(_ name: String, _ area: Double?, _ what: String) -> String {
+      let value =
+        area.map { String(format: "%.4f", $0) + " (\(what)positive class \(names[1]))" }
+        ?? "undefined (no samples of class \(absent))"
+      return name.padding(toLength: 11, withPad: " ", startingAt: 0) + value
+    }
+    return [line("roc auc", roc, ""), line("pr auc", ap, "average precision, ")]
   }
 
   /// The matrix as text, rows the true classes, named by `labels` (or indices).
