@@ -11,6 +11,9 @@ extension NNBatchCommand {
         none). With --data CONFIG.json: that config's data section. With --data FILE:
         a file read like the training data (same CSV columns or HDF5 dataset names;
         IMAGES,LABELS for IDX). --data - reads standard input.
+        Classifiers: accuracy, a confusion matrix, precision, recall and F1 per
+        class with macro and weighted averages; for two classes also ROC AUC and
+        PR AUC (average precision). Regression: MAE and R².
         Examples:
           nnbatch evaluate --checkpoint checkpoints/flowers/best.h5
           nnbatch evaluate --checkpoint checkpoints/flowers/best.h5 \\
