@@ -60,9 +60,25 @@ public enum FileSeal {
 
   /// Checks the seal of the file at `path`; throws a `FileSealError` describing any damage.
   public static func verify(_ path: String) throws(FileSealError) {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    // O_NONBLOCK: opening a FIFO named like a checkpoint would otherwise wait for a writer for
+    // ever. What was opened is then checked to be a regular file (a directory opens too).
+    let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
     guard fd >= 0 else { throw failure("open", path) }
     defer { close(fd) }
+    var info = stat()
+    guard fstat(fd, &info) == 0 else { throw failure("stat", path) }
+    guard (info.st_mode & S_IFMT) == S_IFREG else {
+      let kind: String
+      switch info.st_mode & S_IFMT {
+      case S_IFDIR: kind = "a directory"
+      case S_IFIFO: kind = "a FIFO (named pipe)"
+      case S_IFCHR: kind = "a character device"
+      case S_IFBLK: kind = "a block device"
+      case S_IFSOCK: kind = "a socket"
+      default: kind = "not a regular file"
+      }
+      throw FileSealError(path: path, problem: .unreadable("expected a checkpoint file, found \(kind)"))
+    }
     var block = [UInt8](repeating: 0, count: userBlockSize)
     let n = block.withUnsafeMutableBytes { pread(fd, $0.baseAddress, userBlockSize, 0) }
     guard n == userBlockSize else {

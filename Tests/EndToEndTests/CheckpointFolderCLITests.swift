@@ -80,6 +80,32 @@ final class CheckpointFolderCLITests: XCTestCase {
       """)
   }
 
+  /// A FIFO or a directory named like a checkpoint is skipped in a folder and refused by name,
+  /// never opened for reading (a FIFO without a writer would block for ever).
+  func testAFIFOOrDirectoryNamedLikeACheckpointIsSkippedNeverWaitedOn() throws {
+    let dir = try trainedRun()
+    XCTAssertEqual(mkfifo(dir.file("ck/step-000000099.h5"), 0o644), 0)
+    try FileManager.default.createDirectory(
+      atPath: dir.file("ck/step-000000100.h5"), withIntermediateDirectories: false)
+    for command in Self.commands {
+      let result = try nnbatch(command.before + ["ck"] + command.after, in: dir.path)
+      XCTAssertEqual(result.status, 0, "\(command.name): \(result.stderr)")
+      XCTAssertTrue(
+        result.stderr.contains(
+          "warning: skipped ck/step-000000099.h5: expected a checkpoint file, found a FIFO (named pipe)"),
+        "\(command.name): \(result.stderr)")
+      XCTAssertTrue(
+        result.stderr.contains(
+          "warning: skipped ck/step-000000100.h5: expected a checkpoint file, found a directory"),
+        "\(command.name): \(result.stderr)")
+      XCTAssertTrue(result.stderr.contains("using ck/step-000000030.h5"), result.stderr)
+    }
+    let direct = try nnbatch(["inspect", "ck/step-000000099.h5"], in: dir.path)
+    XCTAssertEqual(direct.status, 2, direct.stderr)
+    XCTAssertEqual(
+      direct.stderr, "error: ck/step-000000099.h5: expected a checkpoint file, found a FIFO (named pipe)\n")
+  }
+
   func testAFolderWithoutACheckpointIsAUsageError() throws {
     let dir = try trainedRun()
     try FileManager.default.createDirectory(atPath: dir.file("empty"), withIntermediateDirectories: false)

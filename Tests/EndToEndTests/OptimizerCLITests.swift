@@ -73,6 +73,15 @@ final class OptimizerCLITests: XCTestCase {
       (#"{ "kind": "rmsprop", "alpha": 1 }"#, "$.optimizer.alpha: expected a number < 1.0, found 1"),
       (#"{ "kind": "adagrad", "lr_decay": -1 }"#, "$.optimizer.lr_decay: expected a number ≥ 0.0, found -1"),
       (#"{ "kind": "rmsprop", "centered": 1 }"#, "$.optimizer.centered: expected true or false, found 1"),
+      // Positive in Double, 0 in the Float update loop: 0 / 0 would be the first step.
+      (
+        #"{ "kind": "adagrad", "epsilon": 1e-50 }"#,
+        "$.optimizer.epsilon: expected a number a 32-bit float holds"
+      ),
+      (
+        #"{ "kind": "adagrad", "lr_decay": 1e39 }"#,
+        "$.optimizer.lr_decay: expected a number a 32-bit float holds"
+      ),
       (
         #"{ "kind": "sgd", "nesterov": true }"#,
         "$.optimizer.nesterov: Nesterov momentum needs momentum > 0, found momentum 0"

@@ -402,7 +402,17 @@ extension Config {
         if let value = o.double(
           spec.name, min: r.min, exclusiveMin: r.exclusiveMin, max: r.max, exclusiveMax: r.exclusiveMax)
         {
-          settings[spec.name] = .number(value)
+          // The update loops run in Float: a value that rounds to infinity, or to 0 where 0 is
+          // out of range (an epsilon of 1e-50 divides 0 by 0), is refused here, not as a NaN later.
+          let rounded = Float(value)
+          if !rounded.isFinite || (rounded == 0 && r.exclusiveMin && r.min == 0) {
+            o.report(
+              spec.name,
+              "expected a number a 32-bit float holds (\(r.text), between \(Float.leastNonzeroMagnitude) and \(Float.greatestFiniteMagnitude) in size), found \(value)"
+            )
+          } else {
+            settings[spec.name] = .number(value)
+          }
         }
       case .flag:
         if let value = o.bool(spec.name) { settings[spec.name] = .flag(value) }
