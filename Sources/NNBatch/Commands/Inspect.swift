@@ -34,13 +34,7 @@ public enum Inspect {
         "target_scaling": c.data.targets.kind.rawValue, "config": c.config, "checksum": model.file.checksum,
         "kernel_library": c.kernels?.library ?? NSNull(), "kernel_cpu": c.kernels?.cpu ?? NSNull(),
       ]
-      do {
-        let data = try JSONSerialization.data(
-          withJSONObject: finiteJSON(object), options: [.prettyPrinted, .sortedKeys])
-        return String(decoding: data, as: UTF8.self)
-      } catch {
-        throw NNBatchError(.failure, "cannot encode JSON: \(error)")
-      }
+      return try prettyJSON(object)
     }
     var lines: [String] = []
     lines.append("checkpoint  \(model.path)")
@@ -60,10 +54,7 @@ public enum Inspect {
       "model       \(layers.count) \(kinds) layers, \(grouped(c.parameters.count)) parameters, input \(c.architecture.inputShape)"
     )
     lines.append(contentsOf: summaryTable(c.architecture))
-    let settings = hyper.map { p in
-      if case .number(let value) = p.value { return "\(p.name)=\(format6(value))" }
-      return p.description
-    }
+    let settings = settingsText(hyper)
     lines.append(
       "optimizer   \(c.optimizer.settings.kind.rawValue) (step \(c.optimizer.step)) \(settings.joined(separator: " "))"
     )
@@ -177,13 +168,7 @@ extension Inspect {
         "threads": threads, "memory_budget_bytes": budget.bytes, "memory_budget_limit": budget.limit,
       ]
       object["model_memory_bytes"] = memory.bytes ?? NSNull()
-      do {
-        let data = try JSONSerialization.data(
-          withJSONObject: finiteJSON(object), options: [.prettyPrinted, .sortedKeys])
-        return String(decoding: data, as: UTF8.self)
-      } catch {
-        throw NNBatchError(.failure, "cannot encode JSON: \(error)")
-      }
+      return try prettyJSON(object)
     }
     var lines: [String] = []
     lines.append("config      \(path) (not trained)")
@@ -197,10 +182,7 @@ extension Inspect {
       "model       \(layers.count) \(kinds) layers, \(grouped(architecture.parameterCount)) parameters, input \(architecture.inputShape)"
     )
     lines.append(contentsOf: summaryTable(architecture))
-    let settings = hyper.map { p in
-      if case .number(let value) = p.value { return "\(p.name)=\(format6(value))" }
-      return p.description
-    }
+    let settings = settingsText(hyper)
     lines.append("optimizer   \(config.optimizer.kind.rawValue) \(settings.joined(separator: " "))")
     lines.append("loss        \(config.loss.rawValue), batch \(config.batchSize), shard \(config.shardSize)")
     let total = memory.bytes.map(MemoryBudget.format) ?? "more than \(Int.max) bytes"
@@ -209,5 +191,26 @@ extension Inspect {
       "memory      \(total) for the model at \(threads) thread\(threads == 1 ? "" : "s") (\(memory.parts)); nnbatch may use \(budget)\(fits ? "" : ": TOO MUCH, training would refuse it")"
     )
     return lines.joined(separator: "\n")
+  }
+}
+
+extension Inspect {
+  /// `object` as pretty-printed JSON with sorted keys, NaN and infinities as null.
+  private static func prettyJSON(_ object: [String: Any]) throws(NNBatchError) -> String {
+    do {
+      let data = try JSONSerialization.data(
+        withJSONObject: finiteJSON(object), options: [.prettyPrinted, .sortedKeys])
+      return String(decoding: data, as: UTF8.self)
+    } catch {
+      throw NNBatchError(.failure, "cannot encode JSON: \(error)")
+    }
+  }
+
+  /// "learning_rate=0.01 momentum=0.9 nesterov=false", as the optimizer line shows them.
+  private static func settingsText(_ hyper: [HyperParameter]) -> [String] {
+    hyper.map { p in
+      if case .number(let value) = p.value { return "\(p.name)=\(format6(value))" }
+      return p.description
+    }
   }
 }
