@@ -1,4 +1,6 @@
+import NNBatch
 import NNBatchCore
+import NeuralNet
 
 /// A network's layers, input side first, and how its weights start.
 ///
@@ -28,18 +30,25 @@ public struct Model: Sendable {
 }
 
 /// One layer of a ``Model``.
+///
+/// Each factory builds the layer kind's own settings (NeuralNet's spec) and
+/// writes them as the kind's declaration says, so a kind's keys, defaults and
+/// checks are declared once, in its NeuralNet file.
 public struct Layer: Sendable {
   let json: JSONText
+
+  /// The config object of `spec`, leaving out `inherited` settings so the model's value applies.
+  init(_ spec: some NeuralNet.LayerSpec, inheriting inherited: Set<String> = []) {
+    json = LayerConfigs.json(spec, inheriting: inherited)
+  }
 
   /// A fully connected layer of `units` outputs: `activation(input · weights + biases)`.
   ///
   /// `bias` nil takes the model's ``Model/bias``.
   public static func dense(_ units: Int, activation: Activation = .linear, bias: Bool? = nil) -> Layer {
-    var pairs: [(String, JSONText)] = [
-      ("type", .string("dense")), ("units", .int(units)), ("activation", .string(activation.rawValue)),
-    ]
-    if let bias { pairs.append(("bias", .bool(bias))) }
-    return Layer(json: .object(pairs))
+    Layer(
+      Dense.Spec(units: units, activation: activation.layerActivation, bias: bias ?? true),
+      inheriting: bias == nil ? ["bias"] : [])
   }
 
   /// A 2-D convolution of images [channels, height, width] with `filters` square kernels of side `kernel`.
@@ -47,36 +56,28 @@ public struct Layer: Sendable {
     filters: Int, kernel: Int, stride: Int = 1, padding: Padding = .valid, activation: Activation = .linear
   ) -> Layer {
     Layer(
-      json: .object([
-        ("type", .string("conv2d")), ("filters", .int(filters)), ("kernel", .int(kernel)),
-        ("stride", .int(stride)), ("padding", .string(padding.rawValue)),
-        ("activation", .string(activation.rawValue)),
-      ]))
+      Conv2D.Spec(
+        filters: filters, kernel: Size2D(kernel, kernel), stride: Size2D(stride, stride),
+        padding: NeuralNet.Padding(rawValue: padding.rawValue) ?? .valid,
+        activation: activation.layerActivation),
+      inheriting: ["bias"])
   }
 
   /// The largest value of each `size`×`size` window, windows `stride` apart (default: side by side).
   public static func maxPool2d(size: Int, stride: Int? = nil) -> Layer {
-    Layer(
-      json: .object([
-        ("type", .string("max_pool2d")), ("size", .int(size)), ("stride", .int(stride ?? size)),
-      ]))
+    Layer(MaxPool2D.Spec(size: Size2D(size, size), stride: Size2D(stride ?? size, stride ?? size)))
   }
 
   /// The mean of each `size`×`size` window, windows `stride` apart (default: side by side).
   public static func avgPool2d(size: Int, stride: Int? = nil) -> Layer {
-    Layer(
-      json: .object([
-        ("type", .string("avg_pool2d")), ("size", .int(size)), ("stride", .int(stride ?? size)),
-      ]))
+    Layer(AvgPool2D.Spec(size: Size2D(size, size), stride: Size2D(stride ?? size, stride ?? size)))
   }
 
   /// Images [C, H, W] become vectors [C·H·W] for the dense layers after it.
-  public static var flatten: Layer { Layer(json: .object([("type", .string("flatten"))])) }
+  public static var flatten: Layer { Layer(Flatten.Spec()) }
 
   /// Zeroes a fraction `rate` in [0, 1) of the units while training; the identity when predicting.
-  public static func dropout(_ rate: Double) -> Layer {
-    Layer(json: .object([("type", .string("dropout")), ("rate", .decimal(rate))]))
-  }
+  public static func dropout(_ rate: Double) -> Layer { Layer(Dropout.Spec(rate: rate)) }
 }
 
 /// A layer's activation function.
@@ -93,6 +94,9 @@ public enum Activation: String, Sendable, CaseIterable {
   case linear
   /// Exponentials normalised to sum to 1 (the last layer only).
   case softmax
+
+  /// The same function in NeuralNet's terms (the raw values are the config's names).
+  var layerActivation: NeuralNet.Activation { NeuralNet.Activation(rawValue: rawValue) ?? .linear }
 }
 
 /// How a convolution treats the image's border.

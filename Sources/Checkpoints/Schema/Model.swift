@@ -49,8 +49,7 @@ extension Architecture {
     model.put("input_shape", inputShape.dimensions.map(Int64.init))
     model.groups = tensorGroups(parameters)
     for (index, layer) in layers.enumerated() {
-      LayerSchemas.entry(for: layer.spec).encodeLayer(
-        layer, into: &model.groups["layer_\(index)", default: HDF5Node()])
+      LayerSchemas.encode(layer, into: &model.groups["layer_\(index)", default: HDF5Node()])
     }
     return model
   }
@@ -81,13 +80,8 @@ extension Architecture {
     var shape = input
     for index in 0..<count {
       let group = try model.group("layer_\(index)")
-      let kind = try group.string("kind")
-      guard let entry = LayerSchemas.entry(kind: kind) else {
-        throw SchemaError(
-          "\(group.attributePath("kind")): unknown layer kind \"\(kind)\" (this build knows \(LayerSchemas.kinds.joined(separator: ", ")))"
-        )
-      }
-      let spec = try entry.decodeLayer(group, input: shape)
+      let spec = try LayerSchemas.decode(group, input: shape)
+      let kind = spec.kind
       specs.append(spec)
       // The next layer's input shape.
       do {

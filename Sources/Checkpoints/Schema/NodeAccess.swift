@@ -81,12 +81,21 @@ struct NodeReader {
   /// A string attribute naming a case of `E`; an unknown name is an error, never a default.
   func choice<E: RawRepresentable & CaseIterable>(_ name: String, _: E.Type, what: String) throws -> E
   where E.RawValue == String {
-    let text = try string(name)
-    guard let value = E(rawValue: text) else {
-      let known = E.allCases.map(\.rawValue).joined(separator: ", ")
-      throw SchemaError("\(attributePath(name)): unknown \(what) \"\(text)\" (this build knows \(known))")
+    guard let value = E(rawValue: try choice(name, among: E.allCases.map(\.rawValue), what: what)) else {
+      preconditionFailure("\(E.self) has no case \(name)")
     }
     return value
+  }
+
+  /// A string attribute that is one of `names`; another name is an error, never a default.
+  func choice(_ name: String, among names: [String], what: String) throws -> String {
+    let text = try string(name)
+    guard names.contains(text) else {
+      throw SchemaError(
+        "\(attributePath(name)): unknown \(what) \"\(text)\" (this build knows \(names.joined(separator: ", ")))"
+      )
+    }
+    return text
   }
 
   func hasDataset(_ name: String) -> Bool { node.datasets[name] != nil }

@@ -187,9 +187,12 @@ extension Checkpoint {
     var specs: [any LayerSpec] = []
     var shape = Shape([record.layers[0].inputs])
     for index in record.layers.indices {
-      let spec = try DenseSchema.spec(model.group("layer_\(index)"), input: shape, bias: record.bias)
+      // Version 1 stores dense layers without `kind` or `bias`: the bias is the model's.
+      let spec = try LayerSchemas.decode(
+        Dense.Spec.declaration, model.group("layer_\(index)"), input: shape,
+        known: ["bias": .flag(record.bias)])
       specs.append(spec)
-      shape = [spec.units]
+      shape = [Dense.Spec.declaration.values(of: spec).integer("units")]
     }
     let architecture = try Architecture.build(input: [record.layers[0].inputs], specs, model)
     try DataFacts.checkLabels(

@@ -62,10 +62,10 @@ extension Config {
   }
 
   /// The network's input for samples of `sample` shape: flat when the first layer that
-  /// cares about shapes is dense (an MLP on images), else the sample shape itself.
+  /// cares about shapes needs a flat input (an MLP on images), else the sample shape itself.
   public func networkInput(sample: Shape) -> Shape {
-    let first = layers.first { !LayerConfigs.keepsShape($0.kind) }
-    return first?.kind == "dense" ? [sample.elements] : sample
+    let first = layers.lazy.map { LayerKinds.shapeRule($0.kind) }.first { $0 != .keepsShape }
+    return first == .flat ? [sample.elements] : sample
   }
 
   /// The network of `layers` on `input`; a misfit is one line naming the layer's config path.
@@ -79,7 +79,7 @@ extension Config {
       let path = index < layerPaths.count ? layerPaths[index] : "$.model.layers[\(index)]"
       var message =
         "\(file): \(path): \(kind) layer cannot take input of shape \(shape): expected \(expected)"
-      if shape.rank == 1 && index == 0 && LayerConfigs.isSpatial(kind) {
+      if shape.rank == 1 && index == 0 && LayerKinds.shapeRule(kind) == .spatial {
         message += " (flat data: give one sample's shape as data.shape, such as [1, 8, 8])"
       }
       throw NNBatchError(.usage, message)

@@ -138,18 +138,31 @@ package final class ObjectReader {
   package static func choice<E: RawRepresentable & CaseIterable>(
     _ v: JSONValue, _: E.Type, path: String, what: String, sink: DiagnosticSink
   ) -> E? where E.RawValue == String {
-    let names = E.allCases.map(\.rawValue)
+    choice(v, among: E.allCases.map(\.rawValue), path: path, what: what, sink: sink).flatMap(
+      E.init(rawValue:))
+  }
+
+  /// One of `names`.
+  package func choice(_ key: String, among names: [String], what: String) -> String? {
+    guard let v = value(key) else { return nil }
+    return ObjectReader.choice(v, among: names, path: childPath(key), what: what, sink: sink)
+  }
+
+  /// `v` if it is one of `names`; else reports what was expected at `path`.
+  package static func choice(
+    _ v: JSONValue, among names: [String], path: String, what: String, sink: DiagnosticSink
+  ) -> String? {
     guard case .string(let s, _) = v else {
       sink.report(v, path, "expected \(what) (one of \(names.joined(separator: ", "))), found \(v.typeName)")
       return nil
     }
-    guard let result = E(rawValue: s) else {
+    guard names.contains(s) else {
       var message = "unknown \(what) \"\(s)\"; expected one of \(names.joined(separator: ", "))"
       if let guess = suggestion(for: s, among: names) { message += " (did you mean \"\(guess)\"?)" }
       sink.report(v, path, message)
       return nil
     }
-    return result
+    return s
   }
 
   package func object(_ key: String) -> ObjectReader? {

@@ -448,3 +448,62 @@ struct ConvGeometry: Hashable {
     }
   }
 }
+
+extension Conv2D.Spec {
+  /// The one kernel axis order this version writes and reads (`kernel_axes`).
+  static let kernelAxes = "filters,channels,kh,kw"
+
+  /// The conv2d kind: `{"type": "conv2d", "filters": F, "kernel": K, "stride": S, "padding": P, "activation": NAME, "bias": BOOL}`.
+  ///
+  /// Its checkpoint group also holds `channels` (of its input, checked against
+  /// the previous layer) and `kernel_axes`, the kernel's axis order, which a
+  /// reader refuses to guess: only "filters,channels,kh,kw" reads.
+  public static let declaration = LayerKind(
+    Self.self,
+    settings: [
+      LayerSetting("filters", .integer(1...(1 << 16)), doc: "Number of filters: the output's channels."),
+      LayerSetting("kernel", .size(1...(1 << 16)), doc: "Kernel height × width."),
+      LayerSetting("stride", .size(1...(1 << 16)), default: .value(.size(1)), doc: "Steps between windows."),
+      .choice(
+        "padding", Padding.self, default: .valid, doc: "Valid (none) or same (zeros to ⌈H / sh⌉ outputs)."),
+      .choice(
+        "activation", Activation.self, default: .linear, doc: "The non-linearity applied to the outputs."),
+      LayerSetting(
+        "bias", .flag(tensor: "biases"), default: .model("bias"), doc: "Whether each filter adds a bias."),
+    ],
+    shape: .spatial,
+    stored: [
+      .setting("activation"),
+      .input(
+        "channels", min: 1, value: { $0.dimensions.first ?? 0 },
+        mismatch: { stored, input in
+          input.rank == 3 && input.dimensions[0] == stored
+            ? nil
+            : "\(input.rank == 3 ? String(input.dimensions[0]) : "an image input") (the previous layer's output \(input))"
+        }),
+      .setting("filters"), .setting("kernel"), .setting("stride"), .setting("padding"), .setting("bias"),
+      .constant("kernel_axes", kernelAxes),
+    ],
+    rule: { values in
+      values["activation"] == .choice(Activation.softmax.rawValue)
+        ? ("activation", "softmax is for the last (dense) layer; a conv2d layer takes relu, tanh, ...") : nil
+    },
+    summary: { spec, input in
+      let channels = input.dimensions.first ?? 0
+      let stride = spec.stride == 1 ? "" : " stride \(spec.stride)"
+      return
+        "\(spec.kernel)×\(channels) → \(spec.filters)\(stride) \(spec.padding.rawValue)  \(spec.activation.rawValue)\(spec.bias ? "" : "  no bias")"
+    },
+    make: {
+      Self(
+        filters: $0.integer("filters"), kernel: $0.size("kernel"), stride: $0.size("stride"),
+        padding: $0.choice("padding", Padding.self), activation: $0.choice("activation", Activation.self),
+        bias: $0.flag("bias"))
+    },
+    values: {
+      [
+        .integer($0.filters), .size($0.kernel), .size($0.stride), .choice($0.padding.rawValue),
+        .choice($0.activation.rawValue), .flag($0.bias),
+      ]
+    })
+}

@@ -206,3 +206,44 @@ public struct Dense: Layer {
     return kernels
   }
 }
+
+extension Dense.Spec {
+  /// The dense kind: `{"type": "dense", "units": N, "activation": NAME, "bias": BOOL}` (`type` may be left out).
+  public static let declaration = LayerKind(
+    Self.self,
+    settings: [
+      LayerSetting("units", .integer(1...(1 << 20)), doc: "Number of outputs."),
+      .choice(
+        "activation", Activation.self, default: .linear, doc: "The non-linearity applied to the outputs."),
+      LayerSetting(
+        "bias", .flag(tensor: "biases"), default: .model("bias"), doc: "Whether the layer adds a bias vector."
+      ),
+    ],
+    shape: .flat,
+    stored: [
+      .setting("activation"),
+      .input(
+        "inputs", min: .min, value: { $0.elements },
+        mismatch: { stored, input in
+          input.rank == 1 && stored == input.elements
+            ? nil : "\(input.elements) (the previous layer's outputs \(input))"
+        }),
+      .setting("units"), .setting("bias"),
+    ],
+    rule: { values in
+      guard case .integer(let units)? = values["units"],
+        values["activation"] == .choice(Activation.softmax.rawValue),
+        units < 2
+      else { return nil }
+      return ("units", "a softmax layer needs at least 2 units, found \(units)")
+    },
+    summary: { spec, input in
+      "[\(input.elements), \(spec.units)]  \(spec.activation.rawValue)\(spec.bias ? "" : "  no bias")"
+    },
+    make: {
+      Self(
+        units: $0.integer("units"), activation: $0.choice("activation", Activation.self),
+        bias: $0.flag("bias"))
+    },
+    values: { [.integer($0.units), .choice($0.activation.rawValue), .flag($0.bias)] })
+}

@@ -138,3 +138,17 @@ public struct Dropout: Layer {
       || PassContext.uniform(key: context.randomKey(row: row), unit: unit) >= threshold
   }
 }
+
+extension Dropout.Spec {
+  /// The dropout kind: `{"type": "dropout", "rate": R}`; stored as `rate` (float64).
+  public static let declaration = LayerKind(
+    Self.self,
+    settings: [
+      LayerSetting(
+        "rate", .real(.unitOpen), doc: "Probability that a value is dropped in training.")
+    ],
+    shape: .keepsShape,
+    summary: { spec, _ in "rate \(spec.rate)  (training only)" },
+    make: { Self(rate: $0.real("rate")) },
+    values: { [.real($0.rate)] })
+}

@@ -82,3 +82,11 @@ public struct Flatten: Layer {
     inputGradient?.update(from: outputGradient, count: rows * inputShape.elements)
   }
 }
+
+extension Flatten.Spec {
+  /// The flatten kind: `{"type": "flatten"}`, no settings; implied by a config before
+  /// the first flat-input layer after a spatial one.
+  public static let declaration = LayerKind(
+    Self.self, settings: [], shape: .flattens, summary: { _, _ in "" }, make: { _ in Self() },
+    values: { _ in [] })
+}

@@ -6,9 +6,11 @@
 //   or a checkpoint; it builds the layer once the input shape is known;
 // - the *layer* (`Layer`): shapes, parameter tensors, initialisation,
 //   multiply-adds, forward and backward on a batch.
-// NeuralNet has no registry of kinds: `Architecture` takes any `LayerSpec`.
-// The registrations live where names are read: the config parser (NNBatch)
-// and the checkpoint schema (Checkpoints) map a kind name to its spec.
+// - its *declaration* (`LayerKind`, see LayerKind.swift): settings with type,
+//   default, range and doc, its shape rule and stored attributes, registered
+//   by one line in `LayerKinds.all`. The config reader (NNBatch), the
+//   checkpoint schema (Checkpoints), `inspect` and NNBatchKit derive from it.
+// `Architecture` itself takes any `LayerSpec`.
 //
 // Notation: B rows (samples); every buffer is row-major with one row per
 // sample, a sample being `shape.elements` floats in the shape's axis order.

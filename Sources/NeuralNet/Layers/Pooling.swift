@@ -332,3 +332,23 @@ struct PoolGeometry: Hashable {
     return best
   }
 }
+
+extension PoolingSpec {
+  /// A pooling kind: `{"type": KIND, "size": S, "stride": S}`; stored as `size_height`,
+  /// `size_width`, `stride_height`, `stride_width`.
+  public static var declaration: LayerKind {
+    LayerKind(
+      Self.self,
+      settings: [
+        LayerSetting("size", .size(1...(1 << 16)), doc: "Window height × width."),
+        LayerSetting(
+          "stride", .size(1...(1 << 16)), default: .setting("size"),
+          doc: "Steps between windows (default: the window, side by side)."),
+      ],
+      shape: .spatial,
+      summary: { spec, _ in spec.stride == spec.size ? "\(spec.size)" : "\(spec.size) stride \(spec.stride)"
+      },
+      make: { Self(size: $0.size("size"), stride: $0.size("stride")) },
+      values: { [.size($0.size), .size($0.stride)] })
+  }
+}

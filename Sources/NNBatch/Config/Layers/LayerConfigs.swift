@@ -1,70 +1,37 @@
 import NNBatchCore
 import NeuralNet
 
-// How `model.layers[i]` objects become layer specs: one decoder per layer
-// kind, chosen by the object's `type` (default "dense", so configs written
-// before layer kinds existed keep working). A new layer kind is one NeuralNet
-// file, one decoder file here, its line in `LayerConfigs.kinds`, and its
-// checkpoint schema entry.
+// How `model.layers[i]` objects become layer specs: the kind named by the
+// object's `type` (default `LayerKinds.defaultKind`, dense, so configs written
+// before layer kinds existed keep working), its settings read as its
+// declaration (`LayerKind`) says: type, range, default. A new layer kind needs
+// nothing here: its NeuralNet file and its line in `LayerKinds.all`.
 
-/// Model-wide settings a layer object falls back on.
+/// Model-wide settings a layer object falls back on (`SettingDefault.model`).
 package struct LayerDefaults: Sendable {
   /// `model.bias`: whether layers with parameters add a bias unless they say otherwise.
   package var bias: Bool
+
+  /// Layers fall back on `bias`.
+  package init(bias: Bool) {
+    self.bias = bias
+  }
+
+  /// The model-wide setting `name`.
+  func value(_ name: String) -> LayerValue {
+    switch name {
+    case "bias": return .flag(bias)
+    default: preconditionFailure("no model-wide setting \(name)")
+    }
+  }
 }
 
-/// A layer kind's config reader: its `type` name and how it reads its keys.
-package protocol LayerConfig {
-  /// The `type` value that selects this kind ("dense").
-  static var type: String { get }
-
-  /// Reads the kind's keys from `keys` (whose `type` is already read).
-  ///
-  /// Reports every problem to the reader (unknown keys are reported by the
-  /// caller's `finish()`); returns nil when a required key is missing or bad.
-  static func decode(_ keys: ObjectReader, defaults: LayerDefaults) -> (any LayerSpec)?
-
-  /// How the kind treats the shape of its input (spatial kinds make a flatten implied before dense).
-  static var shapeRole: LayerShapeRole { get }
-}
-
-/// What a layer kind does to the shape of one sample, for the implied flatten.
-package enum LayerShapeRole: Sendable {
-  /// Takes and gives flat samples (dense).
-  case flat
-  /// Takes and gives [C, H, W] samples (conv2d, pooling).
-  case spatial
-  /// Makes samples flat (flatten).
-  case flattens
-  /// Gives samples of the shape it takes (dropout).
-  case keepsShape
-}
-
-/// The registry of layer kinds a config can name.
+/// The config reader of layer kinds, driven by their declarations.
 package enum LayerConfigs {
-  /// Every layer kind, in the order help and messages list them.
-  package static var kinds: [any LayerConfig.Type] {
-    [
-      DenseConfig.self, Conv2DConfig.self, MaxPool2DConfig.self, AvgPool2DConfig.self, FlattenConfig.self,
-      DropoutConfig.self,
-    ]
-  }
-
   /// The `type` names, for messages.
-  package static var names: [String] { kinds.map { $0.type } }
+  package static var names: [String] { LayerKinds.names }
 
-  /// The role of the kind named `kind` (`.flat` for a kind this build does not list).
-  package static func role(_ kind: String) -> LayerShapeRole {
-    kinds.first { $0.type == kind }?.shapeRole ?? .flat
-  }
-
-  /// Whether kind `kind` works on [C, H, W] samples.
-  package static func isSpatial(_ kind: String) -> Bool { role(kind) == .spatial }
-
-  /// Whether kind `kind` gives samples of the shape it takes.
-  package static func keepsShape(_ kind: String) -> Bool { role(kind) == .keepsShape }
-
-  /// `layers` with a flatten before the first dense layer after a spatial one, and each layer's config path.
+  /// `layers` with a flatten before the first flat-input layer after a spatial one, and each layer's config path.
   ///
   /// Only that one flatten is implied: conv → pool → dense needs no
   /// `{"type": "flatten"}`, and an explicit one is kept as written. The
@@ -78,13 +45,13 @@ package enum LayerConfigs {
     var spatial = false
     for (index, layer) in layers.enumerated() {
       let layerPath = "\(path)[\(index)]"
-      switch role(layer.kind) {
+      switch LayerKinds.shapeRule(layer.kind) {
       case .spatial: spatial = true
       case .flattens: spatial = false
       case .keepsShape: break
       case .flat:
-        if spatial, let flatten = impliedFlatten {
-          result.append(flatten)
+        if spatial {
+          result.append(LayerKinds.impliedFlatten)
           paths.append("\(layerPath) (the flatten implied before it)")
         }
         spatial = false
@@ -101,24 +68,98 @@ package enum LayerConfigs {
   /// reported: the object's other keys belong to a kind nobody knows, so
   /// they are neither read nor reported as unknown.
   package static func decode(_ keys: ObjectReader, defaults: LayerDefaults) -> (any LayerSpec)? {
-    guard let type = keys.value("type") == nil ? DenseConfig.type : keys.string("type") else {
+    guard let type = keys.value("type") == nil ? LayerKinds.defaultKind : keys.string("type") else {
       keys.ignoreUnreadKeys()
       return nil
     }
-    guard let kind = kinds.first(where: { $0.type == type }) else {
+    guard let kind = LayerKinds.named(type) else {
       var message = "unknown layer type \"\(type)\"; expected one of \(names.joined(separator: ", "))"
       if let guess = suggestion(for: type, among: names) { message += " (did you mean \"\(guess)\"?)" }
       keys.report("type", message)
       keys.ignoreUnreadKeys()
       return nil
     }
-    return kind.decode(keys, defaults: defaults)
+    return decode(kind, keys, defaults: defaults)
   }
-}
 
-extension LayerConfigs {
-  /// The flatten layer inserted before the first dense layer after a spatial one.
-  static var impliedFlatten: (any LayerSpec)? { Flatten.Spec() }
+  /// Reads `kind`'s settings in declared order: each its value, else its default.
+  ///
+  /// A bad value is reported by the reader, a missing required one here
+  /// with what the declaration expects; either makes the result nil. The
+  /// kind's rule across settings sees the values that did read.
+  static func decode(_ kind: LayerKind, _ keys: ObjectReader, defaults: LayerDefaults) -> (any LayerSpec)? {
+    var values: [String: LayerValue] = [:]
+    var complete = true
+    for setting in kind.settings {
+      let name = setting.name
+      if let value = read(setting, keys) {
+        values[name] = value
+        continue
+      }
+      if keys.has(name) {
+        complete = false  // reported by the reader
+        continue
+      }
+      switch setting.defaultValue {
+      case .required:
+        keys.missing(name, setting.expected)
+        complete = false
+      case .value(let value): values[name] = value
+      case .model(let key): values[name] = defaults.value(key)
+      case .setting(let other):
+        if let value = values[other] { values[name] = value }
+      }
+    }
+    let read = LayerValues(values)
+    if let broken = kind.ruleBroken(by: read) { keys.report(broken.setting, broken.message) }
+    guard complete else { return nil }
+    return kind.spec(read)
+  }
+
+  /// The value of `setting` in `keys`, checked against its type and range; nil when absent or bad.
+  private static func read(_ setting: LayerSetting, _ keys: ObjectReader) -> LayerValue? {
+    let name = setting.name
+    switch setting.type {
+    case .integer(let range):
+      return keys.int(name, min: range.lowerBound, max: range.upperBound).map(LayerValue.integer)
+    case .size(let range):
+      return keys.heightAndWidth(name, min: range.lowerBound, max: range.upperBound).map {
+        .size(Size2D($0.height, $0.width))
+      }
+    case .choice(let names, let what):
+      return keys.choice(name, among: names, what: what).map(LayerValue.choice)
+    case .flag: return keys.bool(name).map(LayerValue.flag)
+    case .real(let r):
+      return keys.double(
+        name, min: r.min, exclusiveMin: r.exclusiveMin, max: r.max, exclusiveMax: r.exclusiveMax
+      )
+      .map(LayerValue.real)
+    }
+  }
+
+  /// The config object of `spec`: `type`, then its settings in declared order, leaving out
+  /// `inherited` ones (settings whose default is model-wide, so the model's value applies).
+  package static func json(_ spec: any LayerSpec, inheriting inherited: Set<String> = []) -> JSONText {
+    let kind = LayerKinds.of(spec)
+    let values = kind.values(of: spec)
+    var members: [(String, JSONText)] = [("type", .string(kind.name))]
+    for setting in kind.settings where !inherited.contains(setting.name) {
+      guard let value = values[setting.name] else { continue }
+      members.append((setting.name, json(value)))
+    }
+    return .object(members)
+  }
+
+  /// A setting value as a config writes it (a square size as one integer).
+  package static func json(_ value: LayerValue) -> JSONText {
+    switch value {
+    case .integer(let n): return .int(n)
+    case .size(let s): return s.height == s.width ? .int(s.height) : .array([.int(s.height), .int(s.width)])
+    case .choice(let name): return .string(name)
+    case .flag(let flag): return .bool(flag)
+    case .real(let d): return .decimal(d)
+    }
+  }
 }
 
 extension ObjectReader {
