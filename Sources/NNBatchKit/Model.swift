@@ -37,6 +37,52 @@ public struct Model: Sendable {
 public struct Layer: Sendable {
   let json: JSONText
 
+  /// A value of a layer setting.
+  public enum Value: Sendable, ExpressibleByIntegerLiteral, ExpressibleByFloatLiteral,
+    ExpressibleByBooleanLiteral,
+    ExpressibleByStringLiteral
+  {
+    /// A whole number (`units`, `filters`).
+    case integer(Int)
+    /// A height × width (`kernel`, `size`); a square is also an integer.
+    case size(height: Int, width: Int)
+    /// A name (`activation`, `padding`).
+    case name(String)
+    /// A yes/no setting (`bias`).
+    case flag(Bool)
+    /// A number (`rate`).
+    case number(Double)
+
+    /// A whole number.
+    public init(integerLiteral value: Int) { self = .integer(value) }
+    /// A number.
+    public init(floatLiteral value: Double) { self = .number(value) }
+    /// A yes/no setting.
+    public init(booleanLiteral value: Bool) { self = .flag(value) }
+    /// A name.
+    public init(stringLiteral value: String) { self = .name(value) }
+
+    var layerValue: LayerValue {
+      switch self {
+      case .integer(let n): return .integer(n)
+      case .size(let height, let width): return .size(Size2D(height, width))
+      case .name(let name): return .choice(name)
+      case .flag(let flag): return .flag(flag)
+      case .number(let d): return .real(d)
+      }
+    }
+  }
+
+  /// Any layer kind nnbatch knows, by its config name and keys (`"conv2d"`, `["filters": 8, "kernel": 3]`).
+  ///
+  /// The names are those of the config's `model.layers` objects (README,
+  /// "Config reference"); an unknown kind, key or value is reported when
+  /// training starts, as for a JSON config.
+  public init(kind: String, _ settings: KeyValuePairs<String, Value> = [:]) {
+    json = .object(
+      [("type", .string(kind))] + settings.map { ($0.key, LayerConfigs.json($0.value.layerValue)) })
+  }
+
   /// The config object of `spec`, leaving out `inherited` settings so the model's value applies.
   init(_ spec: some NeuralNet.LayerSpec, inheriting inherited: Set<String> = []) {
     json = LayerConfigs.json(spec, inheriting: inherited)

@@ -154,33 +154,32 @@ public struct LayerValues: Sendable {
 
   /// Integer setting `name`.
   public func integer(_ name: String) -> Int {
-    guard case .integer(let value)? = byName[name] else { preconditionFailure("no integer \(name)") }
-    return value
+    value(name, "integer") { if case .integer(let v) = $0 { v } else { nil } }
   }
 
   /// Size setting `name`.
   public func size(_ name: String) -> Size2D {
-    guard case .size(let value)? = byName[name] else { preconditionFailure("no size \(name)") }
-    return value
+    value(name, "size") { if case .size(let v) = $0 { v } else { nil } }
   }
 
   /// Choice setting `name` as a case of `E`.
   public func choice<E: RawRepresentable>(_ name: String, _: E.Type) -> E where E.RawValue == String {
-    guard case .choice(let raw)? = byName[name], let value = E(rawValue: raw) else {
-      preconditionFailure("no \(E.self) \(name)")
-    }
-    return value
+    value(name, "\(E.self)") { if case .choice(let raw) = $0 { E(rawValue: raw) } else { nil } }
   }
 
   /// Flag setting `name`.
   public func flag(_ name: String) -> Bool {
-    guard case .flag(let value)? = byName[name] else { preconditionFailure("no flag \(name)") }
-    return value
+    value(name, "flag") { if case .flag(let v) = $0 { v } else { nil } }
   }
 
   /// Number setting `name`.
   public func real(_ name: String) -> Double {
-    guard case .real(let value)? = byName[name] else { preconditionFailure("no number \(name)") }
+    value(name, "number") { if case .real(let v) = $0 { v } else { nil } }
+  }
+
+  /// The value of `name` as `extract` reads it; a kind's `make` asks only for its declared settings.
+  private func value<T>(_ name: String, _ what: String, _ extract: (LayerValue) -> T?) -> T {
+    guard let value = byName[name].flatMap(extract) else { preconditionFailure("no \(what) setting \(name)") }
     return value
   }
 }
