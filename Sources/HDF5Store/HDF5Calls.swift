@@ -77,6 +77,45 @@ func checkID(_ id: hid_t, _ operation: String, _ path: String) throws -> hid_t {
   return id
 }
 
+/// The shape and number format (nil for strings, compounds, ...) of an open dataset.
+///
+/// A hostile file can declare dimensions past Int.max, or whose product is:
+/// such a shape is an error, never a trap.
+func datasetLayout(_ dataset: hid_t, _ target: String) throws -> (shape: [Int], number: HDF5NumberType?) {
+  let space = try checkID(H5Dget_space(dataset), "read dataspace", target)
+  defer { Close.dataspace(space) }
+  let rank = H5Sget_simple_extent_ndims(space)
+  try check(rank < 0 ? -1 : 0, "read rank", target)
+  var dims = [hsize_t](repeating: 0, count: Int(rank))
+  try check(H5Sget_simple_extent_dims(space, &dims, nil) < 0 ? -1 : 0, "read shape", target)
+  let type = try checkID(H5Dget_type(dataset), "read datatype", target)
+  defer { Close.datatype(type) }
+  let size = H5Tget_size(type)
+  var number: HDF5NumberType?
+  switch H5Tget_class(type) {
+  case H5T_FLOAT:
+    number = HDF5NumberType(kind: .float, bytes: size)
+  case H5T_INTEGER:
+    number = HDF5NumberType(
+      kind: H5Tget_sign(type) == H5T_SGN_NONE ? .unsignedInteger : .signedInteger, bytes: size)
+  default:
+    number = nil
+  }
+  var shape: [Int] = []
+  var count = 1
+  for d in dims {
+    guard let n = Int(exactly: d), case (let product, false) = count.multipliedReportingOverflow(by: n)
+    else {
+      throw HDF5Error(
+        operation: "read shape", path: target,
+        reason: "expected a dataspace of at most \(Int.max) elements, found dimensions \(dims)")
+    }
+    shape.append(n)
+    count = product
+  }
+  return (shape, number)
+}
+
 /// Closes short-lived identifiers and reports a failing close.
 enum Close {
   static func dataspace(_ id: hid_t) { _ = H5Sclose(id) }
