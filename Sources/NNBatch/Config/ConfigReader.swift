@@ -69,21 +69,24 @@ package final class ObjectReader {
   }
 
   package func string(_ key: String) -> String? {
-    guard let v = value(key) else { return nil }
-    guard case .string(let s, _) = v else {
-      sink.report(v, childPath(key), "expected a string, found \(v.typeName)")
-      return nil
-    }
-    return s
+    typed(key, \.stringValue, expected: "a string", found: \.typeName)
   }
 
   package func bool(_ key: String) -> Bool? {
+    typed(key, \.boolValue, expected: "true or false", found: \.summary)
+  }
+
+  /// The value of `key` as `read` takes it; a value it refuses is reported as
+  /// "expected <expected>, found <found(value)>".
+  private func typed<T>(
+    _ key: String, _ read: (JSONValue) -> T?, expected: String, found: (JSONValue) -> String
+  ) -> T? {
     guard let v = value(key) else { return nil }
-    guard case .bool(let b, _) = v else {
-      sink.report(v, childPath(key), "expected true or false, found \(v.summary)")
+    guard let result = read(v) else {
+      sink.report(v, childPath(key), "expected \(expected), found \(found(v))")
       return nil
     }
-    return b
+    return result
   }
 
   package func int(_ key: String, min: Int? = nil, max: Int? = nil) -> Int? {
@@ -158,12 +161,7 @@ package final class ObjectReader {
   }
 
   package func array(_ key: String) -> [JSONValue]? {
-    guard let v = value(key) else { return nil }
-    guard case .array(let items, _) = v else {
-      sink.report(v, childPath(key), "expected an array, found \(v.typeName)")
-      return nil
-    }
-    return items
+    typed(key, \.arrayValue, expected: "an array", found: \.typeName)
   }
 
   /// Stops `finish()` from reporting unread keys: after an unknown kind, which keys belong is unknown too.
