@@ -207,9 +207,7 @@ public final class MPIEngine: TrainingEngine, @unchecked Sendable {
     parameters: FloatBuffer, data: Dataset, indices: ArraySlice<Int>, context: PassContext
   ) -> ComputedBatch {
     let rows = indices.count
-    precondition(rows > 0 && rows <= plan.batchSize, "batch of \(rows) rows does not fit the plan")
-    precondition(data.targetColumns == targetColumns, "target columns differ from the engine's")
-    let shards = plan.shardCount(rows: rows)
+    let shards = plan.shardCount(ofBatch: indices, of: data, targetColumns: targetColumns)
     let mine = Self.share(of: world.rank, ranks: world.size, items: shards)
     let localCount = mine.count
     let localRows = computedRows(inBatchOf: rows).count

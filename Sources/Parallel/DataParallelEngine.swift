@@ -172,9 +172,7 @@ public final class DataParallelEngine: TrainingEngine, @unchecked Sendable {
     parameters: FloatBuffer, data: Dataset, indices: ArraySlice<Int>, context: PassContext
   ) -> ComputedBatch {
     let rows = indices.count
-    precondition(rows > 0 && rows <= plan.batchSize, "batch of \(rows) rows does not fit the plan")
-    precondition(data.targetColumns == targetColumns, "target columns differ from the engine's")
-    let shards = plan.shardCount(rows: rows)
+    let shards = plan.shardCount(ofBatch: indices, of: data, targetColumns: targetColumns)
     let weights16 = currentMirror(of: parameters)
     let paddedWeights = currentPadded(of: parameters)
     for workspace in workspaces {
