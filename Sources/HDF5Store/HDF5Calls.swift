@@ -3,6 +3,7 @@
 // (hid_t) stay internal: they never appear in the public API.
 import CHDF5
 import Foundation
+import NNBatchCore
 
 /// Serialises all use of libhdf5, which Debian builds without thread safety.
 ///
@@ -101,17 +102,12 @@ func datasetLayout(_ dataset: hid_t, _ target: String) throws -> (shape: [Int], 
   default:
     number = nil
   }
-  var shape: [Int] = []
-  var count = 1
-  for d in dims {
-    guard let n = Int(exactly: d), case (let product, false) = count.multipliedReportingOverflow(by: n)
-    else {
-      throw HDF5Error(
-        operation: "read shape", path: target,
-        reason: "expected a dataspace of at most \(Int.max) elements, found dimensions \(dims)")
-    }
-    shape.append(n)
-    count = product
+  // A hostile file can declare dimensions past Int.max, or whose product is.
+  let shape = dims.compactMap { Int(exactly: $0) }
+  guard shape.count == dims.count, checkedProduct(shape) != nil else {
+    throw HDF5Error(
+      operation: "read shape", path: target,
+      reason: "expected a dataspace of at most \(Int.max) elements, found dimensions \(dims)")
   }
   return (shape, number)
 }

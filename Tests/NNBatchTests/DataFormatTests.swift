@@ -1,6 +1,8 @@
 import Foundation
 import HDF5Store
 import NNBatch
+import NNBatchCore
+import NNBatchData
 import NeuralNet
 import TestSupport
 import XCTest
@@ -236,7 +238,7 @@ final class DataFormatTests: XCTestCase {
   // MARK: Formats by content
 
   private func format(_ path: String) throws -> String {
-    try DataSources.format(of: path).name
+    try DataSources.format(of: DataLocation(path)).name
   }
 
   func testFormatsAreToldApartByContentNotByName() throws {

@@ -1,3 +1,4 @@
+import NNBatchCore
 import NeuralNet
 
 /// `{"type": "conv2d", "filters": F, "kernel": K, "stride": S, "padding": P, "activation": NAME, "bias": BOOL}`.

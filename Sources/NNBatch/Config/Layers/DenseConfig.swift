@@ -1,3 +1,4 @@
+import NNBatchCore
 import NeuralNet
 
 /// `{"type": "dense", "units": N, "activation": NAME, "bias": BOOL}`: a fully connected layer.

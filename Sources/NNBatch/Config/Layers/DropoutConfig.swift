@@ -1,3 +1,4 @@
+import NNBatchCore
 import NeuralNet
 
 /// `{"type": "dropout", "rate": R}`: zeroes a fraction R in [0, 1) of the units in training.

@@ -1,3 +1,4 @@
+import NNBatchCore
 import NeuralNet
 
 /// `{"type": "flatten"}`: [C, H, W] samples become [C·H·W] (row-major), for the dense layers after it.

@@ -1,3 +1,4 @@
+import NNBatchCore
 import NeuralNet
 
 /// `{"type": "max_pool2d", "size": S, "stride": S}`: the largest value of each window.
