@@ -129,7 +129,7 @@ let package = Package(
 // own scratch path, .build-fuzz.
 if Context.environment["NNBATCH_FUZZ"] == "1" {
   package.targets.append(
-    .target(name: "FuzzSupport", dependencies: ["NNBatch", "CZlib"], path: "Sources/Fuzz/FuzzSupport"))
+    .target(name: "FuzzSupport", dependencies: ["CZlib"], path: "Sources/Fuzz/FuzzSupport"))
   for (name, dependencies) in [
     ("ConfigFuzz", ["NNBatchCore", "NNBatch"]), ("CSVFuzz", ["NNBatchData", "NeuralNet"]),
     ("IDXFuzz", ["NNBatchData"]), ("NpyFuzz", ["NNBatchData"]),

@@ -1,17 +1,22 @@
 /// Collects every problem of a config instead of stopping at the first.
 package final class DiagnosticSink {
+  /// The config file every diagnostic names.
   package let file: String
+  /// The problems reported so far, in order.
   package private(set) var diagnostics: [Diagnostic] = []
 
+  /// A sink for the problems of `file`.
   package init(file: String) {
     self.file = file
   }
 
+  /// Reports `message` at `path`, located where `value` was written.
   package func report(_ value: JSONValue?, _ path: String, _ message: String) {
     diagnostics.append(
       Diagnostic(file: file, location: value?.location, path: path, message: message))
   }
 
+  /// Reports `message` at `path` and `location`.
   package func report(at location: SourceLocation?, _ path: String, _ message: String) {
     diagnostics.append(Diagnostic(file: file, location: location, path: path, message: message))
   }
@@ -22,7 +27,9 @@ package final class DiagnosticSink {
 /// Every getter records its key as known; `finish()` then reports keys
 /// nobody asked for, with a "did you mean" suggestion.
 package final class ObjectReader {
+  /// The object's JSON path ("$.data").
   package let path: String
+  /// Where the object starts.
   package let location: SourceLocation
   private let members: [JSONMember]
   private let sink: DiagnosticSink
@@ -30,6 +37,7 @@ package final class ObjectReader {
   /// Set once the object's kind is unknown: its other keys cannot be judged.
   private var unjudged = false
 
+  /// A reader of `members`, an object at `path`, reporting to `sink`.
   package init(members: [JSONMember], location: SourceLocation, path: String, sink: DiagnosticSink) {
     self.members = members
     self.location = location
@@ -46,6 +54,7 @@ package final class ObjectReader {
     return ObjectReader(members: members, location: location, path: path, sink: sink)
   }
 
+  /// The JSON path of `key` in this object.
   package func childPath(_ key: String) -> String { "\(path).\(key)" }
 
   /// The raw value of `key`, marking it known.
@@ -56,20 +65,25 @@ package final class ObjectReader {
     return member.value
   }
 
+  /// Whether `key` is written (even as null), without marking it known.
   package func has(_ key: String) -> Bool { members.contains { $0.key == key } }
 
+  /// Reports `message` at `key`.
   package func report(_ key: String, _ message: String) {
     sink.report(value(key), childPath(key), message)
   }
 
+  /// Reports `key` missing, naming what was `expected`.
   package func missing(_ key: String, _ expected: String) {
     sink.report(at: location, childPath(key), "missing required key; expected \(expected)")
   }
 
+  /// A string key, or nil (reported when mistyped).
   package func string(_ key: String) -> String? {
     typed(key, \.stringValue, expected: "a string", found: \.typeName)
   }
 
+  /// A boolean key, or nil (reported when mistyped).
   package func bool(_ key: String) -> Bool? {
     typed(key, \.boolValue, expected: "true or false", found: \.summary)
   }
@@ -87,6 +101,7 @@ package final class ObjectReader {
     return result
   }
 
+  /// An integer key checked against `min` and `max`, or nil (reported when mistyped or out of range).
   package func int(_ key: String, min: Int? = nil, max: Int? = nil) -> Int? {
     guard let v = value(key) else { return nil }
     guard case .number(let d, _, _) = v, v.isInteger, abs(d) < 9e15 else {
@@ -136,6 +151,7 @@ package final class ObjectReader {
     return ObjectReader.choice(v, E.self, path: childPath(key), what: what, sink: sink)
   }
 
+  /// One of `E`'s raw values in `v` at `path`, or nil after reporting the known ones and a "did you mean".
   package static func choice<E: RawRepresentable & CaseIterable>(
     _ v: JSONValue, _: E.Type, path: String, what: String, sink: DiagnosticSink
   ) -> E? where E.RawValue == String {
@@ -153,11 +169,13 @@ package final class ObjectReader {
     return result
   }
 
+  /// A nested object's reader, or nil (reported when not an object).
   package func object(_ key: String) -> ObjectReader? {
     guard let v = value(key) else { return nil }
     return ObjectReader.make(v, path: childPath(key), sink: sink)
   }
 
+  /// An array key, or nil (reported when not an array).
   package func array(_ key: String) -> [JSONValue]? {
     typed(key, \.arrayValue, expected: "an array", found: \.typeName)
   }

@@ -1,5 +1,4 @@
 import FuzzSupport
-import NNBatch
 import NNBatchData
 import NeuralNet
 

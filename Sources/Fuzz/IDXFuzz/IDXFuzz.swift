@@ -1,5 +1,4 @@
 import FuzzSupport
-import NNBatch
 import NNBatchData
 
 /// A valid labels file for one image of label 0 (the images file is the one fuzzed).

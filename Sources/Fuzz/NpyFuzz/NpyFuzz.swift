@@ -1,5 +1,4 @@
 import FuzzSupport
-import NNBatch
 import NNBatchData
 
 /// A valid targets file: one int64 label 0.
