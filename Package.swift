@@ -37,15 +37,16 @@ let package = Package(
       name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
       providers: [.apt(["zlib1g-dev"])]),
 
-    // MARK: - Shared core (no dependencies): JSON reading and writing, checksum text
+    // MARK: - Shared core (no dependencies): JSON reading and writing, checksum text,
+    // checked arithmetic, the memory budget, the error and warning protocol
 
     .target(name: "NNBatchCore"),
 
     // MARK: - Public modules
 
-    .target(name: "NeuralNet", dependencies: ["CDNNL"]),
+    .target(name: "NeuralNet", dependencies: ["NNBatchCore", "CDNNL"]),
     .target(name: "Parallel", dependencies: ["NeuralNet"]),
-    .target(name: "HDF5Store", dependencies: ["CHDF5"]),
+    .target(name: "HDF5Store", dependencies: ["NNBatchCore", "CHDF5"]),
     // The MPI engine: linked only by the executable, never by the library products.
     .target(name: "Distributed", dependencies: ["Parallel", "NeuralNet", "CMPI"]),
     .target(name: "Checkpoints", dependencies: ["NNBatchCore", "NeuralNet", "HDF5Store"]),
@@ -54,17 +55,22 @@ let package = Package(
     .target(
       name: "TensorBoardEvents",
       dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")]),
+    // Data sources (CSV, IDX, npy, HDF5, synthetic, inline), their locations and streaming.
+    .target(
+      name: "NNBatchData", dependencies: ["NNBatchCore", "NeuralNet", "Parallel", "HDF5Store", "CZlib"]),
     .target(
       name: "NNBatch",
       dependencies: [
-        "NNBatchCore", "NeuralNet", "Parallel", "HDF5Store", "Checkpoints", "CZlib", "TensorBoardEvents",
+        "NNBatchCore", "NNBatchData", "NeuralNet", "Parallel", "HDF5Store", "Checkpoints", "CZlib",
+        "TensorBoardEvents",
       ]),
-    .target(name: "NNBatchKit", dependencies: ["NNBatchCore", "NNBatch", "NeuralNet", "Checkpoints"]),
+    .target(
+      name: "NNBatchKit", dependencies: ["NNBatchCore", "NNBatchData", "NNBatch", "NeuralNet", "Checkpoints"]),
     // `nnbatch export`: ONNX (Generated/ from tools/protos/onnx.proto) and Keras 3 archives.
     .target(
       name: "Export",
       dependencies: [
-        "NNBatchCore", "NNBatch", "NeuralNet", "Checkpoints", "HDF5Store", "CZlib",
+        "NNBatchCore", "NNBatchData", "NNBatch", "NeuralNet", "Checkpoints", "HDF5Store", "CZlib",
         .product(name: "SwiftProtobuf", package: "swift-protobuf"),
       ]),
 
@@ -73,7 +79,7 @@ let package = Package(
     .executableTarget(
       name: "nnbatch",
       dependencies: [
-        "NNBatch", "Export", "CMalloc", "Distributed",
+        "NNBatchCore", "NNBatchData", "NNBatch", "Export", "CMalloc", "Distributed",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
 
@@ -95,14 +101,15 @@ let package = Package(
     .testTarget(
       name: "NNBatchTests",
       dependencies: [
-        "NNBatchCore", "NNBatch", "Checkpoints", "HDF5Store", "NeuralNet", "Parallel", "TestSupport",
+        "NNBatchCore", "NNBatchData", "NNBatch", "Checkpoints", "HDF5Store", "NeuralNet", "Parallel",
+        "TestSupport",
       ]),
     .testTarget(
       name: "NNBatchKitTests", dependencies: ["NNBatchKit", "NNBatch", "Checkpoints", "TestSupport"]),
     .testTarget(
       name: "ExportTests",
       dependencies: [
-        "nnbatch", "Export", "NNBatch", "NeuralNet", "HDF5Store", "Checkpoints", "TestSupport",
+        "nnbatch", "Export", "NNBatchCore", "NNBatch", "NeuralNet", "HDF5Store", "Checkpoints", "TestSupport",
         .product(name: "SwiftProtobuf", package: "swift-protobuf"),
       ]),
     .testTarget(
@@ -122,9 +129,10 @@ let package = Package(
 // own scratch path, .build-fuzz.
 if Context.environment["NNBATCH_FUZZ"] == "1" {
   package.targets.append(
-    .target(name: "FuzzSupport", dependencies: ["NNBatch", "CZlib"], path: "Sources/Fuzz/FuzzSupport"))
+    .target(name: "FuzzSupport", dependencies: ["CZlib"], path: "Sources/Fuzz/FuzzSupport"))
   for (name, dependencies) in [
-    ("ConfigFuzz", ["NNBatch"]), ("CSVFuzz", ["NNBatch", "NeuralNet"]), ("IDXFuzz", ["NNBatch"]), ("NpyFuzz", ["NNBatch"]),
+    ("ConfigFuzz", ["NNBatchCore", "NNBatch"]), ("CSVFuzz", ["NNBatchData", "NeuralNet"]),
+    ("IDXFuzz", ["NNBatchData"]), ("NpyFuzz", ["NNBatchData"]),
     ("CheckpointFuzz", ["Checkpoints", "HDF5Store", "NeuralNet", "NNBatch"]),
   ] as [(String, [Target.Dependency])] {
     package.targets.append(

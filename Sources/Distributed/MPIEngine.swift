@@ -207,9 +207,7 @@ public final class MPIEngine: TrainingEngine, @unchecked Sendable {
     parameters: FloatBuffer, data: Dataset, indices: ArraySlice<Int>, context: PassContext
   ) -> ComputedBatch {
     let rows = indices.count
-    precondition(rows > 0 && rows <= plan.batchSize, "batch of \(rows) rows does not fit the plan")
-    precondition(data.targetColumns == targetColumns, "target columns differ from the engine's")
-    let shards = plan.shardCount(rows: rows)
+    let shards = plan.shardCount(ofBatch: indices, of: data, targetColumns: targetColumns)
     let mine = Self.share(of: world.rank, ranks: world.size, items: shards)
     let localCount = mine.count
     let localRows = computedRows(inBatchOf: rows).count
@@ -221,9 +219,11 @@ public final class MPIEngine: TrainingEngine, @unchecked Sendable {
       worker, workerCount in
       var k = worker
       while k < localCount {
-        computeShard(
-          mine.lowerBound + k, local: k, rows: rows, parameters: parameters, data: data, indices: indices,
-          workspace: workspaces[worker], context: context)
+        // Local buffer k holds shard mine.lowerBound + k.
+        localLosses[k] = ShardRows.lossAndGradient(
+          ofShard: mine.lowerBound + k, batchRows: rows, plan: plan, network: network, parameters: parameters,
+          data: data, indices: indices, targetColumns: targetColumns, workspace: workspaces[worker],
+          gradient: localGradients[k].pointer, context: context)
         k += workerCount
       }
     }
@@ -250,24 +250,6 @@ public final class MPIEngine: TrainingEngine, @unchecked Sendable {
     steps += 1
     let scale = network.loss.reduction == .mean ? 1 / Double(rows) : 1
     return ComputedBatch(rows: rows, shards: shards, loss: lossSum * scale, gradientScale: scale)
-  }
-
-  /// Gathers shard `shard`'s rows and runs forward and backward on them into local buffer `local`.
-  ///
-  /// The context is advanced by the shard's first row, as in `DataParallelEngine`;
-  /// the rows are gathered by the same `ShardRows.gather`.
-  private func computeShard(
-    _ shard: Int, local: Int, rows: Int, parameters: FloatBuffer, data: Dataset,
-    indices: ArraySlice<Int>, workspace: Workspace, context: PassContext
-  ) {
-    let shardRows = plan.rows(ofShard: shard, inBatchOf: rows)
-    let positions = shardRows.shifted(by: indices.startIndex)
-    let (input, targets) = ShardRows.gather(
-      data, indices: indices, positions: positions, targetColumns: targetColumns, into: workspace)
-    localLosses[local] = network.lossAndGradient(
-      parameters: parameters.pointer, input: input, targets: targets, targetColumns: targetColumns,
-      rows: positions.count, workspace: workspace, gradient: localGradients[local].pointer,
-      context: context.advanced(by: shardRows.lowerBound))
   }
 
   // MARK: - Reduce

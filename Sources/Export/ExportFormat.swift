@@ -1,6 +1,7 @@
 import Foundation
 import HDF5Store
 import NNBatch
+import NNBatchCore
 
 /// A file format `nnbatch export` writes.
 public enum ExportFormat: String, Sendable, CaseIterable {

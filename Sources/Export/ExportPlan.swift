@@ -1,10 +1,11 @@
+import NNBatch
 // What an exported model computes, step by step, in terms both exporters share.
 //
 // Notation: N samples; a sample is [F] features for flat data or an image
 // [C, H, W] (channels first, nnbatch's layout). Every step maps the previous
 // step's output to its own, so a format writes one operator (or a few) per
 // step, in order, and refuses the step it cannot express.
-import NNBatch
+import NNBatchCore
 import NeuralNet
 
 /// One step of an exported model's forward pass, with its parameters copied out of the flat buffer.

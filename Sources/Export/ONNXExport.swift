@@ -126,33 +126,28 @@ struct GraphBuilder {
   @discardableResult
   mutating func constant(_ base: String, _ values: [Float], dims: [Int]) -> String {
     precondition(values.count == dims.reduce(1, *), "initializer \(base): values do not fill its shape")
-    var tensor = Onnx_TensorProto()
-    tensor.name = unique(base)
-    tensor.dataType = Int32(Onnx_TensorProto.DataType.float.rawValue)
-    tensor.dims = dims.map { Int64($0) }
-    tensor.floatData = values
-    graph.initializer.append(tensor)
-    return tensor.name
+    return initializer(base, .float, dims: dims) { $0.floatData = values }
   }
 
   /// A string initializer `name` of shape [count].
   mutating func constant(_ base: String, strings: [String]) -> String {
-    var tensor = Onnx_TensorProto()
-    tensor.name = unique(base)
-    tensor.dataType = Int32(Onnx_TensorProto.DataType.string.rawValue)
-    tensor.dims = [Int64(strings.count)]
-    tensor.stringData = strings.map { Data($0.utf8) }
-    graph.initializer.append(tensor)
-    return tensor.name
+    initializer(base, .string, dims: [strings.count]) { $0.stringData = strings.map { Data($0.utf8) } }
   }
 
   /// An int64 initializer of shape [count].
   mutating func constant(_ base: String, ints: [Int64]) -> String {
+    initializer(base, .int64, dims: [ints.count]) { $0.int64Data = ints }
+  }
+
+  /// Adds an initializer named after `base` of `type` and `dims`, its values set by `fill`; returns its name.
+  private mutating func initializer(
+    _ base: String, _ type: Onnx_TensorProto.DataType, dims: [Int], fill: (inout Onnx_TensorProto) -> Void
+  ) -> String {
     var tensor = Onnx_TensorProto()
     tensor.name = unique(base)
-    tensor.dataType = Int32(Onnx_TensorProto.DataType.int64.rawValue)
-    tensor.dims = [Int64(ints.count)]
-    tensor.int64Data = ints
+    tensor.dataType = Int32(type.rawValue)
+    tensor.dims = dims.map { Int64($0) }
+    fill(&tensor)
     graph.initializer.append(tensor)
     return tensor.name
   }

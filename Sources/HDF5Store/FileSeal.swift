@@ -67,16 +67,7 @@ public enum FileSeal {
     defer { close(fd) }
     var info = stat()
     guard fstat(fd, &info) == 0 else { throw failure("stat", path) }
-    guard (info.st_mode & S_IFMT) == S_IFREG else {
-      let kind: String
-      switch info.st_mode & S_IFMT {
-      case S_IFDIR: kind = "a directory"
-      case S_IFIFO: kind = "a FIFO (named pipe)"
-      case S_IFCHR: kind = "a character device"
-      case S_IFBLK: kind = "a block device"
-      case S_IFSOCK: kind = "a socket"
-      default: kind = "not a regular file"
-      }
+    if let kind = FileSystem.nonRegularKind(info.st_mode) {
       throw FileSealError(path: path, problem: .unreadable("expected a checkpoint file, found \(kind)"))
     }
     var block = [UInt8](repeating: 0, count: userBlockSize)

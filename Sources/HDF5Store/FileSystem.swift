@@ -358,6 +358,20 @@ public enum FileSystem {
     return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
   }
 
+  /// What a file of `mode` (a `stat` mode) is when it is not a regular file, as messages name it
+  /// ("a directory", "a FIFO (named pipe)", ...); nil for a regular file.
+  public static func nonRegularKind(_ mode: mode_t) -> String? {
+    switch mode & S_IFMT {
+    case S_IFREG: return nil
+    case S_IFDIR: return "a directory"
+    case S_IFIFO: return "a FIFO (named pipe)"
+    case S_IFCHR: return "a character device"
+    case S_IFBLK: return "a block device"
+    case S_IFSOCK: return "a socket"
+    default: return "not a regular file"
+    }
+  }
+
   /// What tells a file's contents apart from a changed or replaced file's: device, inode, size, modification time.
   ///
   /// A streamed data file is compared with the identity it had when opened

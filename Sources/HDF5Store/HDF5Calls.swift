@@ -3,6 +3,7 @@
 // (hid_t) stay internal: they never appear in the public API.
 import CHDF5
 import Foundation
+import NNBatchCore
 
 /// Serialises all use of libhdf5, which Debian builds without thread safety.
 ///
@@ -75,6 +76,40 @@ func checkID(_ id: hid_t, _ operation: String, _ path: String) throws -> hid_t {
     throw HDF5Error(operation: operation, path: path, reason: HDF5Library.errorStackMessage())
   }
   return id
+}
+
+/// The shape and number format (nil for strings, compounds, ...) of an open dataset.
+///
+/// A hostile file can declare dimensions past Int.max, or whose product is:
+/// such a shape is an error, never a trap.
+func datasetLayout(_ dataset: hid_t, _ target: String) throws -> (shape: [Int], number: HDF5NumberType?) {
+  let space = try checkID(H5Dget_space(dataset), "read dataspace", target)
+  defer { Close.dataspace(space) }
+  let rank = H5Sget_simple_extent_ndims(space)
+  try check(rank < 0 ? -1 : 0, "read rank", target)
+  var dims = [hsize_t](repeating: 0, count: Int(rank))
+  try check(H5Sget_simple_extent_dims(space, &dims, nil) < 0 ? -1 : 0, "read shape", target)
+  let type = try checkID(H5Dget_type(dataset), "read datatype", target)
+  defer { Close.datatype(type) }
+  let size = H5Tget_size(type)
+  var number: HDF5NumberType?
+  switch H5Tget_class(type) {
+  case H5T_FLOAT:
+    number = HDF5NumberType(kind: .float, bytes: size)
+  case H5T_INTEGER:
+    number = HDF5NumberType(
+      kind: H5Tget_sign(type) == H5T_SGN_NONE ? .unsignedInteger : .signedInteger, bytes: size)
+  default:
+    number = nil
+  }
+  // A hostile file can declare dimensions past Int.max, or whose product is.
+  let shape = dims.compactMap { Int(exactly: $0) }
+  guard shape.count == dims.count, checkedProduct(shape) != nil else {
+    throw HDF5Error(
+      operation: "read shape", path: target,
+      reason: "expected a dataspace of at most \(Int.max) elements, found dimensions \(dims)")
+  }
+  return (shape, number)
 }
 
 /// Closes short-lived identifiers and reports a failing close.

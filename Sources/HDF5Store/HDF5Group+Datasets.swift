@@ -107,46 +107,9 @@ extension HDF5Group {
     }
   }
 
-  /// The shape and number format (nil for strings, compounds, ...) of an open dataset.
-  private func layout(of dataset: hid_t, _ target: String) throws -> (shape: [Int], number: HDF5NumberType?) {
-    let space = try checkID(H5Dget_space(dataset), "read dataspace", target)
-    defer { Close.dataspace(space) }
-    let rank = H5Sget_simple_extent_ndims(space)
-    try check(rank < 0 ? -1 : 0, "read rank", target)
-    var dims = [hsize_t](repeating: 0, count: Int(rank))
-    try check(H5Sget_simple_extent_dims(space, &dims, nil) < 0 ? -1 : 0, "read shape", target)
-    let type = try checkID(H5Dget_type(dataset), "read datatype", target)
-    defer { Close.datatype(type) }
-    let size = H5Tget_size(type)
-    var number: HDF5NumberType?
-    switch H5Tget_class(type) {
-    case H5T_FLOAT:
-      number = HDF5NumberType(kind: .float, bytes: size)
-    case H5T_INTEGER:
-      number = HDF5NumberType(
-        kind: H5Tget_sign(type) == H5T_SGN_NONE ? .unsignedInteger : .signedInteger, bytes: size)
-    default:
-      number = nil
-    }
-    // A hostile file can declare dimensions past Int.max, or whose product is.
-    var shape: [Int] = []
-    var count = 1
-    for d in dims {
-      guard let n = Int(exactly: d), case (let product, false) = count.multipliedReportingOverflow(by: n)
-      else {
-        throw HDF5Error(
-          operation: "read shape", path: target,
-          reason: "expected a dataspace of at most \(Int.max) elements, found dimensions \(dims)")
-      }
-      shape.append(n)
-      count = product
-    }
-    return (shape, number)
-  }
-
   /// The shape of dataset `name`, read without its values (to check sizes before reading).
   public func datasetShape(_ name: String) throws -> [Int] {
-    try withDataset(name, "read dataset") { dataset, target in try layout(of: dataset, target).shape }
+    try withDataset(name, "read dataset") { dataset, target in try datasetLayout(dataset, target).shape }
   }
 
   /// Reads dataset `name` as `T`, converting from any numeric type of the same kind.
@@ -155,7 +118,7 @@ extension HDF5Group {
   /// accept integer datasets only.
   public func read<T: HDF5Element>(_: T.Type, name: String) throws -> (values: [T], shape: [Int]) {
     try withDataset(name, "read dataset") { dataset, target in
-      let (shape, stored) = try layout(of: dataset, target)
+      let (shape, stored) = try datasetLayout(dataset, target)
       guard let stored else {
         throw HDF5Error(
           operation: "read dataset", path: target,
@@ -189,7 +152,7 @@ extension HDF5Group {
   /// formats as native-order bytes. Non-numeric datasets are an error.
   public func readDataset(_ name: String) throws -> HDF5Dataset {
     try withDataset(name, "read dataset") { dataset, target in
-      let (shape, stored) = try layout(of: dataset, target)
+      let (shape, stored) = try datasetLayout(dataset, target)
       guard let stored else {
         throw HDF5Error(operation: "read dataset", path: target, reason: "not numeric data")
       }
@@ -198,19 +161,15 @@ extension HDF5Group {
           operation: "read dataset", path: target, reason: "a scalar dataset (rank 0) is not supported")
       }
       let count = shape.reduce(1, *)
+      func all<T: HDF5Element>() throws -> ArraySlice<T> {
+        try readAll(dataset, T.self, count: count, target)[...]
+      }
+      let values: HDF5Values
       switch Self.elementType(stored) {
-      case .float32:
-        return HDF5Dataset(
-          shape: shape, values: .float32(try readAll(dataset, Float.self, count: count, target)[...]))
-      case .float64:
-        return HDF5Dataset(
-          shape: shape, values: .float64(try readAll(dataset, Double.self, count: count, target)[...]))
-      case .int64:
-        return HDF5Dataset(
-          shape: shape, values: .int64(try readAll(dataset, Int64.self, count: count, target)[...]))
-      case .uint64:
-        return HDF5Dataset(
-          shape: shape, values: .uint64(try readAll(dataset, UInt64.self, count: count, target)[...]))
+      case .float32: values = .float32(try all())
+      case .float64: values = .float64(try all())
+      case .int64: values = .int64(try all())
+      case .uint64: values = .uint64(try all())
       case nil:
         let fileType = try checkID(H5Dget_type(dataset), "read datatype", target)
         defer { Close.datatype(fileType) }
@@ -224,9 +183,9 @@ extension HDF5Group {
           }
           try check(status, "read dataset", target)
         }
-        return HDF5Dataset(
-          shape: shape, values: .other(HDF5NumberType(kind: stored.kind, bytes: width), bytes))
+        values = .other(HDF5NumberType(kind: stored.kind, bytes: width), bytes)
       }
+      return HDF5Dataset(shape: shape, values: values)
     }
   }
 }

@@ -35,12 +35,8 @@ public final class HDF5RowReader {
       let dataset = try checkID(H5Dopen2(file.id, name, nnb_H5P_DEFAULT()), "open dataset", target)
       var closed = false
       do {
-        let shape = try Self.shape(of: dataset, target)
-        let type = try checkID(H5Dget_type(dataset), "read datatype", target)
-        let typeClass = H5Tget_class(type)
-        let elementBytes = H5Tget_size(type)
-        Close.datatype(type)
-        guard typeClass == H5T_FLOAT || typeClass == H5T_INTEGER else {
+        let (shape, number) = try datasetLayout(dataset, target)
+        guard let elementBytes = number?.bytes else {
           throw HDF5Error(operation: "read dataset", path: target, reason: "expected numeric data")
         }
         // H5Tget_size answers 0 on failure: that would also pass the sparse-storage check.
@@ -108,28 +104,6 @@ public final class HDF5RowReader {
     // 12,421 hash slots: a prime about 100 times the chunks the cache holds, as libhdf5 advises.
     try check(H5Pset_chunk_cache(access, 12_421, filteredChunkCacheBytes, 0.75), "set chunk cache", target)
     return try checkID(H5Dopen2(file.id, name, access), "open dataset", target)
-  }
-
-  private static func shape(of dataset: hid_t, _ target: String) throws -> [Int] {
-    let space = try checkID(H5Dget_space(dataset), "read dataspace", target)
-    defer { Close.dataspace(space) }
-    let rank = H5Sget_simple_extent_ndims(space)
-    try check(rank < 0 ? -1 : 0, "read rank", target)
-    var dims = [hsize_t](repeating: 0, count: Int(rank))
-    try check(H5Sget_simple_extent_dims(space, &dims, nil) < 0 ? -1 : 0, "read shape", target)
-    var shape: [Int] = []
-    var count = 1
-    for d in dims {
-      guard let n = Int(exactly: d), case (let product, false) = count.multipliedReportingOverflow(by: n)
-      else {
-        throw HDF5Error(
-          operation: "read shape", path: target,
-          reason: "expected a dataspace of at most \(Int.max) elements, found dimensions \(dims)")
-      }
-      count = product
-      shape.append(n)
-    }
-    return shape
   }
 
   /// Reads rows `start..<start+count` as Float into `destination` ([count, columns], row-major).

@@ -37,6 +37,16 @@ enum SuperblockChecksum {
       UInt32(padded[i]) | UInt32(padded[i + 1]) << 8 | UInt32(padded[i + 2]) << 16 | UInt32(padded[i + 3])
         << 24
     }
+    // lookup3's `mix` and `final` macros are sequences of these steps over a, b, c in turn.
+    @inline(__always) func mixStep(_ x: inout UInt32, _ z: inout UInt32, _ y: UInt32, _ k: UInt32) {
+      x &-= z
+      x ^= rot(z, k)
+      z &+= y
+    }
+    @inline(__always) func finalStep(_ z: inout UInt32, _ y: UInt32, _ k: UInt32) {
+      z ^= y
+      z &-= rot(y, k)
+    }
     var remaining = bytes.count
     var a = 0xDEAD_BEEF &+ UInt32(truncatingIfNeeded: remaining)
     var b = a
@@ -46,24 +56,12 @@ enum SuperblockChecksum {
       a &+= word(i)
       b &+= word(i + 4)
       c &+= word(i + 8)
-      a &-= c
-      a ^= rot(c, 4)
-      c &+= b
-      b &-= a
-      b ^= rot(a, 6)
-      a &+= c
-      c &-= b
-      c ^= rot(b, 8)
-      b &+= a
-      a &-= c
-      a ^= rot(c, 16)
-      c &+= b
-      b &-= a
-      b ^= rot(a, 19)
-      a &+= c
-      c &-= b
-      c ^= rot(b, 4)
-      b &+= a
+      mixStep(&a, &c, b, 4)
+      mixStep(&b, &a, c, 6)
+      mixStep(&c, &b, a, 8)
+      mixStep(&a, &c, b, 16)
+      mixStep(&b, &a, c, 19)
+      mixStep(&c, &b, a, 4)
       remaining -= 12
       i += 12
     }
@@ -71,20 +69,13 @@ enum SuperblockChecksum {
     a &+= word(i)
     b &+= word(i + 4)
     c &+= word(i + 8)
-    c ^= b
-    c &-= rot(b, 14)
-    a ^= c
-    a &-= rot(c, 11)
-    b ^= a
-    b &-= rot(a, 25)
-    c ^= b
-    c &-= rot(b, 16)
-    a ^= c
-    a &-= rot(c, 4)
-    b ^= a
-    b &-= rot(a, 14)
-    c ^= b
-    c &-= rot(b, 24)
+    finalStep(&c, b, 14)
+    finalStep(&a, c, 11)
+    finalStep(&b, a, 25)
+    finalStep(&c, b, 16)
+    finalStep(&a, c, 4)
+    finalStep(&b, a, 14)
+    finalStep(&c, b, 24)
     return c
   }
 }

@@ -251,15 +251,10 @@ public struct JSONParser {
   private mutating func parseObject(depth: Int, start: SourceLocation) throws(JSONSyntaxError)
     -> JSONValue
   {
-    index += 1
     var members: [JSONMember] = []
     var seen: [Swift.String: SourceLocation] = [:]
-    skipWhitespace()
-    if index < bytes.count && bytes[index] == UInt8(ascii: "}") {
-      index += 1
-      return .object(members, start)
-    }
-    while true {
+    if openContainer(closedBy: UInt8(ascii: "}")) { return .object(members, start) }
+    repeat {
       skipWhitespace()
       guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else {
         throw error("expected a string key, found \(describeCurrent())")
@@ -278,45 +273,43 @@ public struct JSONParser {
       skipWhitespace()
       let value = try parseValue(depth: depth + 1)
       members.append(JSONMember(key: key, keyLocation: keyLocation, value: value))
-      skipWhitespace()
-      guard index < bytes.count else { throw error("expected ',' or '}', found end of input") }
-      if bytes[index] == UInt8(ascii: ",") {
-        index += 1
-        continue
-      }
-      if bytes[index] == UInt8(ascii: "}") {
-        index += 1
-        return .object(members, start)
-      }
-      throw error("expected ',' or '}', found \(describeCurrent())")
-    }
+    } while try continueContainer(closedBy: UInt8(ascii: "}"))
+    return .object(members, start)
   }
 
   private mutating func parseArray(depth: Int, start: SourceLocation) throws(JSONSyntaxError)
     -> JSONValue
   {
-    index += 1
     var items: [JSONValue] = []
-    skipWhitespace()
-    if index < bytes.count && bytes[index] == UInt8(ascii: "]") {
-      index += 1
-      return .array(items, start)
-    }
-    while true {
+    if openContainer(closedBy: UInt8(ascii: "]")) { return .array(items, start) }
+    repeat {
       skipWhitespace()
       items.append(try parseValue(depth: depth + 1))
-      skipWhitespace()
-      guard index < bytes.count else { throw error("expected ',' or ']', found end of input") }
-      if bytes[index] == UInt8(ascii: ",") {
-        index += 1
-        continue
-      }
-      if bytes[index] == UInt8(ascii: "]") {
-        index += 1
-        return .array(items, start)
-      }
-      throw error("expected ',' or ']', found \(describeCurrent())")
+    } while try continueContainer(closedBy: UInt8(ascii: "]"))
+    return .array(items, start)
+  }
+
+  /// Steps past an object's or array's opening bracket; true, past `close` too, when it is empty.
+  private mutating func openContainer(closedBy close: UInt8) -> Bool {
+    index += 1
+    skipWhitespace()
+    guard index < bytes.count && bytes[index] == close else { return false }
+    index += 1
+    return true
+  }
+
+  /// After a member or item: true past a ',' (another follows), false past `close` (the end).
+  private mutating func continueContainer(closedBy close: UInt8) throws(JSONSyntaxError) -> Bool {
+    skipWhitespace()
+    if index < bytes.count && bytes[index] == UInt8(ascii: ",") {
+      index += 1
+      return true
     }
+    if index < bytes.count && bytes[index] == close {
+      index += 1
+      return false
+    }
+    throw error("expected ',' or '\(Character(UnicodeScalar(close)))', found \(describeCurrent())")
   }
 
   private mutating func parseString() throws(JSONSyntaxError) -> Swift.String {

@@ -1,4 +1,5 @@
 import NNBatch
+import NNBatchCore
 
 /// Why a config, a training run, a checkpoint or a prediction failed.
 public struct NNBatchKitError: Error, Sendable, CustomStringConvertible {

@@ -1,5 +1,6 @@
 import Foundation
 import NNBatch
+import NNBatchCore
 
 /// A training step that finished.
 public struct StepProgress: Sendable {

@@ -172,9 +172,7 @@ public final class DataParallelEngine: TrainingEngine, @unchecked Sendable {
     parameters: FloatBuffer, data: Dataset, indices: ArraySlice<Int>, context: PassContext
   ) -> ComputedBatch {
     let rows = indices.count
-    precondition(rows > 0 && rows <= plan.batchSize, "batch of \(rows) rows does not fit the plan")
-    precondition(data.targetColumns == targetColumns, "target columns differ from the engine's")
-    let shards = plan.shardCount(rows: rows)
+    let shards = plan.shardCount(ofBatch: indices, of: data, targetColumns: targetColumns)
     let weights16 = currentMirror(of: parameters)
     let paddedWeights = currentPadded(of: parameters)
     for workspace in workspaces {
@@ -186,9 +184,10 @@ public final class DataParallelEngine: TrainingEngine, @unchecked Sendable {
     workers.run(workers: isParallel(rows: rows) ? shards : 1) { worker, workerCount in
       var shard = worker
       while shard < shards {
-        computeShard(
-          shard, rows: rows, parameters: parameters, data: data, indices: indices,
-          workspace: workspaces[worker], context: context)
+        shardLosses[shard] = ShardRows.lossAndGradient(
+          ofShard: shard, batchRows: rows, plan: plan, network: network, parameters: parameters, data: data,
+          indices: indices, targetColumns: targetColumns, workspace: workspaces[worker],
+          gradient: shardGradients[shard].pointer, context: context)
         shard += workerCount
       }
     }
@@ -296,21 +295,6 @@ public final class DataParallelEngine: TrainingEngine, @unchecked Sendable {
       network: network, plan: plan, workers: workers, workspaces: workspaces, shardSums: shardSums,
       targetColumns: targetColumns, parallel: isParallel(rows:), parameters: parameters, data: data,
       targetScale: targetScale, continuing: total)
-  }
-
-  /// Gathers shard `shard`'s rows and runs forward and backward on them.
-  private func computeShard(
-    _ shard: Int, rows: Int, parameters: FloatBuffer, data: Dataset,
-    indices: ArraySlice<Int>, workspace: Workspace, context: PassContext
-  ) {
-    let shardRows = plan.rows(ofShard: shard, inBatchOf: rows)
-    let range = shardRows.shifted(by: indices.startIndex)
-    let (input, targets) = ShardRows.gather(
-      data, indices: indices, positions: range, targetColumns: targetColumns, into: workspace)
-    shardLosses[shard] = network.lossAndGradient(
-      parameters: parameters.pointer, input: input, targets: targets,
-      targetColumns: targetColumns, rows: range.count, workspace: workspace,
-      gradient: shardGradients[shard].pointer, context: context.advanced(by: shardRows.lowerBound))
   }
 
   /// gradient[chunk] = scale · Σ_s shard_s[chunk] (s in order); records Σ g² and finiteness.

@@ -1,3 +1,5 @@
+import NeuralNet
+
 /// How a mini-batch is cut into shards: fixed by the config, never by threads.
 ///
 /// A batch of `rows` rows has ⌈rows / shardSize⌉ shards; shard s covers rows
@@ -29,5 +31,18 @@ public struct ShardPlan: Sendable, Hashable {
   public func rows(ofShard shard: Int, inBatchOf rows: Int) -> Range<Int> {
     let start = shard * shardSize
     return start..<min(start + shardSize, rows)
+  }
+}
+
+extension ShardPlan {
+  /// Shards of the batch `indices` of `data` that an engine set up for `targetColumns` computes.
+  ///
+  /// Traps unless the batch has 1 to `batchSize` rows and `data` the engine's target columns:
+  /// every engine's compute takes batches on these terms.
+  public func shardCount(ofBatch indices: ArraySlice<Int>, of data: Dataset, targetColumns: Int) -> Int {
+    let rows = indices.count
+    precondition(rows > 0 && rows <= batchSize, "batch of \(rows) rows does not fit the plan")
+    precondition(data.targetColumns == targetColumns, "target columns differ from the engine's")
+    return shardCount(rows: rows)
   }
 }

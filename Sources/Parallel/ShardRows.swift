@@ -7,8 +7,8 @@ import NeuralNet
 ///
 /// Rows that are consecutive in the data set (an unshuffled batch) are used
 /// in place; otherwise they are copied into the worker's workspace. Every
-/// engine gathers a shard through here, so a process group computes a
-/// shard from exactly the bytes one process does.
+/// engine gathers and computes a shard through here, so a process group
+/// computes a shard from exactly the bytes one process does.
 package enum ShardRows {
   /// Pointers to the rows at `positions` of `indices` (absolute slice positions), gathered if need be.
   ///
@@ -42,6 +42,26 @@ package enum ShardRows {
       offset += 1
     }
     return (UnsafePointer(workspace.input.pointer), UnsafePointer(workspace.targets.pointer))
+  }
+
+  /// Gathers shard `shard` of the batch `indices` (`rows` rows, cut by `plan`) and runs forward
+  /// and backward on it: the shard's loss sum, its gradient written to `gradient`.
+  ///
+  /// The context is advanced by the shard's first row, so each row's dropout mask
+  /// depends on its position in the epoch, never on the shard or the engine.
+  package static func lossAndGradient(
+    ofShard shard: Int, batchRows rows: Int, plan: ShardPlan, network: Network, parameters: FloatBuffer,
+    data: Dataset, indices: ArraySlice<Int>, targetColumns: Int, workspace: Workspace,
+    gradient: UnsafeMutablePointer<Float>, context: PassContext
+  ) -> Double {
+    let shardRows = plan.rows(ofShard: shard, inBatchOf: rows)
+    let positions = shardRows.shifted(by: indices.startIndex)
+    let (input, targets) = gather(
+      data, indices: indices, positions: positions, targetColumns: targetColumns, into: workspace)
+    return network.lossAndGradient(
+      parameters: parameters.pointer, input: input, targets: targets, targetColumns: targetColumns,
+      rows: positions.count, workspace: workspace, gradient: gradient,
+      context: context.advanced(by: shardRows.lowerBound))
   }
 }
 

@@ -2,6 +2,7 @@ import ArgumentParser
 import CMalloc
 import Foundation
 import NNBatch
+import NNBatchCore
 
 #if canImport(Glibc)
 @preconcurrency import Glibc

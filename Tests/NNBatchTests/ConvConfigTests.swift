@@ -1,5 +1,6 @@
 import Foundation
 import NNBatch
+import NNBatchCore
 import NeuralNet
 import TestSupport
 import XCTest

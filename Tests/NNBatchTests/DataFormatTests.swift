@@ -1,6 +1,8 @@
 import Foundation
 import HDF5Store
 import NNBatch
+import NNBatchCore
+import NNBatchData
 import NeuralNet
 import TestSupport
 import XCTest
@@ -233,10 +235,37 @@ final class DataFormatTests: XCTestCase {
     }
   }
 
+  // MARK: Locations
+
+  func testALocationIsAFolderOnlyWhenItsPathIsADirectory() {
+    let dir = TemporaryDirectory()
+    let file = dir.write("a.csv", "1,2\n")
+    XCTAssertEqual(DataLocation(dir.path), .folder(dir.path))
+    XCTAssertEqual(DataLocation(file), .file(file))
+    XCTAssertEqual(
+      DataLocation(dir.file("nope.csv")), .file(dir.file("nope.csv")), "reading it says it is missing")
+    XCTAssertEqual(DataLocation(dir.path).path, dir.path)
+  }
+
+  func testAFolderNoSourceKindReadsIsRefusedAsAFileIs() throws {
+    let dir = TemporaryDirectory()
+    dir.write("a.csv", "1,2\n")
+    XCTAssertNil(try DataSources.folderFormat(.folder(dir.path)), "no registered kind reads folders yet")
+    var asFile = ""
+    XCTAssertThrowsError(try DataSources.format(of: .file(dir.path))) { asFile = "\($0)" }
+    XCTAssertEqual(asFile, "\(dir.path): expected a regular file, found a directory")
+    XCTAssertThrowsError(try DataSources.format(of: .folder(dir.path))) { XCTAssertEqual("\($0)", asFile) }
+    // evaluate --data DIR: a folder is never taken for a config; it is refused naming the folder.
+    XCTAssertThrowsError(try Evaluate.run(checkpoint: flowers, dataConfig: dir.path, threads: 1)) { error in
+      XCTAssertEqual((error as? NNBatchError)?.kind, .usage, "\(error)")
+      XCTAssertTrue("\(error)".contains(asFile), "\(error)")
+    }
+  }
+
   // MARK: Formats by content
 
   private func format(_ path: String) throws -> String {
-    try DataSources.format(of: path).name
+    try DataSources.format(of: DataLocation(path)).name
   }
 
   func testFormatsAreToldApartByContentNotByName() throws {

@@ -1,6 +1,8 @@
 import Foundation
 import HDF5Store
 import NNBatch
+import NNBatchCore
+import NNBatchData
 import NeuralNet
 import TestSupport
 import XCTest

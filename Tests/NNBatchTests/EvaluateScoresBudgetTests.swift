@@ -1,4 +1,5 @@
 import Foundation
+import NNBatchCore
 import TestSupport
 import XCTest
 

@@ -1,6 +1,8 @@
 import Foundation
 import HDF5Store
 import NNBatch
+import NNBatchCore
+import NNBatchData
 import NeuralNet
 import TestSupport
 import XCTest
@@ -94,7 +96,7 @@ final class HostileInputTests: XCTestCase {
       to: URL(fileURLWithPath: dir.file("images")))
     let fragments = [dir.file("images"), "byte 8", "[4244635643, 4278190079]", "the product overflows"]
     assertRefused(try readIDX(dir, images: "images"), fragments)
-    assertRefused(try IDXSource.openInputs(dir.file("images"), InputRequest()).readAll(), fragments)
+    assertRefused(try IDXSource.openInputs(.file(dir.file("images")), InputRequest()).readAll(), fragments)
   }
 
   func testDataWithZeroFeaturesIsRefused() throws {
@@ -144,7 +146,7 @@ final class HostileInputTests: XCTestCase {
     try wideFile.root().declareForTesting(shape: [1 << 31, 1 << 31], name: "x")
     try wideFile.close()
     assertRefused(
-      try HDF5Source.openInputs(wide, InputRequest(dataset: "x")), [wide, "needs more than"])
+      try HDF5Source.openInputs(.file(wide), InputRequest(dataset: "x")), [wide, "needs more than"])
   }
 
   func testNonRegularFilesAreRefused() throws {
@@ -160,7 +162,8 @@ final class HostileInputTests: XCTestCase {
       assertRefused(
         try IDXSource(images: path, labels: path).open(task: .classification, labels: []),
         ["expected a regular file"])
-      assertRefused(try HDF5Source.openInputs(path, InputRequest(dataset: "x")), ["expected a regular file"])
+      assertRefused(
+        try HDF5Source.openInputs(.file(path), InputRequest(dataset: "x")), ["expected a regular file"])
     }
   }
 
@@ -245,7 +248,8 @@ final class HostileInputTests: XCTestCase {
     assertRefused(try csvRead(target), [target + ":3:", "column \"y\" (field 3)"])
     // predict reads inputs through the same path.
     assertRefused(
-      try CSVSource.openInputs(path, InputRequest(header: true)).readAll(), [path + ":3:", "(field 2)"])
+      try CSVSource.openInputs(.file(path), InputRequest(header: true)).readAll(),
+      [path + ":3:", "(field 2)"])
     XCTAssertEqual(try csvRead(dir.write("max.csv", "a,y\n3.4e38,1\n")).inputs.nested, [[3.4e38]])
   }
 

@@ -1,5 +1,7 @@
 import Foundation
 import NNBatch
+import NNBatchCore
+import NNBatchData
 import NeuralNet
 import TestSupport
 import XCTest

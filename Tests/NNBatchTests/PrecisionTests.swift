@@ -1,6 +1,7 @@
 import Checkpoints
 import Foundation
 import NNBatch
+import NNBatchCore
 import NeuralNet
 import TestSupport
 import XCTest

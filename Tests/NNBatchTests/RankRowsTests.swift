@@ -1,4 +1,5 @@
 import NNBatch
+import NNBatchData
 import NeuralNet
 import XCTest
 

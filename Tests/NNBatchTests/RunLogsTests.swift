@@ -1,5 +1,6 @@
 import Foundation
 import HDF5Store
+import NNBatchCore
 import TensorBoardEvents
 import TestSupport
 import XCTest

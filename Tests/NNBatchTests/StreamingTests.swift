@@ -2,6 +2,8 @@ import Checkpoints
 import Foundation
 import HDF5Store
 import NNBatch
+import NNBatchCore
+import NNBatchData
 import NeuralNet
 import Parallel
 import TestSupport
@@ -322,15 +324,15 @@ final class StreamingTests: XCTestCase {
     for (version, (descr, bytes, values)) in zip([1, 2, 3, 1, 2, 3, 1] as [UInt8], cases) {
       let path = dir.file("a.npy")
       try Self.npy(path, descr: descr, shape: [2, 2], bytes: bytes, version: version)
-      let raw = try NpySource.openInputs(path, InputRequest()).readAll()
+      let raw = try NpySource.openInputs(.file(path), InputRequest()).readAll()
       XCTAssertEqual(raw.inputs.rows, 2, descr)
       XCTAssertEqual(raw.inputs.nested.flatMap { $0 }, values, descr)
-      XCTAssertEqual(try DataSources.format(of: path).name, "npy")
+      XCTAssertEqual(try DataSources.format(of: .file(path)).name, "npy")
     }
     // Images [N, H, W] keep one channel's shape, as IDX does.
     try Self.npy(dir.file("img.npy"), descr: "|u1", shape: [2, 2, 3], bytes: Array(repeating: 1, count: 12))
     XCTAssertEqual(
-      try NpySource.openInputs(dir.file("img.npy"), InputRequest()).sampleShape, Shape([1, 2, 3]))
+      try NpySource.openInputs(.file(dir.file("img.npy")), InputRequest()).sampleShape, Shape([1, 2, 3]))
   }
 
   func testHostileNpyHeadersAreRefusedWithTheirPosition() throws {
@@ -433,7 +435,8 @@ final class StreamingTests: XCTestCase {
     for (i, (message, write)) in cases.enumerated() {
       let path = dir.file("h\(i).npy")
       try write(path)
-      XCTAssertThrowsError(try NpySource.openInputs(path, InputRequest()).readAll(), message) { error in
+      XCTAssertThrowsError(try NpySource.openInputs(.file(path), InputRequest()).readAll(), message) {
+        error in
         XCTAssertTrue("\(error)".contains(message), "case \(i): \(error)")
         XCTAssertTrue("\(error)".contains(path), "case \(i): \(error)")
         XCTAssertEqual((error as? NNBatchError)?.kind, .usage)
@@ -442,7 +445,8 @@ final class StreamingTests: XCTestCase {
     // float64 finite as Double, infinite as Float: refused with sample and column.
     let big = [1.0, 1e39].flatMap { v in withUnsafeBytes(of: v.bitPattern.littleEndian) { Array($0) } }
     try Self.npy(dir.file("big.npy"), descr: "<f8", shape: [1, 2], bytes: big)
-    XCTAssertThrowsError(try NpySource.openInputs(dir.file("big.npy"), InputRequest()).readAll()) { error in
+    XCTAssertThrowsError(try NpySource.openInputs(.file(dir.file("big.npy")), InputRequest()).readAll()) {
+      error in
       XCTAssertTrue(
         "\(error)".contains("sample 1, column 1: expected a value finite as a 32-bit float, found 1e+39"),
         "\(error)")

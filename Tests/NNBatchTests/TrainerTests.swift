@@ -2,6 +2,7 @@ import Checkpoints
 import Foundation
 import HDF5Store
 import NNBatch
+import NNBatchCore
 import NeuralNet
 import TestSupport
 import XCTest

@@ -1,4 +1,5 @@
 import HDF5Store
+import NNBatchCore
 import NeuralNet
 
 // /model: the architecture and its parameters.
@@ -59,16 +60,11 @@ extension Architecture {
     let count = try layerCount(model)
     let dimensions = try model.integers("input_shape")
     // Checked before Shape multiplies them: a hostile file's dimensions could overflow.
-    var elements: Int64 = 1
-    for d in dimensions {
-      guard (1...(1 << 31)).contains(d), case (let next, false) = elements.multipliedReportingOverflow(by: d),
-        next <= 1 << 40
-      else {
-        throw SchemaError(
-          "\(model.childPath("input_shape")): expected 1 to 255 dimensions in 1...2³¹ of at most 2⁴⁰ values, found \(dimensions)"
-        )
-      }
-      elements = next
+    let sizes = dimensions.compactMap { (1...(1 << 31)).contains($0) ? Int($0) : nil }
+    guard sizes.count == dimensions.count, checkedProduct(sizes, atMost: 1 << 40) != nil else {
+      throw SchemaError(
+        "\(model.childPath("input_shape")): expected 1 to 255 dimensions in 1...2³¹ of at most 2⁴⁰ values, found \(dimensions)"
+      )
     }
     guard (1...255).contains(dimensions.count) else {
       throw SchemaError(

@@ -1,5 +1,5 @@
 import FuzzSupport
-import NNBatch
+import NNBatchData
 import NeuralNet
 
 /// libFuzzer entry point: a CSV file through format detection, the scanner and the CSV reader.
@@ -18,12 +18,12 @@ public func csvFuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
   let task: LearningTask = options & 16 == 0 ? .classification : .regression
   let targets: [ColumnRef] = options & 32 == 0 ? [.index(-1)] : [.name("y")]
   do {
-    _ = try DataSources.format(of: path)
+    _ = try DataSources.format(of: .file(path))
     if options & 64 == 0 {
       let source = CSVSource(path: path, header: header, delimiter: delimiter, targets: targets, ignore: [])
       _ = try DataLoader.read(DataConfig(source: source, task: task), task: task)
     } else {
-      _ = try CSVSource.openInputs(path, InputRequest(header: header)).readAll()
+      _ = try CSVSource.openInputs(.file(path), InputRequest(header: header)).readAll()
     }
   } catch {
     _ = error.description

@@ -1,5 +1,5 @@
 import FuzzSupport
-import NNBatch
+import NNBatchData
 
 /// A valid labels file for one image of label 0 (the images file is the one fuzzed).
 private let oneLabel: [UInt8] = [0, 0, 8, 1, 0, 0, 0, 1, 0]
@@ -33,12 +33,12 @@ public func idxFuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
       mode & 4 == 0 ? writeScratch("labels.idx", payload) : writeScratchGzipped("labels.idx.gz", payload)
   }
   do {
-    _ = try DataSources.format(of: mode & 3 == 3 ? labels : images)
+    _ = try DataSources.format(of: .file(mode & 3 == 3 ? labels : images))
     if mode & 8 == 0 {
       let source = IDXSource(images: images, labels: labels)
       _ = try DataLoader.read(DataConfig(source: source, task: .classification), task: .classification)
     } else {
-      _ = try IDXSource.openInputs(images, InputRequest()).readAll()
+      _ = try IDXSource.openInputs(.file(images), InputRequest()).readAll()
     }
   } catch {
     _ = error.description

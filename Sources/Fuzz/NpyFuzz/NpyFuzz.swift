@@ -1,5 +1,5 @@
 import FuzzSupport
-import NNBatch
+import NNBatchData
 
 /// A valid targets file: one int64 label 0.
 private let oneTarget: [UInt8] = npy(
@@ -31,7 +31,7 @@ public func npyFuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
   let features = writeScratch("x.npy", fuzzTargets ? oneSample : payload)
   let targets = writeScratch("y.npy", fuzzTargets ? payload : oneTarget)
   do {
-    _ = try DataSources.format(of: fuzzTargets ? targets : features)
+    _ = try DataSources.format(of: .file(fuzzTargets ? targets : features))
     let source = NpySource(features: features, targets: targets)
     switch mode >> 1 & 3 {
     case 0:
@@ -42,7 +42,7 @@ public func npyFuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
         while let block = try reader.next(maxRows: 3) { _ = block.inputs.rows }
       }
     default:
-      _ = try NpySource.openInputs(features, InputRequest()).readAll()
+      _ = try NpySource.openInputs(.file(features), InputRequest()).readAll()
     }
   } catch {
     _ = error.description

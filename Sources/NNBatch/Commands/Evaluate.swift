@@ -1,4 +1,6 @@
 import Foundation
+import NNBatchCore
+import NNBatchData
 import NeuralNet
 import Parallel
 
@@ -42,7 +44,7 @@ public enum Evaluate {
     let rows = blockRows(features: features)
     let columns = opened.reader.targetColumns
     // A block's inputs and targets, and the model's outputs for the confusion matrix.
-    let blockBytes = MemoryBudget.product([rows, features + columns + model.network.architecture.outputs, 4])
+    let blockBytes = checkedProduct([rows, features + columns + model.network.architecture.outputs, 4])
     try MemoryBudget.require(blockBytes, for: "a block of \(rows) samples", in: source)
     let engine = Parallel.DataParallelEngine(
       network: model.network, plan: Parallel.ShardPlan(batchSize: 256, shardSize: 64),
@@ -76,9 +78,9 @@ public enum Evaluate {
         if confusion.isBinary {
           // AUC is no sum over blocks: every sample's score is kept, within the budget.
           try MemoryBudget.require(
-            MemoryBudget.sum([
+            checkedSum([
               blockBytes,
-              MemoryBudget.product([seen + dataset.count, ConfusionCounts.scoreBytesPerSample]),
+              checkedProduct([seen + dataset.count, ConfusionCounts.scoreBytesPerSample]),
             ]),
             for: "the scores of \(seen + dataset.count) samples (for ROC and PR AUC) and a block",
             in: source)
@@ -153,9 +155,12 @@ public enum Evaluate {
         ?? (selected.train, "the checkpoint's training data")
       return EvaluationReader(reader: whole(set, labels: labels), config: config, name: name, format: nil)
     }
-    // A config is told from a data file by its content (a JSON object), never by its name.
+    // A config is told from a data file by its content (a JSON object), never by its name;
+    // a folder that a data source kind reads is data.
     var isConfig = false
-    if format == nil && FileManager.default.fileExists(atPath: data) {
+    if format == nil && FileManager.default.fileExists(atPath: data),
+      try DataSources.folderFormat(DataLocation(data)) == nil
+    {
       isConfig = try FileHead(path: data).isJSONObject
     }
     if isConfig {
@@ -229,17 +234,17 @@ public enum Evaluate {
         "\(argument): the model was trained on \(kind) data, so nnbatch cannot tell how to read this file; pass a config (.json) whose data section describes it"
       )
     }
-    let files =
+    let locations =
       FileManager.default.fileExists(atPath: argument)
-      ? [argument] : argument.split(separator: ",").map(String.init)
-    let resolved = try DataSources.resolve(files.first ?? argument, format: format)
+      ? [DataLocation(argument)] : argument.split(separator: ",").map { DataLocation(String($0)) }
+    let resolved = try DataSources.resolve(locations.first ?? DataLocation(argument), format: format)
     guard resolved.kind.name == kind else {
       throw NNBatchError(
         .usage,
         "\(argument): \(resolved.kind.formatName) data (\(resolved.origin)), but the model was trained on \(kind) data, so nnbatch cannot tell how to read it; pass a config (.json) whose data section describes it"
       )
     }
-    return (try trained.reading(files, as: argument), resolved)
+    return (try trained.reading(locations, as: argument), resolved)
   }
 }
 

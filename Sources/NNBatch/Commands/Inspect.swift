@@ -1,5 +1,7 @@
 import Checkpoints
 import Foundation
+import NNBatchCore
+import NNBatchData
 import NeuralNet
 
 /// `nnbatch inspect`: a human (or JSON) summary of a checkpoint.

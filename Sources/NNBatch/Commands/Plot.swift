@@ -1,5 +1,6 @@
 import Checkpoints
 import Foundation
+import NNBatchCore
 
 /// `nnbatch plot`: the loss curve (and per-epoch series) as a self-contained SVG.
 public enum Plot {

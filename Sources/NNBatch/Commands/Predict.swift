@@ -1,4 +1,6 @@
 import Foundation
+import NNBatchCore
+import NNBatchData
 import NeuralNet
 
 /// `nnbatch predict`: a checkpoint's predictions for new inputs.
@@ -21,11 +23,12 @@ public enum Predict {
     model: SavedModel, input: String, dataset: String?, header: Bool?, format: String?
   ) throws(NNBatchError) -> String {
     let features = model.network.architecture.inputs
-    let resolved = try DataSources.resolve(input, format: format)
+    let location = DataLocation(input)
+    let resolved = try DataSources.resolve(location, format: format)
     let reader = try resolved.reading { () throws(NNBatchError) in
       // A CSV of labelled rows still has the training targets: they are left out, not refused.
       try resolved.kind.openInputs(
-        input,
+        location,
         InputRequest(
           dataset: dataset, header: header, skipColumns: model.targetColumnNames ?? []))
     }
@@ -42,7 +45,7 @@ public enum Predict {
     // Whole 256-row batches of Network.predict, so the outputs do not depend on how the input is cut.
     let rows = Evaluate.blockRows(features: features)
     try MemoryBudget.require(
-      MemoryBudget.product([rows, features + width, MemoryLayout<Float>.size]),
+      checkedProduct([rows, features + width, MemoryLayout<Float>.size]),
       for: "a block of \(rows) samples", in: input)
     var text = CSVText(path: input)
     let columns = (model.isClassifier ? ["label"] : []) + columnNames(model)
@@ -94,7 +97,7 @@ public enum Predict {
         let capacity = max(needed, 2 * reserved, 1 << 16)
         // The larger buffer, and the copy the output writer makes of it.
         try MemoryBudget.require(
-          MemoryBudget.product([capacity, 2]),
+          checkedProduct([capacity, 2]),
           for: "the predictions as CSV text (\(MemoryBudget.format(capacity)), and its copy for the output)",
           in: path)
         text.reserveCapacity(capacity)

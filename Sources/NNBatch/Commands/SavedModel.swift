@@ -1,5 +1,7 @@
 import Checkpoints
 import HDF5Store
+import NNBatchCore
+import NNBatchData
 import NeuralNet
 
 /// A trained model restored from a checkpoint, for predict, evaluate, inspect and plot.

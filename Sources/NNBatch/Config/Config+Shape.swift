@@ -1,3 +1,4 @@
+import NNBatchCore
 import NeuralNet
 
 // From the data's features to the network's input shape, and the network built on it.
@@ -24,17 +25,12 @@ extension Config {
       }
       dimensions.append(Int(value))
     }
-    var elements = 1
-    for size in dimensions {
-      let (next, overflow) = elements.multipliedReportingOverflow(by: size)
-      guard !overflow, next <= 1 << 28 else {
-        d.report(
-          "shape",
-          "expected at most 2^28 values per sample, found \(Shape(dimensions)) (the product overflows or exceeds it)"
-        )
-        return nil
-      }
-      elements = next
+    guard checkedProduct(dimensions, atMost: 1 << 28) != nil else {
+      d.report(
+        "shape",
+        "expected at most 2^28 values per sample, found \(Shape(dimensions)) (the product overflows or exceeds it)"
+      )
+      return nil
     }
     guard (1...maximumShapeRank).contains(dimensions.count) else {
       d.report(

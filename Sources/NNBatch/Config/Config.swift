@@ -1,5 +1,6 @@
 import Foundation
 import NNBatchCore
+import NNBatchData
 import NeuralNet
 
 /// Early stopping (`training.early_stopping`).
@@ -329,14 +330,14 @@ extension Config {
     var targetScaling = Scaling.none
     var dataShape: Shape?
     if let d = root.object("data") {
-      dataConfig = decodeData(d, seed: seed, sink: sink)
+      dataConfig = DataConfig.decode(d, seed: seed, sink: sink)
       dataConfig?.stream = StreamSettings.decode(d)
       dataShape = decodeShape(d)
       validationSplit = d.double("validation_split", min: 0, max: 1, exclusiveMax: true) ?? 0
       scaling = d.choice("scale", Scaling.self, what: "scaling") ?? .none
       targetScaling = d.choice("scale_targets", Scaling.self, what: "scaling") ?? .none
       if let v = d.object("validation") {
-        validation = decodeData(v, seed: seed, sink: sink)
+        validation = DataConfig.decode(v, seed: seed, sink: sink)
         v.finish()
         if validationSplit > 0 {
           d.report("validation_split", "give either validation_split or a validation source, not both")

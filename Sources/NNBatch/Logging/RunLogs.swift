@@ -1,4 +1,5 @@
 import HDF5Store
+import NNBatchCore
 
 /// How a run starts, as its logs record it.
 struct RunStart {

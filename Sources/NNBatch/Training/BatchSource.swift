@@ -1,3 +1,5 @@
+import NNBatchCore
+import NNBatchData
 import NeuralNet
 
 /// Hands the training loop each step's samples: a data set and the rows of it that make the batch.

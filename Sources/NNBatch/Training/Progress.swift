@@ -1,4 +1,5 @@
 import Foundation
+import NNBatchCore
 
 #if canImport(Glibc)
 @preconcurrency import Glibc

@@ -1,4 +1,6 @@
 import Checkpoints
+import NNBatchCore
+import NNBatchData
 import NeuralNet
 
 /// Whether a checkpoint can continue the run a config describes, said in config terms.
@@ -54,24 +56,22 @@ enum ResumeCheck {
     guard counters.batchInEpoch < batches else {
       throw refuse("/@batch_in_epoch", expected: "0..<\(batches)", found: counters.batchInEpoch)
     }
-    let (epochSteps, productOverflow) = counters.epoch.multipliedReportingOverflow(by: batches)
-    let (steps, sumOverflow) = epochSteps.addingReportingOverflow(counters.batchInEpoch)
-    guard !productOverflow, !sumOverflow, steps == counters.step else {
+    let steps = checkedSum([checkedProduct([counters.epoch, batches]), counters.batchInEpoch])
+    guard let steps, steps == counters.step else {
       let expected =
-        productOverflow || sumOverflow
+        steps == nil
         ? "more than 2⁶³−1 (/@epoch \(counters.epoch) × \(batches) + /@batch_in_epoch \(counters.batchInEpoch))"
-        : "\(steps) (/@epoch \(counters.epoch) × \(batches) + /@batch_in_epoch \(counters.batchInEpoch))"
+        : "\(steps ?? 0) (/@epoch \(counters.epoch) × \(batches) + /@batch_in_epoch \(counters.batchInEpoch))"
       throw refuse("/@step", expected: expected, found: counters.step)
     }
     // Every batch but an epoch's last is full; the last one is only ever done at the epoch's end.
-    let (epochRows, rowsOverflow) = counters.epoch.multipliedReportingOverflow(
-      by: dropLast ? batches * batchSize : samples)
-    let (batchRows, batchOverflow) = counters.batchInEpoch.multipliedReportingOverflow(by: batchSize)
-    let (rows, rowsSumOverflow) = epochRows.addingReportingOverflow(batchRows)
-    guard !rowsOverflow, !batchOverflow, !rowsSumOverflow, rows == counters.samplesSeen else {
+    let rows = checkedSum([
+      checkedProduct([counters.epoch, dropLast ? batches * batchSize : samples]),
+      checkedProduct([counters.batchInEpoch, batchSize]),
+    ])
+    guard let rows, rows == counters.samplesSeen else {
       throw refuse(
-        "/@samples_seen",
-        expected: rowsOverflow || batchOverflow || rowsSumOverflow ? "more than 2⁶³−1" : "\(rows)",
+        "/@samples_seen", expected: rows.map { "\($0)" } ?? "more than 2⁶³−1",
         found: counters.samplesSeen)
     }
   }

@@ -1,5 +1,6 @@
 import Foundation
 import HDF5Store
+import NNBatchCore
 
 #if canImport(Glibc)
 @preconcurrency import Glibc

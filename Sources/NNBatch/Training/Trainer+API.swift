@@ -1,4 +1,5 @@
 import Checkpoints
+import NNBatchCore
 
 // What the Swift API (NNBatchKit) needs of a run beyond the command line's.
 extension Trainer {

@@ -1,6 +1,7 @@
 import Checkpoints
 import Foundation
 import HDF5Store
+import NNBatchCore
 import NeuralNet
 
 // Checkpoints of a run: what goes into one, durable saves, resume, warm start.

@@ -1,6 +1,7 @@
 import Checkpoints
 import Foundation
 import HDF5Store
+import NNBatchCore
 import NeuralNet
 import Parallel
 

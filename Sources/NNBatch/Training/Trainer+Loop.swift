@@ -1,3 +1,4 @@
+import NNBatchCore
 import NeuralNet
 import Parallel
 

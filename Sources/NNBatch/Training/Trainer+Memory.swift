@@ -1,3 +1,4 @@
+import NNBatchCore
 import NeuralNet
 import Parallel
 
@@ -34,27 +35,27 @@ extension Trainer {
     let workers = max(1, min(threads, shards))
     let slots = config.optimizer.slotCount
     let rows = config.shardSize
-    var workspace: Int? = MemoryBudget.sum([
-      MemoryBudget.product([rows, architecture.inputs]), MemoryBudget.product([rows, targetColumns]),
-      MemoryBudget.product([2, rows, architecture.maxWidth]),
+    var workspace: Int? = checkedSum([
+      checkedProduct([rows, architecture.inputs]), checkedProduct([rows, targetColumns]),
+      checkedProduct([2, rows, architecture.maxWidth]),
     ])
     for layer in architecture.layers {
-      workspace = MemoryBudget.sum([
-        workspace, MemoryBudget.product([rows, layer.outputShape.elements]), layer.scratchCount(rows: rows),
+      workspace = checkedSum([
+        workspace, checkedProduct([rows, layer.outputShape.elements]), layer.scratchCount(rows: rows),
       ])
     }
-    let weights = MemoryBudget.product([p, floats])
-    let state = MemoryBudget.product([slots, p, floats])
-    let gradients = MemoryBudget.product([shards, p, floats])
-    let saves = MemoryBudget.product([2, 1 + slots, p, floats])
-    let workspaces = workspace.flatMap { MemoryBudget.product([workers, $0, floats]) }
+    let weights = checkedProduct([p, floats])
+    let state = checkedProduct([slots, p, floats])
+    let gradients = checkedProduct([shards, p, floats])
+    let saves = checkedProduct([2, 1 + slots, p, floats])
+    let workspaces = workspace.flatMap { checkedProduct([workers, $0, floats]) }
     let bf16 = MemoryLayout<UInt16>.size
     let mixed: Int? =
       config.precision == .bf16
-      ? MemoryBudget.sum([
-        MemoryBudget.product([p, bf16]), workspace.flatMap { MemoryBudget.product([workers, $0, bf16]) },
+      ? checkedSum([
+        checkedProduct([p, bf16]), workspace.flatMap { checkedProduct([workers, $0, bf16]) },
       ]) : 0
-    let total = MemoryBudget.sum([weights, state, gradients, saves, workspaces, mixed])
+    let total = checkedSum([weights, state, gradients, saves, workspaces, mixed])
     func shown(_ bytes: Int?) -> String { bytes.map(MemoryBudget.format) ?? "more than \(Int.max) bytes" }
     return (
       total,

@@ -1,4 +1,5 @@
 import Checkpoints
+import NNBatchCore
 
 // When a run saves and when it stops early: the checkpoint policy
 // (checkpoint.every_steps, every_epochs, keep_best) and early stopping

@@ -1,4 +1,6 @@
 import Foundation
+import NNBatchCore
+import NNBatchData
 import NeuralNet
 import Parallel
 

@@ -1,5 +1,7 @@
 import Checkpoints
 import Foundation
+import NNBatchCore
+import NNBatchData
 import NeuralNet
 import Parallel
 

@@ -1,3 +1,5 @@
+import NNBatchCore
+
 // 2-D convolution, channels first: A = f(W ⋆ X + b), lowered to GEMM by im2col.
 //
 // Notation (one sample; B rows in a batch):
@@ -86,15 +88,7 @@ public struct Conv2D: Layer {
     }
 
     /// The product of `factors`, or nil beyond 2⁴⁰ (far past any memory, and far from overflow).
-    static func product(_ factors: [Int]) -> Int? {
-      var result = 1
-      for factor in factors {
-        let (next, overflow) = result.multipliedReportingOverflow(by: factor)
-        guard !overflow, next <= 1 << 40 else { return nil }
-        result = next
-      }
-      return result
-    }
+    static func product(_ factors: [Int]) -> Int? { checkedProduct(factors, atMost: 1 << 40) }
 
     /// The layer on images of `input` shape [C, H, W].
     public func build(input: Shape, parameterOffset: Int) throws(LayerShapeError) -> any Layer {

@@ -1,3 +1,5 @@
+import NNBatchCore
+
 // Dense (fully connected) layer: A = f(X · W + b).
 //
 // Notation: B rows, I inputs, U units.
@@ -59,8 +61,7 @@ public struct Dense: Layer {
         throw LayerShapeError(expected: "units ≥ 1, found \(units)")
       }
       // A checkpoint's units are checked here too: inputs × units must not trap.
-      let (weights, overflow) = input.elements.multipliedReportingOverflow(by: units)
-      guard !overflow, weights <= 1 << 40 else {
+      guard checkedProduct([input.elements, units], atMost: 1 << 40) != nil else {
         throw LayerShapeError(
           expected: "at most 2⁴⁰ weights (inputs × units), found \(input.elements) × \(units)")
       }

@@ -1,5 +1,6 @@
 import Distributed
 import NNBatch
+import NNBatchCore
 import NeuralNet
 import Parallel
 

@@ -2,6 +2,8 @@ import ArgumentParser
 import Foundation
 import HDF5Store
 import NNBatch
+import NNBatchCore
+import NNBatchData
 
 // Options that several commands share, each declared once and included with
 // `@OptionGroup`. Completion kinds name what a path holds, so that shells
