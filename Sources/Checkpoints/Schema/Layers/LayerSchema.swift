@@ -1,5 +1,6 @@
 import HDF5Store
 import NeuralNet
+import Synchronization
 
 /// How one layer kind is stored under `/model/layer_i`: an entry of `LayerSchemas.all`.
 ///
@@ -81,10 +82,26 @@ public struct LayerDescription: Sendable, Hashable {
 /// A new layer kind is its NeuralNet file plus one entry here (in its own
 /// file next to `Dense.swift`).
 public enum LayerSchemas {
-  static let all: [any LayerSchema] = [
+  static var all: [any LayerSchema] { builtIn + registered.withLock { $0 } }
+
+  private static let builtIn: [any LayerSchema] = [
     DenseSchema(), Conv2DSchema(), PoolingSchema<MaxPool2D.Spec>(), PoolingSchema<AvgPool2D.Spec>(),
     FlattenSchema(), DropoutSchema(),
   ]
+
+  /// Kinds added at run time: only tests' toy layers (the tool registers none).
+  private static let registered = Mutex<[any LayerSchema]>([])
+
+  /// Adds `schema`'s kind to the registry (tests, through `@testable import`), once per kind.
+  static func register(_ schema: any LayerSchema) {
+    registered.withLock { list in
+      if !list.contains(where: { $0.kind == schema.kind })
+        && !builtIn.contains(where: { $0.kind == schema.kind })
+      {
+        list.append(schema)
+      }
+    }
+  }
 
   /// The kind names this build reads, for messages.
   public static var kinds: [String] { all.map(\.kind) }
