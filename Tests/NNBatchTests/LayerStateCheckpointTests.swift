@@ -30,6 +30,10 @@ final class LayerStateCheckpointTests: XCTestCase {
     LayerSchemas.register(RunningMeanSchema())
   }
 
+  override func tearDown() {
+    LayerSchemas.unregister(kind: RunningMean.Spec.kind)
+  }
+
   /// 3 → dense 8 relu → running mean (state 40 ..< 48) → dense 2 softmax: 58 parameters.
   private func architecture() throws -> Architecture {
     try Architecture(

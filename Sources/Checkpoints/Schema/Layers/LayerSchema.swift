@@ -103,6 +103,11 @@ public enum LayerSchemas {
     }
   }
 
+  /// Removes a kind added by `register` (a test's tear-down, so messages list the built-in kinds again).
+  static func unregister(kind: String) {
+    registered.withLock { list in list.removeAll { $0.kind == kind } }
+  }
+
   /// The kind names this build reads, for messages.
   public static var kinds: [String] { all.map(\.kind) }
 
