@@ -85,7 +85,7 @@ let package = Package(
 
     // MARK: - Tests
 
-    .target(name: "TestSupport", path: "Tests/TestSupport"),
+    .target(name: "TestSupport", dependencies: ["NeuralNet"], path: "Tests/TestSupport"),
     .testTarget(
       name: "NeuralNetTests", dependencies: ["NeuralNet", "TestSupport"]),
     .testTarget(

@@ -51,6 +51,8 @@ public final class MPIEngine: TrainingEngine, @unchecked Sendable {
   private let stopCode: @Sendable () -> Int32?
   /// This rank's optimizer state: its range only.
   private var localOptimizer: OptimizerState
+  /// The chunks cut into trainable runs and layer state (nil: no state), as in `DataParallelEngine`.
+  private let roles: ChunkRoles?
   private let targetColumns: Int
   private let workspaces: [Workspace]
   /// Gradients of this rank's shards, full parameter layout each.
@@ -104,6 +106,7 @@ public final class MPIEngine: TrainingEngine, @unchecked Sendable {
     workers = Workers(count: threads)
     let parameterCount = network.architecture.parameterCount
     chunks = ChunkPlan(parameterCount: parameterCount)
+    roles = ChunkRoles(architecture: network.architecture, chunks: chunks)
     let ranks = world.size
     var counts: [Int32] = []
     var offsets: [Int32] = []
@@ -312,9 +315,12 @@ public final class MPIEngine: TrainingEngine, @unchecked Sendable {
   /// Chunk `chunk` of this rank's range: the shards' slices added in shard order and scaled; records Σ g².
   private func reduceChunk(_ chunk: Int, shards: Int, scale: Float) {
     let range = chunks.range(ofChunk: chunk)
-    chunkSquares[chunk] = ShardSum.reduce(
-      sources: shardBases, shards: shards, offset: range.lowerBound - ownedRange.lowerBound,
-      count: range.count, scale: scale)
+    chunkSquares[chunk] =
+      roles?.reduce(
+        chunk: chunk, sources: shardBases, shards: shards, base: ownedRange.lowerBound, scale: scale)
+      ?? ShardSum.reduce(
+        sources: shardBases, shards: shards, offset: range.lowerBound - ownedRange.lowerBound,
+        count: range.count, scale: scale)
   }
 
   /// The rank that computes shard `shard` of a batch of `shards` shards.
@@ -336,10 +342,11 @@ public final class MPIEngine: TrainingEngine, @unchecked Sendable {
     let factor = local.settings.clipFactor(gradientNorm: reduced.norm)
     let coefficients = local.beginStep(learningRate: learningRate, gradientScale: factor)
     let owned = ownedChunks
+    let batch = StateBatch(rows: reduced.batch.rows, shards: reduced.batch.shards)
     workers.run(workers: isParallel(rows: reduced.batch.rows) ? owned.count : 1) { worker, workerCount in
       var chunk = owned.lowerBound + worker
       while chunk < owned.upperBound {
-        updateChunk(chunk, parameters: parameters, optimizer: local, coefficients: coefficients)
+        updateChunk(chunk, parameters: parameters, optimizer: local, coefficients: coefficients, batch: batch)
         chunk += workerCount
       }
     }
@@ -348,10 +355,17 @@ public final class MPIEngine: TrainingEngine, @unchecked Sendable {
 
   /// Chunk `chunk` of this rank's range updated from the reduced gradient (local optimizer layout).
   private func updateChunk(
-    _ chunk: Int, parameters: FloatBuffer, optimizer: OptimizerState, coefficients: StepConstants
+    _ chunk: Int, parameters: FloatBuffer, optimizer: OptimizerState, coefficients: StepConstants,
+    batch: StateBatch
   ) {
     let range = chunks.range(ofChunk: chunk)
     let lower = ownedRange.lowerBound
+    if let roles {
+      roles.apply(
+        chunk: chunk, parameters: parameters.pointer + lower, gradient: reducedRange, base: lower,
+        optimizer: optimizer, coefficients: coefficients, batch: batch)
+      return
+    }
     optimizer.update(
       parameters: parameters.pointer + lower, gradient: reducedRange,
       range: (range.lowerBound - lower)..<(range.upperBound - lower), coefficients: coefficients)

@@ -59,6 +59,8 @@ public final class DataParallelEngine: TrainingEngine, @unchecked Sendable {
   private var mirrorSource: FloatBuffer?
   /// The optimizer's state, whole (nil: an engine that only evaluates).
   private var optimizer: OptimizerState?
+  /// The chunks cut into trainable runs and layer state (nil: no state, every chunk is trainable).
+  private let roles: ChunkRoles?
 
   /// Sets up every buffer a step needs, for data with `targetColumns` target columns.
   ///
@@ -96,6 +98,7 @@ public final class DataParallelEngine: TrainingEngine, @unchecked Sendable {
     }
     let parameterCount = network.architecture.parameterCount
     chunks = ChunkPlan(parameterCount: parameterCount)
+    roles = ChunkRoles(architecture: network.architecture, chunks: chunks)
     shardGradients = (0..<plan.maxShards).map { _ in FloatBuffer(count: parameterCount) }
     shardBases = .allocate(capacity: plan.maxShards)
     for (s, buffer) in shardGradients.enumerated() { (shardBases + s).initialize(to: buffer.pointer) }
@@ -222,10 +225,19 @@ public final class DataParallelEngine: TrainingEngine, @unchecked Sendable {
     let gradient = self.gradient
     // The mirror follows only if it mirrored these parameters; otherwise the next compute rebuilds it.
     let refreshMirror = mirrorSource === parameters
+    let batch = StateBatch(rows: reduced.batch.rows, shards: reduced.batch.shards)
     forEachChunk(parallel: isParallel(rows: reduced.batch.rows), reversed: true) { chunk in
       let range = chunks.range(ofChunk: chunk)
-      optimizer.update(
-        parameters: parameters.pointer, gradient: gradient.pointer, range: range, coefficients: coefficients)
+      if let roles {
+        roles.apply(
+          chunk: chunk, parameters: parameters.pointer, gradient: gradient.pointer, base: 0,
+          optimizer: optimizer,
+          coefficients: coefficients, batch: batch)
+      } else {
+        optimizer.update(
+          parameters: parameters.pointer, gradient: gradient.pointer, range: range, coefficients: coefficients
+        )
+      }
       if refreshMirror, let mirror = self.mirror {
         BFloat16.convert(
           parameters.pointer + range.lowerBound, count: range.count, into: mirror + range.lowerBound)
@@ -301,10 +313,13 @@ public final class DataParallelEngine: TrainingEngine, @unchecked Sendable {
   ///
   /// `ShardSum.reduce` is the kernel every engine shares, so a chunk's bits
   /// depend only on the data, never on which engine or process added it.
+  /// With layer state, `ChunkRoles` reduces the chunk piece by piece.
   private func reduceChunk(_ chunk: Int, shards: Int, scale: Float) {
     let range = chunks.range(ofChunk: chunk)
-    let squares = ShardSum.reduce(
-      sources: shardBases, shards: shards, offset: range.lowerBound, count: range.count, scale: scale)
+    let squares =
+      roles?.reduce(chunk: chunk, sources: shardBases, shards: shards, base: 0, scale: scale)
+      ?? ShardSum.reduce(
+        sources: shardBases, shards: shards, offset: range.lowerBound, count: range.count, scale: scale)
     chunkSquares[chunk] = squares
     chunkFinite[chunk] = squares.isFinite
   }

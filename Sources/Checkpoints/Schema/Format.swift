@@ -26,7 +26,8 @@ import NeuralNet
 // - An entry that a reader must understand to use the file correctly is
 //   named in the root `requires` attribute (comma-separated feature names);
 //   readers refuse files that require a feature they do not list in
-//   `Checkpoint.understoodRequirements`, naming the feature.
+//   `Checkpoint.understoodRequirements`, naming the feature. Names so far:
+//   "layer_state" (a model with non-trainable layer state, see Model.swift).
 // - Anything else (moving or changing the meaning of an existing entry)
 //   bumps `format_version`; every earlier version stays readable.
 //
@@ -43,7 +44,7 @@ extension Checkpoint {
     var root = HDF5Node()
     root.set("format", Checkpoint.formatName)
     root.set("format_version", Checkpoint.formatVersion)
-    root.set("requires", "")
+    root.set("requires", requirements.joined(separator: ","))
     root.set("nnbatch_version", nnbatchVersion)
     root.set("created", created)
     root.set("config", config)
@@ -108,6 +109,11 @@ extension Checkpoint {
     }
     let state = try root.group("state")
     let (architecture, parameters) = try Architecture.decodeModel(root.group("model"))
+    if architecture.hasState && !required.contains(layerStateRequirement) {
+      throw SchemaError(
+        "\(root.attributePath("requires")): expected \"\(layerStateRequirement)\" (the model has layer state), found \"\(required.joined(separator: ","))\""
+      )
+    }
     let generators = try GeneratorStates.decode(state)
     let history = try EpochHistory.decode(root.group("history"))
     let checkpoint = Checkpoint(

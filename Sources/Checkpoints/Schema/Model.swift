@@ -7,6 +7,8 @@ import NeuralNet
 //     /model                 attrs: layers (count); dataset input_shape int64 [rank]
 //     /model/layer_i         attrs: kind, then the kind's own (Layers/*.swift)
 //     /model/layer_i/<name>  float32, one dataset per parameter tensor of the layer
+//     /model/layer_i@state   only for a layer with state: its state tensors' names,
+//                            comma-separated (the root `requires` then lists "layer_state")
 //
 // Optimizer slots use the same per-layer tensors under /optimizer/<slot>.
 // Names, shapes and offsets of the tensors come from the built layers
@@ -51,8 +53,32 @@ extension Architecture {
     model.groups = tensorGroups(parameters)
     for (index, layer) in layers.enumerated() {
       LayerSchemas.encode(layer, into: &model.groups["layer_\(index)", default: HDF5Node()])
+      let state = Self.stateNames(layer)
+      if !state.isEmpty { model.groups["layer_\(index)"]?.set("state", state) }
     }
     return model
+  }
+
+  /// `layer`'s state tensors' names, comma-separated ("" without state): the `state` attribute.
+  static func stateNames(_ layer: any Layer) -> String {
+    layer.parameters.filter(\.isState).map(\.name).joined(separator: ",")
+  }
+
+  /// Refuses a `layer_i@state` that differs from the state tensors its layer declares.
+  ///
+  /// The attribute says which datasets hold state: a file whose layers would
+  /// read it otherwise was written by another definition of the kind.
+  func checkStateNames(_ model: NodeReader) throws {
+    for (index, layer) in layers.enumerated() {
+      let group = try model.group("layer_\(index)")
+      let expected = Self.stateNames(layer)
+      let found = group.has("state") ? try group.string("state") : ""
+      guard found == expected else {
+        throw SchemaError(
+          "\(group.attributePath("state")): expected \"\(expected)\" (the \(layer.kind) layer's state tensors), found \"\(found)\""
+        )
+      }
+    }
   }
 
   /// The architecture and parameters of a /model group.
@@ -89,6 +115,7 @@ extension Architecture {
       }
     }
     let architecture = try build(input: input, specs, model)
+    try architecture.checkStateNames(model)
     return (architecture, try architecture.readTensors(model))
   }
 

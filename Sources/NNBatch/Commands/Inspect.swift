@@ -36,7 +36,7 @@ public enum Inspect {
         "target_scaling": c.data.targets.kind.rawValue, "config": c.config, "checksum": model.file.checksum,
         "kernel_library": c.kernels?.library ?? NSNull(), "kernel_cpu": c.kernels?.cpu ?? NSNull(),
       ]
-      return try prettyJSON(object)
+      return try prettyJSON(object.merging(trainableCounts(c.architecture)) { $1 })
     }
     var lines: [String] = []
     lines.append("checkpoint  \(model.path)")
@@ -87,7 +87,7 @@ public enum Inspect {
         description.summary,
       ])
     }
-    rows.append(["total", "", "", grouped(architecture.parameterCount), "all trainable"])
+    rows.append(["total", "", "", grouped(architecture.parameterCount), trainableText(architecture)])
     let widths = (0..<4).map { column in rows.map { $0[column].count }.max() ?? 0 }
     return rows.map { row in
       let cells = [
@@ -100,6 +100,23 @@ public enum Inspect {
       let line = "  " + cells.joined(separator: "  ")
       return String(line.reversed().drop(while: { $0 == " " }).reversed())
     }
+  }
+
+  /// "all trainable", or with layer state the trainable and non-trainable counts (as Keras's summary).
+  static func trainableText(_ architecture: Architecture) -> String {
+    let trainable = architecture.trainableParameterCount
+    guard trainable < architecture.parameterCount else { return "all trainable" }
+    return
+      "\(grouped(trainable)) trainable, \(grouped(architecture.parameterCount - trainable)) non-trainable (layer state)"
+  }
+
+  /// The JSON summary's trainable and non-trainable counts: none unless the model has layer state.
+  static func trainableCounts(_ architecture: Architecture) -> [String: Any] {
+    let trainable = architecture.trainableParameterCount
+    guard trainable < architecture.parameterCount else { return [:] }
+    return [
+      "trainable_parameters": trainable, "non_trainable_parameters": architecture.parameterCount - trainable,
+    ]
   }
 
   /// `n` with thousands separated by commas: 1,234,567.
@@ -170,7 +187,7 @@ extension Inspect {
         "threads": threads, "memory_budget_bytes": budget.bytes, "memory_budget_limit": budget.limit,
       ]
       object["model_memory_bytes"] = memory.bytes ?? NSNull()
-      return try prettyJSON(object)
+      return try prettyJSON(object.merging(trainableCounts(architecture)) { $1 })
     }
     var lines: [String] = []
     lines.append("config      \(path) (not trained)")

@@ -53,13 +53,27 @@ public struct ParameterTensor: Sendable, Hashable {
   public let shape: Shape
   /// Index of its first element in the flat parameter (and gradient, optimizer-slot) buffers.
   public let offset: Int
+  /// Who updates it: the optimizer (`trainable`) or the layer's own rule (`state`).
+  public let role: Role
 
-  /// A tensor `name` of `shape` stored from `offset` on.
-  public init(name: String, shape: Shape, offset: Int) {
+  /// What changes a tensor's values during training.
+  public enum Role: Sendable, Hashable {
+    /// Learned: the optimizer steps it along its gradient.
+    case trainable
+    /// Non-trainable state (running statistics): the layer's `updateState` merges each batch's statistics into it.
+    case state
+  }
+
+  /// A tensor `name` of `shape` stored from `offset` on, trainable unless `role` says otherwise.
+  public init(name: String, shape: Shape, offset: Int, role: Role = .trainable) {
     self.name = name
     self.shape = shape
     self.offset = offset
+    self.role = role
   }
+
+  /// Whether it is non-trainable state, updated by its layer rather than the optimizer.
+  public var isState: Bool { role == .state }
 
   /// Number of elements.
   public var count: Int { shape.elements }
@@ -168,7 +182,7 @@ public protocol Layer: Sendable {
   ///
   /// `input` and `output` are the X and A of the forward on these rows.
   /// Gradients of the *sum* over rows overwrite the layer's ranges of the
-  /// flat `gradient`; `inputGradient` (dX [rows, input.elements], before the
+  /// flat `gradient` (for a state tensor: its statistic, see `updateState`); `inputGradient` (dX [rows, input.elements], before the
   /// previous layer's activation) is nil for the first layer. `context` is
   /// the one the forward ran with.
   func backward(
@@ -176,6 +190,20 @@ public protocol Layer: Sendable {
     outputGradient: UnsafePointer<Float>, rows: Int, gradient: UnsafeMutablePointer<Float>,
     inputGradient: UnsafeMutablePointer<Float>?, scratch: UnsafeMutablePointer<Float>,
     context: PassContext)
+
+  /// Merges a batch's statistics into elements `elements` of `tensor`, one of its state tensors.
+  ///
+  /// During a training backward the layer writes, at a state tensor's range
+  /// of the gradient buffer, its rows' contribution to the statistic (a sum
+  /// over the rows, like a gradient). The engine adds the shards'
+  /// contributions in shard order, unscaled by the loss reduction, and calls
+  /// this instead of the optimizer: `statistics[k]` is the batch's sum for
+  /// element `elements.lowerBound + k` and `state[k]` that element's value.
+  /// Element-wise: element k may read only `state[k]` and `statistics[k]`,
+  /// because an engine may split a tensor into any sub-ranges (MPI ranks).
+  func updateState(
+    _ tensor: ParameterTensor, elements: Range<Int>, state: UnsafeMutablePointer<Float>,
+    statistics: UnsafePointer<Float>, batch: StateBatch)
 }
 
 extension Layer {
@@ -193,4 +221,12 @@ extension Layer {
 
   /// Layers compute the same in every pass unless they say so.
   public var isStochastic: Bool { false }
+
+  /// A layer that declares a state tensor must say how it is updated.
+  public func updateState(
+    _ tensor: ParameterTensor, elements: Range<Int>, state: UnsafeMutablePointer<Float>,
+    statistics: UnsafePointer<Float>, batch: StateBatch
+  ) {
+    preconditionFailure("layer \(kind) declares state tensor \(tensor.name) but no updateState rule")
+  }
 }

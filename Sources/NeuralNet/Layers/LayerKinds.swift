@@ -1,10 +1,14 @@
 // The registry of layer kinds: one line per kind. The config reader, the
 // checkpoint schema, `inspect` and NNBatchKit know exactly these kinds.
 
+import Synchronization
+
 /// Every layer kind this build knows, by its declaration.
 public enum LayerKinds {
   /// The kinds, in the order help and messages list them.
-  public static let all: [LayerKind] = [
+  public static var all: [LayerKind] { builtIn + registered.withLock { $0 } }
+
+  private static let builtIn: [LayerKind] = [
     Dense.Spec.declaration,
     Conv2D.Spec.declaration,
     MaxPool2D.Spec.declaration,
@@ -12,6 +16,24 @@ public enum LayerKinds {
     Flatten.Spec.declaration,
     Dropout.Spec.declaration,
   ]
+
+  /// Kinds added at run time: only tests' toy layers (the tool registers none).
+  private static let registered = Mutex<[LayerKind]>([])
+
+  /// Adds `kind` to the registry (tests' toy layers), once per name.
+  package static func register(_ kind: LayerKind) {
+    registered.withLock { list in
+      if !list.contains(where: { $0.name == kind.name }) && !builtIn.contains(where: { $0.name == kind.name })
+      {
+        list.append(kind)
+      }
+    }
+  }
+
+  /// Removes a kind added by `register` (a test's tear-down, so messages list the built-in kinds again).
+  package static func unregister(name: String) {
+    registered.withLock { list in list.removeAll { $0.name == name } }
+  }
 
   /// The kind of a config layer that names no `type` (configs before layer kinds were dense).
   public static let defaultKind = Dense.Spec.kind
