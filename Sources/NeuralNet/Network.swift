@@ -33,22 +33,34 @@ public struct Network: Sendable, Hashable {
     workspace: Workspace, context: PassContext = .inference
   ) -> UnsafePointer<Float> {
     precondition(rows <= workspace.capacity, "more rows than the workspace holds")
-    var x = input
     let context = context.with(kernels: workspace.kernels)
-    for (l, layer) in architecture.layers.enumerated() where !layer.sharesInput {
+    let layers = architecture.layers
+    for (l, layer) in layers.enumerated() where !layer.sharesInput {
       let a = workspace.activations[l].pointer
-      layer.forward(
-        parameters: parameters, input: x, output: a, rows: rows, scratch: workspace.scratch[l].pointer,
-        context: context.forLayer(l))
-      x = UnsafePointer(a)
+      let producers = architecture.layerInputs[l]
+      // A chain has no merges: no cast on its path.
+      if !architecture.isChain, let merge = layer as? any MergeLayer {
+        for (slot, producer) in producers.enumerated() {
+          merge.merge(
+            slot: slot, input: output(ofLayer: producer, input: input, workspace: workspace), output: a,
+            rows: rows)
+        }
+        merge.activation.forward(a, rows: rows, columns: merge.outputShape.elements)
+      } else {
+        layer.forward(
+          parameters: parameters, input: output(ofLayer: producers[0], input: input, workspace: workspace),
+          output: a, rows: rows, scratch: workspace.scratch[l].pointer, context: context.forLayer(l))
+      }
     }
-    return x
+    return output(ofLayer: layers.count - 1, input: input, workspace: workspace)
   }
 
-  /// A_l [rows, outputs of layer l] of the last forward: its own buffer, the one below for a shared input.
+  /// A_l [rows, outputs of layer l] of the last forward: its own buffer, its input's for a shared
+  /// input; the network's input for l = −1.
   private func output(
     ofLayer l: Int, input: UnsafePointer<Float>, workspace: Workspace
   ) -> UnsafePointer<Float> {
+    guard l >= 0 else { return input }
     let source = architecture.outputSource[l]
     return source < 0 ? input : UnsafePointer(workspace.activations[source].pointer)
   }
@@ -65,6 +77,11 @@ public struct Network: Sendable, Hashable {
   ) -> Double {
     let output = forward(
       parameters: parameters, input: input, rows: rows, workspace: workspace, context: context)
+    guard architecture.isChain else {
+      return graphLossAndGradient(
+        parameters: parameters, input: input, output: output, targets: targets, targetColumns: targetColumns,
+        rows: rows, workspace: workspace, gradient: gradient, context: context)
+    }
     let layers = architecture.layers
     let last = layers.count - 1
     // dZ [rows, outputs of layer l] and dA [rows, inputs of layer l] ping-pong.
@@ -90,6 +107,66 @@ public struct Network: Sendable, Hashable {
       if !layer.sharesInput { swap(&dZ, &dA) }
       layers[l - 1].activation.backward(
         output: below, gradient: dZ, rows: rows, columns: layers[l - 1].outputShape.elements)
+    }
+    return lossSum
+  }
+
+  /// Backward over a layer graph, after the forward: like the chain's, with one dA buffer per layer.
+  ///
+  /// Layers run from the last down (list order is a forward order, so every
+  /// consumer of an output runs before its producer). The first gradient to
+  /// reach an output overwrites its buffer; later ones add to it (branches
+  /// sum), through `spare` for layers whose backward overwrites. Once all
+  /// have arrived, dA_l becomes dZ_l in place (the last layer's dZ comes
+  /// from the loss).
+  private func graphLossAndGradient(
+    parameters: UnsafePointer<Float>, input: UnsafePointer<Float>, output: UnsafePointer<Float>,
+    targets: UnsafePointer<Float>, targetColumns: Int, rows: Int,
+    workspace: Workspace, gradient: UnsafeMutablePointer<Float>, context: PassContext
+  ) -> Double {
+    let layers = architecture.layers
+    let last = layers.count - 1
+    // gradients[l]: dA_l, then dZ_l [rows, outputs of layer l].
+    let gradients = workspace.layerGradients
+    precondition(gradients.count == layers.count, "a graph's workspace holds one gradient per layer")
+    let context = context.with(kernels: workspace.kernels)
+    let lossSum = loss.sumAndGradient(
+      output: output, targets: targets, targetColumns: targetColumns, rows: rows,
+      outputs: architecture.outputs, activation: layers[last].activation, gradient: gradients[last].pointer)
+    for l in stride(from: last, through: 0, by: -1) {
+      let layer = layers[l]
+      let a = self.output(ofLayer: l, input: input, workspace: workspace)
+      let dZ = gradients[l].pointer
+      if l != last {
+        layer.activation.backward(output: a, gradient: dZ, rows: rows, columns: layer.outputShape.elements)
+      }
+      let producers = architecture.layerInputs[l]
+      let firsts = architecture.firstContribution[l]
+      if let merge = layer as? any MergeLayer {
+        for (slot, producer) in producers.enumerated() where producer >= 0 {
+          merge.split(
+            slot: slot, outputGradient: dZ, inputGradient: gradients[producer].pointer, rows: rows,
+            accumulate: !firsts[slot])
+        }
+        continue
+      }
+      let producer = producers[0]
+      let count = rows * layer.inputShape.elements
+      if layer.sharesInput {
+        if producer >= 0 {
+          copyOrAdd(dZ, into: gradients[producer].pointer, count: count, accumulate: !firsts[0])
+        }
+        continue
+      }
+      let target: UnsafeMutablePointer<Float>? =
+        producer < 0 ? nil : firsts[0] ? gradients[producer].pointer : workspace.spare.pointer
+      layer.backward(
+        parameters: parameters, input: self.output(ofLayer: producer, input: input, workspace: workspace),
+        output: a, outputGradient: dZ, rows: rows, gradient: gradient, inputGradient: target,
+        scratch: workspace.scratch[l].pointer, context: context.forLayer(l))
+      if producer >= 0 && !firsts[0] {
+        copyOrAdd(workspace.spare.pointer, into: gradients[producer].pointer, count: count, accumulate: true)
+      }
     }
     return lossSum
   }

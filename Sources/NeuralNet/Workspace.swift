@@ -4,7 +4,8 @@
 /// Shapes: `input` [capacity, inputs], `targets` [capacity, targetColumns],
 /// `activations[l]` [capacity, output elements of layer l] (empty for a
 /// layer that shares its input: its output is the buffer below), `delta` and
-/// `spare` [capacity, maxWidth], `scratch[l]` what layer l asks for.
+/// `spare` [capacity, maxWidth], `scratch[l]` what layer l asks for;
+/// for a layer graph (not a chain) also `layerGradients[l]` [capacity, output elements of layer l].
 public final class Workspace: @unchecked Sendable {
   /// Most rows the buffers hold.
   public let capacity: Int
@@ -20,8 +21,10 @@ public final class Workspace: @unchecked Sendable {
   public let kernels: MatmulKernels
   /// dZ of the layer being back-propagated.
   let delta: FloatBuffer
-  /// dA of the layer below, written from `delta` (ping-pong partner).
+  /// dA of the layer below, written from `delta` (ping-pong partner); a graph's adding buffer.
   let spare: FloatBuffer
+  /// A graph's dA_l (then dZ_l) per layer; empty for a chain, which ping-pongs `delta` and `spare`.
+  let layerGradients: [FloatBuffer]
 
   /// Buffers for `architecture` on up to `capacity` rows with `targetColumns` targets.
   public init(architecture: Architecture, capacity: Int, targetColumns: Int) {
@@ -35,6 +38,9 @@ public final class Workspace: @unchecked Sendable {
     scratch = architecture.layers.map { FloatBuffer(count: $0.scratchCount(rows: capacity)) }
     delta = FloatBuffer(count: capacity * architecture.maxWidth)
     spare = FloatBuffer(count: capacity * architecture.maxWidth)
+    layerGradients =
+      architecture.isChain
+      ? [] : architecture.layers.map { FloatBuffer(count: capacity * $0.outputShape.elements) }
     kernels = MatmulKernels()
   }
 }
