@@ -57,7 +57,7 @@ package struct ExportPlan: Sendable {
 
   /// The plan of a model given by its parts; `labels` as `SavedModel.labels` gives them.
   ///
-  /// Throws (exit 2) for a layer kind no exporter knows, naming the layer, `path` and `format`,
+  /// Throws (exit 2) for a layer graph (not a chain) and for a layer kind no exporter knows, naming the layer, `path` and `format`,
   /// and for a number that is not finite (both formats store float32), naming its tensor:
   /// the one check of what an export writes, since every number of both formats comes from here.
   package init(
@@ -78,6 +78,17 @@ package struct ExportPlan: Sendable {
     }
     func values(_ tensor: ParameterTensor?) -> [Float]? {
       tensor.map { Array(parameters[$0.range]) }
+    }
+    // Steps run in sequence, each on the previous one's output: a graph's other edges would be lost.
+    if !architecture.isChain,
+      let index = architecture.layers.indices.first(where: { architecture.layerInputs[$0] != [$0 - 1] })
+        ?? architecture.layers.indices.first(where: { architecture.layers[$0] is any MergeLayer })
+    {
+      let inputs = architecture.layerInputs[index].map { $0 < 0 ? "input" : "layer_\($0)" }
+      throw NNBatchError(
+        .usage,
+        "\(path): layer \(index) (\(architecture.layers[index].kind)) takes \(inputs.joined(separator: ", ")): the \(format.rawValue) export writes chains of layers only, and this model is a layer graph"
+      )
     }
     for (index, layer) in architecture.layers.enumerated() {
       for tensor in layer.parameters {

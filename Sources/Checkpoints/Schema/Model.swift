@@ -5,7 +5,8 @@ import NeuralNet
 // /model: the architecture and its parameters.
 //
 //     /model                 attrs: layers (count); dataset input_shape int64 [rank]
-//     /model/layer_i         attrs: kind, then the kind's own (Layers/*.swift)
+//     /model/layer_i         attrs: kind, then the kind's own (Layers/*.swift); in a layer
+//                            graph also inputs = the groups it reads, such as "layer_0,input"
 //     /model/layer_i/<name>  float32, one dataset per parameter tensor of the layer
 //     /model/layer_i@state   only for a layer with state: its state tensors' names,
 //                            comma-separated (the root `requires` then lists "layer_state")
@@ -16,6 +17,19 @@ import NeuralNet
 
 /// Layer counts past this are treated as damage, not as a model.
 let maximumLayers = 10_000
+
+/// The root `requires` feature of a model that is a layer graph (its layers carry `inputs`).
+let layerGraphRequirement = "layer_graph"
+
+extension Architecture {
+  /// The root `requires` features this model needs a reader to understand.
+  var graphRequirements: [String] { isChain ? [] : [layerGraphRequirement] }
+
+  /// The `inputs` attribute of layer `index`: the groups it reads, "input" for the network's input.
+  func inputsText(ofLayer index: Int) -> String {
+    layerInputs[index].map { $0 < 0 ? "input" : "layer_\($0)" }.joined(separator: ",")
+  }
+}
 
 extension Architecture {
   /// Groups `layer_i`, each holding its layer's tensors as slices of `flat` (parameters or a slot).
@@ -55,6 +69,9 @@ extension Architecture {
       LayerSchemas.encode(layer, into: &model.groups["layer_\(index)", default: HDF5Node()])
       let state = Self.stateNames(layer)
       if !state.isEmpty { model.groups["layer_\(index)"]?.set("state", state) }
+      if !isChain {
+        model.groups["layer_\(index)", default: HDF5Node()].set("inputs", inputsText(ofLayer: index))
+      }
     }
     return model
   }
@@ -99,22 +116,30 @@ extension Architecture {
     }
     let input = Shape(dimensions.map { Int($0) })
     var specs: [any LayerSpec] = []
-    var shape = input
+    var inputs: [[Int]] = []
+    var shapes: [Shape] = []  // each layer's output
     for index in 0..<count {
       let group = try model.group("layer_\(index)")
-      let spec = try LayerSchemas.decode(group, input: shape)
+      let producers = try group.layerInputs(index: index)
+      inputs.append(producers)
+      let inputShapes = producers.map { $0 < 0 ? input : shapes[$0] }
+      let spec = try LayerSchemas.decode(group, input: inputShapes[0])
       let kind = spec.kind
       specs.append(spec)
-      // The next layer's input shape.
+      // The next layers' input shapes.
       do {
-        shape = try spec.build(input: shape, parameterOffset: 0).outputShape
+        if let merge = spec as? any MergeLayerSpec {
+          shapes.append(try merge.build(inputs: inputShapes).outputShape)
+        } else {
+          shapes.append(try spec.build(input: inputShapes[0], parameterOffset: 0).outputShape)
+        }
       } catch {
         throw SchemaError(
-          "\(group.path): layer \(index) (\(kind)) cannot take input of shape \(shape): expected \(error.expected)"
+          "\(group.path): layer \(index) (\(kind)) cannot take input of shape \(inputShapes.map(\.description).joined(separator: ", ")): expected \(error.expected)"
         )
       }
     }
-    let architecture = try build(input: input, specs, model)
+    let architecture = try build(input: input, specs, inputs: inputs, model)
     try architecture.checkStateNames(model)
     return (architecture, try architecture.readTensors(model))
   }
@@ -129,13 +154,42 @@ extension Architecture {
   }
 
   /// The architecture of `specs` on `input`; a misfit names the layer's group.
-  static func build(input: Shape, _ specs: [any LayerSpec], _ model: NodeReader) throws -> Architecture {
+  static func build(
+    input: Shape, _ specs: [any LayerSpec], inputs: [[Int]]? = nil, _ model: NodeReader
+  ) throws -> Architecture {
     do {
-      return try Architecture(input: input, layers: specs)
+      return try Architecture(input: input, layers: specs, inputs: inputs ?? specs.indices.map { [$0 - 1] })
     } catch {
       var path = model.path
       if case .layer(let index, _, _, _) = error { path = model.childPath("layer_\(index)") }
       throw SchemaError("\(path): \(error)")
     }
+  }
+}
+
+extension NodeReader {
+  /// Layer `index`'s `inputs` attribute as layer indices (−1: the input); the layer before it when absent.
+  ///
+  /// Only earlier layers may be named: a file naming itself or a later layer
+  /// (a cycle) or anything else is refused, naming the attribute.
+  func layerInputs(index: Int) throws -> [Int] {
+    guard hasAttribute("inputs") else { return [index - 1] }
+    let text = try string("inputs")
+    var producers: [Int] = []
+    for name in text.split(separator: ",", omittingEmptySubsequences: false) {
+      if name == "input" {
+        producers.append(-1)
+      } else if name.hasPrefix("layer_"), let producer = Int(name.dropFirst(6)),
+        (0..<index).contains(producer),
+        name == "layer_\(producer)"
+      {
+        producers.append(producer)
+      } else {
+        throw SchemaError(
+          "\(attributePath("inputs")): expected \"input\" or earlier layers layer_0 ... layer_\(index - 1), comma-separated, found \"\(text)\""
+        )
+      }
+    }
+    return producers
   }
 }

@@ -100,6 +100,9 @@ struct NodeReader {
 
   func hasDataset(_ name: String) -> Bool { node.datasets[name] != nil }
 
+  /// Whether the node has the attribute `name`.
+  func hasAttribute(_ name: String) -> Bool { node.attributes[name] != nil }
+
   private func dataset(_ name: String) throws -> HDF5Dataset {
     guard let dataset = node.datasets[name] else { throw SchemaError("\(childPath(name)): missing dataset") }
     return dataset

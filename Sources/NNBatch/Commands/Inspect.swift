@@ -19,13 +19,15 @@ public enum Inspect {
         "created": c.created, "step": counters.step, "epoch": counters.epoch,
         "batch_in_epoch": counters.batchInEpoch, "samples_seen": counters.samplesSeen,
         "input_shape": c.architecture.inputShape.dimensions,
-        "layers": zip(layers, c.architecture.layers).map { description, layer in
+        "layers": zip(layers, c.architecture.layers).enumerated().map { index, pair in
+          let (description, layer) = pair
           var entry: [String: Any] = [
             "kind": description.kind, "inputs": layer.inputShape.elements,
             "input_shape": layer.inputShape.dimensions, "output_shape": layer.outputShape.dimensions,
             "parameters": layer.parameterCount,
           ]
           for setting in description.settings { entry[setting.key] = setting.value.jsonValue }
+          if let inputs = c.architecture.inputNames(ofLayer: index) { entry["input_layers"] = inputs }
           return entry
         },
         "parameters": c.parameters.count, "optimizer": c.optimizer.settings.kind.rawValue,
@@ -79,24 +81,31 @@ public enum Inspect {
   /// The layers as a table like Keras's `model.summary()`: kind, output shape, parameters, settings.
   static func summaryTable(_ architecture: Architecture) -> [String] {
     let descriptions = architecture.layerDescriptions
-    var rows: [[String]] = [["layer", "kind", "output shape", "parameters", "settings"]]
-    rows.append(["input", "", "\(architecture.inputShape)", "", ""])
-    for (i, (layer, description)) in zip(architecture.layers, descriptions).enumerated() {
-      rows.append([
-        "layer_\(i)", description.kind, "\(layer.outputShape)", grouped(layer.parameterCount),
-        description.summary,
-      ])
+    // A graph gets an "inputs" column after the kind; a chain's table is as it always was.
+    let graph = !architecture.isChain
+    func row(_ cells: [String], inputs: String) -> [String] {
+      graph ? [cells[0], cells[1], inputs] + cells[2...] : cells
     }
-    rows.append(["total", "", "", grouped(architecture.parameterCount), trainableText(architecture)])
-    let widths = (0..<4).map { column in rows.map { $0[column].count }.max() ?? 0 }
+    var rows: [[String]] = [
+      row(["layer", "kind", "output shape", "parameters", "settings"], inputs: "inputs")
+    ]
+    rows.append(row(["input", "", "\(architecture.inputShape)", "", ""], inputs: ""))
+    for (i, (layer, description)) in zip(architecture.layers, descriptions).enumerated() {
+      rows.append(
+        row(
+          [
+            "layer_\(i)", description.kind, "\(layer.outputShape)", grouped(layer.parameterCount),
+            description.summary,
+          ], inputs: architecture.inputNames(ofLayer: i)?.joined(separator: ", ") ?? ""))
+    }
+    rows.append(
+      row(["total", "", "", grouped(architecture.parameterCount), trainableText(architecture)], inputs: ""))
+    let count = rows[0].count
+    let widths = (0..<(count - 1)).map { column in rows.map { $0[column].count }.max() ?? 0 }
     return rows.map { row in
-      let cells = [
-        row[0].padding(toLength: widths[0], withPad: " ", startingAt: 0),
-        row[1].padding(toLength: widths[1], withPad: " ", startingAt: 0),
-        row[2].padding(toLength: widths[2], withPad: " ", startingAt: 0),
-        String(repeating: " ", count: widths[3] - row[3].count) + row[3],
-        row[4],
-      ]
+      var cells = (0..<(count - 2)).map { row[$0].padding(toLength: widths[$0], withPad: " ", startingAt: 0) }
+      cells.append(String(repeating: " ", count: widths[count - 2] - row[count - 2].count) + row[count - 2])
+      cells.append(row[count - 1])
       let line = "  " + cells.joined(separator: "  ")
       return String(line.reversed().drop(while: { $0 == " " }).reversed())
     }
@@ -174,12 +183,14 @@ extension Inspect {
         "config": path, "name": config.name, "task": config.task.rawValue,
         "training_samples": data.train.count, "validation_samples": validation, "labels": data.labels,
         "input_shape": architecture.inputShape.dimensions,
-        "layers": zip(layers, architecture.layers).map { description, layer in
+        "layers": zip(layers, architecture.layers).enumerated().map { index, pair in
+          let (description, layer) = pair
           var entry: [String: Any] = [
             "kind": description.kind, "input_shape": layer.inputShape.dimensions,
             "output_shape": layer.outputShape.dimensions, "parameters": layer.parameterCount,
           ]
           for setting in description.settings { entry[setting.key] = setting.value.jsonValue }
+          if let inputs = architecture.inputNames(ofLayer: index) { entry["input_layers"] = inputs }
           return entry
         },
         "parameters": architecture.parameterCount, "optimizer": config.optimizer.kind.rawValue,
@@ -231,5 +242,12 @@ extension Inspect {
       if case .number(let value) = p.value { return "\(p.name)=\(format6(value))" }
       return p.description
     }
+  }
+}
+
+extension Architecture {
+  /// The layers layer `index` reads ("input", "layer_2"), for a graph; nil for a chain.
+  fileprivate func inputNames(ofLayer index: Int) -> [String]? {
+    isChain ? nil : layerInputs[index].map { $0 < 0 ? "input" : "layer_\($0)" }
   }
 }

@@ -67,12 +67,35 @@ extension Config {
   /// The network of `layers` on `input`; a misfit is one line naming the layer's config path.
   public func architecture(input: Shape) throws(NNBatchError) -> Architecture {
     do {
-      return try Architecture(input: input, layers: layers)
+      return try Architecture(
+        input: input, layers: layers, inputs: layerInputs ?? layers.indices.map { [$0 - 1] })
     } catch {
+      func path(_ index: Int) -> String {
+        index < layerPaths.count ? layerPaths[index] : "$.model.layers[\(index)]"
+      }
+      switch error {
+      case .inputCount(let index, let kind, let found, let expected):
+        throw NNBatchError(
+          .usage,
+          "\(file): \(path(index)).inputs: a \(kind) layer takes \(expected) input\(expected == "one" ? "" : "s"), found \(found)"
+        )
+      case .merge(let index, let kind, let inputs, let expected):
+        let shapes = inputs.map(\.description).joined(separator: ", ")
+        throw NNBatchError(
+          .usage,
+          "\(file): \(path(index)): \(kind) layer cannot merge inputs of shapes \(shapes): expected \(expected)"
+        )
+      case .unusedOutput(let index):
+        throw NNBatchError(
+          .usage,
+          "\(file): \(path(index)): its output feeds no layer; expected every layer but the last to be an input of a later one (name it in an \"inputs\" list, or remove it)"
+        )
+      default: break
+      }
       guard case .layer(let index, let kind, let shape, let expected) = error else {
         throw NNBatchError(.usage, "\(file): $.model.layers: \(error)")
       }
-      let path = index < layerPaths.count ? layerPaths[index] : "$.model.layers[\(index)]"
+      let path = path(index)
       var message =
         "\(file): \(path): \(kind) layer cannot take input of shape \(shape): expected \(expected)"
       if shape.rank == 1 && index == 0 && LayerKinds.shapeRule(kind) == .spatial {
@@ -85,7 +108,10 @@ extension Config {
   /// Outputs per sample of the network on samples of `sample` shape, or nil when the layers do not fit it.
   public func outputs(sample: Shape) -> Int? {
     do {
-      return try Architecture(input: networkInput(sample: sample), layers: layers).outputs
+      return try Architecture(
+        input: networkInput(sample: sample), layers: layers,
+        inputs: layerInputs ?? layers.indices.map { [$0 - 1] }
+      ).outputs
     } catch {
       return nil
     }

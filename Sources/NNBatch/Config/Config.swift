@@ -52,6 +52,8 @@ public struct Config: Sendable {
   public var layers: [any LayerSpec]
   /// The config path of each of `layers` ("$.model.layers[3]"); an implied flatten has its dense layer's.
   public var layerPaths: [String]
+  /// For a layer graph, each of `layers`' inputs (indices into `layers`, −1: the input); nil for a chain.
+  public var layerInputs: [[Int]]? = nil
   /// `data.shape`: one sample's shape, such as [1, 8, 8], when the config gives it.
   public var dataShape: Shape?
   /// Weight initialiser.
@@ -167,6 +169,7 @@ extension Config {
     // Model first: the data's checks use its output width.
     var layers: [any LayerSpec] = []
     var layerPaths: [String] = []
+    var layerInputs: [[Int]]?
     var initializer = Initializer.xavierUniform
     var bias = true
     if let model = root.object("model") {
@@ -174,6 +177,7 @@ extension Config {
       if let items = model.array("layers") {
         if items.isEmpty { model.report("layers", "expected at least one layer, found none") }
         var complete = true
+        var links = LayerLinks()
         for (i, item) in items.enumerated() {
           guard let layer = ObjectReader.make(item, path: "\(model.childPath("layers"))[\(i)]", sink: sink)
           else {
@@ -185,6 +189,7 @@ extension Config {
           } else {
             complete = false
           }
+          links.read(layer, sink: sink)
           layer.finish()
         }
         // Indices below are config indices only when every layer decoded.
@@ -194,7 +199,12 @@ extension Config {
               items[i], "\(model.childPath("layers"))[\(i)].activation",
               "softmax is only allowed on the last layer (layer \(layers.count - 1)), found it on layer \(i)")
           }
-          (layers, layerPaths) = LayerConfigs.withImpliedFlatten(layers, path: model.childPath("layers"))
+          if let graph = links.resolve(sink: sink) {
+            (layers, layerInputs, layerPaths) = LayerConfigs.withImpliedFlatten(
+              layers, inputs: graph, path: model.childPath("layers"))
+          } else {
+            (layers, layerPaths) = LayerConfigs.withImpliedFlatten(layers, path: model.childPath("layers"))
+          }
         }
       } else {
         model.missing("layers", "an array of {\"units\": N, \"activation\": NAME}")
@@ -381,6 +391,7 @@ extension Config {
       keepBest: keepBest, bestMonitor: bestMonitor)
     config.logging = logging
     config.precision = precision
+    config.layerInputs = layerInputs
     return config
   }
 }
