@@ -77,7 +77,7 @@ extension Config {
       case .inputCount(let index, let kind, let found, let expected):
         throw NNBatchError(
           .usage,
-          "\(file): \(path(index)).inputs: a \(kind) layer takes \(expected) input\(expected == "one" ? "" : "s"), found \(found)"
+          "\(file): \(path(index)).inputs: the \(kind) layer takes \(expected) input\(expected == "one" ? "" : "s"), found \(found)"
         )
       case .merge(let index, let kind, let inputs, let expected):
         let shapes = inputs.map(\.description).joined(separator: ", ")

@@ -1,0 +1,142 @@
+import Checkpoints
+import Foundation
+import TestSupport
+import XCTest
+
+/// Layer graphs through the command line: a residual block trains, resumes and predicts; graph errors exit 2.
+final class LayerGraphCLITests: XCTestCase {
+  /// A config of `layers` (JSON text) on 6×6 synthetic images, checkpoints in `dir/name`.
+  private func config(
+    _ dir: TemporaryDirectory, name: String, layers: String, every: String = "\"every_epochs\": 1"
+  )
+    -> String
+  {
+    dir.write(
+      "\(name).json",
+      """
+      { "name": "\(name)", "seed": 7,
+        "data": { "source": "synthetic", "samples": 72, "features": 36, "classes": 3, "seed": 4,
+                  "shape": [1, 6, 6], "validation_split": 0.25 },
+        "model": { "layers": [\(layers)] },
+        "loss": "cross_entropy", "optimizer": { "kind": "sgd", "learning_rate": 0.05, "momentum": 0.9 },
+        "training": { "epochs": 3, "batch_size": 12, "shard_size": 4 },
+        "checkpoint": { "dir": "\(dir.file(name))", \(every), "keep": 10 } }
+      """)
+  }
+
+  /// A residual block: stem conv, two convs, the add with the stem's output (shared), then dense.
+  private let residual = """
+    { "type": "conv2d", "name": "stem", "filters": 2, "kernel": 3, "padding": "same", "activation": "relu" },
+    { "type": "conv2d", "filters": 2, "kernel": 3, "padding": "same", "activation": "relu" },
+    { "type": "conv2d", "name": "inner", "filters": 2, "kernel": 3, "padding": "same" },
+    { "type": "add", "inputs": ["inner", "stem"], "activation": "relu" },
+    { "units": 3, "activation": "softmax" }
+    """
+
+  private func newest(_ folder: String) throws -> String {
+    let files = try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasSuffix(".h5") }
+      .sorted()
+    return "\(folder)/\(try XCTUnwrap(files.last))"
+  }
+
+  func testResidualBlockTrainsTheSameForAnyThreadsAndAcrossResume() throws {
+    let dir = TemporaryDirectory()
+    var finals: [[Float]] = []
+    for (name, threads) in [("t1", "1"), ("t3", "3"), ("t8", "8")] {
+      let run = try nnbatch([
+        "--config", config(dir, name: name, layers: residual), "--threads", threads, "--quiet",
+      ])
+      XCTAssertEqual(run.status, 0, run.stderr)
+      finals.append(try Checkpoint.read(from: try newest(dir.file(name))).parameters)
+    }
+    XCTAssertEqual(finals[0], finals[1], "threads 1 and 3")
+    XCTAssertEqual(finals[0], finals[2], "threads 1 and 8")
+
+    // Checkpoints every 4 steps (5 per epoch): resume from step 8, inside epoch 2.
+    let steps = config(dir, name: "r", layers: residual, every: "\"every_steps\": 4")
+    let first = try nnbatch(["--config", steps, "--epochs", "2", "--threads", "2", "--quiet"])
+    XCTAssertEqual(first.status, 0, first.stderr)
+    let middle = dir.file("r/step-000000008.h5")
+    XCTAssertTrue(FileManager.default.fileExists(atPath: middle))
+    let resumed = try nnbatch(["--config", steps, "--resume", middle, "--threads", "1", "--quiet"])
+    XCTAssertEqual(resumed.status, 0, resumed.stderr)
+    XCTAssertEqual(
+      try Checkpoint.read(from: try newest(dir.file("r"))).parameters, finals[0], "mid-epoch resume")
+
+    let checkpoint = try newest(dir.file("t1"))
+    let inspect = try nnbatch(["inspect", checkpoint])
+    XCTAssertEqual(inspect.status, 0, inspect.stderr)
+    XCTAssertTrue(inspect.stdout.contains("inputs"), inspect.stdout)
+    XCTAssertTrue(inspect.stdout.contains("layer_3  add"), inspect.stdout)
+    XCTAssertTrue(inspect.stdout.contains("layer_2, layer_0"), inspect.stdout)
+    if let h5dump = tool("h5dump") {
+      let root = try runProcess(h5dump, ["-a", "/requires", checkpoint])
+      XCTAssertTrue(root.stdout.contains("\"layer_graph\""), root.stdout)
+      let inputs = try runProcess(h5dump, ["-a", "/model/layer_3/inputs", checkpoint])
+      XCTAssertTrue(inputs.stdout.contains("\"layer_2,layer_0\""), inputs.stdout)
+    }
+    let export = try nnbatch(["export", checkpoint, "--format", "onnx", "--output", dir.file("m.onnx")])
+    XCTAssertEqual(export.status, 2)
+    XCTAssertTrue(export.stderr.contains("this model is a layer graph"), export.stderr)
+    XCTAssertFalse(FileManager.default.fileExists(atPath: dir.file("m.onnx")))
+    let evaluate = try nnbatch(["evaluate", checkpoint])
+    XCTAssertEqual(evaluate.status, 0, evaluate.stderr)
+  }
+
+  /// Inputs that name the previous layer are the chain itself: same file contents as the list form, no graph.
+  func testAChainWrittenWithInputsIsTheChain() throws {
+    let dir = TemporaryDirectory()
+    let list = try nnbatch([
+      "--config",
+      config(
+        dir, name: "list",
+        layers: #"{ "units": 5, "activation": "tanh" }, { "units": 3, "activation": "softmax" }"#),
+      "--quiet",
+    ])
+    XCTAssertEqual(list.status, 0, list.stderr)
+    let named = try nnbatch([
+      "--config",
+      config(
+        dir, name: "named",
+        layers:
+          #"{ "units": 5, "activation": "tanh", "name": "h", "inputs": ["input"] }, { "units": 3, "activation": "softmax", "inputs": ["h"] }"#
+      ),
+      "--quiet",
+    ])
+    XCTAssertEqual(named.status, 0, named.stderr)
+    let a = try Checkpoint.read(from: try newest(dir.file("list")))
+    let b = try Checkpoint.read(from: try newest(dir.file("named")))
+    XCTAssertEqual(a.parameters, b.parameters)
+    XCTAssertTrue(b.architecture.isChain)
+  }
+
+  /// A cycle, an unknown name, a merge of one input and an unused output: one exit-2 line each, naming the path.
+  func testGraphErrorsExitTwoNamingThePath() throws {
+    let dir = TemporaryDirectory()
+    let cases: [(String, String)] = [
+      (
+        #"{ "units": 4, "name": "a", "inputs": ["b"] }, { "units": 3, "activation": "softmax", "name": "b" }"#,
+        #"$.model.layers[0].inputs[0]: "b" is layer 1, which comes after this one: expected an earlier layer (a layer graph has no cycles"#
+      ),
+      (
+        #"{ "units": 4, "name": "a" }, { "units": 3, "activation": "softmax", "inputs": ["A"] }"#,
+        #"$.model.layers[1].inputs[0]: unknown layer name "A"; expected "input" or the name of an earlier layer (a) (did you mean "a"?)"#
+      ),
+      (
+        #"{ "units": 4, "name": "a" }, { "type": "add", "inputs": ["a"] }, { "units": 3, "activation": "softmax" }"#,
+        "$.model.layers[1].inputs: the add layer takes two or more inputs, found 1"
+      ),
+      (
+        #"{ "units": 4 }, { "units": 3, "activation": "softmax", "inputs": ["input"] }"#,
+        "$.model.layers[0]: its output feeds no layer"
+      ),
+    ]
+    for (i, (layers, message)) in cases.enumerated() {
+      let run = try nnbatch(["--config", config(dir, name: "bad\(i)", layers: layers), "--quiet"])
+      XCTAssertEqual(run.status, 2, "case \(i): \(run.stderr)")
+      XCTAssertTrue(run.stderr.contains(message), "case \(i): \(run.stderr)")
+      XCTAssertFalse(
+        FileManager.default.fileExists(atPath: dir.file("bad\(i)")), "case \(i) made no checkpoint folder")
+    }
+  }
+}
