@@ -72,7 +72,7 @@ final class LayerGraphCLITests: XCTestCase {
     if let h5dump = tool("h5dump") {
       let root = try runProcess(h5dump, ["-a", "/requires", checkpoint])
       XCTAssertTrue(root.stdout.contains("\"layer_graph\""), root.stdout)
-      let inputs = try runProcess(h5dump, ["-a", "/model/layer_3/inputs", checkpoint])
+      let inputs = try runProcess(h5dump, ["-a", "/model/layer_3/input_layers", checkpoint])
       XCTAssertTrue(inputs.stdout.contains("\"layer_2,layer_0\""), inputs.stdout)
     }
     let export = try nnbatch(["export", checkpoint, "--format", "onnx", "--output", dir.file("m.onnx")])

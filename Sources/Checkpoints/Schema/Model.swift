@@ -6,7 +6,7 @@ import NeuralNet
 //
 //     /model                 attrs: layers (count); dataset input_shape int64 [rank]
 //     /model/layer_i         attrs: kind, then the kind's own (Layers/*.swift); in a layer
-//                            graph also inputs = the groups it reads, such as "layer_0,input"
+//                            graph also input_layers = the groups it reads, such as "layer_0,input"
 //     /model/layer_i/<name>  float32, one dataset per parameter tensor of the layer
 //     /model/layer_i@state   only for a layer with state: its state tensors' names,
 //                            comma-separated (the root `requires` then lists "layer_state")
@@ -25,7 +25,7 @@ extension Architecture {
   /// The root `requires` features this model needs a reader to understand.
   var graphRequirements: [String] { isChain ? [] : [layerGraphRequirement] }
 
-  /// The `inputs` attribute of layer `index`: the groups it reads, "input" for the network's input.
+  /// The `input_layers` attribute of layer `index`: the groups it reads, "input" for the network's input.
   func inputsText(ofLayer index: Int) -> String {
     layerInputs[index].map { $0 < 0 ? "input" : "layer_\($0)" }.joined(separator: ",")
   }
@@ -70,7 +70,7 @@ extension Architecture {
       let state = Self.stateNames(layer)
       if !state.isEmpty { model.groups["layer_\(index)"]?.set("state", state) }
       if !isChain {
-        model.groups["layer_\(index)", default: HDF5Node()].set("inputs", inputsText(ofLayer: index))
+        model.groups["layer_\(index)", default: HDF5Node()].set("input_layers", inputsText(ofLayer: index))
       }
     }
     return model
@@ -168,13 +168,13 @@ extension Architecture {
 }
 
 extension NodeReader {
-  /// Layer `index`'s `inputs` attribute as layer indices (−1: the input); the layer before it when absent.
+  /// Layer `index`'s `input_layers` attribute as layer indices (−1: the input); the layer before it when absent.
   ///
   /// Only earlier layers may be named: a file naming itself or a later layer
   /// (a cycle) or anything else is refused, naming the attribute.
   func layerInputs(index: Int) throws -> [Int] {
-    guard hasAttribute("inputs") else { return [index - 1] }
-    let text = try string("inputs")
+    guard hasAttribute("input_layers") else { return [index - 1] }
+    let text = try string("input_layers")
     var producers: [Int] = []
     for name in text.split(separator: ",", omittingEmptySubsequences: false) {
       if name == "input" {
@@ -186,7 +186,7 @@ extension NodeReader {
         producers.append(producer)
       } else {
         throw SchemaError(
-          "\(attributePath("inputs")): expected \"input\" or earlier layers layer_0 ... layer_\(index - 1), comma-separated, found \"\(text)\""
+          "\(attributePath("input_layers")): expected \"input\" or earlier layers layer_0 ... layer_\(index - 1), comma-separated, found \"\(text)\""
         )
       }
     }
