@@ -199,12 +199,13 @@ extension Config {
               items[i], "\(model.childPath("layers"))[\(i)].activation",
               "softmax is only allowed on the last layer (layer \(layers.count - 1)), found it on layer \(i)")
           }
-          if let graph = links.resolve(sink: sink) {
-            (layers, layerInputs, layerPaths) = LayerConfigs.withImpliedFlatten(
-              layers, inputs: graph, path: model.childPath("layers"))
-          } else {
-            (layers, layerPaths) = LayerConfigs.withImpliedFlatten(layers, path: model.childPath("layers"))
-          }
+          // A config without `inputs` is a chain: layer l reads layer l − 1.
+          let graph = links.resolve(sink: sink)
+          let resolved: (layers: [any LayerSpec], inputs: [[Int]], paths: [String])
+          resolved = LayerConfigs.withImpliedFlatten(
+            layers, inputs: graph ?? layers.indices.map { [$0 - 1] }, path: model.childPath("layers"))
+          (layers, layerPaths) = (resolved.layers, resolved.paths)
+          layerInputs = graph == nil ? nil : resolved.inputs
         }
       } else {
         model.missing("layers", "an array of {\"units\": N, \"activation\": NAME}")

@@ -31,35 +31,48 @@ package enum LayerConfigs {
   /// The `type` names, for messages.
   package static var names: [String] { LayerKinds.names }
 
-  /// `layers` with a flatten before the first flat-input layer after a spatial one, and each layer's config path.
+  /// `layers` with a flatten before each flat layer that reads a spatial output, their inputs remapped, and each layer's config path.
   ///
-  /// Only that one flatten is implied: conv → pool → dense needs no
-  /// `{"type": "flatten"}`, and an explicit one is kept as written. The
-  /// implied flatten is a real layer of the network (checkpoints store it as
-  /// `/model/layer_i@kind` = "flatten"); its path is its dense layer's.
-  package static func withImpliedFlatten(_ layers: [any LayerSpec], path: String) -> (
-    layers: [any LayerSpec], paths: [String]
+  /// An output is spatial after conv2d or pooling until a flatten or a flat
+  /// (dense) layer; shape-keeping layers and merges pass their first
+  /// input's on; the network's input counts as flat (an MLP on images takes
+  /// flat pixels). So conv → pool → dense needs no `{"type": "flatten"}`,
+  /// and an explicit one is kept as written. The implied flatten is a real
+  /// layer of the network (checkpoints store it as `/model/layer_i@kind` =
+  /// "flatten"); its path is its dense layer's. `inputs[l]` lists the
+  /// layers layer l reads (−1: the network's input); a chain's is [l − 1].
+  package static func withImpliedFlatten(_ layers: [any LayerSpec], inputs: [[Int]], path: String) -> (
+    layers: [any LayerSpec], inputs: [[Int]], paths: [String]
   ) {
     var result: [any LayerSpec] = []
+    var resultInputs: [[Int]] = []
     var paths: [String] = []
-    var spatial = false
+    // Each config layer's index in `result`, and whether its output is spatial.
+    var moved: [Int] = []
+    var spatial: [Bool] = []
+    func isSpatial(_ producer: Int) -> Bool { producer >= 0 && spatial[producer] }
     for (index, layer) in layers.enumerated() {
       let layerPath = "\(path)[\(index)]"
+      var producers = inputs[index].map { $0 < 0 ? -1 : moved[$0] }
       switch LayerKinds.shapeRule(layer.kind) {
-      case .spatial: spatial = true
-      case .flattens: spatial = false
-      case .keepsShape: break
+      case .spatial: spatial.append(true)
+      case .flattens: spatial.append(false)
+      case .keepsShape: spatial.append(inputs[index].first.map(isSpatial) ?? false)
       case .flat:
-        if spatial {
+        if inputs[index].count == 1, isSpatial(inputs[index][0]) {
           result.append(LayerKinds.impliedFlatten)
+          resultInputs.append(producers)
           paths.append("\(layerPath) (the flatten implied before it)")
+          producers = [result.count - 1]
         }
-        spatial = false
+        spatial.append(false)
       }
+      moved.append(result.count)
       result.append(layer)
+      resultInputs.append(producers)
       paths.append(layerPath)
     }
-    return (result, paths)
+    return (result, resultInputs, paths)
   }
 
   /// Decodes one `model.layers[i]` object, reporting problems to `keys`.
