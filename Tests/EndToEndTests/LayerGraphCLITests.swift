@@ -79,7 +79,7 @@ final class LayerGraphCLITests: XCTestCase {
     XCTAssertEqual(export.status, 2)
     XCTAssertTrue(export.stderr.contains("this model is a layer graph"), export.stderr)
     XCTAssertFalse(FileManager.default.fileExists(atPath: dir.file("m.onnx")))
-    let evaluate = try nnbatch(["evaluate", checkpoint])
+    let evaluate = try nnbatch(["evaluate", "--checkpoint", checkpoint])
     XCTAssertEqual(evaluate.status, 0, evaluate.stderr)
   }
 

@@ -39,7 +39,9 @@ final class LayerKindTests: XCTestCase {
   }
 
   func testEveryKindRoundTripsConfigSpecCheckpointSpec() throws {
-    XCTAssertEqual(LayerKinds.names, ["dense", "conv2d", "max_pool2d", "avg_pool2d", "flatten", "dropout"])
+    XCTAssertEqual(
+      LayerKinds.names,
+      ["dense", "conv2d", "max_pool2d", "avg_pool2d", "flatten", "dropout", "add", "concatenate"])
     for kind in LayerKinds.all {
       var values: [String: LayerValue] = [:]
       var members: [(String, JSONText)] = [("type", .string(kind.name))]
@@ -62,7 +64,10 @@ final class LayerKindTests: XCTestCase {
 
       // Spec → checkpoint attributes → spec.
       let shape = input(for: kind)
-      let layer = try spec.build(input: shape, parameterOffset: 0)
+      // A merge takes two inputs of the shape.
+      let layer =
+        try (spec as? any MergeLayerSpec)?.build(inputs: [shape, shape])
+        ?? spec.build(input: shape, parameterOffset: 0)
       var group = HDF5Node()
       LayerSchemas.encode(layer, into: &group)
       XCTAssertEqual(group.attributes["kind"], .string(kind.name))

@@ -62,3 +62,16 @@ public struct Add: MergeLayer {
     copyOrAdd(outputGradient, into: inputGradient, count: rows * outputShape.elements, accumulate: accumulate)
   }
 }
+
+extension Add.Spec {
+  /// The add kind: `{"type": "add", "inputs": [A, B, ...], "activation": NAME}`; stored as `activation`.
+  public static let declaration = LayerKind(
+    Self.self,
+    settings: [
+      .choice("activation", Activation.self, default: .linear, doc: "The non-linearity applied to the sum.")
+    ],
+    shape: .keepsShape,
+    summary: { spec, _ in spec.activation == .linear ? "" : spec.activation.rawValue },
+    make: { Self(activation: $0.choice("activation", Activation.self)) },
+    values: { [.choice($0.activation.rawValue)] })
+}

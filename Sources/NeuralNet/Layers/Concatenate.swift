@@ -88,3 +88,18 @@ public struct Concatenate: MergeLayer {
     }
   }
 }
+
+extension Concatenate.Spec {
+  /// The concatenate kind: `{"type": "concatenate", "inputs": [A, B, ...], "activation": NAME}`; stored as `activation`.
+  public static let declaration = LayerKind(
+    Self.self,
+    settings: [
+      .choice(
+        "activation", Activation.self, default: .linear,
+        doc: "The non-linearity applied to the joined output.")
+    ],
+    shape: .keepsShape,
+    summary: { spec, _ in spec.activation == .linear ? "" : spec.activation.rawValue },
+    make: { Self(activation: $0.choice("activation", Activation.self)) },
+    values: { [.choice($0.activation.rawValue)] })
+}

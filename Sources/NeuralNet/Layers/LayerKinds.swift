@@ -15,6 +15,8 @@ public enum LayerKinds {
     AvgPool2D.Spec.declaration,
     Flatten.Spec.declaration,
     Dropout.Spec.declaration,
+    Add.Spec.declaration,
+    Concatenate.Spec.declaration,
   ]
 
   /// Kinds added at run time: only tests' toy layers (the tool registers none).
