@@ -125,6 +125,9 @@ package struct ExportPlan: Sendable {
         steps.append(.flatten(index: index))
       case let dropout as Dropout:
         steps.append(.dropout(index: index, rate: dropout.spec.rate))
+      case is ActivationLayer:
+        break  // its activation step follows, as for any layer's
+
       default:
         throw NNBatchError(
           .usage,

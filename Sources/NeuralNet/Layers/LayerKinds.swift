@@ -17,6 +17,7 @@ public enum LayerKinds {
     Dropout.Spec.declaration,
     Add.Spec.declaration,
     Concatenate.Spec.declaration,
+    ActivationLayer.Spec.declaration,
   ]
 
   /// Kinds added at run time: only tests' toy layers (the tool registers none).
