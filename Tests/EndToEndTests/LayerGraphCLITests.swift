@@ -140,3 +140,38 @@ final class LayerGraphCLITests: XCTestCase {
     }
   }
 }
+
+/// The `activation` layer kind: a dense layer without activation followed by one is the dense layer with it.
+final class ActivationLayerCLITests: XCTestCase {
+  func testASeparateActivationTrainsTheSameBitsAsTheFusedOneAndExports() throws {
+    let dir = TemporaryDirectory()
+    func run(_ name: String, _ layers: String) throws -> [Float] {
+      let config = dir.write(
+        "\(name).json",
+        """
+        { "name": "\(name)", "seed": 3,
+          "data": { "source": "synthetic", "samples": 60, "features": 5, "classes": 3, "seed": 2 },
+          "model": { "layers": [\(layers)] },
+          "loss": "cross_entropy", "optimizer": { "kind": "adam", "learning_rate": 0.01 },
+          "training": { "epochs": 3, "batch_size": 10 },
+          "checkpoint": { "dir": "\(dir.file(name))" } }
+        """)
+      let result = try nnbatch(["--config", config, "--threads", "2", "--quiet"])
+      XCTAssertEqual(result.status, 0, result.stderr)
+      let files = try FileManager.default.contentsOfDirectory(atPath: dir.file(name)).filter {
+        $0.hasSuffix(".h5")
+      }
+      return try Checkpoint.read(from: dir.file("\(name)/\(try XCTUnwrap(files.sorted().last))")).parameters
+    }
+    let fused = try run(
+      "fused", #"{ "units": 6, "activation": "tanh" }, { "units": 3, "activation": "softmax" }"#)
+    let separate = try run(
+      "separate",
+      #"{ "units": 6 }, { "type": "activation", "activation": "tanh" }, { "units": 3, "activation": "softmax" }"#
+    )
+    XCTAssertEqual(fused, separate)
+    let folder = dir.file("separate")
+    let export = try nnbatch(["export", folder, "--format", "onnx", "--output", dir.file("m.onnx")])
+    XCTAssertEqual(export.status, 0, export.stderr)
+  }
+}
