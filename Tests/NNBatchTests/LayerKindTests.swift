@@ -41,7 +41,10 @@ final class LayerKindTests: XCTestCase {
   func testEveryKindRoundTripsConfigSpecCheckpointSpec() throws {
     XCTAssertEqual(
       LayerKinds.names,
-      ["dense", "conv2d", "max_pool2d", "avg_pool2d", "flatten", "dropout", "add", "concatenate", "activation"])
+      [
+        "dense", "conv2d", "max_pool2d", "avg_pool2d", "flatten", "dropout", "add", "concatenate",
+        "activation",
+      ])
     for kind in LayerKinds.all {
       var values: [String: LayerValue] = [:]
       var members: [(String, JSONText)] = [("type", .string(kind.name))]
