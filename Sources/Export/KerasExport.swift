@@ -150,16 +150,19 @@ enum KerasExport {
               className: "LeakyReLU", name: "layer\(index)_leaky_relu",
               config: [("negative_slope", .float(Activation.leakySlope))]))
         } else {
-          // Folded into the layer just added (Dense or Conv2D), whose activation was linear.
-          guard let last = layers.indices.last,
-            let slot = layers[last].config.firstIndex(where: { $0.0 == "activation" })
-          else {
-            throw NNBatchError(
-              .usage,
-              "\(path): layer \(index): keras export cannot attach activation \(activation.rawValue) to a \(layers.last?.className ?? "missing") layer"
-            )
+          // Folded into the layer just added (Dense or Conv2D) while its activation is linear;
+          // otherwise (after another activation, a flatten, pooling) a Keras Activation layer.
+          if let last = layers.indices.last,
+            let slot = layers[last].config.firstIndex(where: { $0.0 == "activation" }),
+            case .string(Activation.linear.rawValue) = layers[last].config[slot].1
+          {
+            layers[last].config[slot].1 = .string(activation.rawValue)
+          } else {
+            layers.append(
+              KerasLayer(
+                className: "Activation", name: "layer\(index)_\(activation.rawValue)",
+                config: [("activation", .string(activation.rawValue))]))
           }
-          layers[last].config[slot].1 = .string(activation.rawValue)
         }
       case .restoreTargets(let shift, let factor):
         let scale = factor.map { Float(1 / Double($0)) }

@@ -186,10 +186,10 @@ extension Config {
           }
           if let spec = LayerConfigs.decode(layer, defaults: LayerDefaults(bias: bias)) {
             layers.append(spec)
+            links.read(layer, sink: sink)
           } else {
             complete = false
           }
-          links.read(layer, sink: sink)
           layer.finish()
         }
         // Indices below are config indices only when every layer decoded.

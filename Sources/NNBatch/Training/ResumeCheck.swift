@@ -154,6 +154,11 @@ enum ResumeCheck {
       for (a, b) in zip(before.settings, after.settings) where a.key == b.key && a.value != b.value {
         lines.compare("\(path).\(a.key)", a.value, b.value)
       }
+      // A graph wired otherwise is another model, even with the same layers.
+      func wiring(_ architecture: Architecture) -> String {
+        architecture.layerInputs[index].map { $0 < 0 ? "input" : "layer_\($0)" }.joined(separator: ", ")
+      }
+      lines.compare("\(path).inputs", wiring(checkpoint), wiring(model))
     }
     return lines.lines
   }

@@ -39,9 +39,12 @@ extension Trainer {
       checkedProduct([rows, architecture.inputs]), checkedProduct([rows, targetColumns]),
       checkedProduct([2, rows, architecture.maxWidth]),
     ])
+    // A graph's workspace also holds each layer's gradient (Workspace.layerGradients).
+    let buffersPerLayer = architecture.isChain ? 1 : 2
     for layer in architecture.layers {
       workspace = checkedSum([
-        workspace, checkedProduct([rows, layer.outputShape.elements]), layer.scratchCount(rows: rows),
+        workspace, checkedProduct([buffersPerLayer, rows, layer.outputShape.elements]),
+        layer.scratchCount(rows: rows),
       ])
     }
     let weights = checkedProduct([p, floats])

@@ -1,3 +1,5 @@
+import NNBatchCore
+
 // Concatenate: inputs joined along the sample's first axis (channels of an image, features of a vector).
 //
 // Notation: B rows; input s has shape [C_s, rest...] with E_s = C_s · |rest| elements.
@@ -40,6 +42,11 @@ public struct Concatenate: MergeLayer {
           expected:
             "inputs that differ only in their first axis, found \(inputs.map(\.description).joined(separator: ", "))"
         )
+      }
+      // Checked here, before `outputShape` multiplies: chained concatenates double a size each time.
+      let channels = checkedSum(inputs.map { $0.dimensions[0] })
+      guard let channels, checkedProduct([channels] + rest, atMost: 1 << 40) != nil else {
+        throw LayerShapeError(expected: "at most 2⁴⁰ values per sample in the joined output")
       }
       return Concatenate(spec: self, inputShapes: inputs)
     }

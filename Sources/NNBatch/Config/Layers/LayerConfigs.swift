@@ -35,8 +35,8 @@ package enum LayerConfigs {
   ///
   /// An output is spatial after conv2d or pooling until a flatten or a flat
   /// (dense) layer; shape-keeping layers and merges pass their first
-  /// input's on; the network's input counts as flat (an MLP on images takes
-  /// flat pixels). So conv → pool → dense needs no `{"type": "flatten"}`,
+  /// input's on; the network's input is spatial unless the first layer
+  /// that cares takes flat samples (an MLP on images takes flat pixels). So conv → pool → dense needs no `{"type": "flatten"}`,
   /// and an explicit one is kept as written. The implied flatten is a real
   /// layer of the network (checkpoints store it as `/model/layer_i@kind` =
   /// "flatten"); its path is its dense layer's. `inputs[l]` lists the
@@ -50,7 +50,11 @@ package enum LayerConfigs {
     // Each config layer's index in `result`, and whether its output is spatial.
     var moved: [Int] = []
     var spatial: [Bool] = []
-    func isSpatial(_ producer: Int) -> Bool { producer >= 0 && spatial[producer] }
+    // The input keeps its image shape unless the first layer that cares takes flat samples
+    // (`Config.networkInput`); a dense layer reading it in a graph then gets its flatten too.
+    let firstRule = layers.lazy.map { LayerKinds.shapeRule($0.kind) }.first { $0 != .keepsShape }
+    let inputIsSpatial = firstRule.map { $0 != .flat } ?? false
+    func isSpatial(_ producer: Int) -> Bool { producer < 0 ? inputIsSpatial : spatial[producer] }
     for (index, layer) in layers.enumerated() {
       let layerPath = "\(path)[\(index)]"
       var producers = inputs[index].map { $0 < 0 ? -1 : moved[$0] }
