@@ -110,6 +110,47 @@ final class LayerGraphCLITests: XCTestCase {
     XCTAssertTrue(b.architecture.isChain)
   }
 
+  /// Resuming with the same layers wired otherwise is refused: it would be another model.
+  func testResumeRefusesAGraphWiredOtherwise() throws {
+    // a ← input, b ← input, c ← a, add(b, c); then rewired: c ← b, add(a, c). Same layers, another model.
+    let layers = """
+      { "units": 4, "name": "a", "activation": "tanh" },
+      { "units": 4, "name": "b", "activation": "tanh", "inputs": ["input"] },
+      { "units": 4, "name": "c", "activation": "tanh", "inputs": ["a"] },
+      { "type": "add", "inputs": ["b", "c"] },
+      { "units": 3, "activation": "softmax" }
+      """
+    let dir = TemporaryDirectory()
+    let path = config(dir, name: "w", layers: layers)
+    let first = try nnbatch(["--config", path, "--epochs", "1", "--quiet"])
+    XCTAssertEqual(first.status, 0, first.stderr)
+    let rewired = try String(contentsOfFile: path, encoding: .utf8)
+      .replacingOccurrences(
+        of: #""name": "c", "activation": "tanh", "inputs": ["a"]"#,
+        with: #""name": "c", "activation": "tanh", "inputs": ["b"]"#
+      )
+      .replacingOccurrences(of: #""inputs": ["b", "c"]"#, with: #""inputs": ["a", "c"]"#)
+    try rewired.write(toFile: path, atomically: true, encoding: .utf8)
+    let resumed = try nnbatch(["--config", path, "--resume", "--quiet"])
+    XCTAssertEqual(resumed.status, 2, resumed.stderr)
+    XCTAssertTrue(resumed.stderr.contains("$.model.layers[2].inputs"), resumed.stderr)
+    XCTAssertTrue(resumed.stderr.contains("$.model.layers[3].inputs"), resumed.stderr)
+  }
+
+  /// In a graph on images, a dense layer that reads the input directly gets its flatten too.
+  func testADenseLayerReadingImageInputInAGraphGetsItsFlatten() throws {
+    let dir = TemporaryDirectory()
+    let layers = """
+      { "type": "conv2d", "filters": 2, "kernel": 3, "padding": "same" }, { "units": 4, "name": "a" },
+      { "units": 4, "name": "b", "inputs": ["input"] }, { "type": "add", "inputs": ["a", "b"], "activation": "relu" },
+      { "units": 3, "activation": "softmax" }
+      """
+    let run = try nnbatch(["--config", config(dir, name: "f", layers: layers), "--epochs", "1", "--quiet"])
+    XCTAssertEqual(run.status, 0, run.stderr)
+    let kinds = try Checkpoint.read(from: try newest(dir.file("f"))).architecture.layers.map(\.kind)
+    XCTAssertEqual(kinds, ["conv2d", "flatten", "dense", "flatten", "dense", "add", "dense"])
+  }
+
   /// A cycle, an unknown name, a merge of one input and an unused output: one exit-2 line each, naming the path.
   func testGraphErrorsExitTwoNamingThePath() throws {
     let dir = TemporaryDirectory()
@@ -130,11 +171,16 @@ final class LayerGraphCLITests: XCTestCase {
         #"{ "units": 4 }, { "units": 3, "activation": "softmax", "inputs": ["input"] }"#,
         "$.model.layers[0]: its output feeds no layer"
       ),
+      (
+        #"{ "type": "dens", "name": 5, "inputs": [] }, { "units": 3, "activation": "softmax" }"#,
+        #"$.model.layers[0].type: unknown layer type "dens""#
+      ),
     ]
     for (i, (layers, message)) in cases.enumerated() {
       let run = try nnbatch(["--config", config(dir, name: "bad\(i)", layers: layers), "--quiet"])
       XCTAssertEqual(run.status, 2, "case \(i): \(run.stderr)")
       XCTAssertTrue(run.stderr.contains(message), "case \(i): \(run.stderr)")
+      XCTAssertEqual(run.stderr.split(separator: "\n").count, 1, "case \(i) is one error: \(run.stderr)")
       XCTAssertFalse(
         FileManager.default.fileExists(atPath: dir.file("bad\(i)")), "case \(i) made no checkpoint folder")
     }

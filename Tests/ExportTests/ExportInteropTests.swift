@@ -29,6 +29,15 @@ final class ExportInteropTests: XCTestCase {
         name: "xor", checkpoint: xor,
         inputs: dir.write("xor-inputs.csv", "0,0,1\n0,1,1\n1,0,1\n1,1,1\n0.5,0.25,-2\n"), shape: [3]))
     models.append(try ExportFixtures.binary(in: dir))
+    // Activation layers: one after a layer's own activation, one after a linear layer, a leaky one.
+    models.append(
+      try ExportFixtures.binary(
+        in: dir, name: "activations",
+        layers: """
+          { "units": 4, "activation": "tanh" }, { "type": "activation", "activation": "relu" },
+          { "units": 3 }, { "type": "activation", "activation": "leaky_relu" },
+          { "units": 1, "activation": "sigmoid" }
+          """))
     models.append(try ExportFixtures.cnn(in: dir))
     // The example CNN as initialised (--epochs 0): its real architecture at full size, untrained.
     let digits = try ExportFixtures.train("configs/images-cnn.json", epochs: 0, in: dir, name: "images-cnn")

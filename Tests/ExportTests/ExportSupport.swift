@@ -106,7 +106,12 @@ enum ExportFixtures {
   }
 
   /// A binary classifier with one sigmoid output and a leaky_relu hidden layer, on named classes.
-  static func binary(in dir: TemporaryDirectory) throws -> TrainedModel {
+  ///
+  /// `layers` (JSON) default to a leaky_relu hidden layer and a sigmoid output; `name` names the files.
+  static func binary(
+    in dir: TemporaryDirectory, name: String = "binary",
+    layers: String = #"{ "units": 4, "activation": "leaky_relu" }, { "units": 1, "activation": "sigmoid" }"#
+  ) throws -> TrainedModel {
     var numbers = TestNumbers(seed: 3)
     var rows = ["a,b,kind"]
     var inputs: [String] = []
@@ -117,24 +122,24 @@ enum ExportFixtures {
       rows.append(row + (2 * a + b > 6 ? ",yes" : ",no"))
       inputs.append(row)
     }
-    let data = dir.write("binary.csv", rows.joined(separator: "\n") + "\n")
+    let data = dir.write("\(name).csv", rows.joined(separator: "\n") + "\n")
     let config = dir.write(
-      "binary.json",
+      "\(name).json",
       """
       {
-        "name": "binary", "seed": 2,
+        "name": "\(name)", "seed": 2,
         "data": { "source": "csv", "path": "\(data)", "header": true, "targets": "kind",
                   "task": "classification", "scale": "minmax" },
-        "model": { "layers": [ { "units": 4, "activation": "leaky_relu" }, { "units": 1, "activation": "sigmoid" } ] },
+        "model": { "layers": [ \(layers) ] },
         "loss": "binary_cross_entropy",
         "optimizer": { "kind": "adam", "learning_rate": 0.05 },
         "training": { "epochs": 10, "batch_size": 8 },
-        "checkpoint": { "dir": "binary", "every_epochs": 10, "keep": 1 }
+        "checkpoint": { "dir": "\(name)", "every_epochs": 10, "keep": 1 }
       }
       """)
-    let checkpoint = try train(config, epochs: 10, in: dir, name: "binary")
-    let input = dir.write("binary-inputs.csv", inputs.joined(separator: "\n") + "\n")
-    return TrainedModel(name: "binary", checkpoint: checkpoint, inputs: input, shape: [2])
+    let checkpoint = try train(config, epochs: 10, in: dir, name: name)
+    let input = dir.write("\(name)-inputs.csv", inputs.joined(separator: "\n") + "\n")
+    return TrainedModel(name: name, checkpoint: checkpoint, inputs: input, shape: [2])
   }
 
   /// A classifier on a feature of order 1e20 (standardized: a factor of 1e-20, whose

@@ -140,6 +140,9 @@ final class LayerGraphTests: XCTestCase {
     XCTAssertEqual(try spec.build(inputs: [[8, 4, 4], [3, 4, 4]]).outputShape, [11, 4, 4])
     XCTAssertThrowsError(try spec.build(inputs: [[8, 4, 4], [3, 4, 5]]))
     XCTAssertThrowsError(try Add.Spec().build(inputs: [[4], [5]]))
+    // Chained concatenates double a size each time: the sum is checked before it can overflow.
+    XCTAssertThrowsError(try spec.build(inputs: [[1 << 39], [1 << 39], [1 << 39]]))
+    XCTAssertThrowsError(try spec.build(inputs: [[Int.max / 2 + 1, 1, 1], [Int.max / 2 + 1, 1, 1]]))
   }
 
   /// Later inputs (cycles), wrong input counts, unused outputs and merge shape mismatches are refused.
