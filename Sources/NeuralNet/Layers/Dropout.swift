@@ -27,7 +27,7 @@
 /// - ``Dense``
 /// - ``Conv2D``
 /// - ``PassContext``
-public struct Dropout: Layer {
+public struct Dropout: ParameterFreeLayer {
   /// Dropout's settings: `{"type": "dropout", "rate": 0.5}`.
   public struct Spec: LayerSpec {
     /// The kind's name in configs and checkpoints.
@@ -77,20 +77,12 @@ public struct Dropout: Layer {
 
   /// The input's shape.
   public var outputShape: Shape { inputShape }
-  /// None.
-  public var parameters: [ParameterTensor] { [] }
   /// Linear.
   public var activation: Activation { .linear }
   /// One multiply per value.
   public var multiplyAdds: Int { inputShape.elements }
   /// Training masks depend on the context's key (unless nothing is ever dropped).
   public var isStochastic: Bool { spec.rate > 0 }
-
-  /// Nothing to draw.
-  public func initialize(
-    _ parameters: UnsafeMutablePointer<Float>, with initializer: Initializer,
-    using generator: inout SeededGenerator
-  ) {}
 
   /// Training: A = X · m · s; inference (or rate 0): A = X.
   public func forward(

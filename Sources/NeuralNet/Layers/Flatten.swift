@@ -18,7 +18,7 @@
 /// - ``Conv2D``
 /// - ``MaxPool2D``
 /// - ``Dense``
-public struct Flatten: Layer {
+public struct Flatten: ParameterFreeLayer {
   /// Flatten has no settings: `{"type": "flatten"}`.
   public struct Spec: LayerSpec {
     /// The kind's name in configs and checkpoints.
@@ -49,20 +49,12 @@ public struct Flatten: Layer {
 
   /// [input.elements].
   public var outputShape: Shape { [inputShape.elements] }
-  /// None.
-  public var parameters: [ParameterTensor] { [] }
   /// Linear.
   public var activation: Activation { .linear }
   /// None.
   public var multiplyAdds: Int { 0 }
   /// The output is the input's buffer: `Network` neither copies nor calls forward or backward.
   public var sharesInput: Bool { true }
-
-  /// Nothing to draw.
-  public func initialize(
-    _ parameters: UnsafeMutablePointer<Float>, with initializer: Initializer,
-    using generator: inout SeededGenerator
-  ) {}
 
   /// A = X, copied, for callers that run a layer on its own (the network does not call it).
   public func forward(

@@ -230,3 +230,17 @@ extension Layer {
     preconditionFailure("layer \(kind) declares state tensor \(tensor.name) but no updateState rule")
   }
 }
+
+/// A layer without parameters (pooling, flatten, dropout, merges, activation): nothing to store or draw.
+public protocol ParameterFreeLayer: Layer {}
+
+extension ParameterFreeLayer {
+  /// None.
+  public var parameters: [ParameterTensor] { [] }
+
+  /// Nothing to draw.
+  public func initialize(
+    _ parameters: UnsafeMutablePointer<Float>, with initializer: Initializer,
+    using generator: inout SeededGenerator
+  ) {}
+}

@@ -23,7 +23,7 @@ extension MergeLayerSpec {
 }
 
 /// A built merge layer: how each input enters the output, forward and backward.
-public protocol MergeLayer: Layer {
+public protocol MergeLayer: ParameterFreeLayer {
   /// The shapes of its inputs, in order.
   var inputShapes: [Shape] { get }
 
@@ -43,15 +43,7 @@ extension MergeLayer {
   /// The first input's shape.
   public var inputShape: Shape { inputShapes[0] }
   /// None.
-  public var parameters: [ParameterTensor] { [] }
-  /// None.
   public var multiplyAdds: Int { 0 }
-
-  /// Nothing to draw.
-  public func initialize(
-    _ parameters: UnsafeMutablePointer<Float>, with initializer: Initializer,
-    using generator: inout SeededGenerator
-  ) {}
 
   /// Not used: `Network` runs a merge slot by slot.
   public func forward(
@@ -72,14 +64,14 @@ extension MergeLayer {
   }
 }
 
-/// `target[i] = source[i]`, or `+=` when `accumulate`, for `count` floats.
+/// `target[i] = source[i]`, or `+=` when `accumulate`, for `count` floats (8 lanes at a time).
 @inline(__always)
 func copyOrAdd(
   _ source: UnsafePointer<Float>, into target: UnsafeMutablePointer<Float>, count: Int, accumulate: Bool
 ) {
   if accumulate {
-    for i in 0..<count { target[i] += source[i] }
+    ShortVectors.add(source, to: target, count: count)
   } else {
-    target.update(from: source, count: count)
+    ShortVectors.copy(source, to: target, count: count)
   }
 }

@@ -48,7 +48,7 @@ extension PoolingSpec {
 /// - ``AvgPool2D``
 /// - ``Conv2D``
 /// - ``Flatten``
-public struct MaxPool2D: Layer {
+public struct MaxPool2D: ParameterFreeLayer {
   /// Max pooling's settings: `{"type": "max_pool2d", "size": 2}`.
   public struct Spec: PoolingSpec {
     /// The kind's name in configs and checkpoints.
@@ -83,8 +83,6 @@ public struct MaxPool2D: Layer {
   public var inputShape: Shape { geometry.inputShape }
   /// [C, OH, OW].
   public var outputShape: Shape { geometry.outputShape }
-  /// None.
-  public var parameters: [ParameterTensor] { [] }
   /// Linear: the maximum itself.
   public var activation: Activation { .linear }
   /// One comparison per window element, counted as a multiply-add.
@@ -92,12 +90,6 @@ public struct MaxPool2D: Layer {
 
   /// The argmax of every output: [rows, C, OH, OW].
   public func scratchCount(rows: Int) -> Int { rows * geometry.outputElements }
-
-  /// Nothing to draw.
-  public func initialize(
-    _ parameters: UnsafeMutablePointer<Float>, with initializer: Initializer,
-    using generator: inout SeededGenerator
-  ) {}
 
   /// A[n][c][oh][ow] = max of its window; its index in the plane goes to scratch.
   public func forward(
@@ -155,7 +147,7 @@ public struct MaxPool2D: Layer {
 /// - ``MaxPool2D``
 /// - ``Conv2D``
 /// - ``Flatten``
-public struct AvgPool2D: Layer {
+public struct AvgPool2D: ParameterFreeLayer {
   /// Average pooling's settings: `{"type": "avg_pool2d", "size": 2}`.
   public struct Spec: PoolingSpec {
     /// The kind's name in configs and checkpoints.
@@ -185,18 +177,10 @@ public struct AvgPool2D: Layer {
   public var inputShape: Shape { geometry.inputShape }
   /// [C, OH, OW].
   public var outputShape: Shape { geometry.outputShape }
-  /// None.
-  public var parameters: [ParameterTensor] { [] }
   /// Linear: the mean itself.
   public var activation: Activation { .linear }
   /// One add per window element.
   public var multiplyAdds: Int { geometry.outputElements * geometry.window }
-
-  /// Nothing to draw.
-  public func initialize(
-    _ parameters: UnsafeMutablePointer<Float>, with initializer: Initializer,
-    using generator: inout SeededGenerator
-  ) {}
 
   /// A[n][c][oh][ow] = (Σ window) · 1/(ph·pw), the sum row by row.
   public func forward(
