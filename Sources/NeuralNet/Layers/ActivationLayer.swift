@@ -5,9 +5,9 @@
 // Backward, from dZ (the network has applied f' already): dX = dZ.
 
 /// A non-linearity on its own, for a layer written without one or after a merge: `{"type": "activation", "activation": "relu"}`.
-public struct ActivationLayer: Layer {
+public struct ActivationLayer: ParameterFreeLayer {
   /// The settings: which activation.
-  public struct Spec: LayerSpec {
+  public struct Spec: ActivationSettingSpec {
     /// The kind's name in configs and checkpoints.
     public static let kind = "activation"
 
@@ -18,9 +18,6 @@ public struct ActivationLayer: Layer {
     public init(activation: Activation) {
       self.activation = activation
     }
-
-    /// `activation relu`.
-    public var description: String { "\(Self.kind) \(activation.rawValue)" }
 
     /// The layer on samples of any shape.
     public func build(input: Shape, parameterOffset: Int) throws(LayerShapeError) -> any Layer {
@@ -36,18 +33,10 @@ public struct ActivationLayer: Layer {
 
   /// The input's shape.
   public var outputShape: Shape { inputShape }
-  /// None.
-  public var parameters: [ParameterTensor] { [] }
   /// The spec's activation.
   public var activation: Activation { spec.activation }
   /// None.
   public var multiplyAdds: Int { 0 }
-
-  /// Nothing to draw.
-  public func initialize(
-    _ parameters: UnsafeMutablePointer<Float>, with initializer: Initializer,
-    using generator: inout SeededGenerator
-  ) {}
 
   /// A = f(X).
   public func forward(
@@ -70,11 +59,5 @@ public struct ActivationLayer: Layer {
 
 extension ActivationLayer.Spec {
   /// The activation kind: `{"type": "activation", "activation": NAME}`; stored as `activation`.
-  public static let declaration = LayerKind(
-    Self.self,
-    settings: [.choice("activation", Activation.self, default: .linear, doc: "The non-linearity applied.")],
-    shape: .keepsShape,
-    summary: { spec, _ in spec.activation.rawValue },
-    make: { Self(activation: $0.choice("activation", Activation.self)) },
-    values: { [.choice($0.activation.rawValue)] })
+  public static let declaration = activationKind(doc: "The non-linearity applied.")
 }

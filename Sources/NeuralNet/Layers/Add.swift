@@ -9,7 +9,7 @@
 /// `{"type": "add", "inputs": ["block", "shortcut"], "activation": "relu"}`.
 public struct Add: MergeLayer {
   /// An add layer's settings: its activation (linear by default).
-  public struct Spec: MergeLayerSpec {
+  public struct Spec: MergeLayerSpec, ActivationSettingSpec {
     /// The kind's name in configs and checkpoints.
     public static let kind = "add"
 
@@ -19,11 +19,6 @@ public struct Add: MergeLayer {
     /// A sum followed by `activation`.
     public init(activation: Activation = .linear) {
       self.activation = activation
-    }
-
-    /// `add`, with its activation when it has one.
-    public var description: String {
-      activation == .linear ? Self.kind : "\(Self.kind) \(activation.rawValue)"
     }
 
     /// The layer on inputs that all have one shape.
@@ -65,13 +60,5 @@ public struct Add: MergeLayer {
 
 extension Add.Spec {
   /// The add kind: `{"type": "add", "inputs": [A, B, ...], "activation": NAME}`; stored as `activation`.
-  public static let declaration = LayerKind(
-    Self.self,
-    settings: [
-      .choice("activation", Activation.self, default: .linear, doc: "The non-linearity applied to the sum.")
-    ],
-    shape: .keepsShape,
-    summary: { spec, _ in spec.activation == .linear ? "" : spec.activation.rawValue },
-    make: { Self(activation: $0.choice("activation", Activation.self)) },
-    values: { [.choice($0.activation.rawValue)] })
+  public static let declaration = activationKind(doc: "The non-linearity applied to the sum.")
 }

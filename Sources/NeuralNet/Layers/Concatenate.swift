@@ -13,7 +13,7 @@ import NNBatchCore
 /// `{"type": "concatenate", "inputs": ["a", "b"]}`.
 public struct Concatenate: MergeLayer {
   /// A concatenate layer's settings: its activation (linear by default).
-  public struct Spec: MergeLayerSpec {
+  public struct Spec: MergeLayerSpec, ActivationSettingSpec {
     /// The kind's name in configs and checkpoints.
     public static let kind = "concatenate"
 
@@ -23,11 +23,6 @@ public struct Concatenate: MergeLayer {
     /// Inputs joined along their first axis, followed by `activation`.
     public init(activation: Activation = .linear) {
       self.activation = activation
-    }
-
-    /// `concatenate`, with its activation when it has one.
-    public var description: String {
-      activation == .linear ? Self.kind : "\(Self.kind) \(activation.rawValue)"
     }
 
     /// The layer on inputs whose shapes agree on every axis but the first.
@@ -97,16 +92,6 @@ public struct Concatenate: MergeLayer {
 }
 
 extension Concatenate.Spec {
-  /// The concatenate kind: `{"type": "concatenate", "inputs": [A, B, ...], "activation": NAME}`; stored as `activation`.
-  public static let declaration = LayerKind(
-    Self.self,
-    settings: [
-      .choice(
-        "activation", Activation.self, default: .linear,
-        doc: "The non-linearity applied to the joined output.")
-    ],
-    shape: .keepsShape,
-    summary: { spec, _ in spec.activation == .linear ? "" : spec.activation.rawValue },
-    make: { Self(activation: $0.choice("activation", Activation.self)) },
-    values: { [.choice($0.activation.rawValue)] })
+  /// The concatenate kind: `{"type": "concatenate", "inputs": [A, B, ...], "activation": NAME}`.
+  public static let declaration = activationKind(doc: "The non-linearity applied to the joined output.")
 }

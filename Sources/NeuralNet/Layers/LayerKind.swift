@@ -254,3 +254,25 @@ public struct LayerKind: Sendable {
   /// One line for `inspect` about `spec` on inputs of `input` shape.
   public func summary(_ spec: any LayerSpec, input: Shape) -> String { summaryOf(spec, input) }
 }
+
+/// A layer kind whose one setting is its activation (add, concatenate, activation).
+public protocol ActivationSettingSpec: LayerSpec {
+  /// The spec that ends in `activation`.
+  init(activation: Activation)
+}
+
+extension ActivationSettingSpec {
+  /// The kind's name, with its activation when it has one: `add relu`.
+  public var description: String {
+    activation == .linear ? Self.kind : "\(Self.kind) \(activation.rawValue)"
+  }
+
+  /// The declaration of such a kind: `activation` (linear by default, documented by `doc`), shape kept.
+  public static func activationKind(doc: String) -> LayerKind {
+    LayerKind(
+      Self.self, settings: [.choice("activation", Activation.self, default: .linear, doc: doc)],
+      shape: .keepsShape, summary: { spec, _ in spec.activation == .linear ? "" : spec.activation.rawValue },
+      make: { Self(activation: $0.choice("activation", Activation.self)) },
+      values: { [.choice($0.activation.rawValue)] })
+  }
+}
