@@ -44,6 +44,13 @@ package protocol RowSource: AnyObject, Sendable {
 }
 
 extension RowSource {
+  /// No label names unless the file has them: targets are class indices or values.
+  package var labels: [String] { [] }
+  /// Classes are not known from the file unless it says.
+  package var classes: Int? { nil }
+  /// No preferred block size unless the format has one: any row range is one read.
+  package var preferredBlockRows: Int? { nil }
+
   /// One read per run: a pread for IDX and .npy, a hyperslab for HDF5.
   ///
   /// For HDF5 one H5Dread of the union of a window's runs (H5S_SELECT_OR)

@@ -29,10 +29,6 @@ package final class HDF5Rows: RowSource, @unchecked Sendable {
   package var features: Int { x.columns }
   /// Target columns per sample (0: inputs only).
   package var targetColumns: Int { t?.columns ?? 0 }
-  /// No label names: targets are class indices or values.
-  package var labels: [String] { [] }
-  /// Classes are not known from the file.
-  package var classes: Int? { nil }
   /// Flat samples.
   package var sampleShape: Shape? { nil }
   /// A chunk's rows: reading a whole chunk per block decodes each chunk once.

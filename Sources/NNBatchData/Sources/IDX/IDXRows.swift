@@ -26,10 +26,6 @@ package final class IDXRows: RowSource {
   package var features: Int { images.rowElements }
   /// Target columns per sample (0: inputs only).
   package var targetColumns: Int { labelValues.isEmpty ? 0 : 1 }
-  /// No label names: targets are class indices or values.
-  package var labels: [String] { [] }
-  /// No preferred block size: any row range is one pread.
-  package var preferredBlockRows: Int? { nil }
   /// The file, for messages.
   package var name: String { images.path }
   /// Bytes of one sample's inputs in the file.

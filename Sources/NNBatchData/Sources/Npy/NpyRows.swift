@@ -21,12 +21,6 @@ package final class NpyRows: RowSource {
   package var features: Int { x.rowElements }
   /// Target columns per sample (0: inputs only).
   package var targetColumns: Int { t?.rowElements ?? 0 }
-  /// No label names: targets are class indices or values.
-  package var labels: [String] { [] }
-  /// Classes are not known from the file.
-  package var classes: Int? { nil }
-  /// No preferred block size: any row range is one pread.
-  package var preferredBlockRows: Int? { nil }
   /// The file, for messages.
   package var name: String { x.path }
   /// Bytes of one sample's inputs in the file.
