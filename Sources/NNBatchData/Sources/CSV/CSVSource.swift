@@ -218,6 +218,19 @@ package struct CSVSource: FileDataSource {
       }
     }
 
+    /// The number in `field` (line `line`, column `column`), in Float's range; else an error saying `expected`.
+    func number(_ field: ArraySlice<UInt8>, line: Int, column: Int, expected: String) throws(NNBatchError)
+      -> Float
+    {
+      guard let value = parseNumber(field) else {
+        throw NNBatchError(
+          .usage,
+          "\(path):\(line): \(columnName(column)): expected \(expected), found \"\(excerpt(bytes: field))\"")
+      }
+      try checkRange(value, line: line, column: column)
+      return Float(value)
+    }
+
     func warnAboutDuplicateNames(_ header: [String]) {
       var seen: [String: Int] = [:]
       var reported: Set<String> = []
@@ -274,14 +287,7 @@ package struct CSVSource: FileDataSource {
           for: "the parsed values up to line \(line) (growing)", in: path)
       }
       for column in featureColumns {
-        guard let value = parseNumber(fields[column]) else {
-          throw NNBatchError(
-            .usage,
-            "\(path):\(line): \(columnName(column)): expected a number, found \"\(excerpt(bytes: fields[column]))\""
-          )
-        }
-        try checkRange(value, line: line, column: column)
-        inputValues.append(Float(value))
+        inputValues.append(try number(fields[column], line: line, column: column, expected: "a number"))
       }
       for column in targetColumns {
         if task == .classification {
@@ -308,14 +314,8 @@ package struct CSVSource: FileDataSource {
             labelLines.append(line)
           }
         } else {
-          guard let value = parseNumber(fields[column]) else {
-            throw NNBatchError(
-              .usage,
-              "\(path):\(line): \(columnName(column)): expected a finite number, found \"\(excerpt(bytes: fields[column]))\""
-            )
-          }
-          try checkRange(value, line: line, column: column)
-          targetValues.append(Float(value))
+          targetValues.append(
+            try number(fields[column], line: line, column: column, expected: "a finite number"))
         }
       }
       rows += 1

@@ -156,15 +156,7 @@ package struct HDF5Source: FileDataSource {
 
   /// The shape of dataset `name` (a path such as "/a/b"), checked as `readDataset` checks it.
   private static func inputsShape(_ root: HDF5Group, _ name: String, path: String) throws -> [Int] {
-    var parts = name.split(separator: "/").map(String.init)
-    guard let leaf = parts.popLast() else {
-      throw NNBatchError(.usage, "\(path): empty dataset name")
-    }
-    var group = root
-    for part in parts { group = try group.openGroup(part) }
-    guard group.contains(leaf) else {
-      throw NNBatchError(.usage, "\(path): no dataset \(name)")
-    }
+    let (group, leaf) = try dataset(name, in: root, path: path)
     let shape = try group.datasetShape(leaf)
     if shape.contains(0) {
       throw NNBatchError(
@@ -175,9 +167,9 @@ package struct HDF5Source: FileDataSource {
     return shape
   }
 
-  private static func readDataset(_ root: HDF5Group, _ name: String, path: String) throws -> ([Float], [Int])
+  /// The group holding dataset `name` ("/a/b/c": groups a and b opened) and the dataset's name in it.
+  private static func dataset(_ name: String, in root: HDF5Group, path: String) throws -> (HDF5Group, String)
   {
-    // Walk "/a/b/c": open groups, then read the dataset from the last one.
     var parts = name.split(separator: "/").map(String.init)
     guard let leaf = parts.popLast() else {
       throw NNBatchError(.usage, "\(path): empty dataset name")
@@ -187,6 +179,12 @@ package struct HDF5Source: FileDataSource {
     guard group.contains(leaf) else {
       throw NNBatchError(.usage, "\(path): no dataset \(name)")
     }
+    return (group, leaf)
+  }
+
+  private static func readDataset(_ root: HDF5Group, _ name: String, path: String) throws -> ([Float], [Int])
+  {
+    let (group, leaf) = try dataset(name, in: root, path: path)
     try checkShape(try group.datasetShape(leaf), name, path: path)
     let (values, shape) = try group.read(Float.self, name: leaf)
     return (values, shape)
