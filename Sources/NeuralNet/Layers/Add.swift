@@ -23,9 +23,6 @@ public struct Add: MergeLayer {
 
     /// The layer on inputs that all have one shape.
     public func build(inputs: [Shape]) throws(LayerShapeError) -> any MergeLayer {
-      guard inputs.count >= 2 else {
-        throw LayerShapeError(expected: "two or more inputs, found \(inputs.count)")
-      }
       guard inputs.allSatisfy({ $0 == inputs[0] }) else {
         throw LayerShapeError(
           expected: "inputs of one shape, found \(inputs.map(\.description).joined(separator: ", "))")

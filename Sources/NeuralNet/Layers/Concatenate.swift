@@ -27,9 +27,6 @@ public struct Concatenate: MergeLayer {
 
     /// The layer on inputs whose shapes agree on every axis but the first.
     public func build(inputs: [Shape]) throws(LayerShapeError) -> any MergeLayer {
-      guard inputs.count >= 2 else {
-        throw LayerShapeError(expected: "two or more inputs, found \(inputs.count)")
-      }
       let rest = Array(inputs[0].dimensions.dropFirst())
       guard inputs.allSatisfy({ $0.rank == inputs[0].rank && Array($0.dimensions.dropFirst()) == rest })
       else {

@@ -11,7 +11,8 @@
 
 /// A layer kind that combines several inputs, such as `add` or `concatenate`.
 public protocol MergeLayerSpec: LayerSpec {
-  /// The layer for inputs of the `inputs` shapes (two or more, in the order they are named).
+  /// The layer for inputs of the `inputs` shapes (two or more, in the order they are named:
+  /// `Architecture` refuses fewer before it asks).
   func build(inputs: [Shape]) throws(LayerShapeError) -> any MergeLayer
 }
 
