@@ -26,6 +26,11 @@ enum ExportStep: Sendable {
   case flatten(index: Int)
   /// Identity at inference; `rate` kept for formats that record it.
   case dropout(index: Int, rate: Double)
+  /// Inference batch normalization per channel (axis 1): γ (x − mean) / √(variance + ε) + β, each [C];
+  /// `momentum` is nnbatch's m (weight of the new batch), kept for formats that record it.
+  case batchNorm(
+    index: Int, gamma: [Float], beta: [Float], mean: [Float], variance: [Float], epsilon: Double,
+    momentum: Double)
   /// A = f(Z) of the layer `index`; never `.linear` (no step is made for it).
   case activation(index: Int, Activation)
   /// y = y' / factor + shift per output (regression targets back in their own units).
@@ -125,6 +130,12 @@ package struct ExportPlan: Sendable {
         steps.append(.flatten(index: index))
       case let dropout as Dropout:
         steps.append(.dropout(index: index, rate: dropout.spec.rate))
+      case let norm as BatchNorm:
+        steps.append(
+          .batchNorm(
+            index: index, gamma: values(norm.gamma) ?? [], beta: values(norm.beta) ?? [],
+            mean: values(norm.runningMean) ?? [], variance: values(norm.runningVar) ?? [],
+            epsilon: norm.spec.epsilon, momentum: norm.spec.momentum))
       case is ActivationLayer:
         break  // its activation step follows, as for any layer's
 

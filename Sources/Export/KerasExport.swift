@@ -26,6 +26,8 @@ import NNBatch
 //   flatten          Flatten(data_format = channels_last): a plain reshape of the NCHW
 //                    tensor; channels_first would transpose to NHWC first
 //   dropout          Dropout(rate): identity in predict
+//   batchNorm        BatchNormalization(axis 1, momentum 1 − m, epsilon ε); variables
+//                    gamma, beta, moving_mean, moving_variance (the running averages)
 //   activation       the Dense / Conv2D's own `activation`, except leaky_relu:
 //                    LeakyReLU(negative_slope = 0.01), since Keras's "leaky_relu"
 //                    defaults to 0.2
@@ -143,6 +145,16 @@ enum KerasExport {
           KerasLayer(
             className: "Dropout", name: "layer\(index)_dropout",
             config: [("rate", .double(rate)), ("seed", .null), ("noise_shape", .null)]))
+      case .batchNorm(let index, let gamma, let beta, let mean, let variance, let epsilon, let momentum):
+        // Keras's momentum weighs the old value: 1 − m. Axis 1: channels first, or the units of [N, F].
+        var layer = KerasLayer(
+          className: "BatchNormalization", name: "layer\(index)_batch_norm",
+          config: [
+            ("axis", .int(1)), ("momentum", .double(1 - momentum)), ("epsilon", .double(epsilon)),
+            ("center", .bool(true)), ("scale", .bool(true)),
+          ])
+        for vector in [gamma, beta, mean, variance] { layer.variables.append((vector, [vector.count])) }
+        layers.append(layer)
       case .activation(let index, let activation):
         if activation == .leakyRelu {
           layers.append(

@@ -220,6 +220,18 @@ struct GraphBuilder {
       return node("Flatten", [input], name: "layer\(index)_flatten", attributes: [.int("axis", 1)])
     case .dropout:
       return input  // identity at inference
+    case .batchNorm(let index, let gamma, let beta, let mean, let variance, let epsilon, _):
+      // Inference form (training_mode 0): the running averages; the channel axis is 1 for [N, C, H, W] and [N, F].
+      let c = gamma.count
+      let inputs = [
+        input, constant("layer\(index)_gamma", gamma, dims: [c]),
+        constant("layer\(index)_beta", beta, dims: [c]),
+        constant("layer\(index)_running_mean", mean, dims: [c]),
+        constant("layer\(index)_running_var", variance, dims: [c]),
+      ]
+      return node(
+        "BatchNormalization", inputs, name: "layer\(index)_batch_norm",
+        attributes: [.float("epsilon", Float(epsilon))])
     case .activation(let index, let activation):
       let name = "layer\(index)_\(activation.rawValue)"
       switch activation {

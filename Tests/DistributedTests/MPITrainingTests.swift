@@ -147,6 +147,31 @@ final class MPITrainingTests: XCTestCase {
     }
   }
 
+  func testBatchNormMatchesOneProcessOn2And3Ranks() throws {
+    // conv → batch_norm relu → pool → dense, then a flat batch_norm: 4 shards a batch, the
+    // last batch (10 rows) 1 shard; the running statistics are state summed in shard order.
+    let config = directory.write(
+      "bn.json",
+      """
+      { "name": "bn", "seed": 3,
+        "data": { "source": "synthetic", "samples": 90, "features": 64, "classes": 3, "seed": 4, "shape": [1, 8, 8] },
+        "model": { "layers": [
+          { "type": "conv2d", "filters": 4, "kernel": 3, "padding": "same", "bias": false },
+          { "type": "batch_norm", "activation": "relu" }, { "type": "max_pool2d", "size": 2 },
+          { "units": 16 }, { "type": "batch_norm", "activation": "tanh", "momentum": 0.3 },
+          { "units": 3, "activation": "softmax" } ], "init": "he_uniform" },
+        "loss": "cross_entropy", "optimizer": { "kind": "adam", "learning_rate": 0.01 },
+        "training": { "epochs": 2, "batch_size": 40, "shard_size": 10, "shuffle": true },
+        "checkpoint": { "dir": "\(directory.file("bn"))", "every_epochs": 1, "keep": 100 } }
+      """)
+    XCTAssertEqual(try train(ranks: nil, config, dir: directory.file("one"), threads: 2).status, 0)
+    for ranks in [2, 3] {
+      let run = try train(ranks: ranks, config, dir: directory.file("bn\(ranks)"), threads: 1)
+      XCTAssertEqual(run.status, 0, run.stderr)
+      try assertSameRun(directory.file("bn\(ranks)"), as: directory.file("one"))
+    }
+  }
+
   func testResumeWithAnotherRankCount() throws {
     let config = mlpConfig("resume", optimizer: Self.adam, epochs: 3)
     XCTAssertEqual(try train(ranks: nil, config, dir: directory.file("one"), threads: 1).status, 0)

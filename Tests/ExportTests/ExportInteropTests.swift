@@ -50,6 +50,39 @@ final class ExportInteropTests: XCTestCase {
     try check(models, python: python, in: dir)
   }
 
+  /// batch_norm exports in its inference form (the running averages): after a conv (per channel,
+  /// axis 1 of NCHW) with its own activation, and on a dense layer's units.
+  func testBatchNormMatchesPredictInOnnxruntimeAndKeras() throws {
+    let python = try ExportFixtures.python()
+    let dir = TemporaryDirectory("nnbatch-export")
+    let config = dir.write(
+      "bn-cnn.json",
+      """
+      { "name": "bn-cnn", "seed": 5,
+        "data": { "source": "synthetic", "samples": 96, "features": 72, "classes": 3, "seed": 9,
+                  "shape": [2, 6, 6] },
+        "model": { "layers": [
+          { "type": "conv2d", "filters": 3, "kernel": 3, "padding": "same", "bias": false },
+          { "type": "batch_norm", "activation": "relu", "momentum": 0.3, "epsilon": 0.001 },
+          { "type": "max_pool2d", "size": 2 },
+          { "units": 5 }, { "type": "batch_norm", "activation": "tanh" },
+          { "units": 3, "activation": "softmax" } ], "init": "he_uniform" },
+        "loss": "cross_entropy", "optimizer": { "kind": "adam", "learning_rate": 0.01 },
+        "training": { "epochs": 3, "batch_size": 16, "shard_size": 8 },
+        "checkpoint": { "dir": "bn-cnn", "every_epochs": 3, "keep": 1 } }
+      """)
+    let checkpoint = try ExportFixtures.train(config, epochs: 3, in: dir, name: "bn-cnn")
+    let inputs = ExportFixtures.randomRows(30, 72, low: -3, high: 3, seed: 11, in: dir, name: "bn-inputs.csv")
+    let binary = try ExportFixtures.binary(
+      in: dir, name: "bn-binary",
+      layers:
+        #"{ "units": 4 }, { "type": "batch_norm", "activation": "leaky_relu" }, { "units": 1, "activation": "sigmoid" }"#
+    )
+    try check(
+      [TrainedModel(name: "bn-cnn", checkpoint: checkpoint, inputs: inputs, shape: [2, 6, 6]), binary],
+      python: python, in: dir)
+  }
+
   /// Keras used to store variance = 1 / factor², infinite in float32 for a feature of order 1e20
   /// (a label flipped) and for a factor of 0 (config.json held `inf`, which load_model cannot parse).
   func testKerasAndOnnxMatchPredictOnHugeConstantTinyAndZeroScaledFeatures() throws {

@@ -43,7 +43,7 @@ final class LayerKindTests: XCTestCase {
       LayerKinds.names,
       [
         "dense", "conv2d", "max_pool2d", "avg_pool2d", "flatten", "dropout", "add", "concatenate",
-        "activation",
+        "activation", "batch_norm",
       ])
     for kind in LayerKinds.all {
       var values: [String: LayerValue] = [:]
@@ -111,8 +111,18 @@ final class LayerKindTests: XCTestCase {
             "expected \(setting.expected) (each at most \(range.upperBound)), found \(range.upperBound + 1)"
           )
         case .real(let range):
-          let max = try XCTUnwrap(range.max)
-          tooLarge = ("\(max)", "expected a number \(range.exclusiveMax ? "<" : "≤") \(max), found \(max)")
+          if let max = range.max {
+            // The bound itself when it is excluded, else just above it (batch_norm's momentum 1 is valid).
+            let value = range.exclusiveMax ? max : max + 0.5
+            tooLarge = (
+              "\(value)", "expected a number \(range.exclusiveMax ? "<" : "≤") \(max), found \(value)"
+            )
+          } else {
+            // Unbounded above (batch_norm's epsilon): the lower bound, excluded.
+            let min = try XCTUnwrap(range.min)
+            XCTAssertTrue(range.exclusiveMin, "\(kind.name).\(setting.name)")
+            tooLarge = ("\(min)", "expected a number > \(min), found \(min)")
+          }
         case .choice, .flag: tooLarge = nil
         }
         if let tooLarge {

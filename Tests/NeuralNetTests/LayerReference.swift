@@ -37,6 +37,7 @@ enum LayerReference {
     case is Flatten: return x
     case let dropout as Dropout: return self.dropout(dropout, x: x, rows: rows, context: context)
     case let dense as Dense: return self.dense(dense, theta: theta, x: x, rows: rows)
+    case let norm as BatchNorm: return batchNorm(norm, theta: theta, x: x, rows: rows, context: context)
     default:
       XCTFail("no reference for \(layer.kind)")
       return []
@@ -127,6 +128,38 @@ enum LayerReference {
     }
   }
 
+  /// f(γ · (x − μ) / √(σ² + ε) + β) per channel: μ, σ² (biased) of the rows in training, the running ones otherwise.
+  static func batchNorm(_ layer: BatchNorm, theta: [Double], x: [Double], rows: Int, context: PassContext)
+    -> [Double]
+  {
+    let tensors = Dictionary(uniqueKeysWithValues: layer.parameters.map { ($0.name, $0) })
+    guard let gamma = tensors["gamma"], let beta = tensors["beta"], let mean = tensors["running_mean"],
+      let variance = tensors["running_var"]
+    else { return [] }
+    let c = layer.inputShape.dimensions[0]
+    let s = layer.inputShape.elements / c
+    let epsilon = Double(Float(layer.spec.epsilon))
+    var z = x
+    for channel in 0..<c {
+      let indices = (0..<rows).flatMap { r in (0..<s).map { (r * c + channel) * s + $0 } }
+      var mu = theta[mean.offset + channel]
+      var sigma2 = theta[variance.offset + channel]
+      if context.isTraining {
+        mu = indices.map { x[$0] }.reduce(0, +) / Double(indices.count)
+        sigma2 = indices.map { (x[$0] - mu) * (x[$0] - mu) }.reduce(0, +) / Double(indices.count)
+      }
+      for i in indices {
+        z[i] =
+          theta[gamma.offset + channel] * (x[i] - mu) / (sigma2 + epsilon).squareRoot()
+          + theta[beta.offset + channel]
+      }
+    }
+    let width = layer.inputShape.elements
+    return (0..<rows).flatMap { r in
+      GradientCheckTests.activate(Array(z[(r * width)..<((r + 1) * width)]), layer.activation)
+    }
+  }
+
   /// f(X · W + b).
   static func dense(_ layer: Dense, theta: [Double], x: [Double], rows: Int) -> [Double] {
     let tensors = Dictionary(uniqueKeysWithValues: layer.parameters.map { ($0.name, $0) })
@@ -148,10 +181,13 @@ enum LayerReference {
   /// L = Σ c ⊙ A with random c; the network's part (dZ = dA ⊙ f'(A)) is done
   /// here. The layer's tensors start inside a larger flat buffer whose other
   /// entries must survive. Central differences in Double, h = 1e-6. Returns
-  /// the analytic input gradient.
+  /// the analytic input gradient. `parameters` replaces the random start
+  /// (e.g. a positive running variance); `statistics` receives the gradient
+  /// buffer, whose state ranges hold the layer's statistics.
   @discardableResult
   static func checkGradients(
     _ layer: any Layer, rows: Int, x: [Float]? = nil, seed: UInt64, context: PassContext = .inference,
+    parameters start: [Float]? = nil, statistics: ((FloatBuffer, [Float]) -> Void)? = nil,
     what: String, file: StaticString = #filePath, line: UInt = #line
   ) -> [Float] {
     var g = SeededGenerator(seed: seed)
@@ -161,6 +197,7 @@ enum LayerReference {
     let total = offset + layer.parameterCount + 3
     let parameters = FloatBuffer(count: total)
     for i in 0..<total { parameters[i] = g.nextFloat() - 0.5 }
+    if let start { for i in 0..<total { parameters[i] = start[i] } }
     let x = x ?? (0..<(rows * inputs)).map { _ in g.nextFloat() * 2 - 1 }
     let c = (0..<(rows * outputs)).map { _ in Double(g.nextFloat() * 2 - 1) }
 
@@ -181,6 +218,7 @@ enum LayerReference {
       rows: rows, gradient: gradient.pointer, inputGradient: dX.pointer, scratch: scratch.pointer,
       context: context)
 
+    statistics?(gradient, x)
     var theta = parameters.array.map(Double.init)
     var xd = x.map(Double.init)
     func loss() -> Double {
@@ -201,6 +239,8 @@ enum LayerReference {
       }
     }
     for p in 0..<total {
+      // A state tensor's range holds its statistic, not a derivative: the caller checks it.
+      if layer.parameters.contains(where: { $0.isState && $0.range.contains(p) }) { continue }
       guard layer.parameters.contains(where: { $0.range.contains(p) }) else {
         XCTAssertEqual(gradient[p], 99, "\(what): parameter \(p) is not the layer's", file: file, line: line)
         continue

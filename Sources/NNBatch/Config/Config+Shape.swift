@@ -117,3 +117,39 @@ extension Config {
     }
   }
 }
+
+extension Config {
+  /// Refuses a run in which a batch_norm layer would normalise a shard holding one value per channel.
+  ///
+  /// Training normalises each shard with its own statistics; a shard of one
+  /// row on a flat input (or a [C, 1, 1] one) has no variance, as PyTorch
+  /// refuses a training batch of one. The shards that occur: full ones of
+  /// `shard_size`, the last shard of a full batch (batch_size mod
+  /// shard_size), and, unless `drop_last`, those of the epoch's short last
+  /// batch (`trainingSamples` mod batch_size rows).
+  public func requireBatchNormShards(_ architecture: Architecture, trainingSamples: Int) throws(NNBatchError)
+  {
+    guard
+      let index = architecture.layers.firstIndex(where: { ($0 as? BatchNorm)?.positions == 1 })
+    else { return }
+    let layer = index < layerPaths.count ? layerPaths[index] : "$.model.layers[\(index)]"
+    let why =
+      "batch_norm at \(layer) normalises each shard with the shard's own statistics, and one row of \(architecture.layers[index].inputShape) has one value per unit: no variance"
+    if shardSize == 1 {
+      throw NNBatchError(.usage, "\(file): $.training.shard_size: \(why); expected a shard_size ≥ 2, found 1")
+    }
+    if batchSize % shardSize == 1 {
+      throw NNBatchError(
+        .usage,
+        "\(file): $.training.batch_size: batches of \(batchSize) in shards of \(shardSize) end in a shard of 1 row; \(why); expected batch_size mod shard_size ≠ 1"
+      )
+    }
+    let last = trainingSamples % batchSize
+    if !dropLast, last > 0, last == 1 || last % shardSize == 1 {
+      throw NNBatchError(
+        .usage,
+        "\(file): $.training.batch_size: \(trainingSamples) training samples in batches of \(batchSize) (shards of \(shardSize)) leave a last batch of \(last) rows whose last shard has 1 row; \(why); set training.drop_last, or change batch_size or shard_size"
+      )
+    }
+  }
+}

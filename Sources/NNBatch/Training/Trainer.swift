@@ -110,6 +110,7 @@ public final class Trainer {
         "\(config.file): $.training.drop_last: \(data.train.count) training samples make no full batch of \(config.batchSize)"
       )
     }
+    try config.requireBatchNormShards(architecture, trainingSamples: data.train.count)
     // Every step and sample count of the run must fit a checkpoint's counters (at most 2⁵³−1),
     // so that the run's own files load again and its counter arithmetic cannot overflow.
     let totalSteps = batches.multipliedReportingOverflow(by: config.epochs)

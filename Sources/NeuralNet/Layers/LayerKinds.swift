@@ -18,6 +18,7 @@ public enum LayerKinds {
     Add.Spec.declaration,
     Concatenate.Spec.declaration,
     ActivationLayer.Spec.declaration,
+    BatchNorm.Spec.declaration,
   ]
 
   /// Kinds added at run time: only tests' toy layers (the tool registers none).
