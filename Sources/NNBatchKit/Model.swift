@@ -119,6 +119,12 @@ public struct Layer: Sendable {
     Layer(AvgPool2D.Spec(size: Size2D(size, size), stride: Size2D(stride ?? size, stride ?? size)))
   }
 
+  /// The mean of each channel over the whole image: [C, H, W] becomes [C], for the dense layers after it.
+  public static var globalAvgPool2d: Layer { Layer(GlobalAvgPool2D.Spec()) }
+
+  /// The largest value of each channel over the whole image: [C, H, W] becomes [C].
+  public static var globalMaxPool2d: Layer { Layer(GlobalMaxPool2D.Spec()) }
+
   /// Images [C, H, W] become vectors [C·H·W] for the dense layers after it.
   public static var flatten: Layer { Layer(Flatten.Spec()) }
 

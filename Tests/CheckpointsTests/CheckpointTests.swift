@@ -286,7 +286,7 @@ final class CheckpointTests: XCTestCase {
         { $0.groups["model"]?.groups["layer_1"]?.attributes["activation"] = .string("swish") }
       ),
       (
-        "/model/layer_0@kind: unknown layer kind \"conv3d\" (this build knows dense, conv2d, max_pool2d, avg_pool2d, flatten, dropout, add, concatenate, activation, batch_norm)",
+        "/model/layer_0@kind: unknown layer kind \"conv3d\" (this build knows dense, conv2d, max_pool2d, avg_pool2d, global_avg_pool2d, global_max_pool2d, flatten, dropout, add, concatenate, activation, batch_norm)",
         { $0.groups["model"]?.groups["layer_0"]?.attributes["kind"] = .string("conv3d") }
       ),
       (

@@ -166,6 +166,69 @@ final class CNNCLITests: XCTestCase {
     XCTAssertEqual(warm.status, 0, warm.stderr)
   }
 
+  /// conv → global pooling → dense: trains, bit-identical at 1 and 3 threads, and `inspect` shows the pooling.
+  func testGlobalPoolingTrainsTheSameAtOneAndThreeThreadsAndInspectShowsIt() throws {
+    let dir = TemporaryDirectory()
+    let files = try images(dir, count: 48)
+    for pool in ["global_avg_pool2d", "global_max_pool2d"] {
+      func config(_ name: String) -> String {
+        dir.write(
+          "\(name).json",
+          """
+          { "name": "\(name)", "seed": 5,
+            "data": { "source": "idx", "images": "\(files.images)", "labels": "\(files.labels)",
+                      "validation_split": 0.25 },
+            "model": { "layers": [
+              { "type": "conv2d", "filters": 3, "kernel": 3, "padding": "same", "activation": "relu" },
+              { "type": "\(pool)" },
+              { "units": 2, "activation": "softmax" } ] },
+            "loss": "cross_entropy", "optimizer": { "kind": "adam", "learning_rate": 0.05 },
+            "training": { "epochs": 4, "batch_size": 8, "shard_size": 3 },
+            "checkpoint": { "dir": "\(dir.file(name))", "every_epochs": 4, "keep": 1 } }
+          """)
+      }
+      let one = try nnbatch(["--config", config("\(pool)-1"), "--threads", "1"])
+      XCTAssertEqual(one.status, 0, one.stderr)
+      // It learns: the validation loss falls from the first epoch to the last.
+      let losses = one.stdout.split(separator: "\n").filter { $0.hasPrefix("epoch ") }.compactMap { line in
+        line.split(separator: " ").drop { $0 != "val_loss" }.dropFirst().first.flatMap { Double($0) }
+      }
+      XCTAssertEqual(losses.count, 4, one.stdout)
+      XCTAssertLessThan(
+        losses.last ?? .nan, (losses.first ?? .nan) - 0.05, "\(pool) does not learn:\n\(one.stdout)")
+      let three = try nnbatch(["--config", config("\(pool)-3"), "--threads", "3", "--quiet"])
+      XCTAssertEqual(three.status, 0, three.stderr)
+      let final = "step-000000020.h5"
+      let reference = try parameters(dir.file("\(pool)-1/\(final)"))
+      XCTAssertEqual(reference.count, 3 * 9 + 3 + 3 * 2 + 2, "conv 30 + dense 8: no flatten, no other tensor")
+      XCTAssertEqual(
+        try parameters(dir.file("\(pool)-3/\(final)")), reference, "\(pool): --threads 3 differs from 1")
+
+      let checkpoint = dir.file("\(pool)-1/\(final)")
+      let inspect = try nnbatch(["inspect", checkpoint])
+      XCTAssertEqual(inspect.status, 0, inspect.stderr)
+      let lines = inspect.stdout.split(separator: "\n").map(String.init)
+      let layer1 = try XCTUnwrap(lines.first { $0.contains("layer_1") }, inspect.stdout)
+      XCTAssertTrue(layer1.contains("\(pool)  [3]"), layer1)
+      XCTAssertFalse(inspect.stdout.contains("flatten"), inspect.stdout)
+      XCTAssertTrue(inspect.stdout.contains("conv2d/dense/\(pool) layers"), inspect.stdout)
+      let json = try nnbatch(["inspect", checkpoint, "--json"])
+      let object = try XCTUnwrap(
+        JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+      let layers = try XCTUnwrap(object["layers"] as? [[String: Any]])
+      XCTAssertEqual(layers.map { $0["kind"] as? String }, ["conv2d", pool, "dense"])
+      XCTAssertEqual(layers[1]["output_shape"] as? [Int], [3])
+      XCTAssertEqual(layers.map { $0["parameters"] as? Int }, [30, 0, 8])
+
+      // predict and evaluate run the pooled model on the images.
+      let predict = try nnbatch(["predict", "--checkpoint", checkpoint, "--input", files.images])
+      XCTAssertEqual(predict.status, 0, predict.stderr)
+      XCTAssertEqual(predict.stdout.split(separator: "\n").count, 1 + 48, predict.stdout)
+      let evaluate = try nnbatch(["evaluate", "--checkpoint", checkpoint])
+      XCTAssertEqual(evaluate.status, 0, evaluate.stderr)
+    }
+  }
+
   func testShapeErrorsStopBeforeTrainingWithExitCode2() throws {
     let dir = TemporaryDirectory()
     let files = try images(dir, count: 8)

@@ -26,6 +26,8 @@ final class LayerFactoryTests: XCTestCase {
       ),
       (.maxPool2d(size: 2), #"{"type": "max_pool2d", "size": 2, "stride": 2}"#),
       (.avgPool2d(size: 3, stride: 1), #"{"type": "avg_pool2d", "size": 3, "stride": 1}"#),
+      (.globalAvgPool2d, #"{"type": "global_avg_pool2d"}"#),
+      (.globalMaxPool2d, #"{"type": "global_max_pool2d"}"#),
       (.flatten, #"{"type": "flatten"}"#),
       (.dropout(0.25), #"{"type": "dropout", "rate": 0.25}"#),
       (.dropout(0), #"{"type": "dropout", "rate": 0}"#),

@@ -100,6 +100,55 @@ final class ConvConfigTests: XCTestCase {
     XCTAssertEqual(mlp.networkInput(sample: [1, 8, 8]), [64])
   }
 
+  func testGlobalPoolingGivesFlatOutputsSoNoFlattenIsImpliedAfterIt() throws {
+    let dir = TemporaryDirectory()
+    for pool in ["global_avg_pool2d", "global_max_pool2d"] {
+      let config = try parse(
+        dir,
+        layers: """
+          [ { "type": "conv2d", "filters": 4, "kernel": 3, "activation": "relu" },
+            { "type": "\(pool)" },
+            { "type": "dropout", "rate": 0.1 },
+            { "units": 5, "activation": "relu" },
+            { "units": 3, "activation": "softmax" } ]
+          """)
+      XCTAssertEqual(config.layers.map(\.kind), ["conv2d", pool, "dropout", "dense", "dense"], "no flatten")
+      XCTAssertEqual(config.layerPaths, (0..<5).map { "$.model.layers[\($0)]" })
+      let architecture = try config.architecture(input: config.networkInput(sample: [1, 8, 8]))
+      XCTAssertEqual(architecture.inputShape, [1, 8, 8])
+      XCTAssertEqual(architecture.layers.map(\.outputShape), [[4, 6, 6], [4], [4], [5], [3]])
+      // First layer: the images stay images.
+      let first = try parse(
+        dir, layers: #"[ { "type": "\#(pool)" }, { "units": 3, "activation": "softmax" } ]"#)
+      XCTAssertEqual(first.layers.map(\.kind), [pool, "dense"])
+      XCTAssertEqual(first.networkInput(sample: [1, 8, 8]), [1, 8, 8])
+
+      // A spatial layer after it is refused, naming the layer, the flat shape and why.
+      XCTAssertEqual(
+        buildError(
+          """
+          [ { "type": "conv2d", "filters": 4, "kernel": 3 }, { "type": "\(pool)" },
+            { "type": "conv2d", "filters": 2, "kernel": 1 }, { "units": 3, "activation": "softmax" } ]
+          """),
+        "$.model.layers[2]: conv2d layer cannot take input of shape [4]: expected an image [channels, height, width] (rank 3), found rank 1; a spatial layer like conv2d cannot follow a flatten, dense or global pooling layer"
+      )
+      // On flat data the message says how to give the shape, as for conv2d.
+      let flat = buildError(
+        #"[ { "type": "\#(pool)" }, { "units": 3, "activation": "softmax" } ]"#, input: [64])
+      XCTAssertEqual(
+        flat,
+        "$.model.layers[0]: \(pool) layer cannot take input of shape [64]: expected an image [channels, height, width] (rank 3), found rank 1; a spatial layer like \(pool) cannot follow a flatten, dense or global pooling layer (flat data: give one sample's shape as data.shape, such as [1, 8, 8])"
+      )
+      // Settings: none; an unknown key is reported like any other.
+      XCTAssertThrowsError(
+        try parse(
+          dir, layers: #"[ { "type": "\#(pool)", "size": 2 }, { "units": 3, "activation": "softmax" } ]"#)
+      ) { error in
+        XCTAssertTrue("\(error)".contains("$.model.layers[0].size"), "\(error)")
+      }
+    }
+  }
+
   func testLayerKeyErrorsNameTheirPath() throws {
     let dir = TemporaryDirectory()
     let cases: [(String, String)] = [
@@ -132,7 +181,7 @@ final class ConvConfigTests: XCTestCase {
       ),
       (
         #"{ "type": "conv3d" }"#,
-        "$.model.layers[0].type: unknown layer type \"conv3d\"; expected one of dense, conv2d, max_pool2d, avg_pool2d, flatten, dropout, add, concatenate, activation, batch_norm (did you mean \"conv2d\"?)"
+        "$.model.layers[0].type: unknown layer type \"conv3d\"; expected one of dense, conv2d, max_pool2d, avg_pool2d, global_avg_pool2d, global_max_pool2d, flatten, dropout, add, concatenate, activation, batch_norm (did you mean \"conv2d\"?)"
       ),
     ]
     for (layer, message) in cases {

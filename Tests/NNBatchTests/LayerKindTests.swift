@@ -42,8 +42,8 @@ final class LayerKindTests: XCTestCase {
     XCTAssertEqual(
       LayerKinds.names,
       [
-        "dense", "conv2d", "max_pool2d", "avg_pool2d", "flatten", "dropout", "add", "concatenate",
-        "activation", "batch_norm",
+        "dense", "conv2d", "max_pool2d", "avg_pool2d", "global_avg_pool2d", "global_max_pool2d", "flatten",
+        "dropout", "add", "concatenate", "activation", "batch_norm",
       ])
     for kind in LayerKinds.all {
       var values: [String: LayerValue] = [:]

@@ -151,7 +151,7 @@ final class ConvolutionTests: XCTestCase {
       "layer 0 (conv2d) cannot take input of shape [1, 4, 4]: expected a kernel of at least 1×1, found 0×2")
     XCTAssertEqual(
       message([16], Conv2D.Spec(filters: 1, kernel: 3, activation: .relu)),
-      "layer 0 (conv2d) cannot take input of shape [16]: expected an image [channels, height, width] (rank 3), found rank 1; a spatial layer like conv2d cannot follow a flatten or dense layer"
+      "layer 0 (conv2d) cannot take input of shape [16]: expected an image [channels, height, width] (rank 3), found rank 1; a spatial layer like conv2d cannot follow a flatten, dense or global pooling layer"
     )
     XCTAssertEqual(
       message([4, 4], Conv2D.Spec(filters: 1, kernel: 3, activation: .relu)),
@@ -274,7 +274,7 @@ final class ConvolutionTests: XCTestCase {
     } catch {
       XCTAssertEqual(
         "\(error)",
-        "layer 1 (max_pool2d) cannot take input of shape [64]: expected an image [channels, height, width] (rank 3), found rank 1; a spatial layer like max_pool2d cannot follow a flatten or dense layer"
+        "layer 1 (max_pool2d) cannot take input of shape [64]: expected an image [channels, height, width] (rank 3), found rank 1; a spatial layer like max_pool2d cannot follow a flatten, dense or global pooling layer"
       )
     }
     // A dense layer straight after a spatial one is refused as before: the flatten is explicit.

@@ -34,6 +34,10 @@ enum LayerReference {
       return pooling(pool.inputShape, size: pool.spec.size, stride: pool.spec.stride, x: x, rows: rows) {
         $0.reduce(0, +) / Double($0.count)
       }
+    case let pool as GlobalAvgPool2D:
+      return global(pool.inputShape, x: x, rows: rows) { $0.reduce(0, +) / Double($0.count) }
+    case let pool as GlobalMaxPool2D:
+      return global(pool.inputShape, x: x, rows: rows) { $0.max() ?? .nan }
     case is Flatten: return x
     case let dropout as Dropout: return self.dropout(dropout, x: x, rows: rows, context: context)
     case let dense as Dense: return self.dense(dense, theta: theta, x: x, rows: rows)
@@ -108,6 +112,22 @@ enum LayerReference {
             out.append(combine(window))
           }
         }
+      }
+    }
+    return out
+  }
+
+  /// Each channel's `combine` over its whole plane: [C, H, W] samples to [C].
+  static func global(_ input: Shape, x: [Double], rows: Int, combine: ([Double]) -> Double) -> [Double] {
+    let (c, h, w) = (input.dimensions[0], input.dimensions[1], input.dimensions[2])
+    var out: [Double] = []
+    for n in 0..<rows {
+      for channel in 0..<c {
+        var plane: [Double] = []
+        for y in 0..<h {
+          for xo in 0..<w { plane.append(x[((n * c + channel) * h + y) * w + xo]) }
+        }
+        out.append(combine(plane))
       }
     }
     return out

@@ -98,7 +98,7 @@ extension Config {
       let path = path(index)
       var message =
         "\(file): \(path): \(kind) layer cannot take input of shape \(shape): expected \(expected)"
-      if shape.rank == 1 && index == 0 && LayerKinds.shapeRule(kind) == .spatial {
+      if shape.rank == 1 && index == 0 && LayerKinds.shapeRule(kind).takesImages {
         message += " (flat data: give one sample's shape as data.shape, such as [1, 8, 8])"
       }
       throw NNBatchError(.usage, message)

@@ -118,12 +118,17 @@ extension HyperParameterSpec.Range {
 public enum ShapeRule: Sendable, Hashable {
   /// Needs a flat input [features] and gives a flat output (dense).
   case flat
-  /// Works on [C, H, W] samples and gives [C, H, W] samples (conv2d, pooling).
+  /// Works on [C, H, W] samples and gives [C, H, W] samples (conv2d, windowed pooling).
   case spatial
   /// Makes any sample flat (flatten).
   case flattens
+  /// Needs an image [C, H, W] and gives a flat output (global pooling: [C]), so no flatten follows it.
+  case imageToFlat
   /// Gives samples of the shape it takes (dropout).
   case keepsShape
+
+  /// Whether the kind needs an image [C, H, W] input.
+  public var takesImages: Bool { self == .spatial || self == .imageToFlat }
 }
 
 /// One attribute a layer kind stores in its checkpoint group, besides `kind`.

@@ -13,6 +13,8 @@ public enum LayerKinds {
     Conv2D.Spec.declaration,
     MaxPool2D.Spec.declaration,
     AvgPool2D.Spec.declaration,
+    GlobalAvgPool2D.Spec.declaration,
+    GlobalMaxPool2D.Spec.declaration,
     Flatten.Spec.declaration,
     Dropout.Spec.declaration,
     Add.Spec.declaration,

@@ -1,4 +1,4 @@
-// What the spatial layers (Conv2D, MaxPool2D, AvgPool2D) share: window
+// What the spatial layers (Conv2D, MaxPool2D, AvgPool2D, global pooling) share: window
 // sizes, padding, and the check that an input is an image.
 //
 // Images are channels first: one sample is [C, H, W] row-major, so value
@@ -54,7 +54,7 @@ struct ImageShape: Hashable {
     guard input.rank == 3 else {
       let hint =
         input.rank == 1
-        ? "a spatial layer like \(kind) cannot follow a flatten or dense layer"
+        ? "a spatial layer like \(kind) cannot follow a flatten, dense or global pooling layer"
         : "a single-channel image is [1, height, width]"
       throw LayerShapeError(
         expected: "an image [channels, height, width] (rank 3), found rank \(input.rank); \(hint)")
@@ -64,8 +64,20 @@ struct ImageShape: Hashable {
     width = input.dimensions[2]
   }
 
+  /// The image shape of `input` for a global pooling layer (a mean or maximum over each
+  /// channel's plane), or the refusal: it needs at least one channel, row and column.
+  init(global input: Shape, kind: String) throws(LayerShapeError) {
+    try self.init(input, kind: kind)
+    guard channels > 0, height > 0, width > 0 else {
+      throw LayerShapeError(expected: "an image with at least one channel, row and column, found \(input)")
+    }
+  }
+
   /// Floats per image.
   var elements: Int { channels * height * width }
+
+  /// H·W: one channel of one image.
+  var plane: Int { height * width }
 }
 
 /// Short vector loops for the spatial layers' copies and sums, in explicit 8-float vectors.

@@ -33,8 +33,8 @@ package enum LayerConfigs {
 
   /// `layers` with a flatten before each flat layer that reads a spatial output, their inputs remapped, and each layer's config path.
   ///
-  /// An output is spatial after conv2d or pooling until a flatten or a flat
-  /// (dense) layer; shape-keeping layers and merges pass their first
+  /// An output is spatial after conv2d or pooling until a flatten, a global
+  /// pooling or a flat (dense) layer; shape-keeping layers and merges pass their first
   /// input's on; the network's input is spatial unless the first layer
   /// that cares takes flat samples (an MLP on images takes flat pixels). So conv → pool → dense needs no `{"type": "flatten"}`,
   /// and an explicit one is kept as written. The implied flatten is a real
@@ -60,7 +60,7 @@ package enum LayerConfigs {
       var producers = inputs[index].map { $0 < 0 ? -1 : moved[$0] }
       switch LayerKinds.shapeRule(layer.kind) {
       case .spatial: spatial.append(true)
-      case .flattens: spatial.append(false)
+      case .flattens, .imageToFlat: spatial.append(false)
       case .keepsShape: spatial.append(inputs[index].first.map(isSpatial) ?? false)
       case .flat:
         if inputs[index].count == 1, isSpatial(inputs[index][0]) {
