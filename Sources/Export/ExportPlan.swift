@@ -22,6 +22,10 @@ enum ExportStep: Sendable {
   case maxPool(index: Int, size: Size2D, stride: Size2D)
   /// Mean of each window, valid windows only (every mean is over ph·pw values).
   case avgPool(index: Int, size: Size2D, stride: Size2D)
+  /// Mean of each channel over its whole plane: [C, H, W] → [C].
+  case globalAvgPool(index: Int)
+  /// Maximum of each channel over its whole plane: [C, H, W] → [C].
+  case globalMaxPool(index: Int)
   /// [C, H, W] read as [C·H·W], row-major.
   case flatten(index: Int)
   /// Identity at inference; `rate` kept for formats that record it.
@@ -126,6 +130,10 @@ package struct ExportPlan: Sendable {
         steps.append(.maxPool(index: index, size: pool.spec.size, stride: pool.spec.stride))
       case let pool as AvgPool2D:
         steps.append(.avgPool(index: index, size: pool.spec.size, stride: pool.spec.stride))
+      case is GlobalAvgPool2D:
+        steps.append(.globalAvgPool(index: index))
+      case is GlobalMaxPool2D:
+        steps.append(.globalMaxPool(index: index))
       case is Flatten:
         steps.append(.flatten(index: index))
       case let dropout as Dropout:

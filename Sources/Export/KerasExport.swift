@@ -23,6 +23,8 @@ import NNBatch
 //   conv2d           Conv2D(channels_first, padding valid|same, strides); kernel
 //                    OIHW -> [kh, kw, C, F] (Keras's kernel layout in every data format)
 //   maxPool/avgPool  MaxPooling2D / AveragePooling2D (channels_first, valid)
+//   globalAvgPool/globalMaxPool  GlobalAveragePooling2D / GlobalMaxPooling2D
+//                    (channels_first, keepdims false): [N, C]
 //   flatten          Flatten(data_format = channels_last): a plain reshape of the NCHW
 //                    tensor; channels_first would transpose to NHWC first
 //   dropout          Dropout(rate): identity in predict
@@ -135,6 +137,15 @@ enum KerasExport {
               ("strides", .array([.int(stride.height), .int(stride.width)])),
               ("data_format", .string("channels_first")),
             ]))
+      case .globalAvgPool(let index), .globalMaxPool(let index):
+        let isMax: Bool
+        if case .globalMaxPool = step { isMax = true } else { isMax = false }
+        // keepdims false: [N, C], as nnbatch gives it, so a Dense follows with no Flatten.
+        layers.append(
+          KerasLayer(
+            className: isMax ? "GlobalMaxPooling2D" : "GlobalAveragePooling2D",
+            name: "layer\(index)_global_\(isMax ? "max" : "avg")_pool2d",
+            config: [("data_format", .string("channels_first")), ("keepdims", .bool(false))]))
       case .flatten(let index):
         layers.append(
           KerasLayer(

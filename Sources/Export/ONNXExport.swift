@@ -7,6 +7,8 @@ import NNBatch
 //   Sub, Mul                              input scaling (x − shift) · factor, when fitted
 //   Gemm | MatMul, Conv, MaxPool,
 //   AveragePool, Flatten, activations     one node per layer step (dropout: none)
+//   GlobalAveragePool | GlobalMaxPool,
+//   then Flatten                          global pooling: ONNX keeps [N, C, 1, 1], nnbatch gives [N, C]
 //   Div, Add                              target restoring y / factor + shift (regression)
 //   output float [N, outputs]             what `predict` prints: probabilities or values
 //   label  string [N]                     classifiers only: the predicted class's name
@@ -216,6 +218,10 @@ struct GraphBuilder {
           .ints("kernel_shape", [size.height, size.width]), .ints("strides", [stride.height, stride.width]),
           .ints("pads", [0, 0, 0, 0]), .int("count_include_pad", 0),
         ])
+    case .globalAvgPool(let index):
+      return globalPool("GlobalAveragePool", input, name: "layer\(index)_global_avg_pool2d")
+    case .globalMaxPool(let index):
+      return globalPool("GlobalMaxPool", input, name: "layer\(index)_global_max_pool2d")
     case .flatten(let index):
       return node("Flatten", [input], name: "layer\(index)_flatten", attributes: [.int("axis", 1)])
     case .dropout:
@@ -250,6 +256,13 @@ struct GraphBuilder {
       let divided = node("Div", [input, factorName], name: "target_unscaled")
       return node("Add", [divided, shiftName], name: "target_restored")
     }
+  }
+
+  /// Node `op` (GlobalAveragePool, GlobalMaxPool) on `input`, then a Flatten: ONNX keeps
+  /// [N, C, 1, 1], nnbatch's output is [N, C].
+  mutating func globalPool(_ op: String, _ input: String, name: String) -> String {
+    let pooled = node(op, [input], name: name)
+    return node("Flatten", [pooled], name: "\(name)_flat", attributes: [.int("axis", 1)])
   }
 
   /// Nodes from the probabilities to the predicted label's name: `predict`'s first CSV column.

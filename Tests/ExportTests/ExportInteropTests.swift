@@ -39,6 +39,9 @@ final class ExportInteropTests: XCTestCase {
           { "units": 1, "activation": "sigmoid" }
           """))
     models.append(try ExportFixtures.cnn(in: dir))
+    // Global pooling: ONNX GlobalAveragePool / GlobalMaxPool (then Flatten), Keras Global*Pooling2D.
+    models.append(try ExportFixtures.globalPooling("global_avg_pool2d", in: dir))
+    models.append(try ExportFixtures.globalPooling("global_max_pool2d", in: dir))
     // The example CNN as initialised (--epochs 0): its real architecture at full size, untrained.
     let digits = try ExportFixtures.train("configs/images-cnn.json", epochs: 0, in: dir, name: "images-cnn")
     models.append(

@@ -105,6 +105,38 @@ enum ExportFixtures {
     return TrainedModel(name: "cnn", checkpoint: checkpoint, inputs: inputs, shape: [2, 6, 7])
   }
 
+  /// A CNN ending in global pooling (`global_avg_pool2d` or `global_max_pool2d`, `pool`) on
+  /// [3, 5, 6] images: the pooled [C] goes straight into dense layers, no flatten between.
+  static func globalPooling(_ pool: String, in dir: TemporaryDirectory) throws -> TrainedModel {
+    let name = pool.replacingOccurrences(of: "_", with: "-")
+    let config = dir.write(
+      "\(name).json",
+      """
+      {
+        "name": "\(name)", "seed": 6,
+        "data": { "source": "synthetic", "samples": 96, "features": 90, "classes": 3, "seed": 4,
+                  "shape": [3, 5, 6], "scale": "standardize" },
+        "model": {
+          "layers": [
+            { "type": "conv2d", "filters": 4, "kernel": 3, "padding": "same", "activation": "tanh" },
+            { "type": "conv2d", "filters": 5, "kernel": 2, "stride": 2, "activation": "linear" },
+            { "type": "\(pool)" },
+            { "units": 4, "activation": "relu" },
+            { "units": 3, "activation": "softmax" }
+          ],
+          "init": "he_uniform"
+        },
+        "loss": "cross_entropy",
+        "optimizer": { "kind": "adam", "learning_rate": 0.01 },
+        "training": { "epochs": 3, "batch_size": 16 },
+        "checkpoint": { "dir": "\(name)", "every_epochs": 3, "keep": 1 }
+      }
+      """)
+    let checkpoint = try train(config, epochs: 3, in: dir, name: name)
+    let inputs = randomRows(30, 90, low: -3, high: 3, seed: 13, in: dir, name: "\(name)-inputs.csv")
+    return TrainedModel(name: name, checkpoint: checkpoint, inputs: inputs, shape: [3, 5, 6])
+  }
+
   /// A binary classifier with one sigmoid output and a leaky_relu hidden layer, on named classes.
   ///
   /// `layers` (JSON) default to a leaky_relu hidden layer and a sigmoid output; `name` names the files.
