@@ -41,6 +41,9 @@ let package = Package(
     // checked arithmetic, the memory budget, the error and warning protocol
 
     .target(name: "NNBatchCore"),
+    // The single-core FMA peak probe of `tools/profile-layers` (C: vector intrinsics
+    // chosen at run time).
+    .target(name: "CPeak"),
 
     // MARK: - Public modules
 
@@ -79,7 +82,7 @@ let package = Package(
     .executableTarget(
       name: "nnbatch",
       dependencies: [
-        "NNBatchCore", "NNBatchData", "NNBatch", "Export", "CMalloc", "Distributed",
+        "NNBatchCore", "NNBatchData", "NNBatch", "Export", "CMalloc", "CPeak", "Distributed",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
 

@@ -37,6 +37,7 @@ struct NNBatchCommand: ParsableCommand {
     version: nnbatchVersion,
     subcommands: [
       Train.self, Inspect.self, Predict.self, Evaluate.self, Plot.self, Export.self, BenchmarkCheckpoint.self,
+      BenchmarkLayers.self,
     ],
     defaultSubcommand: Train.self)
 

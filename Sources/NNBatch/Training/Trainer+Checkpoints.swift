@@ -169,3 +169,11 @@ extension Trainer {
     return (bytes, saves, loads)
   }
 }
+
+extension Trainer {
+  /// Per-layer timings of one worker on a shard of `rows` rows (default: the config's shard size), for `tools/profile-layers`.
+  package func profile(rows: Int?, repeats: Int) -> (rows: Int, layers: [LayerTiming]) {
+    let rows = rows ?? min(config.shardSize, config.batchSize)
+    return (rows, profileLayers(network: network, parameters: parameters, rows: rows, repeats: repeats))
+  }
+}
