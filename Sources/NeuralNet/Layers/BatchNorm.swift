@@ -152,19 +152,14 @@ public struct BatchNorm: Layer {
     let epsilon = Double(Float(spec.epsilon))
     for channel in 0..<c {
       if context.isTraining {
+        // Each [S] block is summed in Float lanes, the blocks in Double (see `laneSum`).
         var sum = 0.0
-        for r in 0..<rows {
-          let x = input + (r * c + channel) * s
-          for p in 0..<s { sum += Double(x[p]) }
-        }
+        for r in 0..<rows { sum += Double(Self.laneSum(input + (r * c + channel) * s, count: s)) }
         let mu = sum / Double(rows * s)
         var deviations = 0.0
         for r in 0..<rows {
-          let x = input + (r * c + channel) * s
-          for p in 0..<s {
-            let d = Double(x[p]) - mu
-            deviations += d * d
-          }
+          deviations += Double(
+            Self.laneSquaredDeviations(input + (r * c + channel) * s, count: s, from: Float(mu)))
         }
         mean[channel] = Float(mu)
         rate[channel] = Float(1 / (deviations / Double(rows * s) + epsilon).squareRoot())
@@ -207,12 +202,10 @@ public struct BatchNorm: Layer {
       var sumDZ = 0.0
       var sumDZX = 0.0
       for row in 0..<rows {
-        let x = input + (row * c + channel) * s
-        let d = dZ + (row * c + channel) * s
-        for p in 0..<s {
-          sumDZ += Double(d[p])
-          sumDZX += Double(d[p]) * Double((x[p] - mu) * r)
-        }
+        let offset = (row * c + channel) * s
+        let (d, dx) = Self.laneGradientSums(dZ + offset, input + offset, count: s, mean: mu, rate: r)
+        sumDZ += Double(d)
+        sumDZX += Double(dx)
       }
       gradient[gamma.offset + channel] = Float(sumDZX)
       gradient[beta.offset + channel] = Float(sumDZ)
@@ -237,6 +230,71 @@ public struct BatchNorm: Layer {
         }
       }
     }
+  }
+
+  // Sums over one [S] block (one row's channel) run in 16 Float lanes (multiply then add:
+  // the baseline x86-64 build has no FMA instruction), so they
+  // vectorize; the blocks' sums are added in Double. The order is fixed by S
+  // alone, so the bits do not depend on threads or shards.
+
+  /// Σ x over `count` floats.
+  static func laneSum(_ x: UnsafePointer<Float>, count: Int) -> Float {
+    var lanes = SIMD16<Float>.zero
+    var i = 0
+    while i + 16 <= count {
+      lanes += UnsafeRawPointer(x + i).loadUnaligned(as: SIMD16<Float>.self)
+      i += 16
+    }
+    var total = lanes.sum()
+    while i < count {
+      total += x[i]
+      i += 1
+    }
+    return total
+  }
+
+  /// Σ (x − μ)² over `count` floats.
+  static func laneSquaredDeviations(_ x: UnsafePointer<Float>, count: Int, from mu: Float) -> Float {
+    var lanes = SIMD16<Float>.zero
+    let center = SIMD16<Float>(repeating: mu)
+    var i = 0
+    while i + 16 <= count {
+      let d = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD16<Float>.self) - center
+      lanes += d * d
+      i += 16
+    }
+    var total = lanes.sum()
+    while i < count {
+      let d = x[i] - mu
+      total += d * d
+      i += 1
+    }
+    return total
+  }
+
+  /// (Σ dZ, Σ dZ · X̂) over `count` floats, X̂ = (x − μ) · r.
+  static func laneGradientSums(
+    _ dZ: UnsafePointer<Float>, _ x: UnsafePointer<Float>, count: Int, mean mu: Float, rate r: Float
+  ) -> (Float, Float) {
+    var sums = SIMD16<Float>.zero
+    var products = SIMD16<Float>.zero
+    let center = SIMD16<Float>(repeating: mu)
+    let rate = SIMD16<Float>(repeating: r)
+    var i = 0
+    while i + 16 <= count {
+      let d = UnsafeRawPointer(dZ + i).loadUnaligned(as: SIMD16<Float>.self)
+      let normalized = (UnsafeRawPointer(x + i).loadUnaligned(as: SIMD16<Float>.self) - center) * rate
+      sums += d
+      products += d * normalized
+      i += 16
+    }
+    var (sum, product) = (sums.sum(), products.sum())
+    while i < count {
+      sum += dZ[i]
+      product += dZ[i] * ((x[i] - mu) * r)
+      i += 1
+    }
+    return (sum, product)
   }
 
   /// running = (1 − m) · running + m · batch, the batch's value from the shards' merged sums (see the header).
