@@ -15,6 +15,8 @@ import NNBatchCore
 //
 // Lowering, for a group of G samples n0 ..< n0 + G (G from the shapes, see `groupSize`):
 //   col [K, G·P]: col[k][g·P + p] = X[n0 + g][c][oh·sh + i − top][ow·sw + j − left]   (im2col)
+//   (for `same`, read from Xpad [G, C, PH, PW], the group's images copied once inside a
+//   border of zeros, so every col row is OW contiguous floats with no edge cases)
 //   Y   [F, G·P] = W · col                       (gemm NN: M = F, N = G·P, K = K)
 //   Z[n0 + g][f][p] = Y[f][g·P + p] + b[f]       (one pass: bias, samples back to [F, P], ReLU)
 // Backward, from dZ [B, F, P] (the gradient before f):
@@ -23,6 +25,8 @@ import NNBatchCore
 //   dW += dY · colᵀ   [F, K]                     (gemm NT, summed over the groups)
 //   dcol = Wᵀ · dY    [K, G·P]                   (gemm TN), then col2im adds each
 //   dcol[k][g·P + p] into dX[n0 + g][c][oh·sh + i − top][ow·sw + j − left]
+//   (for `same`, into a zeroed dXpad whose interior is then copied out: each pixel
+//   receives the same additions in the same order as without the border)
 
 /// A 2-D convolution: `filters` kernels slid over a channels-first image, plus a bias, then an activation.
 ///
@@ -174,10 +178,11 @@ public struct Conv2D: Layer {
   /// F·K per output position.
   public var multiplyAdds: Int { spec.filters * geometry.fieldSize * geometry.positions }
 
-  /// col [K, G·P] (reused as dcol in backward) and Y [F, G·P], G = `groupSize` capped at `rows`.
+  /// col [K, G·P] (reused as dcol in backward), Y [F, G·P], and for `same` Xpad [G, C, PH, PW]; G = `groupSize` capped at `rows`.
   public func scratchCount(rows: Int) -> Int {
     let samples = min(geometry.groupSize, max(rows, 1))
     return (geometry.fieldSize + spec.filters) * samples * geometry.positions
+      + geometry.paddedCount(samples: samples)
   }
 
   /// Kernel from `initializer` (fan-in C·kh·kw, fan-out F·kh·kw), in storage order; biases zero.
@@ -212,7 +217,8 @@ public struct Conv2D: Layer {
       let n = samples * positions  // columns of col and Y
       let col = scratch  // [K, n]
       let y = scratch + g.fieldSize * n  // [F, n]
-      g.im2col(input + first * g.inputElements, samples: samples, into: col)
+      let padded = y + filters * n  // Xpad [samples, C, PH, PW] for same
+      g.im2col(input + first * g.inputElements, samples: samples, padded: padded, into: col)
       gemm(
         .none, .none, m: filters, n: n, k: g.fieldSize, alpha: 1, a: w, lda: g.fieldSize, b: col,
         ldb: n, beta: 0, c: y, ldc: n, kernels: context.kernels)
@@ -267,6 +273,7 @@ public struct Conv2D: Layer {
       let n = samples * positions
       let col = scratch  // [K, n]; dcol after dW is done
       let staged = scratch + g.fieldSize * n  // [F, n]
+      let padded = staged + filters * n  // Xpad, then dXpad [samples, C, PH, PW] for same
       // dY [F, n]: one sample's dZ is already [F, P]; several are gathered.
       let dY: UnsafePointer<Float>
       if samples == 1 {
@@ -280,7 +287,9 @@ public struct Conv2D: Layer {
         }
         dY = UnsafePointer(staged)
       }
-      if index != groups - 1 { g.im2col(input + first * g.inputElements, samples: samples, into: col) }
+      if index != groups - 1 {
+        g.im2col(input + first * g.inputElements, samples: samples, padded: padded, into: col)
+      }
       gemm(
         .none, .transposed, m: filters, n: g.fieldSize, k: n, alpha: 1, a: dY, lda: n, b: col, ldb: n,
         beta: index == groups - 1 ? 0 : 1, c: dW, ldc: g.fieldSize, kernels: context.kernels)
@@ -288,7 +297,7 @@ public struct Conv2D: Layer {
         gemm(
           .transposed, .none, m: g.fieldSize, n: n, k: filters, alpha: 1, a: w, lda: g.fieldSize, b: dY,
           ldb: n, beta: 0, c: col, ldc: n, kernels: context.kernels)
-        g.col2im(col, samples: samples, into: inputGradient + first * g.inputElements)
+        g.col2im(col, samples: samples, padded: padded, into: inputGradient + first * g.inputElements)
       }
     }
   }
@@ -365,44 +374,56 @@ struct ConvGeometry: Hashable {
   /// C·H·W.
   var inputElements: Int { channels * height * width }
 
-  /// The outputs ow whose input column ow·sw + j − left lies in the image: lo ..< hi.
-  @inline(__always)
-  private func columnRange(j: Int) -> (lo: Int, hi: Int) {
-    // ow·sw + j − left ≥ 0  ⇔  ow ≥ ⌈(left − j) / sw⌉;  ow·sw + j − left ≤ W − 1.
-    let lo = left > j ? (left - j + strideWidth - 1) / strideWidth : 0
-    let last = width - 1 + left - j
-    let hi = last < 0 ? 0 : min(outWidth, last / strideWidth + 1)
-    return (min(lo, hi), hi)
+  /// Whether windows reach outside the image, so im2col reads a zero-bordered copy.
+  var isPadded: Bool { paddedHeight != height || paddedWidth != width }
+
+  /// Floats of Xpad [samples, C, PH, PW]: 0 when no window leaves the image.
+  func paddedCount(samples: Int) -> Int {
+    isPadded ? samples * channels * paddedHeight * paddedWidth : 0
+  }
+
+  /// Xpad [samples, C, PH, PW]: each image at (top, left) inside zeros.
+  private func pad(_ input: UnsafePointer<Float>, samples: Int, into padded: UnsafeMutablePointer<Float>) {
+    let (ph, pw) = (paddedHeight, paddedWidth)
+    padded.update(repeating: 0, count: samples * channels * ph * pw)
+    for plane in 0..<(samples * channels) {
+      let source = input + plane * height * width
+      let target = padded + plane * ph * pw + top * pw + left
+      for h in 0..<height { ShortVectors.copy(source + h * width, to: target + h * pw, count: width) }
+    }
   }
 
   /// col [K, samples·P] from `samples` images at `input` ([samples, C, H, W]); 0 where a window leaves the image.
-  func im2col(_ input: UnsafePointer<Float>, samples: Int, into col: UnsafeMutablePointer<Float>) {
+  ///
+  /// `padded` holds `paddedCount(samples:)` floats of scratch.
+  func im2col(
+    _ input: UnsafePointer<Float>, samples: Int, padded: UnsafeMutablePointer<Float>,
+    into col: UnsafeMutablePointer<Float>
+  ) {
+    let (ph, pw) = isPadded ? (paddedHeight, paddedWidth) : (height, width)
+    let source: UnsafePointer<Float>
+    if isPadded {
+      pad(input, samples: samples, into: padded)
+      source = UnsafePointer(padded)
+    } else {
+      source = input
+    }
     let positions = self.positions
     let n = samples * positions
-    let plane = height * width
     for c in 0..<channels {
       for i in 0..<kernelHeight {
         for j in 0..<kernelWidth {
           let row = col + ((c * kernelHeight + i) * kernelWidth + j) * n
-          let (lo, hi) = columnRange(j: j)
-          let firstColumn = lo * strideWidth + j - left
           for s in 0..<samples {
-            let image = input + (s * channels + c) * plane
+            let image = source + (s * channels + c) * ph * pw + i * pw + j
             for oh in 0..<outHeight {
+              let from = image + oh * strideHeight * pw
               let target = row + s * positions + oh * outWidth
-              let ih = oh * strideHeight + i - top
-              guard ih >= 0 && ih < height, hi > lo else {
-                target.update(repeating: 0, count: outWidth)
-                continue
-              }
-              if lo > 0 { target.update(repeating: 0, count: lo) }
-              let source = image + ih * width + firstColumn
               if strideWidth == 1 {
-                ShortVectors.copy(source, to: target + lo, count: hi - lo)
+                ShortVectors.copy(from, to: target, count: outWidth)
               } else {
-                for t in 0..<(hi - lo) { target[lo + t] = source[t * strideWidth] }
+                for t in 0..<outWidth { target[t] = from[t * strideWidth] }
               }
-              if hi < outWidth { (target + hi).update(repeating: 0, count: outWidth - hi) }
             }
           }
         }
@@ -411,34 +432,41 @@ struct ConvGeometry: Hashable {
   }
 
   /// dX [samples, C, H, W] = the sum of dcol's entries over every window each pixel is in (col2im).
-  func col2im(_ col: UnsafePointer<Float>, samples: Int, into dX: UnsafeMutablePointer<Float>) {
+  ///
+  /// `padded` holds `paddedCount(samples:)` floats of scratch.
+  func col2im(
+    _ col: UnsafePointer<Float>, samples: Int, padded: UnsafeMutablePointer<Float>,
+    into dX: UnsafeMutablePointer<Float>
+  ) {
+    let (ph, pw) = isPadded ? (paddedHeight, paddedWidth) : (height, width)
+    let target = isPadded ? padded : dX
+    target.update(repeating: 0, count: samples * channels * ph * pw)
     let positions = self.positions
     let n = samples * positions
-    let plane = height * width
-    dX.update(repeating: 0, count: samples * channels * plane)
     for c in 0..<channels {
       for i in 0..<kernelHeight {
         for j in 0..<kernelWidth {
           let row = col + ((c * kernelHeight + i) * kernelWidth + j) * n
-          let (lo, hi) = columnRange(j: j)
-          guard hi > lo else { continue }
-          let firstColumn = lo * strideWidth + j - left
           for s in 0..<samples {
-            let image = dX + (s * channels + c) * plane
+            let image = target + (s * channels + c) * ph * pw + i * pw + j
             for oh in 0..<outHeight {
-              let ih = oh * strideHeight + i - top
-              guard ih >= 0 && ih < height else { continue }
-              let source = row + s * positions + oh * outWidth + lo
-              let target = image + ih * width + firstColumn
+              let source = row + s * positions + oh * outWidth
+              let to = image + oh * strideHeight * pw
               if strideWidth == 1 {
-                ShortVectors.add(source, to: target, count: hi - lo)
+                ShortVectors.add(source, to: to, count: outWidth)
               } else {
-                for t in 0..<(hi - lo) { target[t * strideWidth] += source[t] }
+                for t in 0..<outWidth { to[t * strideWidth] += source[t] }
               }
             }
           }
         }
       }
+    }
+    guard isPadded else { return }
+    for plane in 0..<(samples * channels) {
+      let from = padded + plane * ph * pw + top * pw + left
+      let image = dX + plane * height * width
+      for h in 0..<height { ShortVectors.copy(from + h * pw, to: image + h * width, count: width) }
     }
   }
 }
