@@ -58,6 +58,8 @@ public final class MPIEngine: TrainingEngine, @unchecked Sendable {
   /// Gradients of this rank's shards, full parameter layout each.
   private let localGradients: [FloatBuffer]
   private let localLosses: UnsafeMutablePointer<Double>
+  /// Σ of row weights of each local shard (exchanged only with class weights).
+  private let localWeights: UnsafeMutablePointer<Double>
   /// Slices of this rank's range from the other ranks' shards: shard s at s · ownedRange.count.
   private let received: FloatBuffer
   /// One base pointer per shard of the batch, for `ShardSum` (a local buffer or a slot of `received`).
@@ -122,8 +124,8 @@ public final class MPIEngine: TrainingEngine, @unchecked Sendable {
     rangeOffsets = offsets
     self.chunkCounts = chunkCounts
     chunkOffsets = MPIWorld.offsets(chunkCounts)
-    lossExchange = .allocate(capacity: plan.maxShards + ranks)
-    lossExchange.initialize(repeating: 0, count: plan.maxShards + ranks)
+    lossExchange = .allocate(capacity: 2 * plan.maxShards + ranks)
+    lossExchange.initialize(repeating: 0, count: 2 * plan.maxShards + ranks)
     lossCounts = .allocate(capacity: ranks)
     lossCounts.initialize(repeating: 0, count: ranks)
     lossOffsets = .allocate(capacity: ranks)
@@ -139,6 +141,8 @@ public final class MPIEngine: TrainingEngine, @unchecked Sendable {
     }
     localLosses = .allocate(capacity: max(maxLocal, 1))
     localLosses.initialize(repeating: 0, count: max(maxLocal, 1))
+    localWeights = .allocate(capacity: max(maxLocal, 1))
+    localWeights.initialize(repeating: 0, count: max(maxLocal, 1))
     received = FloatBuffer(count: max(plan.maxShards * ownedRange.count, 1))
     shardBases = .allocate(capacity: plan.maxShards)
     shardBases.initialize(repeating: received.pointer, count: plan.maxShards)
@@ -156,6 +160,7 @@ public final class MPIEngine: TrainingEngine, @unchecked Sendable {
   deinit {
     mirror?.deallocate()
     localLosses.deallocate()
+    localWeights.deallocate()
     shardBases.deallocate()
     requests.deallocate()
     chunkSquares.deallocate()
@@ -223,35 +228,47 @@ public final class MPIEngine: TrainingEngine, @unchecked Sendable {
       var k = worker
       while k < localCount {
         // Local buffer k holds shard mine.lowerBound + k.
-        localLosses[k] = ShardRows.lossAndGradient(
+        let shardLoss = ShardRows.lossAndGradient(
           ofShard: mine.lowerBound + k, batchRows: rows, plan: plan, network: network, parameters: parameters,
           data: data, indices: indices, targetColumns: targetColumns, workspace: workspaces[worker],
           gradient: localGradients[k].pointer, context: context)
+        localLosses[k] = shardLoss.sum
+        localWeights[k] = shardLoss.weight
         k += workerCount
       }
     }
-    // [stop code, loss of each of my shards] from every rank, in rank (so shard) order.
+    // [stop code, loss of each of my shards] from every rank, in rank (so shard) order;
+    // with class weights each loss is followed by its shard's weight sum.
+    let weighted = network.classWeights != nil
+    let perShard = weighted ? 2 : 1
     var offset: Int32 = 0
     for p in 0..<world.size {
       lossOffsets[p] = offset
-      lossCounts[p] = Int32(1 + Self.share(of: p, ranks: world.size, items: shards).count)
+      lossCounts[p] = Int32(1 + perShard * Self.share(of: p, ranks: world.size, items: shards).count)
       offset += lossCounts[p]
     }
     let block = lossExchange + Int(lossOffsets[world.rank])
     block[0] = Double(stopCode() ?? 0)
-    for k in 0..<localCount { block[1 + k] = localLosses[k] }
+    for k in 0..<localCount {
+      block[1 + perShard * k] = localLosses[k]
+      if weighted { block[2 + perShard * k] = localWeights[k] }
+    }
     world.allGatherInPlace(lossExchange, counts: lossCounts, displacements: lossOffsets)
     var lossSum = 0.0
+    var weightSum = 0.0
     var stop: Int32?
     for p in 0..<world.size {
       let position = Int(lossOffsets[p])
       let code = Int32(lossExchange[position])
       if stop == nil && code != 0 { stop = code }
-      for i in 1..<Int(lossCounts[p]) { lossSum += lossExchange[position + i] }
+      for i in stride(from: 1, to: Int(lossCounts[p]), by: perShard) {
+        lossSum += lossExchange[position + i]
+        if weighted { weightSum += lossExchange[position + i + 1] }
+      }
     }
     agreedStop = stop
     steps += 1
-    let scale = network.loss.reduction == .mean ? 1 / Double(rows) : 1
+    let scale = network.batchScale(rows: rows, weight: weightSum)
     return ComputedBatch(rows: rows, shards: shards, loss: lossSum * scale, gradientScale: scale)
   }
 

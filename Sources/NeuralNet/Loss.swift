@@ -79,11 +79,13 @@ public enum Loss: String, Sendable, CaseIterable, Codable {
   /// Cross-entropies are fused with their activation (dZ = y − t for
   /// softmax, (y − t)/O for sigmoid), which is exact and stable even when a
   /// probability underflows; the squared errors go through `activation`'s
-  /// backward.
+  /// backward. With `classWeights`, row i's loss and its gradient are
+  /// multiplied by its class's weight (Σ w ℓ and its gradient; the reducer
+  /// divides by Σ w).
   public func sumAndGradient(
     output: UnsafePointer<Float>, targets: UnsafePointer<Float>, targetColumns: Int,
     rows: Int, outputs: Int, activation: Activation,
-    gradient: UnsafeMutablePointer<Float>
+    gradient: UnsafeMutablePointer<Float>, classWeights: ClassWeights? = nil
   ) -> Double {
     var total = 0.0
     let inverseOutputs = 1 / Float(outputs)
@@ -91,7 +93,7 @@ public enum Loss: String, Sendable, CaseIterable, Codable {
       let y = output + r * outputs
       let t = targets + r * targetColumns
       let g = gradient + r * outputs
-      total += sampleLoss(y: y, t: t, targetColumns: targetColumns, outputs: outputs)
+      let rowLoss = sampleLoss(y: y, t: t, targetColumns: targetColumns, outputs: outputs)
       switch self {
       case .sse:
         for o in 0..<outputs { g[o] = 2 * (y[o] - t[o]) }
@@ -109,6 +111,14 @@ public enum Loss: String, Sendable, CaseIterable, Codable {
           for o in 0..<outputs { mass += t[o] }
           for o in 0..<outputs { g[o] = y[o] * mass - t[o] }
         }
+      }
+      if let classWeights {
+        // Activations' backward is linear in dA, so weighting before it weights dZ.
+        let w = classWeights.weight(ofRow: t, targetColumns: targetColumns, outputs: outputs)
+        for o in 0..<outputs { g[o] *= w }
+        total += Double(w) * rowLoss
+      } else {
+        total += rowLoss
       }
     }
     switch self {

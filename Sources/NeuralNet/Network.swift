@@ -14,11 +14,14 @@ public struct Network: Sendable, Hashable {
   public let architecture: Architecture
   /// The training loss.
   public let loss: Loss
+  /// Per-class weights of the training loss (`training.class_weight`), if any.
+  public let classWeights: ClassWeights?
 
-  /// A network of `architecture` trained on `loss`.
-  public init(architecture: Architecture, loss: Loss) {
+  /// A network of `architecture` trained on `loss`, its rows weighted by `classWeights` when given.
+  public init(architecture: Architecture, loss: Loss, classWeights: ClassWeights? = nil) {
     self.architecture = architecture
     self.loss = loss
+    self.classWeights = classWeights
   }
 
   /// Forward pass of `rows` rows of `input` ([rows, inputs]); returns A_L [rows, outputs].
@@ -65,7 +68,7 @@ public struct Network: Sendable, Hashable {
     return source < 0 ? input : UnsafePointer(workspace.activations[source].pointer)
   }
 
-  /// Forward and backward on `rows` rows: returns Σ ℓ and writes ∂(Σ ℓ)/∂θ into `gradient`.
+  /// Forward and backward on `rows` rows: returns Σ ℓ (Σ w ℓ with class weights) and writes ∂(Σ ℓ)/∂θ into `gradient`.
   ///
   /// `gradient` has the parameter layout; it is overwritten, not added to.
   /// Pass a training `context` to make dropout active (the engine does);
@@ -90,7 +93,8 @@ public struct Network: Sendable, Hashable {
     let context = context.with(kernels: workspace.kernels)
     let lossSum = loss.sumAndGradient(
       output: output, targets: targets, targetColumns: targetColumns, rows: rows,
-      outputs: architecture.outputs, activation: layers[last].activation, gradient: dZ)
+      outputs: architecture.outputs, activation: layers[last].activation, gradient: dZ,
+      classWeights: classWeights)
 
     for l in stride(from: last, through: 0, by: -1) {
       let layer = layers[l]
@@ -132,7 +136,8 @@ public struct Network: Sendable, Hashable {
     let context = context.with(kernels: workspace.kernels)
     let lossSum = loss.sumAndGradient(
       output: output, targets: targets, targetColumns: targetColumns, rows: rows,
-      outputs: architecture.outputs, activation: layers[last].activation, gradient: gradients[last].pointer)
+      outputs: architecture.outputs, activation: layers[last].activation, gradient: gradients[last].pointer,
+      classWeights: classWeights)
     for l in stride(from: last, through: 0, by: -1) {
       let layer = layers[l]
       let a = self.output(ofLayer: l, input: input, workspace: workspace)

@@ -48,6 +48,8 @@ public final class DataParallelEngine: TrainingEngine, @unchecked Sendable {
   private let shardBases: UnsafeMutablePointer<UnsafeMutablePointer<Float>>
   private let shardSums: UnsafeMutablePointer<MetricSums>
   private let shardLosses: UnsafeMutablePointer<Double>
+  /// Each shard's Σ of row weights (its rows without class weights).
+  private let shardWeights: UnsafeMutablePointer<Double>
   private let chunkSquares: UnsafeMutablePointer<Double>
   private let chunkFinite: UnsafeMutablePointer<Bool>
   private let targetColumns: Int
@@ -106,6 +108,8 @@ public final class DataParallelEngine: TrainingEngine, @unchecked Sendable {
     shardSums.initialize(repeating: MetricSums(), count: plan.maxShards)
     shardLosses = .allocate(capacity: plan.maxShards)
     shardLosses.initialize(repeating: 0, count: plan.maxShards)
+    shardWeights = .allocate(capacity: plan.maxShards)
+    shardWeights.initialize(repeating: 0, count: plan.maxShards)
     let chunkCount = max(chunks.count, 1)
     chunkSquares = .allocate(capacity: chunkCount)
     chunkSquares.initialize(repeating: 0, count: chunkCount)
@@ -127,6 +131,7 @@ public final class DataParallelEngine: TrainingEngine, @unchecked Sendable {
     shardBases.deallocate()
     shardSums.deallocate()
     shardLosses.deallocate()
+    shardWeights.deallocate()
     chunkSquares.deallocate()
     chunkFinite.deallocate()
   }
@@ -187,16 +192,22 @@ public final class DataParallelEngine: TrainingEngine, @unchecked Sendable {
     workers.run(workers: isParallel(rows: rows) ? shards : 1) { worker, workerCount in
       var shard = worker
       while shard < shards {
-        shardLosses[shard] = ShardRows.lossAndGradient(
+        let shardLoss = ShardRows.lossAndGradient(
           ofShard: shard, batchRows: rows, plan: plan, network: network, parameters: parameters, data: data,
           indices: indices, targetColumns: targetColumns, workspace: workspaces[worker],
           gradient: shardGradients[shard].pointer, context: context)
+        shardLosses[shard] = shardLoss.sum
+        shardWeights[shard] = shardLoss.weight
         shard += workerCount
       }
     }
     var lossSum = 0.0
-    for s in 0..<shards { lossSum += shardLosses[s] }
-    let scale = network.loss.reduction == .mean ? 1 / Double(rows) : 1
+    var weightSum = 0.0
+    for s in 0..<shards {
+      lossSum += shardLosses[s]
+      weightSum += shardWeights[s]
+    }
+    let scale = network.batchScale(rows: rows, weight: weightSum)
     return ComputedBatch(rows: rows, shards: shards, loss: lossSum * scale, gradientScale: scale)
   }
 

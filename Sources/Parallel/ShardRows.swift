@@ -45,7 +45,7 @@ package enum ShardRows {
   }
 
   /// Gathers shard `shard` of the batch `indices` (`rows` rows, cut by `plan`) and runs forward
-  /// and backward on it: the shard's loss sum, its gradient written to `gradient`.
+  /// and backward on it: the shard's loss sum and weight, its gradient written to `gradient`.
   ///
   /// The context is advanced by the shard's first row, so each row's dropout mask
   /// depends on its position in the epoch, never on the shard or the engine.
@@ -53,15 +53,40 @@ package enum ShardRows {
     ofShard shard: Int, batchRows rows: Int, plan: ShardPlan, network: Network, parameters: FloatBuffer,
     data: Dataset, indices: ArraySlice<Int>, targetColumns: Int, workspace: Workspace,
     gradient: UnsafeMutablePointer<Float>, context: PassContext
-  ) -> Double {
+  ) -> ShardLoss {
     let shardRows = plan.rows(ofShard: shard, inBatchOf: rows)
     let positions = shardRows.shifted(by: indices.startIndex)
     let (input, targets) = gather(
       data, indices: indices, positions: positions, targetColumns: targetColumns, into: workspace)
-    return network.lossAndGradient(
+    let sum = network.lossAndGradient(
       parameters: parameters.pointer, input: input, targets: targets, targetColumns: targetColumns,
       rows: positions.count, workspace: workspace, gradient: gradient,
       context: context.advanced(by: shardRows.lowerBound))
+    let weight =
+      network.classWeights?.sum(
+        targets: targets, targetColumns: targetColumns, rows: positions.count,
+        outputs: network.architecture.outputs) ?? Double(positions.count)
+    return ShardLoss(sum: sum, weight: weight)
+  }
+}
+
+/// A shard's loss sum and the sum of its rows' weights (its row count without class weights).
+package struct ShardLoss: Sendable, Hashable {
+  /// Σ ℓ, or Σ w ℓ with class weights.
+  package var sum: Double
+  /// Σ w over the shard's rows (their count without class weights).
+  package var weight: Double
+}
+
+extension Network {
+  /// The batch reduction of a batch of `rows` rows whose weights add up to `weight`.
+  ///
+  /// A sum loss is not scaled; a mean loss divides by the rows, or by the
+  /// weight sum with class weights, which the shards' weights give in shard
+  /// order, so the normaliser's bits never depend on threads or ranks.
+  package func batchScale(rows: Int, weight: Double) -> Double {
+    guard loss.reduction == .mean else { return 1 }
+    return classWeights == nil ? 1 / Double(rows) : 1 / weight
   }
 }
 

@@ -16,7 +16,7 @@ final class MPITrainingTests: XCTestCase {
 
   /// 16,963 parameters: two chunks, so the ranks' parameter ranges differ (one rank of 3 or 4 has none).
   private func mlpConfig(
-    _ name: String, optimizer: String, epochs: Int = 2, precision: String = "f32"
+    _ name: String, optimizer: String, epochs: Int = 2, precision: String = "f32", training: String = ""
   ) -> String {
     directory.write(
       "\(name).json",
@@ -28,7 +28,7 @@ final class MPITrainingTests: XCTestCase {
                                { "units": 3, "activation": "softmax" } ], "init": "he_uniform", "bias": true },
         "loss": "cross_entropy", "optimizer": \(optimizer),
         "training": { "epochs": \(epochs), "batch_size": 50, "shard_size": 8, "shuffle": true,
-                      "precision": "\(precision)" },
+                      "precision": "\(precision)" \(training) },
         "checkpoint": { "dir": "\(directory.file(name))", "every_epochs": 1, "keep": 100 } }
       """)
   }
@@ -124,6 +124,19 @@ final class MPITrainingTests: XCTestCase {
     let three = try train(ranks: 3, config, dir: directory.file("three"), threads: 2)
     XCTAssertEqual(three.status, 0, three.stderr)
     try assertSameRun(directory.file("three"), as: directory.file("one"))
+  }
+
+  /// Class weights: the shards' weight sums travel with their losses, so every rank divides by the same Σ w.
+  func testClassWeightsMatchOneProcessOn2And3Ranks() throws {
+    let config = mlpConfig(
+      "weighted", optimizer: Self.adam, training: #", "class_weight": { "0": 0.5, "2": 4 }"#)
+    let one = try train(ranks: nil, config, dir: directory.file("weighted-one"), threads: 2)
+    XCTAssertEqual(one.status, 0, one.stderr)
+    for ranks in [2, 3] {
+      let run = try train(ranks: ranks, config, dir: directory.file("weighted-\(ranks)"), threads: 1)
+      XCTAssertEqual(run.status, 0, run.stderr)
+      try assertSameRun(directory.file("weighted-\(ranks)"), as: directory.file("weighted-one"))
+    }
   }
 
   func testMomentumOverTCPLoopbackMatchesOneProcessOn3And4Ranks() throws {

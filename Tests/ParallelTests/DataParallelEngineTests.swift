@@ -385,3 +385,70 @@ final class PaddedWeightsTests: XCTestCase {
     XCTAssertGreaterThan(moved, 1e-3)
   }
 }
+
+/// Class weights in the engine: the batch's weight sum divides, and threads never change a bit.
+final class ClassWeightEngineTests: XCTestCase {
+  func testWeightedStepsAreBitIdenticalForAnyThreadCountAndDivideByTheWeightSum() throws {
+    var g = SeededGenerator(seed: 4)
+    let samples = 300
+    let x = Matrix(rows: samples, columns: 16)
+    let t = Matrix(rows: samples, columns: 1)
+    for i in 0..<(samples * 16) { x.storage.pointer[i] = g.nextFloat() }
+    for r in 0..<samples { t[r, 0] = Float(r % 7 == 0 ? 1 : r % 3 == 0 ? 2 : 0) }
+    let data = Dataset(inputs: x, targets: t)
+    let arch = try Architecture(
+      input: [16],
+      layers: [Dense.Spec(units: 64, activation: .relu), Dense.Spec(units: 3, activation: .softmax)])
+    let weights = ClassWeights([0.4, 3, 1.25])
+    let network = Network(architecture: arch, loss: .crossEntropy, classWeights: weights)
+    func run(threads: Int) -> (FloatBuffer, [Double]) {
+      let parameters = FloatBuffer(count: arch.parameterCount)
+      var generator = SeededGenerator(seed: 9)
+      Initializer.heUniform.initialize(parameters, for: arch, using: &generator)
+      let settings = OptimizerSettings(kind: .adam, learningRate: 0.01)
+      let engine = DataParallelEngine(
+        network: network, plan: ShardPlan(batchSize: 100, shardSize: 16), threads: threads,
+        targetColumns: 1, optimizer: settings)
+      var losses: [Double] = []
+      for _ in 0..<3 {
+        var start = 0
+        while start < samples {
+          let outcome = engine.step(
+            parameters: parameters, data: data,
+            indices: Array(0..<samples)[start..<min(start + 100, samples)],
+            learningRate: 0.01)
+          losses.append(outcome.loss)
+          start += 100
+        }
+      }
+      return (parameters, losses)
+    }
+    let (p1, l1) = run(threads: 1)
+    let (p3, l3) = run(threads: 3)
+    XCTAssertTrue(p3.bitwiseEqual(p1))
+    XCTAssertEqual(l3.map(\.bitPattern), l1.map(\.bitPattern))
+    XCTAssertLessThan(l1.last!, l1.first!)
+
+    // One step's loss and gradient: Σ w ℓ / Σ w of the whole batch, from one unsharded pass.
+    let parameters = FloatBuffer(count: arch.parameterCount)
+    var generator = SeededGenerator(seed: 9)
+    Initializer.heUniform.initialize(parameters, for: arch, using: &generator)
+    let rows = 100
+    let workspace = Workspace(architecture: arch, capacity: rows, targetColumns: 1)
+    let full = FloatBuffer(count: arch.parameterCount)
+    let weighted = network.lossAndGradient(
+      parameters: parameters.pointer, input: x.storage.pointer, targets: t.storage.pointer, targetColumns: 1,
+      rows: rows, workspace: workspace, gradient: full.pointer)
+    let weightSum = weights.sum(targets: t.storage.pointer, targetColumns: 1, rows: rows, outputs: 3)
+    let engine = DataParallelEngine(
+      network: network, plan: ShardPlan(batchSize: rows, shardSize: 16), threads: 2, targetColumns: 1,
+      optimizer: OptimizerSettings(kind: .sgd, learningRate: 0))
+    let outcome = engine.step(
+      parameters: parameters, data: data, indices: Array(0..<rows)[...], learningRate: 0)
+    XCTAssertEqual(outcome.loss, weighted / weightSum, accuracy: 1e-7)
+    for i in 0..<arch.parameterCount {
+      let expected = full[i] / Float(weightSum)
+      XCTAssertEqual(engine.gradient[i], expected, accuracy: 1e-5 * max(1, abs(expected)))
+    }
+  }
+}

@@ -80,6 +80,8 @@ public struct Config: Sendable {
   public var precision: Precision = .f32
   /// Early stopping, if configured.
   public var earlyStopping: EarlyStopping?
+  /// Per-class weights of the training loss (`training.class_weight`), if any.
+  public var classWeight: ClassWeightSetting? = nil
   /// Checkpoint folder.
   public var checkpointDir: String
   /// Save every this many steps.
@@ -271,6 +273,7 @@ extension Config {
     var dropLast = false
     var precision = Precision.f32
     var earlyStopping: EarlyStopping?
+    var classWeight: ClassWeightSetting?
     if let t = root.object("training") {
       epochs = t.int("epochs", min: 0, max: Config.maximumEpochs) ?? epochs
       batchSize = t.int("batch_size", min: 1, max: 1 << 20) ?? batchSize
@@ -281,6 +284,7 @@ extension Config {
       shuffle = t.bool("shuffle") ?? shuffle
       dropLast = t.bool("drop_last") ?? dropLast
       precision = t.choice("precision", Precision.self, what: "precision") ?? precision
+      classWeight = ClassWeightSetting.decode(t)
       if let e = t.object("early_stopping") {
         let monitors = Config.monitors
         var monitor = e.string("monitor") ?? "val_loss"
@@ -375,6 +379,11 @@ extension Config {
         "target scaling is for regression; this run classifies (task or loss), found scale_targets \"\(targetScaling.rawValue)\""
       )
     }
+    if classWeight != nil && !isClassification {
+      sink.report(
+        at: nil, "$.training.class_weight",
+        "class weights are for classification; this run is a regression (task or loss)")
+    }
     if keepBest, bestMonitor.hasPrefix("val_"), validation == nil, validationSplit == 0 {
       sink.report(
         at: nil, "$.checkpoint.keep_best",
@@ -392,6 +401,7 @@ extension Config {
       keepBest: keepBest, bestMonitor: bestMonitor)
     config.logging = logging
     config.precision = precision
+    config.classWeight = classWeight
     config.layerInputs = layerInputs
     return config
   }

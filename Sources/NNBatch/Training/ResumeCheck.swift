@@ -106,6 +106,9 @@ enum ResumeCheck {
     lines.compare("$.training.shuffle", saved.shuffle, config.shuffle)
     lines.compare("$.training.drop_last", saved.dropLast, config.dropLast)
     lines.compare("$.training.precision", saved.precision.rawValue, config.precision.rawValue)
+    lines.compare(
+      "$.training.class_weight", saved.classWeight?.description ?? "none",
+      config.classWeight?.description ?? "none")
     // The best value so far only means something for the metric it was measured on.
     if checkpoint.counters.best != nil {
       let before = saved.earlyStopping?.monitor ?? saved.bestMonitor

@@ -102,7 +102,9 @@ public final class Trainer {
         "\(config.file): $.model.layers: a run over mpirun supports at most \(Int32.max) parameters; found \(architecture.parameterCount)"
       )
     }
-    network = Network(architecture: architecture, loss: config.loss)
+    network = Network(
+      architecture: architecture, loss: config.loss,
+      classWeights: try config.resolvedClassWeights(data: data, outputs: architecture.outputs))
     let batches = Trainer.batchesPerEpoch(samples: data.train.count, config: config)
     guard batches > 0 else {
       throw NNBatchError(
