@@ -17,6 +17,10 @@ public struct EpochHistory: Sendable, Equatable {
   public var validationMAE: [Double] = []
   /// Validation R² (regression).
   public var validationR2: [Double] = []
+  /// A classifier's further validation metrics (`ClassifierMetrics.names`) by name, for the
+  /// logs and `monitor`: kept in memory for the epochs of this process, not in checkpoints
+  /// (whose bits stay those of earlier versions; the best value is saved with the state).
+  public var classifier: [String: [Double]] = [:]
 
   /// An empty history.
   public init() {}
@@ -38,8 +42,11 @@ public struct EpochHistory: Sendable, Equatable {
   }
 
   /// Records one epoch.
+  ///
+  /// `classifierMetrics` are a classifier's further metrics (see `classifier`).
   public mutating func append(
-    trainLoss: Double, learningRate: Double, validation: MetricSums?, loss: Loss, classification: Bool
+    trainLoss: Double, learningRate: Double, validation: MetricSums?, loss: Loss, classification: Bool,
+    classifierMetrics: [String: Double] = [:]
   ) {
     self.trainLoss.append(trainLoss)
     self.learningRate.append(learningRate)
@@ -47,6 +54,7 @@ public struct EpochHistory: Sendable, Equatable {
     validationLoss.append(validation.reducedLoss(loss))
     if classification {
       validationAccuracy.append(validation.accuracy)
+      for (name, value) in classifierMetrics { classifier[name, default: []].append(value) }
     } else {
       validationMAE.append(validation.meanAbsoluteError)
       validationR2.append(validation.rSquared)
@@ -67,13 +75,15 @@ public struct EpochHistory: Sendable, Equatable {
     return all.filter { !$0.value.isEmpty }
   }
 
-  /// The newest value of series `name` ("val_loss", "train_loss", ...).
+  /// The newest value of series `name` ("val_loss", "train_loss", "val_f1_macro", ...).
   public func last(_ name: String) -> Double? {
-    series[name]?.last
+    series[name]?.last ?? classifier[name]?.last
   }
 
-  /// The newest validation metrics by name.
+  /// The newest validation metrics by name, a classifier's further ones included.
   public var lastValidation: [String: Double] {
-    series.filter { $0.key.hasPrefix("val_") }.compactMapValues(\.last)
+    series.filter { $0.key.hasPrefix("val_") }.compactMapValues(\.last).merging(
+      classifier.compactMapValues(\.last)
+    ) { a, _ in a }
   }
 }

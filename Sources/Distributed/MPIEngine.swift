@@ -423,11 +423,13 @@ public final class MPIEngine: TrainingEngine, @unchecked Sendable {
   ///
   /// Validation sets are small next to training; repeating them on each
   /// rank costs no exchange and gives the in-process bits.
-  public func evaluate(parameters: FloatBuffer, data: Dataset, targetScale: AffineScaler?) -> MetricSums {
+  public func evaluate(
+    parameters: FloatBuffer, data: Dataset, targetScale: AffineScaler?, outputs: Matrix?
+  ) -> MetricSums {
     evaluateInShards(
       network: network, plan: plan, workers: workers, workspaces: workspaces, shardSums: shardSums,
       targetColumns: targetColumns, parallel: isParallel(rows:), parameters: parameters, data: data,
-      targetScale: targetScale)
+      targetScale: targetScale, rowOutputs: outputs)
   }
 
   /// Bytes per step and time inside MPI so far, for this rank.

@@ -120,3 +120,51 @@ public enum RankingMetrics {
     return (positives > 0 && negatives > 0 ? roc : nil, positives > 0 ? ap : nil)
   }
 }
+
+/// A classifier's validation metrics beyond accuracy, from every row's outputs: what the logs and `monitor` read.
+public enum ClassifierMetrics {
+  /// The averaged scores' names, for any number of classes.
+  public static let averageNames = [
+    "val_precision_macro", "val_recall_macro", "val_f1_macro",
+    "val_precision_weighted", "val_recall_weighted", "val_f1_weighted",
+  ]
+  /// The ranking metrics' names, for two classes: ROC AUC and PR AUC (average precision).
+  public static let rankingNames = ["val_auc", "val_pr_auc"]
+  /// Every name, in the order above.
+  public static let names = averageNames + rankingNames
+
+  /// The metrics of `outputs` ([N, O]) against `targets` ([N, C]): the report's macro and
+  /// weighted averages and, for two classes, ROC AUC and PR AUC (NaN when undefined: one class absent).
+  ///
+  /// A row's predicted class is the largest output (one sigmoid output: 1 when ≥ 0.5),
+  /// its true class its class index or one-hot column, as `evaluate` counts them;
+  /// the positive class is the second, scored by the last output.
+  public static func measure(outputs: Matrix, targets: Matrix) -> [String: Double] {
+    let width = outputs.columns
+    let classes = max(width, 2)
+    var confusion = [[Int]](repeating: [Int](repeating: 0, count: classes), count: classes)
+    var scores: [ScoredSample] = []
+    if classes == 2 { scores.reserveCapacity(outputs.rows) }
+    for r in 0..<outputs.rows {
+      let y = outputs.row(r)
+      let predicted = width == 1 ? (y[0] >= 0.5 ? 1 : 0) : argmax(y, count: width)
+      let t = targets.row(r)
+      let expected =
+        targets.columns == 1 ? Int(t[0] >= 0 ? t[0].rounded() : 0) : argmax(t, count: targets.columns)
+      if expected < classes { confusion[expected][predicted] += 1 }
+      if classes == 2 { scores.append(ScoredSample(score: y[width - 1], positive: expected == 1)) }
+    }
+    let report = ClassificationReport(confusion: confusion)
+    var metrics: [String: Double] = [
+      "val_precision_macro": report.macro.precision, "val_recall_macro": report.macro.recall,
+      "val_f1_macro": report.macro.f1, "val_precision_weighted": report.weighted.precision,
+      "val_recall_weighted": report.weighted.recall, "val_f1_weighted": report.weighted.f1,
+    ]
+    if classes == 2 {
+      let (roc, ap) = RankingMetrics.areas(&scores)
+      metrics["val_auc"] = roc ?? .nan
+      metrics["val_pr_auc"] = ap ?? .nan
+    }
+    return metrics
+  }
+}

@@ -308,6 +308,16 @@ public final class DataParallelEngine: TrainingEngine, @unchecked Sendable {
     evaluate(parameters: parameters, data: data, targetScale: targetScale, continuing: MetricSums())
   }
 
+  /// As `evaluate`, each row's outputs also written to `outputs` ([data.count, outputs]) when given.
+  public func evaluate(
+    parameters: FloatBuffer, data: Dataset, targetScale: AffineScaler?, outputs: Matrix?
+  ) -> MetricSums {
+    evaluateInShards(
+      network: network, plan: plan, workers: workers, workspaces: workspaces, shardSums: shardSums,
+      targetColumns: targetColumns, parallel: isParallel(rows:), parameters: parameters, data: data,
+      targetScale: targetScale, rowOutputs: outputs)
+  }
+
   /// The sums of `evaluate` added on to `total`: blocks of whole batches
   /// (`plan.batchSize` rows, but the last) evaluated one after the other sum
   /// bit for bit as their concatenation does.

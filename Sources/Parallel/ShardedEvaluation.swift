@@ -8,12 +8,14 @@ import NeuralNet
 /// the master weights whatever the training precision (the caller clears its
 /// workspaces' bf16 copies). With `targetScale`, MAE and R² are in original units.
 /// The sums continue `total`: a set evaluated in blocks of whole batches, each
-/// continuing the last, sums exactly as the whole set does.
+/// continuing the last, sums exactly as the whole set does. With `rowOutputs`
+/// ([data.count, outputs]), each row's outputs are copied there at its own row, so
+/// ranking metrics can be computed from them afterwards, whoever ran the shard.
 public func evaluateInShards(
   network: Network, plan: ShardPlan, workers: Workers, workspaces: [Workspace],
   shardSums: UnsafeMutablePointer<MetricSums>, targetColumns: Int, parallel: (Int) -> Bool,
   parameters: FloatBuffer, data: Dataset, targetScale: AffineScaler?,
-  continuing total: MetricSums = MetricSums()
+  continuing total: MetricSums = MetricSums(), rowOutputs: Matrix? = nil
 ) -> MetricSums {
   var total = total
   // Each worker writes only the slots of its own shards, read after `run` returns.
@@ -36,6 +38,7 @@ public func evaluateInShards(
         sums[shard] = MetricSums.measure(
           loss: network.loss, output: output, targets: data.targets.row(first),
           targetColumns: targetColumns, rows: range.count, outputs: outputs, targetScale: targetScale)
+        rowOutputs?.row(first).update(from: output, count: range.count * outputs)
         shard += workerCount
       }
     }

@@ -121,8 +121,10 @@ public protocol TrainingEngine: AnyObject, Sendable {
 
   /// Loss and metric sums of `parameters` on all rows of `data`, in order.
   ///
-  /// With `targetScale`, MAE and R² are in the targets' original units.
-  func evaluate(parameters: FloatBuffer, data: Dataset, targetScale: AffineScaler?) -> MetricSums
+  /// With `targetScale`, MAE and R² are in the targets' original units. With
+  /// `outputs` ([data.count, outputs]), every row's model outputs are written there too.
+  func evaluate(parameters: FloatBuffer, data: Dataset, targetScale: AffineScaler?, outputs: Matrix?)
+    -> MetricSums
 }
 
 extension TrainingEngine {
@@ -185,7 +187,12 @@ extension TrainingEngine {
 
   /// Loss and metric sums of `parameters` on all rows of `data`, in original target units.
   public func evaluate(parameters: FloatBuffer, data: Dataset) -> MetricSums {
-    evaluate(parameters: parameters, data: data, targetScale: nil)
+    evaluate(parameters: parameters, data: data, targetScale: nil, outputs: nil)
+  }
+
+  /// Loss and metric sums of `parameters` on all rows of `data`; with `targetScale` in original units.
+  public func evaluate(parameters: FloatBuffer, data: Dataset, targetScale: AffineScaler?) -> MetricSums {
+    evaluate(parameters: parameters, data: data, targetScale: targetScale, outputs: nil)
   }
 }
 

@@ -109,7 +109,19 @@ final class LogsCLITests: XCTestCase {
       XCTAssertEqual(points.map { Int($0[0]) }, steps, key, file: file, line: line)
       XCTAssertEqual(points.map { Float($0[1]) }, expected.map { Float($0) }, key, file: file, line: line)
     }
-    XCTAssertEqual(scalars.count, 6, "\(scalars.keys.sorted())", file: file, line: line)
+    // A classifier's averaged precision, recall and F1 are logged, not checkpointed: as the CSV has them.
+    let averages = [
+      "val_f1_macro", "val_f1_weighted", "val_precision_macro", "val_precision_weighted", "val_recall_macro",
+      "val_recall_weighted",
+    ]
+    for key in averages {
+      let points = scalars["epoch/\(key)"] ?? []
+      XCTAssertEqual(points.map { Int($0[0]) }, steps, key, file: file, line: line)
+      XCTAssertEqual(
+        points.map { Float($0[1]) }, csv.map { Float($0[key] ?? .nan) }, key, file: file, line: line)
+      XCTAssertTrue(csv.allSatisfy { (0...1).contains($0[key] ?? .nan) }, key, file: file, line: line)
+    }
+    XCTAssertEqual(scalars.count, 6 + averages.count, "\(scalars.keys.sorted())", file: file, line: line)
   }
 
   /// Checks the CSV's rows against the checkpoint's history (exactly) and the JSON log's epoch lines.
@@ -160,7 +172,9 @@ final class LogsCLITests: XCTestCase {
     let checkpoint = try Checkpoint.read(from: dir.file("ck/step-000000015.h5"))
     let csvText = try String(contentsOfFile: dir.file("logs/metrics.csv"), encoding: .utf8)
     XCTAssertTrue(
-      csvText.hasPrefix("epoch,step,learning_rate,samples_per_second,train_loss,val_accuracy,val_loss\n"),
+      csvText.hasPrefix(
+        "epoch,step,learning_rate,samples_per_second,train_loss,val_accuracy,val_f1_macro,val_f1_weighted,val_loss,val_precision_macro,val_precision_weighted,val_recall_macro,val_recall_weighted\n"
+      ),
       csvText)
     let csv = try csvRows(dir.file("logs/metrics.csv"))
     assertCSV(csv, checkpoint: checkpoint, epochs: epochs)

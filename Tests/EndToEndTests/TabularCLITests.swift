@@ -118,4 +118,106 @@ final class TabularCLITests: XCTestCase {
       ),
       result.stderr)
   }
+
+  /// The JSON, CSV and TensorBoard logs carry F1 and the AUCs per epoch, and they are `monitor` choices.
+  func testClassifierMetricsInLogsAndAsMonitors() throws {
+    let dir = TemporaryDirectory()
+    var csv = "a,b,bought\n"
+    for i in 0..<80 {
+      let (a, b) = (Double(i % 5), Double(i % 3) + Double(i % 4) / 4)
+      csv += "\(a),\(b),\((a > b) != (i % 7 == 0) ? "yes" : "no")\n"
+    }
+    dir.write("train.csv", csv)
+    let config = dir.write(
+      "c.json",
+      """
+      { "data": { "source": "csv", "path": "train.csv", "scale": "standardize", "validation_split": 0.3 },
+        "model": { "layers": [ { "units": 6, "activation": "tanh" }, { "units": 1, "activation": "sigmoid" } ] },
+        "loss": "binary_cross_entropy", "seed": 2, "optimizer": { "kind": "adam", "learning_rate": 0.02 },
+        "training": { "epochs": 6, "batch_size": 8 },
+        "checkpoint": { "dir": "ck", "keep_best": true, "monitor": "val_auc" } }
+      """)
+    let run = try nnbatch(
+      ["train", "--config", config, "--log-format", "json", "--log-csv", "log.csv", "--tensorboard", "tb"],
+      in: dir.path)
+    XCTAssertEqual(run.status, 0, run.stderr)
+    let epochs = run.stdout.split(separator: "\n").compactMap { line -> [String: Any]? in
+      guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+        object["event"] as? String == "epoch"
+      else { return nil }
+      return object
+    }
+    XCTAssertEqual(epochs.count, 6, run.stdout)
+    let names = [
+      "val_auc", "val_pr_auc", "val_f1_macro", "val_f1_weighted", "val_precision_macro",
+      "val_precision_weighted",
+      "val_recall_macro", "val_recall_weighted",
+    ]
+    var aucs: [Double] = []
+    for epoch in epochs {
+      for name in names {
+        let value = try XCTUnwrap(epoch[name] as? Double, "\(name) in \(epoch)")
+        XCTAssertTrue((0...1).contains(value), "\(name) \(value)")
+      }
+      aucs.append(epoch["val_auc"] as? Double ?? .nan)
+    }
+    let header = try String(contentsOfFile: dir.file("log.csv"), encoding: .utf8).split(separator: "\n")[0]
+    for name in names {
+      XCTAssertTrue(header.split(separator: ",").contains(Substring(name)), String(header))
+    }
+    let events = try FileManager.default.contentsOfDirectory(atPath: dir.file("tb"))
+    let bytes = try Data(contentsOf: URL(fileURLWithPath: dir.file("tb/\(try XCTUnwrap(events.first))")))
+    XCTAssertNotNil(bytes.range(of: Data("epoch/val_auc".utf8)))
+    XCTAssertNotNil(bytes.range(of: Data("epoch/val_f1_macro".utf8)))
+    // The terminal's epoch lines keep to loss and accuracy.
+    let plain = try nnbatch(["train", "--config", config, "--checkpoint-dir", "ck2"], in: dir.path)
+    XCTAssertEqual(plain.status, 0, plain.stderr)
+    XCTAssertFalse(plain.stdout.contains("val_f1"), plain.stdout)
+    XCTAssertTrue(plain.stdout.contains("val_accuracy"), plain.stdout)
+
+    // evaluate on the same held-out rows prints the last epoch's ROC AUC; best.h5 has the largest one.
+    let last = try nnbatch(["evaluate", "--checkpoint", "ck"], in: dir.path)
+    XCTAssertEqual(last.status, 0, last.stderr)
+    XCTAssertTrue(
+      last.stdout.contains("roc auc    \(String(format: "%.4f", aucs.last ?? 0))"), "\(last.stdout) \(aucs)")
+    let best = try nnbatch(["evaluate", "--checkpoint", "ck/best.h5"], in: dir.path)
+    XCTAssertEqual(best.status, 0, best.stderr)
+    // The first epoch of the largest value: later equal ones are no improvement.
+    let top = aucs.max() ?? 0
+    XCTAssertTrue(best.stdout.contains("roc auc    \(String(format: "%.4f", top))"), "\(best.stdout) \(aucs)")
+  }
+
+  func testClassifierMonitorsTheRunCannotMeasureAreRefused() throws {
+    let dir = TemporaryDirectory()
+    dir.write("train.csv", imbalancedCSV())
+    dir.write("reg.csv", "a,b,y\n" + (0..<20).map { "\($0),\($0 % 3),\(Double($0) / 2)\n" }.joined())
+    let cases: [(String, String, String)] = [
+      ("mse", "val_f1_macro", "val_f1_macro is measured for classification; this run is a regression"),
+      ("cross_entropy", "val_pr_aux", #"unknown metric "val_pr_aux""#),
+    ]
+    for (loss, monitor, message) in cases {
+      let path = config(
+        dir, name: "m", training: #", "early_stopping": { "monitor": "\#(monitor)" }"#, loss: loss)
+      let text = try String(contentsOfFile: path, encoding: .utf8).replacingOccurrences(
+        of: #""scale": "standardize""#, with: #""scale": "standardize", "validation_split": 0.25"#
+      ).replacingOccurrences(of: loss == "mse" ? "train.csv" : "\u{0}", with: "reg.csv")
+      dir.write("m.json", text)
+      let result = try nnbatch(["train", "--config", path], in: dir.path)
+      XCTAssertEqual(result.status, 2, result.stderr)
+      XCTAssertTrue(result.stderr.contains(message), result.stderr)
+    }
+    // Three classes have no AUC.
+    let three = dir.write(
+      "three.json",
+      """
+      { "data": { "source": "synthetic", "samples": 40, "features": 3, "classes": 3, "validation_split": 0.25 },
+        "model": { "layers": [ { "units": 3, "activation": "softmax" } ] }, "loss": "cross_entropy",
+        "optimizer": { "kind": "sgd" }, "checkpoint": { "dir": "ck3", "keep_best": true, "monitor": "val_auc" } }
+      """)
+    let result = try nnbatch(["train", "--config", three], in: dir.path)
+    XCTAssertEqual(result.status, 2, result.stderr)
+    XCTAssertTrue(
+      result.stderr.contains("$.checkpoint.monitor: val_auc is measured for two classes; this model has 3"),
+      result.stderr)
+  }
 }

@@ -106,4 +106,37 @@ final class ClassificationMetricsTests: XCTestCase {
       XCTAssertEqual(try XCTUnwrap(ap), expected.ap, accuracy: 1e-12, "trial \(trial)")
     }
   }
+
+  /// The validation metrics of a sigmoid classifier from its outputs: the same set as the hand computation above.
+  func testClassifierMetricsFromOutputsMatchTheHandComputation() {
+    let scores: [(Float, Float)] = [
+      (0.6, 0), (0.9, 1), (0.8, 0), (0.4, 0), (0.7, 1), (0.8, 1), (0.6, 0), (0.5, 1),
+    ]
+    let outputs = Matrix(rows: 8, columns: 1)
+    let targets = Matrix(rows: 8, columns: 1)
+    for (r, (y, t)) in scores.enumerated() {
+      outputs[r, 0] = y
+      targets[r, 0] = t
+    }
+    let metrics = ClassifierMetrics.measure(outputs: outputs, targets: targets)
+    XCTAssertEqual(Set(metrics.keys), Set(ClassifierMetrics.names))
+    XCTAssertEqual(metrics["val_auc"] ?? 0, 0.71875, accuracy: 1e-12)
+    XCTAssertEqual(metrics["val_pr_auc"] ?? 0, 251.0 / 336, accuracy: 1e-12)
+    // Predicted 1 at ≥ 0.5: negatives 0.6, 0.8, 0.6 are false positives, 0.4 a true negative.
+    let report = ClassificationReport(confusion: [[1, 3], [0, 4]])
+    XCTAssertEqual(metrics["val_f1_macro"], report.macro.f1)
+    XCTAssertEqual(metrics["val_precision_weighted"], report.weighted.precision)
+    XCTAssertEqual(metrics["val_recall_macro"] ?? 0, (0.25 + 1) / 2, accuracy: 1e-12)
+
+    // Three softmax classes: averages only, no AUC.
+    let three = Matrix(rows: 3, columns: 3)
+    let labels = Matrix(rows: 3, columns: 1)
+    for r in 0..<3 {
+      three[r, r] = 1
+      labels[r, 0] = Float((r + 1) % 3 == 0 ? 0 : r)
+    }
+    let multi = ClassifierMetrics.measure(outputs: three, targets: labels)
+    XCTAssertEqual(Set(multi.keys), Set(ClassifierMetrics.averageNames))
+    XCTAssertEqual(multi["val_recall_weighted"] ?? 0, 2.0 / 3, accuracy: 1e-12)
+  }
 }

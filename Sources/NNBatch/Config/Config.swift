@@ -102,16 +102,34 @@ public struct Config: Sendable {
     data.task ?? (loss == .crossEntropy || loss == .binaryCrossEntropy ? .classification : .regression)
   }
 
-  /// Whether larger values of metric `monitor` are better (accuracy, R²).
+  /// Whether larger values of metric `monitor` are better (accuracy, R², precision, recall, F1, AUC).
   public static func maximizes(_ monitor: String) -> Bool {
-    monitor.hasSuffix("accuracy") || monitor.hasSuffix("r2")
+    !monitor.hasSuffix("loss") && monitor != "val_mae"
   }
 
   /// Most epochs a run may have: per-epoch history is kept in memory and in checkpoints.
   public static let maximumEpochs = 10_000_000
 
   /// Metrics that early stopping and keep_best can watch.
-  public static let monitors = ["val_loss", "val_accuracy", "val_mae", "val_r2", "train_loss"]
+  public static let monitors =
+    ["val_loss", "val_accuracy", "val_mae", "val_r2", "train_loss"] + ClassifierMetrics.names
+
+  /// Refuses a classifier's metric that this run never measures: on a regression, or
+  /// an AUC on more than two classes (`outputs`: the model's).
+  public func requireMonitorFits(outputs: Int) throws(NNBatchError) {
+    guard earlyStopping != nil || keepBest else { return }
+    let monitor = earlyStopping?.monitor ?? bestMonitor
+    let path = earlyStopping != nil ? "$.training.early_stopping.monitor" : "$.checkpoint.monitor"
+    var problem: String?
+    if ClassifierMetrics.names.contains(monitor) && task != .classification {
+      problem =
+        "\(monitor) is measured for classification; this run is a regression (use val_loss, val_mae or val_r2)"
+    } else if ClassifierMetrics.rankingNames.contains(monitor) && max(outputs, 2) != 2 {
+      problem =
+        "\(monitor) is measured for two classes; this model has \(outputs) (use val_f1_macro, val_accuracy, ...)"
+    }
+    if let problem { throw NNBatchError(.usage, "\(file): \(path): \(problem)") }
+  }
 
   /// Default shard size: half a batch, clamped to 16...128 and at most the batch.
   ///

@@ -1,5 +1,6 @@
 import Foundation
 import NNBatchCore
+import NeuralNet
 
 #if canImport(Glibc)
 @preconcurrency import Glibc
@@ -191,7 +192,8 @@ public final class ProgressReporter {
       LineField("epoch \(report.epoch)/\(report.epochs)"), LineField("step \(report.step)", dropRank: 2),
       LineField("loss \(format6(report.trainLoss))"),
     ]
-    for key in report.validation.keys.sorted() {
+    // The terminal keeps to loss and accuracy (or MAE and R²); the logs have every metric.
+    for key in report.validation.keys.sorted() where !ClassifierMetrics.names.contains(key) {
       fields.append(LineField("\(key) \(format6(report.validation[key] ?? 0))"))
     }
     fields.append(LineField("lr \(format6(report.learningRate))", dropRank: 4))

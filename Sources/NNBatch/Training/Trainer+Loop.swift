@@ -123,12 +123,19 @@ extension Trainer {
     epochSamples = 0
     epoch += 1
     batchInEpoch = 0
+    let classification = config.task == .classification
+    var classifierMetrics: [String: Double] = [:]
     let validation = data.validation.map { set in
-      engine.evaluate(parameters: parameters, data: set, targetScale: data.targetScaler)
+      // A classifier's rows' outputs are kept for F1 and AUC, which are no sums over shards.
+      let outputs = classification ? Matrix(rows: set.count, columns: network.architecture.outputs) : nil
+      let sums = engine.evaluate(
+        parameters: parameters, data: set, targetScale: data.targetScaler, outputs: outputs)
+      if let outputs { classifierMetrics = ClassifierMetrics.measure(outputs: outputs, targets: set.targets) }
+      return sums
     }
     history.append(
       trainLoss: trainLoss, learningRate: learningRate, validation: validation, loss: config.loss,
-      classification: config.task == .classification)
+      classification: classification, classifierMetrics: classifierMetrics)
     return trainLoss
   }
 }

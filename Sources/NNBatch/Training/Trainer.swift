@@ -102,6 +102,7 @@ public final class Trainer {
         "\(config.file): $.model.layers: a run over mpirun supports at most \(Int32.max) parameters; found \(architecture.parameterCount)"
       )
     }
+    try config.requireMonitorFits(outputs: architecture.outputs)
     network = Network(
       architecture: architecture, loss: config.loss,
       classWeights: try config.resolvedClassWeights(data: data, outputs: architecture.outputs))
@@ -335,7 +336,9 @@ public final class Trainer {
     if let last = lastEpoch {
       lines.append("final epoch \(last.epoch): train_loss \(format6(last.loss)) (epoch mean)")
       if !last.validation.isEmpty {
-        let fields = last.validation.keys.sorted().map { "\($0) \(format6(last.validation[$0] ?? .nan))" }
+        let fields = last.validation.keys.sorted().filter { !ClassifierMetrics.names.contains($0) }.map {
+          "\($0) \(format6(last.validation[$0] ?? .nan))"
+        }
         lines.append("final epoch \(last.epoch): \(fields.joined(separator: ", "))")
       }
     }
