@@ -103,6 +103,12 @@ public final class Trainer {
       )
     }
     try config.requireMonitorFits(outputs: architecture.outputs)
+    if config.task == .classification, let validation = data.validation {
+      // Each epoch keeps every validation row's outputs (and, for two classes, a score and its sort).
+      try MemoryBudget.require(
+        checkedProduct([validation.count, architecture.outputs * 4 + 3 * MemoryLayout<ScoredSample>.stride]),
+        for: "the outputs of \(validation.count) validation samples (for F1 and AUC)", in: config.file)
+    }
     network = Network(
       architecture: architecture, loss: config.loss,
       classWeights: try config.resolvedClassWeights(data: data, outputs: architecture.outputs))
