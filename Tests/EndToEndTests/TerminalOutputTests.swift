@@ -33,15 +33,17 @@ final class TerminalOutputTests: XCTestCase {
     XCTAssertEqual(piped.status, 0, piped.stderr)
     // Bytes, not Characters: a terminal's "\r\n" is one Character.
     let lines = terminal.stdout.utf8.filter { $0 == 10 }.count
-    // As many as piped, but for the summary's checkpoint path word-wrapped onto a line of its own.
-    XCTAssertEqual(lines, piped.stdout.utf8.filter { $0 == 10 }.count + 1, terminal.stdout)
+    // As many as piped: the status lines are fitted to the width, never wrapped.
+    XCTAssertEqual(lines, piped.stdout.utf8.filter { $0 == 10 }.count, terminal.stdout)
     XCTAssertLessThanOrEqual(lines, 30, terminal.stdout)
     let progress = segments(terminal.stdout).filter { $0.hasPrefix("epoch ") }
     XCTAssertGreaterThanOrEqual(progress.count, 20, terminal.stdout)
-    // Every line fits: progress is cut to the width, notes and the summary are word-wrapped.
+    // Every line fits: progress and status lines drop fields, paths their leading folders.
     for line in segments(terminal.stdout) { XCTAssertLessThanOrEqual(line.count, 80, line) }
     XCTAssertTrue(
-      segments(terminal.stdout).contains { $0.hasPrefix("  /") && $0.hasSuffix("tty/step-000001500.h5") },
+      segments(terminal.stdout).contains {
+        $0.hasPrefix("done: 1500 epochs") && $0.hasSuffix("tty/step-000001500.h5")
+      },
       terminal.stdout)
     XCTAssertTrue(terminal.stdout.contains("epoch 1500/1500  step 1500  loss"), terminal.stdout)
   }
@@ -158,5 +160,88 @@ final class TerminalOutputTests: XCTestCase {
       }
     }
     XCTAssertGreaterThanOrEqual(examples, 10)
+  }
+
+  /// Columns `line` takes: CJK ideographs and kana two, everything else one (the test's lines hold no other wide or zero-width text).
+  private func columnsTaken(_ line: String) -> Int {
+    line.unicodeScalars.reduce(0) { $0 + ((0x3040...0x9FFF).contains($1.value) ? 2 : 1) }
+  }
+
+  /// Every line of `output` fits `width` and none continues the one before (an indented
+  /// continuation is how a line broken between words would show).
+  private func assertFits(_ output: String, width: Int, _ what: String) {
+    for line in segments(output) {
+      XCTAssertLessThanOrEqual(columnsTaken(line), width, "\(what) at \(width) columns: \(line)\n\(output)")
+      XCTAssertFalse(line.hasPrefix("  ") && !line.hasPrefix("  ["), "\(what): a wrapped line: \(line)")
+    }
+  }
+
+  func testStatusLinesFitFiftyAndEightyColumnsWithoutWrappingOrCutting() throws {
+    let dir = TemporaryDirectory()
+    // A deep folder and a run name of wide characters: the path is longer than 50 columns.
+    let deep = dir.file("a-rather-long-folder-name/with/several/levels/of/checkpoints")
+    let config = try String(contentsOfFile: "\(repositoryRoot)/configs/flowers.json", encoding: .utf8)
+      .replacingOccurrences(of: #""name": "flowers""#, with: #""name": "花のデータ""#)
+    XCTAssertTrue(config.contains("花のデータ"), config)
+    let file = dir.write("flowers.json", config)
+    for width in [50, 80] {
+      let folder = "\(deep)/\(width)"
+      // Early stopping ends the first run (epoch 43 of 120); the second resumes it.
+      let first = try onTerminal(columns: width, ["--config", file, "--checkpoint-dir", folder])
+      XCTAssertEqual(first.status, 0, first.stderr)
+      assertFits(first.stdout, width: width, "training")
+      let lines = segments(first.stdout)
+      XCTAssertTrue(lines.contains { $0.hasPrefix("training 花のデータ: 480 samples") }, first.stdout)
+      XCTAssertTrue(lines.contains { $0.hasPrefix("early stopping after epoch 43: val_loss ") }, first.stdout)
+      XCTAssertTrue(
+        lines.contains { $0.hasPrefix("done: 43 epochs") && $0.hasSuffix("/step-000000645.h5") }, first.stdout
+      )
+      XCTAssertTrue(lines.contains { $0.hasPrefix("final epoch 43: train_loss 0.0327051") }, first.stdout)
+      XCTAssertTrue(lines.contains { $0.hasPrefix("final epoch 43: ") && $0.contains("val_loss 0.0800458") })
+      // The monitored val_loss stays on every epoch line, and no field is cut.
+      let epochs = lines.filter { $0.hasPrefix("epoch ") && $0.contains("  loss ") }
+      XCTAssertGreaterThanOrEqual(epochs.count, 7, first.stdout)
+      for line in epochs {
+        XCTAssertTrue(line.contains("val_loss 0."), line)
+        XCTAssertFalse(line.contains("…"), line)
+      }
+      if width == 80 {
+        // The path gives way from its start: its last folders and the file stay.
+        XCTAssertTrue(
+          lines.contains {
+            $0.hasPrefix("done: 43 epochs") && $0.hasSuffix("checkpoints/80/step-000000645.h5")
+          },
+          first.stdout)
+        XCTAssertTrue(epochs.allSatisfy { $0.contains("val_accuracy 0.") }, first.stdout)
+      }
+      let resumed = try onTerminal(
+        columns: width, ["--config", file, "--checkpoint-dir", folder, "--resume", "--epochs", "44"])
+      XCTAssertEqual(resumed.status, 0, resumed.stderr)
+      assertFits(resumed.stdout, width: width, "resumed")
+      XCTAssertTrue(
+        segments(resumed.stdout).contains {
+          $0.hasPrefix("resumed from ") && $0.contains("step-000000645.h5")
+        },
+        resumed.stdout)
+    }
+  }
+
+  func testTheStopLineOfASignalFitsFiftyColumns() throws {
+    let dir = TemporaryDirectory()
+    let config = HangupTests.config(dir)
+    let folder = dir.file("a-rather-long-folder-name/with/several/levels/of/checkpoints")
+    // SIGINT once the run has had time to start training: the stop line, then exit 130.
+    let script = try XCTUnwrap(tool("script"), "script (util-linux) must be installed")
+    let command =
+      "stty cols 50; \(nnbatchExecutable) --config \(config) --checkpoint-dir \(folder) & "
+      + "sleep 3; kill -INT $!; wait $!; echo \"exit $?\""
+    let result = try runProcess(script, ["-q", "-e", "-c", command, "/dev/null"], in: repositoryRoot)
+    assertFits(result.stdout, width: 50, "stopped")
+    XCTAssertTrue(result.stdout.contains("exit 130"), result.stdout)
+    XCTAssertTrue(
+      segments(result.stdout).contains {
+        $0.hasPrefix("stopped by signal") && $0.contains("checkpoint written")
+      },
+      result.stdout)
   }
 }

@@ -34,4 +34,60 @@ final class TerminalWidthTests: XCTestCase {
     XCTAssertEqual(wrapWords("  [1, 2] -> [3]  target [4]", width: 16), "  [1, 2] -> [3]\n    target [4]")
     XCTAssertEqual(wrapWords("x /a/very/long/path/name", width: 8), "x\n  /a/very/long/path/name")
   }
+
+  /// The done line as the trainer builds it: "done:" opens a list, the path is a path.
+  private let done = [
+    LineField("done:", opensList: true), LineField("1500 epochs", openingLead: " "),
+    LineField("1500 steps", dropRank: 2, lead: ", "), LineField("0.1s", dropRank: 1, lead: ", "),
+    LineField("; checkpoint", lead: ""), LineField("checkpoints/xor/step-000001500.h5", isPath: true),
+  ]
+
+  func testAPipeGetsEveryFieldWithItsLead() {
+    XCTAssertEqual(
+      fullLine(done), "done: 1500 epochs, 1500 steps, 0.1s; checkpoint checkpoints/xor/step-000001500.h5")
+  }
+
+  func testAStatusLineKeepsTheMostUsefulFieldsThatFitThenShortensItsPath() {
+    XCTAssertEqual(
+      fitStatusLine(done, width: 70), "done: 1500 epochs, 0.1s; checkpoint checkpoints/xor/step-000001500.h5")
+    XCTAssertEqual(
+      fitStatusLine(done, width: 64), "done: 1500 epochs; checkpoint checkpoints/xor/step-000001500.h5")
+    XCTAssertEqual(fitStatusLine(done, width: 53), "done: 1500 epochs; checkpoint …/xor/step-000001500.h5")
+    XCTAssertEqual(fitStatusLine(done, width: 52), "done: 1500 epochs; checkpoint …/step-000001500.h5")
+    // Nothing left to leave out: broken between words, never cut.
+    XCTAssertEqual(fitStatusLine(done, width: 30), "done: 1500 epochs; checkpoint\n  …/step-000001500.h5")
+  }
+
+  func testAnOpeningLeadFollowsTheHeadWhicheverItemIsKeptFirst() {
+    let fields = [
+      LineField("final epoch 3:", opensList: true),
+      LineField("val_accuracy 0.908333", dropRank: 3, lead: ", ", openingLead: " "),
+      LineField("val_loss 0.217277", dropRank: 2, lead: ", ", openingLead: " "),
+    ]
+    XCTAssertEqual(fullLine(fields), "final epoch 3: val_accuracy 0.908333, val_loss 0.217277")
+    XCTAssertEqual(fitStatusLine(fields, width: 50), "final epoch 3: val_loss 0.217277")
+  }
+
+  func testAShortTextIsTriedBeforeAFieldIsDropped() {
+    let fields = [
+      LineField("early stopping after epoch 43"),
+      LineField(
+        ": val_loss has not improved for 25 epochs", dropRank: 1, lead: "", short: ": val_loss stale"),
+    ]
+    XCTAssertEqual(
+      fitStatusLine(fields, width: 80),
+      "early stopping after epoch 43: val_loss has not improved for 25 epochs")
+    XCTAssertEqual(fitStatusLine(fields, width: 50), "early stopping after epoch 43: val_loss stale")
+    XCTAssertEqual(fitStatusLine(fields, width: 40), "early stopping after epoch 43")
+  }
+
+  func testDisplayWidthCountsWideCharactersTwiceAndMarksNever() {
+    XCTAssertEqual(displayWidth("flowers"), 7)
+    XCTAssertEqual(displayWidth("花のデータ"), 10)
+    XCTAssertEqual(displayWidth("e\u{301}"), 1)
+    XCTAssertEqual(displayWidth("…"), 1)
+    let wide = [LineField("training 花のデータ:"), LineField("480 samples", dropRank: 1)]
+    XCTAssertEqual(fitStatusLine(wide, width: 32), "training 花のデータ: 480 samples")
+    XCTAssertEqual(fitStatusLine(wide, width: 31), "training 花のデータ:")
+  }
 }

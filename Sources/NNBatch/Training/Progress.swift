@@ -70,6 +70,8 @@ public final class ProgressReporter {
   /// Stdout is a terminal (and something may be printed): notes and summary are word-wrapped.
   private let terminal: Bool
   private let logEvery: Int
+  /// The validation metric early stopping or keep_best watches: the last to leave a narrow line.
+  private let monitor: String?
   private let observer: (@Sendable (TrainingEvent) -> Void)?
   /// Nothing on stdout at all (the Swift API: its caller has the observer).
   private let silent: Bool
@@ -83,12 +85,13 @@ public final class ProgressReporter {
   /// programs) unless `logEvery` is given. `observer` sees every step and every epoch;
   /// `silent` prints nothing (errors and warnings still go to stderr). `liveAllowed:
   /// false` keeps plain, unwrapped lines even on a terminal (under mpirun, whose ranks
-  /// always write to a pseudo-terminal).
+  /// always write to a pseudo-terminal). `monitor` is the validation metric kept longest on a narrow terminal.
   public init(
     format: LogFormat, quiet: Bool, epochs: Int, logEvery: Int?, liveAllowed: Bool = true,
-    observer: (@Sendable (TrainingEvent) -> Void)? = nil, silent: Bool = false
+    observer: (@Sendable (TrainingEvent) -> Void)? = nil, silent: Bool = false, monitor: String? = nil
   ) {
     self.format = format
+    self.monitor = monitor
     self.quiet = quiet || silent
     self.observer = observer
     self.silent = silent
@@ -104,12 +107,25 @@ public final class ProgressReporter {
 
   deinit { fflush(nil) }
 
-  /// Prints a line of text (not in quiet or JSON mode).
+  /// Prints a line of text (not in quiet or JSON mode); on a terminal, broken between words to fit.
   public func note(_ text: String) {
     guard !quiet, format == .text else { return }
     closeLine()
     print(terminal ? wrapWords(text, width: terminalColumns()) : text)
     fflush(nil)  // nil: all streams; the `stdout` global is not concurrency-safe
+  }
+
+  /// Prints a status line (not in quiet or JSON mode): every field in a pipe, on a
+  /// terminal one line of its width, the least useful fields left out (`fitStatusLine`).
+  package func note(_ fields: [LineField]) {
+    guard !quiet, format == .text else { return }
+    closeLine()
+    print(statusLine(fields))
+    fflush(nil)  // nil: all streams; the `stdout` global is not concurrency-safe
+  }
+
+  private func statusLine(_ fields: [LineField]) -> String {
+    terminal ? fitStatusLine(fields, width: terminalColumns()) : fullLine(fields)
   }
 
   /// Whether epoch `epoch` of `epochs` is printed, written as JSON or observed (and so timed).
@@ -173,9 +189,9 @@ public final class ProgressReporter {
       ]
       return fields
     }
-    let full = fitLine(fields(bar: 20), width: Int.max)
+    let full = fullLine(fields(bar: 20))
     // Shrink the bar to what is left, keeping at least 5 cells, before dropping fields.
-    let bar = max(0, min(20, 20 - (full.count - width)))
+    let bar = max(0, min(20, 20 - (displayWidth(full) - width)))
     return fitLine(fields(bar: bar >= 5 ? bar : 0), width: width)
   }
 
@@ -189,22 +205,20 @@ public final class ProgressReporter {
     }
     guard !quiet else { return }
     var fields = [
-      LineField("epoch \(report.epoch)/\(report.epochs)"), LineField("step \(report.step)", dropRank: 2),
+      LineField("epoch \(report.epoch)/\(report.epochs)"), LineField("step \(report.step)", dropRank: 4),
       LineField("loss \(format6(report.trainLoss))"),
     ]
-    // The terminal keeps to loss and accuracy (or MAE and R²); the logs have every metric.
-    for key in report.validation.keys.sorted() where !ClassifierMetrics.names.contains(key) {
-      fields.append(LineField("\(key) \(format6(report.validation[key] ?? 0))"))
-    }
-    fields.append(LineField("lr \(format6(report.learningRate))", dropRank: 4))
-    fields.append(LineField("\(Int(report.samplesPerSecond)) samples/s", dropRank: 5))
+    fields += validationFields(report.validation, lead: "  ")
+    fields.append(LineField("lr \(format6(report.learningRate))", dropRank: 6))
+    fields.append(LineField("\(Int(report.samplesPerSecond)) samples/s", dropRank: 7))
     let remaining = report.epochs - report.epoch
     let eta = report.epoch > 0 ? report.elapsed / Double(report.epoch) * Double(remaining) : 0
     var time = formatDuration(report.elapsed)
     if remaining > 0 { time += " (ETA \(formatDuration(eta)))" }
-    fields.append(LineField(time, dropRank: 3))
-    // Only a terminal is cut to its width; a file or pipe gets every field.
-    let text = fitLine(fields, separator: "  ", width: live ? terminalColumns() : Int.max)
+    fields.append(LineField(time, dropRank: 5, short: formatDuration(report.elapsed)))
+    // Only a terminal's line is fitted to its width; a file or pipe gets every field.
+    let text =
+      live ? fitLine(fields, separator: "  ", width: terminalColumns()) : fullLine(fields, separator: "  ")
     if live {
       // Cleared even when no live line is open (epochs shorter than a redraw's 0.1 s):
       // an epoch line on a terminal always starts on a clean line.
@@ -214,6 +228,18 @@ public final class ProgressReporter {
       print(text)
     }
     fflush(nil)  // nil: all streams; the `stdout` global is not concurrency-safe
+  }
+
+  /// Validation metrics as fields in name order: on a narrow terminal the metric the run
+  /// monitors stays longest, then `val_loss`, then the others (earlier names first).
+  ///
+  /// The terminal keeps to loss and accuracy (or MAE and R²); the logs have every metric.
+  package func validationFields(_ validation: [String: Double], lead: String) -> [LineField] {
+    validation.keys.sorted().filter { !ClassifierMetrics.names.contains($0) }.map { key in
+      let rank = key == monitor ? 1 : key == "val_loss" ? 2 : 3
+      return LineField(
+        "\(key) \(format6(validation[key] ?? .nan))", dropRank: rank, lead: lead, openingLead: " ")
+    }
   }
 
   /// Writes `report` as one JSON line, keys sorted, through stdout's buffer.
@@ -243,11 +269,11 @@ public final class ProgressReporter {
     }
   }
 
-  /// Prints the final summary (also in quiet mode, never in JSON mode).
-  public func summary(_ text: String) {
+  /// Prints the final summary (also in quiet mode, never in JSON mode), each line fitted as `note(_:)` fits it.
+  package func summary(lines: [[LineField]]) {
     guard format == .text, !silent else { return }
     closeLine()
-    print(terminal ? wrapWords(text, width: terminalColumns()) : text)
+    print(lines.map(statusLine).joined(separator: "\n"))
     fflush(nil)  // nil: all streams; the `stdout` global is not concurrency-safe
   }
 

@@ -121,7 +121,11 @@ extension Trainer {
     lastSaved = position
     newestCheckpoint = file
     resumed = true
-    reporter.note("resumed from \(file) at step \(step) (epoch \(epoch + 1), batch \(batchInEpoch))")
+    reporter.note([
+      LineField("resumed from"), LineField(file, isPath: true),
+      LineField(" at step \(step)", dropRank: 2, lead: ""),
+      LineField(" (epoch \(epoch + 1), batch \(batchInEpoch))", dropRank: 1, lead: ""),
+    ])
   }
 
   func warmStart(from path: String) throws(NNBatchError) {

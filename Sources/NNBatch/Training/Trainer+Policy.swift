@@ -25,9 +25,13 @@ extension Trainer {
     guard improved == false, let es = config.earlyStopping, let best, best.staleEpochs >= es.patience else {
       return false
     }
-    reporter.note(
-      "early stopping after epoch \(epoch): \(es.monitor) has not improved for \(es.patience) epochs (best \(format6(best.value)) at epoch \(best.epoch))"
-    )
+    reporter.note([
+      LineField("early stopping after epoch \(epoch)"),
+      LineField(
+        ": \(es.monitor) has not improved for \(es.patience) epochs", dropRank: 1, lead: "",
+        short: ": \(es.monitor) stale"),
+      LineField(" (best \(format6(best.value)) at epoch \(best.epoch))", dropRank: 2, lead: ""),
+    ])
     stoppedEarly = true
     logs.earlyStop(
       EarlyStop(

@@ -155,7 +155,8 @@ public final class Trainer {
     reporter = ProgressReporter(
       format: root ? options.logFormat : .text, quiet: root ? options.quiet : true, epochs: config.epochs,
       logEvery: options.logEvery, liveAllowed: options.group == nil, observer: options.observer,
-      silent: options.silent)
+      silent: options.silent,
+      monitor: config.earlyStopping?.monitor ?? (config.keepBest ? config.bestMonitor : nil))
     // The one gate of multi-process runs: only the process that writes logs (rank 0) builds them.
     logs = options.writesLogs && root ? RunLogs(options: options, config: config) : RunLogs([])
     if config.precision == .bf16 && !KernelLibrary.hasNativeBF16 {
@@ -244,7 +245,14 @@ public final class Trainer {
     let earlyStop = options.group.map { $0.agree(stop: signals?.exitCode) } ?? signals?.exitCode
     if let code = earlyStop {
       // Signalled while the data loaded: nothing trained, nothing to save.
-      if isRoot { reporter.summary("stopped by signal before training started; no checkpoint written") }
+      if isRoot {
+        reporter.summary(lines: [
+          [
+            LineField("stopped by signal"), LineField(" before training started", dropRank: 1, lead: ""),
+            LineField("; no checkpoint written", lead: ""),
+          ]
+        ])
+      }
       return code
     }
     let started = monotonicSeconds()
@@ -265,13 +273,19 @@ public final class Trainer {
     if step == 0 && epoch == 0 {
       let threads = "\(engine.workers.count) thread\(engine.workers.count == 1 ? "" : "s")"
       let ranks = options.group.map { "\($0.size) rank\($0.size == 1 ? "" : "s") × " } ?? ""
-      reporter.note(
-        "training \(config.name): \(n) samples, \(network.architecture.parameterCount) parameters, \(batches) batch\(batches == 1 ? "" : "es") of \(batchSize) per epoch, \(ranks)\(threads)"
-      )
+      // On a narrow terminal the threads go first, then the parameters, then the batches.
+      reporter.note([
+        LineField("training \(config.name):", opensList: true),
+        LineField("\(n) samples", lead: ", ", openingLead: " "),
+        LineField("\(network.architecture.parameterCount) parameters", dropRank: 2, lead: ", "),
+        LineField(
+          "\(batches) batch\(batches == 1 ? "" : "es") of \(batchSize) per epoch", dropRank: 1, lead: ", "),
+        LineField("\(ranks)\(threads)", dropRank: 3, lead: ", "),
+      ])
     }
     if config.epochs == 0 || epoch >= config.epochs {
       if lastSaved != position { try save(reason: "final") }
-      if isRoot { reporter.summary(finalSummary(elapsed: monotonicSeconds() - started)) }
+      if isRoot { reporter.summary(lines: finalSummary(elapsed: monotonicSeconds() - started)) }
       return 0
     }
     let run = RunSpan(
@@ -295,12 +309,17 @@ public final class Trainer {
     if lastSaved != position { try save(reason: "final") }
     guard isRoot else { return stopExit ?? 0 }
     if let stopExit {
-      reporter.summary(
-        "stopped by signal at step \(step) (epoch \(epoch + 1), batch \(batchInEpoch)); checkpoint written; resume with --resume"
-      )
+      reporter.summary(lines: [
+        [
+          LineField("stopped by signal"), LineField(" at step \(step)", dropRank: 1, lead: ""),
+          LineField(" (epoch \(epoch + 1), batch \(batchInEpoch))", dropRank: 3, lead: ""),
+          LineField("; checkpoint written", lead: ""),
+          LineField("; resume with --resume", dropRank: 2, lead: ""),
+        ]
+      ])
       return stopExit
     }
-    reporter.summary(finalSummary(elapsed: monotonicSeconds() - started))
+    reporter.summary(lines: finalSummary(elapsed: monotonicSeconds() - started))
     return 0
   }
 
@@ -335,30 +354,42 @@ public final class Trainer {
 
   /// The closing lines: what ran and where it is saved, then the last epoch's mean
   /// loss and validation metrics (the figures its epoch line shows, not one batch's).
-  private func finalSummary(elapsed: Double) -> String {
-    var lines = [
-      "done: \(epoch) epochs, \(step) steps, \(formatDuration(elapsed)); checkpoint \(config.checkpointDir)/\(CheckpointStore.fileName(step: step))"
+  ///
+  /// As fields, so that a narrow terminal leaves out the least useful (`fitStatusLine`).
+  private func finalSummary(elapsed: Double) -> [[LineField]] {
+    var lines: [[LineField]] = [
+      [
+        LineField("done:", opensList: true), LineField("\(epoch) epochs", openingLead: " "),
+        LineField("\(step) steps", dropRank: 2, lead: ", "),
+        LineField(formatDuration(elapsed), dropRank: 1, lead: ", "), LineField("; checkpoint", lead: ""),
+        LineField("\(config.checkpointDir)/\(CheckpointStore.fileName(step: step))", isPath: true),
+      ]
     ]
     if let last = lastEpoch {
-      lines.append("final epoch \(last.epoch): train_loss \(format6(last.loss)) (epoch mean)")
+      lines.append([
+        LineField("final epoch \(last.epoch): train_loss \(format6(last.loss))"),
+        LineField(" (epoch mean)", dropRank: 1, lead: ""),
+      ])
       if !last.validation.isEmpty {
-        let fields = last.validation.keys.sorted().filter { !ClassifierMetrics.names.contains($0) }.map {
-          "\($0) \(format6(last.validation[$0] ?? .nan))"
-        }
-        lines.append("final epoch \(last.epoch): \(fields.joined(separator: ", "))")
+        lines.append(
+          [LineField("final epoch \(last.epoch):", opensList: true)]
+            + reporter.validationFields(last.validation, lead: ", "))
       }
     }
     // Like the tutorial: show each sample's prediction next to its target.
     if data.train.count <= 20 && data.validation == nil && data.stream == nil {
       let predictions = network.predict(parameters: parameters, inputs: data.train.inputs)
-      lines.append("predictions (input -> output, target):")
+      lines.append([LineField("predictions (input -> output, target):")])
       for r in 0..<data.train.count {
         let x = data.train.inputs.nested[r].map { format6(Double($0)) }.joined(separator: ", ")
         let y = predictions.nested[r].map { String(format: "%.4f", Double($0)) }.joined(separator: ", ")
         let t = data.train.targets.nested[r].map { format6(Double($0)) }.joined(separator: ", ")
-        lines.append("  [\(x)] -> [\(y)]  target [\(t)]")
+        lines.append([
+          LineField("  [\(x)]", dropRank: 2), LineField(" -> [\(y)]", lead: ""),
+          LineField("  target [\(t)]", dropRank: 1, lead: ""),
+        ])
       }
     }
-    return lines.joined(separator: "\n")
+    return lines
   }
 }
