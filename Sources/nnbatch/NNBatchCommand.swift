@@ -16,11 +16,13 @@ import NNBatchCore
 struct NNBatchCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "nnbatch",
-    abstract: "Trains dense and convolutional neural networks on CPUs.",
+    abstract: "Trains dense, convolutional and residual neural networks on CPUs.",
     discussion: """
-      Training runs data-parallel on threads, and across processes under mpirun;
-      a run saves HDF5 checkpoints it can resume from bit for bit. A checkpoint
-      predicts, evaluates, and exports to ONNX or Keras.
+      Layers: dense, conv2d, pooling, batch_norm, dropout, and graphs of them joined
+      by add or concatenate (residual blocks). Training runs data-parallel on
+      threads, and across processes under mpirun; a run saves HDF5 checkpoints it
+      can resume from bit for bit. A checkpoint (or a run's folder) predicts,
+      evaluates, and exports to ONNX or Keras.
 
       Examples:
         nnbatch --config configs/xor.json              train the tutorial's network

@@ -110,13 +110,15 @@ final class OutputMeaningTests: XCTestCase {
     let help = result.stdout
     XCTAssertTrue(
       help.hasPrefix(
-        "OVERVIEW: Trains dense and convolutional neural networks on CPUs.\n"),
+        "OVERVIEW: Trains dense, convolutional and residual neural networks on CPUs.\n"),
       help)
     for phrase in [
       "HDF5 checkpoints", "data-parallel on threads", "under mpirun", "resume from bit for bit",
-      "ONNX or Keras",
+      "ONNX or Keras", "conv2d", "batch_norm", "add or concatenate (residual blocks)", "a run's folder",
     ] {
-      XCTAssertTrue(help.contains(phrase), "\(phrase) missing from: \(help)")
+      // Prose is wrapped to the terminal: a phrase may span two lines.
+      let prose = help.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+      XCTAssertTrue(prose.contains(phrase), "\(phrase) missing from: \(help)")
     }
     XCTAssertFalse(help.contains("for dense neural networks"), help)
   }
