@@ -378,6 +378,36 @@ final class MPITrainingTests: XCTestCase {
     XCTAssertTrue(run.stderr.contains("oops"), run.stderr)
     XCTAssertEqual(try CheckpointStore(directory: directory.file("csv")).checkpointFiles().map(\.step), [])
   }
+  func testAConfigErrorIsReportedOnceByRankZero() throws {
+    let config = directory.write(
+      "typo.json",
+      """
+      { "name": "typo", "data": { "source": "synthetic", "samples": 64, "features": 4, "classes": 2 },
+        "model": { "layers": [ { "type": "Dense", "units": 2, "activation": "softmax" } ] },
+        "loss": "cross_entropy", "optimizer": { "kind": "sgd" } }
+      """)
+    let run = try train(ranks: 3, config, dir: directory.file("typo"), threads: 1)
+    XCTAssertEqual(run.status, 2, run.stderr)
+    let errors = run.stderr.split(separator: "\n").filter { $0.hasPrefix("error: ") }
+    XCTAssertEqual(errors.count, 1, run.stderr)
+    XCTAssertTrue(errors.first?.hasPrefix("error: rank 0: \(config):2:") ?? false, run.stderr)
+    XCTAssertTrue(
+      errors.first?.contains("$.model.layers[0].type: unknown layer type \"Dense\"") ?? false, run.stderr)
+    // An error that only one rank meets (its own copy of the config) is reported by that rank alone.
+    let good = directory.write(
+      "good.json",
+      try String(contentsOfFile: config, encoding: .utf8).replacingOccurrences(of: "Dense", with: "dense"))
+    let arguments = { (file: String) in ["-np", "1", nnbatchExecutable, "--config", file, "--quiet"] }
+    let mixed = try runProcess(
+      try mpirun(),
+      ["--oversubscribe", "--allow-run-as-root"] + arguments(good) + [":"] + arguments(config) + [":"]
+        + arguments(good))
+    XCTAssertEqual(mixed.status, 2, mixed.stderr)
+    let mixedErrors = mixed.stderr.split(separator: "\n").filter { $0.hasPrefix("error: ") }
+    XCTAssertEqual(mixedErrors.count, 1, mixed.stderr)
+    XCTAssertTrue(mixedErrors.first?.hasPrefix("error: rank 1: \(config):2:") ?? false, mixed.stderr)
+  }
+
   func testInitFromIsSentByRankZeroAndMatchesOneProcess() throws {
     let config = mlpConfig("warm", optimizer: Self.momentum, epochs: 1)
     XCTAssertEqual(try train(ranks: nil, config, dir: directory.file("source"), threads: 1).status, 0)

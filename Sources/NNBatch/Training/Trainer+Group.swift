@@ -9,6 +9,38 @@ import Parallel
 // Rank 0 alone reads and writes the checkpoint folder; the other ranks get
 // what they need from it through the group.
 extension Trainer {
+  /// The run's config; in a group, a config error is reported once.
+  ///
+  /// Every rank reads the config before any other exchange, and they read the same
+  /// text, so they fail alike: rank 0 alone reports its error and the other ranks
+  /// leave with its exit code and no message. An error only some ranks meet (their
+  /// host's copy of the file) is reported by those ranks, each naming itself. The
+  /// report is written here, before the ranks leave together: a rank that left first
+  /// would have mpirun end the others before they could write.
+  static func agreedConfig(of options: TrainOptions) throws(NNBatchError) -> Config {
+    guard let group = options.group else { return try config(of: options) }
+    let result: Result<Config, NNBatchError>
+    do {
+      result = .success(try config(of: options))
+    } catch {
+      result = .failure(error)
+    }
+    var failure: NNBatchError?
+    if case .failure(let error) = result { failure = error }
+    // Both collective: every rank asks, whether it failed or not.
+    let code = group.agree(stop: failure.map { $0.kind.rawValue })
+    let rootFailed = group.broadcast([failure == nil ? 0 : 1]).first == 1
+    guard let code else { return try result.get() }
+    if let failure, group.rank == 0 || !rootFailed {
+      for line in failure.lines {
+        writeToStandardError("error: \(line.hasPrefix("rank ") ? line : "rank \(group.rank): \(line)")\n")
+      }
+    }
+    // A barrier: every report is out before a rank exits (mpirun then ends the others).
+    _ = group.agree(stop: nil)
+    throw NNBatchError(NNBatchError.Kind(rawValue: code) ?? .usage, [])
+  }
+
   /// The checkpoint a run continues, if any: read here, or in a group read by rank 0 and sent to all.
   static func checkpointToContinue(options: TrainOptions, config: Config) throws(NNBatchError) -> (
     checkpoint: Checkpoint, file: String, skipped: [CheckpointError]

@@ -64,7 +64,7 @@ public final class Trainer {
 
   /// Sets up a run: reads config and data, builds the network, restores a checkpoint if asked.
   public init(options: TrainOptions, signals: StopSignals?) throws(NNBatchError) {
-    var config = try Trainer.config(of: options)
+    var config = try Trainer.agreedConfig(of: options)
     if let epochs = options.epochs { config.epochs = epochs }
     if let dir = options.checkpointDir { config.checkpointDir = dir }
     self.options = options
