@@ -226,6 +226,23 @@ final class TerminalOutputTests: XCTestCase {
     }
   }
 
+  func testTheCheckpointAFolderStandsForIsNamedInOneLineOnATerminal() throws {
+    let dir = TemporaryDirectory()
+    let folder = dir.file("a-rather-long-folder-name/with/several/levels/of/checkpoints")
+    let train = try nnbatch(["--config", "configs/xor.json", "--checkpoint-dir", folder], in: repositoryRoot)
+    XCTAssertEqual(train.status, 0, train.stderr)
+    let piped = try nnbatch(["inspect", folder])
+    XCTAssertEqual(piped.status, 0, piped.stderr)
+    XCTAssertEqual(piped.stderr, "using \(folder)/step-000001500.h5 (newest valid in \(folder))\n")
+    for width in [50, 80] {
+      let result = try onTerminal(columns: width, ["inspect", folder])
+      XCTAssertEqual(result.status, 0, result.stdout)
+      let using = try XCTUnwrap(segments(result.stdout).first { $0.hasPrefix("using ") }, result.stdout)
+      XCTAssertLessThanOrEqual(columnsTaken(using), width, using)
+      XCTAssertTrue(using.hasPrefix("using …/") && using.hasSuffix("/checkpoints/step-000001500.h5"), using)
+    }
+  }
+
   func testTheStopLineOfASignalFitsFiftyColumns() throws {
     let dir = TemporaryDirectory()
     let config = HangupTests.config(dir)

@@ -4,6 +4,10 @@ import NNBatchCore
 import NNBatchData
 import NeuralNet
 
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#endif
+
 /// A trained model restored from a checkpoint, for predict, evaluate, inspect and plot.
 public struct SavedModel: Sendable {
   /// The file it came from.
@@ -70,7 +74,14 @@ public struct SavedModel: Sendable {
       )
     }
     for skipped in found.skipped { writeToStandardError("warning: skipped \(skipped)\n") }
-    writeToStandardError("using \(found.file.path) (newest valid in \(name))\n")
+    let fields = [
+      LineField("using"), LineField(found.file.path, isPath: true),
+      LineField("(newest valid in \(name))", dropRank: 1),
+    ]
+    // On a terminal one line of its width, the folder's name the first to go.
+    let terminal = isatty(STDERR_FILENO) == 1
+    let line = terminal ? fitStatusLine(fields, width: terminalColumns(of: STDERR_FILENO)) : fullLine(fields)
+    writeToStandardError(line + "\n")
     return found.file
   }
 

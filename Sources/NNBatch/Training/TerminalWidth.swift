@@ -5,14 +5,15 @@
 // Fitting progress lines to the terminal: a line longer than the terminal wraps, and a
 // redrawn line (`\r` + clear to end of line) then leaves its wrapped part behind.
 
-/// Columns of the terminal on standard output: the kernel's window size, else `COLUMNS`, else 80.
+/// Columns of the terminal on `descriptor` (standard output unless told): the kernel's
+/// window size, else `COLUMNS`, else 80.
 ///
 /// Asked again at every redraw (at most ten times a second), so a resized window is followed.
-package func terminalColumns() -> Int {
+package func terminalColumns(of descriptor: Int32 = STDOUT_FILENO) -> Int {
   var size = winsize()
-  // TIOCGWINSZ fails (ENOTTY) when stdout is not a terminal, and a pseudo-terminal
+  // TIOCGWINSZ fails (ENOTTY) when the descriptor is not a terminal, and a pseudo-terminal
   // nobody sized reports 0 columns: both fall back.
-  if ioctl(STDOUT_FILENO, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 {
+  if ioctl(descriptor, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 {
     return Int(size.ws_col)
   }
   if let text = getenv("COLUMNS"), let columns = Int(String(cString: text)), columns > 0 {
