@@ -393,6 +393,21 @@ final class MPITrainingTests: XCTestCase {
     XCTAssertTrue(errors.first?.hasPrefix("error: rank 0: \(config):2:") ?? false, run.stderr)
     XCTAssertTrue(
       errors.first?.contains("$.model.layers[0].type: unknown layer type \"Dense\"") ?? false, run.stderr)
+    // So is a data file that is not there (every rank opens the same path).
+    let missing = directory.write(
+      "missing.json",
+      """
+      { "name": "missing", "data": { "source": "csv", "path": "no/such.csv", "targets": "y" },
+        "model": { "layers": [ { "units": 1 } ] }, "loss": "mse", "optimizer": { "kind": "sgd" } }
+      """)
+    let absent = try train(ranks: 3, missing, dir: directory.file("missing"), threads: 1)
+    XCTAssertEqual(absent.status, 2, absent.stderr)
+    XCTAssertEqual(
+      absent.stderr.split(separator: "\n").filter { $0.hasPrefix("error: ") },
+      [
+        "error: rank 0: \(missing): $.data.path: no/such.csv: no such file (resolved against \(FileManager.default.currentDirectoryPath))"
+      ],
+      absent.stderr)
     // An error that only one rank meets (its own copy of the config) is reported by that rank alone.
     let good = directory.write(
       "good.json",

@@ -2,6 +2,7 @@ import Checkpoints
 import Foundation
 import HDF5Store
 import NNBatchCore
+import NNBatchData
 import NeuralNet
 import Parallel
 
@@ -11,8 +12,8 @@ import Parallel
 extension Trainer {
   /// The run's config; in a group, a config error is reported once.
   ///
-  /// Every rank reads the config before any other exchange, and they read the same
-  /// text, so they fail alike: rank 0 alone reports its error and the other ranks
+  /// Every rank reads the config and opens its data files before any other exchange,
+  /// and they read the same text and paths, so they fail alike: rank 0 alone reports its error and the other ranks
   /// leave with its exit code and no message. An error only some ranks meet (their
   /// host's copy of the file) is reported by those ranks, each naming itself. The
   /// report is written here, before the ranks leave together: a rank that left first
@@ -21,7 +22,10 @@ extension Trainer {
     guard let group = options.group else { return try config(of: options) }
     let result: Result<Config, NNBatchError>
     do {
-      result = .success(try config(of: options))
+      let config = try config(of: options)
+      // Its data files too, before any exchange: every rank opens the same paths.
+      try config.requireDataFiles()
+      result = .success(config)
     } catch {
       result = .failure(error)
     }
