@@ -1,3 +1,4 @@
+import Checkpoints
 import Foundation
 import TestSupport
 import XCTest
@@ -247,18 +248,21 @@ final class TerminalOutputTests: XCTestCase {
     let dir = TemporaryDirectory()
     let config = HangupTests.config(dir)
     let folder = dir.file("a-rather-long-folder-name/with/several/levels/of/checkpoints")
-    // SIGINT once the run has had time to start training: the stop line, then exit 130.
+    // SIGINT once training has begun (its TensorBoard file is opened just before): the stop line, then exit 130.
+    let events = dir.file("events")
     let script = try XCTUnwrap(tool("script"), "script (util-linux) must be installed")
     let command =
-      "stty cols 50; \(nnbatchExecutable) --config \(config) --checkpoint-dir \(folder) & "
-      + "sleep 3; kill -INT $!; wait $!; echo \"exit $?\""
+      "stty cols 50; \(nnbatchExecutable) --config \(config) --checkpoint-dir \(folder) --tensorboard \(events) & "
+      + "for i in $(seq 300); do [ -n \"$(ls \(events) 2>/dev/null)\" ] && break; sleep 0.1; done; "
+      + "sleep 0.5; kill -INT $!; wait $!; echo \"exit $?\""
     let result = try runProcess(script, ["-q", "-e", "-c", command, "/dev/null"], in: repositoryRoot)
     assertFits(result.stdout, width: 50, "stopped")
     XCTAssertTrue(result.stdout.contains("exit 130"), result.stdout)
     XCTAssertTrue(
       segments(result.stdout).contains {
-        $0.hasPrefix("stopped by signal") && $0.contains("checkpoint written")
+        $0.hasPrefix("stopped by signal at step ") && $0.hasSuffix("; checkpoint written")
       },
       result.stdout)
+    XCTAssertFalse(try CheckpointStore(directory: folder).checkpointFiles().isEmpty, result.stdout)
   }
 }
