@@ -34,6 +34,11 @@ let package = Package(
       name: "CMPI", path: "Sources/CMPI", pkgConfig: "ompi-c",
       providers: [.apt(["libopenmpi-dev"])]),
     .systemLibrary(
+      name: "CSpng", path: "Sources/CSpng", pkgConfig: "spng", providers: [.apt(["libspng-dev"])]),
+    .systemLibrary(
+      name: "CTurboJPEG", path: "Sources/CTurboJPEG", pkgConfig: "libturbojpeg",
+      providers: [.apt(["libturbojpeg0-dev"])]),
+    .systemLibrary(
       name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
       providers: [.apt(["zlib1g-dev"])]),
 
@@ -58,9 +63,10 @@ let package = Package(
     .target(
       name: "TensorBoardEvents",
       dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")]),
-    // Data sources (CSV, IDX, npy, HDF5, synthetic, inline), their locations and streaming.
+    // Data sources (CSV, IDX, npy, HDF5, image folders, synthetic, inline), their locations and streaming.
     .target(
-      name: "NNBatchData", dependencies: ["NNBatchCore", "NeuralNet", "Parallel", "HDF5Store", "CZlib"]),
+      name: "NNBatchData",
+      dependencies: ["NNBatchCore", "NeuralNet", "Parallel", "HDF5Store", "CZlib", "CSpng", "CTurboJPEG"]),
     .target(
       name: "NNBatch",
       dependencies: [

@@ -134,12 +134,21 @@ package struct InputRequest: Sendable {
   package var header: Bool?
   /// Columns left out when a CSV header names them: the model's training targets.
   package var skipColumns: [String]
+  /// The source the model was trained on, whose settings a kind may reuse (images: channels and size).
+  package var trainedSource: (any DataSource)?
+  /// The model's input shape ([C, H, W] for a convolutional model), if known.
+  package var modelInput: Shape?
 
-  /// A request with predict's `--dataset` and `--header`.
-  package init(dataset: String? = nil, header: Bool? = nil, skipColumns: [String] = []) {
+  /// A request with predict's `--dataset` and `--header`, and what the model was trained on.
+  package init(
+    dataset: String? = nil, header: Bool? = nil, skipColumns: [String] = [],
+    trainedSource: (any DataSource)? = nil, modelInput: Shape? = nil
+  ) {
     self.dataset = dataset
     self.header = header
     self.skipColumns = skipColumns
+    self.trainedSource = trainedSource
+    self.modelInput = modelInput
   }
 }
 
@@ -159,6 +168,8 @@ package struct SampleBlock {
   package var inputs: Matrix
   /// One row per sample; nil when reading inputs only (predict).
   package var targets: Matrix?
+  /// Each row's name (its file), when the source names rows (`SampleReader.rowNameColumn`).
+  package var names: [String]?
 
   /// A block of `inputs` and, unless inputs only, `targets` with as many rows.
   package init(inputs: Matrix, targets: Matrix?) {
@@ -188,6 +199,8 @@ package protocol SampleReader: AnyObject {
   var classes: Int? { get }
   /// One sample's shape when the source knows it (IDX images: [1, H, W]), else nil.
   var sampleShape: Shape? { get }
+  /// The column that names each row in predictions ("path" for image files), or nil.
+  var rowNameColumn: String? { get }
 
   /// The next block of at most `maxRows` rows, or nil when every row was handed out.
   func next(maxRows: Int) throws(NNBatchError) -> SampleBlock?
@@ -219,6 +232,8 @@ extension SampleReader {
 
   /// Sources know no shape unless they say so.
   package var sampleShape: Shape? { nil }
+  /// Rows are unnamed unless the source names them.
+  package var rowNameColumn: String? { nil }
 }
 
 /// Samples read from a source, before splitting and scaling.

@@ -61,8 +61,10 @@ func requireRegularFile(_ path: String) throws(NNBatchError) {
   throw NNBatchError(.usage, "\(path): expected a regular file, found \(kind)")
 }
 
-/// A regular file's raw bytes, its size checked against the memory budget first.
-private func readRegularFile(_ path: String) throws(NNBatchError) -> [UInt8] {
+/// A regular file's raw bytes, its size checked first against `limit` (bytes) or else the memory budget.
+///
+/// `limit` is for many small files (images), where reading the budget per file would cost more than the file.
+func readRegularFile(_ path: String, limit: Int? = nil) throws(NNBatchError) -> [UInt8] {
   try requireRegularFile(path)
   let fd = open(path, O_RDONLY)
   guard fd >= 0 else {
@@ -74,7 +76,16 @@ private func readRegularFile(_ path: String) throws(NNBatchError) -> [UInt8] {
     throw dataFileError(path, "cannot read")
   }
   let size = Int(info.st_size)
-  try MemoryBudget.require(size, for: "reading the file", in: path)
+  if let limit {
+    guard size <= limit else {
+      throw NNBatchError(
+        .usage,
+        "\(path): expected a file of at most \(MemoryBudget.format(limit)), found \(MemoryBudget.format(size))"
+      )
+    }
+  } else {
+    try MemoryBudget.require(size, for: "reading the file", in: path)
+  }
   var bytes = [UInt8](repeating: 0, count: size)
   var filled = 0
   while filled < size {

@@ -30,7 +30,8 @@ public enum Predict {
       try resolved.kind.openInputs(
         location,
         InputRequest(
-          dataset: dataset, header: header, skipColumns: model.targetColumnNames ?? []))
+          dataset: dataset, header: header, skipColumns: model.targetColumnNames ?? [],
+          trainedSource: model.config.data.source, modelInput: model.network.architecture.inputShape))
     }
     // Images must have the model's shape, not just as many pixels (4×16 is not 8×8).
     let expected = model.network.architecture.inputShape
@@ -48,7 +49,9 @@ public enum Predict {
       checkedProduct([rows, features + width, MemoryLayout<Float>.size]),
       for: "a block of \(rows) samples", in: input)
     var text = CSVText(path: input)
-    let columns = (model.isClassifier ? ["label"] : []) + columnNames(model)
+    // A source whose rows are files (images) names each row first.
+    let columns =
+      (reader.rowNameColumn.map { [$0] } ?? []) + (model.isClassifier ? ["label"] : []) + columnNames(model)
     try text.append(columns.map(csvField).joined(separator: ","))
     var seen = 0  // rows of earlier blocks
     while let block = try resolved.reading({ () throws(NNBatchError) in try reader.next(maxRows: rows) }) {
@@ -65,6 +68,7 @@ public enum Predict {
       seen += inputs.rows
       var lines = ""
       for r in 0..<outputs.rows {
+        if let names = block.names { lines += csvField(names[r]) + "," }
         if !model.isClassifier {
           lines += (0..<width).map { "\(outputs[r, $0])" }.joined(separator: ",")
         } else if width == 1 {

@@ -35,6 +35,11 @@ package protocol RowSource: AnyObject, Sendable {
   /// Bytes one sample's inputs take in the file.
   var inputBytesPerRow: Int { get }
 
+  /// The column that names each row in predictions ("path" for image files), or nil when rows are unnamed.
+  var rowNameColumn: String? { get }
+  /// The names of rows `range` (their files), or nil.
+  func rowNames(_ range: Range<Int>) -> [String]?
+
   /// Reads rows `range` as Float: inputs into [range.count, features], targets into [range.count, targetColumns].
   func read(_ range: Range<Int>, inputs: UnsafeMutablePointer<Float>, targets: UnsafeMutablePointer<Float>?)
     throws(NNBatchError)
@@ -50,6 +55,10 @@ extension RowSource {
   package var classes: Int? { nil }
   /// No preferred block size unless the format has one: any row range is one read.
   package var preferredBlockRows: Int? { nil }
+  /// Rows are unnamed: a file of rows has no name for each.
+  package var rowNameColumn: String? { nil }
+  /// No row names.
+  package func rowNames(_ range: Range<Int>) -> [String]? { nil }
 
   /// One read per run: a pread for IDX and .npy, a hyperslab for HDF5.
   ///
@@ -220,6 +229,8 @@ package final class StreamedSamples: SampleReader {
   package var classes: Int? { source.classes }
   /// One sample's shape, when the source knows it.
   package var sampleShape: Shape? { source.sampleShape }
+  /// The column naming each row, when the source names rows.
+  package var rowNameColumn: String? { source.rowNameColumn }
 
   /// The next rows, read from disk.
   package func next(maxRows: Int) throws(NNBatchError) -> SampleBlock? {
@@ -230,7 +241,9 @@ package final class StreamedSamples: SampleReader {
     let targets = inputsOnly ? nil : Matrix(rows: count, columns: source.targetColumns)  // [count, C]
     try source.read(
       position..<(position + count), inputs: inputs.storage.pointer, targets: targets?.storage.pointer)
+    var block = SampleBlock(inputs: inputs, targets: targets)
+    block.names = source.rowNames(position..<(position + count))
     position += count
-    return SampleBlock(inputs: inputs, targets: targets)
+    return block
   }
 }

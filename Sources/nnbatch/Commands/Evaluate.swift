@@ -10,7 +10,8 @@ extension NNBatchCommand {
         Without --data: the run's validation data (or its training data if it had
         none). With --data CONFIG.json: that config's data section. With --data FILE:
         a file read like the training data (same CSV columns or HDF5 dataset names;
-        IMAGES,LABELS for IDX). --data - reads standard input.
+        IMAGES,LABELS for IDX; a folder with one sub-folder per class for images).
+        --data - reads standard input; --input is another name for --data.
         Classifiers: accuracy, a confusion matrix, precision, recall and F1 per
         class with macro and weighted averages; for two classes also ROC AUC and
         PR AUC (average precision). Regression: MAE and R².
@@ -23,7 +24,7 @@ extension NNBatchCommand {
     @OptionGroup var checkpoint: CheckpointOption
 
     @Option(
-      name: [.customLong("data"), .customLong("config")],
+      name: [.customLong("data"), .customLong("config"), .customLong("input")],
       help:
         "A config (.json) whose data to use, or a data file read like the training data (- for standard input).",
       completion: .file())

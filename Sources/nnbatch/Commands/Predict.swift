@@ -8,10 +8,12 @@ extension NNBatchCommand {
       abstract: "Write a checkpoint's predictions for new inputs as CSV.",
       discussion: """
         Inputs: CSV rows of features (a header row is detected), an IDX image file,
-        or an HDF5 file with --dataset; --input - reads standard input. Scaling fitted
-        at training time is applied. A CSV whose header still has the training target
-        columns is read without them. Output columns: label and p_<class> for a
-        classifier, the target names (else output_<i>) for regression.
+        an HDF5 file with --dataset, a PNG or JPEG image, or a folder of them (and
+        of its sub-folders); --input - reads standard input. Scaling fitted at
+        training time is applied. A CSV whose header still has the training target
+        columns is read without them. Output columns: path for images, then label
+        and p_<class> for a classifier, the target names (else output_<i>) for
+        regression.
         Examples:
           nnbatch predict --checkpoint checkpoints/flowers/best.h5 \\
             --input new.csv --output out.csv
@@ -22,7 +24,8 @@ extension NNBatchCommand {
 
     @Option(
       name: .long,
-      help: "Inputs: CSV, IDX, or HDF5 (with --dataset), told apart by content; - for standard input.",
+      help:
+        "Inputs: CSV, IDX, HDF5 (with --dataset), a PNG/JPEG image or a folder of them, told apart by content; - for standard input.",
       completion: .file())
     var input: String
 
