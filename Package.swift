@@ -141,7 +141,7 @@ if Context.environment["NNBATCH_FUZZ"] == "1" {
     .target(name: "FuzzSupport", dependencies: ["CZlib"], path: "Sources/Fuzz/FuzzSupport"))
   for (name, dependencies) in [
     ("ConfigFuzz", ["NNBatchCore", "NNBatch"]), ("CSVFuzz", ["NNBatchData", "NeuralNet"]),
-    ("IDXFuzz", ["NNBatchData"]), ("NpyFuzz", ["NNBatchData"]),
+    ("IDXFuzz", ["NNBatchData"]), ("NpyFuzz", ["NNBatchData"]), ("ImageFuzz", ["NNBatchData"]),
     ("CheckpointFuzz", ["Checkpoints", "HDF5Store", "NeuralNet", "NNBatch"]),
   ] as [(String, [Target.Dependency])] {
     package.targets.append(

@@ -112,12 +112,13 @@ package struct DecodedImage: Sendable {
     let planes = same ? output : UnsafeMutablePointer<Float>.allocate(capacity: target * pixels)
     defer { if !same { planes.deallocate() } }
     bytes.withUnsafeBytes { raw in
-      let scale: Float = depth == 16 ? 1 / 65535 : 1 / 255
+      // A division, not a product with 1/255: the floats IDX files give for the same bytes.
+      let maximum: Float = depth == 16 ? 65535 : 255
       func sample(_ pixel: Int, _ channel: Int) -> Float {
         let index = pixel * stride + channel
         return depth == 16
-          ? Float(raw.load(fromByteOffset: 2 * index, as: UInt16.self)) * scale
-          : Float(raw[index]) * scale
+          ? Float(raw.load(fromByteOffset: 2 * index, as: UInt16.self)) / maximum
+          : Float(raw[index]) / maximum
       }
       switch (channels, target) {
       case (1, 1), (3, 3):

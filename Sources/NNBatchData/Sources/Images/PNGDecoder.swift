@@ -35,14 +35,15 @@ enum PNGDecoder {
       let width = Int(header.width)
       let height = Int(header.height)
       try ImageLimits.check(width: width, height: height, path: path)
-      let grey =
-        header.color_type == UInt8(SPNG_COLOR_TYPE_GRAYSCALE.rawValue)
-        || header.color_type == UInt8(SPNG_COLOR_TYPE_GRAYSCALE_ALPHA.rawValue)
+      let greyAlpha = header.color_type == UInt8(SPNG_COLOR_TYPE_GRAYSCALE_ALPHA.rawValue)
+      let grey = greyAlpha || header.color_type == UInt8(SPNG_COLOR_TYPE_GRAYSCALE.rawValue)
       let deep = header.bit_depth == 16
-      // libspng converts every color type to RGB8 and RGBA16; its grey formats take grey images only.
+      // libspng converts every color type to RGB8 and RGBA16; its grey formats take plain grey
+      // only, and grey with alpha (8 or 16 bits) comes as stored (SPNG_FMT_PNG, host order).
       let (format, stored): (spng_format, Int) =
         switch (grey, deep) {
-        case (true, false): (SPNG_FMT_GA8, 2)
+        case (true, _) where greyAlpha: (SPNG_FMT_PNG, 2)
+        case (true, false): (SPNG_FMT_G8, 1)
         case (true, true): (SPNG_FMT_GA16, 2)
         case (false, false): (SPNG_FMT_RGB8, 3)
         case (false, true): (SPNG_FMT_RGBA16, 4)
