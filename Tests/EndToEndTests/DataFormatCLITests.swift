@@ -14,7 +14,8 @@ final class DataFormatCLITests: XCTestCase {
     let garbage = try nnbatch(["predict", "--checkpoint", flowers, "--input", elf])
     XCTAssertEqual(garbage.status, 2)
     XCTAssertEqual(
-      garbage.stderr, "error: \(elf): not CSV, IDX, HDF5 or NPY (first bytes 7f 45 4c 46); pass --format\n")
+      garbage.stderr,
+      "error: \(elf): not CSV, IDX, HDF5, NPY or PNG/JPEG (first bytes 7f 45 4c 46); pass --format\n")
 
     // A stray control byte in the header hides that this is CSV; --format says it is.
     let odd = dir.write("new.bin2", "a\u{1},b,c,d\n5.1,3.5,1.4,0.2\n6.9,3.1,5.4,2.1\n")
@@ -27,7 +28,7 @@ final class DataFormatCLITests: XCTestCase {
     XCTAssertEqual(unknown.status, 2)
     XCTAssertTrue(
       unknown.stderr.contains(
-        "The value 'parquet' is invalid for '--format <format>'. Please provide one of 'csv', 'idx', 'hdf5' or 'npy'."
+        "The value 'parquet' is invalid for '--format <format>'. Please provide one of 'csv', 'idx', 'hdf5', 'npy' or 'images'."
       ),
       unknown.stderr)
     let help = try nnbatch(["predict", "--help"])

@@ -187,7 +187,10 @@ final class ConfigTests: XCTestCase {
     ),
     (
       "\"source\": \"inline\", ", "",
-      ["$.data.source", "missing required key; expected one of inline, csv, idx, hdf5, npy, synthetic"]
+      [
+        "$.data.source",
+        "missing required key; expected one of inline, csv, idx, hdf5, npy, images, synthetic",
+      ]
     ),
     ("\"model\": {", "\"model\": [", ["invalid JSON"]),
     ("\"seed\": 3,", "\"seed\": 3,,", ["invalid JSON", "bad.json:3:13:", "expected a string key"]),

@@ -40,10 +40,10 @@ final class DataFormatTests: XCTestCase {
   // MARK: Registry
 
   func testRegistryNamesEveryKindOnceAndItsFileFormats() {
-    XCTAssertEqual(DataSources.names, ["inline", "csv", "idx", "hdf5", "npy", "synthetic"])
+    XCTAssertEqual(DataSources.names, ["inline", "csv", "idx", "hdf5", "npy", "images", "synthetic"])
     XCTAssertEqual(Set(DataSources.names).count, DataSources.names.count)
-    XCTAssertEqual(DataSources.formatNames, ["csv", "idx", "hdf5", "npy"])
-    XCTAssertEqual(DataSources.fileFormats.map { $0.formatName }, ["CSV", "IDX", "HDF5", "NPY"])
+    XCTAssertEqual(DataSources.formatNames, ["csv", "idx", "hdf5", "npy", "images"])
+    XCTAssertEqual(DataSources.fileFormats.map { $0.formatName }, ["CSV", "IDX", "HDF5", "NPY", "PNG/JPEG"])
   }
 
   func testEverySourceDecodesAndReadsThroughTheRegistry() throws {
@@ -57,6 +57,12 @@ final class DataFormatTests: XCTestCase {
     try file.close()
     try StreamingTests.npy(dir.file("x.npy"), shape: [2, 2], bytes: StreamingTests.floatBytes([1, 2, 3, 4]))
     try StreamingTests.npy(dir.file("y.npy"), descr: "|u1", shape: [2], bytes: [0, 1])
+    for (label, pixels) in [("0", [UInt8(0), 255]), ("1", [51, 102])] {
+      try FileManager.default.createDirectory(
+        atPath: dir.file("png/\(label)"), withIntermediateDirectories: true)
+      try Data(pngBytes(width: 2, height: 1, channels: 1, pixels: pixels))
+        .write(to: URL(fileURLWithPath: dir.file("png/\(label)/a.png")))
+    }
     // Each kind's keys, and the inputs it must read.
     let cases: [String: (String, [[Float]]?)] = [
       "inline": ("\"inputs\": [[1, 2], [3, 4]], \"targets\": [0, 1]", [[1, 2], [3, 4]]),
@@ -68,6 +74,9 @@ final class DataFormatTests: XCTestCase {
       "npy": (
         "\"features\": \"\(dir.file("x.npy"))\", \"targets\": \"\(dir.file("y.npy"))\", \"task\": \"classification\"",
         [[1, 2], [3, 4]]
+      ),
+      "images": (
+        "\"path\": \"\(dir.file("png"))\", \"image_size\": [1, 2], \"channels\": 1", [[0, 1], [0.2, 0.4]]
       ),
       "synthetic": ("\"samples\": 5, \"features\": 3, \"classes\": 3", nil),
     ]
@@ -103,13 +112,14 @@ final class DataFormatTests: XCTestCase {
     XCTAssertThrowsError(try config("\"source\": \"hdf\", \"path\": \"x\"", dir: dir)) { error in
       XCTAssertTrue(
         "\(error)".contains(
-          "$.data.source: unknown data source \"hdf\"; expected one of inline, csv, idx, hdf5, npy, synthetic (did you mean \"hdf5\"?)"
+          "$.data.source: unknown data source \"hdf\"; expected one of inline, csv, idx, hdf5, npy, images, synthetic (did you mean \"hdf5\"?)"
         ), "\(error)")
     }
     XCTAssertThrowsError(try config("\"path\": \"x\"", dir: dir)) { error in
       XCTAssertTrue(
         "\(error)".contains(
-          "$.data.source: missing required key; expected one of inline, csv, idx, hdf5, npy, synthetic"),
+          "$.data.source: missing required key; expected one of inline, csv, idx, hdf5, npy, images, synthetic"
+        ),
         "\(error)")
     }
   }
@@ -300,7 +310,8 @@ final class DataFormatTests: XCTestCase {
     let elf = dir.file("new.bin")
     try Data([0x7F, 0x45, 0x4C, 0x46, 0x02, 0x01, 0x01, 0x00]).write(to: URL(fileURLWithPath: elf))
     XCTAssertThrowsError(try format(elf)) { error in
-      XCTAssertEqual("\(error)", "\(elf): not CSV, IDX, HDF5 or NPY (first bytes 7f 45 4c 46); pass --format")
+      XCTAssertEqual(
+        "\(error)", "\(elf): not CSV, IDX, HDF5, NPY or PNG/JPEG (first bytes 7f 45 4c 46); pass --format")
       XCTAssertEqual((error as? NNBatchError)?.kind, .usage)
     }
     try gzip(elf)
@@ -354,7 +365,8 @@ final class DataFormatTests: XCTestCase {
     let odd = dir.write("odd", "a\u{1},b,c,d\n5.1,3.5,1.4,0.2\n")
     XCTAssertThrowsError(try predict(odd)) { error in
       XCTAssertTrue(
-        "\(error)".contains("not CSV, IDX, HDF5 or NPY (first bytes 61 01 2c 62); pass --format"), "\(error)")
+        "\(error)".contains("not CSV, IDX, HDF5, NPY or PNG/JPEG (first bytes 61 01 2c 62); pass --format"),
+        "\(error)")
     }
     let forced = try predict(odd, format: "csv")
     XCTAssertEqual(forced.count, 2)
@@ -373,7 +385,7 @@ final class DataFormatTests: XCTestCase {
     XCTAssertThrowsError(try predict(csv, format: "cvs")) { error in
       XCTAssertEqual(
         "\(error)",
-        "--format: unknown format \"cvs\"; expected one of csv, idx, hdf5, npy (did you mean \"csv\"?)"
+        "--format: unknown format \"cvs\"; expected one of csv, idx, hdf5, npy, images (did you mean \"csv\"?)"
       )
     }
     // A detected format is named in reading errors too.

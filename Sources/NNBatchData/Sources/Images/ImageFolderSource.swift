@@ -15,7 +15,7 @@ package struct ImageFolderSource: FileDataSource {
   /// The config name.
   package static let name = "images"
   /// The format's name in messages.
-  package static let formatName = "PNG/JPEG images"
+  package static let formatName = "PNG/JPEG"
   /// Labels only: classification.
   package static var impliedTask: LearningTask? { .classification }
 
