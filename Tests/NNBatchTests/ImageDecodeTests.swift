@@ -180,6 +180,7 @@ final class ImageDecodeTests: XCTestCase {
     }
     let png = [UInt8](try Data(contentsOf: URL(fileURLWithPath: "\(fixtures)/rgb.png")))
     let jpeg = [UInt8](try Data(contentsOf: URL(fileURLWithPath: "\(fixtures)/rgb.jpg")))
+    let noise = [UInt8](try Data(contentsOf: URL(fileURLWithPath: "\(fixtures)/noise.jpg")))
     var flipped = png
     flipped[40] ^= 0x10  // inside IDAT: the chunk's CRC no longer matches
     var sof = jpeg
@@ -201,6 +202,10 @@ final class ImageDecodeTests: XCTestCase {
       ("cut.png", Array(png.prefix(45)), "not a readable PNG image"),
       ("crc.png", flipped, "not a readable PNG image"),
       ("cut.jpg", Array(jpeg.prefix(jpeg.count / 2)), "not a readable JPEG image"),
+      // Cut inside the scan data: libjpeg's warning is an error, not a partly grey image.
+      (
+        "cut-scan.jpg", Array(noise.prefix(noise.count * 4 / 5)), "Premature end of JPEG file (tjDecompress2)"
+      ),
       ("huge.jpg", sof, "expected an image of at most 16384 pixels a side"),
       ("wide.png", wide, "not a readable PNG image"),
     ]

@@ -68,7 +68,7 @@ extension DataLoader {
       if opened == nil && wanted == true {
         throw NNBatchError(
           .usage,
-          "\(config.file): $.data.stream: \(config.data.sourceName) data cannot stream (hdf5, idx and npy can); set data.stream false"
+          "\(config.file): $.data.stream: \(config.data.sourceName) data cannot stream (hdf5, idx, npy and images can); set data.stream false"
         )
       }
     } catch {

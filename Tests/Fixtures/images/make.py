@@ -33,3 +33,7 @@ gradient.save("progressive.jpg", quality=95, progressive=True)
 pixels = {name: list(Image.open(name).tobytes()) for name in ("rgb.jpg", "grey.jpg", "progressive.jpg")}
 with open("jpeg-pixels.json", "w") as f:
     json.dump(pixels, f)
+# Noise compresses badly: most of this file is scan data, so cutting it ends inside the scan.
+noise = Image.new("RGB", (32, 32))
+noise.putdata([((i * 37) % 256, (i * 91) % 256, (i * 53) % 256) for i in range(1024)])
+noise.save("noise.jpg", quality=90)

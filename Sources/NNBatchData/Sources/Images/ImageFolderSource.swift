@@ -1,5 +1,7 @@
+import Dispatch
 import NNBatchCore
 import NeuralNet
+import Synchronization
 
 /// The `images` data source: a folder with one sub-folder per class, each holding PNG or JPEG files.
 ///
@@ -139,25 +141,26 @@ package struct ImageFolderSource: FileDataSource {
       checkedProduct([count, features + 1, MemoryLayout<Float>.size]),
       for: "\(count) images of \(shape) as floats", in: path)
     let inputs = Matrix(rows: count, columns: features)  // [N, C·H·W]
-    var targets: [Float] = []
-    targets.reserveCapacity(count)
+    let failures = Self.decodeAll(folder.files, shape: shape, into: inputs)
+    // Failures are judged in file order, so the error (or the list of skipped files) never depends on timing.
     var bad: [NNBatchError] = []
-    for (file, label) in zip(folder.files, folder.labels) {
-      do {
-        try shape.decode(file, into: inputs.row(targets.count))
-        targets.append(Float(label))
-      } catch {
-        guard skipBadFiles, error.kind == .usage else { throw error }
-        bad.append(error)
-      }
+    for case let error? in failures {
+      guard skipBadFiles, error.kind == .usage else { throw error }
+      bad.append(error)
     }
     try Self.reportSkipped(bad, of: count, in: path)
-    let kept =
-      targets.count == count
-      ? inputs
-      : Matrix(
-        rows: targets.count, columns: features,
-        values: Array(UnsafeBufferPointer(start: inputs.storage.pointer, count: targets.count * features)))
+    var targets: [Float] = []
+    targets.reserveCapacity(count)
+    var kept = inputs
+    if bad.isEmpty {
+      targets = folder.labels.map(Float.init)
+    } else {
+      kept = Matrix(rows: count - bad.count, columns: features)
+      for (row, label) in folder.labels.enumerated() where failures[row] == nil {
+        kept.row(targets.count).update(from: inputs.row(row), count: features)
+        targets.append(Float(label))
+      }
+    }
     return InMemorySamples(
       RawData(
         inputs: kept, targets: Matrix(rows: targets.count, columns: 1, values: targets),
@@ -193,6 +196,22 @@ package struct ImageFolderSource: FileDataSource {
     }
     return ImageFolderRows(
       folder, shape: shape, labelled: true, skipped: skipped, listed: folder.files.count + skipped.count)
+  }
+
+  /// Decodes `files` into the rows of `inputs`, on every core (each image its own row); each file's error, or nil.
+  static func decodeAll(_ files: [String], shape: ImageShape, into inputs: Matrix) -> [NNBatchError?] {
+    let failures = Mutex([NNBatchError?](repeating: nil, count: files.count))
+    let chunk = 64
+    DispatchQueue.concurrentPerform(iterations: (files.count + chunk - 1) / chunk) { part in
+      for row in (part * chunk)..<min(files.count, (part + 1) * chunk) {
+        do throws(NNBatchError) {
+          try shape.decode(files[row], into: inputs.row(row))  // each worker writes its own rows
+        } catch {
+          failures.withLock { $0[row] = error }
+        }
+      }
+    }
+    return failures.withLock { $0 }
   }
 
   /// Warns about each file left out by `skip_bad_files`, then their count; throws when none was readable.
