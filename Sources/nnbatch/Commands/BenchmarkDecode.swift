@@ -30,9 +30,9 @@ extension NNBatchCommand {
             guard floats else { continue }
             let count = image.channels * image.height * image.width
             if scratch.count < count { scratch = [Float](repeating: 0, count: count) }
-            scratch.withUnsafeMutableBufferPointer {
-              image.write(
-                channels: image.channels, height: image.height, width: image.width, into: $0.baseAddress!)
+            scratch.withUnsafeMutableBufferPointer { buffer in
+              guard let output = buffer.baseAddress else { return }
+              image.write(channels: image.channels, height: image.height, width: image.width, into: output)
             }
           }
         }
