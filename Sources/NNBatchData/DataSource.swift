@@ -40,6 +40,11 @@ package protocol DataSource: Sendable, Equatable, CustomStringConvertible {
   /// Throws when the kind streams but this file cannot (gzipped IDX).
   func openRows(task: LearningTask) throws(NNBatchError) -> (any RowSource)?
 
+  /// The samples as a row source whose class labels follow `labels` (the model's), as `open` numbers them.
+  ///
+  /// For sources whose rows name their classes (image folders); others number classes as the file does.
+  func openRows(task: LearningTask, labels: [String]) throws(NNBatchError) -> (any RowSource)?
+
   /// A short name for messages: the file ("configs/data/flowers.csv"), or "inline data".
   var description: String { get }
 
@@ -79,6 +84,11 @@ extension DataSource {
 
   /// Streams nothing: the source is read whole.
   package func openRows(task: LearningTask) throws(NNBatchError) -> (any RowSource)? { nil }
+
+  /// The file's own class numbers: its targets are class indices already.
+  package func openRows(task: LearningTask, labels: [String]) throws(NNBatchError) -> (any RowSource)? {
+    try openRows(task: task)
+  }
 
   /// Whether `other` is a source of the same kind with the same settings.
   package func isEqual(to other: any DataSource) -> Bool {

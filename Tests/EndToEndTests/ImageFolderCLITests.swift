@@ -107,6 +107,15 @@ final class ImageFolderCLITests: XCTestCase {
     XCTAssertTrue(
       evaluated.stdout.contains("accuracy   \(String(format: "%.4f", Double(right) / 16)) (\(right)/16)"),
       evaluated.stdout)
+    // A folder with fewer classes keeps the model's class numbers (here "horizontal" stays class 1).
+    try FileManager.default.createDirectory(atPath: dir.file("partial"), withIntermediateDirectories: true)
+    try FileManager.default.copyItem(
+      atPath: dir.file("test/horizontal"), toPath: dir.file("partial/horizontal"))
+    let horizontal = rows.filter { $0[0].contains("/horizontal/") }
+    let partial = try nnbatch(["evaluate", "--checkpoint", checkpoint, "--input", dir.file("partial")])
+    XCTAssertEqual(partial.status, 0, partial.stderr)
+    let correct = horizontal.filter { $0[1] == "horizontal" }.count
+    XCTAssertTrue(partial.stdout.contains("(\(correct)/8)"), partial.stdout)
     // A single file has no label to evaluate against.
     let single = try nnbatch(["evaluate", "--checkpoint", checkpoint, "--data", file])
     XCTAssertEqual(single.status, 2)

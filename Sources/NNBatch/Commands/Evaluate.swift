@@ -144,7 +144,7 @@ public enum Evaluate {
           config.validation.map { ($0, "the checkpoint's validation data", "$.data.validation") }
           ?? (config.data, "the checkpoint's training data", "$.data")
         try set.requireFiles(at: key, in: config.file)
-        if let streamed = try streamed(set, task: config.task) {
+        if let streamed = try streamed(set, task: config.task, labels: labels) {
           return EvaluationReader(reader: streamed, config: config, name: name, format: nil)
         }
       }
@@ -194,12 +194,14 @@ public enum Evaluate {
   }
 
   /// `set` read from disk block by block, or nil when it cannot stream or its config says not to.
-  private static func streamed(_ set: DataConfig, task: LearningTask) throws(NNBatchError) -> (
-    any SampleReader
-  )? {
+  private static func streamed(_ set: DataConfig, task: LearningTask, labels: [String]) throws(NNBatchError)
+    -> (
+      any SampleReader
+    )?
+  {
     guard set.stream.enabled != false else { return nil }
     do throws(NNBatchError) {
-      return try set.source.openRows(task: task).map { StreamedSamples($0) }
+      return try set.source.openRows(task: task, labels: labels).map { StreamedSamples($0) }
     } catch {
       // Gzipped IDX cannot stream; the whole read reports what is really wrong.
       if set.stream.enabled == nil { return nil }
@@ -211,7 +213,7 @@ public enum Evaluate {
   private static func open(_ set: DataConfig, task: LearningTask, labels: [String]) throws(NNBatchError)
     -> any SampleReader
   {
-    if let reader = try streamed(set, task: task) { return reader }
+    if let reader = try streamed(set, task: task, labels: labels) { return reader }
     return try set.source.open(task: task, labels: labels)
   }
 

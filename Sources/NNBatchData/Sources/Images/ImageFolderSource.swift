@@ -173,7 +173,12 @@ package struct ImageFolderSource: FileDataSource {
   /// With `skip_bad_files` every image is decoded once here, so that the
   /// rows (the readable images) are known before training numbers them.
   package func openRows(task: LearningTask) throws(NNBatchError) -> (any RowSource)? {
-    var folder = try ImageFolder.labelled(path, known: [])
+    try openRows(task: task, labels: [])
+  }
+
+  /// The folder streamed, its classes numbered as `labels` (the model's) number them; empty: by their own order.
+  package func openRows(task: LearningTask, labels known: [String]) throws(NNBatchError) -> (any RowSource)? {
+    var folder = try ImageFolder.labelled(path, known: known)
     var skipped: [NNBatchError] = []
     if skipBadFiles {
       let scratch = UnsafeMutablePointer<Float>.allocate(capacity: shape.features)
