@@ -77,6 +77,15 @@ final class ImageFolderCLITests: XCTestCase {
         try parameters(dir.file("\(name)3/\(final)")), try parameters(dir.file("\(name)1/\(final)")),
         "\(name): --threads 3 differs from --threads 1")
     }
+    // Interrupted after 3 epochs and resumed: the same bits as the straight run.
+    let resumedConfig = config(dir, name: "resumed")
+    XCTAssertEqual(try nnbatch(["--config", resumedConfig, "--epochs", "3", "--quiet"]).status, 0)
+    let resumed = try nnbatch(["--config", resumedConfig, "--resume", "--quiet"])
+    XCTAssertEqual(resumed.status, 0, resumed.stderr)
+    XCTAssertEqual(
+      try parameters(dir.file("resumed/step-000000036.h5")),
+      try parameters(dir.file("memory1/step-000000036.h5")),
+      "3 epochs + resume differs")
     let checkpoint = dir.file("memory1/step-000000036.h5")
     let inspect = try nnbatch(["inspect", checkpoint])
     XCTAssertTrue(inspect.stdout.contains("input [1, 6, 6]"), inspect.stdout)
