@@ -66,9 +66,11 @@ final class LayerGraphCLITests: XCTestCase {
     let checkpoint = try newest(dir.file("t1"))
     let inspect = try nnbatch(["inspect", checkpoint])
     XCTAssertEqual(inspect.status, 0, inspect.stderr)
-    XCTAssertTrue(inspect.stdout.contains("inputs"), inspect.stdout)
-    XCTAssertTrue(inspect.stdout.contains("layer_3  add"), inspect.stdout)
-    XCTAssertTrue(inspect.stdout.contains("layer_2, layer_0"), inspect.stdout)
+    // The config's names in a name column, and inputs by name where they have one.
+    let rows = inspect.stdout.split(separator: "\n").map { $0.split(separator: " ").joined(separator: " ") }
+    XCTAssertTrue(rows.contains("layer name kind inputs output shape parameters settings"), inspect.stdout)
+    XCTAssertTrue(rows.contains { $0.hasPrefix("layer_3 add inner, stem [2, 6, 6] 0 relu") }, inspect.stdout)
+    XCTAssertTrue(rows.contains { $0.hasPrefix("layer_2 inner conv2d layer_1 [2, 6, 6]") }, inspect.stdout)
     if let h5dump = tool("h5dump") {
       let root = try runProcess(h5dump, ["-a", "/requires", checkpoint])
       XCTAssertTrue(root.stdout.contains("\"layer_graph\""), root.stdout)

@@ -181,7 +181,7 @@ final class ConvConfigTests: XCTestCase {
       ),
       (
         #"{ "type": "conv3d" }"#,
-        "$.model.layers[0].type: unknown layer type \"conv3d\"; expected one of dense, conv2d, max_pool2d, avg_pool2d, global_avg_pool2d, global_max_pool2d, flatten, dropout, add, concatenate, activation, batch_norm (did you mean \"conv2d\"?)"
+        "$.model.layers[0].type: unknown layer type \"conv3d\"; expected one of dense, conv2d, max_pool2d, avg_pool2d, global_avg_pool2d, global_max_pool2d, flatten, dropout, add, concatenate, activation, batch_norm, residual (did you mean \"conv2d\"?)"
       ),
     ]
     for (layer, message) in cases {

@@ -27,7 +27,7 @@ final class UnknownKindTests: XCTestCase {
     XCTAssertEqual(
       lines,
       [
-        #"k.json:3:36: $.model.layers[0].type: unknown layer type "Dense"; expected one of dense, conv2d, max_pool2d, avg_pool2d, global_avg_pool2d, global_max_pool2d, flatten, dropout, add, concatenate, activation, batch_norm (did you mean "dense"?)"#
+        #"k.json:3:36: $.model.layers[0].type: unknown layer type "Dense"; expected one of dense, conv2d, max_pool2d, avg_pool2d, global_avg_pool2d, global_max_pool2d, flatten, dropout, add, concatenate, activation, batch_norm, residual (did you mean "dense"?)"#
       ])
   }
 

@@ -119,22 +119,49 @@ extension Checkpoint {
       let items = model["layers"]?.arrayValue
     else { return }
     let modelBias = model["bias"]?.boolValue ?? true
-    let configured = items.compactMap { item -> Bool? in
-      let kind = item["type"]?.stringValue ?? "dense"
-      guard kind == "dense" || kind == "conv2d" else { return nil }
-      return item["bias"]?.boolValue ?? modelBias
+    // Each layer with parameters the config writes, in order, with its bias; a residual block's
+    // projection shortcut (Config+Residual.swift) is optional: it exists only when shapes change.
+    func entries(_ items: [JSONValue]) -> [(bias: Bool, optional: Bool)] {
+      items.flatMap { item -> [(bias: Bool, optional: Bool)] in
+        let kind = item["type"]?.stringValue ?? "dense"
+        if kind == "residual" {
+          let inner = item["layers"]?.arrayValue ?? []
+          let normalized = inner.contains { $0["type"]?.stringValue == "batch_norm" }
+          return entries(inner) + [(!normalized && modelBias, true)]
+        }
+        guard kind == "dense" || kind == "conv2d" else { return [] }
+        return [(item["bias"]?.boolValue ?? modelBias, false)]
+      }
     }
-    let stored = architecture.layers.enumerated().compactMap { index, layer -> (Int, Bool)? in
+    let layers = architecture.layers
+    let stored = layers.enumerated().compactMap { index, layer -> (Int, Bool)? in
       if let dense = layer.spec as? Dense.Spec { return (index, dense.bias) }
       if let conv = layer.spec as? Conv2D.Spec { return (index, conv.bias) }
       return nil
+    }
+    // A projection shortcut is the layer an add takes as its second input, directly or through one batch_norm.
+    func isShortcut(_ index: Int) -> Bool {
+      var end = index
+      if end + 1 < layers.count, layers[end + 1] is BatchNorm, architecture.layerInputs[end + 1] == [end] {
+        end += 1
+      }
+      let add = end + 1
+      return add < layers.count && layers[add] is Add
+        && architecture.layerInputs[add].dropFirst().first == end
+    }
+    var configured: [(index: Int, wanted: Bool)] = []
+    var next = 0
+    for entry in entries(items) {
+      if entry.optional && !(next < stored.count && isShortcut(stored[next].0)) { continue }
+      configured.append((next < stored.count ? stored[next].0 : -1, entry.bias))
+      next += 1
     }
     guard configured.count == stored.count else {
       throw SchemaError(
         "/@config: expected \(stored.count) dense and conv2d layers (as /model holds), found \(configured.count) in $.model.layers"
       )
     }
-    for ((index, bias), wanted) in zip(stored, configured) where bias != wanted {
+    for ((index, bias), (_, wanted)) in zip(stored, configured) where bias != wanted {
       throw SchemaError(
         "\(path(index)): expected \(wanted ? 1 : 0) (/@config gives layer_\(index) bias \(wanted)), found \(bias ? 1 : 0)"
       )

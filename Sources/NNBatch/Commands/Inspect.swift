@@ -12,6 +12,7 @@ public enum Inspect {
     let c = model.checkpoint
     let counters = c.counters
     let layers = c.architecture.layerDescriptions
+    let names = model.layerNames
     let hyper = c.optimizer.settings.hyperParameters
     if json {
       let object: [String: Any] = [
@@ -28,6 +29,7 @@ public enum Inspect {
           ]
           for setting in description.settings { entry[setting.key] = setting.value.jsonValue }
           if let inputs = c.architecture.inputNames(ofLayer: index) { entry["input_layers"] = inputs }
+          if let name = names?[index] { entry["name"] = name }
           return entry
         },
         "parameters": c.parameters.count, "optimizer": c.optimizer.settings.kind.rawValue,
@@ -57,7 +59,7 @@ public enum Inspect {
     lines.append(
       "model       \(layers.count) \(kinds) layers, \(grouped(c.parameters.count)) parameters, input \(c.architecture.inputShape)"
     )
-    lines.append(contentsOf: summaryTable(c.architecture))
+    lines.append(contentsOf: summaryTable(c.architecture, names: names))
     let settings = settingsText(hyper)
     lines.append(
       "optimizer   \(c.optimizer.settings.kind.rawValue) (step \(c.optimizer.step)) \(settings.joined(separator: " "))"
@@ -79,27 +81,37 @@ public enum Inspect {
   }
 
   /// The layers as a table like Keras's `model.summary()`: kind, output shape, parameters, settings.
-  static func summaryTable(_ architecture: Architecture) -> [String] {
+  ///
+  /// With `names` (the config's: `stem`, `block1.conv1`), a name column follows
+  /// the layer's index and a graph's inputs are shown by name where they have one.
+  static func summaryTable(_ architecture: Architecture, names: [String?]? = nil) -> [String] {
     let descriptions = architecture.layerDescriptions
     // A graph gets an "inputs" column after the kind; a chain's table is as it always was.
     let graph = !architecture.isChain
-    func row(_ cells: [String], inputs: String) -> [String] {
-      graph ? [cells[0], cells[1], inputs] + cells[2...] : cells
+    func row(_ cells: [String], name: String, inputs: String) -> [String] {
+      let named = names == nil ? [cells[0]] : [cells[0], name]
+      return named + (graph ? [cells[1], inputs] : [cells[1]]) + cells[2...]
+    }
+    func label(_ producer: Int) -> String {
+      producer < 0 ? "input" : (names?[producer] ?? "layer_\(producer)")
     }
     var rows: [[String]] = [
-      row(["layer", "kind", "output shape", "parameters", "settings"], inputs: "inputs")
+      row(["layer", "kind", "output shape", "parameters", "settings"], name: "name", inputs: "inputs")
     ]
-    rows.append(row(["input", "", "\(architecture.inputShape)", "", ""], inputs: ""))
+    rows.append(row(["input", "", "\(architecture.inputShape)", "", ""], name: "", inputs: ""))
     for (i, (layer, description)) in zip(architecture.layers, descriptions).enumerated() {
       rows.append(
         row(
           [
             "layer_\(i)", description.kind, "\(layer.outputShape)", grouped(layer.parameterCount),
             description.summary,
-          ], inputs: architecture.inputNames(ofLayer: i)?.joined(separator: ", ") ?? ""))
+          ], name: names?[i] ?? "",
+          inputs: graph ? architecture.layerInputs[i].map(label).joined(separator: ", ") : ""))
     }
     rows.append(
-      row(["total", "", "", grouped(architecture.parameterCount), trainableText(architecture)], inputs: ""))
+      row(
+        ["total", "", "", grouped(architecture.parameterCount), trainableText(architecture)], name: "",
+        inputs: ""))
     let count = rows[0].count
     let widths = (0..<(count - 1)).map { column in rows.map { $0[column].count }.max() ?? 0 }
     return rows.map { row in
@@ -169,13 +181,17 @@ extension Inspect {
   /// pass), since the input shape and the number of classes come from it;
   /// nothing is written.
   public static func run(config path: String, threads: Int, json: Bool) throws(NNBatchError) -> String {
-    let config = try Config.load(path: path)
+    var config = try Config.load(path: path)
     let data = try DataLoader.prepare(config)
+    try config.resolveShortcuts(input: config.networkInput(sample: data.sampleShape))
     let architecture = try config.architecture(input: config.networkInput(sample: data.sampleShape))
     let memory = Trainer.memoryEstimate(
       architecture, config: config, threads: threads, targetColumns: data.train.targetColumns)
     let budget = MemoryBudget.current()
     let layers = architecture.layerDescriptions
+    let names =
+      config.layerNames.count == layers.count && config.layerNames.contains { $0 != nil }
+      ? config.layerNames : nil
     let hyper = config.optimizer.hyperParameters
     let validation = data.validation?.count ?? 0
     if json {
@@ -191,6 +207,7 @@ extension Inspect {
           ]
           for setting in description.settings { entry[setting.key] = setting.value.jsonValue }
           if let inputs = architecture.inputNames(ofLayer: index) { entry["input_layers"] = inputs }
+          if let name = names?[index] { entry["name"] = name }
           return entry
         },
         "parameters": architecture.parameterCount, "optimizer": config.optimizer.kind.rawValue,
@@ -211,7 +228,7 @@ extension Inspect {
     lines.append(
       "model       \(layers.count) \(kinds) layers, \(grouped(architecture.parameterCount)) parameters, input \(architecture.inputShape)"
     )
-    lines.append(contentsOf: summaryTable(architecture))
+    lines.append(contentsOf: summaryTable(architecture, names: names))
     let settings = settingsText(hyper)
     lines.append("optimizer   \(config.optimizer.kind.rawValue) \(settings.joined(separator: " "))")
     lines.append("loss        \(config.loss.rawValue), batch \(config.batchSize), shard \(config.shardSize)")

@@ -85,6 +85,22 @@ public struct SavedModel: Sendable {
     return found.file
   }
 
+  /// Each layer's name as the config gives it (`stem`, a residual block's `block1.conv1`), or nil when
+  /// it names none.
+  ///
+  /// The checkpoint stores layers by index; the names follow from its config
+  /// alone (Config+Residual.swift), so they are read from there, once the
+  /// config's graph is resolved on the model's input and matches its layer count.
+  public var layerNames: [String?]? {
+    var resolved = config
+    let architecture = network.architecture
+    guard (try? resolved.resolveShortcuts(input: architecture.inputShape)) != nil,
+      resolved.layerNames.count == architecture.layers.count,
+      resolved.layerNames.contains(where: { $0 != nil })
+    else { return nil }
+    return resolved.layerNames
+  }
+
   /// Class labels (the indices as text when the data had none).
   ///
   /// Training data may have fewer classes than the output layer has units;

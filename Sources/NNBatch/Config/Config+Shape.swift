@@ -65,7 +65,15 @@ extension Config {
   }
 
   /// The network of `layers` on `input`; a misfit is one line naming the layer's config path.
+  ///
+  /// Residual shortcuts are resolved on `input` first (on a copy: call
+  /// `resolveShortcuts` to keep `layers` and `layerPaths` in step with the result).
   public func architecture(input: Shape) throws(NNBatchError) -> Architecture {
+    if !residualShortcuts.isEmpty {
+      var resolved = self
+      try resolved.resolveShortcuts(input: input)
+      return try resolved.architecture(input: input)
+    }
     do {
       return try Architecture(
         input: input, layers: layers, inputs: layerInputs ?? layers.indices.map { [$0 - 1] })
@@ -107,10 +115,16 @@ extension Config {
 
   /// Outputs per sample of the network on samples of `sample` shape, or nil when the layers do not fit it.
   public func outputs(sample: Shape) -> Int? {
+    var resolved = self
+    do {
+      try resolved.resolveShortcuts(input: networkInput(sample: sample))
+    } catch {
+      return nil
+    }
     do {
       return try Architecture(
-        input: networkInput(sample: sample), layers: layers,
-        inputs: layerInputs ?? layers.indices.map { [$0 - 1] }
+        input: networkInput(sample: sample), layers: resolved.layers,
+        inputs: resolved.layerInputs ?? resolved.layers.indices.map { [$0 - 1] }
       ).outputs
     } catch {
       return nil

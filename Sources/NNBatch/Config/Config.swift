@@ -54,6 +54,10 @@ public struct Config: Sendable {
   public var layerPaths: [String]
   /// For a layer graph, each of `layers`' inputs (indices into `layers`, −1: the input); nil for a chain.
   public var layerInputs: [[Int]]? = nil
+  /// Each of `layers`' name: its `name`, a residual block's own names (`block1.conv1`), nil for none.
+  public var layerNames: [String?] = []
+  /// Residual blocks whose shortcut waits for the input shape (`resolveShortcuts`); empty once resolved.
+  package var residualShortcuts: [ResidualShortcut] = []
   /// `data.shape`: one sample's shape, such as [1, 8, 8], when the config gives it.
   public var dataShape: Shape?
   /// Weight initialiser.
@@ -190,42 +194,37 @@ extension Config {
     var layers: [any LayerSpec] = []
     var layerPaths: [String] = []
     var layerInputs: [[Int]]?
+    var layerNames: [String?] = []
+    var shortcuts: [ResidualShortcut] = []
     var initializer = Initializer.xavierUniform
     var bias = true
     if let model = root.object("model") {
       bias = model.bool("bias") ?? bias
       if let items = model.array("layers") {
         if items.isEmpty { model.report("layers", "expected at least one layer, found none") }
-        var complete = true
-        var links = LayerLinks()
-        for (i, item) in items.enumerated() {
-          guard let layer = ObjectReader.make(item, path: "\(model.childPath("layers"))[\(i)]", sink: sink)
-          else {
-            complete = false
-            continue
-          }
-          if let spec = LayerConfigs.decode(layer, defaults: LayerDefaults(bias: bias)) {
-            layers.append(spec)
-            links.read(layer, sink: sink)
-          } else {
-            complete = false
-          }
-          layer.finish()
-        }
+        var reader = LayerListReader(defaults: LayerDefaults(bias: bias), sink: sink)
+        reader.read(items, path: model.childPath("layers"), block: nil)
+        layers = reader.specs
         // Indices below are config indices only when every layer decoded.
-        if complete {
+        if reader.complete {
           for (i, layer) in layers.enumerated() where layer.activation == .softmax && i != layers.count - 1 {
             sink.report(
-              items[i], "\(model.childPath("layers"))[\(i)].activation",
+              reader.sources[i].value, "\(reader.sources[i].path).activation",
               "softmax is only allowed on the last layer (layer \(layers.count - 1)), found it on layer \(i)")
           }
-          // A config without `inputs` is a chain: layer l reads layer l − 1.
-          let graph = links.resolve(sink: sink)
-          let resolved: (layers: [any LayerSpec], inputs: [[Int]], paths: [String])
-          resolved = LayerConfigs.withImpliedFlatten(
-            layers, inputs: graph ?? layers.indices.map { [$0 - 1] }, path: model.childPath("layers"))
-          (layers, layerPaths) = (resolved.layers, resolved.paths)
+          // A config without `inputs` (nor residual blocks) is a chain: layer l reads layer l − 1.
+          let graph = reader.links.resolve(sink: sink)
+          let resolved = LayerConfigs.withImpliedFlatten(
+            layers, inputs: graph ?? layers.indices.map { [$0 - 1] }, paths: reader.sources.map(\.path),
+            names: reader.links.names)
+          (layers, layerPaths, layerNames) = (resolved.layers, resolved.paths, resolved.names)
           layerInputs = graph == nil ? nil : resolved.inputs
+          // The implied flattens shift indices: each add's is where it landed.
+          shortcuts = reader.shortcuts.map { shortcut in
+            var moved = shortcut
+            moved.add = resolved.moved[shortcut.add]
+            return moved
+          }
         }
       } else {
         model.missing("layers", "an array of {\"units\": N, \"activation\": NAME}")
@@ -421,6 +420,8 @@ extension Config {
     config.precision = precision
     config.classWeight = classWeight
     config.layerInputs = layerInputs
+    config.layerNames = layerNames
+    config.residualShortcuts = shortcuts
     return config
   }
 }

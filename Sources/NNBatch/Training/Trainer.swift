@@ -92,6 +92,8 @@ public final class Trainer {
       feed = InMemoryBatches(data.train)
     }
     dataFingerprint = data.fingerprint
+    // Residual shortcuts first, so that the config's layer paths are the network's.
+    try config.resolveShortcuts(input: config.networkInput(sample: data.sampleShape))
     let architecture = try config.architecture(input: config.networkInput(sample: data.sampleShape))
     try Trainer.requireMemory(
       architecture, config: config, threads: options.threads, targetColumns: data.train.targetColumns)

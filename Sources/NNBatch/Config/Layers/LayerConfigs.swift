@@ -31,7 +31,8 @@ package enum LayerConfigs {
   /// The `type` names, for messages.
   package static var names: [String] { LayerKinds.names }
 
-  /// `layers` with a flatten before each flat layer that reads a spatial output, their inputs remapped, and each layer's config path.
+  /// `layers` with a flatten before each flat layer that reads a spatial output, their inputs remapped,
+  /// each layer's config path and name, and where each of `layers` landed (`moved`).
   ///
   /// An output is spatial after conv2d or pooling until a flatten, a global
   /// pooling or a flat (dense) layer; shape-keeping layers and merges pass their first
@@ -41,12 +42,13 @@ package enum LayerConfigs {
   /// layer of the network (checkpoints store it as `/model/layer_i@kind` =
   /// "flatten"); its path is its dense layer's. `inputs[l]` lists the
   /// layers layer l reads (−1: the network's input); a chain's is [l − 1].
-  package static func withImpliedFlatten(_ layers: [any LayerSpec], inputs: [[Int]], path: String) -> (
-    layers: [any LayerSpec], inputs: [[Int]], paths: [String]
-  ) {
+  package static func withImpliedFlatten(
+    _ layers: [any LayerSpec], inputs: [[Int]], paths layerPaths: [String], names layerNames: [String?]
+  ) -> (layers: [any LayerSpec], inputs: [[Int]], paths: [String], names: [String?], moved: [Int]) {
     var result: [any LayerSpec] = []
     var resultInputs: [[Int]] = []
     var paths: [String] = []
+    var names: [String?] = []
     // Each config layer's index in `result`, and whether its output is spatial.
     var moved: [Int] = []
     var spatial: [Bool] = []
@@ -56,7 +58,7 @@ package enum LayerConfigs {
     let inputIsSpatial = firstRule.map { $0 != .flat } ?? false
     func isSpatial(_ producer: Int) -> Bool { producer < 0 ? inputIsSpatial : spatial[producer] }
     for (index, layer) in layers.enumerated() {
-      let layerPath = "\(path)[\(index)]"
+      let layerPath = layerPaths[index]
       var producers = inputs[index].map { $0 < 0 ? -1 : moved[$0] }
       switch LayerKinds.shapeRule(layer.kind) {
       case .spatial: spatial.append(true)
@@ -67,6 +69,7 @@ package enum LayerConfigs {
           result.append(LayerKinds.impliedFlatten)
           resultInputs.append(producers)
           paths.append("\(layerPath) (the flatten implied before it)")
+          names.append(nil)
           producers = [result.count - 1]
         }
         spatial.append(false)
@@ -75,8 +78,9 @@ package enum LayerConfigs {
       result.append(layer)
       resultInputs.append(producers)
       paths.append(layerPath)
+      names.append(layerNames[index])
     }
-    return (result, resultInputs, paths)
+    return (result, resultInputs, paths, names, moved)
   }
 
   /// Decodes one `model.layers[i]` object, reporting problems to `keys`.
@@ -90,8 +94,9 @@ package enum LayerConfigs {
       return nil
     }
     guard let kind = LayerKinds.named(type) else {
-      var message = "unknown layer type \"\(type)\"; expected one of \(names.joined(separator: ", "))"
-      if let guess = suggestion(for: type, among: names) { message += " (did you mean \"\(guess)\"?)" }
+      let types = names + ["residual"]  // a block, expanded by the config reader (Config+Residual.swift)
+      var message = "unknown layer type \"\(type)\"; expected one of \(types.joined(separator: ", "))"
+      if let guess = suggestion(for: type, among: types) { message += " (did you mean \"\(guess)\"?)" }
       keys.report("type", message)
       keys.ignoreUnreadKeys()
       return nil
