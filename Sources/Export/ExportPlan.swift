@@ -2,9 +2,13 @@ import NNBatch
 // What an exported model computes, step by step, in terms both exporters share.
 //
 // Notation: N samples; a sample is [F] features for flat data or an image
-// [C, H, W] (channels first, nnbatch's layout). Every step maps the previous
-// step's output to its own, so a format writes one operator (or a few) per
-// step, in order, and refuses the step it cannot express.
+// [C, H, W] (channels first, nnbatch's layout). A format writes one operator
+// (or a few) per step, in order, and refuses the step it cannot express.
+// Which values a step reads is `ExportPlan.walk`'s one rule: the input
+// scaling reads the raw input; a layer's first step the outputs of the layers
+// it reads (`layerInputs`, the graph: −1 is the scaled input); its activation
+// step its own first step's output; the target restoring the last layer's.
+// A chain is the case where each step reads the one before it.
 import NNBatchCore
 import NeuralNet
 
@@ -37,14 +41,40 @@ enum ExportStep: Sendable {
     momentum: Double)
   /// A = f(Z) of the layer `index`; never `.linear` (no step is made for it).
   case activation(index: Int, Activation)
+  /// The element-wise sum of the layer's inputs, all of one shape.
+  case add(index: Int)
+  /// The layer's inputs joined along a sample's first axis (axis 1 of [N, C, H, W] or [N, F]).
+  case concatenate(index: Int)
+  /// The layer's input unchanged (an `activation` layer, whose activation step follows).
+  case identity(index: Int)
   /// y = y' / factor + shift per output (regression targets back in their own units).
   case restoreTargets(shift: [Float], factor: [Float])
+}
+
+extension ExportStep {
+  /// The layer whose step this is; nil for the input scaling and the target restoring.
+  var layer: Int? {
+    switch self {
+    case .scaleInputs, .restoreTargets: return nil
+    case .dense(let index, _, _, _, _), .conv2d(let index, _, _, _, _, _, _), .maxPool(let index, _, _),
+      .avgPool(let index, _, _), .globalAvgPool(let index), .globalMaxPool(let index), .flatten(let index),
+      .dropout(let index, _), .batchNorm(let index, _, _, _, _, _, _), .activation(let index, _),
+      .add(let index), .concatenate(let index), .identity(let index):
+      return index
+    }
+  }
 }
 
 /// A checkpoint's model as the sequence of steps from raw inputs to `nnbatch predict`'s outputs.
 package struct ExportPlan: Sendable {
   /// Shape of one raw input sample.
   var inputShape: Shape
+  /// For each layer, the layers it reads (−1: the network's input, after scaling): the graph.
+  var layerInputs: [[Int]]
+  /// Each layer's output shape (one sample).
+  var layerShapes: [Shape]
+  /// Whether every layer reads the one before it alone.
+  var isChain: Bool
   /// Floats per output sample.
   var outputs: Int
   /// The steps, input side first.
@@ -66,7 +96,7 @@ package struct ExportPlan: Sendable {
 
   /// The plan of a model given by its parts; `labels` as `SavedModel.labels` gives them.
   ///
-  /// Throws (exit 2) for a layer graph (not a chain) and for a layer kind no exporter knows, naming the layer, `path` and `format`,
+  /// Throws (exit 2) for a layer kind no exporter knows, naming the layer, `path` and `format`,
   /// and for a number that is not finite (both formats store float32), naming its tensor:
   /// the one check of what an export writes, since every number of both formats comes from here.
   package init(
@@ -74,6 +104,9 @@ package struct ExportPlan: Sendable {
     isClassifier: Bool, labels known: [String], name: String, path: String, format: ExportFormat
   ) throws(NNBatchError) {
     inputShape = architecture.inputShape
+    layerInputs = architecture.layerInputs
+    layerShapes = architecture.layers.map(\.outputShape)
+    isChain = architecture.isChain
     outputs = architecture.outputs
     self.isClassifier = isClassifier
     self.name = name
@@ -87,17 +120,6 @@ package struct ExportPlan: Sendable {
     }
     func values(_ tensor: ParameterTensor?) -> [Float]? {
       tensor.map { Array(parameters[$0.range]) }
-    }
-    // Steps run in sequence, each on the previous one's output: a graph's other edges would be lost.
-    if !architecture.isChain,
-      let index = architecture.layers.indices.first(where: { architecture.layerInputs[$0] != [$0 - 1] })
-        ?? architecture.layers.indices.first(where: { architecture.layers[$0] is any MergeLayer })
-    {
-      let inputs = architecture.layerInputs[index].map { $0 < 0 ? "input" : "layer_\($0)" }
-      throw NNBatchError(
-        .usage,
-        "\(path): layer \(index) (\(architecture.layers[index].kind)) takes \(inputs.joined(separator: ", ")): the \(format.rawValue) export writes chains of layers only, and this model is a layer graph"
-      )
     }
     for (index, layer) in architecture.layers.enumerated() {
       for tensor in layer.parameters {
@@ -145,8 +167,11 @@ package struct ExportPlan: Sendable {
             mean: values(norm.runningMean) ?? [], variance: values(norm.runningVar) ?? [],
             epsilon: norm.spec.epsilon, momentum: norm.spec.momentum))
       case is ActivationLayer:
-        break  // its activation step follows, as for any layer's
-
+        steps.append(.identity(index: index))  // its activation step follows, as for any layer's
+      case is Add:
+        steps.append(.add(index: index))
+      case is Concatenate:
+        steps.append(.concatenate(index: index))
       default:
         throw NNBatchError(
           .usage,
@@ -173,6 +198,33 @@ package struct ExportPlan: Sendable {
     }
     self.steps = steps
     labels = outputs == 1 && isClassifier ? (known.count == 2 ? known : ["0", "1"]) : known
+  }
+
+  /// Runs `visit` on each step with the values it reads (see the notes at the top), starting from
+  /// the raw `input`; returns the last step's value: the model's output.
+  func walk<Value, Failure: Error>(input: Value, _ visit: (ExportStep, [Value]) throws(Failure) -> Value)
+    throws(Failure) -> Value
+  {
+    var scaled = input
+    var current = input
+    var outputs: [Int: Value] = [:]
+    for step in steps {
+      guard let index = step.layer else {
+        if case .scaleInputs = step {
+          scaled = try visit(step, [input])
+          current = scaled
+        } else {
+          current = try visit(step, [current])
+        }
+        continue
+      }
+      // A layer's own output, once its first step ran; else the outputs of the layers it reads.
+      let reads =
+        outputs[index].map { [$0] } ?? layerInputs[index].map { $0 < 0 ? scaled : outputs[$0] ?? scaled }
+      current = try visit(step, reads)
+      outputs[index] = current
+    }
+    return current
   }
 
   /// Throws (exit 2) naming `tensor`, the index and the value when one of `values` is not finite.

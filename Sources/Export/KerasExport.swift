@@ -49,6 +49,14 @@ enum KerasExport {
     var config: [(String, JSONText)]
     /// Variables in Keras's creation order, with their shapes.
     var variables: [(values: [Float], shape: [Int])] = []
+    /// The values it is called on (a functional model's inbound node).
+    var inbound: [KerasValue] = []
+  }
+
+  /// A tensor of the functional model: the layer that makes it and one sample's shape.
+  struct KerasValue {
+    var name: String
+    var shape: [Int]
   }
 
   /// The archive bytes of `plan`.
@@ -67,7 +75,7 @@ enum KerasExport {
     let metadata = JSONText.object(members).text
     let weights: [UInt8]
     do {
-      weights = try self.weights(layers)
+      weights = try self.weights(layers, functional: !plan.isChain)
     } catch {
       throw NNBatchError(.failure, "\(path): cannot write the keras weights: \(error)")
     }
@@ -91,18 +99,28 @@ enum KerasExport {
     return formatter.string(from: date)
   }
 
-  /// The Keras layers of `plan`, in order; throws (exit 2) for what Keras cannot express.
+  /// The Keras layers of `plan`, in order, each with the values it is called on; throws (exit 2)
+  /// for what Keras cannot express.
   static func layers(_ plan: ExportPlan, path: String) throws(NNBatchError) -> [KerasLayer] {
     var layers: [KerasLayer] = []
-    for step in plan.steps {
+    let input = KerasValue(name: "input", shape: plan.inputShape.dimensions)
+    _ = try plan.walk(input: input) { (step, inputs) throws(NNBatchError) -> KerasValue in
+      // The step's output shape: a layer's own, else (scaling, activation) its input's.
+      let shape = step.layer.map { plan.layerShapes[$0].dimensions } ?? inputs[0].shape
+      func call(_ layer: KerasLayer, on values: [KerasValue] = inputs, shape: [Int] = shape) -> KerasValue {
+        var layer = layer
+        layer.inbound = values
+        layers.append(layer)
+        return KerasValue(name: layer.name, shape: shape)
+      }
       switch step {
       case .scaleInputs(let shift, let factor, let shape):
         // Two layers, so that the float32 operations are predict's: x − shift, then · factor.
-        layers.append(
-          rescaling(
-            "input_shift", scale: .float(1), offset: numpy(shift.map { -$0 }, shape.dimensions)))
-        layers.append(
-          rescaling("input_scaling", scale: numpy(factor, shape.dimensions), offset: .float(0)))
+        let shifted = call(
+          rescaling("input_shift", scale: .float(1), offset: numpy(shift.map { -$0 }, shape.dimensions)))
+        return call(
+          rescaling("input_scaling", scale: numpy(factor, shape.dimensions), offset: .float(0)), on: [shifted]
+        )
       case .dense(let index, let weights, let inputs, let units, let biases):
         var layer = KerasLayer(
           className: "Dense", name: "layer\(index)_dense",
@@ -111,7 +129,7 @@ enum KerasExport {
           ])
         layer.variables.append((weights, [inputs, units]))
         if let biases { layer.variables.append((biases, [units])) }
-        layers.append(layer)
+        return call(layer)
       case .conv2d(let index, let kernel, let shape, let biases, let stride, _, let padding):
         var layer = KerasLayer(
           className: "Conv2D", name: "layer\(index)_conv2d",
@@ -124,11 +142,11 @@ enum KerasExport {
           ])
         layer.variables.append((hwio(kernel, oihw: shape), [shape[2], shape[3], shape[1], shape[0]]))
         if let biases { layer.variables.append((biases, [shape[0]])) }
-        layers.append(layer)
+        return call(layer)
       case .maxPool(let index, let size, let stride), .avgPool(let index, let size, let stride):
         let isMax: Bool
         if case .maxPool = step { isMax = true } else { isMax = false }
-        layers.append(
+        return call(
           KerasLayer(
             className: isMax ? "MaxPooling2D" : "AveragePooling2D",
             name: "layer\(index)_\(isMax ? "max" : "avg")_pool2d",
@@ -141,18 +159,18 @@ enum KerasExport {
         let isMax: Bool
         if case .globalMaxPool = step { isMax = true } else { isMax = false }
         // keepdims false: [N, C], as nnbatch gives it, so a Dense follows with no Flatten.
-        layers.append(
+        return call(
           KerasLayer(
             className: isMax ? "GlobalMaxPooling2D" : "GlobalAveragePooling2D",
             name: "layer\(index)_global_\(isMax ? "max" : "avg")_pool2d",
             config: [("data_format", .string("channels_first")), ("keepdims", .bool(false))]))
       case .flatten(let index):
-        layers.append(
+        return call(
           KerasLayer(
             className: "Flatten", name: "layer\(index)_flatten",
             config: [("data_format", .string("channels_last"))]))
       case .dropout(let index, let rate):
-        layers.append(
+        return call(
           KerasLayer(
             className: "Dropout", name: "layer\(index)_dropout",
             config: [("rate", .double(rate)), ("seed", .null), ("noise_shape", .null)]))
@@ -165,34 +183,42 @@ enum KerasExport {
             ("center", .bool(true)), ("scale", .bool(true)),
           ])
         for vector in [gamma, beta, mean, variance] { layer.variables.append((vector, [vector.count])) }
-        layers.append(layer)
+        return call(layer)
+      case .add(let index):
+        return call(KerasLayer(className: "Add", name: "layer\(index)_add", config: []))
+      case .concatenate(let index):
+        // Axis 1 of the NCHW (or [N, F]) tensor: channels, or features.
+        return call(
+          KerasLayer(className: "Concatenate", name: "layer\(index)_concatenate", config: [("axis", .int(1))])
+        )
+      case .identity:
+        return inputs[0]
       case .activation(let index, let activation):
         if activation == .leakyRelu {
-          layers.append(
+          return call(
             KerasLayer(
               className: "LeakyReLU", name: "layer\(index)_leaky_relu",
               config: [("negative_slope", .float(Activation.leakySlope))]))
-        } else {
-          // Folded into the layer just added (Dense or Conv2D) while its activation is linear;
-          // otherwise (after another activation, a flatten, pooling) a Keras Activation layer.
-          if let last = layers.indices.last,
-            let slot = layers[last].config.firstIndex(where: { $0.0 == "activation" }),
-            case .string(Activation.linear.rawValue) = layers[last].config[slot].1
-          {
-            layers[last].config[slot].1 = .string(activation.rawValue)
-          } else {
-            layers.append(
-              KerasLayer(
-                className: "Activation", name: "layer\(index)_\(activation.rawValue)",
-                config: [("activation", .string(activation.rawValue))]))
-          }
         }
+        // Folded into the layer that made the input (Dense or Conv2D) while its activation is linear;
+        // otherwise (after another activation, a flatten, pooling, a merge) a Keras Activation layer.
+        if let last = layers.indices.last, layers[last].name == inputs[0].name,
+          let slot = layers[last].config.firstIndex(where: { $0.0 == "activation" }),
+          case .string(Activation.linear.rawValue) = layers[last].config[slot].1
+        {
+          layers[last].config[slot].1 = .string(activation.rawValue)
+          return inputs[0]
+        }
+        return call(
+          KerasLayer(
+            className: "Activation", name: "layer\(index)_\(activation.rawValue)",
+            config: [("activation", .string(activation.rawValue))]))
       case .restoreTargets(let shift, let factor):
         let scale = factor.map { Float(1 / Double($0)) }
         try ExportPlan.requireFinite(
           scale, "the target scaling's 1 / factor (keras multiplies by it)", of: "output", path: path,
           format: .keras)
-        layers.append(
+        return call(
           rescaling(
             "target_restoring", scale: numpy(scale, [scale.count]), offset: numpy(shift, [shift.count])))
       }
@@ -242,8 +268,13 @@ enum KerasExport {
     return out
   }
 
-  /// config.json: the Sequential model.
+  /// config.json: a chain as a Sequential model, a graph as a Functional one.
   static func config(_ plan: ExportPlan, layers: [KerasLayer]) -> JSONText {
+    plan.isChain ? sequential(plan, layers: layers) : functional(plan, layers: layers)
+  }
+
+  /// The Sequential model of a chain.
+  static func sequential(_ plan: ExportPlan, layers: [KerasLayer]) -> JSONText {
     let batchShape = JSONText.array([.null] + plan.inputShape.dimensions.map { .int($0) })
     let input = JSONText.object([
       ("module", .string("keras.layers")), ("class_name", .string("InputLayer")),
@@ -282,13 +313,107 @@ enum KerasExport {
     ])
   }
 
+  /// The Functional model of a graph: `keras.Input`, then each layer called on the values it reads.
+  ///
+  /// Layers are listed as the plan makes them (each after its inputs); an
+  /// inbound node names its inputs by layer (`keras_history` [name, 0, 0]),
+  /// a merge's as one list argument, as `Model.get_config` writes them.
+  static func functional(_ plan: ExportPlan, layers: [KerasLayer]) -> JSONText {
+    func shape(_ dimensions: [Int]) -> JSONText { .array([.null] + dimensions.map { .int($0) }) }
+    func tensor(_ value: KerasValue) -> JSONText {
+      .object([
+        ("class_name", .string("__keras_tensor__")),
+        (
+          "config",
+          .object([
+            ("shape", shape(value.shape)), ("dtype", .string("float32")),
+            ("keras_history", .array([.string(value.name), .int(0), .int(0)])),
+          ])
+        ),
+      ])
+    }
+    let input = JSONText.object([
+      ("module", .string("keras.layers")), ("class_name", .string("InputLayer")),
+      (
+        "config",
+        .object([
+          ("batch_shape", shape(plan.inputShape.dimensions)), ("dtype", .string("float32")),
+          ("sparse", .bool(false)), ("ragged", .bool(false)), ("name", .string("input")),
+        ])
+      ),
+      ("registered_name", .null), ("name", .string("input")), ("inbound_nodes", .array([])),
+    ])
+    let entries = layers.map { layer in
+      let arguments = layer.inbound.count == 1 ? tensor(layer.inbound[0]) : .array(layer.inbound.map(tensor))
+      return JSONText.object([
+        ("module", .string("keras.layers")), ("class_name", .string(layer.className)),
+        (
+          "config",
+          .object(
+            [("name", .string(layer.name)), ("trainable", .bool(true)), ("dtype", .string("float32"))]
+              + layer.config)
+        ),
+        ("registered_name", .null), ("name", .string(layer.name)),
+        ("inbound_nodes", .array([.object([("args", .array([arguments])), ("kwargs", .object([]))])])),
+      ])
+    }
+    let output = layers.last?.name ?? "input"
+    return .object([
+      ("module", .string("keras.src.models.functional")), ("class_name", .string("Functional")),
+      (
+        "config",
+        .object([
+          ("name", .string(plan.name)), ("trainable", .bool(true)), ("layers", .array([input] + entries)),
+          ("input_layers", .array([.string("input"), .int(0), .int(0)])),
+          ("output_layers", .array([.string(output), .int(0), .int(0)])),
+        ])
+      ),
+      ("registered_name", .string("Functional")), ("build_config", .object([("input_shape", .null)])),
+      ("compile_config", .null),
+    ])
+  }
+
+  /// The order in which Keras lists a functional model's layers (`Functional.layers`, and so its
+  /// weights file): by depth (the longest path to the output) from the input down, then in the
+  /// order a depth-first walk from the output, inputs in order, first reaches them
+  /// (keras/src/ops/function.py, `map_graph`). Index −1 is the InputLayer.
+  static func functionalOrder(_ layers: [KerasLayer]) -> [Int] {
+    let index = Dictionary(layers.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { first, _ in first })
+    func parents(_ k: Int) -> [Int] {
+      k < 0 ? [] : layers[k].inbound.map { index[$0.name] ?? -1 }
+    }
+    var depth: [Int: Int] = [:]
+    // Each layer comes after its inputs, so the reverse of the list visits consumers first.
+    for k in ([-1] + Array(layers.indices)).reversed() {
+      let own = depth[k, default: 0]
+      depth[k] = own
+      for parent in parents(k) { depth[parent] = max(depth[parent, default: 0], own + 1) }
+    }
+    var first: [Int: Int] = [:]
+    var stack = [layers.count - 1]
+    // Pre-order: a layer is numbered when reached, then its inputs are walked in order.
+    while let k = stack.popLast() {
+      guard first[k] == nil else { continue }
+      first[k] = first.count
+      stack.append(contentsOf: parents(k).reversed())
+    }
+    return ([-1] + Array(layers.indices)).filter { first[$0] != nil }.sorted {
+      (depth[$0, default: 0], -(first[$0] ?? 0)) > (depth[$1, default: 0], -(first[$1] ?? 0))
+    }
+  }
+
   /// model.weights.h5: each layer's variables where Keras's saving_lib looks for them.
-  static func weights(_ layers: [KerasLayer]) throws -> [UInt8] {
+  ///
+  /// A graph's layers go in Keras's own order (`functionalOrder`), the
+  /// InputLayer among them, since the `_k` of a group name counts in that order.
+  static func weights(_ layers: [KerasLayer], functional: Bool = false) throws -> [UInt8] {
     let file = try HDF5File.createInMemory(name: "model.weights.h5")
     let root = try file.root()
     let group = try root.createGroup("layers")
     var used: [String: Int] = [:]
-    for layer in layers {
+    let input = KerasLayer(className: "InputLayer", name: "input", config: [])
+    let ordered = functional ? functionalOrder(layers).map { $0 < 0 ? input : layers[$0] } : layers
+    for layer in ordered {
       // saving_lib: to_snake_case(class name), "_k" for the k-th repeat (k ≥ 1).
       let base = snakeCase(layer.className)
       let name: String
@@ -305,7 +430,7 @@ enum KerasExport {
         try vars.write(variable.values, shape: variable.shape, name: String(k))
       }
     }
-    try root.createGroup("vars").setAttribute("name", "sequential")
+    try root.createGroup("vars").setAttribute("name", functional ? "functional" : "sequential")
     let bytes = try file.image()
     try file.close()
     return bytes

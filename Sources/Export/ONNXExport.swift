@@ -6,7 +6,9 @@ import NNBatch
 //   input  float [N, F] or [N, C, H, W]  raw features, as `nnbatch predict` reads them
 //   Sub, Mul                              input scaling (x − shift) · factor, when fitted
 //   Gemm | MatMul, Conv, MaxPool,
-//   AveragePool, Flatten, activations     one node per layer step (dropout: none)
+//   AveragePool, Flatten, activations,
+//   BatchNormalization, Add, Concat       one node per layer step (dropout: none), each on the
+//                                         values it reads (`ExportPlan.walk`: a graph's edges)
 //   GlobalAveragePool | GlobalMaxPool,
 //   then Flatten                          global pooling: ONNX keeps [N, C, 1, 1], nnbatch gives [N, C]
 //   Div, Add                              target restoring y / factor + shift (regression)
@@ -40,10 +42,7 @@ enum ONNXExport {
     var graph = GraphBuilder()
     let inputDims: [Int64?] = [nil] + plan.inputShape.dimensions.map { Int64($0) }
     graph.graph.input.append(valueInfo("input", dims: inputDims, type: .float))
-    var current = "input"
-    for step in plan.steps {
-      current = graph.add(step, after: current)
-    }
+    var current = plan.walk(input: "input") { step, inputs in graph.add(step, inputs: inputs) }
     // A fixed name for consumers: `session.run(["output"], ...)` whatever the last step was.
     current = graph.identity(current, as: "output")
     graph.graph.output.append(valueInfo(current, dims: [nil, Int64(plan.outputs)], type: .float))
@@ -179,8 +178,9 @@ struct GraphBuilder {
     return output
   }
 
-  /// The nodes of `step` on the value `input`; returns the step's output value.
-  mutating func add(_ step: ExportStep, after input: String) -> String {
+  /// The nodes of `step` on the values `inputs` (one, or a merge's several); returns the step's output value.
+  mutating func add(_ step: ExportStep, inputs: [String]) -> String {
+    let input = inputs[0]
     switch step {
     case .scaleInputs(let shift, let factor, let shape):
       // Broadcast over the batch axis: the constants have one sample's shape.
@@ -249,6 +249,18 @@ struct GraphBuilder {
       case .softmax: return node("Softmax", [input], name: name, attributes: [.int("axis", -1)])
       case .linear: return input
       }
+    case .add(let index):
+      // ONNX's Add takes two: ((x0 + x1) + x2) ..., the order in which nnbatch sums.
+      var sum = input
+      for (k, other) in inputs.dropFirst().enumerated() {
+        sum = node("Add", [sum, other], name: k == 0 ? "layer\(index)_add" : "layer\(index)_add_\(k + 1)")
+      }
+      return sum
+    case .concatenate(let index):
+      // A sample's first axis: channels of [N, C, H, W], features of [N, F].
+      return node("Concat", inputs, name: "layer\(index)_concatenate", attributes: [.int("axis", 1)])
+    case .identity:
+      return input
     case .restoreTargets(let shift, let factor):
       // predict's order: y' / factor, then + shift (AffineScaler.restore).
       let factorName = constant("target_factor", factor, dims: [factor.count])

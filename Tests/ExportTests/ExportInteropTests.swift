@@ -86,6 +86,73 @@ final class ExportInteropTests: XCTestCase {
       python: python, in: dir)
   }
 
+  /// Layer graphs: a residual CNN with batch_norm (identity and stride-2 projection shortcuts, a
+  /// separate activation layer), a concatenate of convolution branches, and a dense graph with a
+  /// three-way add, a concatenate of flat branches and a dense residual block.
+  func testLayerGraphsMatchPredictInOnnxruntimeAndKeras() throws {
+    let python = try ExportFixtures.python()
+    let dir = TemporaryDirectory("nnbatch-export")
+    func model(_ name: String, _ layers: String, features: Int, shape: [Int]) throws -> TrainedModel {
+      let shapeText = shape.map(String.init).joined(separator: ", ")
+      let config = dir.write(
+        "\(name).json",
+        """
+        { "name": "\(name)", "seed": 5,
+          "data": { "source": "synthetic", "samples": 96, "features": \(features), "classes": 3, "seed": 9,
+                    "shape": [\(shapeText)] },
+          "model": { "layers": [\(layers)], "init": "he_uniform" },
+          "loss": "cross_entropy", "optimizer": { "kind": "adam", "learning_rate": 0.01 },
+          "training": { "epochs": 3, "batch_size": 16, "shard_size": 8 },
+          "checkpoint": { "dir": "\(name)", "every_epochs": 3, "keep": 1 } }
+        """)
+      let checkpoint = try ExportFixtures.train(config, epochs: 3, in: dir, name: name)
+      let inputs = ExportFixtures.randomRows(
+        30, features, low: -3, high: 3, seed: 11, in: dir, name: "\(name)-inputs.csv")
+      return TrainedModel(name: name, checkpoint: checkpoint, inputs: inputs, shape: shape)
+    }
+    let residual = try model(
+      "residual-cnn",
+      """
+      { "type": "conv2d", "filters": 3, "kernel": 3, "padding": "same", "bias": false },
+      { "type": "batch_norm", "activation": "relu", "momentum": 0.3 },
+      { "type": "residual", "layers": [
+          { "type": "conv2d", "filters": 3, "kernel": 3, "padding": "same", "bias": false },
+          { "type": "batch_norm", "activation": "relu" },
+          { "type": "conv2d", "filters": 3, "kernel": 3, "padding": "same", "bias": false },
+          { "type": "batch_norm" } ] },
+      { "type": "activation", "activation": "relu" },
+      { "type": "residual", "activation": "leaky_relu", "layers": [
+          { "type": "conv2d", "filters": 4, "kernel": 3, "stride": 2, "padding": "same", "bias": false },
+          { "type": "batch_norm", "activation": "relu" },
+          { "type": "conv2d", "filters": 4, "kernel": 3, "padding": "same", "bias": false },
+          { "type": "batch_norm" } ] },
+      { "type": "global_avg_pool2d" },
+      { "units": 3, "activation": "softmax" }
+      """, features: 72, shape: [2, 6, 6])
+    let concatenate = try model(
+      "concat-cnn",
+      """
+      { "type": "conv2d", "name": "a", "filters": 2, "kernel": 3, "padding": "same", "activation": "tanh" },
+      { "type": "conv2d", "name": "b", "filters": 3, "kernel": 1, "inputs": ["input"] },
+      { "type": "max_pool2d", "name": "c", "size": 1, "inputs": ["input"] },
+      { "type": "concatenate", "inputs": ["a", "b", "c"], "activation": "relu" },
+      { "type": "global_max_pool2d" },
+      { "units": 3, "activation": "softmax" }
+      """, features: 72, shape: [2, 6, 6])
+    let dense = try model(
+      "dense-graph",
+      """
+      { "units": 6, "name": "h", "activation": "tanh" },
+      { "units": 6, "name": "g", "inputs": ["input"], "activation": "sigmoid" },
+      { "units": 6, "name": "k", "inputs": ["h"] },
+      { "type": "add", "name": "s", "inputs": ["h", "g", "k"] },
+      { "type": "concatenate", "name": "j", "inputs": ["s", "input", "g"] },
+      { "type": "residual", "activation": "tanh", "layers": [ { "units": 5 }, { "type": "batch_norm" } ] },
+      { "units": 3, "activation": "softmax" }
+      """, features: 5, shape: [5])
+    try check([residual, concatenate, dense], python: python, in: dir)
+  }
+
   /// Keras used to store variance = 1 / factor², infinite in float32 for a feature of order 1e20
   /// (a label flipped) and for a factor of 0 (config.json held `inf`, which load_model cannot parse).
   func testKerasAndOnnxMatchPredictOnHugeConstantTinyAndZeroScaledFeatures() throws {
