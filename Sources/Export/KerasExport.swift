@@ -373,10 +373,12 @@ enum KerasExport {
     ])
   }
 
-  /// The order in which Keras lists a functional model's layers (`Functional.layers`, and so its
-  /// weights file): by depth (the longest path to the output) from the input down, then in the
-  /// order a depth-first walk from the output, inputs in order, first reaches them
-  /// (keras/src/ops/function.py, `map_graph`). Index −1 is the InputLayer.
+  /// The order in which Keras lists a functional model's layers; index −1 is the InputLayer.
+  ///
+  /// `Functional.layers`, and so the weights file, go by depth (the longest
+  /// path to the output) from the input down, then in the order a depth-first
+  /// walk from the output, inputs in order, first reaches them
+  /// (keras/src/ops/function.py, `map_graph`).
   static func functionalOrder(_ layers: [KerasLayer]) -> [Int] {
     let index = Dictionary(layers.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { first, _ in first })
     func parents(_ k: Int) -> [Int] {
