@@ -90,6 +90,57 @@ final class ExportStructureTests: XCTestCase {
     XCTAssertEqual(initializers["input_factor"]?.dims, [2, 6, 7])
   }
 
+  /// A graph: ONNX nodes read the values of the layers they take; Keras layers carry their
+  /// inbound values, and the weights go in Keras's map_graph order.
+  func testGraphExportWiresEachLayerToItsInputs() throws {
+    let dir = TemporaryDirectory("nnbatch-export")
+    let config = dir.write(
+      "g.json",
+      """
+      { "name": "g", "seed": 5,
+        "data": { "source": "synthetic", "samples": 32, "features": 5, "classes": 3, "seed": 9 },
+        "model": { "layers": [
+          { "units": 6, "name": "h", "activation": "tanh" },
+          { "units": 6, "name": "g", "inputs": ["input"] },
+          { "type": "add", "name": "s", "inputs": ["g", "h", "g"] },
+          { "type": "concatenate", "inputs": ["s", "input"] },
+          { "units": 3, "activation": "softmax" } ] },
+        "loss": "cross_entropy", "optimizer": { "kind": "sgd" },
+        "training": { "epochs": 1, "batch_size": 16 }, "checkpoint": { "dir": "g" } }
+      """)
+    let checkpoint = try ExportFixtures.train(config, epochs: 1, in: dir, name: "g")
+    let output = dir.file("g.onnx")
+    let result = try nnbatch(["export", checkpoint, "--format", "onnx", "-o", output])
+    XCTAssertEqual(result.status, 0, result.stderr)
+    let nodes = try decode(output).graph.node
+    func node(_ name: String) throws -> Onnx_NodeProto {
+      try XCTUnwrap(nodes.first { $0.name == name }, name)
+    }
+    XCTAssertEqual(try node("layer0_dense").input.first, "input")
+    XCTAssertEqual(try node("layer1_dense").input.first, "input", "g reads the input, not h")
+    XCTAssertEqual(try node("layer2_add").input, ["layer1_dense", "layer0_tanh"])
+    XCTAssertEqual(try node("layer2_add_2").input, ["layer2_add", "layer1_dense"], "((g + h) + g)")
+    let concat = try node("layer3_concatenate")
+    XCTAssertEqual(concat.input, ["layer2_add_2", "input"])
+    XCTAssertEqual(attribute(concat, "axis")?.i, 1)
+    XCTAssertEqual(try node("layer4_dense").input.first, "layer3_concatenate")
+
+    let plan = try ExportPlan(try SavedModel.load(checkpoint), format: .keras)
+    let layers = try KerasExport.layers(plan, path: checkpoint)
+    XCTAssertEqual(
+      layers.map(\.name),
+      ["layer0_dense", "layer1_dense", "layer2_add", "layer3_concatenate", "layer4_dense"])
+    XCTAssertEqual(layers[1].inbound.map(\.name), ["input"])
+    XCTAssertEqual(layers[2].inbound.map(\.name), ["layer1_dense", "layer0_dense", "layer1_dense"])
+    XCTAssertEqual(layers[3].inbound.map(\.shape), [[6], [5]])
+    // Keras 3.15.1 lists this model so (checked): by depth from the input (g and h are both 3 from the output), ties by the first
+    // reach of a walk from the output, inputs in order: concatenate → add → g (first input) → h.
+    XCTAssertEqual(KerasExport.functionalOrder(layers), [-1, 1, 0, 2, 3, 4])
+    let text = KerasExport.config(plan, layers: layers).text
+    XCTAssertTrue(text.contains(#""class_name": "Functional""#), text)
+    XCTAssertTrue(text.contains(#""keras_history": ["layer1_dense", 0, 0]"#), text)
+  }
+
   func testKerasArchiveIsStoredZipWithKerasNamesAndWeightLayout() throws {
     let dir = TemporaryDirectory("nnbatch-export")
     let cnn = try ExportFixtures.cnn(in: dir)
