@@ -432,6 +432,50 @@ final class CheckpointTests: XCTestCase {
     XCTAssertEqual(try Checkpoint.read(from: dir.file("agrees.h5")).counters.step, 10)
   }
 
+  /// A residual block's projection shortcut (Config+Residual.swift) is in the config only by rule:
+  /// the bias check finds it by its place (an add's second input) and holds it to that rule.
+  func testTheBiasCheckKnowsResidualBlocksAndTheirProjection() throws {
+    func read(
+      _ specs: [any LayerSpec], inputs: [[Int]], config: String
+    ) throws -> Result<Checkpoint, Error> {
+      let dir = TemporaryDirectory()
+      var c = try Self.sample()
+      c.architecture = try Architecture(input: [3], layers: specs, inputs: inputs)
+      c.parameters = (0..<c.architecture.parameterCount).map { Float($0) * 0.01 }
+      c.optimizer = OptimizerSnapshot(
+        settings: OptimizerSettings(kind: .sgd, learningRate: 0.1), step: c.counters.step, slots: [])
+      c.config = config
+      try c.write(to: dir.file("r.h5"))
+      return Result { try Checkpoint.read(from: dir.file("r.h5")) }
+    }
+    let block = #"{"model": {"layers": [{"units": 4}, {"type": "residual", "layers": [{"units": UNITS}]}]}}"#
+    let projected: [[Int]] = [[-1], [0], [0], [1, 2]]
+    func projection(bias: Bool) -> [any LayerSpec] {
+      [
+        Dense.Spec(units: 4, activation: .linear), Dense.Spec(units: 5, activation: .linear),
+        Dense.Spec(units: 5, activation: .linear, bias: bias), Add.Spec(),
+      ]
+    }
+    let five = block.replacingOccurrences(of: "UNITS", with: "5")
+    XCTAssertNoThrow(try read(projection(bias: true), inputs: projected, config: five).get())
+    XCTAssertThrowsError(try read(projection(bias: false), inputs: projected, config: five).get()) { error in
+      XCTAssertTrue(
+        "\(error)".contains("/model/layer_2@bias: expected 1 (/@config gives layer_2 bias true), found 0"),
+        "\(error)")
+    }
+    // An identity shortcut stores no layer; the block's own layers are checked as any.
+    let identity: [any LayerSpec] = [
+      Dense.Spec(units: 4, activation: .linear), Dense.Spec(units: 4, activation: .linear, bias: false),
+      Add.Spec(),
+    ]
+    let four = block.replacingOccurrences(of: "UNITS", with: "4")
+    XCTAssertThrowsError(try read(identity, inputs: [[-1], [0], [1, 0]], config: four).get()) { error in
+      XCTAssertTrue("\(error)".contains("/model/layer_1@bias: expected 1"), "\(error)")
+    }
+    let unbiased = four.replacingOccurrences(of: #"{"units": 4}]"#, with: #"{"units": 4, "bias": false}]"#)
+    XCTAssertNoThrow(try read(identity, inputs: [[-1], [0], [1, 0]], config: unbiased).get())
+  }
+
   func testRequiredFeaturesThisBuildDoesNotKnowAreRefusedByName() throws {
     let reason = try readError { $0.attributes["requires"] = .string("bf16_master_weights") }
     XCTAssertEqual(
