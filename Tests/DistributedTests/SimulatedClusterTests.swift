@@ -1,0 +1,302 @@
+import Checkpoints
+import Foundation
+import TestSupport
+import XCTest
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `tools/cluster`: training across simulated hosts (network namespaces on a bridge), and nothing left behind.
+///
+/// Each rank runs in a host of its own, reached over TCP through the bridge;
+/// rank 0 writes the checkpoints to the shared file system. Where namespaces
+/// cannot be made (not root, no iproute2, no mpirun) the tests skip with the
+/// reason, except under CI=true, where that is a failure.
+final class SimulatedClusterTests: XCTestCase {
+  private var directory = TemporaryDirectory("nnbatch-cluster")
+
+  private static let script = "\(repositoryRoot)/tools/cluster"
+
+  /// Why simulated hosts cannot run here (`tools/cluster check`, asked once), or nil.
+  private static let unavailable: String? = {
+    guard tool("mpirun") != nil, tool("orted") != nil else { return "mpirun not installed (openmpi-bin)" }
+    guard let check = try? runProcess(script, ["check"]) else { return "\(script) cannot be run" }
+    return check.status == 0 ? nil : "tools/cluster check: " + (check.stdout + check.stderr)
+  }()
+
+  /// The hosts can be made, or a skip (an error under CI=true).
+  private func requireCluster() throws {
+    guard let reason = Self.unavailable else { return }
+    if ProcessInfo.processInfo.environment["CI"] == "true" {
+      throw ClusterUnavailable(message: "CI=true but \(reason)")
+    }
+    throw XCTSkip(reason)
+  }
+
+  /// A prefix for this test's namespaces, unique on the machine (the test process's id).
+  private func prefix(_ name: String) -> String { "nnbt\(getpid())-\(name)" }
+
+  /// A failed test may leave a cluster up (its script SIGKILLed on purpose, or an assertion between steps).
+  override func tearDownWithError() throws {
+    guard Self.unavailable == nil else { return }
+    // Namespaces are PREFIX-hK and PREFIX-br: the prefix is all before the last '-'.
+    let left = Set(
+      try namespaces("nnbt\(getpid())").compactMap { name in
+        name.range(of: "-", options: .backwards).map { String(name[..<$0.lowerBound]) }
+      })
+    for cluster in left.sorted() {
+      let down = try runProcess(Self.script, ["down", cluster])
+      XCTAssertEqual(down.status, 0, down.stderr)
+    }
+  }
+
+  /// 16,963 parameters in two chunks (so the ranks own different parameter ranges), Adam with clipping.
+  private func mlpConfig(_ name: String, epochs: Int) -> String {
+    directory.write(
+      "\(name).json",
+      """
+      { "name": "\(name)", "seed": 5,
+        "data": { "source": "synthetic", "samples": 120, "features": 16, "classes": 3, "seed": 2,
+                  "validation": { "source": "synthetic", "samples": 30, "features": 16, "classes": 3, "seed": 9 } },
+        "model": { "layers": [ { "units": 512, "activation": "relu" }, { "units": 16, "activation": "relu" },
+                               { "units": 3, "activation": "softmax" } ], "init": "he_uniform", "bias": true },
+        "loss": "cross_entropy", "optimizer": { "kind": "adam", "learning_rate": 0.01, "clip_norm": 0.5 },
+        "training": { "epochs": \(epochs), "batch_size": 50, "shard_size": 8, "shuffle": true },
+        "checkpoint": { "dir": "\(directory.file(name))", "every_epochs": 1, "keep": 100 } }
+      """)
+  }
+
+  /// `tools/cluster run` arguments: `hosts` hosts, one rank each with one thread.
+  private func clusterArguments(
+    hosts: Int, prefix: String, rate: String? = nil, _ config: String, dir: String, extra: [String] = []
+  ) -> [String] {
+    ["run", "\(hosts)", "--prefix", prefix] + (rate.map { ["--rate", $0] } ?? []) + ["--", nnbatchExecutable]
+      + ["--config", config, "--checkpoint-dir", dir, "--threads", "1", "--quiet"] + extra
+  }
+
+  /// Every checkpoint of `dir` equals `reference`'s of the same step, bit for bit (and there are as many).
+  private func assertSameRun(_ dir: String, as reference: String, line: UInt = #line) throws {
+    let expected = try CheckpointStore(directory: reference).checkpointFiles()
+    let found = try CheckpointStore(directory: dir).checkpointFiles()
+    XCTAssertFalse(expected.isEmpty, "no reference checkpoints", line: line)
+    XCTAssertEqual(found.map(\.step), expected.map(\.step), dir, line: line)
+    for (a, b) in zip(expected, found) where a.step == b.step {
+      let differences = try Checkpoint.read(from: b.path).bitwiseDifferences(
+        from: Checkpoint.read(from: a.path))
+      XCTAssertEqual(differences, [], "\(b.path) differs from \(a.path)", line: line)
+    }
+  }
+
+  /// The names of the network namespaces of `prefix` that exist now.
+  private func namespaces(_ prefix: String) throws -> [String] {
+    let list = try runProcess(try XCTUnwrap(tool("ip")), ["netns", "list"])
+    return list.stdout.split(separator: "\n").compactMap { $0.split(separator: " ").first.map(String.init) }
+      .filter { $0.hasPrefix("\(prefix)-") }
+  }
+
+  /// Processes (other than this one) whose command line contains `fragment`, as `pgrep -f` finds them.
+  private func processes(containing fragment: String) -> [String] {
+    let own = "\(getpid())"
+    let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+    return entries.filter { $0 != own && Int($0) != nil }.compactMap { pid in
+      guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"), !data.isEmpty else {
+        return nil
+      }
+      let command = String(decoding: data.map { $0 == 0 ? 32 : $0 }, as: UTF8.self)
+      return command.contains(fragment) ? "\(pid) \(command)" : nil
+    }
+  }
+
+  /// No namespace, file or process of the cluster `prefix` and no process of `config` is left.
+  private func assertNothingLeft(_ prefix: String, config: String, line: UInt = #line) throws {
+    XCTAssertEqual(try namespaces(prefix), [], line: line)
+    let state = "\(ProcessInfo.processInfo.environment["TMPDIR"] ?? "/tmp")/\(prefix)"
+    XCTAssertFalse(FileManager.default.fileExists(atPath: state), state, line: line)
+    XCTAssertEqual(processes(containing: config), [], line: line)
+    XCTAssertEqual(processes(containing: prefix), [], line: line)
+  }
+
+  func testTwoAndThreeHostsMatchOneProcess() throws {
+    try requireCluster()
+    let config = mlpConfig("hosts", epochs: 2)
+    let one = try nnbatch(["--config", config, "--checkpoint-dir", directory.file("one"), "--threads", "2"])
+    XCTAssertEqual(one.status, 0, one.stderr)
+    // Two hosts behind a 10 Gbit/s token bucket each, three without a limit.
+    for (hosts, rate) in [(2, "10gbit"), (3, nil)] {
+      let dir = directory.file("hosts\(hosts)")
+      let name = prefix("h\(hosts)")
+      let run = try runProcess(
+        Self.script,
+        clusterArguments(hosts: hosts, prefix: name, rate: rate, config, dir: dir))
+      XCTAssertEqual(run.status, 0, run.stderr)
+      XCTAssertTrue(run.stderr.contains("\(name): \(hosts) hosts on 10."), run.stderr)
+      try assertSameRun(dir, as: directory.file("one"))
+      try assertNothingLeft(name, config: config)
+    }
+  }
+
+  /// Runs `tools/cluster run` in the background on a long run; `action(script's PID)` once a checkpoint exists.
+  private func interrupt(_ arguments: [String], dir: String, _ action: (Int32) throws -> Void)
+    throws -> (status: Int32, stdout: String, stderr: String, seconds: Double)
+  {
+    let process = Process()
+    // Foundation gives the child a socket and reaps it once every holder has closed it: after a
+    // SIGKILLed script, mpirun and the ranks would hold it. A bash parent keeps it and waits; the
+    // script, its child, starts without it (in a job of its own, so that SIGINT is not ignored).
+    let pidFile = directory.file("pid-\(arguments[3])")
+    process.executableURL = URL(fileURLWithPath: "/bin/bash")
+    process.arguments =
+      [
+        "-c",
+        #"""
+        set -m; pidfile=$1; shift
+        ( for fd in $(ls /proc/$BASHPID/fd); do [ "$fd" -gt 2 ] && eval "exec $fd>&-"; done 2>/dev/null; exec "$@" ) &
+        echo $! > "$pidfile"; wait $!
+        """#,
+        "wrapper", pidFile, Self.script,
+      ] + arguments
+    // Files, not pipes: after a SIGKILLed script its ranks still hold the outputs open.
+    let outputs = (directory.write("out-\(arguments[3])", ""), directory.write("err-\(arguments[3])", ""))
+    process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: outputs.0))
+    process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: outputs.1))
+    try process.run()
+    let deadline = Date().addingTimeInterval(60)
+    while try CheckpointStore(directory: dir).checkpointFiles().isEmpty && Date() < deadline
+      && process.isRunning
+    {
+      usleep(50_000)
+    }
+    let script = try XCTUnwrap(
+      Int32(
+        try String(contentsOfFile: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+    let acted = Date()
+    try action(script)
+    process.waitUntilExit()
+    let seconds = Date().timeIntervalSince(acted)
+    let stdout = (try? String(contentsOfFile: outputs.0, encoding: .utf8)) ?? ""
+    let stderr = (try? String(contentsOfFile: outputs.1, encoding: .utf8)) ?? ""
+    let status =
+      process.terminationReason == .uncaughtSignal
+      ? 128 + process.terminationStatus : process.terminationStatus
+    return (status, stdout, stderr, seconds)
+  }
+
+  /// The PIDs of `nnbatch` processes in network namespace `namespace`.
+  private func ranks(in namespace: String) throws -> [Int32] {
+    let pids = try runProcess(try XCTUnwrap(tool("ip")), ["netns", "pids", namespace])
+    return pids.stdout.split(separator: "\n").compactMap { Int32($0) }.filter { pid in
+      let name = (try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8)) ?? ""
+      return name.trimmingCharacters(in: .whitespacesAndNewlines) == "nnbatch"
+    }
+  }
+
+  func testInterruptedOrKilledRunLeavesNothingBehind() throws {
+    try requireCluster()
+    let config = mlpConfig("stray", epochs: 4000)
+    // SIGINT to the script: passed on to mpirun, which stops the ranks cleanly (status 1); then all is removed.
+    let name = prefix("int")
+    let stopped = try interrupt(
+      clusterArguments(hosts: 3, prefix: name, config, dir: directory.file("int")), dir: directory.file("int")
+    ) { script in
+      XCTAssertEqual(try namespaces(name).sorted(), ["br", "h0", "h1", "h2"].map { "\(name)-\($0)" })
+      XCTAssertEqual(try ranks(in: "\(name)-h2").count, 1)
+      kill(script, SIGINT)
+    }
+    XCTAssertEqual(stopped.status, 1, stopped.stderr)
+    XCTAssertTrue(stopped.stdout.contains("stopped by signal at step"), stopped.stdout + stopped.stderr)
+    XCTAssertLessThan(stopped.seconds, 15, stopped.stderr)
+    try assertNothingLeft(name, config: config)
+    // SIGKILL to the script cannot be trapped: everything stays until `tools/cluster down`.
+    let killedName = prefix("kill")
+    let killed = try interrupt(
+      clusterArguments(hosts: 2, prefix: killedName, config, dir: directory.file("kill")),
+      dir: directory.file("kill")
+    ) { script in kill(script, SIGKILL) }
+    XCTAssertEqual(killed.status, 128 + SIGKILL)
+    XCTAssertEqual(try namespaces(killedName).count, 3)
+    XCTAssertFalse(processes(containing: config).isEmpty)
+    let down = try runProcess(Self.script, ["down", killedName])
+    XCTAssertEqual(down.status, 0, down.stderr)
+    try assertNothingLeft(killedName, config: config)
+    let again = try runProcess(Self.script, ["down", killedName])
+    XCTAssertEqual(again.status, 2)
+    XCTAssertTrue(again.stderr.contains("no cluster with prefix \(killedName)"), again.stderr)
+  }
+
+  func testKilledRemoteRankThenResumeOnOneHostMatchesAnUninterruptedRun() throws {
+    try requireCluster()
+    let config = mlpConfig("remote", epochs: 4000)
+    let dir = directory.file("remote")
+    let name = prefix("rank")
+    let killed = try interrupt(clusterArguments(hosts: 3, prefix: name, config, dir: dir), dir: dir) { _ in
+      let victims = try ranks(in: "\(name)-h1")
+      XCTAssertEqual(victims.count, 1)
+      for rank in victims { kill(rank, SIGKILL) }
+    }
+    XCTAssertNotEqual(killed.status, 0)
+    XCTAssertLessThan(killed.seconds, 15, killed.stderr)
+    XCTAssertTrue(killed.stderr.contains("rank 1"), killed.stderr)
+    try assertNothingLeft(name, config: config)
+    XCTAssertEqual(
+      try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".tmp") }, [])
+    try assertResumeMatches(config, dir: dir, hosts: 1)
+  }
+
+  /// `--resume` on `hosts` hosts to two epochs past `dir`'s newest checkpoint equals one process's run to there.
+  ///
+  /// (Both stop early, with the same `--epochs`, to keep the test short; an epoch is 3 steps.)
+  private func assertResumeMatches(_ config: String, dir: String, hosts: Int, line: UInt = #line) throws {
+    let newest = try XCTUnwrap(try CheckpointStore(directory: dir).checkpointFiles().last, line: line)
+    let epochs = "\(newest.step / 3 + 2)"
+    let name = prefix("resume\(hosts)")
+    let resumed = try runProcess(
+      Self.script,
+      clusterArguments(hosts: hosts, prefix: name, config, dir: dir, extra: ["--resume", "--epochs", epochs]))
+    XCTAssertEqual(resumed.status, 0, resumed.stderr, line: line)
+    try assertNothingLeft(name, config: config, line: line)
+    let one = directory.file("one-\(epochs)")
+    let reference = try nnbatch([
+      "--config", config, "--checkpoint-dir", one, "--threads", "2", "--quiet", "--epochs", epochs,
+    ])
+    XCTAssertEqual(reference.status, 0, reference.stderr, line: line)
+    let last = try XCTUnwrap(try CheckpointStore(directory: one).checkpointFiles().last, line: line)
+    XCTAssertEqual(
+      try Checkpoint.read(from: "\(dir)/\(CheckpointStore.fileName(step: last.step))")
+        .bitwiseDifferences(from: Checkpoint.read(from: last.path)), [], line: line)
+  }
+
+  func testCutLinkOfARemoteHostThenResumeOnTheOtherTwoMatchesAnUninterruptedRun() throws {
+    try requireCluster()
+    let config = mlpConfig("cut", epochs: 4000)
+    let dir = directory.file("cut")
+    let name = prefix("cut")
+    // Open MPI's default keepalives would leave the job hung for minutes: short ones end it.
+    let keepalives = [
+      "--mca", "oob_tcp_keepalive_time", "2", "--mca", "oob_tcp_keepalive_intvl", "1",
+      "--mca", "oob_tcp_keepalive_probes", "3",
+    ]
+    var arguments = clusterArguments(hosts: 3, prefix: name, config, dir: dir)
+    arguments.insert(contentsOf: keepalives, at: try XCTUnwrap(arguments.firstIndex(of: "--")) + 1)
+    let cut = try interrupt(arguments, dir: dir) { _ in
+      let ip = try XCTUnwrap(tool("ip"))
+      let down = try runProcess(ip, ["-n", "\(name)-h1", "link", "set", "eth0", "down"])
+      XCTAssertEqual(down.status, 0, down.stderr)
+    }
+    XCTAssertNotEqual(cut.status, 0)
+    XCTAssertLessThan(cut.seconds, 20, cut.stderr)
+    XCTAssertTrue(cut.stderr.contains("lost communication"), cut.stderr)
+    try assertNothingLeft(name, config: config)
+    XCTAssertEqual(
+      try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".tmp") }, [])
+    try assertResumeMatches(config, dir: dir, hosts: 2)
+  }
+}
+
+/// CI must run the simulated-cluster tests: a machine that cannot make namespaces fails there instead of skipping.
+struct ClusterUnavailable: Error, CustomStringConvertible {
+  /// What is missing.
+  var message: String
+  /// The message.
+  var description: String { message }
+}
