@@ -37,7 +37,7 @@ final class SimulatedClusterTests: XCTestCase {
   /// A prefix for this test's namespaces, unique on the machine (the test process's id).
   private func prefix(_ name: String) -> String { "nnbt\(getpid())-\(name)" }
 
-  /// A failed test may leave a cluster up (its script SIGKILLed on purpose, or an assertion between steps).
+  /// A failed test may leave a cluster up (an assertion between steps, a SIGKILLed script).
   override func tearDownWithError() throws {
     guard Self.unavailable == nil else { return }
     // Namespaces are PREFIX-hK and PREFIX-br: the prefix is all before the last '-'.
@@ -141,22 +141,8 @@ final class SimulatedClusterTests: XCTestCase {
     throws -> (status: Int32, stdout: String, stderr: String, seconds: Double)
   {
     let process = Process()
-    // Foundation gives the child a socket and reaps it once every holder has closed it: after a
-    // SIGKILLed script, mpirun and the ranks would hold it. A bash parent keeps it and waits; the
-    // script, its child, starts without it (in a job of its own, so that SIGINT is not ignored).
-    let pidFile = directory.file("pid-\(arguments[3])")
-    process.executableURL = URL(fileURLWithPath: "/bin/bash")
-    process.arguments =
-      [
-        "-c",
-        #"""
-        set -m; pidfile=$1; shift
-        ( for fd in $(ls /proc/$BASHPID/fd); do [ "$fd" -gt 2 ] && eval "exec $fd>&-"; done 2>/dev/null; exec "$@" ) &
-        echo $! > "$pidfile"; wait $!
-        """#,
-        "wrapper", pidFile, Self.script,
-      ] + arguments
-    // Files, not pipes: after a SIGKILLed script its ranks still hold the outputs open.
+    process.executableURL = URL(fileURLWithPath: Self.script)
+    process.arguments = arguments
     let outputs = (directory.write("out-\(arguments[3])", ""), directory.write("err-\(arguments[3])", ""))
     process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: outputs.0))
     process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: outputs.1))
@@ -167,11 +153,8 @@ final class SimulatedClusterTests: XCTestCase {
     {
       usleep(50_000)
     }
-    let script = try XCTUnwrap(
-      Int32(
-        try String(contentsOfFile: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
     let acted = Date()
-    try action(script)
+    try action(process.processIdentifier)
     process.waitUntilExit()
     let seconds = Date().timeIntervalSince(acted)
     let stdout = (try? String(contentsOfFile: outputs.0, encoding: .utf8)) ?? ""
@@ -191,7 +174,7 @@ final class SimulatedClusterTests: XCTestCase {
     }
   }
 
-  func testInterruptedOrKilledRunLeavesNothingBehind() throws {
+  func testInterruptedRunAndDownLeaveNothingBehind() throws {
     try requireCluster()
     let config = mlpConfig("stray", epochs: 4000)
     // SIGINT to the script: passed on to mpirun, which stops the ranks cleanly (status 1); then all is removed.
@@ -207,15 +190,11 @@ final class SimulatedClusterTests: XCTestCase {
     XCTAssertTrue(stopped.stdout.contains("stopped by signal at step"), stopped.stdout + stopped.stderr)
     XCTAssertLessThan(stopped.seconds, 15, stopped.stderr)
     try assertNothingLeft(name, config: config)
-    // SIGKILL to the script cannot be trapped: everything stays until `tools/cluster down`.
-    let killedName = prefix("kill")
-    let killed = try interrupt(
-      clusterArguments(hosts: 2, prefix: killedName, config, dir: directory.file("kill")),
-      dir: directory.file("kill")
-    ) { script in kill(script, SIGKILL) }
-    XCTAssertEqual(killed.status, 128 + SIGKILL)
+    // `up` leaves the hosts in place until `down`.
+    let killedName = prefix("up")
+    let up = try runProcess(Self.script, ["up", "2", "--prefix", killedName])
+    XCTAssertEqual(up.status, 0, up.stderr)
     XCTAssertEqual(try namespaces(killedName).count, 3)
-    XCTAssertFalse(processes(containing: config).isEmpty)
     let down = try runProcess(Self.script, ["down", killedName])
     XCTAssertEqual(down.status, 0, down.stderr)
     try assertNothingLeft(killedName, config: config)
