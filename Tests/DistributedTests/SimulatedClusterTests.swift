@@ -46,7 +46,7 @@ final class SimulatedClusterTests: XCTestCase {
         name.range(of: "-", options: .backwards).map { String(name[..<$0.lowerBound]) }
       })
     for cluster in left.sorted() {
-      let down = try runProcess(Self.script, ["down", cluster])
+      let down = try runProcess("/usr/bin/timeout", ["60", Self.script, "down", cluster])
       XCTAssertEqual(down.status, 0, down.stderr)
     }
   }
@@ -126,9 +126,7 @@ final class SimulatedClusterTests: XCTestCase {
     for (hosts, rate) in [(2, "10gbit"), (3, nil)] {
       let dir = directory.file("hosts\(hosts)")
       let name = prefix("h\(hosts)")
-      let run = try runProcess(
-        Self.script,
-        clusterArguments(hosts: hosts, prefix: name, rate: rate, config, dir: dir))
+      let run = try cluster(clusterArguments(hosts: hosts, prefix: name, rate: rate, config, dir: dir))
       XCTAssertEqual(run.status, 0, run.stderr)
       XCTAssertTrue(run.stderr.contains("\(name): \(hosts) hosts on 10."), run.stderr)
       try assertSameRun(dir, as: directory.file("one"))
@@ -136,32 +134,59 @@ final class SimulatedClusterTests: XCTestCase {
     }
   }
 
-  /// Runs `tools/cluster run` in the background on a long run; `action(script's PID)` once a checkpoint exists.
-  private func interrupt(_ arguments: [String], dir: String, _ action: (Int32) throws -> Void)
-    throws -> (status: Int32, stdout: String, stderr: String, seconds: Double)
-  {
+  /// Runs `tools/cluster` with `arguments`, output to files; `action(script's PID)` once `checkpointIn` has a checkpoint.
+  ///
+  /// Never waits without bound: the script gets `--timeout` (it stops mpirun
+  /// itself), and a script still running `limit` s after the start (or the
+  /// action) is sent SIGTERM, which tears the cluster down, and then SIGKILL;
+  /// that is a test failure, with the process tree in the message.
+  private func cluster(
+    _ arguments: [String], limit: Double = 60, checkpointIn dir: String? = nil,
+    line: UInt = #line, _ action: (Int32) throws -> Void = { _ in }
+  ) throws -> (status: Int32, stdout: String, stderr: String, seconds: Double) {
+    var arguments = arguments
+    if arguments.first == "run", let dash = arguments.firstIndex(of: "--") {
+      arguments.insert(contentsOf: ["--timeout", "\(Int(limit) - 10)"], at: dash)
+    }
     let process = Process()
     process.executableURL = URL(fileURLWithPath: Self.script)
     process.arguments = arguments
-    let outputs = (directory.write("out-\(arguments[3])", ""), directory.write("err-\(arguments[3])", ""))
+    let tag = UUID().uuidString
+    let outputs = (directory.write("out-\(tag)", ""), directory.write("err-\(tag)", ""))
     process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: outputs.0))
     process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: outputs.1))
+    process.standardInput = FileHandle.nullDevice
     try process.run()
-    let deadline = Date().addingTimeInterval(60)
-    while try CheckpointStore(directory: dir).checkpointFiles().isEmpty && Date() < deadline
-      && process.isRunning
-    {
-      usleep(50_000)
+    var deadline = Date().addingTimeInterval(limit)
+    if let dir {
+      while try CheckpointStore(directory: dir).checkpointFiles().isEmpty && Date() < deadline
+        && process.isRunning
+      {
+        usleep(50_000)
+      }
     }
     let acted = Date()
     try action(process.processIdentifier)
-    process.waitUntilExit()
+    deadline = max(deadline, acted.addingTimeInterval(limit))
+    while process.isRunning && Date() < deadline { usleep(50_000) }
+    if process.isRunning {
+      let tree = (try? runProcess("/bin/ps", ["-eo", "pid,ppid,stat,etime,args", "--forest"]).stdout) ?? ""
+      kill(process.processIdentifier, SIGTERM)
+      let grace = Date().addingTimeInterval(20)
+      while process.isRunning && Date() < grace { usleep(50_000) }
+      if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+      XCTFail(
+        "tools/cluster \(arguments.joined(separator: " ")) still running after \(limit) s:\n\(tree)",
+        line: line)
+    }
     let seconds = Date().timeIntervalSince(acted)
     let stdout = (try? String(contentsOfFile: outputs.0, encoding: .utf8)) ?? ""
     let stderr = (try? String(contentsOfFile: outputs.1, encoding: .utf8)) ?? ""
     let status =
-      process.terminationReason == .uncaughtSignal
-      ? 128 + process.terminationStatus : process.terminationStatus
+      process.isRunning
+      ? -1
+      : process.terminationReason == .uncaughtSignal
+        ? 128 + process.terminationStatus : process.terminationStatus
     return (status, stdout, stderr, seconds)
   }
 
@@ -179,8 +204,9 @@ final class SimulatedClusterTests: XCTestCase {
     let config = mlpConfig("stray", epochs: 4000)
     // SIGINT to the script: passed on to mpirun, which stops the ranks cleanly (status 1); then all is removed.
     let name = prefix("int")
-    let stopped = try interrupt(
-      clusterArguments(hosts: 3, prefix: name, config, dir: directory.file("int")), dir: directory.file("int")
+    let stopped = try cluster(
+      clusterArguments(hosts: 3, prefix: name, config, dir: directory.file("int")),
+      checkpointIn: directory.file("int")
     ) { script in
       XCTAssertEqual(try namespaces(name).sorted(), ["br", "h0", "h1", "h2"].map { "\(name)-\($0)" })
       XCTAssertEqual(try ranks(in: "\(name)-h2").count, 1)
@@ -192,13 +218,13 @@ final class SimulatedClusterTests: XCTestCase {
     try assertNothingLeft(name, config: config)
     // `up` leaves the hosts in place until `down`.
     let killedName = prefix("up")
-    let up = try runProcess(Self.script, ["up", "2", "--prefix", killedName])
+    let up = try cluster(["up", "2", "--prefix", killedName])
     XCTAssertEqual(up.status, 0, up.stderr)
     XCTAssertEqual(try namespaces(killedName).count, 3)
-    let down = try runProcess(Self.script, ["down", killedName])
+    let down = try cluster(["down", killedName])
     XCTAssertEqual(down.status, 0, down.stderr)
     try assertNothingLeft(killedName, config: config)
-    let again = try runProcess(Self.script, ["down", killedName])
+    let again = try cluster(["down", killedName])
     XCTAssertEqual(again.status, 2)
     XCTAssertTrue(again.stderr.contains("no cluster with prefix \(killedName)"), again.stderr)
   }
@@ -208,7 +234,8 @@ final class SimulatedClusterTests: XCTestCase {
     let config = mlpConfig("remote", epochs: 4000)
     let dir = directory.file("remote")
     let name = prefix("rank")
-    let killed = try interrupt(clusterArguments(hosts: 3, prefix: name, config, dir: dir), dir: dir) { _ in
+    let killed = try cluster(clusterArguments(hosts: 3, prefix: name, config, dir: dir), checkpointIn: dir) {
+      _ in
       let victims = try ranks(in: "\(name)-h1")
       XCTAssertEqual(victims.count, 1)
       for rank in victims { kill(rank, SIGKILL) }
@@ -229,9 +256,10 @@ final class SimulatedClusterTests: XCTestCase {
     let newest = try XCTUnwrap(try CheckpointStore(directory: dir).checkpointFiles().last, line: line)
     let epochs = "\(newest.step / 3 + 2)"
     let name = prefix("resume\(hosts)")
-    let resumed = try runProcess(
-      Self.script,
-      clusterArguments(hosts: hosts, prefix: name, config, dir: dir, extra: ["--resume", "--epochs", epochs]))
+    let resumed = try cluster(
+      clusterArguments(
+        hosts: hosts, prefix: name, config, dir: dir, extra: ["--resume", "--epochs", epochs]),
+      line: line)
     XCTAssertEqual(resumed.status, 0, resumed.stderr, line: line)
     try assertNothingLeft(name, config: config, line: line)
     let one = directory.file("one-\(epochs)")
@@ -257,7 +285,7 @@ final class SimulatedClusterTests: XCTestCase {
     ]
     var arguments = clusterArguments(hosts: 3, prefix: name, config, dir: dir)
     arguments.insert(contentsOf: keepalives, at: try XCTUnwrap(arguments.firstIndex(of: "--")) + 1)
-    let cut = try interrupt(arguments, dir: dir) { _ in
+    let cut = try cluster(arguments, checkpointIn: dir) { _ in
       let ip = try XCTUnwrap(tool("ip"))
       let down = try runProcess(ip, ["-n", "\(name)-h1", "link", "set", "eth0", "down"])
       XCTAssertEqual(down.status, 0, down.stderr)
