@@ -11,6 +11,16 @@ import CMPI
 /// other ranks and the time spent inside MPI, for `NNBATCH_MPI_STATS`.
 /// Calls come from one thread only (`MPI_THREAD_FUNNELED`): the workers
 /// compute, the trainer's thread exchanges.
+///
+/// No exchange waits without bound. Each is nonblocking, polled against
+/// `timeout` seconds. A rank that gives up names whom it waited for: it pings
+/// every other rank on a communicator of their own and names those that send
+/// no pong within a moment (every rank answers pings while it polls, so a
+/// rank stuck in an exchange answers, a lost one does not; a collective alone
+/// cannot tell who is missing). It then writes one line and exits 1 without
+/// `MPI_Abort` (which may itself wait for a lost host): mpirun sees the exit
+/// and ends the job. A rank whose launcher (orted or mpirun) dies is killed
+/// with it (`PR_SET_PDEATHSIG`).
 public final class MPIWorld: @unchecked Sendable {
   /// This process's rank.
   public let rank: Int
@@ -23,7 +33,26 @@ public final class MPIWorld: @unchecked Sendable {
   /// Seconds spent inside MPI calls so far.
   public private(set) var secondsInMPI = 0.0
 
+  /// Seconds an exchange may wait for the other ranks (`distributed.timeout_s`).
+  public var timeout: Double = MPIWorld.defaultTimeout
+  /// The default `timeout`: long enough to survive a network outage of a few seconds.
+  public static let defaultTimeout = 30.0
+  /// Whether this rank was asked to stop (a signal); read while an exchange waits.
+  public var stopRequested: (@Sendable () -> Bool)?
+  /// Every rank's host name, by rank (for the messages).
+  public private(set) var hosts: [String] = []
+
   private let comm: MPI_Comm
+  /// A duplicate of `comm` that carries only pings (tag 1) and pongs (tag 2): no tag can clash.
+  private var beats: MPI_Comm?
+  /// The posted receive of any rank's ping (null before `beats` exists and after `finalize`).
+  private var pingRequest: MPI_Request? = nnb_mpi_request_null()
+  /// The ping received, and the pong and ping sent (their values are not read).
+  private let pingBuffers: UnsafeMutablePointer<Int64>
+  /// Per rank: a pong receive, then a ping send (used only while naming the missing).
+  private let pingRequests: UnsafeMutablePointer<MPI_Request?>
+  /// Per rank: when the ping whose pong is awaited was sent (`MPI_Wtime`).
+  private var pingSent: [Double] = []
 
   /// Whether this process was started by `mpirun` (Open MPI or a PMIx launcher).
   ///
@@ -55,13 +84,80 @@ public final class MPIWorld: @unchecked Sendable {
     }
     rank = Int(rankValue)
     size = Int(sizeValue)
+    pingBuffers = .allocate(capacity: 3 + size)
+    pingBuffers.initialize(repeating: 0, count: 3 + size)
+    pingRequests = .allocate(capacity: 2 * size)
+    pingRequests.initialize(repeating: nnb_mpi_request_null(), count: 2 * size)
+    pingSent = [Double](repeating: 0, count: size)
     guard provided >= nnb_mpi_thread_funneled() else {
       throw MPIError(call: "MPI_Init_thread (MPI_THREAD_FUNNELED not provided)", code: 0, rank: rank)
+    }
+    // Killed with the orted (or mpirun) that started it: a rank outliving its job would spin for ever.
+    if nnb_set_parent_death_signal(SIGKILL) != 0 {
+      throw MPIError(
+        call: "prctl(PR_SET_PDEATHSIG): \(String(cString: strerror(errno))); it", code: 0, rank: rank)
+    }
+    if getppid() == 1 {
+      throw MPIError(
+        call: "the launcher (orted or mpirun) exited before this rank started; it", code: 0, rank: rank)
+    }
+    var duplicate: MPI_Comm?
+    var request: MPI_Request? = nnb_mpi_request_null()
+    timed("MPI_Comm_idup", sent: 0, received: 0) { MPI_Comm_idup(comm, &duplicate, &request) }
+    complete("MPI_Comm_idup", &request, count: 1)
+    beats = duplicate
+    postPingReceive()
+    hosts = gatherHostNames()
+  }
+
+  deinit {
+    pingBuffers.deallocate()
+    pingRequests.deallocate()
+  }
+
+  /// Every rank's `MPI_Get_processor_name` (its host name), by rank.
+  private func gatherHostNames() -> [String] {
+    let width = Int(nnb_mpi_max_processor_name())
+    var own = [CChar](repeating: 0, count: width)
+    var length: Int32 = 0
+    if MPI_Get_processor_name(&own, &length) != nnb_mpi_success() { length = 0 }
+    var all = [CChar](repeating: 0, count: width * size)
+    var request: MPI_Request? = nnb_mpi_request_null()
+    own.withUnsafeBufferPointer { send in
+      all.withUnsafeMutableBufferPointer { receive in
+        timed("MPI_Iallgather", sent: width * (size - 1), received: width * (size - 1)) {
+          MPI_Iallgather(
+            send.baseAddress, Int32(width), nnb_mpi_byte(), receive.baseAddress, Int32(width), nnb_mpi_byte(),
+            comm, &request)
+        }
+        complete("MPI_Iallgather", &request, count: 1)
+      }
+    }
+    return (0..<size).map { p in
+      let bytes = all[(p * width)..<((p + 1) * width)].prefix { $0 != 0 }
+      return String(decoding: bytes.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
   }
 
   /// Ends MPI after a run that every rank finished (not after a failure: then the process just exits).
   public func finalize() throws(MPIError) {
+    // A barrier with a deadline first: MPI_Finalize would wait for a lost rank without one.
+    var request: MPI_Request? = nnb_mpi_request_null()
+    timed("MPI_Ibarrier", sent: 0, received: 0) { MPI_Ibarrier(comm, &request) }
+    complete("MPI_Ibarrier", &request, count: 1)
+    if pingRequest != nnb_mpi_request_null() {
+      // The ping receive never completes now: cancelled, then completed as cancelled.
+      _ = MPI_Cancel(&pingRequest)
+      _ = MPI_Wait(&pingRequest, nnb_mpi_status_ignore())
+    }
+    for p in 0..<size where pingRequests[2 * p] != nnb_mpi_request_null() {
+      _ = MPI_Cancel(pingRequests + 2 * p)
+      _ = MPI_Wait(pingRequests + 2 * p, nnb_mpi_status_ignore())
+    }
+    if beats != nil {
+      let code = MPI_Comm_free(&beats)
+      guard code == nnb_mpi_success() else { throw MPIError(call: "MPI_Comm_free", code: code, rank: rank) }
+    }
     let code = MPI_Finalize()
     guard code == nnb_mpi_success() else { throw MPIError(call: "MPI_Finalize", code: code, rank: rank) }
   }
@@ -75,21 +171,27 @@ public final class MPIWorld: @unchecked Sendable {
     var total = 0
     for p in 0..<size { total += Int(counts[p]) }
     let mine = Int(counts[rank])
-    timed("MPI_Allgatherv", sent: mine * 8 * (size - 1), received: (total - mine) * 8) {
-      MPI_Allgatherv(
-        nnb_mpi_in_place(), 0, nnb_mpi_double(), buffer, counts, displacements, nnb_mpi_double(), comm)
+    var request: MPI_Request? = nnb_mpi_request_null()
+    timed("MPI_Iallgatherv", sent: mine * 8 * (size - 1), received: (total - mine) * 8) {
+      MPI_Iallgatherv(
+        nnb_mpi_in_place(), 0, nnb_mpi_double(), buffer, counts, displacements, nnb_mpi_double(), comm,
+        &request)
     }
+    complete("MPI_Iallgatherv", &request, count: 1)
   }
 
   /// Every rank's range `[displacement, + count)` of `buffer` copied to all ranks, in place.
   func allGatherInPlace(_ buffer: UnsafeMutablePointer<Float>, counts: [Int32], displacements: [Int32]) {
+    var request: MPI_Request? = nnb_mpi_request_null()
     timed(
-      "MPI_Allgatherv", sent: Int(counts[rank]) * 4 * (size - 1),
+      "MPI_Iallgatherv", sent: Int(counts[rank]) * 4 * (size - 1),
       received: (counts.reduce(0) { $0 + Int($1) } - Int(counts[rank])) * 4
     ) {
-      MPI_Allgatherv(
-        nnb_mpi_in_place(), 0, nnb_mpi_float(), buffer, counts, displacements, nnb_mpi_float(), comm)
+      MPI_Iallgatherv(
+        nnb_mpi_in_place(), 0, nnb_mpi_float(), buffer, counts, displacements, nnb_mpi_float(), comm,
+        &request)
     }
+    complete("MPI_Iallgatherv", &request, count: 1)
   }
 
   /// Every rank's `counts[rank]` floats at `send` gathered on rank 0 into `receive` at `displacements`.
@@ -98,13 +200,16 @@ public final class MPIWorld: @unchecked Sendable {
     into receive: UnsafeMutablePointer<Float>?
   ) {
     let isRoot = rank == 0
+    var request: MPI_Request? = nnb_mpi_request_null()
     timed(
-      "MPI_Gatherv", sent: isRoot ? 0 : Int(counts[rank]) * 4,
+      "MPI_Igatherv", sent: isRoot ? 0 : Int(counts[rank]) * 4,
       received: isRoot ? (counts.reduce(0) { $0 + Int($1) } - Int(counts[0])) * 4 : 0
     ) {
-      MPI_Gatherv(
-        send, counts[rank], nnb_mpi_float(), receive, counts, displacements, nnb_mpi_float(), 0, comm)
+      MPI_Igatherv(
+        send, counts[rank], nnb_mpi_float(), receive, counts, displacements, nnb_mpi_float(), 0, comm,
+        &request)
     }
+    complete("MPI_Igatherv", &request, count: 1)
   }
 
   /// Rank 0's `count` bytes at `buffer` on every rank.
@@ -118,9 +223,11 @@ public final class MPIWorld: @unchecked Sendable {
     var offset = 0
     while offset < count {
       let n = min(piece, count - offset)
-      timed("MPI_Bcast", sent: isRoot ? n * (size - 1) : 0, received: isRoot ? 0 : n) {
-        MPI_Bcast(buffer + offset, Int32(n), nnb_mpi_byte(), 0, comm)
+      var request: MPI_Request? = nnb_mpi_request_null()
+      timed("MPI_Ibcast", sent: isRoot ? n * (size - 1) : 0, received: isRoot ? 0 : n) {
+        MPI_Ibcast(buffer + offset, Int32(n), nnb_mpi_byte(), 0, comm, &request)
       }
+      complete("MPI_Ibcast", &request, count: 1)
       offset += n
     }
   }
@@ -136,9 +243,11 @@ public final class MPIWorld: @unchecked Sendable {
   public func allGather(_ value: Int32) -> [Int32] {
     var send = value
     var receive = [Int32](repeating: 0, count: size)
-    timed("MPI_Allgather", sent: 4 * (size - 1), received: 4 * (size - 1)) {
-      MPI_Allgather(&send, 1, nnb_mpi_int(), &receive, 1, nnb_mpi_int(), comm)
+    var request: MPI_Request? = nnb_mpi_request_null()
+    timed("MPI_Iallgather", sent: 4 * (size - 1), received: 4 * (size - 1)) {
+      MPI_Iallgather(&send, 1, nnb_mpi_int(), &receive, 1, nnb_mpi_int(), comm, &request)
     }
+    complete("MPI_Iallgather", &request, count: 1)
     return receive
   }
 
@@ -167,9 +276,148 @@ public final class MPIWorld: @unchecked Sendable {
   /// Waits for `count` posted requests.
   func waitAll(_ requests: UnsafeMutablePointer<MPI_Request?>, count: Int) {
     guard count > 0 else { return }
-    timed("MPI_Waitall", sent: 0, received: 0) {
-      MPI_Waitall(Int32(count), requests, nnb_mpi_statuses_ignore())
+    complete("MPI_Waitall", requests, count: count)
+  }
+
+  // MARK: - Deadlines
+
+  /// Polls `count` requests until all are done, answering pings meanwhile.
+  ///
+  /// Past `timeout` seconds (or on a stop request after a long wait) it
+  /// names the ranks that do not answer a ping and exits 1. Pings start once
+  /// a wait passes `probeAfter` s, and are repeated, so the names are known
+  /// before any rank gives up (a rank that has exited can no longer answer).
+  private func complete(_ call: StaticString, _ requests: UnsafeMutablePointer<MPI_Request?>, count: Int) {
+    let start = MPI_Wtime()
+    let deadline = start + timeout
+    var done: Int32 = 0
+    while true {
+      let code = MPI_Testall(Int32(count), requests, &done, nnb_mpi_statuses_ignore())
+      if code != nnb_mpi_success() { fail(MPIError(call: "\(call)", code: code, rank: rank)) }
+      if done != 0 { break }
+      answerPings()
+      let now = MPI_Wtime()
+      if now - start > Self.probeAfter { probe(now: now, since: start) }
+      // mpirun that lost a host's daemon (TCP keepalive) stops the others with SIGTERM and, 1 s
+      // later, SIGKILL: a rank stopped in a long wait says whom it waited for before it goes.
+      let stopped = now - start > Self.stoppedWait && stopRequested?() == true
+      if now > deadline || stopped {
+        let reason =
+          stopped && now <= deadline
+          ? "stopped by a signal after waiting \(Self.format((now - start).rounded())) s" : nil
+        let silent = (0..<size).filter { isSilent($0, now: now) }
+        let probed = now - start > Self.probeAfter + Self.pongWait
+        timedOut(call, missing: probed ? silent : unanswered(within: stopped ? 0.4 : 2), reason: reason)
+      }
     }
+    secondsInMPI += MPI_Wtime() - start
+  }
+
+  /// Posts the receive of the next ping from any rank.
+  private func postPingReceive() {
+    guard let beats, size > 1 else { return }
+    let code = MPI_Irecv(pingBuffers, 1, nnb_mpi_long_long(), nnb_mpi_any_source(), 1, beats, &pingRequest)
+    if code != nnb_mpi_success() { fail(MPIError(call: "MPI_Irecv (ping)", code: code, rank: rank)) }
+  }
+
+  /// Answers every ping that has come with a pong (fire and forget: the request is freed at once).
+  private func answerPings() {
+    guard let beats, pingRequest != nnb_mpi_request_null() else { return }
+    while true {
+      var flag: Int32 = 0
+      var status = MPI_Status()
+      guard MPI_Test(&pingRequest, &flag, &status) == nnb_mpi_success(), flag != 0 else { return }
+      var pong: MPI_Request? = nnb_mpi_request_null()
+      if MPI_Isend(pingBuffers + 1, 1, nnb_mpi_long_long(), status.MPI_SOURCE, 2, beats, &pong)
+        == nnb_mpi_success()
+      {
+        _ = MPI_Request_free(&pong)
+      }
+      postPingReceive()
+    }
+  }
+
+  /// A wait longer than this (seconds) pings the other ranks.
+  static let probeAfter = 3.0
+  /// A rank whose pong has not come this long (seconds) after its ping is silent.
+  static let pongWait = 2.0
+
+  /// Pings each rank not pinged since `start` whose last pong has come, and collects pongs.
+  ///
+  /// Once per wait: a rank that has answered is there, and a later ping to a
+  /// rank that has since exited would make Open MPI try to reconnect to it.
+  private func probe(now: Double, since start: Double) {
+    guard let beats else { return }
+    for p in 0..<size where p != rank {
+      if pingRequests[2 * p] != nnb_mpi_request_null() {
+        var flag: Int32 = 0
+        _ = MPI_Test(pingRequests + 2 * p, &flag, nnb_mpi_status_ignore())
+        continue
+      }
+      guard pingSent[p] < start else { continue }
+      pingSent[p] = now
+      _ = MPI_Irecv(pingBuffers + 3 + p, 1, nnb_mpi_long_long(), Int32(p), 2, beats, pingRequests + 2 * p)
+      var ping: MPI_Request? = nnb_mpi_request_null()
+      if MPI_Isend(pingBuffers + 2, 1, nnb_mpi_long_long(), Int32(p), 1, beats, &ping) == nnb_mpi_success() {
+        _ = MPI_Request_free(&ping)
+      }
+    }
+  }
+
+  /// Whether rank `p`'s pong is still awaited `pongWait` s after its ping.
+  private func isSilent(_ p: Int, now: Double) -> Bool {
+    p != rank && pingRequests[2 * p] != nnb_mpi_request_null() && now - pingSent[p] > Self.pongWait
+  }
+
+  /// The ranks that send no pong within `seconds` of a ping from this one (answering theirs meanwhile).
+  private func unanswered(within seconds: Double) -> [Int] {
+    guard let beats, size > 1 else { return [] }
+    for p in 0..<size where p != rank && pingRequests[2 * p] == nnb_mpi_request_null() {
+      _ = MPI_Irecv(pingBuffers + 3 + p, 1, nnb_mpi_long_long(), Int32(p), 2, beats, pingRequests + 2 * p)
+      _ = MPI_Isend(pingBuffers + 2, 1, nnb_mpi_long_long(), Int32(p), 1, beats, pingRequests + 2 * p + 1)
+    }
+    let end = MPI_Wtime() + seconds
+    var answered = [Bool](repeating: false, count: size)
+    answered[rank] = true
+    while MPI_Wtime() < end && answered.contains(false) {
+      answerPings()
+      for p in 0..<size where !answered[p] {
+        var flag: Int32 = 0
+        if MPI_Test(pingRequests + 2 * p, &flag, nnb_mpi_status_ignore()) == nnb_mpi_success(), flag != 0 {
+          answered[p] = true
+        }
+      }
+    }
+    return (0..<size).filter { !answered[$0] }
+  }
+
+  /// A wait longer than this (seconds) is not a step's: a stop signal then ends it at once.
+  ///
+  /// A graceful stop (every rank signalled, all stop after the same step)
+  /// meets no longer wait unless a step's compute takes this long.
+  static let stoppedWait = 10.0
+
+  /// One line naming the ranks and hosts that did not answer (in time, or before `reason`), then exit 1.
+  ///
+  /// No `MPI_Abort`: it may itself wait for a lost host. mpirun sees the exit and ends the job.
+  private func timedOut(_ call: StaticString, missing: [Int], reason: String? = nil) -> Never {
+    let who =
+      missing.isEmpty
+      ? "the other ranks"
+      : missing.map { p in "rank \(p)" + (p < hosts.count ? " on host \(hosts[p])" : "") }
+        .joined(separator: ", ")
+    let here = rank < hosts.count ? " on host \(hosts[rank])" : ""
+    let when = reason.map { "; \($0)" } ?? " within \(Self.format(timeout)) s (distributed.timeout_s)"
+    let line =
+      "error: rank \(rank)\(here): no answer from \(who)\(when) in \(call); the last checkpoint stays as it was\n"
+    _ = line.withCString { write(STDERR_FILENO, $0, strlen($0)) }
+    fflush(stdout)
+    _exit(1)
+  }
+
+  /// `seconds` as written in a config: no trailing `.0`.
+  static func format(_ seconds: Double) -> String {
+    seconds == seconds.rounded() && abs(seconds) < 1e15 ? String(Int(seconds)) : String(seconds)
   }
 
   // MARK: - Errors
@@ -226,7 +474,9 @@ public struct MPIError: Error, CustomStringConvertible, Sendable {
       MPI_Error_string(code, &buffer, &length) == nnb_mpi_success()
       ? String(decoding: buffer.prefix(Int(length)).map { UInt8(bitPattern: $0) }, as: UTF8.self)
       : "MPI error \(code)"
-    return "\(rank.map { "rank \($0): " } ?? "")\(call) failed: \(message)"
+    let place = rank.map { "rank \($0): " } ?? ""
+    // Code 0: a failure MPI did not report (the call says what).
+    return code == nnb_mpi_success() ? "\(place)\(call) failed" : "\(place)\(call) failed: \(message)"
   }
 }
 

@@ -30,4 +30,7 @@ public protocol ProcessGroup: AnyObject, Sendable {
 
   /// The stop code of the lowest rank that has one, the same on every rank.
   func agree(stop: Int32?) -> Int32?
+
+  /// How long any exchange may wait for the other processes (`distributed.timeout_s`); not collective.
+  func setTimeout(seconds: Double)
 }

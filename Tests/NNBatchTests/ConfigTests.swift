@@ -219,6 +219,26 @@ final class ConfigTests: XCTestCase {
     }
   }
 
+  /// `distributed.timeout_s`: 30 s by default, a positive number of seconds up to a day, nothing else.
+  func testDistributedTimeout() throws {
+    XCTAssertEqual(try Config.parse(text: Self.valid, file: "t.json").distributedTimeout, 30)
+    let checkpoint = "\"checkpoint\": { \"dir\": \"/tmp/x\" }"
+    let set = Self.valid.replacingOccurrences(
+      of: checkpoint, with: checkpoint + ", \"distributed\": { \"timeout_s\": 2.5 }")
+    XCTAssertEqual(try Config.parse(text: set, file: "t.json").distributedTimeout, 2.5)
+    for (value, expected) in [
+      ("0", "$.distributed.timeout_s"), ("-1", "$.distributed.timeout_s"),
+      ("86401", "$.distributed.timeout_s"),
+      ("\"30\"", "expected a number"), ("30, \"timeout\": 1", "$.distributed.timeout"),
+    ] {
+      let text = Self.valid.replacingOccurrences(
+        of: checkpoint, with: checkpoint + ", \"distributed\": { \"timeout_s\": \(value) }")
+      let joined = errors(text).joined(separator: "\n")
+      XCTAssertTrue(joined.contains(expected), "timeout_s \(value): \(joined)")
+      XCTAssertTrue(joined.hasPrefix("bad.json:"), joined)
+    }
+  }
+
   func testAllProblemsAreReportedAtOnce() {
     let text = Self.valid
       .replacingOccurrences(of: "\"seed\": 3", with: "\"seed\": -3, \"colour\": 1")

@@ -100,6 +100,11 @@ public struct Config: Sendable {
   public var bestMonitor: String
   /// TensorBoard and CSV logs.
   public var logging = LoggingConfig()
+  /// Seconds a rank of an mpirun launch waits for the others in any exchange before it exits 1.
+  public var distributedTimeout = Config.defaultDistributedTimeout
+
+  /// The default `distributed.timeout_s`: a network outage of a few seconds passes, a lost host ends the job.
+  public static let defaultDistributedTimeout = 30.0
 
   /// The task: configured, or inferred from the loss.
   public var task: LearningTask {
@@ -354,6 +359,13 @@ extension Config {
       logging = LoggingConfig(tensorboard: l.path("tensorboard"), csv: l.path("csv"))
       l.finish()
     }
+    var distributedTimeout = Config.defaultDistributedTimeout
+    if let d = root.object("distributed") {
+      // At most a day: a longer wait is a hang by another name.
+      distributedTimeout =
+        d.double("timeout_s", min: 0, exclusiveMin: true, max: 86_400) ?? distributedTimeout
+      d.finish()
+    }
 
     var dataConfig: DataConfig?
     var validation: DataConfig?
@@ -417,6 +429,7 @@ extension Config {
       checkpointEverySteps: everySteps, checkpointEveryEpochs: everyEpochs, keep: keep,
       keepBest: keepBest, bestMonitor: bestMonitor)
     config.logging = logging
+    config.distributedTimeout = distributedTimeout
     config.precision = precision
     config.classWeight = classWeight
     config.layerInputs = layerInputs

@@ -69,6 +69,8 @@ public final class Trainer {
     if let dir = options.checkpointDir { config.checkpointDir = dir }
     self.options = options
     self.signals = signals
+    // Before the first exchange (the checkpoint sent to every rank).
+    options.group?.setTimeout(seconds: config.distributedTimeout)
     let plan = ShardPlan(batchSize: config.batchSize, shardSize: config.shardSize)
     // Before anything slow: a second run on this folder stops at once.
     // Only rank 0 of a group touches the folder.

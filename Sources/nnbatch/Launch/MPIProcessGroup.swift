@@ -41,6 +41,7 @@ final class MPIProcessGroup: ProcessGroup, @unchecked Sendable {
       network: network, plan: plan, threads: threads, targetColumns: targetColumns, optimizer: optimizer,
       precision: precision, world: world, stopCode: stopCode)
     self.engine = engine
+    world.stopRequested = { stopCode() != nil }
     return engine
   }
 
@@ -52,6 +53,10 @@ final class MPIProcessGroup: ProcessGroup, @unchecked Sendable {
       world.broadcast(base, count: count)
     }
     return buffer
+  }
+
+  func setTimeout(seconds: Double) {
+    world.timeout = seconds
   }
 
   func agree(stop: Int32?) -> Int32? {
