@@ -63,6 +63,17 @@ public final class MPIWorld: @unchecked Sendable {
 
   /// Initialises MPI (once per process) and reads rank and size.
   public init() throws(MPIError) {
+    // Killed with the orted (or mpirun) that started it: a rank outliving its job would spin for ever.
+    let launcher = getppid()
+    if nnb_set_parent_death_signal(SIGKILL) != 0 {
+      throw MPIError(
+        call: "prctl(PR_SET_PDEATHSIG): \(String(cString: strerror(errno))); it", code: 0, rank: nil)
+    }
+    // Gone before the signal was set: then the parent is another process now.
+    if getppid() != launcher {
+      throw MPIError(
+        call: "the launcher (orted or mpirun) exited before this rank started; it", code: 0, rank: nil)
+    }
     var provided: Int32 = 0
     let code = MPI_Init_thread(nil, nil, nnb_mpi_thread_funneled(), &provided)
     guard code == nnb_mpi_success() else { throw MPIError(call: "MPI_Init_thread", code: code, rank: nil) }
@@ -91,15 +102,6 @@ public final class MPIWorld: @unchecked Sendable {
     pingSent = [Double](repeating: 0, count: size)
     guard provided >= nnb_mpi_thread_funneled() else {
       throw MPIError(call: "MPI_Init_thread (MPI_THREAD_FUNNELED not provided)", code: 0, rank: rank)
-    }
-    // Killed with the orted (or mpirun) that started it: a rank outliving its job would spin for ever.
-    if nnb_set_parent_death_signal(SIGKILL) != 0 {
-      throw MPIError(
-        call: "prctl(PR_SET_PDEATHSIG): \(String(cString: strerror(errno))); it", code: 0, rank: rank)
-    }
-    if getppid() == 1 {
-      throw MPIError(
-        call: "the launcher (orted or mpirun) exited before this rank started; it", code: 0, rank: rank)
     }
     var duplicate: MPI_Comm?
     var request: MPI_Request? = nnb_mpi_request_null()

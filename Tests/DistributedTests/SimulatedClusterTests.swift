@@ -279,6 +279,37 @@ final class SimulatedClusterTests: XCTestCase {
     "--mca", "oob_tcp_keepalive_probes", "3",
   ]
 
+  func testThreeSecondOutageWithTheReadmeKeepalivesPasses() throws {
+    try requireCluster()
+    let config = mlpConfig("outage", epochs: 4000)
+    let dir = directory.file("outage")
+    let name = prefix("outage")
+    var arguments = clusterArguments(hosts: 2, prefix: name, config, dir: dir)
+    arguments.insert(contentsOf: Self.keepalives, at: try XCTUnwrap(arguments.firstIndex(of: "--")) + 1)
+    let stopped = try cluster(arguments, limit: 60, checkpointIn: dir) { script in
+      let ip = try XCTUnwrap(tool("ip"))
+      XCTAssertEqual(try runProcess(ip, ["-n", "\(name)-h1", "link", "set", "eth0", "down"]).status, 0)
+      sleep(3)
+      XCTAssertEqual(try runProcess(ip, ["-n", "\(name)-h1", "link", "set", "eth0", "up"]).status, 0)
+      // Training goes on: new checkpoints after the outage, and both ranks still there.
+      let before = try CheckpointStore(directory: dir).checkpointFiles().last?.step ?? 0
+      let deadline = Date().addingTimeInterval(25)
+      while (try CheckpointStore(directory: dir).checkpointFiles().last?.step ?? 0) < before + 30
+        && Date() < deadline
+      {
+        usleep(100_000)
+      }
+      XCTAssertGreaterThanOrEqual(
+        try CheckpointStore(directory: dir).checkpointFiles().last?.step ?? 0, before + 30)
+      XCTAssertEqual(try ranks(in: "\(name)-h1").count, 1)
+      kill(script, SIGINT)
+    }
+    XCTAssertEqual(stopped.status, 1, stopped.stderr)
+    XCTAssertTrue(stopped.stdout.contains("stopped by signal at step"), stopped.stdout + stopped.stderr)
+    XCTAssertFalse(stopped.stderr.contains("no answer"), stopped.stderr)
+    try assertNothingLeft(name, config: config)
+  }
+
   func testCutLinkOfARemoteHostThenResumeOnTheOtherTwoMatchesAnUninterruptedRun() throws {
     try requireCluster()
     let config = mlpConfig("cut", epochs: 4000)
