@@ -297,8 +297,10 @@ public final class MPIWorld: @unchecked Sendable {
       let code = MPI_Testall(Int32(count), requests, &done, nnb_mpi_statuses_ignore())
       if code != nnb_mpi_success() { fail(MPIError(call: "\(call)", code: code, rank: rank)) }
       if done != 0 { break }
-      answerPings()
       let now = MPI_Wtime()
+      // A step's waits are short: pings (sent after 3 s of waiting) are answered once a wait is not.
+      guard now - start > Self.answerAfter else { continue }
+      answerPings()
       if now - start > Self.probeAfter { probe(now: now, since: start) }
       // mpirun that lost a host's daemon (TCP keepalive) stops the others with SIGTERM and, 1 s
       // later, SIGKILL: a rank stopped in a long wait says whom it waited for before it goes.
@@ -339,6 +341,8 @@ public final class MPIWorld: @unchecked Sendable {
     }
   }
 
+  /// A wait longer than this (seconds) answers pings: rarer MPI calls in a step's short waits.
+  static let answerAfter = 0.5
   /// A wait longer than this (seconds) pings the other ranks.
   static let probeAfter = 3.0
   /// A rank whose pong has not come this long (seconds) after its ping is silent.
