@@ -279,6 +279,35 @@ final class SimulatedClusterTests: XCTestCase {
     "--mca", "oob_tcp_keepalive_probes", "3",
   ]
 
+  /// A rank that hangs (SIGSTOP) on a reachable host: the others give up at the deadline, naming it.
+  func testStoppedRemoteRankMeetsTheDeadline() throws {
+    try requireCluster()
+    let config = mlpConfig("hung", epochs: 4000)
+    let text = try String(contentsOfFile: config, encoding: .utf8)
+    try text.replacingOccurrences(
+      of: "\"keep\": 100 }", with: "\"keep\": 100 }, \"distributed\": { \"timeout_s\": 3 }"
+    )
+    .write(toFile: config, atomically: true, encoding: .utf8)
+    let dir = directory.file("hung")
+    let name = prefix("hung")
+    let hung = try cluster(clusterArguments(hosts: 3, prefix: name, config, dir: dir), checkpointIn: dir) {
+      _ in
+      let victims = try ranks(in: "\(name)-h1")
+      XCTAssertEqual(victims.count, 1)
+      for rank in victims { kill(rank, SIGSTOP) }
+    }
+    XCTAssertNotEqual(hung.status, 0)
+    // The whole job: the deadline, 2 s of pings to name the silent rank, mpirun's abort and the teardown.
+    XCTAssertLessThan(hung.seconds, 15, hung.stderr)
+    for rank in [0, 2] {
+      XCTAssertTrue(
+        hung.stderr.contains(
+          "error: rank \(rank) on host \(name)-h\(rank): no answer from rank 1 on host \(name)-h1 within 3 s (distributed.timeout_s)"
+        ), hung.stderr)
+    }
+    try assertNothingLeft(name, config: config)
+  }
+
   func testThreeSecondOutageWithTheReadmeKeepalivesPasses() throws {
     try requireCluster()
     let config = mlpConfig("outage", epochs: 4000)
