@@ -6,17 +6,21 @@ import NeuralNet
 ///     targets [count, C]   data.targets rows, likewise
 ///
 /// Rows that are consecutive in the data set (an unshuffled batch) are used
-/// in place; otherwise they are copied into the worker's workspace. Every
-/// engine gathers and computes a shard through here, so a process group
-/// computes a shard from exactly the bytes one process does.
+/// in place; otherwise they are copied into the worker's workspace. A
+/// training context with an augmentation (`data.augment`) has every input
+/// row written augmented into the workspace instead: the transform is the
+/// copy. Every engine gathers and computes a shard through here, so a
+/// process group computes a shard from exactly the bytes one process does.
 package enum ShardRows {
   /// Pointers to the rows at `positions` of `indices` (absolute slice positions), gathered if need be.
   ///
   /// `workspace` must hold `positions.count` rows of `data.features` inputs
-  /// and `targetColumns` targets.
+  /// and `targetColumns` targets. `context` is the shard's (its first row
+  /// at `context.firstPosition`); only a training context with an
+  /// augmentation changes the inputs.
   package static func gather(
     _ data: Dataset, indices: ArraySlice<Int>, positions: Range<Int>, targetColumns: Int,
-    into workspace: Workspace
+    into workspace: Workspace, context: PassContext = .inference
   ) -> (input: UnsafePointer<Float>, targets: UnsafePointer<Float>) {
     let first = indices[positions.lowerBound]
     // Plain index loops: `enumerated()` on a range allocated here.
@@ -29,10 +33,30 @@ package enum ShardRows {
       }
       offset += 1
     }
+    let features = data.features
+    if context.isTraining, let augmentation = context.augmentation {
+      precondition(
+        augmentation.features == features,
+        "augmentation of \(augmentation.features) values on rows of \(features)")
+      offset = 0
+      while offset < positions.count {
+        let index = indices[positions.lowerBound + offset]
+        augmentation.apply(
+          data.inputs.row(index), to: workspace.input.pointer + offset * features,
+          key: context.augmentationKey(row: offset))
+        if !contiguous {
+          (workspace.targets.pointer + offset * targetColumns).update(
+            from: data.targets.row(index), count: targetColumns)
+        }
+        offset += 1
+      }
+      let targets =
+        contiguous ? UnsafePointer(data.targets.row(first)) : UnsafePointer(workspace.targets.pointer)
+      return (UnsafePointer(workspace.input.pointer), targets)
+    }
     if contiguous {
       return (UnsafePointer(data.inputs.row(first)), UnsafePointer(data.targets.row(first)))
     }
-    let features = data.features
     offset = 0
     while offset < positions.count {
       let index = indices[positions.lowerBound + offset]
@@ -48,7 +72,7 @@ package enum ShardRows {
   /// and backward on it: the shard's loss sum and weight, its gradient written to `gradient`.
   ///
   /// The context is advanced by the shard's first row, so each row's dropout mask
-  /// depends on its position in the epoch, never on the shard or the engine.
+  /// and augmentation depend on its position in the epoch, never on the shard or the engine.
   package static func lossAndGradient(
     ofShard shard: Int, batchRows rows: Int, plan: ShardPlan, network: Network, parameters: FloatBuffer,
     data: Dataset, indices: ArraySlice<Int>, targetColumns: Int, workspace: Workspace,
@@ -56,12 +80,13 @@ package enum ShardRows {
   ) -> ShardLoss {
     let shardRows = plan.rows(ofShard: shard, inBatchOf: rows)
     let positions = shardRows.shifted(by: indices.startIndex)
+    let shardContext = context.advanced(by: shardRows.lowerBound)
     let (input, targets) = gather(
-      data, indices: indices, positions: positions, targetColumns: targetColumns, into: workspace)
+      data, indices: indices, positions: positions, targetColumns: targetColumns, into: workspace,
+      context: shardContext)
     let sum = network.lossAndGradient(
       parameters: parameters.pointer, input: input, targets: targets, targetColumns: targetColumns,
-      rows: positions.count, workspace: workspace, gradient: gradient,
-      context: context.advanced(by: shardRows.lowerBound))
+      rows: positions.count, workspace: workspace, gradient: gradient, context: shardContext)
     let weight =
       network.classWeights?.sum(
         targets: targets, targetColumns: targetColumns, rows: positions.count,

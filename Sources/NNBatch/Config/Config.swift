@@ -102,6 +102,8 @@ public struct Config: Sendable {
   public var logging = LoggingConfig()
   /// Seconds a rank of an mpirun launch waits for the others in any exchange before it exits 1.
   public var distributedTimeout = Config.defaultDistributedTimeout
+  /// `data.augment`: training-time augmentation of image samples; nil when absent.
+  public var augment: AugmentSettings?
 
   /// The default `distributed.timeout_s`: a network outage of a few seconds passes, a lost host ends the job.
   public static let defaultDistributedTimeout = 30.0
@@ -373,6 +375,7 @@ extension Config {
     var scaling = Scaling.none
     var targetScaling = Scaling.none
     var dataShape: Shape?
+    var augment: AugmentSettings?
     if let d = root.object("data") {
       dataConfig = DataConfig.decode(d, seed: seed, sink: sink)
       dataConfig?.stream = StreamSettings.decode(d)
@@ -380,6 +383,7 @@ extension Config {
       validationSplit = d.double("validation_split", min: 0, max: 1, exclusiveMax: true) ?? 0
       scaling = d.choice("scale", Scaling.self, what: "scaling") ?? .none
       targetScaling = d.choice("scale_targets", Scaling.self, what: "scaling") ?? .none
+      augment = d.object("augment").map(AugmentSettings.decode)
       if let v = d.object("validation") {
         validation = DataConfig.decode(v, seed: seed, sink: sink)
         v.finish()
@@ -435,6 +439,7 @@ extension Config {
     config.layerInputs = layerInputs
     config.layerNames = layerNames
     config.residualShortcuts = shortcuts
+    config.augment = augment
     return config
   }
 }

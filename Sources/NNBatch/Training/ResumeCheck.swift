@@ -101,6 +101,10 @@ enum ResumeCheck {
     lines.compare("$.data.validation_split", saved.validationSplit, config.validationSplit)
     lines.compare("$.data.scale", saved.scaling.rawValue, config.scaling.rawValue)
     lines.compare("$.data.scale_targets", saved.targetScaling.rawValue, config.targetScaling.rawValue)
+    // Augmentation changes the samples every later step trains on.
+    let before = (saved.augment ?? AugmentSettings()).entries
+    let after = (config.augment ?? AugmentSettings()).entries
+    for (old, new) in zip(before, after) { lines.compare("$.data.augment.\(old.key)", old.value, new.value) }
     lines.compare("$.training.batch_size", saved.batchSize, config.batchSize)
     lines.compare("$.training.shard_size", saved.shardSize, config.shardSize)
     lines.compare("$.training.shuffle", saved.shuffle, config.shuffle)

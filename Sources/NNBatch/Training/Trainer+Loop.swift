@@ -91,10 +91,12 @@ extension Trainer {
       throw error
     }
     let learningRate = schedule.learningRate(base: config.optimizer.learningRate, step: step, epoch: epoch)
-    // Dropout masks are keyed by (seed, step, position in the epoch's order): the same on resume.
+    // Dropout masks are keyed by (seed, step, position in the epoch's order), augmentation
+    // by (seed, epoch, position): the same on resume.
+    let context = PassContext.training(
+      seed: config.seed, step: step, firstPosition: start, epoch: epoch, augmentation: augmentation)
     let outcome = engine.step(
-      parameters: parameters, data: batch, indices: indices,
-      learningRate: learningRate, context: .training(seed: config.seed, step: step, firstPosition: start))
+      parameters: parameters, data: batch, indices: indices, learningRate: learningRate, context: context)
     guard outcome.isFinite else {
       throw NNBatchError(
         .failure,

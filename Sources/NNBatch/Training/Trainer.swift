@@ -19,6 +19,8 @@ public final class Trainer {
   /// `data.fingerprint`, computed once: saved in checkpoints, compared on resume.
   let dataFingerprint: String
   let network: Network
+  /// `data.augment` resolved for the samples' shape; training steps' contexts carry it (nil: none).
+  let augmentation: ImageAugmentation?
   /// Runs the steps and owns the optimizer state (a group's engine: this rank's range of it).
   let engine: any TrainingEngine
   let parameters: FloatBuffer
@@ -124,6 +126,7 @@ public final class Trainer {
       )
     }
     try config.requireBatchNormShards(architecture, trainingSamples: data.train.count)
+    augmentation = try config.augmentation(sample: data.sampleShape)
     // Every step and sample count of the run must fit a checkpoint's counters (at most 2⁵³−1),
     // so that the run's own files load again and its counter arithmetic cannot overflow.
     let totalSteps = batches.multipliedReportingOverflow(by: config.epochs)

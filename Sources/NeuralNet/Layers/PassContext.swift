@@ -27,6 +27,12 @@ public struct PassContext: Sendable, Hashable {
   public var firstPosition: Int
   /// Index of the layer being run in its network (set by `Network`).
   public var layer: Int
+  /// The epoch being trained, counting from 0 (the key of augmentation's random numbers).
+  public var epoch: Int = 0
+  /// How training rows are augmented as they are gathered (`data.augment`); nil: not at all.
+  ///
+  /// Only a training pass carries one: inference contexts never augment.
+  public var augmentation: ImageAugmentation?
   /// The running worker's matmul kernels (set by `Network` from its workspace).
   ///
   /// Not part of the pass's identity: equality and hashing ignore it.
@@ -45,8 +51,21 @@ public struct PassContext: Sendable, Hashable {
   public static let inference = PassContext(isTraining: false, seed: 0, step: 0, firstPosition: 0)
 
   /// Training step `step` of a run seeded with `seed`, whose first row sits at `firstPosition` of the epoch.
-  public static func training(seed: UInt64, step: Int, firstPosition: Int = 0) -> PassContext {
-    PassContext(isTraining: true, seed: seed, step: step, firstPosition: firstPosition)
+  ///
+  /// With `augmentation`, the gathered rows are augmented, keyed by (seed, `epoch`, position).
+  public static func training(
+    seed: UInt64, step: Int, firstPosition: Int = 0, epoch: Int = 0, augmentation: ImageAugmentation? = nil
+  ) -> PassContext {
+    var context = PassContext(isTraining: true, seed: seed, step: step, firstPosition: firstPosition)
+    context.epoch = epoch
+    context.augmentation = augmentation
+    return context
+  }
+
+  /// The augmentation key of row `row` of the pass: a hash of (seed, epoch, position).
+  @inline(__always)
+  public func augmentationKey(row: Int) -> UInt64 {
+    ImageAugmentation.key(seed: seed, epoch: epoch, position: firstPosition + row)
   }
 
   /// The same pass on rows starting `rows` further into the epoch's order (a shard of a batch).
@@ -63,10 +82,11 @@ public struct PassContext: Sendable, Hashable {
     return context
   }
 
-  /// Same purpose, seed, step, position and layer (the kernels do not count).
+  /// Same purpose, seed, step, position, layer, epoch and augmentation (the kernels do not count).
   public static func == (lhs: PassContext, rhs: PassContext) -> Bool {
     lhs.isTraining == rhs.isTraining && lhs.seed == rhs.seed && lhs.step == rhs.step
-      && lhs.firstPosition == rhs.firstPosition && lhs.layer == rhs.layer
+      && lhs.firstPosition == rhs.firstPosition && lhs.layer == rhs.layer && lhs.epoch == rhs.epoch
+      && lhs.augmentation == rhs.augmentation
   }
 
   /// Hashes what `==` compares.
@@ -76,6 +96,8 @@ public struct PassContext: Sendable, Hashable {
     hasher.combine(step)
     hasher.combine(firstPosition)
     hasher.combine(layer)
+    hasher.combine(epoch)
+    hasher.combine(augmentation)
   }
 
   /// The same pass, for layer `index`.
