@@ -74,9 +74,9 @@ public struct ImageAugmentation: Sendable, Hashable {
   public struct Draw: Sendable, Hashable {
     /// Flipped left to right.
     public var flip: Bool
-    /// Output row r reads row r + rowOffset of the (flipped) image, in −shift ... shift.
+    /// Output row r reads row r + rowOffset of the (flipped) image; from −shift to shift.
     public var rowOffset: Int
-    /// Output column q reads column q + columnOffset, in −shift ... shift.
+    /// Output column q reads column q + columnOffset; from −shift to shift.
     public var columnOffset: Int
     /// Brightness factor b (1 without brightness jitter).
     public var brightness: Float

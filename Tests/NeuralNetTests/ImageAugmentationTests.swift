@@ -4,7 +4,7 @@ import XCTest
 
 /// `data.augment`'s transforms against exact pixels and a naive transcription of the formula, and their draws.
 final class ImageAugmentationTests: XCTestCase {
-  /// One 1×3×4 image: 1 ... 12 in row-major order.
+  /// One 1×3×4 image: 1 to 12 in row-major order.
   private let image: [Float] = (1...12).map(Float.init)
 
   private func run(_ augmentation: ImageAugmentation, _ x: [Float], _ draw: ImageAugmentation.Draw) -> [Float]
