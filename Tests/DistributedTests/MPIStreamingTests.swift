@@ -190,6 +190,22 @@ final class MPIStreamingTests: XCTestCase {
     try assertSameRun(directory.file("mixed"), as: directory.file("npy-one"))
   }
 
+  func testStreamedAugmentedRanksMatchOneProcess() throws {
+    // Samples as [1, 2, 3] images, flipped, shifted and jittered as each rank gathers its shards' rows.
+    _ = try mpirun()
+    try writeData()
+    let config = config(
+      "aug",
+      data:
+        #""source": "npy", "features": "\#(directory.file("x.npy"))", "targets": "\#(directory.file("y.npy"))", "shape": [1, 2, 3], "augment": { "horizontal_flip": 0.5, "shift": 1, "contrast": 0.3 }"#
+    )
+    let one = try train(ranks: nil, config, dir: directory.file("aug-one"))
+    XCTAssertEqual(one.status, 0, one.stderr)
+    let run = try train(ranks: 2, config, dir: directory.file("aug-2"))
+    XCTAssertEqual(run.status, 0, run.stderr)
+    try assertSameRun(directory.file("aug-2"), as: directory.file("aug-one"))
+  }
+
   func testDefaultShardSizeOnThreeRanksMatchesOneProcessWithAnIdleRank() throws {
     // batch_size 32 without shard_size: shards of 16, 2 per batch, and 1 in
     // the last batch (11 rows). Rank 0 of 3 computes no shard of any batch,

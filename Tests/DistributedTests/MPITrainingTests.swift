@@ -160,6 +160,22 @@ final class MPITrainingTests: XCTestCase {
     }
   }
 
+  func testAugmentedCNNMatchesOneProcessOn2Ranks() throws {
+    // data.augment: each rank augments its shards' rows keyed by their positions in the epoch.
+    let path = cnnConfig("aug")
+    let text = try String(contentsOfFile: path, encoding: .utf8).replacingOccurrences(
+      of: #""shape": [1, 8, 8] }"#,
+      with:
+        #""shape": [1, 8, 8], "augment": { "horizontal_flip": true, "shift": 2, "brightness": 0.2, "contrast": 0.2 } }"#
+    )
+    XCTAssertTrue(text.contains("augment"))
+    try text.write(toFile: path, atomically: true, encoding: .utf8)
+    XCTAssertEqual(try train(ranks: nil, path, dir: directory.file("aug-one"), threads: 2).status, 0)
+    let run = try train(ranks: 2, path, dir: directory.file("aug2"), threads: 1)
+    XCTAssertEqual(run.status, 0, run.stderr)
+    try assertSameRun(directory.file("aug2"), as: directory.file("aug-one"))
+  }
+
   func testBatchNormMatchesOneProcessOn2And3Ranks() throws {
     // conv → batch_norm relu → pool → dense, then a flat batch_norm: 4 shards a batch, the
     // last batch (10 rows) 1 shard; the running statistics are state summed in shard order.
