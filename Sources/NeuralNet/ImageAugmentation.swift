@@ -12,14 +12,16 @@
 // Colour first, on the whole image (torchvision's ColorJitter, brightness then
 // contrast, each clipped when `clip` is set):
 //   t = clip(b · x)
-//   m = mean over H×W of grey(t)   (C = 3: 0.2989 R + 0.587 G + 0.114 B; else the mean of all C·H·W values)
+//   m = mean over H×W of grey(t)   (C = 3: 0.2989 R + 0.587 G + 0.114 B; else the mean of all C·H·W values;
+//                                   in Double, value i into lane i mod 8, lanes added pairwise in order)
 //   j = clip(c · t + Float((1 − c) · m))
 // then geometry (RandomHorizontalFlip, then RandomCrop of the zero-padded image):
 //   f[c][y][x] = flip ? j[c][y][W − 1 − x] : j[c][y][x]
 //   y[c][r][q] = f[c][r + oy][q + ox], or 0 where r + oy ∉ [0, H) or q + ox ∉ [0, W)
 //
-// The two stages are fused into one pass that writes each output value once:
-// the gather's copy. Nothing is allocated.
+// The geometry is the gather's copy (each output value is one input value or
+// a padding 0); the jitter then runs in place on the copied values, which is
+// the same arithmetic per value as jittering first. Nothing is allocated.
 
 /// Random horizontal flips, shifts with zero padding and brightness/contrast jitter of [C, H, W] samples.
 ///
@@ -127,90 +129,108 @@ public struct ImageAugmentation: Sendable, Hashable {
   }
 
   /// Writes `source` transformed by `draw` to `target` (they must not overlap).
+  ///
+  /// Geometry first, as plain copies (each output value is one input value
+  /// or 0), then the jitter in place on the copied values only: the same
+  /// arithmetic per value as jittering the whole image first, in loops
+  /// without branches that the compiler vectorises.
   public func apply(_ source: UnsafePointer<Float>, to target: UnsafeMutablePointer<Float>, draw: Draw) {
     let plane = height * width
-    let low = clip?.lowerBound ?? -.infinity
-    let high = clip?.upperBound ?? .infinity
-    let clips = clip != nil
-    let b = draw.brightness
-    let c = draw.contrast
-    let jitters = brightness != nil || contrast != nil
-    // (1 − c) · m: the contrast's pull towards the grey mean of the brightened image.
-    var pull: Float = 0
-    if contrast != nil {
-      let m = greyMean(source, brightness: brightness != nil ? b : nil, low: low, high: high, clips: clips)
-      pull = Float((1 - Double(c)) * m)
-    }
-    let hasBrightness = brightness != nil
-    let hasContrast = contrast != nil
-    @inline(__always) func jitter(_ x: Float) -> Float {
-      var t = x
-      if hasBrightness {
-        t = b * t
-        if clips { t = min(max(t, low), high) }
-      }
-      if hasContrast {
-        t = c * t + pull
-        if clips { t = min(max(t, low), high) }
-      }
-      return t
-    }
     let oy = draw.rowOffset
     let ox = draw.columnOffset
-    // Output columns q whose source column q + ox lies inside the image.
+    // Output columns q whose source column q + ox lies inside the image, and likewise rows.
     let first = max(0, -ox)
     let end = min(width, width - ox)
+    let firstRow = max(0, -oy)
+    let endRow = min(height, height - oy)
     for channel in 0..<channels {
       let sourcePlane = source + channel * plane
       let targetPlane = target + channel * plane
       for r in 0..<height {
         let out = targetPlane + r * width
-        let sy = r + oy
-        guard sy >= 0, sy < height, first < end else {
+        guard r >= firstRow, r < endRow, first < end else {
           out.update(repeating: 0, count: width)
           continue
         }
-        let row = sourcePlane + sy * width
+        let row = sourcePlane + (r + oy) * width
         if first > 0 { out.update(repeating: 0, count: first) }
         if end < width { (out + end).update(repeating: 0, count: width - end) }
         if draw.flip {
-          // f[q + ox] = j[W − 1 − q − ox]
+          // f[q + ox] = x[W − 1 − q − ox]
           let mirror = row + (width - 1 - ox)
-          if jitters {
-            for q in first..<end { out[q] = jitter(mirror[-q]) }
-          } else {
-            for q in first..<end { out[q] = mirror[-q] }
-          }
-        } else if jitters {
-          let shifted = row + ox
-          for q in first..<end { out[q] = jitter(shifted[q]) }
+          for q in first..<end { out[q] = mirror[-q] }
         } else {
           (out + first).update(from: row + first + ox, count: end - first)
         }
       }
     }
+    guard brightness != nil || contrast != nil, first < end, firstRow < endRow else { return }
+    // Without clip the bounds are ±∞, which leave every finite value as it is.
+    let low = clip?.lowerBound ?? -.infinity
+    let high = clip?.upperBound ?? .infinity
+    let b = draw.brightness
+    let c = draw.contrast
+    // (1 − c) · m: the contrast's pull towards the grey mean of the brightened image.
+    let pull =
+      contrast != nil ? Float((1 - Double(c)) * greyMean(source, brightness: b, low: low, high: high)) : 0
+    for channel in 0..<channels {
+      for r in firstRow..<endRow {
+        let values = target + channel * plane + r * width + first
+        let count = end - first
+        switch (brightness != nil, contrast != nil) {
+        case (true, true):
+          for q in 0..<count {
+            values[q] = min(max(c * min(max(b * values[q], low), high) + pull, low), high)
+          }
+        case (true, false):
+          for q in 0..<count { values[q] = min(max(b * values[q], low), high) }
+        default:
+          for q in 0..<count { values[q] = min(max(c * values[q] + pull, low), high) }
+        }
+      }
+    }
   }
 
-  /// The grey mean m of clip(b · x) over the image, in Double, summed in row-major order.
-  private func greyMean(
-    _ source: UnsafePointer<Float>, brightness b: Float?, low: Float, high: Float, clips: Bool
-  ) -> Double {
-    @inline(__always) func brightened(_ x: Float) -> Double {
-      guard let b else { return Double(x) }
-      let t = b * x
-      return Double(clips ? min(max(t, low), high) : t)
-    }
+  /// The grey mean m of clip(b · x) over the image (x itself without brightness), in Double.
+  ///
+  /// Pixel i's grey value goes to lane i mod 8; the lanes are added as
+  /// ((0 + 1) + (2 + 3)) + ((4 + 5) + (6 + 7)). Eight independent sums, not
+  /// one chain of dependent adds, in an order fixed by the shape alone.
+  private func greyMean(_ source: UnsafePointer<Float>, brightness b: Float, low: Float, high: Float)
+    -> Double
+  {
     let plane = height * width
-    var sum = 0.0
-    if channels == 3 {
-      for i in 0..<plane {
-        sum +=
-          0.2989 * brightened(source[i]) + 0.587 * brightened(source[plane + i])
-          + 0.114 * brightened(source[2 * plane + i])
-      }
-      return sum / Double(plane)
+    let bright = brightness != nil
+    let colour = channels == 3
+    let count = colour ? plane : channels * plane
+    @inline(__always) func value(_ i: Int) -> Double {
+      @inline(__always) func t(_ x: Float) -> Double { Double(bright ? min(max(b * x, low), high) : x) }
+      guard colour else { return t(source[i]) }
+      return 0.2989 * t(source[i]) + 0.587 * t(source[plane + i]) + 0.114 * t(source[2 * plane + i])
     }
-    for i in 0..<(channels * plane) { sum += brightened(source[i]) }
-    return sum / Double(channels * plane)
+    // Eight scalars, not a SIMD8 subscripted by lane: those subscripts go through memory.
+    var (s0, s1, s2, s3, s4, s5, s6, s7) = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+    var i = 0
+    while i + 8 <= count {
+      s0 += value(i)
+      s1 += value(i + 1)
+      s2 += value(i + 2)
+      s3 += value(i + 3)
+      s4 += value(i + 4)
+      s5 += value(i + 5)
+      s6 += value(i + 6)
+      s7 += value(i + 7)
+      i += 8
+    }
+    // The tail: lane i mod 8 (i is a multiple of 8 here, so the tail fills lanes 0, 1, ...).
+    if i < count { s0 += value(i) }
+    if i + 1 < count { s1 += value(i + 1) }
+    if i + 2 < count { s2 += value(i + 2) }
+    if i + 3 < count { s3 += value(i + 3) }
+    if i + 4 < count { s4 += value(i + 4) }
+    if i + 5 < count { s5 += value(i + 5) }
+    if i + 6 < count { s6 += value(i + 6) }
+    let sum = ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
+    return sum / Double(count)
   }
 }

@@ -50,7 +50,10 @@ final class ImageAugmentationTests: XCTestCase {
     let clipped = ImageAugmentation(
       channels: 1, height: 3, width: 4, brightness: 0.5...1.5, contrast: 0.5...1.5, clip: 0...10)
     let t = image.map { min(1.5 * $0, 10) }
-    let m = t.reduce(0.0) { $0 + Double($1) } / 12
+    var lanes = [Double](repeating: 0, count: 8)
+    for (i, v) in t.enumerated() { lanes[i % 8] += Double(v) }
+    let m =
+      (((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]))) / 12
     XCTAssertEqual(
       run(clipped, image, draw(b: 1.5, c: 0.5)), t.map { min(max(0.5 * $0 + Float(0.5 * m), 0), 10) })
     // Only brightness: no mean, no pull.
@@ -65,16 +68,23 @@ final class ImageAugmentationTests: XCTestCase {
     var j = x
     if a.brightness != nil { j = j.map { clip(d.brightness * $0) } }
     if a.contrast != nil {
-      var sum = 0.0
+      // Grey values in Double, value i into lane i mod 8, the lanes added pairwise in order.
+      var grey: [Double] = []
       if C == 3 {
         for i in 0..<(H * W) {
-          sum += 0.2989 * Double(j[i]) + 0.587 * Double(j[H * W + i]) + 0.114 * Double(j[2 * H * W + i])
+          let r: Double = 0.2989 * Double(j[i])
+          let g: Double = 0.587 * Double(j[H * W + i])
+          let b: Double = 0.114 * Double(j[2 * H * W + i])
+          grey.append(r + g + b)
         }
-        sum /= Double(H * W)
       } else {
-        for v in j { sum += Double(v) }
-        sum /= Double(C * H * W)
+        grey = j.map { Double($0) }
       }
+      var lanes = [Double](repeating: 0, count: 8)
+      for (i, g) in grey.enumerated() { lanes[i % 8] += g }
+      let total =
+        ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]))
+      let sum = total / Double(grey.count)
       let pull = Float((1 - Double(d.contrast)) * sum)
       j = j.map { clip(d.contrast * $0 + pull) }
     }
