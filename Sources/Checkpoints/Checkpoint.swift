@@ -13,13 +13,18 @@ public struct Checkpoint: Sendable, Equatable {
   /// The format versions this build reads.
   public static let readableVersions = 1...formatVersion
   /// Names a file's `requires` attribute may list that this build understands.
-  public static let understoodRequirements: Set<String> = [layerStateRequirement, layerGraphRequirement]
+  public static let understoodRequirements: Set<String> = [
+    layerStateRequirement, layerGraphRequirement, imputationRequirement,
+  ]
+  /// The `requires` name of a checkpoint whose features are filled by an imputer (/data/imputation).
+  public static let imputationRequirement = "imputation"
   /// The `requires` name of a model with layer state (`ParameterTensor.Role.state`).
   public static let layerStateRequirement = "layer_state"
 
   /// What this checkpoint's root `requires` attribute lists: "" for models any version-2 reader loads.
   public var requirements: [String] {
     (architecture.hasState ? [Self.layerStateRequirement] : []) + architecture.graphRequirements
+      + (data.imputer == nil ? [] : [Self.imputationRequirement])
   }
 
   /// The version of nnbatch that wrote the file.

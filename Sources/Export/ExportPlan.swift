@@ -88,6 +88,12 @@ package struct ExportPlan: Sendable {
 
   /// The plan of `model`; throws (exit 2) for a layer kind no exporter knows.
   init(_ model: SavedModel, format: ExportFormat) throws(NNBatchError) {
+    if model.imputer != nil {
+      throw NNBatchError(
+        .usage,
+        "\(model.path): cannot export the missing-value filling of data.missing (/data/imputation) to \(format.rawValue): the exported model would take no missing values and no indicator columns; export a model trained without data.missing"
+      )
+    }
     try self.init(
       architecture: model.network.architecture, parameters: model.parameters.array, scaler: model.scaler,
       targetScaler: model.targetScaler, isClassifier: model.isClassifier, labels: model.labels,

@@ -27,6 +27,19 @@ public struct DataConfig: Sendable, Equatable {
 }
 
 extension DataConfig {
+  /// `data.missing` as the source reads it (only CSV cells can be missing).
+  public var missing: MissingPolicy { (source as? CSVSource)?.missing ?? .refuse }
+
+  /// Lets the source read missing cells as `policy` says; false when the source's kind has no missing cells (not CSV).
+  package mutating func allowMissing(_ policy: MissingPolicy) -> Bool {
+    guard var csv = source as? CSVSource else { return policy.refusesAll }
+    csv.missing = policy
+    source = csv
+    return true
+  }
+}
+
+extension DataConfig {
   /// Decodes a `data` (or `data.validation`) object's source and task.
   ///
   /// The keys shared by both (`source`, `task`) are read here; each kind

@@ -22,6 +22,8 @@ public struct PreparedData: Sendable {
   public var stream: StreamedTrainingSet?
   /// The training source's names of its target columns (a CSV header), else nil.
   public var targetNames: [String]?
+  /// The missing-value filling fitted on the training split (`data.missing`), applied before `scaler`; nil without one.
+  public var imputer: Imputer?
 
   /// Prepared samples; `sampleShape` nil means flat samples [features].
   public init(
@@ -52,6 +54,8 @@ package struct SelectedData {
   package var sourceShape: Shape?
   /// The training source's names of its target columns (a CSV header), else nil.
   package var targetNames: [String]? = nil
+  /// One `data.missing` rule per feature column when cells may be missing (NaN), else nil.
+  package var missingRules: [MissingRule]? = nil
 }
 
 /// Reads data sources through their readers, splits, scales and checks them against the model.
@@ -75,8 +79,24 @@ public enum DataLoader {
       return streamed
     }
     let selected = try select(config, labels: [])
-    let train = selected.train
-    let validation = selected.validation
+    var train = selected.train
+    var validation = selected.validation
+    // Missing values are filled with training-split statistics before anything else looks at the features.
+    var imputer: Imputer?
+    if let rules = selected.missingRules {
+      let fitted = Imputer.fit(rules, to: train.inputs)
+      if let j = fitted.emptyColumns.first {
+        throw NNBatchError(
+          .usage,
+          "\(config.data.source.description): feature \(j) (0-based): data.missing needs at least one value in the training split to compute its statistic from, found every one of \(train.count) missing; give it a constant"
+        )
+      }
+      imputer = fitted.imputer
+      train = Dataset(inputs: fitted.imputer.apply(to: train.inputs), targets: train.targets)
+      if let v = validation {
+        validation = Dataset(inputs: fitted.imputer.apply(to: v.inputs), targets: v.targets)
+      }
+    }
     try requireTwoClasses(train, config: config, labels: selected.labels)
     let sampleShape = try config.sampleShape(features: train.features, sourceShape: selected.sourceShape)
     let fingerprint = fingerprint(of: selected)
@@ -112,6 +132,7 @@ public enum DataLoader {
       train: train, validation: validation, labels: selected.labels, scaler: scaler,
       targetScaler: targetScaler, sampleShape: sampleShape, fingerprint: fingerprint)
     prepared.targetNames = selected.targetNames
+    prepared.imputer = imputer
     return prepared
   }
 
@@ -156,6 +177,12 @@ public enum DataLoader {
         "\(config.data.source.description): expected at least one sample of at least one feature, found \(raw.inputs.rows) samples of \(raw.inputs.columns) features"
       )
     }
+    var selected = try split(raw, config: config)
+    selected.missingRules = raw.missingRules
+    return selected
+  }
+
+  private static func split(_ raw: RawData, config: some DataPlan) throws(NNBatchError) -> SelectedData {
     var labels = raw.labels
     let all = Dataset(inputs: raw.inputs, targets: raw.targets)
     if let v = config.validation {

@@ -148,6 +148,8 @@ package struct InputRequest: Sendable {
   package var trainedSource: (any DataSource)?
   /// The model's input shape ([C, H, W] for a convolutional model), if known.
   package var modelInput: Shape?
+  /// Which CSV cells may be missing: the training config's `data.missing`.
+  package var missing = MissingPolicy.refuse
 
   /// A request with predict's `--dataset` and `--header`, and what the model was trained on.
   package init(
@@ -260,6 +262,8 @@ public struct RawData: Sendable {
   public var sampleShape: Shape?
   /// The target columns' names when the source names them (a CSV header), else nil.
   public var targetNames: [String]? = nil
+  /// One `data.missing` rule per feature column when some cells may be missing (NaN in `inputs`), else nil.
+  public var missingRules: [MissingRule]? = nil
 
   /// Samples with their metadata.
   public init(

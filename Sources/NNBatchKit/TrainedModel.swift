@@ -42,7 +42,7 @@ public struct TrainedModel: Sendable {
   /// The config the model was trained with.
   public var config: TrainingConfig { TrainingConfig(config: saved.config) }
   /// Features per sample the model takes (for images: channels × height × width, row-major).
-  public var inputCount: Int { saved.network.architecture.inputs }
+  public var inputCount: Int { saved.rawFeatures }
   /// Outputs per sample.
   public var outputCount: Int { saved.network.architecture.outputs }
   /// Whether the model classifies (outputs are class probabilities).
@@ -70,8 +70,8 @@ public struct TrainedModel: Sendable {
     let matrix = Matrix(rows: inputs.rows, columns: inputs.columns, values: inputs.values)  // [rows, inputs]
     // predict's own checks: inputs finite before and after scaling, outputs finite.
     do {
-      try saved.scaleInputs(matrix, source: "inputs", before: 0)
-      let outputs = saved.outputs(scaled: matrix)  // [rows, outputs]
+      let prepared = try saved.prepareInputs(matrix, source: "inputs", before: 0)
+      let outputs = saved.outputs(scaled: prepared)  // [rows, outputs]
       try saved.checkOutputs(outputs, source: "inputs", before: 0)
       return FloatMatrix(rows: outputs.rows, columns: outputs.columns, values: outputs.storage.array)
     } catch {

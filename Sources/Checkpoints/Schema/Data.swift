@@ -11,6 +11,10 @@ import NeuralNet
 //                      target_names (optional: JSON array, the training data's target column names)
 //     /data/features   attrs: scaling; datasets shift, factor float32 [inputs] (scaling ≠ none)
 //     /data/targets    attrs: scaling; datasets shift, factor float32 [outputs] (scaling ≠ none)
+//     /data/imputation (optional, with "imputation" in the root `requires`: data.missing)
+//                      datasets fill float32 [raw features] (NaN: missing values refused),
+//                      indicator float32 [raw features] (1: an indicator column follows the features);
+//                      the model's inputs are the raw features then one column per indicator
 
 /// Facts about the training data that a model needs to be used: task, labels, scalings.
 public struct DataFacts: Sendable, Hashable {
@@ -33,6 +37,8 @@ public struct DataFacts: Sendable, Hashable {
   /// name regression outputs and skip these columns in its input; nil when the data had none
   /// and in files written before it existed.
   public var targetNames: [String]?
+  /// The missing-value filling applied before `features` (`data.missing`); nil when missing values are refused.
+  public var imputer: Imputer?
 
   /// Facts for a model trained on `task` with these labels and scalings.
   public init(
@@ -57,6 +63,12 @@ extension DataFacts {
     if let fingerprint { node.set("fingerprint", fingerprint) }
     if let stream { node.set("stream", stream) }
     if let targetNames { node.set("target_names", Self.labelsText(targetNames)) }
+    if let imputer {
+      var group = HDF5Node()
+      group.put("fill", imputer.fill)
+      group.put("indicator", imputer.indicator.map { $0 ? Float(1) : 0 })
+      node.groups["imputation"] = group
+    }
     node.groups["features"] = Self.encode(features)
     node.groups["targets"] = Self.encode(targets)
     return node
@@ -80,7 +92,7 @@ extension DataFacts {
   static func decode(_ node: NodeReader, architecture: Architecture) throws -> DataFacts {
     let labels = try decodeLabels(node)
     try checkLabels(labels, outputs: architecture.outputs, path: node.attributePath("labels"))
-    return DataFacts(
+    var facts = DataFacts(
       task: try node.choice("task", LearningTask.self, what: "task"),
       labels: labels,
       features: try decodeScaler(node.group("features"), width: architecture.inputs, of: "inputs"),
@@ -88,6 +100,27 @@ extension DataFacts {
       fingerprint: node.has("fingerprint") ? try node.string("fingerprint") : nil,
       stream: node.has("stream") ? try node.string("stream") : nil,
       targetNames: node.has("target_names") ? try decodeStrings(node, "target_names") : nil)
+    if node.node.groups["imputation"] != nil {
+      facts.imputer = try decodeImputer(node.group("imputation"), inputs: architecture.inputs)
+    }
+    return facts
+  }
+
+  private static func decodeImputer(_ node: NodeReader, inputs: Int) throws -> Imputer {
+    let fill = try node.floatVector("fill")
+    let flags = try node.floatVector("indicator")
+    guard flags.count == fill.count, flags.allSatisfy({ $0 == 0 || $0 == 1 }) else {
+      throw SchemaError(
+        "\(node.childPath("indicator")): expected \(fill.count) values of 0 or 1 (one per value of fill), found \(flags.count)"
+      )
+    }
+    let imputer = Imputer(fill: fill, indicator: flags.map { $0 == 1 })
+    guard imputer.outputWidth == inputs else {
+      throw SchemaError(
+        "\(node.childPath("fill")): the imputation writes \(imputer.outputWidth) columns, expected \(inputs) (the model's inputs)"
+      )
+    }
+    return imputer
   }
 
   /// Labels name outputs: at most one per output (training data may have fewer

@@ -27,7 +27,8 @@ import NeuralNet
 //   named in the root `requires` attribute (comma-separated feature names);
 //   readers refuse files that require a feature they do not list in
 //   `Checkpoint.understoodRequirements`, naming the feature. Names so far:
-//   "layer_state" (a model with non-trainable layer state, see Model.swift).
+//   "layer_state" (a model with non-trainable layer state, see Model.swift),
+//   "imputation" (features filled by /data/imputation, see Data.swift).
 // - Anything else (moving or changing the meaning of an existing entry)
 //   bumps `format_version`; every earlier version stays readable.
 //
@@ -124,6 +125,11 @@ extension Checkpoint {
       generator: generators.generator, epochGenerator: generators.epochGenerator, lossHistory: history.loss,
       epochHistory: history.epochs, data: try DataFacts.decode(root.group("data"), architecture: architecture)
     )
+    if checkpoint.data.imputer != nil && !required.contains(imputationRequirement) {
+      throw SchemaError(
+        "\(root.attributePath("requires")): expected \"\(imputationRequirement)\" (the file has /data/imputation), found \"\(required.joined(separator: ","))\""
+      )
+    }
     var withKernels = checkpoint
     if root.has("kernel_library") {
       withKernels.kernels = KernelProvenance(

@@ -36,7 +36,7 @@ public enum Evaluate {
     throws(NNBatchError) -> (sums: MetricSums, confusion: ConfusionCounts)
   {
     let source = opened.name
-    let features = model.network.architecture.inputs
+    let features = model.rawFeatures
     guard opened.reader.features == features else {
       throw NNBatchError(
         .usage, "\(source): \(opened.reader.features) features, but the model takes \(features)")
@@ -56,8 +56,8 @@ public enum Evaluate {
       guard let targets = block.targets, targets.columns > 0 else {
         throw NNBatchError(.usage, "\(source): expected targets to evaluate against, found none")
       }
-      let dataset = Dataset(inputs: block.inputs, targets: targets)  // [rows, F], [rows, C]
-      try model.scaleInputs(dataset.inputs, source: source, before: seen)
+      let inputs = try model.prepareInputs(block.inputs, source: source, before: seen)
+      let dataset = Dataset(inputs: inputs, targets: targets)  // [rows, F], [rows, C]
       let prepared = PreparedData(
         train: dataset, validation: nil, labels: model.checkpoint.data.labels, scaler: model.scaler,
         targetScaler: model.targetScaler, sampleShape: model.network.architecture.inputShape)

@@ -72,6 +72,12 @@ public enum Inspect {
     }
     var data = "data        task \(c.data.task.rawValue), scaling \(c.data.features.kind.rawValue)"
     if c.data.targets.kind != .none { data += ", target scaling \(c.data.targets.kind.rawValue)" }
+    if let imputer = c.data.imputer {
+      let filled = imputer.fill.lazy.filter { !$0.isNaN }.count
+      data += ", missing values filled in \(filled) of \(imputer.inputWidth) features"
+      let indicators = imputer.outputWidth - imputer.inputWidth
+      if indicators > 0 { data += " (+\(indicators) indicator column\(indicators == 1 ? "" : "s"))" }
+    }
     if !c.data.labels.isEmpty { data += ", labels \(c.data.labels.joined(separator: ","))" }
     lines.append(data)
     lines.append("config")

@@ -22,16 +22,16 @@ public enum Predict {
   private static func run(
     model: SavedModel, input: String, dataset: String?, header: Bool?, format: String?
   ) throws(NNBatchError) -> String {
-    let features = model.network.architecture.inputs
+    let features = model.rawFeatures
     let location = DataLocation(input)
     let resolved = try DataSources.resolve(location, format: format)
     let reader = try resolved.reading { () throws(NNBatchError) in
       // A CSV of labelled rows still has the training targets: they are left out, not refused.
-      try resolved.kind.openInputs(
-        location,
-        InputRequest(
-          dataset: dataset, header: header, skipColumns: model.targetColumnNames ?? [],
-          trainedSource: model.config.data.source, modelInput: model.network.architecture.inputShape))
+      var request = InputRequest(
+        dataset: dataset, header: header, skipColumns: model.targetColumnNames ?? [],
+        trainedSource: model.config.data.source, modelInput: model.network.architecture.inputShape)
+      request.missing = model.config.data.missing
+      return try resolved.kind.openInputs(location, request)
     }
     // Images must have the model's shape, not just as many pixels (4×16 is not 8×8).
     let expected = model.network.architecture.inputShape
@@ -62,8 +62,8 @@ public enum Predict {
           "\(input): expected \(features) features per sample (the model's inputs), found \(inputs.columns) (\(resolved.note))"
         )
       }
-      try model.scaleInputs(inputs, source: input, before: seen)
-      let outputs = model.outputs(scaled: inputs)  // [rows, width]
+      let prepared = try model.prepareInputs(inputs, source: input, before: seen)
+      let outputs = model.outputs(scaled: prepared)  // [rows, width]
       try model.checkOutputs(outputs, source: input, before: seen)
       seen += inputs.rows
       var lines = ""

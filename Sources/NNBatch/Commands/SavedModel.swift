@@ -27,6 +27,10 @@ public struct SavedModel: Sendable {
   public var scaler: AffineScaler { checkpoint.data.features }
   /// The regression-target scaling fitted at training time.
   public var targetScaler: AffineScaler { checkpoint.data.targets }
+  /// The missing-value filling fitted at training time (`data.missing`), or nil.
+  public var imputer: Imputer? { checkpoint.data.imputer }
+  /// Features per sample in the data the model reads: before the imputer's indicator columns.
+  public var rawFeatures: Int { imputer?.inputWidth ?? network.architecture.inputs }
 
   /// Loads and verifies `path`: a checkpoint file, or a folder's newest valid checkpoint.
   ///
@@ -109,6 +113,15 @@ public struct SavedModel: Sendable {
     let known = checkpoint.data.labels
     let outputs = network.architecture.outputs
     return known + (min(known.count, outputs)..<outputs).map(String.init)
+  }
+
+  /// Raw `inputs` [rows, rawFeatures] filled (missing values, indicator columns) and scaled as at training time.
+  ///
+  /// A missing value (NaN) in a column the checkpoint does not fill is refused by `scaleInputs`.
+  package func prepareInputs(_ inputs: Matrix, source: String, before: Int) throws(NNBatchError) -> Matrix {
+    let filled = imputer.map { $0.apply(to: inputs) } ?? inputs
+    try scaleInputs(filled, source: source, before: before)
+    return filled
   }
 
   /// Scales raw `inputs` [rows, inputs] in place as at training time, checking every value.

@@ -384,8 +384,19 @@ extension Config {
       scaling = d.choice("scale", Scaling.self, what: "scaling") ?? .none
       targetScaling = d.choice("scale_targets", Scaling.self, what: "scaling") ?? .none
       augment = d.object("augment").map(AugmentSettings.decode)
+      var missing = MissingPolicy.refuse
+      if let value = d.value("missing") {
+        missing = MissingPolicy.decode(value, path: d.childPath("missing"), sink: sink) ?? .refuse
+        if dataConfig?.allowMissing(missing) == false {
+          d.report(
+            "missing",
+            "missing values are read from CSV files only; this source is \(dataConfig?.sourceName ?? "")")
+        }
+      }
       if let v = d.object("validation") {
         validation = DataConfig.decode(v, seed: seed, sink: sink)
+        // Validation rows are filled with the training split's statistics.
+        _ = validation?.allowMissing(missing)
         v.finish()
         if validationSplit > 0 {
           d.report("validation_split", "give either validation_split or a validation source, not both")

@@ -99,6 +99,7 @@ enum ResumeCheck {
         "$.data.validation", old.map(\.sourceName) ?? "none", new.map(\.sourceName) ?? "none")
     }
     lines.compare("$.data.validation_split", saved.validationSplit, config.validationSplit)
+    lines.compare("$.data.missing", saved.data.missing.description, config.data.missing.description)
     lines.compare("$.data.scale", saved.scaling.rawValue, config.scaling.rawValue)
     lines.compare("$.data.scale_targets", saved.targetScaling.rawValue, config.targetScaling.rawValue)
     // Augmentation changes the samples every later step trains on.

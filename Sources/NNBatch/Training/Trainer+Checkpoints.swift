@@ -21,6 +21,7 @@ extension Trainer {
       data: DataFacts(
         task: config.task, labels: data.labels, features: data.scaler, targets: data.targetScaler,
         fingerprint: dataFingerprint, stream: data.stream?.plan.text, targetNames: data.targetNames))
+    checkpoint.data.imputer = data.imputer
     checkpoint.kernels = .current
     return checkpoint
   }

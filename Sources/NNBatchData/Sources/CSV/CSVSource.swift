@@ -28,6 +28,8 @@ package struct CSVSource: FileDataSource {
   /// Columns left out, with a warning, when the header names them (predict: the training
   /// targets, which a file of labelled rows still has); a file without them is read as is.
   package var skipIfPresent: [String] = []
+  /// `data.missing`: which feature cells may be missing (read as NaN, for the imputer to fill).
+  package var missing = MissingPolicy.refuse
 
   /// A source reading `path` with these settings.
   package init(path: String, header: Bool?, delimiter: Character, targets: [ColumnRef], ignore: [ColumnRef]) {
@@ -132,6 +134,7 @@ package struct CSVSource: FileDataSource {
     let path = location.path
     var source = CSVSource(path: path, header: request.header, delimiter: ",", targets: [], ignore: [])
     source.skipIfPresent = request.skipColumns
+    source.missing = request.missing
     return InMemorySamples(try source.read(task: nil, knownLabels: []))
   }
 
@@ -163,6 +166,7 @@ package struct CSVSource: FileDataSource {
     var warnedSpellings: Set<Int> = []
     var rows = 0
     var hasHeader = false
+    var featureRules: [MissingRule] = []
 
     func resolve(_ refs: [ColumnRef], what: String) throws(NNBatchError) -> [Int] {
       var result: [Int] = []
@@ -250,7 +254,10 @@ package struct CSVSource: FileDataSource {
     try CSVScanner.scan(path: path, bytes: bytes, delimiter: delimiter) { line, fields throws(NNBatchError) in
       if width == 0 {
         width = fields.count
-        hasHeader = header ?? fields.contains { parseNumber($0) == nil }
+        // A row with missing cells is data, not a header, when data.missing lets cells be missing.
+        let mayMiss = !missing.refusesAll
+        hasHeader =
+          header ?? fields.contains { parseNumber($0) == nil && !(mayMiss && Self.isMissingMarker($0)) }
         if hasHeader {
           let header = fields.map(Self.trimmedText)
           names = header
@@ -274,6 +281,8 @@ package struct CSVSource: FileDataSource {
         guard !featureColumns.isEmpty else {
           throw NNBatchError(.usage, "\(path): no feature columns left after targets and ignored columns")
         }
+        featureRules = try missingRules(
+          featureColumns: featureColumns, targetColumns: targetColumns, names: names)
         if hasHeader { return }
       }
       guard fields.count == width else {
@@ -286,10 +295,36 @@ package struct CSVSource: FileDataSource {
           checkedProduct([inputValues.count + featureColumns.count, 2 * MemoryLayout<Float>.size]),
           for: "the parsed values up to line \(line) (growing)", in: path)
       }
-      for column in featureColumns {
-        inputValues.append(try number(fields[column], line: line, column: column, expected: "a number"))
+      for (k, column) in featureColumns.enumerated() {
+        let field = fields[column]
+        // Only a field that is no finite number can be a marker ("nan" parses, as NaN, and a refused
+        // "nan" keeps its message about finite numbers).
+        let value = parseNumber(field)
+        if value?.isNaN ?? true, Self.isMissingMarker(field), featureRules[k] != .refuse || value == nil {
+          guard featureRules[k] != .refuse else {
+            throw NNBatchError(
+              .usage,
+              "\(path):\(line): \(columnName(column)): expected a number, found \"\(excerpt(bytes: field))\", a missing value; set data.missing to fill it (mean, median, most_frequent or constant)"
+            )
+          }
+          inputValues.append(.nan)
+          continue
+        }
+        if let value {
+          try checkRange(value, line: line, column: column)
+          inputValues.append(Float(value))
+        } else {
+          inputValues.append(try number(field, line: line, column: column, expected: "a number"))
+        }
       }
       for column in targetColumns {
+        // With data.missing set, a missing marker is a missing target, never a label.
+        if !missing.refusesAll, Self.isMissingMarker(fields[column]) {
+          throw NNBatchError(
+            .usage,
+            "\(path):\(line): \(columnName(column)): expected a target, found \"\(excerpt(bytes: fields[column]))\", a missing value (data.missing fills features only; a missing target is always an error)"
+          )
+        }
         if task == .classification {
           let label = Self.trimmedText(fields[column])
           guard !label.isEmpty else {
@@ -353,7 +388,39 @@ package struct CSVSource: FileDataSource {
       targets: Matrix(rows: rows, columns: targetColumns.count, values: targetValues),
       labels: labels, classes: labels.isEmpty ? nil : labels.count)
     if let names, !targetColumns.isEmpty { raw.targetNames = targetColumns.map { names[$0] } }
+    if !missing.refusesAll { raw.missingRules = featureRules }
     return raw
+  }
+
+  /// The `data.missing` rule of each feature column; throws when the policy names a column that is not a feature.
+  private func missingRules(featureColumns: [Int], targetColumns: [Int], names: [String]?)
+    throws(NNBatchError)
+    -> [MissingRule]
+  {
+    if !missing.columns.isEmpty {
+      guard let names else {
+        throw NNBatchError(
+          .usage,
+          "\(path): data.missing.columns names columns by header, but the file has no header row")
+      }
+      for name in missing.columns.keys.sorted() {
+        guard let index = names.firstIndex(of: name) else {
+          var message = "\(path): data.missing.columns: no column named \"\(excerpt(name))\""
+          if let guess = suggestion(for: name, among: featureColumns.map { names[$0] }) {
+            message += " (did you mean \"\(guess)\"?)"
+          }
+          throw NNBatchError(
+            .usage, message + "; feature columns are \(Self.list(featureColumns.map { names[$0] }))")
+        }
+        if targetColumns.contains(index) {
+          throw NNBatchError(
+            .usage,
+            "\(path): data.missing.columns: \"\(excerpt(name))\" is a target column; a missing target is always an error"
+          )
+        }
+      }
+    }
+    return featureColumns.map { missing.rule(for: names?[$0]) }
   }
 }
 
@@ -371,6 +438,17 @@ extension CSVSource {
     let text = String(decoding: field[start..<end], as: UTF8.self)
     guard start < end, field[start] >= 0x80 || field[end - 1] >= 0x80 else { return text }
     return text.trimmingCharacters(in: .whitespaces)
+  }
+
+  /// The cells pandas reads as missing by default (`na_values`), compared after trimming white space.
+  static let missingMarkers: Set<String> = [
+    "", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN", "<NA>", "N/A",
+    "NA", "NULL", "NaN", "None", "n/a", "nan", "null",
+  ]
+
+  /// Whether `field` is an empty cell or one of pandas' default missing-value markers.
+  static func isMissingMarker(_ field: ArraySlice<UInt8>) -> Bool {
+    field.count <= 16 && missingMarkers.contains(trimmedText(field))
   }
 
   /// Column names for a message: each cut by `excerpt`, at most 20 of them.
