@@ -14,17 +14,21 @@ public struct Checkpoint: Sendable, Equatable {
   public static let readableVersions = 1...formatVersion
   /// Names a file's `requires` attribute may list that this build understands.
   public static let understoodRequirements: Set<String> = [
-    layerStateRequirement, layerGraphRequirement, imputationRequirement,
+    layerStateRequirement, layerGraphRequirement, imputationRequirement, learningRateOverrideRequirement,
   ]
   /// The `requires` name of a checkpoint whose features are filled by an imputer (/data/imputation).
   public static let imputationRequirement = "imputation"
   /// The `requires` name of a model with layer state (`ParameterTensor.Role.state`).
   public static let layerStateRequirement = "layer_state"
+  /// The `requires` name of a run whose base learning rate a callback set (`RunCounters.learningRate`):
+  /// a reader that ignored it would resume with the config's rate.
+  public static let learningRateOverrideRequirement = "learning_rate_override"
 
   /// What this checkpoint's root `requires` attribute lists: "" for models any version-2 reader loads.
   public var requirements: [String] {
     (architecture.hasState ? [Self.layerStateRequirement] : []) + architecture.graphRequirements
       + (data.imputer == nil ? [] : [Self.imputationRequirement])
+      + (counters.learningRate != nil ? [Self.learningRateOverrideRequirement] : [])
   }
 
   /// The version of nnbatch that wrote the file.

@@ -6,6 +6,9 @@ import NeuralNet
 /// A trained network with its input scaling: what a checkpoint holds, ready to predict.
 public struct TrainedModel: Sendable {
   let saved: SavedModel
+  /// The epochs of the ``TrainingConfig/train(threads:epochs:checkpointDirectory:resume:callbacks:onEvent:)``
+  /// call that returned this model (as Keras's `fit`); empty for a model loaded from a file.
+  public internal(set) var history = History()
 
   init(_ saved: SavedModel) {
     self.saved = saved

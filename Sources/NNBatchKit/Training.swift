@@ -47,15 +47,16 @@ public enum TrainingEvent: Sendable {
 }
 
 extension TrainingConfig {
-  /// Trains to the end and returns the model, calling `onEvent` on the training thread as it goes.
+  /// Trains to the end and returns the model with its ``TrainedModel/history``, calling `onEvent` on the training thread as it goes.
   ///
   /// Checkpoints are written to `checkpointDirectory` (default: the config's) as by
   /// `nnbatch train`; results are bit-identical for any `threads` (default: the active
   /// processors). With `resume`, training continues the newest valid checkpoint there.
-  /// Nothing is printed on stdout.
+  /// `callbacks` run at each epoch's end, in order, and may stop the run or set the
+  /// learning rate (``Callback``). Nothing is printed on stdout.
   public func train(
     threads: Int? = nil, epochs: Int? = nil, checkpointDirectory: String? = nil, resume: Bool = false,
-    onEvent: (@Sendable (TrainingEvent) -> Void)? = nil
+    callbacks: [any Callback] = [], onEvent: (@Sendable (TrainingEvent) -> Void)? = nil
   ) throws(NNBatchKitError) -> TrainedModel {
     var options = TrainOptions(
       configPath: config.file, threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
@@ -64,6 +65,8 @@ extension TrainingConfig {
     options.checkpointDir = checkpointDirectory
     options.start = resume ? .resumeLatest : .fresh
     options.silent = true
+    let recorder = RunRecorder(callbacks: callbacks)
+    options.epochControl = { report in recorder.epochEnded(report) }
     if let onEvent {
       options.observer = { event in
         switch event {
@@ -83,11 +86,12 @@ extension TrainingConfig {
         }
       }
     }
-    let model: TrainedModel
+    var model: TrainedModel
     do {
       let trainer = try Trainer(options: options, signals: nil)
       _ = try trainer.run()  // 0 without signals: a failure throws
       model = TrainedModel(try SavedModel.load(trainer.checkpointPath))
+      model.history = recorder.history
     } catch {
       throw NNBatchKitError(error)
     }
@@ -101,7 +105,8 @@ extension TrainingConfig {
   /// Events are buffered, so a slow consumer never slows training down. Training runs to
   /// its end even when the consumer stops iterating.
   public func trainingEvents(
-    threads: Int? = nil, epochs: Int? = nil, checkpointDirectory: String? = nil, resume: Bool = false
+    threads: Int? = nil, epochs: Int? = nil, checkpointDirectory: String? = nil, resume: Bool = false,
+    callbacks: [any Callback] = []
   ) -> AsyncThrowingStream<TrainingEvent, any Error> {
     let (stream, continuation) = AsyncThrowingStream.makeStream(
       of: TrainingEvent.self, throwing: (any Error).self)
@@ -112,7 +117,7 @@ extension TrainingConfig {
         do {
           _ = try train(
             threads: threads, epochs: epochs, checkpointDirectory: checkpointDirectory, resume: resume,
-            onEvent: { continuation.yield($0) })
+            callbacks: callbacks, onEvent: { continuation.yield($0) })
           continuation.finish()
         } catch {
           continuation.finish(throwing: error)

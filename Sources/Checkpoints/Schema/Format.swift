@@ -28,7 +28,9 @@ import NeuralNet
 //   readers refuse files that require a feature they do not list in
 //   `Checkpoint.understoodRequirements`, naming the feature. Names so far:
 //   "layer_state" (a model with non-trainable layer state, see Model.swift),
-//   "imputation" (features filled by /data/imputation, see Data.swift).
+//   "layer_graph" (a model that is not a chain), "imputation" (features filled
+//   by /data/imputation, see Data.swift), "learning_rate_override" (a base
+//   learning rate set by a Swift API callback, see RunState.swift).
 // - Anything else (moving or changing the meaning of an existing entry)
 //   bumps `format_version`; every earlier version stays readable.
 //

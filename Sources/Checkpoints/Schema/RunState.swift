@@ -5,7 +5,9 @@ import NeuralNet
 //
 //     /                 attrs: step, epoch, batch_in_epoch, samples_seen
 //     /state            attrs: epoch_loss_sum (float64), epoch_samples,
-//                       best_metric (float64), best_epoch, stale_epochs (the last three when tracked)
+//                       best_metric (float64), best_epoch, stale_epochs (the last three when tracked),
+//                       learning_rate (float64, when a Swift API callback set the base learning
+//                       rate; the root's `requires` then lists "learning_rate_override")
 //     /state/rng        uint64 [4]  generator state now
 //     /state/epoch_rng  uint64 [4]  generator state at the start of the current epoch
 
@@ -43,11 +45,13 @@ public struct RunCounters: Sendable, Hashable {
   public var epochSamples: Int
   /// The monitored metric's best value, when early stopping or keep_best tracks one.
   public var best: BestMetric?
+  /// The base learning rate a callback set in place of `optimizer.learning_rate` (nil: the config's).
+  public var learningRate: Double?
 
   /// Counters of a run; a new run's are all zero.
   public init(
     step: Int = 0, epoch: Int = 0, batchInEpoch: Int = 0, samplesSeen: Int = 0, epochLossSum: Double = 0,
-    epochSamples: Int = 0, best: BestMetric? = nil
+    epochSamples: Int = 0, best: BestMetric? = nil, learningRate: Double? = nil
   ) {
     self.step = step
     self.epoch = epoch
@@ -56,6 +60,7 @@ public struct RunCounters: Sendable, Hashable {
     self.epochLossSum = epochLossSum
     self.epochSamples = epochSamples
     self.best = best
+    self.learningRate = learningRate
   }
 }
 
@@ -74,6 +79,7 @@ extension RunCounters {
       state.set("best_epoch", best.epoch)
       state.set("stale_epochs", best.staleEpochs)
     }
+    if let learningRate { state.set("learning_rate", learningRate) }
     return state
   }
 
@@ -86,6 +92,14 @@ extension RunCounters {
       counters.best = BestMetric(
         value: try state.double("best_metric"), epoch: try state.counter("best_epoch"),
         staleEpochs: try state.counter("stale_epochs"))
+    }
+    if state.has("learning_rate") {
+      let rate = try state.double("learning_rate")
+      guard rate.isFinite, rate > 0 else {
+        throw SchemaError(
+          "\(state.attributePath("learning_rate")): expected a positive finite learning rate, found \(rate)")
+      }
+      counters.learningRate = rate
     }
     return counters
   }

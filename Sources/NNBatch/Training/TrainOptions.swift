@@ -46,10 +46,28 @@ public struct TrainOptions: Sendable {
   public var observer: (@Sendable (TrainingEvent) -> Void)?
   /// Print nothing on stdout, not even the summary (the Swift API's runs).
   public var silent = false
+  /// Called on the training thread at each epoch's end, after its metrics and before its
+  /// checkpoint policy: may stop the run or set the base learning rate (the Swift API's callbacks).
+  public var epochControl: (@Sendable (EpochReport) -> EpochControl)?
 
   /// Options for `configPath` on `threads` workers.
   public init(configPath: String, threads: Int) {
     self.configPath = configPath
     self.threads = threads
+  }
+}
+
+/// What an epoch-end callback decides (`TrainOptions.epochControl`).
+public struct EpochControl: Sendable, Equatable {
+  /// End the run after this epoch, saving a checkpoint, as early stopping does.
+  public var stop: Bool
+  /// The base learning rate from the next step on, in place of `optimizer.learning_rate`
+  /// (a schedule applies to it as to the config's); saved in checkpoints, so a resume keeps it.
+  public var learningRate: Double?
+
+  /// A decision; the default continues unchanged.
+  public init(stop: Bool = false, learningRate: Double? = nil) {
+    self.stop = stop
+    self.learningRate = learningRate
   }
 }

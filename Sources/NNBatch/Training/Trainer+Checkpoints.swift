@@ -13,7 +13,8 @@ extension Trainer {
       config: config.text,
       counters: RunCounters(
         step: step, epoch: epoch, batchInEpoch: batchInEpoch, samplesSeen: samplesSeen,
-        epochLossSum: epochLossSum, epochSamples: Int(epochSamples), best: best),
+        epochLossSum: epochLossSum, epochSamples: Int(epochSamples), best: best,
+        learningRate: learningRateOverride),
       architecture: network.architecture, parameters: parameters.array,
       optimizer: OptimizerSnapshot(
         settings: optimizer.settings, step: optimizer.step, slots: optimizer.slots.map(\.array)),
@@ -117,6 +118,7 @@ extension Trainer {
     epochLossSum = counters.epochLossSum
     epochSamples = Double(counters.epochSamples)
     best = counters.best
+    learningRateOverride = counters.learningRate
     lossHistory = checkpoint.lossHistory
     history = checkpoint.epochHistory
     lastSaved = position

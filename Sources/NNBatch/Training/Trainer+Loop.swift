@@ -48,10 +48,10 @@ extension Trainer {
     // Clock reads only for epochs that are reported or logged: the tutorial's
     // run has 1500 one-step epochs, where they would cost more than the step.
     let reported = reporter.reports(epoch: epoch + 1, of: config.epochs)
-    let timed = reported || logs.recordsEpochs
+    let timed = reported || logs.recordsEpochs || options.epochControl != nil
     let epochStarted = timed ? monotonicSeconds() : 0
     let firstBatch = batchInEpoch
-    var learningRate = config.optimizer.learningRate
+    var learningRate = baseLearningRate
     while batchInEpoch < run.batches {
       guard let rate = try trainStep(run) else {
         // A signal came while waiting for data: stop here, saving the steps done.
@@ -63,6 +63,7 @@ extension Trainer {
       if !lastOfEpoch, let code = stopRequest { return .stopped(code) }
     }
     let trainLoss = endEpoch(learningRate: learningRate)
+    var stoppedByCallback = false
     if timed {
       let seconds = monotonicSeconds() - epochStarted
       let trained = Double((run.batches - firstBatch) * run.batchSize)
@@ -72,8 +73,10 @@ extension Trainer {
         samplesPerSecond: seconds > 0 ? trained / seconds : 0, elapsed: monotonicSeconds() - run.started)
       if reported { reporter.epochDone(report) }
       logs.epoch(report)
+      // Before the policy's save, so that the checkpoint holds what the callback set.
+      if let control = options.epochControl, try applyControl(control(report)) { stoppedByCallback = true }
     }
-    if try epochPolicy() { return .stoppedEarly }
+    if try epochPolicy() || stoppedByCallback { return .stoppedEarly }
     if let code = stopRequest { return .stopped(code) }
     return .finished
   }
@@ -90,7 +93,7 @@ extension Trainer {
       try saveBeforeFailing(error)
       throw error
     }
-    let learningRate = schedule.learningRate(base: config.optimizer.learningRate, step: step, epoch: epoch)
+    let learningRate = schedule.learningRate(base: baseLearningRate, step: step, epoch: epoch)
     // Dropout masks are keyed by (seed, step, position in the epoch's order), augmentation
     // by (seed, epoch, position): the same on resume.
     let context = PassContext.training(
@@ -115,6 +118,22 @@ extension Trainer {
       total: config.epochs * run.batches - run.firstStep, samples: samplesSeen - run.firstSamples)
     logs.step(step, loss: outcome.loss)
     return learningRate
+  }
+
+  /// Takes an epoch-end callback's decision; returns whether it stops the run.
+  private func applyControl(_ decision: EpochControl) throws(NNBatchError) -> Bool {
+    if let rate = decision.learningRate {
+      guard rate.isFinite, rate > 0 else {
+        throw NNBatchError(
+          .usage, "callback after epoch \(epoch): expected a positive finite learning rate, found \(rate)")
+      }
+      learningRateOverride = rate
+    }
+    if decision.stop {
+      reporter.note("stopped by a callback after epoch \(epoch)")
+      stoppedEarly = true
+    }
+    return decision.stop
   }
 
   /// The epoch's end: counters move to the next epoch, validation runs, the history gains a row; returns the mean training loss.

@@ -49,6 +49,10 @@ public final class Trainer {
   var epochSamples = 0.0
   /// The monitored metric's best value so far (early stopping, keep_best).
   var best: BestMetric?
+  /// The base learning rate an epoch-end callback set (`TrainOptions.epochControl`); nil: the config's.
+  var learningRateOverride: Double?
+  /// The config's base learning rate, or the one a callback set.
+  var baseLearningRate: Double { learningRateOverride ?? config.optimizer.learningRate }
   /// (step, epoch) of the newest checkpoint written or resumed from.
   var lastSaved: [Int]?
 
