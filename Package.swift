@@ -74,7 +74,10 @@ let package = Package(
         "TensorBoardEvents",
       ]),
     .target(
-      name: "NNBatchKit", dependencies: ["NNBatchCore", "NNBatchData", "NNBatch", "NeuralNet", "Checkpoints"]),
+      name: "NNBatchKit",
+      dependencies: [
+        "NNBatchCore", "NNBatchData", "NNBatch", "NeuralNet", "Checkpoints", "HDF5Store", "Export",
+      ]),
     // `nnbatch export`: ONNX (Generated/ from tools/protos/onnx.proto) and Keras 3 archives.
     .target(
       name: "Export",
@@ -114,7 +117,8 @@ let package = Package(
         "TestSupport",
       ]),
     .testTarget(
-      name: "NNBatchKitTests", dependencies: ["NNBatchKit", "NNBatch", "Checkpoints", "TestSupport"]),
+      name: "NNBatchKitTests",
+      dependencies: ["NNBatchKit", "NNBatch", "Checkpoints", "Export", "TestSupport"]),
     .testTarget(
       name: "ExportTests",
       dependencies: [

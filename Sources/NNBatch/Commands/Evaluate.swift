@@ -301,6 +301,27 @@ package struct ConfusionCounts {
     }
   }
 
+  /// The matrix's counts, rows the true classes, columns the predicted ones.
+  package var counts: [[Int]] { matrix }
+
+  /// The logs' classifier metrics without `val_`: macro and weighted averages, `auc` and `pr_auc`.
+  ///
+  /// AUCs for two classes only, NaN when one class is absent. Sorts the kept scores.
+  package mutating func averages() -> [String: Double] {
+    let report = ClassificationReport(confusion: matrix)
+    var metrics: [String: Double] = [
+      "precision_macro": report.macro.precision, "recall_macro": report.macro.recall,
+      "f1_macro": report.macro.f1, "precision_weighted": report.weighted.precision,
+      "recall_weighted": report.weighted.recall, "f1_weighted": report.weighted.f1,
+    ]
+    if isBinary {
+      let (roc, ap) = RankingMetrics.areas(&scores)
+      metrics["auc"] = roc ?? .nan
+      metrics["pr_auc"] = ap ?? .nan
+    }
+    return metrics
+  }
+
   /// Per-class precision, recall, F1 and support, then their macro and weighted averages.
   func reportLines(labels given: [String]) -> [String] {
     let report = ClassificationReport(confusion: matrix)
