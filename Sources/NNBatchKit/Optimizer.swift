@@ -72,6 +72,10 @@ public struct TrainingData: Sendable {
   public var scaling: Scaling = .none
   /// Fraction in [0, 1) of the samples held out, seeded, for validation metrics.
   public var validationSplit: Double = 0
+  /// The shape of one sample, such as `[1, 8, 8]` (channels, height, width) for images given as rows.
+  public var shape: [Int]?
+  /// Samples of their own for validation metrics, instead of a `validationSplit`.
+  public var validation: ValidationData?
 
   /// Samples given in Swift: one row of `inputs` and one row of `targets` per sample.
   public static func inline(inputs: [[Float]], targets: [[Float]]) -> TrainingData {
@@ -92,7 +96,19 @@ public struct TrainingData: Sendable {
     var pairs = source
     if scaling != .none { pairs.append(("scale", .string(scaling.rawValue))) }
     if validationSplit != 0 { pairs.append(("validation_split", .decimal(validationSplit))) }
+    if let shape { pairs.append(("shape", .array(shape.map { .int($0) }))) }
+    if let validation { pairs.append(("validation", .object(validation.source))) }
     return .object(pairs)
+  }
+}
+
+/// A validation source (`data.validation`): read like the training data and scaled by its statistics.
+public struct ValidationData: Sendable {
+  let source: [(String, JSONText)]
+
+  /// The samples of `data` (its source only: scaling and splits are the training data's).
+  public init(_ data: TrainingData) {
+    source = data.source
   }
 }
 
