@@ -15,7 +15,10 @@ public struct Checkpoint: Sendable, Equatable {
   /// Names a file's `requires` attribute may list that this build understands.
   public static let understoodRequirements: Set<String> = [
     layerStateRequirement, layerGraphRequirement, imputationRequirement, learningRateOverrideRequirement,
+    categoricalRequirement,
   ]
+  /// The `requires` name of a checkpoint whose features are one-hot encoded (/data/categorical).
+  public static let categoricalRequirement = "categorical"
   /// The `requires` name of a checkpoint whose features are filled by an imputer (/data/imputation).
   public static let imputationRequirement = "imputation"
   /// The `requires` name of a model with layer state (`ParameterTensor.Role.state`).
@@ -28,6 +31,7 @@ public struct Checkpoint: Sendable, Equatable {
   public var requirements: [String] {
     (architecture.hasState ? [Self.layerStateRequirement] : []) + architecture.graphRequirements
       + (data.imputer == nil ? [] : [Self.imputationRequirement])
+      + (data.encoder == nil ? [] : [Self.categoricalRequirement])
       + (counters.learningRate != nil ? [Self.learningRateOverrideRequirement] : [])
   }
 

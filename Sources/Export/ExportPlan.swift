@@ -88,6 +88,12 @@ package struct ExportPlan: Sendable {
 
   /// The plan of `model`; throws (exit 2) for a layer kind no exporter knows.
   init(_ model: SavedModel, format: ExportFormat) throws(NNBatchError) {
+    if model.checkpoint.data.encoder != nil {
+      throw NNBatchError(
+        .usage,
+        "\(model.path): cannot export the one-hot encoding of categorical columns (/data/categorical) to \(format.rawValue): the exported model would take category indices it cannot check; export a model trained on numeric columns only"
+      )
+    }
     if model.imputer != nil {
       throw NNBatchError(
         .usage,

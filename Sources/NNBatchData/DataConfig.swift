@@ -40,6 +40,26 @@ extension DataConfig {
 }
 
 extension DataConfig {
+  /// `data.categorical`: the feature columns declared categorical (CSV only).
+  public var categorical: [String] { (source as? CSVSource)?.categorical ?? [] }
+
+  /// Declares `names` categorical; false when the source's kind has no such columns (not CSV).
+  package mutating func declareCategorical(_ names: [String]) -> Bool {
+    guard var csv = source as? CSVSource else { return names.isEmpty }
+    csv.categorical = names
+    source = csv
+    return true
+  }
+
+  /// Reads categorical cells as indices into a trained model's `categories` (predict, evaluate).
+  package mutating func useCategories(_ categories: [Int: [String]]?) {
+    guard let categories, var csv = source as? CSVSource else { return }
+    csv.knownCategories = categories
+    source = csv
+  }
+}
+
+extension DataConfig {
   /// Decodes a `data` (or `data.validation`) object's source and task.
   ///
   /// The keys shared by both (`source`, `task`) are read here; each kind

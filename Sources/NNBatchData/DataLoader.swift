@@ -24,6 +24,8 @@ public struct PreparedData: Sendable {
   public var targetNames: [String]?
   /// The missing-value filling fitted on the training split (`data.missing`), applied before `scaler`; nil without one.
   public var imputer: Imputer?
+  /// The one-hot encoding of categorical feature columns learned from the training split, applied first; nil without one.
+  public var encoder: CategoricalEncoder?
 
   /// Prepared samples; `sampleShape` nil means flat samples [features].
   public init(
@@ -56,6 +58,10 @@ package struct SelectedData {
   package var targetNames: [String]? = nil
   /// One `data.missing` rule per feature column when cells may be missing (NaN), else nil.
   package var missingRules: [MissingRule]? = nil
+  /// The training source's categorical feature columns, categories by code (first appearance), else nil.
+  package var categorical: [CategoricalColumn]? = nil
+  /// The separate validation source's categorical columns; nil when the validation rows share the training codes.
+  package var validationCategorical: [CategoricalColumn]? = nil
 }
 
 /// Reads data sources through their readers, splits, scales and checks them against the model.
@@ -83,7 +89,27 @@ public enum DataLoader {
     var validation = selected.validation
     // Missing values are filled with training-split statistics before anything else looks at the features.
     var imputer: Imputer?
-    if let rules = selected.missingRules {
+    var missingRules = selected.missingRules
+    var encoder: CategoricalEncoder?
+    if let columns = selected.categorical {
+      // Categories come from the training split only: a validation-only category encodes as zeros.
+      let fitted = try fitCategories(columns, train: train.inputs, rules: missingRules, config: config)
+      encoder = fitted
+      train = Dataset(
+        inputs: try encode(train.inputs, codes: columns, encoder: fitted), targets: train.targets)
+      if let v = validation {
+        let codes = selected.validationCategorical ?? columns
+        validation = Dataset(inputs: try encode(v.inputs, codes: codes, encoder: fitted), targets: v.targets)
+      }
+      // The one-hot columns have no missing values left for the imputer.
+      missingRules = missingRules.map { rules in
+        rules.indices.flatMap { j in
+          let n = fitted.columns.first { $0.position == j }?.categories.count
+          return n.map { [MissingRule](repeating: .refuse, count: $0) } ?? [rules[j]]
+        }
+      }
+    }
+    if let rules = missingRules {
       let fitted = Imputer.fit(rules, to: train.inputs)
       if let j = fitted.emptyColumns.first {
         throw NNBatchError(
@@ -133,7 +159,77 @@ public enum DataLoader {
       targetScaler: targetScaler, sampleShape: sampleShape, fingerprint: fingerprint)
     prepared.targetNames = selected.targetNames
     prepared.imputer = imputer
+    prepared.encoder = encoder
     return prepared
+  }
+
+  /// The encoder of `columns` (categories by code) learned from the codes in `train`, sorted by code point.
+  static func fitCategories(
+    _ columns: [CategoricalColumn], train: Matrix, rules: [MissingRule]?, config: some DataPlan
+  ) throws(NNBatchError) -> CategoricalEncoder {
+    let name = config.data.source.description
+    var fitted: [CategoricalColumn] = []
+    for column in columns {
+      var counts = [Int](repeating: 0, count: column.categories.count)
+      for r in 0..<train.rows where !train[r, column.position].isNaN {
+        counts[Int(train[r, column.position])] += 1
+      }
+      let seen = CategoricalEncoder.sorted(
+        column.categories.indices.filter { counts[$0] > 0 }.map { column.categories[$0] })
+      guard !seen.isEmpty else {
+        throw NNBatchError(
+          .usage,
+          "\(name): categorical column \"\(excerpt(column.name))\": expected at least one category in the training split, found every value missing"
+        )
+      }
+      var fill: Int?
+      if let rule = rules?[column.position], rule != .refuse {
+        guard rule.strategy == .mostFrequent, !rule.indicator else {
+          throw NNBatchError(
+            .usage,
+            "\(name): data.missing for categorical column \"\(excerpt(column.name))\": expected most_frequent (without indicator) or refuse, found \(MissingPolicy(fallback: rule).description)"
+          )
+        }
+        // The most frequent category; among equally frequent ones the first in code-point order.
+        var bestCount = 0
+        for (i, category) in seen.enumerated() {
+          let n = counts[column.categories.firstIndex(of: category) ?? 0]
+          if n > bestCount {
+            bestCount = n
+            fill = i
+          }
+        }
+      }
+      fitted.append(
+        CategoricalColumn(position: column.position, name: column.name, categories: seen, fill: fill))
+    }
+    return CategoricalEncoder(inputWidth: train.columns, columns: fitted)
+  }
+
+  /// `inputs` whose categorical cells hold codes of `codes`' tables, one-hot encoded by `encoder`.
+  static func encode(_ inputs: Matrix, codes: [CategoricalColumn], encoder: CategoricalEncoder)
+    throws(NNBatchError) -> Matrix
+  {
+    guard inputs.columns == encoder.inputWidth else {
+      throw NNBatchError(
+        .usage,
+        "validation data has \(inputs.columns) features, training data has \(encoder.inputWidth)")
+    }
+    let recoded = Matrix(rows: inputs.rows, columns: inputs.columns, values: inputs.storage.array)
+    for column in encoder.columns {
+      guard let table = codes.first(where: { $0.position == column.position }) else {
+        throw NNBatchError(
+          .usage,
+          "validation data: column \"\(excerpt(column.name))\" has numbers, but it is categorical in the training data; name it in data.categorical"
+        )
+      }
+      let index = Dictionary(column.categories.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
+      let map = table.categories.map { Float(index[$0] ?? -1) }
+      for r in 0..<recoded.rows where !recoded[r, column.position].isNaN {
+        recoded.row(r)[column.position] = map[Int(recoded[r, column.position])]
+      }
+    }
+    return encoder.apply(to: recoded).matrix
   }
 
   /// A classifier trained on one class learns nothing: refuse it.
@@ -179,6 +275,7 @@ public enum DataLoader {
     }
     var selected = try split(raw, config: config)
     selected.missingRules = raw.missingRules
+    selected.categorical = raw.categorical
     return selected
   }
 
@@ -194,9 +291,11 @@ public enum DataLoader {
           "\(v.source.description): validation data has \(rawValidation.inputs.columns) features, training data has \(raw.inputs.columns)"
         )
       }
-      return SelectedData(
+      var selected = SelectedData(
         train: all, validation: Dataset(inputs: rawValidation.inputs, targets: rawValidation.targets),
         labels: labels, classes: raw.classes, sourceShape: raw.sampleShape, targetNames: raw.targetNames)
+      selected.validationCategorical = rawValidation.categorical ?? []
+      return selected
     }
     if config.validationSplit > 0 {
       let split = try holdOut(all, fraction: config.validationSplit, seed: config.seed, file: config.file)

@@ -150,6 +150,8 @@ package struct InputRequest: Sendable {
   package var modelInput: Shape?
   /// Which CSV cells may be missing: the training config's `data.missing`.
   package var missing = MissingPolicy.refuse
+  /// The trained model's categories by feature position (its `CategoricalEncoder`), or nil.
+  package var categories: [Int: [String]]? = nil
 
   /// A request with predict's `--dataset` and `--header`, and what the model was trained on.
   package init(
@@ -264,6 +266,8 @@ public struct RawData: Sendable {
   public var targetNames: [String]? = nil
   /// One `data.missing` rule per feature column when some cells may be missing (NaN in `inputs`), else nil.
   public var missingRules: [MissingRule]? = nil
+  /// The categorical feature columns with their categories by code (first appearance), when detected or declared.
+  public var categorical: [CategoricalColumn]? = nil
 
   /// Samples with their metadata.
   public init(

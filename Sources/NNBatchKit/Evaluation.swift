@@ -44,7 +44,8 @@ extension TrainedModel {
     let config = try configReading(data)
     do {
       let opened = try Evaluate.reader(
-        config: config, data: nil, format: nil, labels: saved.checkpoint.data.labels)
+        config: config, data: nil, format: nil, labels: saved.checkpoint.data.labels,
+        categories: saved.categoriesByPosition)
       var (sums, confusion) = try Evaluate.measure(
         model: saved, opened: opened, threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
       var metrics = ["loss": sums.reducedLoss(saved.network.loss)]

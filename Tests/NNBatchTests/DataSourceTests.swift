@@ -57,7 +57,8 @@ final class DataSourceTests: XCTestCase {
     let cases: [(String, String, String)] = [
       ("a,b,label\n1,2,x\n3,4\n", ", \"targets\": \"label\"", ":3: expected 3 fields, found 2"),
       (
-        "a,b,label\n1,zz,x\n", ", \"targets\": \"label\"", ":2: column \"b\": expected a number, found \"zz\""
+        "a,b,label\n1,2,y\n1,zz,x\n", ", \"targets\": \"label\"",
+        ":3: column \"b\": expected a number, found \"zz\""
       ),
       (
         "a,b,label\n1,nan,x\n", ", \"targets\": \"label\"",

@@ -15,6 +15,11 @@ import NeuralNet
 //                      datasets fill float32 [raw features] (NaN: missing values refused),
 //                      indicator float32 [raw features] (1: an indicator column follows the features);
 //                      the model's inputs are the raw features then one column per indicator
+//     /data/categorical (optional, with "categorical" in the root `requires`: one-hot feature columns)
+//                      attrs: inputs (raw feature columns), names (JSON array), categories (JSON array
+//                      of arrays, sorted by code point); datasets position float32 [columns] (0-based
+//                      among the raw features), fill float32 [columns] (category index of a missing
+//                      cell, -1: refused); applied before /data/imputation, which then reads its output
 
 /// Facts about the training data that a model needs to be used: task, labels, scalings.
 public struct DataFacts: Sendable, Hashable {
@@ -39,6 +44,8 @@ public struct DataFacts: Sendable, Hashable {
   public var targetNames: [String]?
   /// The missing-value filling applied before `features` (`data.missing`); nil when missing values are refused.
   public var imputer: Imputer?
+  /// The one-hot encoding of categorical columns applied before `imputer` (`data.categorical`); nil without one.
+  public var encoder: CategoricalEncoder?
 
   /// Facts for a model trained on `task` with these labels and scalings.
   public init(
@@ -68,6 +75,17 @@ extension DataFacts {
       group.put("fill", imputer.fill)
       group.put("indicator", imputer.indicator.map { $0 ? Float(1) : 0 })
       node.groups["imputation"] = group
+    }
+    if let encoder {
+      var group = HDF5Node()
+      group.set("inputs", encoder.inputWidth)
+      group.set("names", Self.labelsText(encoder.columns.map(\.name)))
+      group.set(
+        "categories",
+        "[" + encoder.columns.map { Self.labelsText($0.categories) }.joined(separator: ",") + "]")
+      group.put("position", encoder.columns.map { Float($0.position) })
+      group.put("fill", encoder.columns.map { Float($0.fill ?? -1) })
+      node.groups["categorical"] = group
     }
     node.groups["features"] = Self.encode(features)
     node.groups["targets"] = Self.encode(targets)
@@ -103,7 +121,54 @@ extension DataFacts {
     if node.node.groups["imputation"] != nil {
       facts.imputer = try decodeImputer(node.group("imputation"), inputs: architecture.inputs)
     }
+    if node.node.groups["categorical"] != nil {
+      facts.encoder = try decodeEncoder(
+        node.group("categorical"), outputs: facts.imputer?.inputWidth ?? architecture.inputs)
+    }
     return facts
+  }
+
+  private static func decodeEncoder(_ node: NodeReader, outputs: Int) throws -> CategoricalEncoder {
+    let inputs = try node.int("inputs", min: 1)
+    let names = try decodeStrings(node, "names")
+    let positions = try node.floatVector("position")
+    let fills = try node.floatVector("fill")
+    let parsed = try? JSONParser.parse(try node.string("categories"))
+    let lists = parsed?.arrayValue?.map { $0.arrayValue?.compactMap(\.stringValue) }
+    guard let lists, lists.allSatisfy({ !($0 ?? []).isEmpty }), lists.count == names.count else {
+      throw SchemaError(
+        "\(node.attributePath("categories")): expected a JSON array of \(names.count) non-empty arrays of strings"
+      )
+    }
+    guard positions.count == names.count, fills.count == names.count else {
+      throw SchemaError(
+        "\(node.childPath("position")): expected \(names.count) positions and fills (one per name), found \(positions.count) and \(fills.count)"
+      )
+    }
+    var columns: [CategoricalColumn] = []
+    for i in names.indices {
+      let categories = lists[i] ?? []
+      let position = positions[i]
+      let fill = fills[i]
+      guard position >= 0, position < Float(inputs), position.rounded() == position,
+        !columns.contains(where: { Float($0.position) == position }),
+        fill == -1 || (fill >= 0 && fill < Float(categories.count) && fill.rounded() == fill)
+      else {
+        throw SchemaError(
+          "\(node.childPath("position")): column \(i): expected a distinct position in 0..<\(inputs) and a fill of -1 or a category index, found \(position) and \(fill)"
+        )
+      }
+      columns.append(
+        CategoricalColumn(
+          position: Int(position), name: names[i], categories: categories, fill: fill < 0 ? nil : Int(fill)))
+    }
+    let encoder = CategoricalEncoder(inputWidth: inputs, columns: columns)
+    guard encoder.outputWidth == outputs else {
+      throw SchemaError(
+        "\(node.childPath("position")): the encoding writes \(encoder.outputWidth) columns, expected \(outputs) (the model's inputs before imputation)"
+      )
+    }
+    return encoder
   }
 
   private static func decodeImputer(_ node: NodeReader, inputs: Int) throws -> Imputer {

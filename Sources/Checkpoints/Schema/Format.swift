@@ -132,6 +132,11 @@ extension Checkpoint {
         "\(root.attributePath("requires")): expected \"\(imputationRequirement)\" (the file has /data/imputation), found \"\(required.joined(separator: ","))\""
       )
     }
+    if checkpoint.data.encoder != nil && !required.contains(categoricalRequirement) {
+      throw SchemaError(
+        "\(root.attributePath("requires")): expected \"\(categoricalRequirement)\" (the file has /data/categorical), found \"\(required.joined(separator: ","))\""
+      )
+    }
     var withKernels = checkpoint
     if root.has("kernel_library") {
       withKernels.kernels = KernelProvenance(

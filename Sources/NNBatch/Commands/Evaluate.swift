@@ -52,11 +52,12 @@ public enum Evaluate {
     var sums = MetricSums()
     var confusion = ConfusionCounts(classes: max(model.network.architecture.outputs, 2))
     var seen = 0
+    var unseen: [Int] = []  // per categorical column: values training never saw
     while let block = try opened.read({ () throws(NNBatchError) in try opened.reader.next(maxRows: rows) }) {
       guard let targets = block.targets, targets.columns > 0 else {
         throw NNBatchError(.usage, "\(source): expected targets to evaluate against, found none")
       }
-      let inputs = try model.prepareInputs(block.inputs, source: source, before: seen)
+      let inputs = try model.prepareInputs(block.inputs, source: source, before: seen, unseen: &unseen)
       let dataset = Dataset(inputs: inputs, targets: targets)  // [rows, F], [rows, C]
       let prepared = PreparedData(
         train: dataset, validation: nil, labels: model.checkpoint.data.labels, scaler: model.scaler,
@@ -90,6 +91,7 @@ public enum Evaluate {
       seen += dataset.count
     }
     guard seen > 0 else { throw SavedModel.noSamples(in: source) }
+    model.reportUnseen(unseen)
     return (sums, confusion)
   }
 
@@ -98,7 +100,8 @@ public enum Evaluate {
   ) throws(NNBatchError) -> String {
     let model = try SavedModel.load(path)
     let opened = try reader(
-      config: model.config, data: dataConfig, format: format, labels: model.checkpoint.data.labels)
+      config: model.config, data: dataConfig, format: format, labels: model.checkpoint.data.labels,
+      categories: model.categoriesByPosition)
     let source = opened.name
     let (sums, measured) = try measure(model: model, opened: opened, threads: threads)
     var confusion = measured
@@ -134,10 +137,15 @@ public enum Evaluate {
   /// disk block by block unless their `data.stream` is false, so a set
   /// larger than memory can be evaluated; the others (CSV, gzip, inline,
   /// synthetic), and rows held out by `validation_split`, are read whole.
-  package static func reader(config: Config, data: String?, format: String?, labels: [String])
+  package static func reader(
+    config: Config, data: String?, format: String?, labels: [String], categories: [Int: [String]]? = nil
+  )
     throws(NNBatchError) -> EvaluationReader
   {
     var config = config
+    // Categorical cells are read as the trained model's category indices, whichever source is read.
+    config.data.useCategories(categories)
+    config.validation?.useCategories(categories)
     guard let data else {
       if config.validationSplit == 0 {
         let (set, name, key) =
@@ -169,6 +177,7 @@ public enum Evaluate {
       config.data = other.data
       config.validation = other.validation
       config.validationSplit = other.validationSplit
+      config.data.useCategories(categories)
       let reader = try open(config.data, task: config.task, labels: labels)
       return EvaluationReader(reader: reader, config: config, name: data, format: nil)
     }

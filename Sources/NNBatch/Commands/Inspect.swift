@@ -80,6 +80,17 @@ public enum Inspect {
     }
     if !c.data.labels.isEmpty { data += ", labels \(c.data.labels.joined(separator: ","))" }
     lines.append(data)
+    if let encoder = c.data.encoder {
+      // The model's inputs are the encoded width; the data it reads has the raw columns.
+      lines.append(
+        "features    \(encoder.inputWidth) raw columns, \(encoder.outputWidth) after one-hot encoding")
+      for column in encoder.columns {
+        let shown = column.categories.prefix(10).map { excerpt($0, limit: 20) }.joined(separator: ", ")
+        let more = column.categories.count > 10 ? ", ..." : ""
+        lines.append(
+          "categorical \(excerpt(column.name)) (\(column.categories.count) categories: \(shown)\(more))")
+      }
+    }
     lines.append("config")
     lines.append(
       contentsOf: c.config.split(separator: "\n", omittingEmptySubsequences: false).map { "  " + $0 })

@@ -31,6 +31,7 @@ public enum Predict {
         dataset: dataset, header: header, skipColumns: model.targetColumnNames ?? [],
         trainedSource: model.config.data.source, modelInput: model.network.architecture.inputShape)
       request.missing = model.config.data.missing
+      request.categories = model.categoriesByPosition
       return try resolved.kind.openInputs(location, request)
     }
     // Images must have the model's shape, not just as many pixels (4×16 is not 8×8).
@@ -54,6 +55,7 @@ public enum Predict {
       (reader.rowNameColumn.map { [$0] } ?? []) + (model.isClassifier ? ["label"] : []) + columnNames(model)
     try text.append(columns.map(csvField).joined(separator: ","))
     var seen = 0  // rows of earlier blocks
+    var unseen: [Int] = []  // per categorical column: values training never saw
     while let block = try resolved.reading({ () throws(NNBatchError) in try reader.next(maxRows: rows) }) {
       let inputs = block.inputs  // [rows, features]
       guard inputs.columns == features else {
@@ -62,7 +64,7 @@ public enum Predict {
           "\(input): expected \(features) features per sample (the model's inputs), found \(inputs.columns) (\(resolved.note))"
         )
       }
-      let prepared = try model.prepareInputs(inputs, source: input, before: seen)
+      let prepared = try model.prepareInputs(inputs, source: input, before: seen, unseen: &unseen)
       let outputs = model.outputs(scaled: prepared)  // [rows, width]
       try model.checkOutputs(outputs, source: input, before: seen)
       seen += inputs.rows
@@ -83,6 +85,7 @@ public enum Predict {
       try text.append(lines, newline: false)
     }
     guard seen > 0 else { throw SavedModel.noSamples(in: input) }
+    model.reportUnseen(unseen)
     return text.text
   }
 

@@ -30,7 +30,14 @@ public struct SavedModel: Sendable {
   /// The missing-value filling fitted at training time (`data.missing`), or nil.
   public var imputer: Imputer? { checkpoint.data.imputer }
   /// Features per sample in the data the model reads: before the imputer's indicator columns.
-  public var rawFeatures: Int { imputer?.inputWidth ?? network.architecture.inputs }
+  public var rawFeatures: Int { encoder?.inputWidth ?? imputer?.inputWidth ?? network.architecture.inputs }
+  /// The one-hot encoding of categorical columns fitted at training time (`data.categorical`), or nil.
+  public var encoder: CategoricalEncoder? { checkpoint.data.encoder }
+  /// The categories by raw feature position, for readers of raw rows (empty: no column is categorical,
+  /// so none is detected in new data).
+  package var categoriesByPosition: [Int: [String]] {
+    Dictionary(uniqueKeysWithValues: (encoder?.columns ?? []).map { ($0.position, $0.categories) })
+  }
 
   /// Loads and verifies `path`: a checkpoint file, or a folder's newest valid checkpoint.
   ///
@@ -119,9 +126,34 @@ public struct SavedModel: Sendable {
   ///
   /// A missing value (NaN) in a column the checkpoint does not fill is refused by `scaleInputs`.
   package func prepareInputs(_ inputs: Matrix, source: String, before: Int) throws(NNBatchError) -> Matrix {
-    let filled = imputer.map { $0.apply(to: inputs) } ?? inputs
+    var unseen: [Int] = []
+    return try prepareInputs(inputs, source: source, before: before, unseen: &unseen)
+  }
+
+  /// `prepareInputs`, first one-hot encoding category indices (-1: unseen, counted per column into `unseen`).
+  package func prepareInputs(_ inputs: Matrix, source: String, before: Int, unseen: inout [Int])
+    throws(NNBatchError) -> Matrix
+  {
+    var encoded = inputs
+    if let encoder {
+      let result = encoder.apply(to: inputs)
+      encoded = result.matrix
+      if unseen.count != result.unseen.count { unseen = result.unseen.map { _ in 0 } }
+      for i in unseen.indices { unseen[i] += result.unseen[i] }
+    }
+    let filled = imputer.map { $0.apply(to: encoded) } ?? encoded
     try scaleInputs(filled, source: source, before: before)
     return filled
+  }
+
+  /// Reports, once per column on stderr, the values of categorical columns that training never saw.
+  package func reportUnseen(_ unseen: [Int]) {
+    guard let encoder else { return }
+    for (i, count) in unseen.enumerated() where count > 0 && i < encoder.columns.count {
+      Warnings.emit(
+        "\(count) value\(count == 1 ? "" : "s") of column \(excerpt(encoder.columns[i].name)) \(count == 1 ? "was" : "were") not seen in training: encoded as all zeros"
+      )
+    }
   }
 
   /// Scales raw `inputs` [rows, inputs] in place as at training time, checking every value.

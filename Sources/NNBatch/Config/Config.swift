@@ -393,10 +393,31 @@ extension Config {
             "missing values are read from CSV files only; this source is \(dataConfig?.sourceName ?? "")")
         }
       }
+      var categorical: [String] = []
+      if let items = d.array("categorical") {
+        for (i, item) in items.enumerated() {
+          guard let name = item.stringValue, !name.isEmpty else {
+            sink.report(
+              item, "\(d.childPath("categorical"))[\(i)]", "expected a column name, found \(item.typeName)")
+            continue
+          }
+          if categorical.contains(name) {
+            sink.report(item, "\(d.childPath("categorical"))[\(i)]", "column \"\(name)\" is listed twice")
+          }
+          categorical.append(name)
+        }
+        if !categorical.isEmpty, dataConfig?.declareCategorical(categorical) == false {
+          d.report(
+            "categorical",
+            "categorical columns are read from CSV files only; this source is \(dataConfig?.sourceName ?? "")"
+          )
+        }
+      }
       if let v = d.object("validation") {
         validation = DataConfig.decode(v, seed: seed, sink: sink)
         // Validation rows are filled with the training split's statistics.
         _ = validation?.allowMissing(missing)
+        _ = validation?.declareCategorical(categorical)
         v.finish()
         if validationSplit > 0 {
           d.report("validation_split", "give either validation_split or a validation source, not both")

@@ -100,6 +100,9 @@ enum ResumeCheck {
     }
     lines.compare("$.data.validation_split", saved.validationSplit, config.validationSplit)
     lines.compare("$.data.missing", saved.data.missing.description, config.data.missing.description)
+    lines.compare(
+      "$.data.categorical", DataFacts.labelsText(saved.data.categorical),
+      DataFacts.labelsText(config.data.categorical))
     lines.compare("$.data.scale", saved.scaling.rawValue, config.scaling.rawValue)
     lines.compare("$.data.scale_targets", saved.targetScaling.rawValue, config.targetScaling.rawValue)
     // Augmentation changes the samples every later step trains on.

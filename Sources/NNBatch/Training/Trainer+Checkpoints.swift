@@ -23,6 +23,7 @@ extension Trainer {
         task: config.task, labels: data.labels, features: data.scaler, targets: data.targetScaler,
         fingerprint: dataFingerprint, stream: data.stream?.plan.text, targetNames: data.targetNames))
     checkpoint.data.imputer = data.imputer
+    checkpoint.data.encoder = data.encoder
     checkpoint.kernels = .current
     return checkpoint
   }

@@ -30,6 +30,11 @@ package struct CSVSource: FileDataSource {
   package var skipIfPresent: [String] = []
   /// `data.missing`: which feature cells may be missing (read as NaN, for the imputer to fill).
   package var missing = MissingPolicy.refuse
+  /// `data.categorical`: feature columns, by header name, read as categories even when their values are numbers.
+  package var categorical: [String] = []
+  /// The categories of a trained model's categorical columns, by feature position (predict, evaluate):
+  /// cells are read as category indices (-1: unseen) and no column is detected; nil: training, detect.
+  package var knownCategories: [Int: [String]]? = nil
 
   /// A source reading `path` with these settings.
   package init(path: String, header: Bool?, delimiter: Character, targets: [ColumnRef], ignore: [ColumnRef]) {
@@ -135,6 +140,7 @@ package struct CSVSource: FileDataSource {
     var source = CSVSource(path: path, header: request.header, delimiter: ",", targets: [], ignore: [])
     source.skipIfPresent = request.skipColumns
     source.missing = request.missing
+    source.knownCategories = request.categories
     return InMemorySamples(try source.read(task: nil, knownLabels: []))
   }
 
@@ -167,6 +173,12 @@ package struct CSVSource: FileDataSource {
     var rows = 0
     var hasHeader = false
     var featureRules: [MissingRule] = []
+    // Per feature position: declared or detected categorical, with its categories in order of first appearance.
+    var isCategorical: [Bool] = []
+    var declared: [Bool] = []
+    var isNumeric: [Bool] = []
+    var tables: [[String: Int]] = []
+    var firstCategoryLine: [Int] = []
 
     func resolve(_ refs: [ColumnRef], what: String) throws(NNBatchError) -> [Int] {
       var result: [Int] = []
@@ -283,6 +295,19 @@ package struct CSVSource: FileDataSource {
         }
         featureRules = try missingRules(
           featureColumns: featureColumns, targetColumns: targetColumns, names: names)
+        isCategorical = try declaredCategorical(
+          featureColumns: featureColumns, targetColumns: targetColumns, names: names)
+        declared = isCategorical
+        isNumeric = [Bool](repeating: false, count: featureColumns.count)
+        tables = [[String: Int]](repeating: [:], count: featureColumns.count)
+        firstCategoryLine = [Int](repeating: 0, count: featureColumns.count)
+        if let knownCategories {
+          for k in knownCategories.keys where k < featureColumns.count {
+            isCategorical[k] = true
+            for (i, c) in (knownCategories[k] ?? []).enumerated() { tables[k][c] = i }
+          }
+          declared = isCategorical
+        }
         if hasHeader { return }
       }
       guard fields.count == width else {
@@ -299,7 +324,46 @@ package struct CSVSource: FileDataSource {
         let field = fields[column]
         // Only a field that is no finite number can be a marker ("nan" parses, as NaN, and a refused
         // "nan" keeps its message about finite numbers).
+        // Declared (or known) columns take any text; a detected one only text that is no number.
+        if declared[k]
+          || (knownCategories == nil && !isNumeric[k] && parseNumber(field) == nil
+            && !(tables[k].isEmpty && Self.isMissingMarker(field)))
+        {
+          if Self.isMissingMarker(field) {
+            guard featureRules[k] != .refuse else {
+              throw NNBatchError(
+                .usage,
+                "\(path):\(line): \(columnName(column)): expected a category, found \"\(excerpt(bytes: field))\", a missing value; set data.missing to fill it (most_frequent)"
+              )
+            }
+            inputValues.append(.nan)
+            continue
+          }
+          let text = Self.trimmedText(field)
+          if let code = tables[k][text] {
+            inputValues.append(Float(code))
+          } else if knownCategories != nil {
+            inputValues.append(-1)  // unseen in training: all zeros, counted by the encoder
+          } else {
+            guard tables[k].count < 1 << 24 else {
+              throw NNBatchError(
+                .usage, "\(path):\(line): \(columnName(column)): more than \(1 << 24) categories")
+            }
+            if tables[k].isEmpty { firstCategoryLine[k] = line }
+            tables[k][text] = tables[k].count
+            inputValues.append(Float(tables[k].count - 1))
+          }
+          isCategorical[k] = true
+          continue
+        }
+        if knownCategories == nil && !tables[k].isEmpty && !Self.isMissingMarker(field) {
+          throw NNBatchError(
+            .usage,
+            "\(path):\(line): \(columnName(column)): expected a category like line \(firstCategoryLine[k])'s, found the number \"\(excerpt(bytes: field))\"; a column is categorical when none of its values is a number, or when data.categorical names it"
+          )
+        }
         let value = parseNumber(field)
+        if value != nil && !(value?.isNaN ?? false) { isNumeric[k] = true }
         if value?.isNaN ?? true, Self.isMissingMarker(field), featureRules[k] != .refuse || value == nil {
           guard featureRules[k] != .refuse else {
             throw NNBatchError(
@@ -389,7 +453,47 @@ package struct CSVSource: FileDataSource {
       labels: labels, classes: labels.isEmpty ? nil : labels.count)
     if let names, !targetColumns.isEmpty { raw.targetNames = targetColumns.map { names[$0] } }
     if !missing.refusesAll { raw.missingRules = featureRules }
+    if knownCategories == nil, isCategorical.contains(true) {
+      raw.categorical = featureColumns.indices.filter { isCategorical[$0] }.map { k in
+        var categories = [String](repeating: "", count: tables[k].count)
+        for (text, code) in tables[k] { categories[code] = text }
+        return CategoricalColumn(
+          position: k, name: names.map { $0[featureColumns[k]] } ?? "column \(featureColumns[k])",
+          categories: categories, fill: nil)
+      }
+    }
     return raw
+  }
+
+  /// Per feature column: whether `data.categorical` names it; throws for a name that is no feature column.
+  private func declaredCategorical(featureColumns: [Int], targetColumns: [Int], names: [String]?)
+    throws(NNBatchError) -> [Bool]
+  {
+    var declared = [Bool](repeating: false, count: featureColumns.count)
+    guard !categorical.isEmpty else { return declared }
+    guard let names else {
+      throw NNBatchError(
+        .usage, "\(path): data.categorical names columns by header, but the file has no header row")
+    }
+    for name in categorical {
+      guard let index = names.firstIndex(of: name) else {
+        var message = "\(path): data.categorical: no column named \"\(excerpt(name))\""
+        if let guess = suggestion(for: name, among: featureColumns.map { names[$0] }) {
+          message += " (did you mean \"\(guess)\"?)"
+        }
+        throw NNBatchError(
+          .usage, message + "; feature columns are \(Self.list(featureColumns.map { names[$0] }))")
+      }
+      guard let k = featureColumns.firstIndex(of: index) else {
+        let what = targetColumns.contains(index) ? "a target column" : "an ignored column"
+        throw NNBatchError(
+          .usage,
+          "\(path): data.categorical: \"\(excerpt(name))\" is \(what); only feature columns are one-hot encoded"
+        )
+      }
+      declared[k] = true
+    }
+    return declared
   }
 
   /// The `data.missing` rule of each feature column; throws when the policy names a column that is not a feature.
