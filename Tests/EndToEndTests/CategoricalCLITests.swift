@@ -119,4 +119,41 @@ final class CategoricalCLITests: XCTestCase {
     XCTAssertEqual(resume.status, 2, resume.stderr)
     XCTAssertTrue(resume.stderr.contains("$.data.categorical"), resume.stderr)
   }
+
+  func testMissingCellsTakeTheMostFrequentCategoryOrAreRefused() throws {
+    let dir = TemporaryDirectory()
+    // Every sixth row (a "red" one) has no color: red and green are then equally frequent, and
+    // the tie goes to the first in code-point order, "green".
+    var csv = "a,color,y\n"
+    for i in 0..<24 {
+      csv += "\(i % 5),\(i % 6 == 5 ? "" : colors[i % colors.count]),\(i % 3 == 0 ? "yes" : "no")\n"
+    }
+    dir.write("gaps.csv", csv)
+    let refused = try nnbatch(
+      ["train", "--config", config(dir, name: "refuse", data: "gaps.csv")], in: dir.path)
+    XCTAssertEqual(refused.status, 2, refused.stderr)
+    XCTAssertTrue(
+      refused.stderr.contains(#"gaps.csv:7: column "color": expected a category, found "", a missing value"#),
+      refused.stderr)
+    let mean = try nnbatch(
+      ["train", "--config", config(dir, name: "mean", data: "gaps.csv", extra: #", "missing": "mean""#)],
+      in: dir.path)
+    XCTAssertEqual(mean.status, 2, mean.stderr)
+    XCTAssertTrue(
+      mean.stderr.contains(#"data.missing for categorical column "color": expected most_frequent"#))
+    let ok = config(dir, name: "mf", data: "gaps.csv", extra: #", "missing": "most_frequent""#)
+    let train = try nnbatch(["train", "--config", ok, "--quiet"], in: dir.path)
+    XCTAssertEqual(train.status, 0, train.stderr)
+    dir.write("p-gap.csv", "a,color\n1,\n2,NA\n")
+    dir.write("p-red.csv", "a,color\n1,red\n2,red\n")
+    dir.write("p-green.csv", "a,color\n1,green\n2,green\n")
+    let ck = dir.file("ck-mf")
+    let gap = try nnbatch(["predict", "--checkpoint", ck, "--input", dir.file("p-gap.csv")], in: dir.path)
+    let red = try nnbatch(["predict", "--checkpoint", ck, "--input", dir.file("p-red.csv")], in: dir.path)
+    let green = try nnbatch(
+      ["predict", "--checkpoint", ck, "--input", dir.file("p-green.csv")], in: dir.path)
+    XCTAssertEqual(gap.status, 0, gap.stderr)
+    XCTAssertEqual(gap.stdout, green.stdout)
+    XCTAssertNotEqual(gap.stdout, red.stdout)
+  }
 }
