@@ -136,24 +136,11 @@ final class GlobalPoolingTests: XCTestCase {
         parameters: parameters.pointer, input: x, targets: t, targetColumns: 1, rows: rows,
         workspace: workspace, gradient: gradient.pointer)
       func referenceLoss(_ theta: [Double]) -> Double {
-        var a = x.map(Double.init)
-        for layer in architecture.layers { a = LayerReference.forward(layer, theta: theta, x: a, rows: rows) }
-        return (0..<rows).map { -log(a[$0 * 3 + Int(t[$0])]) }.reduce(0, +)
+        LayerReference.crossEntropyLoss(architecture, theta: theta, x: x, t: t, rows: rows)
       }
-      var theta = parameters.array.map(Double.init)
+      let theta = parameters.array.map(Double.init)
       XCTAssertEqual(lossSum, referenceLoss(theta), accuracy: 1e-4, "loss, \(pool)")
-      let h = 1e-6
-      for p in 0..<theta.count {
-        let saved = theta[p]
-        theta[p] = saved + h
-        let up = referenceLoss(theta)
-        theta[p] = saved - h
-        let down = referenceLoss(theta)
-        theta[p] = saved
-        let numeric = (up - down) / (2 * h)
-        let error = abs(numeric - Double(gradient[p])) / max(1e-2, abs(numeric) + abs(Double(gradient[p])))
-        XCTAssertLessThan(error, 2e-3, "\(pool) parameter \(p): analytic \(gradient[p]), numeric \(numeric)")
-      }
+      LayerReference.checkNetworkGradient(gradient, at: theta, loss: referenceLoss, what: "\(pool)")
     }
   }
 }

@@ -53,27 +53,15 @@ final class LayerGraphTests: XCTestCase {
       parameters: parameters.pointer, input: x.pointer, targets: t.pointer,
       targetColumns: architecture.outputs,
       rows: rows, workspace: workspace, gradient: gradient.pointer)
-    var theta = parameters.array.map(Double.init)
+    let theta = parameters.array.map(Double.init)
     let xd = x.array.map(Double.init)
     let td = t.array.map(Double.init)
-    func loss() -> Double { Self.referenceLoss(theta, network: network, x: xd, targets: td, rows: rows) }
-    XCTAssertEqual(lossSum, loss(), accuracy: 1e-4, "loss against the reference", file: file, line: line)
-    let h = 1e-6
-    var failures = 0
-    for p in 0..<theta.count {
-      let saved = theta[p]
-      theta[p] = saved + h
-      let up = loss()
-      theta[p] = saved - h
-      let down = loss()
-      theta[p] = saved
-      let numeric = (up - down) / (2 * h)
-      let error = abs(numeric - Double(gradient[p])) / max(1e-2, abs(numeric) + abs(Double(gradient[p])))
-      if error >= 2e-3 && failures < 5 {
-        failures += 1
-        XCTFail("parameter \(p): analytic \(gradient[p]), numeric \(numeric)", file: file, line: line)
-      }
+    func loss(_ theta: [Double]) -> Double {
+      Self.referenceLoss(theta, network: network, x: xd, targets: td, rows: rows)
     }
+    XCTAssertEqual(lossSum, loss(theta), accuracy: 1e-4, "loss against the reference", file: file, line: line)
+    LayerReference.checkNetworkGradient(
+      gradient, at: theta, loss: loss, what: "graph", file: file, line: line)
   }
 
   /// The network input feeds two layers, layer 0's output feeds a dense layer and the add: every branch's gradient counts.

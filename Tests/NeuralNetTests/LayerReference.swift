@@ -284,4 +284,39 @@ enum LayerReference {
     }
     return dX.array
   }
+  /// The summed cross-entropy of the Double reference network on class labels `t` (one per row).
+  static func crossEntropyLoss(
+    _ architecture: Architecture, theta: [Double], x: [Float], t: [Float], rows: Int
+  ) -> Double {
+    var a = x.map(Double.init)
+    for layer in architecture.layers { a = forward(layer, theta: theta, x: a, rows: rows) }
+    let classes = architecture.outputs
+    return (0..<rows).map { -log(a[$0 * classes + Int(t[$0])]) }.reduce(0, +)
+  }
+
+  /// Checks every entry of a whole network's `analytic` gradient against central differences of
+  /// `loss` at `theta` (step 1e-6; relative error below 2e-3, with a floor of 1e-2 on the
+  /// denominator), reporting at most five failures.
+  static func checkNetworkGradient(
+    _ analytic: FloatBuffer, at start: [Double], loss: ([Double]) -> Double, what: String,
+    file: StaticString = #filePath, line: UInt = #line
+  ) {
+    var theta = start
+    let h = 1e-6
+    var failures = 0
+    for p in 0..<theta.count {
+      let saved = theta[p]
+      theta[p] = saved + h
+      let up = loss(theta)
+      theta[p] = saved - h
+      let down = loss(theta)
+      theta[p] = saved
+      let numeric = (up - down) / (2 * h)
+      let error = abs(numeric - Double(analytic[p])) / max(1e-2, abs(numeric) + abs(Double(analytic[p])))
+      if error >= 2e-3 && failures < 5 {
+        failures += 1
+        XCTFail("\(what) parameter \(p): analytic \(analytic[p]), numeric \(numeric)", file: file, line: line)
+      }
+    }
+  }
 }

@@ -21,20 +21,14 @@
 /// - ``GlobalMaxPool2D``
 /// - ``AvgPool2D``
 /// - ``Dense``
-public struct GlobalAvgPool2D: ParameterFreeLayer {
+public struct GlobalAvgPool2D: GlobalPoolingLayer {
   /// Global average pooling has no settings: `{"type": "global_avg_pool2d"}`.
-  public struct Spec: LayerSpec {
+  public struct Spec: GlobalPoolingSpec {
     /// The kind's name in configs and checkpoints.
     public static let kind = "global_avg_pool2d"
 
     /// A global average pooling layer.
     public init() {}
-
-    /// Global pooling has no activation.
-    public var activation: Activation { .linear }
-
-    /// `global_avg_pool2d`.
-    public var description: String { Self.kind }
 
     /// The layer on images of `input` shape [C, H, W], each channel at least one value.
     public func build(input: Shape, parameterOffset: Int) throws(LayerShapeError) -> any Layer {
@@ -48,12 +42,6 @@ public struct GlobalAvgPool2D: ParameterFreeLayer {
 
   /// [C, H, W].
   public var inputShape: Shape { [image.channels, image.height, image.width] }
-  /// [C].
-  public var outputShape: Shape { [image.channels] }
-  /// Linear: the mean itself.
-  public var activation: Activation { .linear }
-  /// One add per input value.
-  public var multiplyAdds: Int { image.elements }
 
   /// A[n][c] = (Σ plane) / (H·W).
   public func forward(
@@ -86,7 +74,5 @@ public struct GlobalAvgPool2D: ParameterFreeLayer {
 extension GlobalAvgPool2D.Spec {
   /// The global average pooling kind: `{"type": "global_avg_pool2d"}`, no settings; its
   /// output is flat, so a dense layer after it gets no implied flatten.
-  public static let declaration = LayerKind(
-    Self.self, settings: [], shape: .imageToFlat, summary: { _, _ in "" }, make: { _ in Self() },
-    values: { _ in [] })
+  public static let declaration = globalPoolingDeclaration
 }

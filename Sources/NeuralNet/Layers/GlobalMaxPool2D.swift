@@ -26,20 +26,14 @@
 /// - ``GlobalAvgPool2D``
 /// - ``MaxPool2D``
 /// - ``Dense``
-public struct GlobalMaxPool2D: ParameterFreeLayer {
+public struct GlobalMaxPool2D: GlobalPoolingLayer {
   /// Global max pooling has no settings: `{"type": "global_max_pool2d"}`.
-  public struct Spec: LayerSpec {
+  public struct Spec: GlobalPoolingSpec {
     /// The kind's name in configs and checkpoints.
     public static let kind = "global_max_pool2d"
 
     /// A global max pooling layer.
     public init() {}
-
-    /// Global pooling has no activation.
-    public var activation: Activation { .linear }
-
-    /// `global_max_pool2d`.
-    public var description: String { Self.kind }
 
     /// The layer on images of `input` shape [C, H, W], each channel at least one value.
     public func build(input: Shape, parameterOffset: Int) throws(LayerShapeError) -> any Layer {
@@ -58,12 +52,6 @@ public struct GlobalMaxPool2D: ParameterFreeLayer {
 
   /// [C, H, W].
   public var inputShape: Shape { [image.channels, image.height, image.width] }
-  /// [C].
-  public var outputShape: Shape { [image.channels] }
-  /// Linear: the maximum itself.
-  public var activation: Activation { .linear }
-  /// One comparison per input value, counted as a multiply-add.
-  public var multiplyAdds: Int { image.elements }
 
   /// The argmax of every output: [rows, C].
   public func scratchCount(rows: Int) -> Int { rows * image.channels }
@@ -109,7 +97,5 @@ public struct GlobalMaxPool2D: ParameterFreeLayer {
 extension GlobalMaxPool2D.Spec {
   /// The global max pooling kind: `{"type": "global_max_pool2d"}`, no settings; its
   /// output is flat, so a dense layer after it gets no implied flatten.
-  public static let declaration = LayerKind(
-    Self.self, settings: [], shape: .imageToFlat, summary: { _, _ in "" }, make: { _ in Self() },
-    values: { _ in [] })
+  public static let declaration = globalPoolingDeclaration
 }
