@@ -132,7 +132,8 @@ public struct Network: Sendable, Hashable {
     let last = layers.count - 1
     // gradients[l]: dA_l, then dZ_l [rows, outputs of layer l].
     let gradients = workspace.layerGradients
-    precondition(gradients.count == layers.count, "a graph's workspace holds one gradient per layer")
+    precondition(
+      gradients.count == layers.count, "a graph's backward pass needs a workspace made with backward: true")
     let context = context.with(kernels: workspace.kernels)
     let lossSum = loss.sumAndGradient(
       output: output, targets: targets, targetColumns: targetColumns, rows: rows,
@@ -183,7 +184,8 @@ public struct Network: Sendable, Hashable {
     precondition(inputs.columns == architecture.inputs, "predict: input width mismatch")
     let outputs = Matrix(rows: inputs.rows, columns: architecture.outputs)
     let capacity = max(1, min(blockRows, inputs.rows))
-    let workspace = Workspace(architecture: architecture, capacity: capacity, targetColumns: 1)
+    let workspace = Workspace(
+      architecture: architecture, capacity: capacity, targetColumns: 1, backward: false)
     var start = 0
     while start < inputs.rows {
       let rows = min(capacity, inputs.rows - start)

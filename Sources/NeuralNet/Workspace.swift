@@ -5,7 +5,8 @@
 /// `activations[l]` [capacity, output elements of layer l] (empty for a
 /// layer that shares its input: its output is the buffer below), `delta` and
 /// `spare` [capacity, maxWidth], `scratch[l]` what layer l asks for;
-/// for a layer graph (not a chain) also `layerGradients[l]` [capacity, output elements of layer l].
+/// for a layer graph (not a chain) that back-propagates also `layerGradients[l]`
+/// [capacity, output elements of layer l].
 public final class Workspace: @unchecked Sendable {
   /// Most rows the buffers hold.
   public let capacity: Int
@@ -23,11 +24,13 @@ public final class Workspace: @unchecked Sendable {
   let delta: FloatBuffer
   /// dA of the layer below, written from `delta` (ping-pong partner); a graph's adding buffer.
   let spare: FloatBuffer
-  /// A graph's dA_l (then dZ_l) per layer; empty for a chain, which ping-pongs `delta` and `spare`.
+  /// A graph's dA_l (then dZ_l) per layer; empty for a chain, which ping-pongs `delta` and
+  /// `spare`, and for a forward-only workspace.
   let layerGradients: [FloatBuffer]
 
-  /// Buffers for `architecture` on up to `capacity` rows with `targetColumns` targets.
-  public init(architecture: Architecture, capacity: Int, targetColumns: Int) {
+  /// Buffers for `architecture` on up to `capacity` rows with `targetColumns` targets;
+  /// `backward: false` leaves out what only back-propagation uses (for prediction).
+  public init(architecture: Architecture, capacity: Int, targetColumns: Int, backward: Bool = true) {
     precondition(capacity > 0, "workspace capacity must be positive")
     self.capacity = capacity
     input = FloatBuffer(count: capacity * architecture.inputs)
@@ -39,7 +42,7 @@ public final class Workspace: @unchecked Sendable {
     delta = FloatBuffer(count: capacity * architecture.maxWidth)
     spare = FloatBuffer(count: capacity * architecture.maxWidth)
     layerGradients =
-      architecture.isChain
+      architecture.isChain || !backward
       ? [] : architecture.layers.map { FloatBuffer(count: capacity * $0.outputShape.elements) }
     kernels = MatmulKernels()
   }

@@ -60,6 +60,14 @@ final class LayerGraphTests: XCTestCase {
       Self.referenceLoss(theta, network: network, x: xd, targets: td, rows: rows)
     }
     XCTAssertEqual(lossSum, loss(theta), accuracy: 1e-4, "loss against the reference", file: file, line: line)
+    // Prediction runs the graph forward on a workspace without gradient buffers: same outputs.
+    let inputs = Matrix(rows: rows, columns: architecture.inputs)
+    inputs.storage.pointer.update(from: x.pointer, count: x.count)
+    let predicted = network.predict(parameters: parameters, inputs: inputs).storage.array.map(Double.init)
+    let predictedLoss =
+      zip(predicted, td).map { ($0 - $1) * ($0 - $1) }.reduce(0, +) / Double(architecture.outputs)
+    XCTAssertEqual(
+      predictedLoss, lossSum, accuracy: 1e-5, "predict against the training pass", file: file, line: line)
     LayerReference.checkNetworkGradient(
       gradient, at: theta, loss: loss, what: "graph", file: file, line: line)
   }
