@@ -85,25 +85,27 @@ package struct ExportPlan: Sendable {
   var labels: [String]
   /// The config's name, for model names.
   var name: String
+  /// How raw CSV rows become the network's input (categorical columns, missing values), or nil:
+  /// the input is then the network's own.
+  var tabular: TabularInput?
 
   /// The plan of `model`; throws (exit 2) for a layer kind no exporter knows.
   init(_ model: SavedModel, format: ExportFormat) throws(NNBatchError) {
-    if model.checkpoint.data.encoder != nil {
-      throw NNBatchError(
-        .usage,
-        "\(model.path): cannot export the one-hot encoding of categorical columns (/data/categorical) to \(format.rawValue): the exported model would take category indices it cannot check; export a model trained on numeric columns only"
-      )
-    }
-    if model.imputer != nil {
-      throw NNBatchError(
-        .usage,
-        "\(model.path): cannot export the missing-value filling of data.missing (/data/imputation) to \(format.rawValue): the exported model would take no missing values and no indicator columns; export a model trained without data.missing"
-      )
-    }
     try self.init(
       architecture: model.network.architecture, parameters: model.parameters.array, scaler: model.scaler,
       targetScaler: model.targetScaler, isClassifier: model.isClassifier, labels: model.labels,
       name: model.config.name, path: model.path, format: format)
+    if model.encoder != nil || model.imputer != nil {
+      guard inputShape.rank == 1 else {
+        throw NNBatchError(
+          .usage,
+          "\(model.path): data.categorical or data.missing on samples of shape \(inputShape): the \(format.rawValue) export encodes flat rows only"
+        )
+      }
+      tabular = try TabularInput(
+        encoder: model.encoder, imputer: model.imputer, width: inputShape.elements, path: model.path,
+        format: format)
+    }
   }
 
   /// The plan of a model given by its parts; `labels` as `SavedModel.labels` gives them.

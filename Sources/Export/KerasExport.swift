@@ -5,9 +5,11 @@ import NNBatch
 //
 // The archive (stored zip) holds:
 //   metadata.json      {"keras_version": "3.15.1", "date_saved": ..., "nnbatch_version",
-//                      "task", "labels" (classifiers: the class names, one per output)}
+//                      "task", "labels" (classifiers: the class names, one per output),
+//                      "columns" (a tabular model's raw columns and codes: TabularInput)}
 //   config.json        a Sequential model: InputLayer [None, *sample shape], then one or
-//                      more layers per step (below), all float32, channels first
+//                      more layers per step (below), all float32, channels first; a
+//                      graph or a tabular model (its front end: `frontEnd`) a Functional one
 //   model.weights.h5   layers/<snake_case class name>[_k]/vars/{0,1}: the layer's
 //                      variables in creation order (kernel, bias), grouped the way
 //                      Keras's saving_lib names them (the k-th repeat of a class gets
@@ -51,12 +53,37 @@ enum KerasExport {
     var variables: [(values: [Float], shape: [Int])] = []
     /// The values it is called on (a functional model's inbound node).
     var inbound: [KerasValue] = []
+    /// Where Keras finds the class: a layer's "keras.layers", or a `keras.ops` operation's module
+    /// (operations have no trainable flag, dtype or weights, and are no `Model.layers`).
+    var module = "keras.layers"
+    /// The call's arguments when they are not `inbound` alone (an operation's NumPy constants).
+    var arguments: [KerasArgument]?
+
+    /// Whether it is a `keras.ops` operation rather than a layer.
+    var isOperation: Bool { module != "keras.layers" }
+  }
+
+  /// One argument of a functional model's call: a tensor or a NumPy constant.
+  enum KerasArgument {
+    /// A tensor of the model.
+    case tensor(KerasValue)
+    /// A constant, as `numpy` writes it.
+    case constant(JSONText)
   }
 
   /// A tensor of the functional model: the layer that makes it and one sample's shape.
   struct KerasValue {
     var name: String
     var shape: [Int]
+    /// Its element type: float32, or int32 / bool inside the tabular front end.
+    var dtype = "float32"
+  }
+
+  /// A functional model's input: `keras.Input(shape, dtype, name)`.
+  struct KerasInput {
+    var name: String
+    var shape: [Int]
+    var dtype: String
   }
 
   /// The archive bytes of `plan`.
@@ -72,10 +99,12 @@ enum KerasExport {
       ("task", .string(plan.isClassifier ? "classification" : "regression")),
     ]
     if plan.isClassifier { members.append(("labels", .array(plan.labels.map { .string($0) }))) }
+    if let tabular = plan.tabular { members.append(("columns", tabular.metadata(codes: true))) }
     let metadata = JSONText.object(members).text
     let weights: [UInt8]
     do {
-      weights = try self.weights(layers, functional: !plan.isChain)
+      weights = try self.weights(
+        layers, functional: !plan.isChain || plan.tabular != nil, inputs: inputs(plan).map(\.name))
     } catch {
       throw NNBatchError(.failure, "\(path): cannot write the keras weights: \(error)")
     }
@@ -103,7 +132,10 @@ enum KerasExport {
   /// for what Keras cannot express.
   static func layers(_ plan: ExportPlan, path: String) throws(NNBatchError) -> [KerasLayer] {
     var layers: [KerasLayer] = []
-    let input = KerasValue(name: "input", shape: plan.inputShape.dimensions)
+    var input = KerasValue(name: "input", shape: plan.inputShape.dimensions)
+    if let tabular = plan.tabular {
+      input = frontEnd(tabular, width: plan.inputShape.elements, layers: &layers)
+    }
     _ = try plan.walk(input: input) { (step, inputs) throws(NNBatchError) -> KerasValue in
       // The step's output shape: a layer's own, else (scaling, activation) its input's.
       let shape = step.layer.map { plan.layerShapes[$0].dimensions } ?? inputs[0].shape
@@ -223,7 +255,135 @@ enum KerasExport {
             "target_restoring", scale: numpy(scale, [scale.count]), offset: numpy(shift, [shift.count])))
       }
     }
+    if let tabular = plan.tabular {
+      // Keras refuses "/" in a name, and a functional model's names must be unique.
+      var names = Set(layers.map(\.name))
+      if tabular.numericCount > 0 { names.insert("input") }
+      for column in tabular.categorical {
+        guard !column.name.contains("/"), names.insert(column.name).inserted else {
+          throw NNBatchError(
+            .usage,
+            "\(path): categorical column \"\(column.name)\": its keras input cannot take that name (a \"/\", or the name of another input or layer); rename the column and retrain"
+          )
+        }
+      }
+    }
     return layers
+  }
+
+  /// The inputs of `plan`'s model: `input` (the sample, or a tabular model's numeric columns) and a
+  /// tabular model's categorical columns, one int32 code each.
+  static func inputs(_ plan: ExportPlan) -> [KerasInput] {
+    guard let tabular = plan.tabular else {
+      return [KerasInput(name: "input", shape: plan.inputShape.dimensions, dtype: "float32")]
+    }
+    return
+      (tabular.numericCount > 0
+      ? [KerasInput(name: "input", shape: [tabular.numericCount], dtype: "float32")] : [])
+      + tabular.categorical.map { KerasInput(name: $0.name, shape: [1], dtype: "int32") }
+  }
+
+  /// The front end of a tabular model (appended to `layers`); returns the encoded row [width].
+  ///
+  /// Numeric columns: where(isnan(x) ∧ fills, fill, x), NaN kept where nnbatch
+  /// refuses a missing value. A categorical column's code (its category's index
+  /// in the metadata's list; `unseen_code` = count for a category training never
+  /// saw, `missing_code` = count + 1 for a missing cell) goes through a table
+  /// (take) that sends a missing cell to the fill category (or to `unseen_code`
+  /// when the column has none), then CategoryEncoding(count + 1, one_hot); the
+  /// unseen slot is dropped by the final take, so an unseen category is all zeros.
+  /// Indicators: cast(take(isnan(x), flagged)). One Concatenate, then a take
+  /// into training's column order.
+  static func frontEnd(_ tabular: TabularInput, width: Int, layers: inout [KerasLayer]) -> KerasValue {
+    func op(
+      _ className: String, _ name: String, _ arguments: [KerasArgument], shape: [Int], dtype: String,
+      config: [(String, JSONText)] = [], module: String = "keras.src.ops.numpy"
+    ) -> KerasValue {
+      var layer = KerasLayer(className: className, name: name, config: config)
+      layer.module = module
+      layer.arguments = arguments
+      layer.inbound = arguments.compactMap { if case .tensor(let value) = $0 { value } else { nil } }
+      layers.append(layer)
+      return KerasValue(name: name, shape: shape, dtype: dtype)
+    }
+    let n = tabular.numericCount
+    let raw = KerasValue(name: "input", shape: [n])
+    var pieces: [KerasValue] = []
+    var missing: KerasValue?
+    if n > 0 {
+      var filled = raw
+      if tabular.fills || !tabular.indicators.isEmpty {
+        missing = op("Isnan", "missing", [.tensor(raw)], shape: [n], dtype: "bool")
+      }
+      if tabular.fills, var mask = missing {
+        if tabular.fill.contains(where: \.isNaN) {
+          let fills = constant(tabular.fill.map { JSONText.bool(!$0.isNaN) }, dtype: "bool")
+          mask = op(
+            "LogicalAnd", "missing_filled_columns", [.tensor(mask), fills], shape: [n], dtype: "bool")
+        }
+        let values = constant(tabular.fill.map { JSONText.float($0.isNaN ? 0 : $0) }, dtype: "float32")
+        filled = op(
+          "Where", "missing_filled", [.tensor(mask), values, .tensor(raw)], shape: [n], dtype: "float32")
+      }
+      pieces.append(filled)
+    }
+    for column in tabular.categorical {
+      let k = column.categories.count
+      let code = KerasValue(name: column.name, shape: [1], dtype: "int32")
+      let table = constant(((0...k).map { $0 } + [column.fill ?? k]).map { JSONText.int($0) }, dtype: "int32")
+      let mapped = op(
+        "Take", "\(column.name)_code", [table, .tensor(code)], shape: [1], dtype: "int32",
+        config: [("axis", .null)])
+      var encoding = KerasLayer(
+        className: "CategoryEncoding", name: "\(column.name)_one_hot",
+        config: [("num_tokens", .int(k + 1)), ("output_mode", .string("one_hot")), ("sparse", .bool(false))])
+      encoding.inbound = [mapped]
+      layers.append(encoding)
+      pieces.append(KerasValue(name: encoding.name, shape: [k + 1]))
+    }
+    if let missing, !tabular.indicators.isEmpty {
+      let flagged = op(
+        "Take", "missing_flagged",
+        [.tensor(missing), constant(tabular.indicators.map { JSONText.int($0) }, dtype: "int32")],
+        shape: [tabular.indicators.count], dtype: "bool", config: [("axis", .int(1))])
+      pieces.append(
+        op(
+          "Cast", "missing_indicators", [.tensor(flagged)], shape: [tabular.indicators.count],
+          dtype: "float32", config: [("dtype", .string("float32"))], module: "keras.src.ops.core"))
+    }
+    var offsets: [Int] = []
+    var next = n
+    for column in tabular.categorical {
+      offsets.append(next)
+      next += column.categories.count + 1
+    }
+    let order = tabular.sources.map { source in
+      switch source {
+      case .numeric(let k): return k
+      case .category(let c, let i): return offsets[c] + i
+      case .indicator(let k): return next + (tabular.indicators.firstIndex(of: k) ?? 0)
+      }
+    }
+    var joined = pieces[0]
+    if pieces.count > 1 {
+      var concatenate = KerasLayer(className: "Concatenate", name: "encoded", config: [("axis", .int(1))])
+      concatenate.inbound = pieces
+      layers.append(concatenate)
+      joined = KerasValue(name: "encoded", shape: [pieces.reduce(0) { $0 + $1.shape[0] }])
+    }
+    if order == Array(0..<order.count) && joined.shape == [width] { return joined }
+    return op(
+      "Take", "encoded_row", [.tensor(joined), constant(order.map { JSONText.int($0) }, dtype: "int32")],
+      shape: [width], dtype: "float32", config: [("axis", .int(1))])
+  }
+
+  /// A one-dimensional NumPy constant of `dtype`, as Keras's serialization writes one.
+  static func constant(_ values: [JSONText], dtype: String) -> KerasArgument {
+    .constant(
+      .object([
+        ("class_name", .string("__numpy__")),
+        ("config", .object([("value", .array(values)), ("dtype", .string(dtype))])),
+      ]))
   }
 
   /// A Rescaling layer: inputs · scale + offset, each a number or a "__numpy__" array.
@@ -270,7 +430,8 @@ enum KerasExport {
 
   /// config.json: a chain as a Sequential model, a graph as a Functional one.
   static func config(_ plan: ExportPlan, layers: [KerasLayer]) -> JSONText {
-    plan.isChain ? sequential(plan, layers: layers) : functional(plan, layers: layers)
+    plan.isChain && plan.tabular == nil
+      ? sequential(plan, layers: layers) : functional(plan, layers: layers, inputs: inputs(plan))
   }
 
   /// The Sequential model of a chain.
@@ -318,7 +479,7 @@ enum KerasExport {
   /// Layers are listed as the plan makes them (each after its inputs); an
   /// inbound node names its inputs by layer (`keras_history` [name, 0, 0]),
   /// a merge's as one list argument, as `Model.get_config` writes them.
-  static func functional(_ plan: ExportPlan, layers: [KerasLayer]) -> JSONText {
+  static func functional(_ plan: ExportPlan, layers: [KerasLayer], inputs: [KerasInput]) -> JSONText {
     func shape(_ dimensions: [Int]) -> JSONText { .array([.null] + dimensions.map { .int($0) }) }
     func tensor(_ value: KerasValue) -> JSONText {
       .object([
@@ -326,45 +487,57 @@ enum KerasExport {
         (
           "config",
           .object([
-            ("shape", shape(value.shape)), ("dtype", .string("float32")),
+            ("shape", shape(value.shape)), ("dtype", .string(value.dtype)),
             ("keras_history", .array([.string(value.name), .int(0), .int(0)])),
           ])
         ),
       ])
     }
-    let input = JSONText.object([
-      ("module", .string("keras.layers")), ("class_name", .string("InputLayer")),
-      (
-        "config",
-        .object([
-          ("batch_shape", shape(plan.inputShape.dimensions)), ("dtype", .string("float32")),
-          ("sparse", .bool(false)), ("ragged", .bool(false)), ("name", .string("input")),
-        ])
-      ),
-      ("registered_name", .null), ("name", .string("input")), ("inbound_nodes", .array([])),
-    ])
-    let entries = layers.map { layer in
-      let arguments = layer.inbound.count == 1 ? tensor(layer.inbound[0]) : .array(layer.inbound.map(tensor))
-      return JSONText.object([
-        ("module", .string("keras.layers")), ("class_name", .string(layer.className)),
+    let inputEntries = inputs.map { input in
+      JSONText.object([
+        ("module", .string("keras.layers")), ("class_name", .string("InputLayer")),
         (
           "config",
-          .object(
-            [("name", .string(layer.name)), ("trainable", .bool(true)), ("dtype", .string("float32"))]
-              + layer.config)
+          .object([
+            ("batch_shape", shape(input.shape)), ("dtype", .string(input.dtype)),
+            ("sparse", .bool(false)), ("ragged", .bool(false)), ("name", .string(input.name)),
+          ])
         ),
-        ("registered_name", .null), ("name", .string(layer.name)),
-        ("inbound_nodes", .array([.object([("args", .array([arguments])), ("kwargs", .object([]))])])),
+        ("registered_name", .null), ("name", .string(input.name)), ("inbound_nodes", .array([])),
+      ])
+    }
+    let entries = layers.map { layer in
+      let arguments =
+        layer.arguments.map { list in
+          list.map { argument in
+            switch argument {
+            case .tensor(let value): return tensor(value)
+            case .constant(let value): return value
+            }
+          }
+        } ?? [layer.inbound.count == 1 ? tensor(layer.inbound[0]) : .array(layer.inbound.map(tensor))]
+      let common: [(String, JSONText)] =
+        layer.isOperation
+        ? [("name", .string(layer.name))]
+        : [("name", .string(layer.name)), ("trainable", .bool(true)), ("dtype", .string("float32"))]
+      return JSONText.object([
+        ("module", .string(layer.module)), ("class_name", .string(layer.className)),
+        ("config", .object(common + layer.config)),
+        ("registered_name", layer.isOperation ? .string(layer.className) : .null),
+        ("name", .string(layer.name)),
+        ("inbound_nodes", .array([.object([("args", .array(arguments)), ("kwargs", .object([]))])])),
       ])
     }
     let output = layers.last?.name ?? "input"
+    let inputLayers = inputs.map { JSONText.array([.string($0.name), .int(0), .int(0)]) }
     return .object([
       ("module", .string("keras.src.models.functional")), ("class_name", .string("Functional")),
       (
         "config",
         .object([
-          ("name", .string(plan.name)), ("trainable", .bool(true)), ("layers", .array([input] + entries)),
-          ("input_layers", .array([.string("input"), .int(0), .int(0)])),
+          ("name", .string(plan.name)), ("trainable", .bool(true)),
+          ("layers", .array(inputEntries + entries)),
+          ("input_layers", inputLayers.count == 1 ? inputLayers[0] : .array(inputLayers)),
           ("output_layers", .array([.string(output), .int(0), .int(0)])),
         ])
       ),
@@ -379,14 +552,17 @@ enum KerasExport {
   /// path to the output) from the input down, then in the order a depth-first
   /// walk from the output, inputs in order, first reaches them
   /// (keras/src/ops/function.py, `map_graph`).
-  static func functionalOrder(_ layers: [KerasLayer]) -> [Int] {
-    let index = Dictionary(layers.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { first, _ in first })
+  /// With several `inputs`, input i is index −1 − i (operations count as nodes, as in Keras's graph).
+  static func functionalOrder(_ layers: [KerasLayer], inputs: [String] = ["input"]) -> [Int] {
+    var index = Dictionary(layers.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { first, _ in first })
+    for (i, name) in inputs.enumerated() { index[name] = -1 - i }
     func parents(_ k: Int) -> [Int] {
       k < 0 ? [] : layers[k].inbound.map { index[$0.name] ?? -1 }
     }
+    let all = inputs.indices.map { -1 - $0 }.reversed() + Array(layers.indices)
     var depth: [Int: Int] = [:]
     // Each layer comes after its inputs, so the reverse of the list visits consumers first.
-    for k in ([-1] + Array(layers.indices)).reversed() {
+    for k in all.reversed() {
       let own = depth[k, default: 0]
       depth[k] = own
       for parent in parents(k) { depth[parent] = max(depth[parent, default: 0], own + 1) }
@@ -399,7 +575,7 @@ enum KerasExport {
       first[k] = first.count
       stack.append(contentsOf: parents(k).reversed())
     }
-    return ([-1] + Array(layers.indices)).filter { first[$0] != nil }.sorted {
+    return all.filter { first[$0] != nil }.sorted {
       (depth[$0, default: 0], -(first[$0] ?? 0)) > (depth[$1, default: 0], -(first[$1] ?? 0))
     }
   }
@@ -408,14 +584,20 @@ enum KerasExport {
   ///
   /// A graph's layers go in Keras's own order (`functionalOrder`), the
   /// InputLayer among them, since the `_k` of a group name counts in that order.
-  static func weights(_ layers: [KerasLayer], functional: Bool = false) throws -> [UInt8] {
+  static func weights(_ layers: [KerasLayer], functional: Bool = false, inputs: [String] = ["input"]) throws
+    -> [UInt8]
+  {
     let file = try HDF5File.createInMemory(name: "model.weights.h5")
     let root = try file.root()
     let group = try root.createGroup("layers")
     var used: [String: Int] = [:]
-    let input = KerasLayer(className: "InputLayer", name: "input", config: [])
-    let ordered = functional ? functionalOrder(layers).map { $0 < 0 ? input : layers[$0] } : layers
-    for layer in ordered {
+    let ordered =
+      functional
+      ? functionalOrder(layers, inputs: inputs).map {
+        $0 < 0 ? KerasLayer(className: "InputLayer", name: inputs[-1 - $0], config: []) : layers[$0]
+      } : layers
+    // Operations hold no weights and are no `Model.layers`.
+    for layer in ordered where !layer.isOperation {
       // saving_lib: to_snake_case(class name), "_k" for the k-th repeat (k ≥ 1).
       let base = snakeCase(layer.className)
       let name: String

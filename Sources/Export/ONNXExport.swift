@@ -4,6 +4,8 @@ import NNBatch
 //
 // Graph (N samples, dynamic):
 //   input  float [N, F] or [N, C, H, W]  raw features, as `nnbatch predict` reads them
+//                                         (a tabular model: its numeric columns, and one string
+//                                         input per categorical column; `tabularInput`)
 //   Sub, Mul                              input scaling (x − shift) · factor, when fitted
 //   Gemm | MatMul, Conv, MaxPool,
 //   AveragePool, Flatten, activations,
@@ -16,6 +18,7 @@ import NNBatch
 //   label  string [N]                     classifiers only: the predicted class's name
 // The messages are the generated Onnx_* types (Generated/onnx.pb.swift).
 import NNBatchCore
+import NNBatchData
 import NeuralNet
 import SwiftProtobuf
 
@@ -26,9 +29,12 @@ enum ONNXExport {
   /// IR version 8 is the one that goes with opset 17.
   static let irVersion: Int64 = 8
 
+  /// The ai.onnx.ml operator set of a tabular model's Imputer and OneHotEncoder (the one of IR version 8).
+  static let mlOpset: Int64 = 3
+
   /// The serialized ModelProto of `plan`.
   static func encode(_ plan: ExportPlan, path: String) throws(NNBatchError) -> [UInt8] {
-    let model = self.model(plan)
+    let model = try self.model(plan, path: path)
     do {
       let data: Data = try model.serializedBytes()
       return [UInt8](data)
@@ -37,12 +43,18 @@ enum ONNXExport {
     }
   }
 
-  /// The ModelProto of `plan`.
-  static func model(_ plan: ExportPlan) -> Onnx_ModelProto {
+  /// The ModelProto of `plan`; throws (exit 2) for a categorical column whose name cannot be an input's.
+  static func model(_ plan: ExportPlan, path: String) throws(NNBatchError) -> Onnx_ModelProto {
     var graph = GraphBuilder()
-    let inputDims: [Int64?] = [nil] + plan.inputShape.dimensions.map { Int64($0) }
-    graph.graph.input.append(valueInfo("input", dims: inputDims, type: .float))
-    var current = plan.walk(input: "input") { step, inputs in graph.add(step, inputs: inputs) }
+    let start: String
+    if let tabular = plan.tabular {
+      start = try graph.tabularInput(tabular, path: path)
+    } else {
+      let inputDims: [Int64?] = [nil] + plan.inputShape.dimensions.map { Int64($0) }
+      graph.graph.input.append(valueInfo("input", dims: inputDims, type: .float))
+      start = "input"
+    }
+    var current = plan.walk(input: start) { step, inputs in graph.add(step, inputs: inputs) }
     // A fixed name for consumers: `session.run(["output"], ...)` whatever the last step was.
     current = graph.identity(current, as: "output")
     graph.graph.output.append(valueInfo(current, dims: [nil, Int64(plan.outputs)], type: .float))
@@ -63,6 +75,12 @@ enum ONNXExport {
     opsetID.domain = ""
     opsetID.version = opset
     model.opsetImport = [opsetID]
+    if plan.tabular != nil {
+      var ml = Onnx_OperatorSetIdProto()
+      ml.domain = "ai.onnx.ml"
+      ml.version = mlOpset
+      model.opsetImport.append(ml)
+    }
     model.graph = graph.graph
     model.metadataProps = metadata(plan).map { key, value in
       var entry = Onnx_StringStringEntryProto()
@@ -81,6 +99,9 @@ enum ONNXExport {
     ]
     if plan.isClassifier {
       entries.append(("labels", JSONText.array(plan.labels)))
+    }
+    if let tabular = plan.tabular {
+      entries.append(("columns", tabular.metadata(codes: false).text))
     }
     return entries
   }
@@ -153,12 +174,14 @@ struct GraphBuilder {
     return tensor.name
   }
 
-  /// Appends node `op` on `inputs` and returns its (single) output's name.
+  /// Appends node `op` (of operator set `domain`, "" the default) on `inputs` and returns its (single) output's name.
   mutating func node(
-    _ op: String, _ inputs: [String], name: String, attributes: [Onnx_AttributeProto] = []
+    _ op: String, _ inputs: [String], name: String, attributes: [Onnx_AttributeProto] = [],
+    domain: String = ""
   ) -> String {
     var node = Onnx_NodeProto()
     node.opType = op
+    node.domain = domain
     node.name = unique(name)
     node.input = inputs
     node.output = [node.name]
@@ -300,6 +323,94 @@ struct GraphBuilder {
   }
 }
 
+extension GraphBuilder {
+  /// The graph inputs of a tabular model and the nodes from them to the encoded row (the network's
+  /// input before scaling); returns the row's value.
+  ///
+  /// Inputs: `input` float [N, numeric] (the numeric columns in CSV order, NaN
+  /// where missing; absent when every column is categorical) and, per
+  /// categorical column, a string tensor [N, 1] named after the column (the
+  /// cell's text without surrounding white space). Nodes: Imputer (NaN → the
+  /// saved value; NaN where nnbatch refuses a missing value, so the outputs are
+  /// NaN), OneHotEncoder (the saved categories in order, zeros = 1: an unseen
+  /// category is all zeros) then Flatten; where a column fills missing cells, the
+  /// missing markers are extra categories that a 0/1 MatMul folds into the fill
+  /// category; IsNaN, Gather, Cast for the indicator columns; one Concat, and a
+  /// Gather that puts the columns in training order.
+  mutating func tabularInput(_ tabular: TabularInput, path: String) throws(NNBatchError) -> String {
+    var names: Set<String> = []
+    for column in tabular.categorical {
+      guard !["input", "output", "label"].contains(column.name), names.insert(column.name).inserted else {
+        throw NNBatchError(
+          .usage,
+          "\(path): categorical column \"\(column.name)\": its onnx input would share its name with another input or output (input, output, label, or a column); rename the column and retrain"
+        )
+      }
+    }
+    // Claimed first, so that no initializer or node takes a column's name.
+    for name in names { _ = unique(name) }
+    var pieces: [String] = []
+    let n = tabular.numericCount
+    if n > 0 {
+      graph.input.append(ONNXExport.valueInfo("input", dims: [nil, Int64(n)], type: .float))
+      pieces.append(
+        tabular.fills
+          ? node(
+            "Imputer", ["input"], name: "missing_filled",
+            attributes: [
+              .floats("imputed_value_floats", tabular.fill), .float("replaced_value_float", .nan),
+            ],
+            domain: "ai.onnx.ml")
+          : "input")
+    }
+    let markers = CSVSource.missingMarkers.sorted()
+    for column in tabular.categorical {
+      graph.input.append(ONNXExport.valueInfo(column.name, dims: [nil, 1], type: .string))
+      let k = column.categories.count
+      let categories = column.categories + (column.fill == nil ? [] : markers)
+      let hot = node(
+        "OneHotEncoder", [column.name], name: "\(column.name)_one_hot",
+        attributes: [.strings("cats_strings", categories), .int("zeros", 1)], domain: "ai.onnx.ml")
+      var flat = node("Flatten", [hot], name: "\(column.name)_one_hot_flat", attributes: [.int("axis", 1)])
+      if let fill = column.fill {
+        // [k + markers, k]: the identity on the categories, each marker's row the fill category's.
+        var fold = [Float](repeating: 0, count: categories.count * k)
+        for i in 0..<categories.count { fold[i * k + (i < k ? i : fill)] = 1 }
+        let w = constant("\(column.name)_missing_fold", fold, dims: [categories.count, k])
+        flat = node("MatMul", [flat, w], name: "\(column.name)_one_hot_filled")
+      }
+      pieces.append(flat)
+    }
+    if !tabular.indicators.isEmpty {
+      let missing = node("IsNaN", ["input"], name: "missing")
+      let flagged = node(
+        "Gather", [missing, constant("indicator_columns", ints: tabular.indicators.map { Int64($0) })],
+        name: "missing_flagged", attributes: [.int("axis", 1)])
+      pieces.append(node("Cast", [flagged], name: "missing_indicators", attributes: [.int("to", 1)]))
+    }
+    // The pieces side by side: numeric, each column's categories, indicators; then training's order.
+    var offsets: [Int] = []
+    var next = n
+    for column in tabular.categorical {
+      offsets.append(next)
+      next += column.categories.count
+    }
+    let order: [Int64] = tabular.sources.map { source in
+      switch source {
+      case .numeric(let k): return Int64(k)
+      case .category(let c, let i): return Int64(offsets[c] + i)
+      case .indicator(let k): return Int64(next + (tabular.indicators.firstIndex(of: k) ?? 0))
+      }
+    }
+    let joined =
+      pieces.count == 1 ? pieces[0] : node("Concat", pieces, name: "encoded", attributes: [.int("axis", 1)])
+    if order == (0..<Int64(order.count)).map({ $0 }) { return joined }
+    return node(
+      "Gather", [joined, constant("encoded_order", ints: order)], name: "encoded_row",
+      attributes: [.int("axis", 1)])
+  }
+}
+
 extension Onnx_AttributeProto {
   /// An INTS attribute.
   static func ints(_ name: String, _ values: [Int]) -> Onnx_AttributeProto {
@@ -316,6 +427,24 @@ extension Onnx_AttributeProto {
     attribute.name = name
     attribute.type = .int
     attribute.i = Int64(value)
+    return attribute
+  }
+
+  /// A FLOATS attribute.
+  static func floats(_ name: String, _ values: [Float]) -> Onnx_AttributeProto {
+    var attribute = Onnx_AttributeProto()
+    attribute.name = name
+    attribute.type = .floats
+    attribute.floats = values
+    return attribute
+  }
+
+  /// A STRINGS attribute (UTF-8).
+  static func strings(_ name: String, _ values: [String]) -> Onnx_AttributeProto {
+    var attribute = Onnx_AttributeProto()
+    attribute.name = name
+    attribute.type = .strings
+    attribute.strings = values.map { Data($0.utf8) }
     return attribute
   }
 

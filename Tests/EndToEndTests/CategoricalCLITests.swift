@@ -76,13 +76,43 @@ final class CategoricalCLITests: XCTestCase {
         of: "ck-cat", with: "C"),
       e2.stdout.replacingOccurrences(of: "onehot.csv", with: "X").replacingOccurrences(
         of: "ck-hot", with: "C"))
-    // Export refuses with one line, and writes nothing.
-    let export = try nnbatch(
-      ["export", cat, "--format", "onnx", "-o", dir.file("m.onnx")], in: dir.path)
-    XCTAssertEqual(export.status, 2, export.stderr)
-    XCTAssertTrue(
-      export.stderr.contains("cannot export the one-hot encoding of categorical columns"), export.stderr)
-    XCTAssertFalse(FileManager.default.fileExists(atPath: dir.file("m.onnx")))
+    // Export carries the encoding (ExportInteropTests runs the files against predict).
+    for format in ["onnx", "keras"] {
+      let export = try nnbatch(
+        ["export", cat, "--format", format, "-o", dir.file("m.\(format)")], in: dir.path)
+      XCTAssertEqual(export.status, 0, export.stderr)
+      XCTAssertTrue(FileManager.default.fileExists(atPath: dir.file("m.\(format)")))
+    }
+  }
+
+  /// A column name an exported model cannot give its input is refused in one line, writing nothing:
+  /// ONNX's reserved names (input, output, label), and a "/" in Keras.
+  func testExportRefusesColumnNamesAFormatCannotGiveAnInput() throws {
+    let dir = TemporaryDirectory()
+    for (header, format, other) in [("label", "onnx", "keras"), ("kind/sub", "keras", "onnx")] {
+      var csv = "a,\(header),y\n"
+      for i in 0..<16 { csv += "\(i % 4),\(colors[i % colors.count]),\(i % 2 == 0 ? "yes" : "no")\n" }
+      let name = format + "-names"
+      dir.write("\(name).csv", csv)
+      let train = try nnbatch(
+        ["train", "--config", config(dir, name: name, data: "\(name).csv"), "--quiet"], in: dir.path)
+      XCTAssertEqual(train.status, 0, train.stderr)
+      let out = dir.file("\(name).\(format)")
+      let refused = try nnbatch(
+        ["export", dir.file("ck-" + name), "--format", format, "-o", out], in: dir.path)
+      XCTAssertEqual(refused.status, 2, refused.stderr)
+      XCTAssertTrue(
+        refused.stderr.contains("categorical column \"\(header)\": its \(format) input"), refused.stderr)
+      XCTAssertTrue(refused.stderr.contains("rename the column and retrain"), refused.stderr)
+      XCTAssertEqual(
+        refused.stderr.split(separator: "\n").filter { $0.hasPrefix("error") }.count, 1, refused.stderr)
+      XCTAssertFalse(FileManager.default.fileExists(atPath: out))
+      // The other format has no such rule.
+      let fine = try nnbatch(
+        ["export", dir.file("ck-" + name), "--format", other, "-o", dir.file("\(name).\(other)")],
+        in: dir.path)
+      XCTAssertEqual(fine.status, 0, fine.stderr)
+    }
   }
 
   func testDeclaredColumnErrorsAndResumeWithOtherColumnsAreRefused() throws {

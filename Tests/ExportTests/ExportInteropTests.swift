@@ -168,6 +168,23 @@ final class ExportInteropTests: XCTestCase {
     try check([extreme, zero, try ExportFixtures.tinySpread(in: dir)], python: python, in: dir)
   }
 
+  /// Tabular models on raw rows (text categories, empty cells, missing markers): ONNX takes the
+  /// numeric columns as floats and each categorical column as text (Imputer, OneHotEncoder), Keras
+  /// takes codes (CategoryEncoding); rows with unseen categories and missing values match predict.
+  func testTabularCategoriesAndMissingValuesMatchPredictInOnnxruntimeAndKeras() throws {
+    let python = try ExportFixtures.python()
+    let dir = TemporaryDirectory("nnbatch-export")
+    let models = try ExportFixtures.tabular(in: dir)
+    let first = try nnbatch(["predict", "--checkpoint", models[0].checkpoint, "--input", models[0].inputs])
+    XCTAssertEqual(first.status, 0, first.stderr)
+    for column in ["color", "size"] {
+      XCTAssertTrue(
+        first.stderr.contains("1 value of column \(column) was not seen in training: encoded as all zeros"),
+        first.stderr)
+    }
+    try check(models, python: python, in: dir)
+  }
+
   /// Predicts with each model, exports it to ONNX and Keras, and checks the exports in
   /// onnxruntime and Keras (jax, then numpy) against `predict`.
   private func check(_ models: [TrainedModel], python: String, in dir: TemporaryDirectory) throws {
@@ -190,7 +207,7 @@ final class ExportInteropTests: XCTestCase {
       cases.append(
         """
         {"name": "\(model.name)", "inputs": "\(model.inputs)", "expected": "\(expected)", "shape": [\(shape)],
-         "onnx": "\(files["onnx"] ?? "")", "keras": "\(files["keras"] ?? "")"}
+         "onnx": "\(files["onnx"] ?? "")", "keras": "\(files["keras"] ?? "")", "tabular": \(model.tabular)}
         """)
     }
     let manifest = dir.write("cases.json", "[" + cases.joined(separator: ",\n") + "]\n")

@@ -14,6 +14,9 @@ struct TrainedModel {
   var inputs: String
   /// One sample's shape.
   var shape: [Int]
+  /// Whether `inputs` is a raw CSV with a header (text categories, missing cells) for a model
+  /// trained with data.categorical / data.missing.
+  var tabular = false
 }
 
 /// Deterministic pseudo-random numbers for test inputs (a 64-bit LCG; no seeding from the clock).
@@ -243,6 +246,97 @@ enum ExportFixtures {
     let checkpoint = try train(config, epochs: 1, in: dir, name: "tiny")
     let input = dir.write("tiny-inputs.csv", inputs.joined(separator: "\n") + "\n")
     return TrainedModel(name: "tiny", checkpoint: checkpoint, inputs: input, shape: [2])
+  }
+
+  /// Tabular models on raw CSV rows with text categories and missing cells (empty, NA, null).
+  ///
+  /// A classifier on numeric and categorical columns (mean, median with an indicator, a refusing
+  /// column; a categorical column filled by most_frequent, one refusing), a regression on numeric
+  /// columns only (a constant fill with an indicator, targets scaled), and a binary classifier on
+  /// categorical columns only. Each predicts rows with unseen categories and missing values.
+  static func tabular(in dir: TemporaryDirectory) throws -> [TrainedModel] {
+    var numbers = TestNumbers(seed: 23)
+    let colors = ["red", "green", "Blue", "vert clair"]
+    let sizes = ["S", "M", "L", "XL"]
+    func pick(_ list: [String]) -> String {
+      list[min(Int(numbers.next(0, Double(list.count))), list.count - 1)]
+    }
+    var mixed = ["a,color,b,size,c,y"]
+    var numeric = ["p,q,r,price"]
+    var categorical = ["shape,tone,kind"]
+    for i in 0..<80 {
+      let a = numbers.next(-2, 3)
+      let b = numbers.next(0, 10)
+      let c = numbers.next(-1, 1)
+      let color = pick(colors)
+      let size = pick(sizes)
+      let score = a + (color == "red" ? 1 : 0) + b / 5 + (size.hasPrefix("L") || size == "XL" ? 0.5 : 0) + c
+      let aText = i % 7 == 0 ? "" : String(format: "%.3f", a)
+      let bText = i % 5 == 0 ? "NA" : String(format: "%.3f", b)
+      let colorText = i % 11 == 0 ? "" : (i % 4 == 0 ? " \(color) " : color)
+      mixed.append(
+        "\(aText),\(colorText),\(bText),\(size),\(String(format: "%.3f", c)),\(score > 2 ? "yes" : "no")")
+      let q = i % 6 == 0 ? "null" : String(format: "%.3f", b)
+      let price = String(format: "%.2f", 100 + 20 * a + 3 * b - 7 * c)
+      numeric.append("\(String(format: "%.3f", a)),\(q),\(String(format: "%.3f", c)),\(price)")
+      let shape = pick(["round", "square", "star"])
+      let tone = i % 9 == 0 ? "NA" : pick(["dark", "light"])
+      categorical.append("\(shape),\(tone),\(shape == "star" || tone == "dark" ? "odd" : "even")")
+    }
+    func model(
+      _ name: String, csv: [String], extra: String, layers: String, loss: String, predict: String
+    ) throws -> TrainedModel {
+      let data = dir.write("\(name).csv", csv.joined(separator: "\n") + "\n")
+      let target = csv[0].split(separator: ",").last.map(String.init) ?? ""
+      let config = dir.write(
+        "\(name).json",
+        """
+        { "name": "\(name)", "seed": 3,
+          "data": { "source": "csv", "path": "\(data)", "targets": ["\(target)"] \(extra) },
+          "model": { "layers": [ \(layers) ] },
+          "loss": "\(loss)", "optimizer": { "kind": "adam", "learning_rate": 0.02 },
+          "training": { "epochs": 8, "batch_size": 8 },
+          "checkpoint": { "dir": "\(name)", "every_epochs": 8, "keep": 1 } }
+        """)
+      let checkpoint = try train(config, epochs: 8, in: dir, name: name)
+      let inputs = dir.write("\(name)-inputs.csv", predict)
+      return TrainedModel(name: name, checkpoint: checkpoint, inputs: inputs, shape: [], tabular: true)
+    }
+    let first = try model(
+      "tabular", csv: mixed,
+      extra: """
+        , "task": "classification", "scale": "standardize",
+        "missing": { "default": "refuse", "columns": { "a": "mean", "b": { "strategy": "median", "indicator": true },
+                     "color": "most_frequent" } }
+        """,
+      layers: #"{ "units": 6, "activation": "tanh" }, { "units": 2, "activation": "softmax" }"#,
+      loss: "cross_entropy",
+      predict: """
+        a,color,b,size,c
+        1.5,red,3,M,0.2
+        ,Blue,NA,S,-0.5
+        0.3,purple,7,XL,0.1
+        2,,1,L,0
+        -1, vert clair ,,XXL,0.9
+        NaN,null,n/a,M,-0.25
+        0.75,green,4.5,L,0.4
+
+        """)
+    let second = try model(
+      "tabular-numeric", csv: numeric,
+      extra: """
+        , "task": "regression", "scale": "minmax", "scale_targets": "standardize",
+        "missing": { "default": "refuse", "columns": { "q": { "constant": -1.5, "indicator": true } } }
+        """,
+      layers: #"{ "units": 5, "activation": "relu" }, { "units": 1 }"#, loss: "mse",
+      predict: "p,q,r\n1,2,3\n-0.5,,0.25\n2.5,NA,-1\n0,7,0\n")
+    let third = try model(
+      "tabular-categories", csv: categorical,
+      extra: #", "task": "classification", "missing": "most_frequent""#,
+      layers: #"{ "units": 3, "activation": "leaky_relu" }, { "units": 1, "activation": "sigmoid" }"#,
+      loss: "binary_cross_entropy",
+      predict: "shape,tone\nround,dark\nstar,light\nhexagon,dark\nsquare,\nround,grey\nsquare,light\n")
+    return [first, second, third]
   }
 
   /// The test environment's Python (`tools/setup --test`); without it, throws: an error under CI=true, a skip elsewhere.

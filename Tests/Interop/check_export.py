@@ -14,6 +14,13 @@ checks every case, so onnxruntime and Keras are imported once. Every output valu
 within |a - b| <= 1e-5 * |b| + 1e-6; ONNX's label output, and the class Keras's probabilities
 pick, must equal predict's label column; ONNX's metadata must carry the nnbatch version and the
 class labels.
+
+A case with "tabular": true is a model trained with data.categorical / data.missing: "inputs"
+is then a CSV with a header, the raw feature columns as the training CSV gives them (text
+categories, empty cells and missing markers). The check feeds ONNX the numeric columns as one
+float tensor "input" (NaN where missing) and each categorical column's trimmed text as a string
+tensor [N, 1] named after it; Keras the same numeric tensor and each categorical column as int32
+codes from metadata.json's "columns" (a category's index, "unseen_code", "missing_code").
 Prints one line per check and exits 1 on the first mismatch.
 """
 
@@ -23,6 +30,36 @@ import os
 import sys
 
 RTOL, ATOL = 1e-5, 1e-6
+
+# pandas' default na_values, as nnbatch reads CSV cells (after trimming white space).
+MISSING = {"", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
+           "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null"}
+
+
+def tabular_feeds(np, path, columns, codes):
+    """The raw CSV at path as the exported model's inputs, after its metadata "columns"."""
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))[1:]
+    numeric = [c for c in columns if c["kind"] == "numeric"]
+    feeds = {}
+    if numeric:
+        def number(text):
+            text = text.strip()
+            return np.nan if text in MISSING else float(text)
+        feeds["input"] = np.array([[number(r[c["position"]]) for c in numeric] for r in rows], dtype=np.float32)
+    for c in columns:
+        if c["kind"] != "categorical":
+            continue
+        cells = [r[c["position"]].strip() for r in rows]
+        if codes:
+            def code(text):
+                if text in MISSING:
+                    return c["missing_code"]
+                return c["categories"].index(text) if text in c["categories"] else c["unseen_code"]
+            feeds[c["input"]] = np.array([[code(t) for t in cells]], dtype=np.int32).reshape(-1, 1)
+        else:
+            feeds[c["input"]] = np.array(cells, dtype=object).reshape(-1, 1)
+    return feeds
 
 
 def read_expected(path):
@@ -53,8 +90,10 @@ def compare(np, name, got, want):
 def check(np, case, keras_only):
     name = case["name"]
     shape = tuple(case["shape"])
-    x = np.loadtxt(case["inputs"], delimiter=",", dtype=np.float32, ndmin=2)
-    x = x.reshape((x.shape[0],) + shape)
+    tabular = case.get("tabular", False)
+    if not tabular:
+        x = np.loadtxt(case["inputs"], delimiter=",", dtype=np.float32, ndmin=2)
+        x = x.reshape((x.shape[0],) + shape)
     header, labels, values, classes = read_expected(case["expected"])
     want = np.asarray(values, dtype=np.float64)
 
@@ -71,7 +110,14 @@ def check(np, case, keras_only):
             sys.exit(f"{name}: onnx metadata labels {meta.get('labels')} differ from predict's {classes}")
         session = ort.InferenceSession(case["onnx"], providers=["CPUExecutionProvider"])
         names = [o.name for o in session.get_outputs()]
-        outputs = dict(zip(names, session.run(None, {"input": x})))
+        if tabular:
+            domains = {o.domain: o.version for o in model.opset_import}
+            if "ai.onnx.ml" not in domains or "" not in domains:
+                sys.exit(f"{name}: onnx opset_import lacks ai.onnx.ml or the default domain: {domains}")
+            feeds = tabular_feeds(np, case["inputs"], json.loads(meta["columns"]), codes=False)
+        else:
+            feeds = {"input": x}
+        outputs = dict(zip(names, session.run(None, feeds)))
         compare(np, f"{name}: onnxruntime {ort.__version__}", outputs["output"], want)
         if labels is not None:
             got = [v.decode() if isinstance(v, bytes) else str(v) for v in outputs["label"]]
@@ -92,7 +138,8 @@ def check(np, case, keras_only):
         if classes is not None and meta.get("labels") != classes:
             sys.exit(f"{name}: keras metadata labels {meta.get('labels')} differ from predict's {classes}")
         model = keras.saving.load_model(case["keras"])
-        got = model.predict(x, verbose=0)
+        feeds = tabular_feeds(np, case["inputs"], meta["columns"], codes=True) if tabular else x
+        got = model.predict(feeds, verbose=0)
         compare(np, f"{name}: keras {keras.__version__} ({keras.backend.backend()})", got, want)
         if labels is not None:
             # The label predict prints: the first most probable class, or p >= 0.5 for one sigmoid output.

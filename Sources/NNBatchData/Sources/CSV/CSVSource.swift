@@ -545,7 +545,7 @@ extension CSVSource {
   }
 
   /// The cells pandas reads as missing by default (`na_values`), compared after trimming white space.
-  static let missingMarkers: Set<String> = [
+  package static let missingMarkers: Set<String> = [
     "", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN", "<NA>", "N/A",
     "NA", "NULL", "NaN", "None", "n/a", "nan", "null",
   ]
