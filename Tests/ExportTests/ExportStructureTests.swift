@@ -21,6 +21,72 @@ final class ExportStructureTests: XCTestCase {
     node.attribute.first { $0.name == name }
   }
 
+  /// A tabular model's ONNX graph takes the raw row (a float input of the numeric columns, a string
+  /// input per categorical column), declares ai.onnx.ml next to the default opset and starts with
+  /// Imputer, OneHotEncoder and the indicator nodes; the Keras archive takes codes and lists them.
+  func testTabularExportsTakeRawColumnsAndDescribeThem() throws {
+    let dir = TemporaryDirectory("nnbatch-export")
+    let model = try ExportFixtures.tabular(in: dir)[0]  // a, color, b, size, c
+    let output = dir.file("tabular.onnx")
+    let result = try nnbatch(["export", model.checkpoint, "--format", "onnx", "-o", output])
+    XCTAssertEqual(result.status, 0, result.stderr)
+    let onnx = try decode(output)
+    XCTAssertEqual(onnx.opsetImport.map(\.domain), ["", "ai.onnx.ml"])
+    XCTAssertEqual(onnx.opsetImport.map(\.version), [17, 3])
+    let graph = onnx.graph
+    XCTAssertEqual(graph.input.map(\.name), ["input", "color", "size"])
+    XCTAssertEqual(graph.input[0].type.tensorType.shape.dim.last?.dimValue, 3)
+    XCTAssertEqual(
+      graph.input[1].type.tensorType.elemType, Int32(Onnx_TensorProto.DataType.string.rawValue))
+    let ops = graph.node.map(\.opType)
+    XCTAssertEqual(
+      Array(ops.prefix(10)),
+      [
+        "Imputer", "OneHotEncoder", "Flatten", "MatMul", "OneHotEncoder", "Flatten", "IsNaN", "Gather",
+        "Cast",
+        "Concat",
+      ])
+    XCTAssertEqual(ops[10], "Gather")
+    XCTAssertEqual(ops[11], "Sub")  // the input scaling follows
+    let imputer = try XCTUnwrap(graph.node.first { $0.opType == "Imputer" })
+    XCTAssertEqual(imputer.domain, "ai.onnx.ml")
+    // a: mean; b: median; c refuses (NaN stays NaN).
+    let fills = try XCTUnwrap(attribute(imputer, "imputed_value_floats")).floats
+    XCTAssertEqual(fills.count, 3)
+    XCTAssertFalse(fills[0].isNaN || fills[1].isNaN)
+    XCTAssertTrue(fills[2].isNaN)
+    let hot = try XCTUnwrap(graph.node.first { $0.opType == "OneHotEncoder" })
+    XCTAssertEqual(hot.input, ["color"])
+    XCTAssertEqual(attribute(hot, "zeros")?.i, 1)
+    let categories = try XCTUnwrap(attribute(hot, "cats_strings")).strings.map {
+      String(decoding: $0, as: UTF8.self)
+    }
+    XCTAssertEqual(Array(categories.prefix(4)), ["Blue", "green", "red", "vert clair"])
+    XCTAssertTrue(
+      categories.contains("NA") && categories.contains(""), "the missing markers fold into the fill")
+    let metadata = Dictionary(uniqueKeysWithValues: onnx.metadataProps.map { ($0.key, $0.value) })
+    XCTAssertTrue(
+      metadata["columns"]?.contains(#""kind": "categorical", "name": "size", "input": "size""#) ?? false,
+      metadata["columns"] ?? "no columns")
+
+    let keras = dir.file("tabular.keras")
+    let exported = try nnbatch(["export", model.checkpoint, "--format", "keras", "-o", keras])
+    XCTAssertEqual(exported.status, 0, exported.stderr)
+    let plan = try ExportPlan(try SavedModel.load(model.checkpoint), format: .keras)
+    XCTAssertEqual(KerasExport.inputs(plan).map(\.name), ["input", "color", "size"])
+    XCTAssertEqual(KerasExport.inputs(plan).map(\.dtype), ["float32", "int32", "int32"])
+    let config = KerasExport.config(plan, layers: try KerasExport.layers(plan, path: model.checkpoint)).text
+    XCTAssertTrue(config.contains(#""class_name": "CategoryEncoding""#), config)
+    // 4 colors and the unseen slot.
+    XCTAssertTrue(config.contains(#""num_tokens": 5, "output_mode": "one_hot""#), config)
+    XCTAssertTrue(config.contains(#""module": "keras.src.ops.numpy", "class_name": "Where""#), config)
+    let meta = try XCTUnwrap(plan.tabular).metadata(codes: true).text
+    XCTAssertTrue(
+      meta.contains(
+        #""name": "size", "input": "size", "categories": ["L", "M", "S", "XL"], "fill": null, "unseen_code": 4, "missing_code": 5"#
+      ), meta)
+  }
+
   func testCNNGraphHasOneNodePerStepAndTheCheckpointsParameters() throws {
     let dir = TemporaryDirectory("nnbatch-export")
     let cnn = try ExportFixtures.cnn(in: dir)
