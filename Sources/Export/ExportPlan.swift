@@ -8,7 +8,10 @@ import NNBatch
 // scaling reads the raw input; a layer's first step the outputs of the layers
 // it reads (`layerInputs`, the graph: −1 is the scaled input); its activation
 // step its own first step's output; the target restoring the last layer's.
-// A chain is the case where each step reads the one before it.
+// A chain is the case where each step reads the one before it. A tabular model
+// (data.categorical, data.missing) has a front end before the steps, from the raw
+// CSV columns to the network's input row (`tabular`, TabularInput.swift); the
+// walk's input is then that row.
 import NNBatchCore
 import NeuralNet
 
