@@ -183,7 +183,11 @@ public enum DataLoader {
         )
       }
       var fill: Int?
-      if let rule = rules?[column.position], rule != .refuse {
+      if var rule = rules?[column.position], rule != .refuse {
+        // A default rule is written for the numbers: a category has no mean, median or
+        // constant of that kind, so under it a categorical column takes its most frequent
+        // category (no indicator). A rule written for the column itself must say so.
+        if config.data.missing.columns[column.name] == nil { rule = MissingRule(.mostFrequent) }
         guard rule.strategy == .mostFrequent, !rule.indicator else {
           throw NNBatchError(
             .usage,

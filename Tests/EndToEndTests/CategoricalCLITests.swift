@@ -165,12 +165,27 @@ final class CategoricalCLITests: XCTestCase {
     XCTAssertTrue(
       refused.stderr.contains(#"gaps.csv:7: column "color": expected a category, found "", a missing value"#),
       refused.stderr)
-    let mean = try nnbatch(
-      ["train", "--config", config(dir, name: "mean", data: "gaps.csv", extra: #", "missing": "mean""#)],
+    // A rule written for the column itself must be most_frequent or refuse.
+    let columnMean = try nnbatch(
+      [
+        "train", "--config",
+        config(
+          dir, name: "colmean", data: "gaps.csv", extra: #", "missing": {"columns": {"color": "mean"}}"#),
+      ],
       in: dir.path)
-    XCTAssertEqual(mean.status, 2, mean.stderr)
+    XCTAssertEqual(columnMean.status, 2, columnMean.stderr)
     XCTAssertTrue(
-      mean.stderr.contains(#"data.missing for categorical column "color": expected most_frequent"#))
+      columnMean.stderr.contains(#"data.missing for categorical column "color": expected most_frequent"#),
+      columnMean.stderr)
+    XCTAssertFalse(FileManager.default.fileExists(atPath: dir.file("ck-colmean")))
+    // A default rule is for the numbers: under it the categorical column takes its most frequent category.
+    let mean = try nnbatch(
+      [
+        "train", "--config", config(dir, name: "mean", data: "gaps.csv", extra: #", "missing": "mean""#),
+        "--quiet",
+      ],
+      in: dir.path)
+    XCTAssertEqual(mean.status, 0, mean.stderr)
     let ok = config(dir, name: "mf", data: "gaps.csv", extra: #", "missing": "most_frequent""#)
     let train = try nnbatch(["train", "--config", ok, "--quiet"], in: dir.path)
     XCTAssertEqual(train.status, 0, train.stderr)
@@ -185,5 +200,12 @@ final class CategoricalCLITests: XCTestCase {
     XCTAssertEqual(gap.status, 0, gap.stderr)
     XCTAssertEqual(gap.stdout, green.stdout)
     XCTAssertNotEqual(gap.stdout, red.stdout)
+    let meanCk = dir.file("ck-mean")
+    let meanGap = try nnbatch(
+      ["predict", "--checkpoint", meanCk, "--input", dir.file("p-gap.csv")], in: dir.path)
+    let meanGreen = try nnbatch(
+      ["predict", "--checkpoint", meanCk, "--input", dir.file("p-green.csv")], in: dir.path)
+    XCTAssertEqual(meanGap.status, 0, meanGap.stderr)
+    XCTAssertEqual(meanGap.stdout, meanGreen.stdout)
   }
 }

@@ -182,6 +182,14 @@ final class ExportInteropTests: XCTestCase {
         first.stderr.contains("1 value of column \(column) was not seen in training: encoded as all zeros"),
         first.stderr)
     }
+    // evaluate reads the same raw rows, text categories and gaps included, with their labels.
+    let evaluated = try nnbatch([
+      "evaluate", "--checkpoint", models[0].checkpoint, "--data", dir.file("\(models[0].name).csv"),
+    ])
+    XCTAssertEqual(evaluated.status, 0, evaluated.stderr)
+    for field in ["accuracy", "precision", "recall", "f1", "roc auc"] {
+      XCTAssertTrue(evaluated.stdout.contains(field), "\(field) missing from: \(evaluated.stdout)")
+    }
     try check(models, python: python, in: dir)
   }
 

@@ -147,4 +147,41 @@ final class MissingValuesTests: XCTestCase {
     XCTAssertEqual(prepared.train.features, 2)
     XCTAssertTrue((0..<prepared.train.count).allSatisfy { !prepared.train.inputs[$0, 0].isNaN })
   }
+  /// Every one of pandas' default missing markers (read_csv's na_values), with spaces around, is a gap;
+  /// near misses such as `none` or `NAN` are values, refused in a numeric column with its file and line.
+  func testPandasDefaultMarkersAreMissingAndNearMissesAreNot() throws {
+    // pandas 2.x: pandas._libs.parsers.STR_NA_VALUES.
+    let markers = [
+      "", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN", "<NA>",
+      "N/A",
+      "NA", "NULL", "NaN", "None", "n/a", "nan", "null",
+    ]
+    let dir = TemporaryDirectory()
+    func config(_ cells: [String]) throws -> Config {
+      var csv = "a,b,y\n"
+      for (i, cell) in cells.enumerated() { csv += "\(cell),\(i),\(i % 2)\n" }
+      csv += "5,1,0\n6,2,1\n"
+      dir.write("d.csv", csv)
+      return try Config.parse(
+        text: """
+          { "data": { "source": "csv", "path": "\(dir.file("d.csv"))", "missing": "mean" },
+            "model": { "layers": [ { "units": 2, "activation": "softmax" } ] },
+            "loss": "cross_entropy", "optimizer": { "kind": "sgd", "learning_rate": 0.1 },
+            "training": { "epochs": 1, "batch_size": 2 }, "checkpoint": { "dir": "\(dir.file("ck"))" } }
+          """, file: "t.json")
+    }
+    let cells = markers + markers.filter { !$0.isEmpty }.map { " \($0) " }
+    let selected = try DataLoader.select(try config(cells), labels: [])
+    let gaps = (0..<selected.train.count).filter { selected.train.inputs[$0, 0].isNaN }.count
+    XCTAssertEqual(gaps, cells.count)
+    XCTAssertEqual(selected.train.count, cells.count + 2)
+    for nearMiss in ["none", "NAN", "na", "Null", "N.A.", "-"] {
+      XCTAssertThrowsError(try DataLoader.select(try config([nearMiss]), labels: []), nearMiss) { error in
+        // Text first makes the column categorical, and the numbers after it are refused; a
+        // spelling of NaN that is no marker is a non-finite number.
+        XCTAssertTrue(
+          "\(error)".contains(#"d.csv:"#) && "\(error)".contains(#"column "a""#), "\(nearMiss): \(error)")
+      }
+    }
+  }
 }
