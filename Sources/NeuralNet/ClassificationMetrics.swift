@@ -130,11 +130,24 @@ public enum ClassifierMetrics {
   ]
   /// The ranking metrics' names, for two classes: ROC AUC and PR AUC (average precision).
   public static let rankingNames = ["val_auc", "val_pr_auc"]
-  /// Every name, in the order above.
+  /// Every averaged or ranking name, in the order above (the `monitor` choices).
   public static let names = averageNames + rankingNames
 
-  /// The metrics of `outputs` ([N, O]) against `targets` ([N, C]): the report's macro and
-  /// weighted averages and, for two classes, ROC AUC and PR AUC (NaN when undefined: one class absent).
+  /// The per-class scores' names for class index `k` (the order of the checkpoint's labels
+  /// and of `predict`'s `p_<class>` columns): `val_precision_class_k`, recall, F1.
+  public static func classNames(_ k: Int) -> [String] {
+    ["val_precision_class_\(k)", "val_recall_class_\(k)", "val_f1_class_\(k)"]
+  }
+
+  /// Whether `name` is one of these metrics (averaged, ranking or per class): what the
+  /// logs carry and the terminal's epoch line leaves out.
+  public static func isClassifierMetric(_ name: String) -> Bool {
+    names.contains(name)
+      || ["val_precision_class_", "val_recall_class_", "val_f1_class_"].contains { name.hasPrefix($0) }
+  }
+
+  /// The metrics of `outputs` ([N, O]) against `targets` ([N, C]): the report's per-class
+  /// scores, macro and weighted averages and, for two classes, ROC AUC and PR AUC (NaN when undefined: one class absent).
   ///
   /// A row's predicted class is the largest output (one sigmoid output: 1 when ≥ 0.5),
   /// its true class its class index or one-hot column, as `evaluate` counts them;
@@ -160,6 +173,12 @@ public enum ClassifierMetrics {
       "val_f1_macro": report.macro.f1, "val_precision_weighted": report.weighted.precision,
       "val_recall_weighted": report.weighted.recall, "val_f1_weighted": report.weighted.f1,
     ]
+    for (k, scores) in report.classes.enumerated() {
+      let names = classNames(k)
+      metrics[names[0]] = scores.precision
+      metrics[names[1]] = scores.recall
+      metrics[names[2]] = scores.f1
+    }
     if classes == 2 {
       let (roc, ap) = RankingMetrics.areas(&scores)
       metrics["val_auc"] = roc ?? .nan

@@ -152,6 +152,8 @@ final class TabularCLITests: XCTestCase {
       "val_auc", "val_pr_auc", "val_f1_macro", "val_f1_weighted", "val_precision_macro",
       "val_precision_weighted",
       "val_recall_macro", "val_recall_weighted",
+      "val_precision_class_0", "val_recall_class_0", "val_f1_class_0", "val_precision_class_1",
+      "val_recall_class_1", "val_f1_class_1",
     ]
     var aucs: [Double] = []
     for epoch in epochs {
@@ -169,6 +171,7 @@ final class TabularCLITests: XCTestCase {
     let bytes = try Data(contentsOf: URL(fileURLWithPath: dir.file("tb/\(try XCTUnwrap(events.first))")))
     XCTAssertNotNil(bytes.range(of: Data("epoch/val_auc".utf8)))
     XCTAssertNotNil(bytes.range(of: Data("epoch/val_f1_macro".utf8)))
+    XCTAssertNotNil(bytes.range(of: Data("epoch/val_f1_class_1".utf8)))
     // The terminal's epoch lines keep to loss and accuracy.
     let plain = try nnbatch(["train", "--config", config, "--checkpoint-dir", "ck2"], in: dir.path)
     XCTAssertEqual(plain.status, 0, plain.stderr)

@@ -119,7 +119,9 @@ final class ClassificationMetricsTests: XCTestCase {
       targets[r, 0] = t
     }
     let metrics = ClassifierMetrics.measure(outputs: outputs, targets: targets)
-    XCTAssertEqual(Set(metrics.keys), Set(ClassifierMetrics.names))
+    XCTAssertEqual(
+      Set(metrics.keys),
+      Set(ClassifierMetrics.names + ClassifierMetrics.classNames(0) + ClassifierMetrics.classNames(1)))
     XCTAssertEqual(metrics["val_auc"] ?? 0, 0.71875, accuracy: 1e-12)
     XCTAssertEqual(metrics["val_pr_auc"] ?? 0, 251.0 / 336, accuracy: 1e-12)
     // Predicted 1 at ≥ 0.5: negatives 0.6, 0.8, 0.6 are false positives, 0.4 a true negative.
@@ -127,6 +129,11 @@ final class ClassificationMetricsTests: XCTestCase {
     XCTAssertEqual(metrics["val_f1_macro"], report.macro.f1)
     XCTAssertEqual(metrics["val_precision_weighted"], report.weighted.precision)
     XCTAssertEqual(metrics["val_recall_macro"] ?? 0, (0.25 + 1) / 2, accuracy: 1e-12)
+    // Per class, as evaluate's report gives them: class 0 precision 1/1, recall 1/4; class 1 precision 4/7.
+    XCTAssertEqual(metrics["val_precision_class_0"], 1)
+    XCTAssertEqual(metrics["val_recall_class_0"] ?? 0, 0.25, accuracy: 1e-12)
+    XCTAssertEqual(metrics["val_precision_class_1"] ?? 0, 4.0 / 7, accuracy: 1e-12)
+    XCTAssertEqual(metrics["val_f1_class_1"], report.classes[1].f1)
 
     // Three softmax classes: averages only, no AUC.
     let three = Matrix(rows: 3, columns: 3)
@@ -136,7 +143,9 @@ final class ClassificationMetricsTests: XCTestCase {
       labels[r, 0] = Float((r + 1) % 3 == 0 ? 0 : r)
     }
     let multi = ClassifierMetrics.measure(outputs: three, targets: labels)
-    XCTAssertEqual(Set(multi.keys), Set(ClassifierMetrics.averageNames))
+    XCTAssertEqual(
+      Set(multi.keys), Set(ClassifierMetrics.averageNames + (0..<3).flatMap(ClassifierMetrics.classNames)))
+    XCTAssertTrue(multi.keys.allSatisfy(ClassifierMetrics.isClassifierMetric))
     XCTAssertEqual(multi["val_recall_weighted"] ?? 0, 2.0 / 3, accuracy: 1e-12)
   }
 }

@@ -235,7 +235,7 @@ public final class ProgressReporter {
   ///
   /// The terminal keeps to loss and accuracy (or MAE and R²); the logs have every metric.
   package func validationFields(_ validation: [String: Double], lead: String) -> [LineField] {
-    validation.keys.sorted().filter { !ClassifierMetrics.names.contains($0) }.map { key in
+    validation.keys.sorted().filter { !ClassifierMetrics.isClassifierMetric($0) }.map { key in
       let rank = key == monitor ? 1 : key == "val_loss" ? 2 : 3
       return LineField(
         "\(key) \(format6(validation[key] ?? .nan))", dropRank: rank, lead: lead, openingLead: " ")
