@@ -22,6 +22,14 @@ package func writeToStandardError(_ text: String) {
   }
 }
 
+/// Writes a message of whole lines to stderr; on a terminal its lines are broken between words
+/// to fit its width (a terminal would break them mid-word), in a pipe or file byte for byte.
+package func writeMessageToStandardError(_ text: String) {
+  guard isatty(STDERR_FILENO) == 1 else { return writeToStandardError(text) }
+  let body = text.hasSuffix("\n") ? String(text.dropLast()) : text
+  writeToStandardError(wrapWords(body, width: terminalColumns(of: STDERR_FILENO)) + "\n")
+}
+
 /// Warnings: one line each on stderr, "warning: FILE:LINE: what and what nnbatch does about it".
 ///
 /// A warning is for input that is read correctly but probably not as its
@@ -32,7 +40,7 @@ package enum Warnings {
 
   /// Prints `text` to stderr as a warning.
   package static func emit(_ text: String) {
-    writeToStandardError("warning: \(text)\n")
+    writeMessageToStandardError("warning: \(text)\n")
     recorder.withLock { $0?.append(text) }
   }
 

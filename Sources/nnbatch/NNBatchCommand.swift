@@ -58,7 +58,7 @@ struct NNBatchCommand: ParsableCommand {
       var command = try parseAsRoot()
       try command.run()
     } catch let error as NNBatchError {
-      for line in error.lines { writeToStandardError("error: \(line)\n") }
+      for line in error.lines { writeMessageToStandardError("error: \(line)\n") }
       Glibc.exit(exitStatus(for: error))
     } catch let error as ExitCode {
       Glibc.exit(exitStatus(for: error))

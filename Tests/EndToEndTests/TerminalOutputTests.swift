@@ -265,4 +265,53 @@ final class TerminalOutputTests: XCTestCase {
       result.stdout)
     XCTAssertFalse(try CheckpointStore(directory: folder).checkpointFiles().isEmpty, result.stdout)
   }
+  /// A warning or an error longer than a 50-column terminal is broken between words to fit
+  /// it (continuations indented), and reads as the piped one-line message when joined.
+  func testWarningsAndErrorsAreBrokenBetweenWordsOnANarrowTerminal() throws {
+    let dir = TemporaryDirectory()
+    var csv = "a,b,y\n"
+    for i in 0..<40 { csv += "\(i % 7),7,\(i % 2)\n" }  // b is constant: a warning
+    dir.write("d.csv", csv)
+    let layers = #"[ { "units": 2, "activation": "softmax" } ]"#
+    let good = dir.write(
+      "good.json",
+      """
+      { "data": { "source": "csv", "path": "d.csv", "scale": "standardize" }, "model": { "layers": \(layers) },
+        "loss": "cross_entropy", "optimizer": { "kind": "sgd", "learning_rate": 0.1 },
+        "training": { "epochs": 1, "batch_size": 8 } }
+      """)
+    let bad = dir.write(
+      "bad.json",
+      """
+      { "data": { "source": "csv", "path": "d.csv" }, "model": { "layers": \(layers) },
+        "loss": "cross_entropy", "optimizer": { "kind": "sgd", "learning_rate": 0.1 }, "trainig": { "epochs": 1 } }
+      """)
+    for (file, status, prefix) in [(good, Int32(0), "warning: "), (bad, Int32(2), "error: ")] {
+      let piped = try nnbatch(["--config", file, "--checkpoint-dir", dir.file("ck-pipe")], in: dir.path)
+      XCTAssertEqual(piped.status, status, piped.stderr)
+      let message = try XCTUnwrap(
+        piped.stderr.split(separator: "\n").first { $0.hasPrefix(prefix) }.map(String.init), piped.stderr)
+      XCTAssertGreaterThan(message.count, 100, message)
+      let terminal = try runProcess(
+        try XCTUnwrap(tool("script"), "script (util-linux) must be installed"),
+        [
+          "-q", "-e", "-c",
+          "cd \(dir.path); stty cols 50; exec \(nnbatchExecutable) --config \(file) --checkpoint-dir ck-tty",
+          "/dev/null",
+        ])
+      XCTAssertEqual(terminal.status, status, terminal.stdout)
+      let lines = segments(terminal.stdout)
+      let start = try XCTUnwrap(lines.firstIndex { $0.hasPrefix(prefix) }, terminal.stdout)
+      var pieces = [lines[start]]
+      for line in lines[(start + 1)...] {
+        guard line.hasPrefix("  ") else { break }
+        pieces.append(String(line.drop { $0 == " " }))
+      }
+      XCTAssertGreaterThan(pieces.count, 2, terminal.stdout)
+      XCTAssertEqual(pieces.joined(separator: " "), message.split(separator: " ").joined(separator: " "))
+      for (n, piece) in pieces.enumerated() where piece.split(separator: " ").count > 1 {
+        XCTAssertLessThanOrEqual(columnsTaken(piece) + (n == 0 ? 0 : 2), 50, piece)
+      }
+    }
+  }
 }

@@ -1,3 +1,4 @@
+import NNBatchCore
 import XCTest
 
 @testable import NNBatch

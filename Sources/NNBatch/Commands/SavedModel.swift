@@ -84,7 +84,7 @@ public struct SavedModel: Sendable {
         "\(name): no checkpoint in this folder (step-*.h5); give a checkpoint file or a run's checkpoint folder"
       )
     }
-    for skipped in found.skipped { writeToStandardError("warning: skipped \(skipped)\n") }
+    for skipped in found.skipped { writeMessageToStandardError("warning: skipped \(skipped)\n") }
     let fields = [
       LineField("using"), LineField(found.file.path, isPath: true),
       LineField("(newest valid in \(name))", dropRank: 1),

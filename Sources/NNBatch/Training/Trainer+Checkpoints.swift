@@ -77,7 +77,7 @@ extension Trainer {
         throw NNBatchError(.usage, "\(path): no checkpoint to resume from (step-*.h5)")
       }
       for skipped in found.skipped {
-        writeToStandardError("warning: skipped \(skipped)\n")
+        writeMessageToStandardError("warning: skipped \(skipped)\n")
       }
       return (found.checkpoint, found.path, found.skipped)
     } catch let error as NNBatchError {

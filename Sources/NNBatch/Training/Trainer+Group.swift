@@ -37,7 +37,8 @@ extension Trainer {
     guard let code else { return try result.get() }
     if let failure, group.rank == 0 || !rootFailed {
       for line in failure.lines {
-        writeToStandardError("error: \(line.hasPrefix("rank ") ? line : "rank \(group.rank): \(line)")\n")
+        let ranked = line.hasPrefix("rank ") ? line : "rank \(group.rank): \(line)"
+        writeMessageToStandardError("error: \(ranked)\n")
       }
     }
     // A barrier: every report is out before a rank exits (mpirun then ends the others).
