@@ -19,6 +19,8 @@ final class InspectConfigTests: XCTestCase {
       "layer_6  dense       [10]                 650  [64, 10]  softmax",
       "optimizer   adam learning_rate=0.002", "loss        cross_entropy, batch 64, shard 32",
       "for the model at 2 threads (38282 parameters:",
+      // 1000 validation rows × 10 outputs kept each epoch for F1 and AUC.
+      "validation outputs ",
     ] {
       XCTAssertTrue(result.stdout.contains(fragment), "lacks \(fragment):\n\(result.stdout)")
     }

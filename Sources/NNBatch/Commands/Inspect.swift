@@ -203,7 +203,8 @@ extension Inspect {
     try config.resolveShortcuts(input: config.networkInput(sample: data.sampleShape))
     let architecture = try config.architecture(input: config.networkInput(sample: data.sampleShape))
     let memory = Trainer.memoryEstimate(
-      architecture, config: config, threads: threads, targetColumns: data.train.targetColumns)
+      architecture, config: config, threads: threads, targetColumns: data.train.targetColumns,
+      validationRows: data.validation?.count ?? 0)
     let budget = MemoryBudget.current()
     let layers = architecture.layerDescriptions
     let names =

@@ -14,19 +14,22 @@ extension Trainer {
   /// worker's bf16 copies of its activations (half its workspace's bytes).
   /// Under mpirun a rank holds fewer shard gradients plus its range of
   /// every shard's (about 2 · maxShards / N · P): the one-process count covers it.
+  /// A classifier with `validationRows` validation samples also keeps every row's outputs
+  /// each epoch (F1 and AUC are no sums over shards).
   /// The data is already in memory, so MemAvailable counts it.
   static func requireMemory(
-    _ architecture: Architecture, config: Config, threads: Int, targetColumns: Int
+    _ architecture: Architecture, config: Config, threads: Int, targetColumns: Int, validationRows: Int = 0
   ) throws(NNBatchError) {
     let estimate = memoryEstimate(
-      architecture, config: config, threads: threads, targetColumns: targetColumns)
+      architecture, config: config, threads: threads, targetColumns: targetColumns,
+      validationRows: validationRows)
     try MemoryBudget.require(
       estimate.bytes, for: "the model (\(estimate.parts))", in: "\(config.file): $.model.layers")
   }
 
   /// The bytes the model's buffers take (nil: more than Int holds) and what they are, for messages and `inspect --config`.
   static func memoryEstimate(
-    _ architecture: Architecture, config: Config, threads: Int, targetColumns: Int
+    _ architecture: Architecture, config: Config, threads: Int, targetColumns: Int, validationRows: Int = 0
   ) -> (bytes: Int?, parts: String) {
     let floats = MemoryLayout<Float>.size
     let p = architecture.parameterCount
@@ -58,11 +61,13 @@ extension Trainer {
       ? checkedSum([
         checkedProduct([p, bf16]), workspace.flatMap { checkedProduct([workers, $0, bf16]) },
       ]) : 0
-    let total = checkedSum([weights, state, gradients, saves, workspaces, mixed])
+    let scores =
+      config.task == .classification ? checkedProduct([validationRows, architecture.outputs, floats]) : 0
+    let total = checkedSum([weights, state, gradients, saves, workspaces, mixed, scores])
     func shown(_ bytes: Int?) -> String { bytes.map(MemoryBudget.format) ?? "more than \(Int.max) bytes" }
     return (
       total,
-      "\(p) parameters: weights \(shown(weights)), optimizer state \(shown(state)), \(shards) shard gradients \(shown(gradients)), checkpoint save buffers \(shown(saves)), \(workers) workspaces \(shown(workspaces))\(config.precision == .bf16 ? ", bf16 copies \(shown(mixed))" : "")"
+      "\(p) parameters: weights \(shown(weights)), optimizer state \(shown(state)), \(shards) shard gradients \(shown(gradients)), checkpoint save buffers \(shown(saves)), \(workers) workspaces \(shown(workspaces))\(config.precision == .bf16 ? ", bf16 copies \(shown(mixed))" : "")\(scores == 0 ? "" : ", validation outputs \(shown(scores))")"
     )
   }
 }

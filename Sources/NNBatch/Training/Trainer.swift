@@ -104,7 +104,8 @@ public final class Trainer {
     try config.resolveShortcuts(input: config.networkInput(sample: data.sampleShape))
     let architecture = try config.architecture(input: config.networkInput(sample: data.sampleShape))
     try Trainer.requireMemory(
-      architecture, config: config, threads: options.threads, targetColumns: data.train.targetColumns)
+      architecture, config: config, threads: options.threads, targetColumns: data.train.targetColumns,
+      validationRows: data.validation?.count ?? 0)
     if options.group != nil, architecture.parameterCount > Int(Int32.max) {
       // MPI's element counts are 32-bit: a range exchange must fit one.
       throw NNBatchError(
