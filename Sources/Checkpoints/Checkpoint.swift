@@ -15,8 +15,11 @@ public struct Checkpoint: Sendable, Equatable {
   /// Names a file's `requires` attribute may list that this build understands.
   public static let understoodRequirements: Set<String> = [
     layerStateRequirement, layerGraphRequirement, imputationRequirement, learningRateOverrideRequirement,
-    categoricalRequirement,
+    categoricalRequirement, memoryDataRequirement,
   ]
+  /// The `requires` name of a run trained on in-memory data (/data/memory): its config names samples by
+  /// fingerprint only, so a reader that ignored it would look for data that no file holds.
+  public static let memoryDataRequirement = "memory_data"
   /// The `requires` name of a checkpoint whose features are one-hot encoded (/data/categorical).
   public static let categoricalRequirement = "categorical"
   /// The `requires` name of a checkpoint whose features are filled by an imputer (/data/imputation).
@@ -32,6 +35,7 @@ public struct Checkpoint: Sendable, Equatable {
     (architecture.hasState ? [Self.layerStateRequirement] : []) + architecture.graphRequirements
       + (data.imputer == nil ? [] : [Self.imputationRequirement])
       + (data.encoder == nil ? [] : [Self.categoricalRequirement])
+      + (data.memory == nil ? [] : [Self.memoryDataRequirement])
       + (counters.learningRate != nil ? [Self.learningRateOverrideRequirement] : [])
   }
 

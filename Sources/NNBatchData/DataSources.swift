@@ -9,7 +9,7 @@ package enum DataSources {
   package static var kinds: [any DataSource.Type] {
     [
       InlineSource.self, CSVSource.self, IDXSource.self, HDF5Source.self, NpySource.self,
-      ImageFolderSource.self, SyntheticSource.self,
+      ImageFolderSource.self, SyntheticSource.self, MemorySource.self,
     ]
   }
 

@@ -189,7 +189,7 @@ final class ConfigTests: XCTestCase {
       "\"source\": \"inline\", ", "",
       [
         "$.data.source",
-        "missing required key; expected one of inline, csv, idx, hdf5, npy, images, synthetic",
+        "missing required key; expected one of inline, csv, idx, hdf5, npy, images, synthetic, memory",
       ]
     ),
     ("\"model\": {", "\"model\": [", ["invalid JSON"]),

@@ -40,7 +40,8 @@ final class DataFormatTests: XCTestCase {
   // MARK: Registry
 
   func testRegistryNamesEveryKindOnceAndItsFileFormats() {
-    XCTAssertEqual(DataSources.names, ["inline", "csv", "idx", "hdf5", "npy", "images", "synthetic"])
+    XCTAssertEqual(
+      DataSources.names, ["inline", "csv", "idx", "hdf5", "npy", "images", "synthetic", "memory"])
     XCTAssertEqual(Set(DataSources.names).count, DataSources.names.count)
     XCTAssertEqual(DataSources.formatNames, ["csv", "idx", "hdf5", "npy", "images"])
     XCTAssertEqual(DataSources.fileFormats.map { $0.formatName }, ["CSV", "IDX", "HDF5", "NPY", "PNG/JPEG"])
@@ -63,6 +64,10 @@ final class DataFormatTests: XCTestCase {
       try Data(pngBytes(width: 2, height: 1, channels: 1, pixels: pixels))
         .write(to: URL(fileURLWithPath: dir.file("png/\(label)/a.png")))
     }
+    // The Swift API's samples, found by fingerprint while registered.
+    let memory = MemoryData(rows: 2, features: 2, inputs: [1, 2, 3, 4], targets: .values([0, 1]))
+    MemoryDataStore.register(memory)
+    defer { MemoryDataStore.release(memory.fingerprint) }
     // Each kind's keys, and the inputs it must read.
     let cases: [String: (String, [[Float]]?)] = [
       "inline": ("\"inputs\": [[1, 2], [3, 4]], \"targets\": [0, 1]", [[1, 2], [3, 4]]),
@@ -79,6 +84,10 @@ final class DataFormatTests: XCTestCase {
         "\"path\": \"\(dir.file("png"))\", \"image_size\": [1, 2], \"channels\": 1", [[0, 1], [0.2, 0.4]]
       ),
       "synthetic": ("\"samples\": 5, \"features\": 3, \"classes\": 3", nil),
+      "memory": (
+        "\"fingerprint\": \"\(memory.fingerprint)\", \"rows\": 2, \"features\": 2, \"target_columns\": 1",
+        [[1, 2], [3, 4]]
+      ),
     ]
     for name in DataSources.names {
       guard let (keys, inputs) = cases[name] else {
@@ -112,13 +121,13 @@ final class DataFormatTests: XCTestCase {
     XCTAssertThrowsError(try config("\"source\": \"hdf\", \"path\": \"x\"", dir: dir)) { error in
       XCTAssertTrue(
         "\(error)".contains(
-          "$.data.source: unknown data source \"hdf\"; expected one of inline, csv, idx, hdf5, npy, images, synthetic (did you mean \"hdf5\"?)"
+          "$.data.source: unknown data source \"hdf\"; expected one of inline, csv, idx, hdf5, npy, images, synthetic, memory (did you mean \"hdf5\"?)"
         ), "\(error)")
     }
     XCTAssertThrowsError(try config("\"path\": \"x\"", dir: dir)) { error in
       XCTAssertTrue(
         "\(error)".contains(
-          "$.data.source: missing required key; expected one of inline, csv, idx, hdf5, npy, images, synthetic"
+          "$.data.source: missing required key; expected one of inline, csv, idx, hdf5, npy, images, synthetic, memory"
         ),
         "\(error)")
     }

@@ -20,6 +20,9 @@ import NeuralNet
 //                      of arrays, sorted by code point); datasets position float32 [columns] (0-based
 //                      among the raw features), fill float32 [columns] (category index of a missing
 //                      cell, -1: refused); applied before /data/imputation, which then reads its output
+//     /data/memory     (optional, with "memory_data" in the root `requires`: samples the Swift API was
+//                      given in memory, never stored) attrs: fingerprint ("xxh64:" and 16 hex digits, see
+//                      NNBatchData's MemoryData), rows, features, target_columns
 
 /// Facts about the training data that a model needs to be used: task, labels, scalings.
 public struct DataFacts: Sendable, Hashable {
@@ -46,6 +49,8 @@ public struct DataFacts: Sendable, Hashable {
   public var imputer: Imputer?
   /// The one-hot encoding of categorical columns applied before `imputer` (`data.categorical`); nil without one.
   public var encoder: CategoricalEncoder?
+  /// The in-memory training samples the run was given (the Swift API's), described; nil for data read from files.
+  public var memory: InMemoryDataFacts?
 
   /// Facts for a model trained on `task` with these labels and scalings.
   public init(
@@ -59,6 +64,26 @@ public struct DataFacts: Sendable, Hashable {
     self.targets = targets
     self.fingerprint = fingerprint
     self.stream = stream
+  }
+}
+
+/// What a checkpoint keeps of in-memory training data: its fingerprint and shape, never the samples.
+public struct InMemoryDataFacts: Sendable, Hashable {
+  /// The samples' digest ("xxh64:" and 16 hex digits; NNBatchData's `MemoryData.fingerprint` says over what).
+  public var fingerprint: String
+  /// Samples.
+  public var rows: Int
+  /// Features per sample.
+  public var features: Int
+  /// Target columns per sample (1 for class labels).
+  public var targetColumns: Int
+
+  /// Facts of `rows` samples of `features` features and `targetColumns` targets, digested as `fingerprint`.
+  public init(fingerprint: String, rows: Int, features: Int, targetColumns: Int) {
+    self.fingerprint = fingerprint
+    self.rows = rows
+    self.features = features
+    self.targetColumns = targetColumns
   }
 }
 
@@ -86,6 +111,14 @@ extension DataFacts {
       group.put("position", encoder.columns.map { Float($0.position) })
       group.put("fill", encoder.columns.map { Float($0.fill ?? -1) })
       node.groups["categorical"] = group
+    }
+    if let memory {
+      var group = HDF5Node()
+      group.set("fingerprint", memory.fingerprint)
+      group.set("rows", memory.rows)
+      group.set("features", memory.features)
+      group.set("target_columns", memory.targetColumns)
+      node.groups["memory"] = group
     }
     node.groups["features"] = Self.encode(features)
     node.groups["targets"] = Self.encode(targets)
@@ -124,6 +157,12 @@ extension DataFacts {
     if node.node.groups["categorical"] != nil {
       facts.encoder = try decodeEncoder(
         node.group("categorical"), outputs: facts.imputer?.inputWidth ?? architecture.inputs)
+    }
+    if node.node.groups["memory"] != nil {
+      let memory = try node.group("memory")
+      facts.memory = InMemoryDataFacts(
+        fingerprint: try memory.string("fingerprint"), rows: try memory.int("rows", min: 1),
+        features: try memory.int("features", min: 1), targetColumns: try memory.int("target_columns", min: 1))
     }
     return facts
   }

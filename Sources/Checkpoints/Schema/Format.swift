@@ -30,7 +30,9 @@ import NeuralNet
 //   "layer_state" (a model with non-trainable layer state, see Model.swift),
 //   "layer_graph" (a model that is not a chain), "imputation" (features filled
 //   by /data/imputation, see Data.swift), "learning_rate_override" (a base
-//   learning rate set by a Swift API callback, see RunState.swift).
+//   learning rate set by a Swift API callback, see RunState.swift),
+//   "memory_data" (samples given in memory by the Swift API, described by
+//   /data/memory and never stored, see Data.swift).
 // - Anything else (moving or changing the meaning of an existing entry)
 //   bumps `format_version`; every earlier version stays readable.
 //
@@ -135,6 +137,11 @@ extension Checkpoint {
     if checkpoint.data.encoder != nil && !required.contains(categoricalRequirement) {
       throw SchemaError(
         "\(root.attributePath("requires")): expected \"\(categoricalRequirement)\" (the file has /data/categorical), found \"\(required.joined(separator: ","))\""
+      )
+    }
+    if checkpoint.data.memory != nil && !required.contains(memoryDataRequirement) {
+      throw SchemaError(
+        "\(root.attributePath("requires")): expected \"\(memoryDataRequirement)\" (the file has /data/memory), found \"\(required.joined(separator: ","))\""
       )
     }
     var withKernels = checkpoint

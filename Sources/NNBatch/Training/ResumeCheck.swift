@@ -247,7 +247,11 @@ enum ResumeCheck {
       return
     }
     for (a, b) in zip(before, after) where a.identity != b.identity {
-      if a.shown == b.shown {
+      if a.key == "fingerprint", old.source is MemorySource {
+        lines.append(
+          "\(path): the in-memory samples differ from the ones the checkpoint was trained on (fingerprint \(a.shown), now \(b.shown)); resume with the same samples"
+        )
+      } else if a.shown == b.shown {
         lines.append("\(path).\(a.key): checkpoint and config have different values (\(a.shown) each)")
       } else {
         lines.compare("\(path).\(a.key)", a.shown, b.shown)

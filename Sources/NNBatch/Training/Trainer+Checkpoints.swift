@@ -2,6 +2,7 @@ import Checkpoints
 import Foundation
 import HDF5Store
 import NNBatchCore
+import NNBatchData
 import NeuralNet
 
 // Checkpoints of a run: what goes into one, durable saves, resume, warm start.
@@ -24,6 +25,11 @@ extension Trainer {
         fingerprint: dataFingerprint, stream: data.stream?.plan.text, targetNames: data.targetNames))
     checkpoint.data.imputer = data.imputer
     checkpoint.data.encoder = data.encoder
+    if let memory = config.data.source as? MemorySource {
+      checkpoint.data.memory = InMemoryDataFacts(
+        fingerprint: memory.fingerprint, rows: memory.rows, features: memory.features,
+        targetColumns: memory.targetColumns)
+    }
     checkpoint.kernels = .current
     return checkpoint
   }

@@ -438,10 +438,8 @@ package struct CSVSource: FileDataSource {
             .usage, "\(path): label \"\(excerpt(unknown))\" does not occur in the training data")
         }
         order = knownLabels
-      } else if labelNames.allSatisfy({ Double($0) != nil }) {
-        order = labelNames.sorted { Double($0) ?? 0 < Double($1) ?? 0 }
       } else {
-        order = labelNames.sorted()
+        order = ClassLabels.order(labelNames)
       }
       let remap = labelNames.map { name in Float(order.firstIndex(of: name) ?? 0) }
       for i in targetValues.indices { targetValues[i] = remap[Int(targetValues[i])] }
