@@ -118,7 +118,9 @@ let package = Package(
       ]),
     .testTarget(
       name: "NNBatchKitTests",
-      dependencies: ["NNBatchKit", "NNBatch", "Checkpoints", "Export", "TestSupport"]),
+      dependencies: [
+        "NNBatchKit", "NNBatch", "NNBatchData", "NeuralNet", "Checkpoints", "Export", "TestSupport",
+      ]),
     .testTarget(
       name: "ExportTests",
       dependencies: [

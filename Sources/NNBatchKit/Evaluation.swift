@@ -41,7 +41,20 @@ extension TrainedModel {
   /// Read as `nnbatch evaluate` reads a config's data: scaled as at training time, streamed
   /// when the source can stream. With a `validationSplit`, only the rows it holds out count.
   public func evaluate(_ data: TrainingData, threads: Int? = nil) throws(NNBatchKitError) -> Evaluation {
-    let config = try configReading(data)
+    let reading = try self.config.replacingData(data, reading: true)
+    return try reading.withMemorySamples { () throws(NNBatchKitError) in
+      try evaluate(reading.config, threads: threads)
+    }
+  }
+
+  /// Loss and metrics on a classifier's `inputs` and class labels (`classLabels` names).
+  public func evaluate(inputs: [[Float]], labels: [String], threads: Int? = nil) throws(NNBatchKitError)
+    -> Evaluation
+  {
+    try evaluate(.inline(inputs: inputs, labels: labels), threads: threads)
+  }
+
+  private func evaluate(_ config: Config, threads: Int?) throws(NNBatchKitError) -> Evaluation {
     do {
       let opened = try Evaluate.reader(
         config: config, data: nil, format: nil, labels: saved.checkpoint.data.labels,
@@ -67,16 +80,26 @@ extension TrainedModel {
   ///
   /// `data` is described like the training data (a CSV file still has its target column).
   public func predict(_ data: TrainingData) throws(NNBatchKitError) -> FloatMatrix {
-    let config = try configReading(data)
-    let inputs: FloatMatrix
-    do {
-      let (set, _, _) = try Evaluate.samples(
-        config: config, data: nil, format: nil, labels: saved.checkpoint.data.labels)
-      inputs = FloatMatrix(rows: set.count, columns: set.inputs.columns, values: set.inputs.storage.array)
-    } catch {
-      throw NNBatchKitError(error)
+    try predict(inputs(of: data))
+  }
+
+  /// A classifier's class names for the samples of `data`: ``classify(_:)-([[Float]])`` of its inputs.
+  public func classify(_ data: TrainingData) throws(NNBatchKitError) -> [String] {
+    try classify(inputs(of: data).arrays)
+  }
+
+  /// The unscaled inputs of `data`'s samples, read as evaluate reads them.
+  private func inputs(of data: TrainingData) throws(NNBatchKitError) -> FloatMatrix {
+    let reading = try config.replacingData(data, reading: true)
+    return try reading.withMemorySamples { () throws(NNBatchKitError) in
+      do throws(NNBatchError) {
+        let (set, _, _) = try Evaluate.samples(
+          config: reading.config, data: nil, format: nil, labels: saved.checkpoint.data.labels)
+        return FloatMatrix(rows: set.count, columns: set.inputs.columns, values: set.inputs.storage.array)
+      } catch {
+        throw NNBatchKitError(error)
+      }
     }
-    return try predict(inputs)
   }
 
   /// Writes the model, with its input scaling, as `format` to `path`: the file `nnbatch export` writes.
@@ -98,23 +121,6 @@ extension TrainedModel {
     } catch {
       throw NNBatchKitError(.failure, "\(path): cannot write the \(format.rawValue) export: \(error)")
     }
-  }
-
-  /// The model's config with its `data` replaced by `data`, whose relative paths start from the working folder.
-  private func configReading(_ data: TrainingData) throws(NNBatchKitError) -> Config {
-    let root: JSONValue
-    do {
-      root = try JSONParser.parse(saved.config.text)
-    } catch {
-      throw NNBatchKitError(.failure, "the model's config: \(error)")
-    }
-    guard case .object(let members, _) = root else {
-      throw NNBatchKitError(.failure, "the model's config: expected an object")
-    }
-    let text = JSONText.object(
-      members.map { ($0.key, $0.key == "data" ? data.json : JSONText($0.value)) }
-    ).text
-    return try TrainingConfig(json: text, file: "data").config
   }
 }
 

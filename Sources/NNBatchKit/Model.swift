@@ -130,6 +130,76 @@ public struct Layer: Sendable {
 
   /// Zeroes a fraction `rate` in [0, 1) of the units while training; the identity when predicting.
   public static func dropout(_ rate: Double) -> Layer { Layer(Dropout.Spec(rate: rate)) }
+
+  /// Batch normalization (per channel of images, per feature of flat samples), then `activation`.
+  ///
+  /// Training normalizes by each shard's statistics and keeps running averages
+  /// (weight `momentum` for the newest batch), which predicting uses; `epsilon`
+  /// is added to the variance. The defaults are PyTorch's.
+  public static func batchNorm(
+    momentum: Double = 0.1, epsilon: Double = 1e-5, activation: Activation = .linear
+  )
+    -> Layer
+  {
+    Layer(BatchNorm.Spec(momentum: momentum, epsilon: epsilon, activation: activation.layerActivation))
+  }
+
+  /// `activation` applied to its input, on samples of any shape.
+  public static func activation(_ activation: Activation) -> Layer {
+    Layer(ActivationLayer.Spec(activation: activation.layerActivation))
+  }
+
+  /// The sum of its ``reading(_:)`` inputs, which have one shape, then `activation`.
+  public static func add(activation: Activation = .linear) -> Layer {
+    Layer(Add.Spec(activation: activation.layerActivation))
+  }
+
+  /// Its ``reading(_:)`` inputs joined along their first axis (channels of images), then `activation`.
+  public static func concatenate(activation: Activation = .linear) -> Layer {
+    Layer(Concatenate.Spec(activation: activation.layerActivation))
+  }
+
+  /// A residual block: `layers` (a chain) plus a shortcut from the block's input, added, then `activation`.
+  ///
+  /// Written once and expanded when the config is read, as the config's
+  /// `{"type": "residual", ...}`: the shortcut is the identity or a 1×1
+  /// convolution as `shortcut` says (README, "Layer graphs"). The block's
+  /// output is named by ``named(_:)``, else `block<k>`.
+  public static func residual(_ layers: [Layer], activation: Activation = .linear, shortcut: Shortcut = .auto)
+    -> Layer
+  {
+    Layer(
+      json: .object([
+        ("type", .string("residual")), ("layers", .array(layers.map(\.json))),
+        ("activation", .string(activation.rawValue)), ("shortcut", .string(shortcut.rawValue)),
+      ]))
+  }
+
+  /// This layer named `name`, so that later layers can read it (``reading(_:)``) and `inspect` shows it.
+  public func named(_ name: String) -> Layer { adding("name", .string(name)) }
+
+  /// This layer reading the outputs of the layers named `inputs` ("input": the network's input),
+  /// instead of the layer before it: a layer graph.
+  public func reading(_ inputs: String...) -> Layer { adding("inputs", .array(inputs.map { .string($0) })) }
+
+  init(json: JSONText) {
+    self.json = json
+  }
+
+  private func adding(_ key: String, _ value: JSONText) -> Layer {
+    guard case .object(let pairs) = json else { return self }
+    return Layer(json: .object(pairs.filter { $0.0 != key } + [(key, value)]))
+  }
+}
+
+/// How a residual block's input reaches its add.
+public enum Shortcut: String, Sendable, CaseIterable {
+  /// The block's input itself; the inner layers must keep its shape.
+  case identity
+  /// A 1×1 conv2d (a dense layer for flat samples) to the inner layers' output shape.
+  case projection
+  /// The identity when the shapes agree, else the projection.
+  case auto
 }
 
 /// A layer's activation function.

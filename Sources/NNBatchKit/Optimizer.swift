@@ -1,4 +1,5 @@
 import NNBatchCore
+import NNBatchData
 
 /// How parameters are updated from their gradients.
 public struct Optimizer: Sendable {
@@ -68,6 +69,8 @@ public struct Optimizer: Sendable {
 /// Training samples and how they are prepared.
 public struct TrainingData: Sendable {
   let source: [(String, JSONText)]
+  /// The samples of an in-memory source, which the config names by fingerprint only.
+  let memory: MemoryData?
   /// How input features are scaled (fitted on the training samples, saved with the model).
   public var scaling: Scaling = .none
   /// Fraction in [0, 1) of the samples held out, seeded, for validation metrics.
@@ -76,11 +79,64 @@ public struct TrainingData: Sendable {
   public var shape: [Int]?
   /// Samples of their own for validation metrics, instead of a `validationSplit`.
   public var validation: ValidationData?
+  /// Other keys of the config's `data` object (`missing`, `categorical`, `augment`, `stream`, ...), as JSON.
+  ///
+  /// For settings without a typed property: each value is JSON text (`"\"mean\""`,
+  /// `#"["colour"]"#`) and is checked, with the rest of the config, by the command
+  /// line's parser.
+  public var extra: KeyValuePairs<String, String> = [:]
+  /// CSV feature columns encoded one-hot, by header name (`data.categorical`).
+  public var categorical: [String] = []
+  /// How regression targets are scaled for training (`data.scale_targets`); outputs stay in the targets' units.
+  public var targetScaling: Scaling = .none
+
+  init(source: [(String, JSONText)], memory: MemoryData? = nil) {
+    self.source = source
+    self.memory = memory
+  }
 
   /// Samples given in Swift: one row of `inputs` and one row of `targets` per sample.
+  ///
+  /// The samples stay in memory: configs and checkpoints name them by fingerprint and
+  /// shape only (<doc:InMemoryData>), so resuming the run takes them again.
   public static func inline(inputs: [[Float]], targets: [[Float]]) -> TrainingData {
-    TrainingData(
-      source: [("source", .string("inline")), ("inputs", .matrix(inputs)), ("targets", .matrix(targets))])
+    inline(inputs: FloatMatrix(inputs), targets: FloatMatrix(targets))
+  }
+
+  /// Samples given in Swift as matrices: one row of `inputs` and one row of `targets` per sample.
+  public static func inline(inputs: FloatMatrix, targets: FloatMatrix) -> TrainingData {
+    precondition(
+      inputs.rows == targets.rows, "TrainingData: \(inputs.rows) input rows, \(targets.rows) target rows")
+    return memory(
+      MemoryData(
+        rows: inputs.rows, features: inputs.columns, inputs: inputs.values, targets: .values(targets.values)),
+      task: nil)
+  }
+
+  /// Samples of a classifier given in Swift: one row of `inputs` and one class label per sample.
+  ///
+  /// The classes are the distinct labels, numbered as for a CSV file's labels: in numeric
+  /// order when every label is a number, else sorted by Unicode code point. They are saved
+  /// with the model, whose ``TrainedModel/classLabels`` and ``TrainedModel/classify(_:)-([[Float]])``
+  /// give them back.
+  public static func inline(inputs: [[Float]], labels: [String]) -> TrainingData {
+    inline(inputs: FloatMatrix(inputs), labels: labels)
+  }
+
+  /// Samples of a classifier given in Swift as a matrix of inputs and one class label per row.
+  public static func inline(inputs: FloatMatrix, labels: [String]) -> TrainingData {
+    precondition(
+      inputs.rows == labels.count, "TrainingData: \(inputs.rows) input rows, \(labels.count) labels")
+    return memory(
+      MemoryData(
+        rows: inputs.rows, features: inputs.columns, inputs: inputs.values, targets: .labels(labels)),
+      task: "classification")
+  }
+
+  private static func memory(_ data: MemoryData, task: String?) -> TrainingData {
+    var source: [(String, JSONText)] = [("source", .string("memory"))] + data.configKeys
+    if let task { source.append(("task", .string(task))) }
+    return TrainingData(source: source, memory: data)
   }
 
   /// A CSV file with a header row whose column `target` holds the targets (class labels or values).
@@ -92,12 +148,37 @@ public struct TrainingData: Sendable {
       ])
   }
 
+  /// A folder of images with one subfolder per class, each image resized to `height`×`width` (`images`).
+  ///
+  /// `channels` is 1 (grey) or 3 (RGB); samples have the shape [channels, height, width].
+  public static func images(path: String, height: Int, width: Int, channels: Int = 3) -> TrainingData {
+    TrainingData(
+      source: [
+        ("source", .string("images")), ("path", .string(path)), ("channels", .int(channels)),
+        ("image_size", .array([.int(height), .int(width)])),
+      ])
+  }
+
+  /// Any data source nnbatch reads, by its config name and keys as JSON text (`"idx"`, `["path": "\"x.idx\""]`).
+  ///
+  /// The names and keys are those of the config's `data` object (README, "Config reference").
+  public static func source(_ kind: String, _ keys: KeyValuePairs<String, String>) -> TrainingData {
+    TrainingData(source: [("source", .string(kind))] + keys.map { ($0.key, .number($0.value)) })
+  }
+
+  /// The in-memory samples of this data and of its validation data.
+  var memorySamples: [MemoryData] { [memory, validation?.memory].compactMap { $0 } }
+
   var json: JSONText {
     var pairs = source
     if scaling != .none { pairs.append(("scale", .string(scaling.rawValue))) }
     if validationSplit != 0 { pairs.append(("validation_split", .decimal(validationSplit))) }
     if let shape { pairs.append(("shape", .array(shape.map { .int($0) }))) }
     if let validation { pairs.append(("validation", .object(validation.source))) }
+    if !categorical.isEmpty { pairs.append(("categorical", .array(categorical.map { .string($0) }))) }
+    if targetScaling != .none { pairs.append(("scale_targets", .string(targetScaling.rawValue))) }
+    // `.number` writes its text as given: the JSON the caller wrote.
+    pairs += extra.map { ($0.key, .number($0.value)) }
     return .object(pairs)
   }
 }
@@ -105,10 +186,12 @@ public struct TrainingData: Sendable {
 /// A validation source (`data.validation`): read like the training data and scaled by its statistics.
 public struct ValidationData: Sendable {
   let source: [(String, JSONText)]
+  let memory: MemoryData?
 
   /// The samples of `data` (its source only: scaling and splits are the training data's).
   public init(_ data: TrainingData) {
     source = data.source
+    memory = data.memory
   }
 }
 

@@ -49,20 +49,28 @@ public enum TrainingEvent: Sendable {
 extension TrainingConfig {
   /// Trains to the end and returns the model with its ``TrainedModel/history``, calling `onEvent` on the training thread as it goes.
   ///
-  /// Checkpoints are written to `checkpointDirectory` (default: the config's) as by
-  /// `nnbatch train`; results are bit-identical for any `threads` (default: the active
-  /// processors). With `resume`, training continues the newest valid checkpoint there.
+  /// Checkpoints are written to `checkpointDirectory` (default: the config's; for a config
+  /// built without one, a temporary folder removed before this returns) as by `nnbatch train`;
+  /// results are bit-identical for any `threads` (default: the active processors). With `resume`, training continues the newest valid checkpoint there.
   /// `callbacks` run at each epoch's end, in order, and may stop the run or set the
   /// learning rate (``Callback``). Nothing is printed on stdout.
   public func train(
     threads: Int? = nil, epochs: Int? = nil, checkpointDirectory: String? = nil, resume: Bool = false,
     callbacks: [any Callback] = [], onEvent: (@Sendable (TrainingEvent) -> Void)? = nil
   ) throws(NNBatchKitError) -> TrainedModel {
+    if temporaryCheckpoints && checkpointDirectory == nil && resume {
+      throw NNBatchKitError(
+        .usage,
+        "resume: the config names no checkpoint folder (each run writes to a temporary one and removes it); pass checkpointDirectory, or set one in the config"
+      )
+    }
+    let temporary = temporaryCheckpoints && checkpointDirectory == nil ? try TemporaryFolder() : nil
+    defer { temporary?.remove() }
     var options = TrainOptions(
       configPath: config.file, threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
     options.config = config
     options.epochs = epochs
-    options.checkpointDir = checkpointDirectory
+    options.checkpointDir = checkpointDirectory ?? temporary?.path
     options.start = resume ? .resumeLatest : .fresh
     options.silent = true
     let recorder = RunRecorder(callbacks: callbacks)
@@ -86,15 +94,18 @@ extension TrainingConfig {
         }
       }
     }
-    var model: TrainedModel
-    do {
-      let trainer = try Trainer(options: options, signals: nil)
-      _ = try trainer.run()  // 0 without signals: a failure throws
-      model = TrainedModel(try SavedModel.load(trainer.checkpointPath))
-      model.history = recorder.history
-    } catch {
-      throw NNBatchKitError(error)
+    let run = options
+    var model = try withMemorySamples { () throws(NNBatchKitError) -> TrainedModel in
+      do throws(NNBatchError) {
+        let trainer = try Trainer(options: run, signals: nil)
+        _ = try trainer.run()  // 0 without signals: a failure throws
+        // Read whole into memory: the model outlives a temporary folder.
+        return TrainedModel(try SavedModel.load(trainer.checkpointPath))
+      } catch {
+        throw NNBatchKitError(error)
+      }
     }
+    model.history = recorder.history
     onEvent?(.finished(model))
     return model
   }
@@ -127,5 +138,29 @@ extension TrainingConfig {
       continuation.finish(throwing: NNBatchKitError(error))
     }
     return stream
+  }
+}
+
+/// A folder of its own under the system's temporary folder, for a run given no checkpoint folder.
+struct TemporaryFolder {
+  /// The folder.
+  let path: String
+
+  /// Creates `nnbatchkit-<random>` under the temporary folder (`TMPDIR`, else /tmp).
+  init() throws(NNBatchKitError) {
+    let base = FileManager.default.temporaryDirectory.path
+    let candidate = "\(base)/nnbatchkit-\(UUID().uuidString)"
+    do {
+      // Not intermediate directories: a name taken by another process is an error, not shared.
+      try FileManager.default.createDirectory(atPath: candidate, withIntermediateDirectories: false)
+    } catch {
+      throw NNBatchKitError(.failure, "\(candidate): cannot create a temporary checkpoint folder: \(error)")
+    }
+    path = candidate
+  }
+
+  /// Removes the folder and what the run wrote in it.
+  func remove() {
+    try? FileManager.default.removeItem(atPath: path)
   }
 }

@@ -57,10 +57,11 @@ final class CallbacksTests: XCTestCase {
     _ = try lineConfig(dir.file("split"), every: 1).train(threads: 2, epochs: 3, callbacks: [halveAtTwo])
     let third = try Checkpoint.read(from: dir.file("split/step-000000012.h5"))
     XCTAssertEqual(third.counters.learningRate, 0.025)
-    XCTAssertEqual(third.requirements, [Checkpoint.learningRateOverrideRequirement])
+    XCTAssertEqual(
+      third.requirements, [Checkpoint.memoryDataRequirement, Checkpoint.learningRateOverrideRequirement])
     let first = try Checkpoint.read(from: dir.file("split/step-000000004.h5"))
     XCTAssertNil(first.counters.learningRate, "nothing set yet: the file is as before")
-    XCTAssertEqual(first.requirements, [])
+    XCTAssertEqual(first.requirements, [Checkpoint.memoryDataRequirement])
     let resumed = try lineConfig(dir.file("split"), every: 1).train(threads: 1, resume: true)
     XCTAssertEqual(resumed.history.learningRate, [0.025, 0.025, 0.025])
     let a = try Checkpoint.read(from: dir.file("whole/step-000000024.h5"))
