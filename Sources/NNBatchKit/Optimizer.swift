@@ -90,9 +90,42 @@ public struct TrainingData: Sendable {
   /// How regression targets are scaled for training (`data.scale_targets`); outputs stay in the targets' units.
   public var targetScaling: Scaling = .none
 
-  init(source: [(String, JSONText)], memory: MemoryData? = nil) {
+  /// What is wrong with in-memory samples (ragged rows, counts that differ, values that are not finite),
+  /// reported by ``TrainingConfig`` as the config parser reports a bad `data` section.
+  let problem: String?
+
+  init(source: [(String, JSONText)], memory: MemoryData? = nil, problem: String? = nil) {
     self.source = source
     self.memory = memory
+    self.problem = problem
+  }
+
+  /// `rows` as a matrix, or what keeps them from being one (`key`: the config key they stand for).
+  private static func matrix(_ rows: [[Float]], _ key: String) -> (FloatMatrix?, String?) {
+    let columns = rows.first?.count ?? 0
+    if let bad = rows.firstIndex(where: { $0.count != columns }) {
+      return (
+        nil,
+        "$.data.\(key)[\(bad)]: expected a row of \(columns) numbers (as row 0), found \(rows[bad].count)"
+      )
+    }
+    return (FloatMatrix(rows), nil)
+  }
+
+  /// The first problem of samples `inputs` with `targets` rows of targets, or nil.
+  private static func problem(_ inputs: FloatMatrix, targets: Int, _ key: String) -> String? {
+    if inputs.rows == 0 { return "$.data.inputs: expected at least one sample, found none" }
+    if inputs.columns == 0 {
+      return "$.data.inputs: expected rows of at least one number, found an empty row ([])"
+    }
+    if targets != inputs.rows {
+      return "$.data.\(key): expected \(inputs.rows) \(key) (one per input row), found \(targets)"
+    }
+    if let bad = inputs.values.firstIndex(where: { !$0.isFinite }) {
+      return
+        "$.data.inputs[\(bad / inputs.columns)][\(bad % inputs.columns)]: expected a finite number, found \(inputs.values[bad])"
+    }
+    return nil
   }
 
   /// Samples given in Swift: one row of `inputs` and one row of `targets` per sample.
@@ -100,13 +133,23 @@ public struct TrainingData: Sendable {
   /// The samples stay in memory: configs and checkpoints name them by fingerprint and
   /// shape only (<doc:InMemoryData>), so resuming the run takes them again.
   public static func inline(inputs: [[Float]], targets: [[Float]]) -> TrainingData {
-    inline(inputs: FloatMatrix(inputs), targets: FloatMatrix(targets))
+    let (x, xProblem) = matrix(inputs, "inputs")
+    let (t, tProblem) = matrix(targets, "targets")
+    guard let x, let t else { return TrainingData(source: [], problem: xProblem ?? tProblem) }
+    return inline(inputs: x, targets: t)
   }
 
   /// Samples given in Swift as matrices: one row of `inputs` and one row of `targets` per sample.
   public static func inline(inputs: FloatMatrix, targets: FloatMatrix) -> TrainingData {
-    precondition(
-      inputs.rows == targets.rows, "TrainingData: \(inputs.rows) input rows, \(targets.rows) target rows")
+    var problem = problem(inputs, targets: targets.rows, "targets")
+    if problem == nil, targets.columns == 0 {
+      problem = "$.data.targets: expected rows of at least one number, found an empty row ([])"
+    }
+    if problem == nil, let bad = targets.values.firstIndex(where: { !$0.isFinite }) {
+      problem =
+        "$.data.targets[\(bad / targets.columns)][\(bad % targets.columns)]: expected a finite number, found \(targets.values[bad])"
+    }
+    if let problem { return TrainingData(source: [], problem: problem) }
     return memory(
       MemoryData(
         rows: inputs.rows, features: inputs.columns, inputs: inputs.values, targets: .values(targets.values)),
@@ -120,13 +163,18 @@ public struct TrainingData: Sendable {
   /// with the model, whose ``TrainedModel/classLabels`` and ``TrainedModel/classify(_:)-([[Float]])``
   /// give them back.
   public static func inline(inputs: [[Float]], labels: [String]) -> TrainingData {
-    inline(inputs: FloatMatrix(inputs), labels: labels)
+    let (x, problem) = matrix(inputs, "inputs")
+    guard let x else { return TrainingData(source: [], problem: problem) }
+    return inline(inputs: x, labels: labels)
   }
 
   /// Samples of a classifier given in Swift as a matrix of inputs and one class label per row.
   public static func inline(inputs: FloatMatrix, labels: [String]) -> TrainingData {
-    precondition(
-      inputs.rows == labels.count, "TrainingData: \(inputs.rows) input rows, \(labels.count) labels")
+    var problem = problem(inputs, targets: labels.count, "labels")
+    if problem == nil, let bad = labels.firstIndex(where: \.isEmpty) {
+      problem = "$.data.labels[\(bad)]: expected a class label, found an empty string"
+    }
+    if let problem { return TrainingData(source: [], problem: problem) }
     return memory(
       MemoryData(
         rows: inputs.rows, features: inputs.columns, inputs: inputs.values, targets: .labels(labels)),
@@ -187,11 +235,13 @@ public struct TrainingData: Sendable {
 public struct ValidationData: Sendable {
   let source: [(String, JSONText)]
   let memory: MemoryData?
+  let problem: String?
 
   /// The samples of `data` (its source only: scaling and splits are the training data's).
   public init(_ data: TrainingData) {
     source = data.source
     memory = data.memory
+    problem = data.problem
   }
 }
 

@@ -40,6 +40,11 @@ public struct TrainingConfig: Sendable {
     checkpointDirectory: String? = nil, checkpointEveryEpochs: Int? = nil, keep: Int = 3,
     keepBest: Bool = false, monitor: String? = nil, logging: Logging = Logging()
   ) throws(NNBatchKitError) {
+    if let problem = data.problem
+      ?? data.validation?.problem.map({ $0.replacingOccurrences(of: "$.data.", with: "$.data.validation.") })
+    {
+      throw NNBatchKitError(.usage, "TrainingConfig: \(problem)")
+    }
     var checkpoint: [(String, JSONText)] = checkpointDirectory.map { [("dir", .string($0))] } ?? []
     checkpoint.append(("keep", .int(keep)))
     // A checkpoint per epoch (the JSON default) would cost a file per step in runs of tiny epochs.
@@ -76,6 +81,7 @@ public struct TrainingConfig: Sendable {
   /// This config reading `data`; with `reading`, also without the settings that need validation data
   /// (early stopping, the keep-best monitor), which evaluating and predicting do not use.
   func replacingData(_ data: TrainingData, reading: Bool) throws(NNBatchKitError) -> TrainingConfig {
+    if let problem = data.problem { throw NNBatchKitError(.usage, "data: \(problem)") }
     let root: JSONValue
     do {
       root = try JSONParser.parse(config.text)

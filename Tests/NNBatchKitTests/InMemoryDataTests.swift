@@ -180,4 +180,48 @@ final class InMemoryDataTests: XCTestCase {
     XCTAssertGreaterThan(fileSize(dir.file("m.onnx")), 0)
     XCTAssertEqual(try model.predict(inputs).count, 64)
   }
+
+  /// Samples that cannot be a data set are a usage error naming the row, as the config parser names them.
+  func testSamplesThatCannotBeADataSetAreRefusedNamingTheRow() throws {
+    let cases: [(TrainingData, String)] = [
+      (
+        .inline(inputs: [[1, 2], [3]], targets: [[0], [1]]),
+        "$.data.inputs[1]: expected a row of 2 numbers (as row 0), found 1"
+      ),
+      (
+        .inline(inputs: [[1], [2]], targets: [[0]]),
+        "$.data.targets: expected 2 targets (one per input row), found 1"
+      ),
+      (.inline(inputs: [], targets: []), "$.data.inputs: expected at least one sample, found none"),
+      (
+        .inline(inputs: [[1], [.nan]], targets: [[0], [1]]),
+        "$.data.inputs[1][0]: expected a finite number, found nan"
+      ),
+      (
+        .inline(inputs: [[1], [2]], targets: [[0], [.infinity]]),
+        "$.data.targets[1][0]: expected a finite number, found inf"
+      ),
+      (
+        .inline(inputs: [[1], [2]], labels: ["a"]),
+        "$.data.labels: expected 2 labels (one per input row), found 1"
+      ),
+      (
+        .inline(inputs: [[1], [2]], labels: ["a", ""]),
+        "$.data.labels[1]: expected a class label, found an empty string"
+      ),
+    ]
+    for (data, message) in cases {
+      XCTAssertThrowsError(try config(data, directory: nil)) { error in
+        XCTAssertEqual((error as? NNBatchKitError)?.kind, .usage)
+        XCTAssertEqual("\(error)", "TrainingConfig: \(message)")
+      }
+    }
+    var data = TrainingData.inline(inputs: [[1], [2]], targets: [[0], [1]])
+    data.validation = ValidationData(.inline(inputs: [[1], [2, 3]], targets: [[0], [1]]))
+    XCTAssertThrowsError(try config(data, directory: nil)) { error in
+      XCTAssertEqual(
+        "\(error)",
+        "TrainingConfig: $.data.validation.inputs[1]: expected a row of 1 numbers (as row 0), found 2")
+    }
+  }
 }
