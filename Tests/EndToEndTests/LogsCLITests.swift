@@ -109,11 +109,14 @@ final class LogsCLITests: XCTestCase {
       XCTAssertEqual(points.map { Int($0[0]) }, steps, key, file: file, line: line)
       XCTAssertEqual(points.map { Float($0[1]) }, expected.map { Float($0) }, key, file: file, line: line)
     }
-    // A classifier's averaged precision, recall and F1 are logged, not checkpointed: as the CSV has them.
-    let averages = [
-      "val_f1_macro", "val_f1_weighted", "val_precision_macro", "val_precision_weighted", "val_recall_macro",
-      "val_recall_weighted",
-    ]
+    // A classifier's averaged and per-class precision, recall and F1 (three classes here) are
+    // logged, not checkpointed: as the CSV has them.
+    let averages =
+      [
+        "val_f1_macro", "val_f1_weighted", "val_precision_macro", "val_precision_weighted",
+        "val_recall_macro",
+        "val_recall_weighted",
+      ] + (0..<3).flatMap { ["val_precision_class_\($0)", "val_recall_class_\($0)", "val_f1_class_\($0)"] }
     for key in averages {
       let points = scalars["epoch/\(key)"] ?? []
       XCTAssertEqual(points.map { Int($0[0]) }, steps, key, file: file, line: line)
@@ -173,7 +176,7 @@ final class LogsCLITests: XCTestCase {
     let csvText = try String(contentsOfFile: dir.file("logs/metrics.csv"), encoding: .utf8)
     XCTAssertTrue(
       csvText.hasPrefix(
-        "epoch,step,learning_rate,samples_per_second,train_loss,val_accuracy,val_f1_macro,val_f1_weighted,val_loss,val_precision_macro,val_precision_weighted,val_recall_macro,val_recall_weighted\n"
+        "epoch,step,learning_rate,samples_per_second,train_loss,val_accuracy,val_f1_class_0,val_f1_class_1,val_f1_class_2,val_f1_macro,val_f1_weighted,val_loss,val_precision_class_0,val_precision_class_1,val_precision_class_2,val_precision_macro,val_precision_weighted,val_recall_class_0,val_recall_class_1,val_recall_class_2,val_recall_macro,val_recall_weighted\n"
       ),
       csvText)
     let csv = try csvRows(dir.file("logs/metrics.csv"))
