@@ -39,7 +39,7 @@ struct NNBatchCommand: ParsableCommand {
     version: nnbatchVersion,
     subcommands: [
       Train.self, Inspect.self, Predict.self, Evaluate.self, Plot.self, Export.self, BenchmarkCheckpoint.self,
-      BenchmarkLayers.self, BenchmarkDecode.self,
+      BenchmarkLayers.self, BenchmarkConvolutions.self, BenchmarkDecode.self,
     ],
     defaultSubcommand: Train.self)
 

@@ -191,3 +191,16 @@ extension Trainer {
     return (rows, profileLayers(network: network, parameters: parameters, rows: rows, repeats: repeats))
   }
 }
+
+extension Trainer {
+  /// Each conv2d layer's passes through im2col and oneDNN on a shard (default: the config's shard size), for `tools/bench-conv`.
+  package func convolutionBenchmark(rows: Int?, repeats: Int) -> (rows: Int, timings: [ConvolutionTiming]) {
+    let rows = rows ?? min(config.shardSize, config.batchSize)
+    var timings: [ConvolutionTiming] = []
+    for (index, layer) in network.architecture.layers.enumerated() {
+      guard let conv = layer as? Conv2D else { continue }
+      timings += benchmarkConvolution(layer: conv, index: index, rows: rows, repeats: repeats)
+    }
+    return (rows, timings)
+  }
+}

@@ -1,4 +1,5 @@
-// The only file that imports CDNNL (oneDNN 2.6's C API, Debian libdnnl-dev).
+// One of the two files that import CDNNL (oneDNN 2.6's C API, Debian libdnnl-dev); the
+// other, DNNLConvolution.swift, holds the convolution primitives.
 //
 // One oneDNN matmul primitive computes C[M, N] = alpha · op(A)[M, K] ·
 // op(B)[K, N] + beta · C for one fixed set of shapes, strides, element types
@@ -26,7 +27,7 @@ struct DNNLFailure: Error, CustomStringConvertible {
 
 /// Throws unless `status` is `dnnl_success`.
 @inline(__always)
-private func check(_ status: dnnl_status_t, _ function: String, _ purpose: @autoclosure () -> String)
+func check(_ status: dnnl_status_t, _ function: String, _ purpose: @autoclosure () -> String)
   throws(DNNLFailure)
 {
   guard status == dnnl_success else {
@@ -40,7 +41,7 @@ private func check(_ status: dnnl_status_t, _ function: String, _ purpose: @auto
 /// this file, so it stops debug builds; release builds say so on stderr (nothing
 /// to recover, and the run's results do not depend on it).
 @inline(__always)
-private func released(_ status: dnnl_status_t, _ function: StaticString) {
+func released(_ status: dnnl_status_t, _ function: StaticString) {
   guard status != dnnl_success else { return }
   assertionFailure("oneDNN \(function) failed with status \(status.rawValue)")
   let message = "warning: oneDNN \(function) failed with status \(status.rawValue)\n"
@@ -73,7 +74,7 @@ struct MatmulKey: Hashable {
 }
 
 /// The process's CPU engine (oneDNN engines are thread-safe and meant to be shared).
-private final class DNNLEngine: @unchecked Sendable {
+final class DNNLEngine: @unchecked Sendable {
   let handle: dnnl_engine_t?
   let failure: DNNLFailure?
 
