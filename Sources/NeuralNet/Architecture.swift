@@ -56,7 +56,7 @@ public struct Architecture: Sendable, Hashable {
   /// Shape of one input sample.
   public let inputShape: Shape
   /// The layers, input side first, with shapes and parameter tensors.
-  public let layers: [any Layer]
+  public private(set) var layers: [any Layer]
   /// For each layer, the layers whose outputs it takes, in order; −1 stands for the network's input.
   public let layerInputs: [[Int]]
   /// Whether every layer takes the output of the one before it alone (no names, no merges).
@@ -162,6 +162,23 @@ public struct Architecture: Sendable, Hashable {
       }
     }
     firstContribution = first
+  }
+
+  /// The kernel of each conv2d layer, in layer order (empty without conv2d layers).
+  public var convolutionKernels: [ConvolutionKernel] {
+    layers.compactMap { ($0 as? Conv2D)?.convolutionKernel }
+  }
+
+  /// The same network with its conv2d layers computed by `kernels`, one per conv2d layer in order.
+  public func with(convolutionKernels kernels: [ConvolutionKernel]) -> Architecture {
+    precondition(kernels.count == convolutionKernels.count, "one kernel per conv2d layer")
+    var copy = self
+    var next = kernels.makeIterator()
+    copy.layers = layers.map { layer in
+      guard let conv = layer as? Conv2D, let kernel = next.next() else { return layer }
+      return conv.with(kernel: kernel)
+    }
+    return copy
   }
 
   /// The specs the layers were built from.

@@ -27,6 +27,7 @@ package struct ConvolutionTiming: Sendable, Hashable {
 
 /// Times every pass of `layer` on `rows` random rows through each path, `repeats` times each.
 package func benchmarkConvolution(layer: Conv2D, index: Int, rows: Int, repeats: Int) -> [ConvolutionTiming] {
+  let layer = layer.with(kernel: .im2col)
   let g = layer.geometry
   let filters = layer.spec.filters
   var generator = SeededGenerator(seed: 1)

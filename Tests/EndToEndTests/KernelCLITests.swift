@@ -1,5 +1,6 @@
 import Checkpoints
 import Foundation
+import NeuralNet
 import TestSupport
 import XCTest
 
@@ -99,5 +100,78 @@ final class KernelCLITests: XCTestCase {
       in: repositoryRoot)
     XCTAssertEqual(same.status, 0, same.stderr)
     XCTAssertFalse(same.stdout.contains("bits may differ"), same.stdout)
+  }
+
+  /// A CNN's checkpoint records each conv2d layer's kernel; a resume reuses the recorded ones.
+  func testConvolutionKernelsAreRecordedAndAResumeReusesThem() throws {
+    let dir = TemporaryDirectory()
+    let config = dir.write(
+      "cnn.json",
+      """
+      { "name": "cnn-kernels", "seed": 4,
+        "data": { "source": "synthetic", "samples": 96, "features": 64, "classes": 3, "seed": 5, "shape": [1, 8, 8] },
+        "model": { "layers": [
+          { "type": "conv2d", "filters": 4, "kernel": 3, "padding": "same", "activation": "relu" },
+          { "type": "conv2d", "filters": 6, "kernel": 5, "stride": 2, "padding": "valid", "activation": "tanh" },
+          { "units": 3, "activation": "softmax" } ] },
+        "loss": "cross_entropy", "optimizer": { "kind": "sgd", "learning_rate": 0.05, "momentum": 0.9 },
+        "training": { "epochs": 2, "batch_size": 32, "shard_size": 16 },
+        "checkpoint": { "dir": "\(dir.file("ck"))", "every_epochs": 1, "keep": 5 } }
+      """)
+    let run = try nnbatch(["--config", config, "--quiet", "--threads", "2"], in: repositoryRoot)
+    XCTAssertEqual(run.status, 0, run.stderr)
+    let first = try Checkpoint.read(from: dir.file("ck/step-000000003.h5"))
+    let end = try Checkpoint.read(from: dir.file("ck/step-000000006.h5"))
+    let rule = [
+      ConvolutionKernel.rule(kernelHeight: 3, kernelWidth: 3), .rule(kernelHeight: 5, kernelWidth: 5),
+    ]
+    XCTAssertEqual(end.kernels?.convolutions, rule, "the rule's kernels for this CPU")
+    let inspect = try nnbatch(["inspect", dir.file("ck/step-000000006.h5"), "--json"], in: repositoryRoot)
+    XCTAssertEqual(inspect.status, 0, inspect.stderr)
+
+    // Resumed on the kernels it recorded: the uninterrupted run's bits.
+    let same = try nnbatch(
+      [
+        "--config", config, "--resume", dir.file("ck/step-000000003.h5"), "--checkpoint-dir",
+        dir.file("same"),
+        "--quiet", "--threads", "3",
+      ],
+      in: repositoryRoot)
+    XCTAssertEqual(same.status, 0, same.stderr)
+    let resumed = try Checkpoint.read(from: dir.file("same/step-000000006.h5"))
+    XCTAssertEqual(resumed.bitwiseDifferences(from: end), [])
+
+    // A file that recorded im2col (or, written before the choice existed, nothing) resumes on im2col,
+    // whatever the rule says here, and records it again.
+    for recorded in [[ConvolutionKernel.im2col, .im2col], nil] {
+      var other = first
+      other.kernels?.convolutions = recorded
+      let file = dir.file("im2col-\(recorded == nil ? "none" : "both").h5")
+      try other.write(to: file)
+      let folder = dir.file("r-\(recorded == nil ? "none" : "both")")
+      let result = try nnbatch(
+        ["--config", config, "--resume", file, "--checkpoint-dir", folder, "--quiet", "--threads", "1"],
+        in: repositoryRoot)
+      XCTAssertEqual(result.status, 0, result.stderr)
+      let continued = try Checkpoint.read(from: "\(folder)/step-000000006.h5")
+      XCTAssertEqual(continued.kernels?.convolutions, [.im2col, .im2col])
+      if rule != [.im2col, .im2col] {
+        XCTAssertNotEqual(
+          continued.bitwiseDifferences(from: end), [], "other kernels, other summation orders")
+      }
+    }
+
+    // A record that names an unknown kernel or the wrong number of layers is refused.
+    var bad = first
+    bad.kernels?.convolutions = [.im2col]
+    let badFile = dir.file("bad.h5")
+    try bad.write(to: badFile)
+    let refused = try nnbatch(
+      ["--config", config, "--resume", badFile, "--checkpoint-dir", dir.file("bad"), "--quiet"],
+      in: repositoryRoot)
+    XCTAssertEqual(refused.status, 2, refused.stderr)
+    XCTAssertTrue(
+      refused.stderr.contains("@kernel_convolutions: expected one kernel per conv2d layer (2), found 1"),
+      refused.stderr)
   }
 }

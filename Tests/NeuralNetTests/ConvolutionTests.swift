@@ -55,8 +55,9 @@ final class ConvolutionTests: XCTestCase {
       let x = FloatBuffer((0..<(rows * input.elements)).map { _ in g.nextFloat() * 2 - 1 })
       let reference = LayerReference.convolution(
         layer, theta: parameters.array.map(Double.init), x: x.array.map(Double.init), rows: rows)
-      // One group for the whole batch, then one sample per group: the same values.
-      for candidate in [layer, layer.grouped(by: 1), layer.grouped(by: 2)] {
+      // im2col with one group for the whole batch, then one or two samples per group, and oneDNN.
+      let im2col = layer.with(kernel: .im2col)
+      for candidate in [im2col, im2col.grouped(by: 1), im2col.grouped(by: 2), layer.with(kernel: .onednn)] {
         let output = FloatBuffer(count: rows * layer.outputShape.elements)
         let scratch = FloatBuffer(count: candidate.scratchCount(rows: rows))
         candidate.forward(
@@ -109,11 +110,156 @@ final class ConvolutionTests: XCTestCase {
       let layer = try conv(
         input, filters: filters, kernel: kernel, stride: stride, padding: padding, activation: activation,
         bias: bias)
-      for candidate in [layer, layer.grouped(by: 2)] {
+      let im2col = layer.with(kernel: .im2col)
+      for candidate in [im2col, im2col.grouped(by: 2), layer.with(kernel: .onednn)] {
         seed += 1
-        LayerReference.checkGradients(candidate, rows: 3, seed: seed, what: "\(layer.spec) on \(input)")
+        LayerReference.checkGradients(
+          candidate, rows: 3, seed: seed, what: "\(layer.spec) on \(input) by \(candidate.convolutionKernel)")
       }
     }
+  }
+
+  /// Forward, backward-data and backward-weights of every kernel path against the direct convolution in Double.
+  func testEveryKernelPathMatchesTheDirectConvolutionInAllThreePasses() throws {
+    var g = SeededGenerator(seed: 77)
+    let cases: [(Shape, Int, Size2D, Size2D, Padding, Activation, Bool, Int)] = [
+      ([1, 7, 9], 3, 3, 1, .valid, .relu, true, 3),
+      ([3, 9, 7], 5, Size2D(3, 5), Size2D(2, 3), .valid, .linear, true, 2),
+      ([5, 11, 5], 7, 4, 2, .same, .tanh, false, 3),  // even kernel: one more padding row below
+      ([3, 5, 5], 2, 7, 3, .same, .relu, true, 1),  // the kernel is larger than the image
+      ([2, 6, 7], 3, Size2D(2, 3), Size2D(1, 2), .same, .linear, true, 4),
+      ([17, 6, 6], 9, 1, 2, .valid, .linear, false, 3),  // a 1×1 stride-2 projection
+      ([16, 8, 8], 32, 3, 2, .same, .relu, false, 5),  // resnet-small's stride-2 convolution
+      ([32, 12, 12], 64, 5, 1, .valid, .relu, true, 2),  // LeNet's second convolution
+      ([1, 1, 1], 2, 1, 1, .valid, .relu, true, 1),
+    ]
+    for (input, filters, kernel, stride, padding, activation, bias, rows) in cases {
+      let layer = try conv(
+        input, filters: filters, kernel: kernel, stride: stride, padding: padding, activation: activation,
+        bias: bias)
+      let total = 5 + layer.parameterCount
+      let theta = (0..<total).map { _ in g.nextFloat() - 0.5 }
+      let x = (0..<(rows * input.elements)).map { _ in g.nextFloat() * 2 - 1 }
+      let dZ = (0..<(rows * layer.outputShape.elements)).map { _ in g.nextFloat() * 2 - 1 }
+      let reference = LayerReference.convolution(
+        layer, theta: theta.map(Double.init), x: x.map(Double.init), rows: rows)
+      let (dX, dTheta) = Self.directBackward(layer, theta: theta, x: x, dZ: dZ, rows: rows)
+      for kernelPath in ConvolutionKernel.allCases {
+        let candidate = layer.with(kernel: kernelPath)
+        let what = "\(layer.spec) on \(input) × \(rows) by \(kernelPath)"
+        let parameters = FloatBuffer(theta)
+        let output = FloatBuffer(count: rows * layer.outputShape.elements)
+        let scratch = FloatBuffer(count: candidate.scratchCount(rows: rows))
+        let input = FloatBuffer(x)
+        candidate.forward(
+          parameters: parameters.pointer, input: input.pointer, output: output.pointer, rows: rows,
+          scratch: scratch.pointer, context: .inference)
+        Self.assertClose(output.array, reference, what: "\(what): forward")
+        let gradient = FloatBuffer([Float](repeating: 99, count: total))
+        let inputGradient = FloatBuffer([Float](repeating: 99, count: rows * layer.inputShape.elements))
+        let outputGradient = FloatBuffer(dZ)
+        candidate.backward(
+          parameters: parameters.pointer, input: input.pointer, output: output.pointer,
+          outputGradient: outputGradient.pointer, rows: rows, gradient: gradient.pointer,
+          inputGradient: inputGradient.pointer, scratch: scratch.pointer, context: .inference)
+        Self.assertClose(inputGradient.array, dX, what: "\(what): backward data")
+        let own = layer.parameters.map(\.range).reduce(into: Set<Int>()) { $0.formUnion($1) }
+        for p in 0..<total where !own.contains(p) {
+          XCTAssertEqual(gradient[p], 99, "\(what): parameter \(p) is not the layer's")
+        }
+        Self.assertClose(
+          own.sorted().map { gradient[$0] }, own.sorted().map { dTheta[$0] },
+          what: "\(what): backward weights")
+        // Weights alone (no dX asked), after a fresh forward (im2col's backward reads the
+        // last group's col the forward left in scratch): the same parameter gradient.
+        candidate.forward(
+          parameters: parameters.pointer, input: input.pointer, output: output.pointer, rows: rows,
+          scratch: scratch.pointer, context: .inference)
+        let weightsOnly = FloatBuffer(count: total)
+        candidate.backward(
+          parameters: parameters.pointer, input: input.pointer, output: output.pointer,
+          outputGradient: outputGradient.pointer, rows: rows, gradient: weightsOnly.pointer,
+          inputGradient: nil,
+          scratch: scratch.pointer, context: .inference)
+        Self.assertClose(
+          own.sorted().map { weightsOnly[$0] }, own.sorted().map { dTheta[$0] },
+          what: "\(what): backward weights without dX")
+      }
+    }
+  }
+
+  /// dX, and dW, db at their offsets in a flat vector of `theta`'s size, from dZ (the gradient before the activation).
+  static func directBackward(_ layer: Conv2D, theta: [Float], x: [Float], dZ: [Float], rows: Int) -> (
+    [Double], [Double]
+  ) {
+    let spec = layer.spec
+    let (c, h, w) = (
+      layer.inputShape.dimensions[0], layer.inputShape.dimensions[1], layer.inputShape.dimensions[2]
+    )
+    let (kh, kw) = (spec.kernel.height, spec.kernel.width)
+    let (oh, top) = LayerReference.axis(h, kernel: kh, stride: spec.stride.height, padding: spec.padding)
+    let (ow, left) = LayerReference.axis(w, kernel: kw, stride: spec.stride.width, padding: spec.padding)
+    let f = spec.filters
+    let tensors = Dictionary(uniqueKeysWithValues: layer.parameters.map { ($0.name, $0) })
+    let kernel = tensors["kernel"]!
+    var dX = [Double](repeating: 0, count: rows * c * h * w)
+    var dTheta = [Double](repeating: 0, count: theta.count)
+    for n in 0..<rows {
+      for filter in 0..<f {
+        for y in 0..<oh {
+          for xo in 0..<ow {
+            let g = Double(dZ[((n * f + filter) * oh + y) * ow + xo])
+            if let biases = tensors["biases"] { dTheta[biases.offset + filter] += g }
+            for channel in 0..<c {
+              for i in 0..<kh {
+                for j in 0..<kw {
+                  let ih = y * spec.stride.height + i - top
+                  let iw = xo * spec.stride.width + j - left
+                  guard ih >= 0, ih < h, iw >= 0, iw < w else { continue }
+                  let wIndex = kernel.offset + ((filter * c + channel) * kh + i) * kw + j
+                  let xIndex = ((n * c + channel) * h + ih) * w + iw
+                  dX[xIndex] += g * Double(theta[wIndex])
+                  dTheta[wIndex] += g * Double(x[xIndex])
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+    return (dX, dTheta)
+  }
+
+  /// Each value within 1e-5 of the largest |reference| (f32 sums in another order).
+  static func assertClose(
+    _ values: [Float], _ reference: [Double], what: String, file: StaticString = #filePath, line: UInt = #line
+  ) {
+    XCTAssertEqual(values.count, reference.count, what, file: file, line: line)
+    let scale = max(1, reference.map(abs).max() ?? 0)
+    var failures = 0
+    for (index, (value, expected)) in zip(values, reference).enumerated()
+    where abs(Double(value) - expected) > 1e-5 * scale && failures < 3 {
+      failures += 1
+      XCTFail("\(what): value \(index) is \(value), expected \(expected)", file: file, line: line)
+    }
+  }
+
+  func testTheKernelRuleFollowsTheMeasuredTable() throws {
+    // docs/convolution-kernels.md: oneDNN's blocked kernels won every measured shape on AVX-512.
+    for isa in ["avx512_core", "avx512_core_bf16", "avx512_core_amx"] {
+      for size in [1, 3, 5] {
+        XCTAssertEqual(ConvolutionKernel.rule(kernelHeight: size, kernelWidth: size, isa: isa), .onednn, isa)
+      }
+      XCTAssertEqual(ConvolutionKernel.rule(kernelHeight: 7, kernelWidth: 7, isa: isa), .im2col, "unmeasured")
+      XCTAssertEqual(ConvolutionKernel.rule(kernelHeight: 3, kernelWidth: 5, isa: isa), .im2col, "unmeasured")
+    }
+    for isa in ["avx2", "avx2_vnni", "sse41"] {
+      XCTAssertEqual(ConvolutionKernel.rule(kernelHeight: 3, kernelWidth: 3, isa: isa), .im2col, "no figures")
+    }
+    // A built layer takes the rule's choice for this CPU.
+    let layer = try conv([32, 12, 12], filters: 64, kernel: 5, padding: .valid, activation: .relu)
+    XCTAssertEqual(layer.convolutionKernel, ConvolutionKernel.rule(kernelHeight: 5, kernelWidth: 5))
+    XCTAssertEqual(layer.with(kernel: .im2col).convolutionKernel, .im2col)
   }
 
   func testConvIsGroupedToKeepItsColumnBufferSmall() throws {

@@ -8,7 +8,9 @@ import NeuralNet
 //     /            attrs: format = "nnbatch-checkpoint", format_version = 2, requires,
 //                  nnbatch_version, created, config, content_checksum, the
 //                  counters of RunState.swift, and (optional, since the
-//                  oneDNN kernels) kernel_library and kernel_cpu
+//                  oneDNN kernels) kernel_library and kernel_cpu, and (optional,
+//                  with conv2d layers) kernel_convolutions: each conv2d layer's
+//                  kernel in layer order, "im2col" or "onednn", comma-separated
 //     /model       Model.swift and Layers/*.swift
 //     /optimizer   Optimizer.swift
 //     /history     History.swift
@@ -56,6 +58,7 @@ extension Checkpoint {
     if let kernels {
       root.set("kernel_library", kernels.library)
       root.set("kernel_cpu", kernels.cpu)
+      if let text = kernels.convolutionsText { root.set("kernel_convolutions", text) }
     }
     var state = counters.encode(root: &root)
     GeneratorStates.encode(generator, epochGenerator, into: &state)
@@ -148,8 +151,34 @@ extension Checkpoint {
     if root.has("kernel_library") {
       withKernels.kernels = KernelProvenance(
         library: try root.string("kernel_library"),
-        cpu: root.has("kernel_cpu") ? try root.string("kernel_cpu") : "unknown")
+        cpu: root.has("kernel_cpu") ? try root.string("kernel_cpu") : "unknown",
+        convolutions: try convolutionKernels(root, architecture: architecture))
     }
     return (withKernels, stored)
+  }
+
+  /// `kernel_convolutions`: one known kernel per conv2d layer of `architecture`, or nil when absent.
+  static func convolutionKernels(_ root: NodeReader, architecture: Architecture) throws
+    -> [ConvolutionKernel]?
+  {
+    guard root.has("kernel_convolutions") else { return nil }
+    let text = try root.string("kernel_convolutions")
+    let names = text.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+    let known = ConvolutionKernel.allCases.map(\.rawValue).joined(separator: ", ")
+    var kernels: [ConvolutionKernel] = []
+    for name in names {
+      guard let kernel = ConvolutionKernel(rawValue: name) else {
+        throw SchemaError(
+          "\(root.attributePath("kernel_convolutions")): expected kernels among \(known), found \"\(name)\"")
+      }
+      kernels.append(kernel)
+    }
+    let expected = architecture.convolutionKernels.count
+    guard kernels.count == expected else {
+      throw SchemaError(
+        "\(root.attributePath("kernel_convolutions")): expected one kernel per conv2d layer (\(expected)), found \(kernels.count) in \"\(text)\""
+      )
+    }
+    return kernels
   }
 }

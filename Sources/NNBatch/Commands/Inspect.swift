@@ -39,6 +39,7 @@ public enum Inspect {
         "task": c.data.task.rawValue, "labels": c.data.labels, "scaling": c.data.features.kind.rawValue,
         "target_scaling": c.data.targets.kind.rawValue, "config": c.config, "checksum": model.file.checksum,
         "kernel_library": c.kernels?.library ?? NSNull(), "kernel_cpu": c.kernels?.cpu ?? NSNull(),
+        "kernel_convolutions": c.kernels?.convolutionsText ?? NSNull(),
       ]
       return try prettyJSON(object.merging(trainableCounts(c.architecture)) { $1 })
     }

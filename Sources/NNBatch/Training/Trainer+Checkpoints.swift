@@ -4,6 +4,7 @@ import HDF5Store
 import NNBatchCore
 import NNBatchData
 import NeuralNet
+import Parallel
 
 // Checkpoints of a run: what goes into one, durable saves, resume, warm start.
 extension Trainer {
@@ -30,7 +31,7 @@ extension Trainer {
         fingerprint: memory.fingerprint, rows: memory.rows, features: memory.features,
         targetColumns: memory.targetColumns)
     }
-    checkpoint.kernels = .current
+    checkpoint.kernels = .current(for: network.architecture)
     return checkpoint
   }
 
@@ -104,7 +105,7 @@ extension Trainer {
       checkpoint.counters, file: file,
       batches: Trainer.batchesPerEpoch(samples: data.train.count, config: config),
       samples: data.train.count, batchSize: config.batchSize, dropLast: config.dropLast)
-    if let kernels = checkpoint.kernels, kernels != .current {
+    if let kernels = checkpoint.kernels, !kernels.sameLibrary(as: .current) {
       reporter.note(
         "\(file) was computed with \(kernels), this run uses \(KernelProvenance.current): bits may differ from the original run's"
       )
@@ -202,5 +203,29 @@ extension Trainer {
       timings += benchmarkConvolution(layer: conv, index: index, rows: rows, repeats: repeats)
     }
     return (rows, timings)
+  }
+}
+
+extension Trainer {
+  /// `architecture` with the conv2d kernels this run uses: the checkpoint's it continues
+  /// (im2col for files written before the choice was recorded), else the rule's for this
+  /// CPU, in a group rank 0's (so every rank runs the same arithmetic).
+  static func withConvolutionKernels(
+    _ architecture: Architecture, continuing checkpoint: Checkpoint?, group: (any ProcessGroup)?
+  ) -> Architecture {
+    let count = architecture.convolutionKernels.count
+    guard count > 0 else { return architecture }
+    if let checkpoint {
+      // Every rank holds the checkpoint rank 0 read; its reader checked the count.
+      let recorded = checkpoint.kernels?.convolutions ?? Array(repeating: .im2col, count: count)
+      return architecture.with(convolutionKernels: recorded)
+    }
+    guard let group else { return architecture }
+    let order = ConvolutionKernel.allCases
+    let mine = architecture.convolutionKernels.map { UInt8(order.firstIndex(of: $0) ?? 0) }
+    let chosen = group.broadcast(group.rank == 0 ? mine : [])
+    // Same config, same layers: every rank has `count` conv2d layers.
+    precondition(chosen.count == count, "rank 0 sent \(chosen.count) conv2d kernels for \(count) layers")
+    return architecture.with(convolutionKernels: chosen.map { order[Int($0) % order.count] })
   }
 }

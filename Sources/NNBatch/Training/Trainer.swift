@@ -102,7 +102,9 @@ public final class Trainer {
     dataFingerprint = data.fingerprint
     // Residual shortcuts first, so that the config's layer paths are the network's.
     try config.resolveShortcuts(input: config.networkInput(sample: data.sampleShape))
-    let architecture = try config.architecture(input: config.networkInput(sample: data.sampleShape))
+    let architecture = try Trainer.withConvolutionKernels(
+      config.architecture(input: config.networkInput(sample: data.sampleShape)),
+      continuing: continued?.checkpoint, group: options.group)
     try Trainer.requireMemory(
       architecture, config: config, threads: options.threads, targetColumns: data.train.targetColumns,
       validationRows: data.validation?.count ?? 0)

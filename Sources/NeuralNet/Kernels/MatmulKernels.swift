@@ -21,6 +21,8 @@ public final class MatmulKernels: @unchecked Sendable {
   private var stream: DNNLStream?
   /// bf16 buffers by slot: `2·layer` a layer's input, `2·layer + 1` its dZ; negative slots for operands.
   private var buffers: [Int: BF16Buffer] = [:]
+  /// This worker's oneDNN convolution primitives by key (`ConvolutionKernels.swift`).
+  var convolutions: [ConvolutionKey: DNNLConvolution] = [:]
 
   /// The bf16 copy of the flat parameters, while this worker runs a mixed-precision training pass.
   ///

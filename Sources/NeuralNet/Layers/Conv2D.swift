@@ -145,11 +145,14 @@ public struct Conv2D: Layer {
   public let parameters: [ParameterTensor]
   /// Sizes, padding and the im2col group size.
   private(set) var geometry: ConvGeometry
+  /// The kernel that computes the passes: the rule's choice for this CPU, or one a run sets (`with(kernel:)`).
+  public private(set) var convolutionKernel: ConvolutionKernel
 
   init(spec: Spec, geometry: ConvGeometry, parameterOffset: Int) {
     self.spec = spec
     self.geometry = geometry
     let g = geometry
+    convolutionKernel = ConvolutionKernel.rule(kernelHeight: g.kernelHeight, kernelWidth: g.kernelWidth)
     kernel = ParameterTensor(
       name: "kernel", shape: [spec.filters, g.channels, g.kernelHeight, g.kernelWidth],
       offset: parameterOffset)
@@ -170,6 +173,13 @@ public struct Conv2D: Layer {
     return layer
   }
 
+  /// The same layer computed by `kernel`.
+  public func with(kernel: ConvolutionKernel) -> Conv2D {
+    var layer = self
+    layer.convolutionKernel = kernel
+    return layer
+  }
+
   /// Samples per im2col GEMM (from the shapes).
   package var groupSize: Int { geometry.groupSize }
 
@@ -179,6 +189,9 @@ public struct Conv2D: Layer {
   public var multiplyAdds: Int { spec.filters * geometry.fieldSize * geometry.positions }
 
   /// col [K, G·P] (reused as dcol in backward), Y [F, G·P], and for `same` Xpad [G, C, PH, PW]; G = `groupSize` capped at `rows`.
+  ///
+  /// The oneDNN kernel needs it too: a mixed-precision pass runs im2col (oneDNN's
+  /// bf16 convolutions are not part of the rule).
   public func scratchCount(rows: Int) -> Int {
     let samples = min(geometry.groupSize, max(rows, 1))
     return (geometry.fieldSize + spec.filters) * samples * geometry.positions
@@ -211,6 +224,17 @@ public struct Conv2D: Layer {
     let b = biases.map { parameters + $0.offset }  // [F]
     let group = g.groupSize
     let relu = spec.activation == .relu
+    if let kernels = oneDNNKernels(context) {
+      // Z = W ⋆ X + b with ReLU as oneDNN's post-op, on the whole shard at once.
+      let convolution = kernels.convolution(key(rows: rows, pass: .forward))
+      do {
+        try convolution.run(input, w, output, b)
+      } catch {
+        fatalError("\(error)")
+      }
+      if !relu { spec.activation.forward(output, rows: rows, columns: filters * positions) }
+      return
+    }
     var first = 0
     while first < rows {
       let samples = min(group, rows - first)
@@ -255,6 +279,19 @@ public struct Conv2D: Layer {
     let positions = g.positions
     let w = parameters + kernel.offset  // [F, K]
     let dW = gradient + kernel.offset  // [F, K]
+    if let kernels = oneDNNKernels(context) {
+      // dW and db from X and dZ, then dX from dZ and W: each overwrites its output.
+      let weights = kernels.convolution(key(rows: rows, pass: .backwardWeights))
+      do {
+        try weights.run(input, dZ, dW, biases.map { UnsafeRawPointer(gradient + $0.offset) })
+        if let inputGradient {
+          try kernels.convolution(key(rows: rows, pass: .backwardData)).run(dZ, w, inputGradient, nil)
+        }
+      } catch {
+        fatalError("\(error)")
+      }
+      return
+    }
     if let biases {
       // db[f] = Σ_n Σ_p dZ[n][f][p], each (n, f) summed in 8 lanes first.
       let db = gradient + biases.offset
@@ -300,6 +337,25 @@ public struct Conv2D: Layer {
         g.col2im(col, samples: samples, padded: padded, into: inputGradient + first * g.inputElements)
       }
     }
+  }
+}
+
+extension Conv2D {
+  /// The worker's kernels when this pass runs on oneDNN: the layer's kernel is, and the pass is f32.
+  ///
+  /// A mixed-precision pass (bf16 operands) runs im2col, whose products take
+  /// bf16; a pass without a worker's kernels (setup code, tests) gets fresh ones.
+  private func oneDNNKernels(_ context: PassContext) -> MatmulKernels? {
+    guard convolutionKernel == .onednn else { return nil }
+    guard let kernels = context.kernels else { return MatmulKernels() }
+    return kernels.isMixedPrecision ? nil : kernels
+  }
+
+  /// The primitive key of `pass` on `rows` samples.
+  private func key(rows: Int, pass: ConvolutionPass) -> ConvolutionKey {
+    ConvolutionKey(
+      geometry, filters: spec.filters, rows: rows, bias: biases != nil, relu: spec.activation == .relu,
+      layout: .blocked, pass: pass)
   }
 }
 

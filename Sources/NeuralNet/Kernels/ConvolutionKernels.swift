@@ -1,0 +1,69 @@
+// Which kernel computes a conv2d layer: a rule on the shapes and the instruction set,
+// from the measurements in docs/convolution-kernels.md (`tools/bench-conv`), never a
+// timing taken at run time (that would make the bits depend on the machine's load).
+//
+// The choice is made once per run, before the first step: by this rule for a new run,
+// from the checkpoint's kernel provenance for a resumed one (files written before the
+// choice existed used im2col), and under MPI every rank takes rank 0's. Every worker of
+// every rank then runs the same kernel on the same shard shapes, one OpenMP thread
+// each, so the bits never depend on --threads, ranks or resume.
+
+/// The kernel that computes a convolution layer's passes.
+public enum ConvolutionKernel: String, Sendable, Hashable, CaseIterable {
+  /// im2col / col2im into the matmul facade (`Conv2D.swift`).
+  case im2col
+  /// oneDNN's convolution primitives on blocked layouts, reordered from and to NCHW / OIHW (`DNNLConvolution.swift`).
+  case onednn
+
+  /// One row of the rule: on CPUs whose oneDNN ISA starts with `isa`, square kernels of these sizes use `kernel`.
+  struct Rule {
+    let isa: String
+    let sizes: Set<Int>
+    let kernel: ConvolutionKernel
+  }
+
+  /// The committed rule table, from docs/convolution-kernels.md (AMD EPYC Zen 4, oneDNN 2.6.3).
+  ///
+  /// On AVX-512, oneDNN's blocked `jit:avx512_core` and `jit_1x1:avx512_core` beat im2col
+  /// on every measured 1×1, 3×3 and 5×5 shape (stride 1 and 2), by 10 % to 2.5× per layer.
+  /// Anything not in the table (AVX2, which has no figures yet; other kernel sizes) keeps im2col.
+  static let rules: [Rule] = [
+    Rule(isa: "avx512_core", sizes: [1, 3, 5], kernel: .onednn)
+  ]
+
+  /// The kernel the rule gives a kh × kw convolution on a CPU whose oneDNN ISA is `isa`.
+  public static func rule(kernelHeight: Int, kernelWidth: Int, isa: String) -> ConvolutionKernel {
+    for rule in rules
+    where isa.hasPrefix(rule.isa) && kernelHeight == kernelWidth && rule.sizes.contains(kernelHeight) {
+      return rule.kernel
+    }
+    return .im2col
+  }
+
+  /// The kernel the rule gives a kh × kw convolution on this CPU.
+  public static func rule(kernelHeight: Int, kernelWidth: Int) -> ConvolutionKernel {
+    rule(kernelHeight: kernelHeight, kernelWidth: kernelWidth, isa: KernelLibrary.cpuFeatures)
+  }
+}
+
+extension MatmulKernels {
+  /// This worker's primitive for `key`, created on first use (the first step, or the first short last batch).
+  func convolution(_ key: ConvolutionKey) -> DNNLConvolution {
+    if let existing = convolutions[key] { return existing }
+    do {
+      let made = try DNNLConvolution(key)
+      convolutions[key] = made
+      return made
+    } catch {
+      // f32 convolutions with these shapes exist on every x86-64 CPU oneDNN
+      // supports; a failure is a broken installation, not a user error.
+      fatalError("\(error)")
+    }
+  }
+
+  /// The oneDNN implementations this worker's convolutions run, such as `jit:avx512_core`.
+  package var convolutionImplementations: Set<String> { Set(convolutions.values.map(\.implementation)) }
+
+  /// Number of convolution primitives created so far (tests check that steps reuse them).
+  package var convolutionCount: Int { convolutions.count }
+}
