@@ -114,14 +114,17 @@ package func benchmarkConvolution(layer: Conv2D, index: Int, rows: Int, repeats:
         g, filters: filters, rows: rows, bias: layer.biases != nil, relu: layer.activation == .relu,
         layout: layout, pass: pass)
       guard let convolution = try? DNNLConvolution(key) else { continue }
+      let arena = UnsafeMutableRawPointer(
+        kernels.floatBuffer(slot: -6, count: (convolution.arenaBytes + 3) / 4))
       let db = layer.biases.map { UnsafeRawPointer(gradientOneDNN.pointer + $0.offset) }
       let run: () -> Void = {
         do {
           switch pass {
-          case .forward: try convolution.run(x.pointer, w, zOneDNN.pointer, b)
-          case .backwardData: try convolution.run(dZ.pointer, w, dXOneDNN.pointer, nil)
+          case .forward: try convolution.run(x.pointer, w, zOneDNN.pointer, b, arena: arena)
+          case .backwardData: try convolution.run(dZ.pointer, w, dXOneDNN.pointer, nil, arena: arena)
           case .backwardWeights:
-            try convolution.run(x.pointer, dZ.pointer, gradientOneDNN.pointer + layer.kernel.offset, db)
+            try convolution.run(
+              x.pointer, dZ.pointer, gradientOneDNN.pointer + layer.kernel.offset, db, arena: arena)
           }
         } catch {
           fatalError("\(error)")

@@ -61,6 +61,22 @@ extension MatmulKernels {
     }
   }
 
+  /// Runs `key`'s primitive on the caller's buffers (see `DNNLConvolution.run`), its copies in this worker's arena.
+  ///
+  /// The arena grows only when a new primitive needs more: on the first steps, never after.
+  func runConvolution(
+    _ key: ConvolutionKey, _ first: UnsafeRawPointer, _ second: UnsafeRawPointer, _ third: UnsafeRawPointer,
+    _ fourth: UnsafeRawPointer?
+  ) {
+    let convolution = convolution(key)
+    let arena = UnsafeMutableRawPointer(floatBuffer(slot: -6, count: (convolution.arenaBytes + 3) / 4))
+    do {
+      try convolution.run(first, second, third, fourth, arena: arena)
+    } catch {
+      fatalError("\(error)")
+    }
+  }
+
   /// The oneDNN implementations this worker's convolutions run, such as `jit:avx512_core`.
   package var convolutionImplementations: Set<String> { Set(convolutions.values.map(\.implementation)) }
 

@@ -6,8 +6,9 @@
 // Every primitive is created on the thread that runs it after omp_set_num_threads(1)
 // (oneDNN's primitive cache keys on the thread count), with fpmath_mode strict (else
 // ONEDNN_DEFAULT_FPMATH_MODE=bf16 would lower f32 to bf16 on bf16 CPUs) and
-// scratchpad_mode user: its scratchpad and any blocked copies are buffers of the
-// primitive, made once when it is created and reused by every call.
+// scratchpad_mode user: its scratchpad and its blocked copies live in one arena per
+// worker (`MatmulKernels`), shared by all of the worker's convolutions (each uses it
+// only during its call), so they cost the largest primitive's bytes, not their sum.
 import CDNNL
 
 /// Which pass of a convolution a primitive computes.
@@ -105,18 +106,6 @@ private struct ConvolutionPort {
   let reorderArguments: [dnnl_exec_arg_t]
 }
 
-/// A 64-byte aligned byte buffer owned by a primitive.
-private final class AlignedBytes {
-  let pointer: UnsafeMutableRawPointer
-
-  init(count: Int) {
-    pointer = UnsafeMutableRawPointer.allocate(byteCount: max(count, 64), alignment: 64)
-    pointer.initializeMemory(as: UInt8.self, repeating: 0, count: max(count, 64))
-  }
-
-  deinit { pointer.deallocate() }
-}
-
 /// One oneDNN convolution primitive for one key, with its scratchpad and reorders.
 final class DNNLConvolution {
   let key: ConvolutionKey
@@ -126,7 +115,10 @@ final class DNNLConvolution {
   private let ports: [ConvolutionPort]
   private var memories: [dnnl_memory_t] = []
   private var primitives: [dnnl_primitive_t] = []
-  private var buffers: [AlignedBytes] = []
+  /// The blocked copies and the scratchpad, at these byte offsets of the worker's arena.
+  private var placed: [(memory: dnnl_memory_t, offset: Int)] = []
+  /// Bytes of arena the primitive needs (64-byte aligned pieces).
+  let arenaBytes: Int
   private let stream: DNNLStream
   private var arguments: [dnnl_exec_arg_t]
 
@@ -268,7 +260,8 @@ final class DNNLConvolution {
     var made: [ConvolutionPort] = []
     var ownedMemories: [dnnl_memory_t] = []
     var ownedPrimitives: [dnnl_primitive_t] = []
-    var ownedBuffers: [AlignedBytes] = []
+    var ownedPlaces: [(memory: dnnl_memory_t, offset: Int)] = []
+    var arena = 0
     func cleanUp() {
       for p in ownedPrimitives { released(dnnl_primitive_destroy(p), "dnnl_primitive_destroy") }
       for m in ownedMemories { released(dnnl_memory_destroy(m), "dnnl_memory_destroy") }
@@ -283,9 +276,8 @@ final class DNNLConvolution {
       }
       ownedMemories.append(memory)
       if buffer {
-        let bytes = AlignedBytes(count: dnnl_memory_desc_get_size(&copy))
-        ownedBuffers.append(bytes)
-        try check(dnnl_memory_set_data_handle(memory, bytes.pointer), "dnnl_memory_set_data_handle", what)
+        ownedPlaces.append((memory, arena))
+        arena += (dnnl_memory_desc_get_size(&copy) + 63) / 64 * 64
       }
       return memory
     }
@@ -347,7 +339,8 @@ final class DNNLConvolution {
     ports = made
     memories = ownedMemories
     primitives = ownedPrimitives
-    buffers = ownedBuffers
+    placed = ownedPlaces
+    arenaBytes = arena
   }
 
   deinit {
@@ -360,11 +353,18 @@ final class DNNLConvolution {
   ///
   /// forward: X, W, Z, b; backward data: dZ, W, dX; backward weights: X, dZ, dW, db
   /// (b and db only with a bias, else nil). Allocates nothing.
+  ///
+  /// `arena` holds `arenaBytes` bytes, 64-byte aligned, for the blocked copies and the scratchpad.
   func run(
     _ first: UnsafeRawPointer, _ second: UnsafeRawPointer, _ third: UnsafeRawPointer,
-    _ fourth: UnsafeRawPointer?
+    _ fourth: UnsafeRawPointer?, arena: UnsafeMutableRawPointer
   ) throws(DNNLFailure) {
     if omp_get_max_threads() != 1 { omp_set_num_threads(1) }
+    for (memory, offset) in placed {
+      try check(
+        dnnl_memory_set_data_handle(memory, arena + offset), "dnnl_memory_set_data_handle",
+        "binding a convolution's workspace")
+    }
     for (index, port) in ports.enumerated() {
       let pointer: UnsafeRawPointer?
       switch index {

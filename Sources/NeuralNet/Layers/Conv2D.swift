@@ -226,12 +226,7 @@ public struct Conv2D: Layer {
     let relu = spec.activation == .relu
     if let kernels = oneDNNKernels(context) {
       // Z = W ⋆ X + b with ReLU as oneDNN's post-op, on the whole shard at once.
-      let convolution = kernels.convolution(key(rows: rows, pass: .forward))
-      do {
-        try convolution.run(input, w, output, b)
-      } catch {
-        fatalError("\(error)")
-      }
+      kernels.runConvolution(key(rows: rows, pass: .forward), input, w, output, b)
       if !relu { spec.activation.forward(output, rows: rows, columns: filters * positions) }
       return
     }
@@ -281,14 +276,11 @@ public struct Conv2D: Layer {
     let dW = gradient + kernel.offset  // [F, K]
     if let kernels = oneDNNKernels(context) {
       // dW and db from X and dZ, then dX from dZ and W: each overwrites its output.
-      let weights = kernels.convolution(key(rows: rows, pass: .backwardWeights))
-      do {
-        try weights.run(input, dZ, dW, biases.map { UnsafeRawPointer(gradient + $0.offset) })
-        if let inputGradient {
-          try kernels.convolution(key(rows: rows, pass: .backwardData)).run(dZ, w, inputGradient, nil)
-        }
-      } catch {
-        fatalError("\(error)")
+      kernels.runConvolution(
+        key(rows: rows, pass: .backwardWeights), input, dZ, dW,
+        biases.map { UnsafeRawPointer(gradient + $0.offset) })
+      if let inputGradient {
+        kernels.runConvolution(key(rows: rows, pass: .backwardData), dZ, w, inputGradient, nil)
       }
       return
     }
