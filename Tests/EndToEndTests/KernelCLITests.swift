@@ -102,6 +102,41 @@ final class KernelCLITests: XCTestCase {
     XCTAssertFalse(same.stdout.contains("bits may differ"), same.stdout)
   }
 
+  func testBenchmarkConvTimesEveryPassOfEveryConvolutionOnEachPath() throws {
+    let dir = TemporaryDirectory()
+    let config = dir.write(
+      "c.json",
+      """
+      { "name": "bench-conv", "seed": 1,
+        "data": { "source": "synthetic", "samples": 64, "features": 75, "classes": 3, "seed": 5, "shape": [3, 5, 5] },
+        "model": { "layers": [
+          { "type": "conv2d", "filters": 4, "kernel": 3, "padding": "same", "activation": "relu" },
+          { "type": "conv2d", "filters": 5, "kernel": 1, "stride": 2, "bias": false },
+          { "units": 3, "activation": "softmax" } ] },
+        "loss": "cross_entropy", "optimizer": { "kind": "sgd", "learning_rate": 0.1 },
+        "training": { "epochs": 1, "batch_size": 32, "shard_size": 8 },
+        "checkpoint": { "dir": "\(dir.file("ck"))" } }
+      """)
+    let run = try nnbatch(["benchmark-conv", "--config", config, "--repeats", "2"], in: repositoryRoot)
+    XCTAssertEqual(run.status, 0, run.stderr)
+    let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+    XCTAssertEqual(object["rows"] as? Int, 8, "the config's shard size")
+    let passes = try XCTUnwrap(object["passes"] as? [[String: Any]])
+    XCTAssertEqual(passes.map { $0["layer"] as? Int }, [0, 0, 0, 1, 1, 1])
+    XCTAssertEqual(
+      passes.map { $0["pass"] as? String },
+      ["forward", "backward-data", "backward-weights", "forward", "backward-data", "backward-weights"])
+    XCTAssertEqual(passes[3]["shape"] as? String, "8×4×5×5 → 5 1×1 /2 valid")
+    for pass in passes {
+      XCTAssertGreaterThan(pass["im2col_s"] as? Double ?? 0, 0)
+      XCTAssertGreaterThan(pass["plain_s"] as? Double ?? 0, 0)
+      XCTAssertGreaterThan(pass["blocked_s"] as? Double ?? 0, 0)
+      XCTAssertLessThan(pass["plain_difference"] as? Double ?? 1, 1e-5, "the same convolution")
+    }
+    XCTAssertFalse(
+      FileManager.default.fileExists(atPath: dir.file("ck")), "benchmarking writes no checkpoint")
+  }
+
   /// A CNN's checkpoint records each conv2d layer's kernel; a resume reuses the recorded ones.
   func testConvolutionKernelsAreRecordedAndAResumeReusesThem() throws {
     let dir = TemporaryDirectory()

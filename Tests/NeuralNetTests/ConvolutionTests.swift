@@ -244,6 +244,37 @@ final class ConvolutionTests: XCTestCase {
     }
   }
 
+  /// A worker makes each oneDNN primitive once (per pass and row count) and reuses it every step after.
+  func testOneDNNPrimitivesAreMadeOncePerWorkerAndReused() throws {
+    let layer = try conv([3, 9, 9], filters: 8, kernel: 3, padding: .same, activation: .relu).with(
+      kernel: .onednn)
+    let kernels = MatmulKernels()
+    let context = PassContext.training(seed: 1, step: 0).with(kernels: kernels)
+    let parameters = FloatBuffer(count: 5 + layer.parameterCount)
+    let gradient = FloatBuffer(count: 5 + layer.parameterCount)
+    let x = FloatBuffer(count: 4 * layer.inputShape.elements)
+    let output = FloatBuffer(count: 4 * layer.outputShape.elements)
+    let dX = FloatBuffer(count: 4 * layer.inputShape.elements)
+    let scratch = FloatBuffer(count: layer.scratchCount(rows: 4))
+    var first: [Float] = []
+    for step in 0..<3 {
+      for rows in [4, 3] {  // a full shard, then a short last one
+        layer.forward(
+          parameters: parameters.pointer, input: x.pointer, output: output.pointer, rows: rows,
+          scratch: scratch.pointer, context: context)
+        layer.backward(
+          parameters: parameters.pointer, input: x.pointer, output: output.pointer,
+          outputGradient: output.pointer,
+          rows: rows, gradient: gradient.pointer, inputGradient: dX.pointer, scratch: scratch.pointer,
+          context: context)
+      }
+      XCTAssertEqual(kernels.convolutionCount, 6, "three passes × two row counts, made on the first step")
+      if step == 0 { first = gradient.array } else { XCTAssertEqual(gradient.array, first, "the same bits") }
+    }
+    XCTAssertFalse(kernels.convolutionImplementations.isEmpty)
+    XCTAssertEqual(kernels.primitiveCount, 0, "no matmul: the convolution runs on its own primitives")
+  }
+
   func testTheKernelRuleFollowsTheMeasuredTable() throws {
     // docs/convolution-kernels.md: oneDNN's blocked kernels won every measured shape on AVX-512.
     for isa in ["avx512_core", "avx512_core_bf16", "avx512_core_amx"] {
