@@ -25,5 +25,6 @@ static inline int nnb_mpi_max_processor_name(void) { return MPI_MAX_PROCESSOR_NA
 // prctl is variadic, which Swift does not import: the parent-death signal of this process.
 static inline int nnb_set_parent_death_signal(int signal) { return prctl(PR_SET_PDEATHSIG, signal, 0, 0, 0); }
 static inline int nnb_mpi_thread_funneled(void) { return MPI_THREAD_FUNNELED; }
+static inline int nnb_mpi_thread_serialized(void) { return MPI_THREAD_SERIALIZED; }
 
 #endif

@@ -1,6 +1,7 @@
 import CMPI
 import NeuralNet
 import Parallel
+import Synchronization
 
 /// The data-parallel engine over MPI ranks: the in-process engine's sums, spread over processes.
 ///
@@ -19,6 +20,14 @@ import Parallel
 ///    norm has the single-process bits whatever R is.
 /// 3. *Apply.* Each rank updates its range with the optimizer state of that
 ///    range only (ZeRO-1), and the parameters are all-gathered in place.
+///
+/// *Overlap.* With a progress thread (`MPIWorld.progress`) the receives of
+/// step 2 are posted before compute, and each layer's slices are sent as
+/// soon as backward has finished that layer for all of this rank's shards
+/// (the last layer first), while the layers below are still computing: one
+/// message per shard, layer and destination, tagged with the layer, posted
+/// in shard order, so each lands in the slot the receiver posted for it.
+/// Only when the bytes arrive changes; the adds of step 2 are the same.
 ///
 /// No MPI reduction is used for sums (MPI_Allreduce promises no order), so
 /// the weights, optimizer state and losses are bit-identical to
@@ -85,6 +94,17 @@ public final class MPIEngine: TrainingEngine, @unchecked Sendable {
   /// bf16 copy of all parameters (bf16 only), converted at the start of every compute:
   /// the all-gather writes the parameters outside `apply`, so no range could stay current.
   private let mirror: UnsafeMutablePointer<UInt16>?
+  /// Whether the gradient slices go out during backward (a progress thread runs).
+  public var overlapsExchange: Bool { world.progress != nil }
+  /// Each layer's parameters (its slice of every gradient), by layer index.
+  private let layerRanges: [Range<Int>]
+  /// Gradient bytes sent by the overlapped exchange so far, and those of them posted while layer 0's backward still ran.
+  private var gradientBytes = 0
+  private var bytesDuringBackward = 0
+  /// Requests posted for this step's exchange so far (receives first, then the progress thread's sends).
+  private var posted = 0
+  /// The overlapped exchange of the running compute: what the progress thread reads.
+  private let exchange = Mutex(OverlapState())
 
   /// Sets up this rank's buffers, for any number of ranks (some may have no shard of a batch).
   public init(
@@ -146,8 +166,16 @@ public final class MPIEngine: TrainingEngine, @unchecked Sendable {
     received = FloatBuffer(count: max(plan.maxShards * ownedRange.count, 1))
     shardBases = .allocate(capacity: plan.maxShards)
     shardBases.initialize(repeating: received.pointer, count: plan.maxShards)
-    // Sends: each local shard to every other rank; receives: every other rank's shard.
-    requestCapacity = maxLocal * ranks + plan.maxShards
+    layerRanges = network.architecture.layers.map { layer in
+      let tensors = layer.parameters.map(\.range)
+      guard let lower = tensors.map(\.lowerBound).min(), let upper = tensors.map(\.upperBound).max() else {
+        return 0..<0
+      }
+      return lower..<upper
+    }
+    // Sends: each local shard to every other rank; receives: every other rank's shard (per layer when overlapped).
+    let pieces = world.progress == nil ? 1 : max(layerRanges.count, 1)
+    requestCapacity = (maxLocal * ranks + plan.maxShards) * pieces
     requests = .allocate(capacity: requestCapacity)
     requests.initialize(repeating: nil, count: requestCapacity)
     chunkSquares = .allocate(capacity: max(chunks.count, 1))
@@ -223,6 +251,15 @@ public final class MPIEngine: TrainingEngine, @unchecked Sendable {
       BFloat16.convert(parameters.pointer, count: parameters.count, into: mirror)
     }
     for workspace in workspaces { workspace.kernels.bf16Parameters = mirror.map { UnsafePointer($0) } }
+    let progress = world.progress
+    // A step whose loss was not finite skipped reduce: its exchange ends here (every rank skipped alike).
+    completeExchange()
+    if progress != nil { postReceives(shards: shards) }
+    let sends = progress != nil && localCount > 0 && (0..<world.size).contains { $0 != world.rank && rangeCounts[$0] > 0 }
+    if sends, let progress {
+      exchange.withLock { $0 = OverlapState(layers: layerRanges.count, localShards: localCount) }
+      progress.begin { [self] in pump() }
+    }
     workers.run(workers: isParallel(rows: localRows) ? min(localCount, workspaces.count) : 1) {
       worker, workerCount in
       var k = worker
@@ -231,12 +268,21 @@ public final class MPIEngine: TrainingEngine, @unchecked Sendable {
         let shardLoss = ShardRows.lossAndGradient(
           ofShard: mine.lowerBound + k, batchRows: rows, plan: plan, network: network, parameters: parameters,
           data: data, indices: indices, targetColumns: targetColumns, workspace: workspaces[worker],
-          gradient: localGradients[k].pointer, context: context)
+          gradient: localGradients[k].pointer, context: context,
+          layerDone: { l in
+            guard sends else { return }
+            let ready = exchange.withLock { state -> Bool in
+              state.done[l] += 1
+              return state.done[l] == state.localShards
+            }
+            if ready { progress?.wake() }
+          })
         localLosses[k] = shardLoss.sum
         localWeights[k] = shardLoss.weight
         k += workerCount
       }
     }
+    if sends { progress?.finish() }
     // [stop code, loss of each of my shards] from every rank, in rank (so shard) order;
     // with class weights each loss is followed by its shard's weight sum.
     let weighted = network.classWeights != nil
@@ -269,7 +315,15 @@ public final class MPIEngine: TrainingEngine, @unchecked Sendable {
     agreedStop = stop
     steps += 1
     let scale = network.batchScale(rows: rows, weight: weightSum)
+    // No reduce follows a loss that is not finite: the posted exchange ends now, on every rank.
+    if !(lossSum * scale).isFinite { completeExchange() }
     return ComputedBatch(rows: rows, shards: shards, loss: lossSum * scale, gradientScale: scale)
+  }
+
+  /// Waits for the requests still posted (an overlapped exchange whose step reduced nothing).
+  private func completeExchange() {
+    world.waitAll(requests, count: posted)
+    posted = 0
   }
 
   // MARK: - Reduce
@@ -280,14 +334,15 @@ public final class MPIEngine: TrainingEngine, @unchecked Sendable {
     let ranks = world.size
     let mine = Self.share(of: world.rank, ranks: ranks, items: shards)
     let ownedCount = ownedRange.count
-    var posted = 0
-    // Receives first, so the sends find them posted.
+    let overlapped = world.progress != nil
+    if !overlapped { posted = 0 }
+    // Receives first, so the sends find them posted (overlapped: posted by compute, sent during backward).
     for s in 0..<shards {
       if mine.contains(s) {
         shardBases[s] = localGradients[s - mine.lowerBound].pointer + ownedRange.lowerBound
       } else {
         shardBases[s] = received.pointer + s * ownedCount
-        if ownedCount > 0 {
+        if ownedCount > 0 && !overlapped {
           world.receive(
             shardBases[s], count: ownedCount, from: owner(ofShard: s, shards: shards), tag: s,
             request: requests + posted)
@@ -295,7 +350,7 @@ public final class MPIEngine: TrainingEngine, @unchecked Sendable {
         }
       }
     }
-    for s in mine {
+    for s in mine where !overlapped {
       let gradient = localGradients[s - mine.lowerBound].pointer
       for q in 0..<ranks where q != world.rank && rangeCounts[q] > 0 {
         world.send(
@@ -305,6 +360,7 @@ public final class MPIEngine: TrainingEngine, @unchecked Sendable {
       }
     }
     world.waitAll(requests, count: posted)
+    posted = 0
 
     let scale = Float(batch.gradientScale)
     let owned = ownedChunks
@@ -327,6 +383,64 @@ public final class MPIEngine: TrainingEngine, @unchecked Sendable {
     }
     let norm = total.squareRoot()
     return ReducedGradient(batch: batch, norm: norm, isFinite: finite && norm.isFinite)
+  }
+
+  // MARK: - Overlapped exchange
+
+  /// Posts, for every shard of the batch that another rank computes, one receive per layer of its slice of this rank's range.
+  ///
+  /// Tag: the layer. Per sender and layer they are posted in shard order,
+  /// as the sender posts its sends, so each message lands in its shard's slot.
+  private func postReceives(shards: Int) {
+    let ownedCount = ownedRange.count
+    guard ownedCount > 0 else { return }
+    let mine = Self.share(of: world.rank, ranks: world.size, items: shards)
+    for s in 0..<shards where !mine.contains(s) {
+      let source = owner(ofShard: s, shards: shards)
+      for (l, layer) in layerRanges.enumerated() {
+        let piece = layer.clamped(to: ownedRange)
+        guard !piece.isEmpty else { continue }
+        world.receive(
+          received.pointer + s * ownedCount + (piece.lowerBound - ownedRange.lowerBound), count: piece.count,
+          from: source, tag: l, request: requests + posted)
+        posted += 1
+      }
+    }
+  }
+
+  /// On the progress thread: sends the slices of every layer now done on all local shards, then tests every request.
+  ///
+  /// Layers go out from the last down, each once every local shard has
+  /// finished it (backward finishes them in that order); returns true when
+  /// all have gone out.
+  private func pump() -> ProgressThread.Pumped {
+    while true {
+      let (layer, local) = exchange.withLock { state -> (Int, Int) in
+        let l = state.next
+        return (l >= 0 && state.done[l] == state.localShards ? l : -1, state.localShards)
+      }
+      guard layer >= 0 else { break }
+      // Sent while the layers below still compute (not the last layer, whose end ends backward).
+      let during = exchange.withLock { $0.done[0] < $0.localShards }
+      for k in 0..<local {
+        let gradient = localGradients[k].pointer
+        for q in 0..<world.size where q != world.rank && rangeCounts[q] > 0 {
+          let range = Int(rangeOffsets[q])..<Int(rangeOffsets[q] + rangeCounts[q])
+          let piece = layerRanges[layer].clamped(to: range)
+          guard !piece.isEmpty else { continue }
+          world.send(
+            gradient + piece.lowerBound, count: piece.count, to: q, tag: layer, request: requests + posted)
+          posted += 1
+          gradientBytes += 4 * piece.count
+          if during { bytesDuringBackward += 4 * piece.count }
+        }
+      }
+      exchange.withLock { $0.next -= 1 }
+    }
+    let complete = world.test(requests, count: posted)
+    return exchange.withLock { state in
+      ProgressThread.Pumped(allPosted: state.next < 0, inFlight: !complete && state.next < state.done.count - 1)
+    }
   }
 
   /// Chunk `chunk` of this rank's range: the shards' slices added in shard order and scaled; records Σ g².
@@ -435,7 +549,30 @@ public final class MPIEngine: TrainingEngine, @unchecked Sendable {
   /// Bytes per step and time inside MPI so far, for this rank.
   public var statistics: String? {
     let perStep = max(steps, 1)
+    let overlap =
+      overlapsExchange
+      ? ", \(gradientBytes == 0 ? 0 : 100 * bytesDuringBackward / gradientBytes) % of the gradient sent during backward"
+      : ""
     return
-      "rank \(world.rank): \(steps) steps, sent \(world.bytesSent / perStep) B/step, received \(world.bytesReceived / perStep) B/step, \(Int(world.secondsInMPI * 1000)) ms in MPI calls"
+      "rank \(world.rank): \(steps) steps, sent \(world.bytesSent / perStep) B/step, received \(world.bytesReceived / perStep) B/step, \(Int(world.secondsInMPI * 1000)) ms in MPI calls\(overlap)"
+  }
+}
+
+/// Where backward stands on this rank's shards, shared by the workers and the progress thread.
+struct OverlapState: Sendable {
+  /// Per layer: local shards whose backward has finished it.
+  var done: [Int] = []
+  /// The next layer whose slices go out (from the last down); −1 when all have.
+  var next = -1
+  /// Shards this rank computes in this step.
+  var localShards = 0
+
+  init() {}
+
+  /// A step of `localShards` local shards over `layers` layers, none done yet.
+  init(layers: Int, localShards: Int) {
+    done = [Int](repeating: 0, count: layers)
+    next = layers - 1
+    self.localShards = localShards
   }
 }

@@ -10,7 +10,12 @@ import CMPI
 /// instead of aborting), and counts the bytes it sends to and receives from
 /// other ranks and the time spent inside MPI, for `NNBATCH_MPI_STATS`.
 /// Calls come from one thread only (`MPI_THREAD_FUNNELED`): the workers
-/// compute, the trainer's thread exchanges.
+/// compute, the trainer's thread exchanges. With `NNBATCH_MPI_OVERLAP=1`
+/// MPI is initialised `MPI_THREAD_SERIALIZED` instead and, while backward
+/// runs, a progress thread (`ProgressThread`) alone calls MPI: it sends each
+/// layer's gradient as soon as it is done and keeps the transfers moving.
+/// Off by default: on this project's 2-core machine it cost more than it hid
+/// (README, "Overlapping the exchange with backward").
 ///
 /// No exchange waits without bound. Each is nonblocking, polled against
 /// `timeout` seconds. A rank that gives up names whom it waited for: it pings
@@ -41,6 +46,8 @@ public final class MPIWorld: @unchecked Sendable {
   public var stopRequested: (@Sendable () -> Bool)?
   /// Every rank's host name, by rank (for the messages).
   public private(set) var hosts: [String] = []
+  /// The thread that drives MPI during backward; nil when the exchange is not overlapped.
+  let progress: ProgressThread?
 
   private let comm: MPI_Comm
   /// A duplicate of `comm` that carries only pings (tag 1) and pongs (tag 2): no tag can clash.
@@ -61,6 +68,12 @@ public final class MPIWorld: @unchecked Sendable {
     getenv("OMPI_COMM_WORLD_SIZE") != nil || getenv("PMIX_RANK") != nil
   }
 
+  /// Whether the environment asks for the overlapped exchange (`NNBATCH_MPI_OVERLAP=1`).
+  static var overlapRequested: Bool {
+    guard let value = getenv("NNBATCH_MPI_OVERLAP") else { return false }
+    return String(cString: value) == "1"
+  }
+
   /// Initialises MPI (once per process) and reads rank and size.
   public init() throws(MPIError) {
     // Killed with the orted (or mpirun) that started it: a rank outliving its job would spin for ever.
@@ -75,7 +88,9 @@ public final class MPIWorld: @unchecked Sendable {
         call: "the launcher (orted or mpirun) exited before this rank started; it", code: 0, rank: nil)
     }
     var provided: Int32 = 0
-    let code = MPI_Init_thread(nil, nil, nnb_mpi_thread_funneled(), &provided)
+    let overlap = Self.overlapRequested
+    let level = overlap ? nnb_mpi_thread_serialized() : nnb_mpi_thread_funneled()
+    let code = MPI_Init_thread(nil, nil, level, &provided)
     guard code == nnb_mpi_success() else { throw MPIError(call: "MPI_Init_thread", code: code, rank: nil) }
     comm = nnb_mpi_comm_world()
     // Errors come back as codes (checked below), not as MPI's own abort.
@@ -102,6 +117,16 @@ public final class MPIWorld: @unchecked Sendable {
     pingSent = [Double](repeating: 0, count: size)
     guard provided >= nnb_mpi_thread_funneled() else {
       throw MPIError(call: "MPI_Init_thread (MPI_THREAD_FUNNELED not provided)", code: 0, rank: rank)
+    }
+    // Without SERIALIZED only the trainer's thread may call MPI: no overlap then.
+    if overlap && provided >= nnb_mpi_thread_serialized() {
+      do {
+        progress = try ProgressThread()
+      } catch {
+        throw MPIError(call: error.lines.joined(separator: "; "), code: -1, rank: rank)
+      }
+    } else {
+      progress = nil
     }
     var duplicate: MPI_Comm?
     var request: MPI_Request? = nnb_mpi_request_null()
@@ -273,6 +298,17 @@ public final class MPIWorld: @unchecked Sendable {
     timed("MPI_Irecv", sent: 0, received: count * 4) {
       MPI_Irecv(buffer, Int32(count), nnb_mpi_float(), Int32(source), Int32(tag), comm, request)
     }
+  }
+
+  /// Tests `count` posted requests once (completed ones become null), which moves their transfers on; true when all are done.
+  ///
+  /// No deadline here: the trainer's thread completes them later with `waitAll`.
+  func test(_ requests: UnsafeMutablePointer<MPI_Request?>, count: Int) -> Bool {
+    guard count > 0 else { return true }
+    var done: Int32 = 0
+    let code = MPI_Testall(Int32(count), requests, &done, nnb_mpi_statuses_ignore())
+    if code != nnb_mpi_success() { fail(MPIError(call: "MPI_Testall", code: code, rank: rank)) }
+    return done != 0
   }
 
   /// Waits for `count` posted requests.
@@ -467,7 +503,7 @@ public final class MPIWorld: @unchecked Sendable {
 public struct MPIError: Error, CustomStringConvertible, Sendable {
   /// The MPI function that failed.
   public let call: String
-  /// Its return code.
+  /// Its return code (-1: no MPI call failed, `call` is the whole message).
   public let code: Int32
   /// The rank it failed on, when known.
   public let rank: Int?
@@ -481,7 +517,8 @@ public struct MPIError: Error, CustomStringConvertible, Sendable {
       ? String(decoding: buffer.prefix(Int(length)).map { UInt8(bitPattern: $0) }, as: UTF8.self)
       : "MPI error \(code)"
     let place = rank.map { "rank \($0): " } ?? ""
-    // Code 0: a failure MPI did not report (the call says what).
+    // Code -1: not an MPI call, `call` is the whole message; code 0: a failure MPI did not report.
+    if code == -1 { return place + call }
     return code == nnb_mpi_success() ? "\(place)\(call) failed" : "\(place)\(call) failed: \(message)"
   }
 }

@@ -73,17 +73,20 @@ public struct Network: Sendable, Hashable {
   /// `gradient` has the parameter layout; it is overwritten, not added to.
   /// Pass a training `context` to make dropout active (the engine does);
   /// inference by default, where the loss is that of `forward` as predicted.
+  /// `layerDone(l)` is called as soon as layer l's part of `gradient` is
+  /// final, from the last layer down (the MPI engine starts sending it then).
   public func lossAndGradient(
     parameters: UnsafePointer<Float>, input: UnsafePointer<Float>,
     targets: UnsafePointer<Float>, targetColumns: Int, rows: Int,
-    workspace: Workspace, gradient: UnsafeMutablePointer<Float>, context: PassContext = .inference
+    workspace: Workspace, gradient: UnsafeMutablePointer<Float>, context: PassContext = .inference,
+    layerDone: (Int) -> Void = { _ in }
   ) -> Double {
     let output = forward(
       parameters: parameters, input: input, rows: rows, workspace: workspace, context: context)
     guard architecture.isChain else {
       return graphLossAndGradient(
         parameters: parameters, input: input, output: output, targets: targets, targetColumns: targetColumns,
-        rows: rows, workspace: workspace, gradient: gradient, context: context)
+        rows: rows, workspace: workspace, gradient: gradient, context: context, layerDone: layerDone)
     }
     let layers = architecture.layers
     let last = layers.count - 1
@@ -106,6 +109,7 @@ public struct Network: Sendable, Hashable {
           rows: rows, gradient: gradient, inputGradient: below == nil ? nil : dA,
           scratch: workspace.scratch[l].pointer, context: context.forLayer(l))
       }
+      layerDone(l)
       guard let below else { break }
       // A layer sharing its input passes dZ down as the dA below it, in place.
       if !layer.sharesInput { swap(&dZ, &dA) }
@@ -126,7 +130,8 @@ public struct Network: Sendable, Hashable {
   private func graphLossAndGradient(
     parameters: UnsafePointer<Float>, input: UnsafePointer<Float>, output: UnsafePointer<Float>,
     targets: UnsafePointer<Float>, targetColumns: Int, rows: Int,
-    workspace: Workspace, gradient: UnsafeMutablePointer<Float>, context: PassContext
+    workspace: Workspace, gradient: UnsafeMutablePointer<Float>, context: PassContext,
+    layerDone: (Int) -> Void
   ) -> Double {
     let layers = architecture.layers
     let last = layers.count - 1
@@ -140,6 +145,8 @@ public struct Network: Sendable, Hashable {
       outputs: architecture.outputs, activation: layers[last].activation, gradient: gradients[last].pointer,
       classWeights: classWeights)
     for l in stride(from: last, through: 0, by: -1) {
+      // Every path below finishes layer l's parameter gradient (merges and shared inputs have none).
+      defer { layerDone(l) }
       let layer = layers[l]
       let a = self.output(ofLayer: l, input: input, workspace: workspace)
       let dZ = gradients[l].pointer

@@ -73,10 +73,11 @@ package enum ShardRows {
   ///
   /// The context is advanced by the shard's first row, so each row's dropout mask
   /// and augmentation depend on its position in the epoch, never on the shard or the engine.
+  /// `layerDone` as for `Network.lossAndGradient`.
   package static func lossAndGradient(
     ofShard shard: Int, batchRows rows: Int, plan: ShardPlan, network: Network, parameters: FloatBuffer,
     data: Dataset, indices: ArraySlice<Int>, targetColumns: Int, workspace: Workspace,
-    gradient: UnsafeMutablePointer<Float>, context: PassContext
+    gradient: UnsafeMutablePointer<Float>, context: PassContext, layerDone: (Int) -> Void = { _ in }
   ) -> ShardLoss {
     let shardRows = plan.rows(ofShard: shard, inBatchOf: rows)
     let positions = shardRows.shifted(by: indices.startIndex)
@@ -86,7 +87,8 @@ package enum ShardRows {
       context: shardContext)
     let sum = network.lossAndGradient(
       parameters: parameters.pointer, input: input, targets: targets, targetColumns: targetColumns,
-      rows: positions.count, workspace: workspace, gradient: gradient, context: shardContext)
+      rows: positions.count, workspace: workspace, gradient: gradient, context: shardContext,
+      layerDone: layerDone)
     let weight =
       network.classWeights?.sum(
         targets: targets, targetColumns: targetColumns, rows: positions.count,

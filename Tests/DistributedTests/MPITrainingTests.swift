@@ -73,12 +73,83 @@ final class MPITrainingTests: XCTestCase {
   }
 
   private func train(
-    ranks: Int?, _ config: String, dir: String, threads: Int, tcp: Bool = false, extra: [String] = []
+    ranks: Int?, _ config: String, dir: String, threads: Int, tcp: Bool = false, extra: [String] = [],
+    overlap: Bool = false
   ) throws -> ProcessResult {
     let arguments = ["--config", config, "--checkpoint-dir", dir, "--threads", "\(threads)"] + extra
     guard let ranks else { return try nnbatch(arguments) }
-    let command = try launch(ranks: ranks, tcp: tcp)
+    var command = try launch(ranks: ranks, tcp: tcp)
+    if overlap {
+      command.insert(contentsOf: ["-x", "NNBATCH_MPI_OVERLAP=1", "-x", "NNBATCH_MPI_STATS=1"], at: command.count - 1)
+    }
     return try runProcess(command[0], Array(command.dropFirst()) + arguments)
+  }
+
+  /// Per rank, the percentage of its gradient bytes that `NNBATCH_MPI_STATS` says went out during backward.
+  private func sentDuringBackward(_ stderr: String) -> [Int: Int] {
+    var result: [Int: Int] = [:]
+    for line in stderr.split(separator: "\n") where line.contains("of the gradient sent during backward") {
+      let words = line.split(separator: " ")
+      guard let rank = words.dropFirst().first.flatMap({ Int($0.dropLast()) }),
+        let percent = words.firstIndex(of: "%").flatMap({ Int(words[$0 - 1]) })
+      else { continue }
+      result[rank] = percent
+    }
+    return result
+  }
+
+  func testOverlappedExchangeMatchesOneProcessAndSendsDuringBackward() throws {
+    // NNBATCH_MPI_OVERLAP=1: each layer's slices go out from the progress thread as backward
+    // finishes them. A chain (Adam, clipping), a graph (a skip connection into an add), a
+    // CNN with dropout and batch norm state; 1 or 2 local shards at once; ranks without shards.
+    let graph = directory.write(
+      "graph.json",
+      """
+      { "name": "graph", "seed": 5,
+        "data": { "source": "synthetic", "samples": 120, "features": 16, "classes": 3, "seed": 2 },
+        "model": { "layers": [
+          { "units": 256, "name": "h", "activation": "relu" },
+          { "units": 256, "name": "g", "activation": "relu" },
+          { "type": "add", "name": "s", "inputs": ["g", "h"] },
+          { "units": 3, "activation": "softmax" } ], "init": "he_uniform" },
+        "loss": "cross_entropy", "optimizer": { "kind": "adam", "learning_rate": 0.01, "clip_norm": 0.5 },
+        "training": { "epochs": 2, "batch_size": 50, "shard_size": 8, "shuffle": true },
+        "checkpoint": { "dir": "\(directory.file("graph"))", "every_epochs": 1, "keep": 100 } }
+      """)
+    let cases: [(name: String, config: String, runs: [(ranks: Int, threads: Int)])] = [
+      ("chain", mlpConfig("overlap", optimizer: Self.adam), [(2, 1), (3, 2)]),
+      ("graph", graph, [(2, 2), (3, 1)]),
+      ("cnn", cnnConfig("cnn-overlap"), [(2, 1)]),
+      (
+        "short",
+        try resized("short-overlap", optimizer: Self.momentum, epochs: 2, training: #""batch_size": 64, "shard_size": 8"#),
+        [(5, 1)]
+      ),
+    ]
+    for (name, config, runs) in cases {
+      let one = try train(ranks: nil, config, dir: directory.file("\(name)-one"), threads: 2)
+      XCTAssertEqual(one.status, 0, one.stderr)
+      for (ranks, threads) in runs {
+        let dir = directory.file("\(name)-\(ranks)x\(threads)")
+        let run = try train(ranks: ranks, config, dir: dir, threads: threads, overlap: true)
+        XCTAssertEqual(run.status, 0, run.stderr)
+        try assertSameRun(dir, as: directory.file("\(name)-one"))
+        // Every rank ran the overlapped exchange (how much left during backward depends on timing).
+        let shares = sentDuringBackward(run.stderr)
+        XCTAssertEqual(shares.keys.sorted(), Array(0..<ranks), "\(name) \(ranks)x\(threads): \(run.stderr)")
+        XCTAssertTrue(shares.values.allSatisfy { (0...100).contains($0) }, run.stderr)
+      }
+    }
+    // Without the variable the exchange is not overlapped and the statistics say nothing of it.
+    let command = try launch(ranks: 2)
+    let plain = try runProcess(
+      command[0],
+      Array(command[1..<(command.count - 1)]) + ["-x", "NNBATCH_MPI_STATS=1", nnbatchExecutable]
+        + ["--config", graph, "--checkpoint-dir", directory.file("graph-plain"), "--threads", "1"])
+    XCTAssertEqual(plain.status, 0, plain.stderr)
+    XCTAssertTrue(plain.stderr.contains("ms in MPI calls"), plain.stderr)
+    XCTAssertFalse(plain.stderr.contains("during backward"), plain.stderr)
+    try assertSameRun(directory.file("graph-plain"), as: directory.file("graph-one"))
   }
 
   /// Every checkpoint of `dir` equals `reference`'s of the same step, bit for bit (and there are as many).
