@@ -255,7 +255,8 @@ public final class MPIEngine: TrainingEngine, @unchecked Sendable {
     // A step whose loss was not finite skipped reduce: its exchange ends here (every rank skipped alike).
     completeExchange()
     if progress != nil { postReceives(shards: shards) }
-    let sends = progress != nil && localCount > 0 && (0..<world.size).contains { $0 != world.rank && rangeCounts[$0] > 0 }
+    let peers = (0..<world.size).contains { $0 != world.rank && rangeCounts[$0] > 0 }
+    let sends = progress != nil && localCount > 0 && peers
     if sends, let progress {
       exchange.withLock { $0 = OverlapState(layers: layerRanges.count, localShards: localCount) }
       progress.begin { [self] in pump() }
@@ -439,7 +440,9 @@ public final class MPIEngine: TrainingEngine, @unchecked Sendable {
     }
     let complete = world.test(requests, count: posted)
     return exchange.withLock { state in
-      ProgressThread.Pumped(allPosted: state.next < 0, inFlight: !complete && state.next < state.done.count - 1)
+      // In flight: a layer of this rank's has gone out and not every request is done.
+      let sending = state.next < state.done.count - 1
+      return ProgressThread.Pumped(allPosted: state.next < 0, inFlight: !complete && sending)
     }
   }
 

@@ -30,7 +30,8 @@ final class ProgressThread: @unchecked Sendable {
   ///
   /// 200 µs moves 250 KB at 10 Gbit/s, well within the sockets' buffers.
   static let interval: Double = {
-    guard let text = getenv("NNBATCH_MPI_POLL_US"), let value = Double(String(cString: text)), value > 0 else {
+    guard let text = getenv("NNBATCH_MPI_POLL_US"), let value = Double(String(cString: text)), value > 0
+    else {
       return 200e-6
     }
     return value * 1e-6

@@ -80,7 +80,8 @@ final class MPITrainingTests: XCTestCase {
     guard let ranks else { return try nnbatch(arguments) }
     var command = try launch(ranks: ranks, tcp: tcp)
     if overlap {
-      command.insert(contentsOf: ["-x", "NNBATCH_MPI_OVERLAP=1", "-x", "NNBATCH_MPI_STATS=1"], at: command.count - 1)
+      command.insert(
+        contentsOf: ["-x", "NNBATCH_MPI_OVERLAP=1", "-x", "NNBATCH_MPI_STATS=1"], at: command.count - 1)
     }
     return try runProcess(command[0], Array(command.dropFirst()) + arguments)
   }
@@ -122,7 +123,9 @@ final class MPITrainingTests: XCTestCase {
       ("cnn", cnnConfig("cnn-overlap"), [(2, 1)]),
       (
         "short",
-        try resized("short-overlap", optimizer: Self.momentum, epochs: 2, training: #""batch_size": 64, "shard_size": 8"#),
+        try resized(
+          "short-overlap", optimizer: Self.momentum, epochs: 2,
+          training: #""batch_size": 64, "shard_size": 8"#),
         [(5, 1)]
       ),
     ]
