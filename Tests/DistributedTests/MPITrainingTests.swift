@@ -99,7 +99,7 @@ final class MPITrainingTests: XCTestCase {
     return result
   }
 
-  func testOverlappedExchangeMatchesOneProcessAndSendsDuringBackward() throws {
+  func testOverlappedExchangeMatchesOneProcessAndReportsOnEveryRank() throws {
     // NNBATCH_MPI_OVERLAP=1: each layer's slices go out from the progress thread as backward
     // finishes them. A chain (Adam, clipping), a graph (a skip connection into an add), a
     // CNN with dropout and batch norm state; 1 or 2 local shards at once; ranks without shards.
