@@ -367,6 +367,57 @@ final class ConvolutionTests: XCTestCase {
     XCTAssertEqual(AvgPool2D.Spec(size: 3, stride: 1).description, "avg_pool2d 3×3 stride 1×1")
   }
 
+  /// 2×2 stride-2 max pooling runs eight windows per vector: on rows of 8, 16 and 18 windows
+  /// (a remainder for the scalar loop) and values full of ties, the maxima and the recorded
+  /// first maxima are those a plain scan in row-major order gives.
+  func testPairedMaxPoolMatchesAPlainScanWithTies() throws {
+    var g = SeededGenerator(seed: 77)
+    for input: Shape in [
+      [2, 4, 16], [3, 6, 37], [1, 5, 32], [2, 2, 2], [2, 8, 8], [1, 24, 24], [1, 4, 26],
+    ] {
+      let layer = try MaxPool2D.Spec(size: 2).build(input: input, parameterOffset: 0)
+      let (c, h, w) = (input.dimensions[0], input.dimensions[1], input.dimensions[2])
+      let (oh, ow) = (h / 2, w / 2)
+      let rows = 2
+      let x = FloatBuffer((0..<(rows * c * h * w)).map { _ in Float(g.nextIndex(below: 3)) - 1 })
+      let output = FloatBuffer(count: rows * c * oh * ow)
+      let scratch = FloatBuffer(count: layer.scratchCount(rows: rows))
+      let none = FloatBuffer(count: 1)
+      layer.forward(
+        parameters: none.pointer, input: x.pointer, output: output.pointer, rows: rows,
+        scratch: scratch.pointer, context: .inference)
+      for plane in 0..<(rows * c) {
+        for i in 0..<oh {
+          for j in 0..<ow {
+            var best = 2 * i * w + 2 * j
+            for candidate in [best + 1, best + w, best + w + 1]
+            where x[plane * h * w + candidate] > x[plane * h * w + best] {
+              best = candidate
+            }
+            let o = (plane * oh + i) * ow + j
+            XCTAssertEqual(output[o], x[plane * h * w + best], "\(input) plane \(plane) window \(i), \(j)")
+            XCTAssertEqual(scratch[o], Float(best), "\(input) plane \(plane) window \(i), \(j)")
+          }
+        }
+      }
+      // Backward: each window's gradient at its recorded maximum, zero elsewhere (also
+      // the trailing row or column no window covers), a -0 gradient arriving as +0.
+      let dA = FloatBuffer((0..<output.count).map { $0 % 5 == 0 ? -0.0 : Float($0 % 7) - 3 })
+      let dX = FloatBuffer((0..<x.count).map { _ in Float(99) })
+      layer.backward(
+        parameters: none.pointer, input: x.pointer, output: output.pointer, outputGradient: dA.pointer,
+        rows: rows, gradient: none.pointer, inputGradient: dX.pointer, scratch: scratch.pointer,
+        context: .inference)
+      var expected = [Float](repeating: 0, count: x.count)
+      for plane in 0..<(rows * c) {
+        for o in 0..<(oh * ow) {
+          expected[plane * h * w + Int(scratch[plane * oh * ow + o])] += dA[plane * oh * ow + o]
+        }
+      }
+      XCTAssertEqual(dX.array.map(\.bitPattern), expected.map(\.bitPattern), "\(input) backward")
+    }
+  }
+
   func testMaxPoolTiesGiveTheGradientToTheFirstMaximumInRowMajorOrder() throws {
     let layer = try MaxPool2D.Spec(size: 2).build(input: [1, 2, 4], parameterOffset: 0)
     // Window 0: [[1, 3], [3, 0]] (tie between (0, 1) and (1, 0)); window 1: [[2, 2], [2, 2]].

@@ -99,10 +99,15 @@ public struct MaxPool2D: ParameterFreeLayer {
     let g = geometry
     var target = output
     var index = scratch
+    let pairs = g.isTwoByTwoStrideTwo
     for plane in 0..<(rows * g.channels) {
       let image = input + plane * g.plane
       for oh in 0..<g.outHeight {
-        for ow in 0..<g.outWidth {
+        // 2×2 windows side by side (LeNet's, VGG's): eight outputs at a time.
+        let done = pairs ? g.pairedRow(image, oh: oh, output: target, index: index) : 0
+        target += done
+        index += done
+        for ow in done..<g.outWidth {
           let best = g.argmax(image, oh: oh, ow: ow)
           target.pointee = image[best]
           index.pointee = Float(best)
@@ -281,6 +286,67 @@ struct PoolGeometry: Hashable {
   /// ph·pw.
   var window: Int { sizeHeight * sizeWidth }
   var outputElements: Int { channels * outHeight * outWidth }
+
+  /// 2×2 windows every 2 × 2: the case `pairedRow` runs in vectors.
+  var isTwoByTwoStrideTwo: Bool { sizeHeight == 2 && sizeWidth == 2 && strideHeight == 2 && strideWidth == 2 }
+
+  /// The first outputs of row `oh` of a 2×2 stride-2 pooling, eight at a time: their maxima
+  /// to `output` and their argmax (as `argmax` gives it) to `index`; returns how many.
+  ///
+  /// Each vector reads 16 columns of two input rows and splits them into the windows'
+  /// four corners (even and odd columns), then takes them in `argmax`'s order with the
+  /// same strict `>`: the same maxima and the same first maximum, so the same bits.
+  @inline(__always)
+  func pairedRow(
+    _ image: UnsafePointer<Float>, oh: Int, output: UnsafeMutablePointer<Float>,
+    index: UnsafeMutablePointer<Float>
+  ) -> Int {
+    let top = UnsafeRawPointer(image + 2 * oh * width)
+    let bottom = top + width * 4
+    let out = UnsafeMutableRawPointer(output)
+    let indices = UnsafeMutableRawPointer(index)
+    let lanes = SIMD8<Float>(0, 2, 4, 6, 8, 10, 12, 14)
+    var ow = 0
+    // Columns 2·ow … 2·ow + 15 lie in the row: 2·(ow + 7) + 1 ≤ 2·outWidth − 1 ≤ width − 1.
+    while ow + 8 <= outWidth {
+      let upper = top.loadUnaligned(fromByteOffset: 8 * ow, as: SIMD16<Float>.self)
+      let lower = bottom.loadUnaligned(fromByteOffset: 8 * ow, as: SIMD16<Float>.self)
+      let corner = SIMD8<Float>(repeating: Float(2 * oh * width + 2 * ow)) + lanes
+      var maximum = upper.evenHalf
+      var best = corner
+      @inline(__always) func consider(_ candidate: SIMD8<Float>, _ offset: Float) {
+        let larger = candidate .> maximum
+        maximum.replace(with: candidate, where: larger)
+        best.replace(with: corner + offset, where: larger)
+      }
+      consider(upper.oddHalf, 1)
+      consider(lower.evenHalf, Float(width))
+      consider(lower.oddHalf, Float(width + 1))
+      out.storeBytes(of: maximum, toByteOffset: 4 * ow, as: SIMD8<Float>.self)
+      indices.storeBytes(of: best, toByteOffset: 4 * ow, as: SIMD8<Float>.self)
+      ow += 8
+    }
+    // Four more windows (rows of 4 or 12 windows, as LeNet's): the same in half vectors.
+    if ow + 4 <= outWidth {
+      let upper = top.loadUnaligned(fromByteOffset: 8 * ow, as: SIMD8<Float>.self)
+      let lower = bottom.loadUnaligned(fromByteOffset: 8 * ow, as: SIMD8<Float>.self)
+      let corner = SIMD4<Float>(repeating: Float(2 * oh * width + 2 * ow)) + lanes.lowHalf
+      var maximum = upper.evenHalf
+      var best = corner
+      @inline(__always) func consider(_ candidate: SIMD4<Float>, _ offset: Float) {
+        let larger = candidate .> maximum
+        maximum.replace(with: candidate, where: larger)
+        best.replace(with: corner + offset, where: larger)
+      }
+      consider(upper.oddHalf, 1)
+      consider(lower.evenHalf, Float(width))
+      consider(lower.oddHalf, Float(width + 1))
+      out.storeBytes(of: maximum, toByteOffset: 4 * ow, as: SIMD4<Float>.self)
+      indices.storeBytes(of: best, toByteOffset: 4 * ow, as: SIMD4<Float>.self)
+      ow += 4
+    }
+    return ow
+  }
 
   /// Index in `image` (one channel, [H, W]) of window (oh, ow)'s first maximum in row-major order.
   ///
