@@ -116,14 +116,6 @@ final class CallbacksTests: XCTestCase {
   }
 
   func testTheArticleShowsExactlyTheCodeThatTheTestRuns() throws {
-    let article = try String(contentsOfFile: Self.article, encoding: .utf8)
-    let blocks = article.components(separatedBy: "```swift\n").dropFirst()
-    let documented = try XCTUnwrap(blocks.last?.components(separatedBy: "\n```").first)
-    let source = try String(contentsOfFile: #filePath, encoding: .utf8)
-    let lines = source.components(separatedBy: "\n")
-    let begin = try XCTUnwrap(lines.firstIndex { $0.hasSuffix("// snippet-begin") })
-    let end = try XCTUnwrap(lines.firstIndex { $0.hasSuffix("// snippet-end") })
-    let tested = lines[(begin + 1)..<end].map { $0.hasPrefix("    ") ? String($0.dropFirst(4)) : $0 }
-    XCTAssertEqual(documented, tested.joined(separator: "\n"))
+    try ArticleSnippet.assertShown(in: Self.article, block: .last, testFile: #filePath)
   }
 }

@@ -50,16 +50,9 @@ final class KerasStyleExampleTests: XCTestCase {
   }
 
   func testTheArticleShowsExactlyTheCodeThatTheTestRuns() throws {
-    let article = try String(contentsOfFile: Self.article, encoding: .utf8)
-    let blocks = article.components(separatedBy: "```swift\n").dropFirst()
-    let documented = try XCTUnwrap(blocks.first?.components(separatedBy: "\n```").first)
-    let source = try String(contentsOfFile: #filePath, encoding: .utf8)
-    let lines = source.components(separatedBy: "\n")
-    let begin = try XCTUnwrap(lines.firstIndex { $0.hasSuffix("// snippet-begin") })
-    let end = try XCTUnwrap(lines.firstIndex { $0.hasSuffix("// snippet-end") })
-    let tested = lines[(begin + 1)..<end].map { $0.hasPrefix("    ") ? String($0.dropFirst(4)) : $0 }
-    XCTAssertEqual(documented, tested.joined(separator: "\n"))
+    let tested = try ArticleSnippet.assertShown(in: Self.article, testFile: #filePath)
     XCTAssertEqual(tested.count, 16, "the line count the article states")
+    let article = try String(contentsOfFile: Self.article, encoding: .utf8)
     XCTAssertTrue(article.contains("\(tested.count) lines"), "the article states its line count")
   }
 }
