@@ -128,6 +128,20 @@ public struct MaxPool2D: ParameterFreeLayer {
     guard let inputGradient else { return }
     let g = geometry
     let outputs = g.outHeight * g.outWidth
+    if g.isTwoByTwoStrideTwo {
+      // Windows tile the plane: every element is written once, no zeroing pass first.
+      for plane in 0..<(rows * g.channels) {
+        let dX = inputGradient + plane * g.plane
+        for oh in 0..<g.outHeight {
+          g.pairedRowBackward(
+            dX, oh: oh, gradient: dA + plane * outputs + oh * g.outWidth,
+            index: scratch + plane * outputs + oh * g.outWidth)
+        }
+        // A trailing row no window covers (odd H).
+        (dX + 2 * g.outHeight * g.width).update(repeating: 0, count: (g.height - 2 * g.outHeight) * g.width)
+      }
+      return
+    }
     inputGradient.update(repeating: 0, count: rows * g.channels * g.plane)
     for plane in 0..<(rows * g.channels) {
       let dX = inputGradient + plane * g.plane
@@ -346,6 +360,86 @@ struct PoolGeometry: Hashable {
       ow += 4
     }
     return ow
+  }
+
+  /// Backward of row `oh` of a 2×2 stride-2 max pooling: input rows 2·oh and 2·oh + 1 of
+  /// `dX` (one channel) get each window's gradient at its recorded argmax and zero elsewhere,
+  /// a trailing column included.
+  ///
+  /// Each window's four corners are compared with its argmax in vectors of eight windows,
+  /// then even and odd columns are interleaved into one 16-column store per row. The value
+  /// written is `0 + dA`, what the zeroing pass and the add give (a -0 gradient becomes +0),
+  /// so the bits are those of the general path.
+  @inline(__always)
+  func pairedRowBackward(
+    _ dX: UnsafeMutablePointer<Float>, oh: Int, gradient: UnsafePointer<Float>, index: UnsafePointer<Float>
+  ) {
+    let top = UnsafeMutableRawPointer(dX + 2 * oh * width)
+    let bottom = top + width * 4
+    let dA = UnsafeRawPointer(gradient)
+    let at = UnsafeRawPointer(index)
+    let lanes = SIMD8<Float>(0, 2, 4, 6, 8, 10, 12, 14)
+    let zero = SIMD8<Float>()
+    var ow = 0
+    while ow + 8 <= outWidth {
+      let d = dA.loadUnaligned(fromByteOffset: 4 * ow, as: SIMD8<Float>.self) + zero
+      let best = at.loadUnaligned(fromByteOffset: 4 * ow, as: SIMD8<Float>.self)
+      let corner = SIMD8<Float>(repeating: Float(2 * oh * width + 2 * ow)) + lanes
+      @inline(__always) func share(_ offset: Float) -> SIMD8<Float> {
+        zero.replacing(with: d, where: best .== corner + offset)
+      }
+      top.storeBytes(of: Self.interleave(share(0), share(1)), toByteOffset: 8 * ow, as: SIMD16<Float>.self)
+      bottom.storeBytes(
+        of: Self.interleave(share(Float(width)), share(Float(width + 1))), toByteOffset: 8 * ow,
+        as: SIMD16<Float>.self)
+      ow += 8
+    }
+    // Four more windows (rows of 4 or 12 windows, as LeNet's): the same in half vectors.
+    if ow + 4 <= outWidth {
+      let zero = SIMD4<Float>()
+      let d = dA.loadUnaligned(fromByteOffset: 4 * ow, as: SIMD4<Float>.self) + zero
+      let best = at.loadUnaligned(fromByteOffset: 4 * ow, as: SIMD4<Float>.self)
+      let corner = SIMD4<Float>(repeating: Float(2 * oh * width + 2 * ow)) + lanes.lowHalf
+      @inline(__always) func share(_ offset: Float) -> SIMD4<Float> {
+        zero.replacing(with: d, where: best .== corner + offset)
+      }
+      top.storeBytes(of: Self.interleave(share(0), share(1)), toByteOffset: 8 * ow, as: SIMD8<Float>.self)
+      bottom.storeBytes(
+        of: Self.interleave(share(Float(width)), share(Float(width + 1))), toByteOffset: 8 * ow,
+        as: SIMD8<Float>.self)
+      ow += 4
+    }
+    // The rest one window at a time: zero its four, then store at the argmax. Stores, not
+    // selects: which corner wins is data, and the compiler turns selects into branches.
+    let upper = dX + 2 * oh * width
+    let lower = upper + width
+    while ow < outWidth {
+      upper[2 * ow] = 0
+      upper[2 * ow + 1] = 0
+      lower[2 * ow] = 0
+      lower[2 * ow + 1] = 0
+      dX[Int(index[ow])] = gradient[ow] + 0
+      ow += 1
+    }
+    // A trailing column no window covers (odd W).
+    for column in (2 * outWidth)..<width {
+      upper[column] = 0
+      lower[column] = 0
+    }
+  }
+
+  /// [e0, o0, e1, o1, e2, o2, e3, o3]: two rows of window corners back in column order.
+  @inline(__always)
+  static func interleave(_ even: SIMD4<Float>, _ odd: SIMD4<Float>) -> SIMD8<Float> {
+    SIMD8(even[0], odd[0], even[1], odd[1], even[2], odd[2], even[3], odd[3])
+  }
+
+  /// [e0, o0, e1, o1, …, e7, o7]: two rows of window corners back in column order.
+  @inline(__always)
+  static func interleave(_ even: SIMD8<Float>, _ odd: SIMD8<Float>) -> SIMD16<Float> {
+    SIMD16(
+      even[0], odd[0], even[1], odd[1], even[2], odd[2], even[3], odd[3],
+      even[4], odd[4], even[5], odd[5], even[6], odd[6], even[7], odd[7])
   }
 
   /// Index in `image` (one channel, [H, W]) of window (oh, ow)'s first maximum in row-major order.
