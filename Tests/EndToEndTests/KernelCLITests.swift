@@ -158,7 +158,8 @@ final class KernelCLITests: XCTestCase {
     let first = try Checkpoint.read(from: dir.file("ck/step-000000003.h5"))
     let end = try Checkpoint.read(from: dir.file("ck/step-000000006.h5"))
     let rule = [
-      ConvolutionKernel.rule(kernelHeight: 3, kernelWidth: 3), .rule(kernelHeight: 5, kernelWidth: 5),
+      ConvolutionKernel.rule(kernelHeight: 3, kernelWidth: 3, channels: 1),
+      .rule(kernelHeight: 5, kernelWidth: 5, channels: 4),
     ]
     XCTAssertEqual(end.kernels?.convolutions, rule, "the rule's kernels for this CPU")
     let inspect = try nnbatch(["inspect", dir.file("ck/step-000000006.h5"), "--json"], in: repositoryRoot)
@@ -208,5 +209,44 @@ final class KernelCLITests: XCTestCase {
     XCTAssertTrue(
       refused.stderr.contains("@kernel_convolutions: expected one kernel per conv2d layer (2), found 1"),
       refused.stderr)
+  }
+
+  /// On AVX2 (oneDNN held to it, as docs/convolution-kernels.md measured) the rule moves only
+  /// 3×3 layers of 16 or more input channels to oneDNN, and those keep the bits across threads.
+  func testOnAVX2OnlyWideThreeByThreeLayersRunOnOneDNNAndKeepTheBits() throws {
+    let here = KernelLibrary.cpuFeatures
+    guard here.hasPrefix("avx2") || here.hasPrefix("avx512") else {
+      throw XCTSkip("this CPU has no AVX2 (oneDNN reports \(here))")
+    }
+    let dir = TemporaryDirectory()
+    let config = dir.write(
+      "cnn.json",
+      """
+      { "name": "cnn-avx2", "seed": 8,
+        "data": { "source": "synthetic", "samples": 96, "features": 64, "classes": 3, "seed": 9, "shape": [1, 8, 8] },
+        "model": { "layers": [
+          { "type": "conv2d", "filters": 16, "kernel": 3, "padding": "same", "activation": "relu" },
+          { "type": "conv2d", "filters": 8, "kernel": 3, "stride": 2, "padding": "same", "activation": "relu" },
+          { "type": "conv2d", "filters": 8, "kernel": 5, "padding": "same", "activation": "relu" },
+          { "units": 3, "activation": "softmax" } ] },
+        "loss": "cross_entropy", "optimizer": { "kind": "adam", "learning_rate": 0.01 },
+        "training": { "epochs": 2, "batch_size": 32, "shard_size": 8 },
+        "checkpoint": { "dir": "\(dir.file("ck"))", "every_epochs": 2, "keep": 5 } }
+      """)
+    var environment = ProcessInfo.processInfo.environment
+    environment["ONEDNN_MAX_CPU_ISA"] = "AVX2"
+    var ends: [Checkpoint] = []
+    for threads in ["1", "3"] {
+      let run = try runProcess(
+        nnbatchExecutable,
+        ["--config", config, "--checkpoint-dir", dir.file("t\(threads)"), "--quiet", "--threads", threads],
+        in: repositoryRoot, environment: environment)
+      XCTAssertEqual(run.status, 0, run.stderr)
+      ends.append(try Checkpoint.read(from: dir.file("t\(threads)/step-000000006.h5")))
+    }
+    XCTAssertEqual(ends[0].kernels?.cpu, "avx2")
+    XCTAssertEqual(
+      ends[0].kernels?.convolutions, [.im2col, .onednn, .im2col], "one channel; 16 channels; 5×5")
+    XCTAssertEqual(ends[1].bitwiseDifferences(from: ends[0]), [], "1 and 3 threads")
   }
 }

@@ -276,20 +276,32 @@ final class ConvolutionTests: XCTestCase {
   }
 
   func testTheKernelRuleFollowsTheMeasuredTable() throws {
+    func rule(_ size: Int, by other: Int? = nil, channels: Int = 32, on isa: String) -> ConvolutionKernel {
+      ConvolutionKernel.rule(kernelHeight: size, kernelWidth: other ?? size, channels: channels, isa: isa)
+    }
     // docs/convolution-kernels.md: oneDNN's blocked kernels won every measured shape on AVX-512.
     for isa in ["avx512_core", "avx512_core_bf16", "avx512_core_amx"] {
       for size in [1, 3, 5] {
-        XCTAssertEqual(ConvolutionKernel.rule(kernelHeight: size, kernelWidth: size, isa: isa), .onednn, isa)
+        XCTAssertEqual(rule(size, on: isa), .onednn, isa)
+        XCTAssertEqual(rule(size, channels: 1, on: isa), .onednn, "\(isa): a first layer too")
       }
-      XCTAssertEqual(ConvolutionKernel.rule(kernelHeight: 7, kernelWidth: 7, isa: isa), .im2col, "unmeasured")
-      XCTAssertEqual(ConvolutionKernel.rule(kernelHeight: 3, kernelWidth: 5, isa: isa), .im2col, "unmeasured")
+      XCTAssertEqual(rule(7, on: isa), .im2col, "unmeasured")
+      XCTAssertEqual(rule(3, by: 5, on: isa), .im2col, "unmeasured")
     }
-    for isa in ["avx2", "avx2_vnni", "sse41"] {
-      XCTAssertEqual(ConvolutionKernel.rule(kernelHeight: 3, kernelWidth: 3, isa: isa), .im2col, "no figures")
+    // On AVX2 only 3×3 layers of 16 channels or more won.
+    for isa in ["avx2", "avx2_vnni"] {
+      XCTAssertEqual(rule(3, channels: 16, on: isa), .onednn, isa)
+      XCTAssertEqual(rule(3, channels: 64, on: isa), .onednn, isa)
+      XCTAssertEqual(rule(3, channels: 1, on: isa), .im2col, "\(isa): a one-channel first layer lost")
+      XCTAssertEqual(rule(3, channels: 8, on: isa), .im2col, "\(isa): unmeasured")
+      XCTAssertEqual(rule(5, on: isa), .im2col, "\(isa): 5×5 tied")
+      XCTAssertEqual(rule(1, on: isa), .im2col, "\(isa): 1×1 lost")
     }
+    for size in [1, 3, 5] { XCTAssertEqual(rule(size, on: "sse41"), .im2col, "no figures") }
     // A built layer takes the rule's choice for this CPU.
     let layer = try conv([32, 12, 12], filters: 64, kernel: 5, padding: .valid, activation: .relu)
-    XCTAssertEqual(layer.convolutionKernel, ConvolutionKernel.rule(kernelHeight: 5, kernelWidth: 5))
+    XCTAssertEqual(
+      layer.convolutionKernel, ConvolutionKernel.rule(kernelHeight: 5, kernelWidth: 5, channels: 32))
     XCTAssertEqual(layer.with(kernel: .im2col).convolutionKernel, .im2col)
   }
 

@@ -15,10 +15,12 @@ public enum ConvolutionKernel: String, Sendable, Hashable, CaseIterable {
   /// oneDNN's convolution primitives on blocked layouts, reordered from and to NCHW / OIHW (`DNNLConvolution.swift`).
   case onednn
 
-  /// One row of the rule: on CPUs whose oneDNN ISA starts with `isa`, square kernels of these sizes use `kernel`.
+  /// One row of the rule: on CPUs whose oneDNN ISA starts with `isa`, square kernels of
+  /// these sizes on at least `minimumChannels` input channels use `kernel`.
   struct Rule {
     let isa: String
     let sizes: Set<Int>
+    let minimumChannels: Int
     let kernel: ConvolutionKernel
   }
 
@@ -26,23 +28,33 @@ public enum ConvolutionKernel: String, Sendable, Hashable, CaseIterable {
   ///
   /// On AVX-512, oneDNN's blocked `jit:avx512_core` and `jit_1x1:avx512_core` beat im2col
   /// on every measured 1×1, 3×3 and 5×5 shape (stride 1 and 2), by 10 % to 2.5× per layer.
-  /// Anything not in the table (AVX2, which has no figures yet; other kernel sizes) keeps im2col.
+  /// On AVX2 (oneDNN held to it with ONEDNN_MAX_CPU_ISA=AVX2), `jit:avx2` wins 3×3 layers
+  /// of 16 and 32 input channels by 1.3–1.7×, but loses a one-channel first layer's
+  /// backward-weights by 2.5× and ties or loses 5×5 and 1×1, so only those 3×3 layers move.
+  /// Anything not in the table (other kernel sizes, unmeasured channel counts) keeps im2col.
   static let rules: [Rule] = [
-    Rule(isa: "avx512_core", sizes: [1, 3, 5], kernel: .onednn)
+    Rule(isa: "avx512_core", sizes: [1, 3, 5], minimumChannels: 1, kernel: .onednn),
+    Rule(isa: "avx2", sizes: [3], minimumChannels: 16, kernel: .onednn),
   ]
 
-  /// The kernel the rule gives a kh × kw convolution on a CPU whose oneDNN ISA is `isa`.
-  public static func rule(kernelHeight: Int, kernelWidth: Int, isa: String) -> ConvolutionKernel {
+  /// The kernel the rule gives a kh × kw convolution of `channels` input channels on a CPU whose oneDNN ISA is `isa`.
+  public static func rule(kernelHeight: Int, kernelWidth: Int, channels: Int, isa: String)
+    -> ConvolutionKernel
+  {
     for rule in rules
-    where isa.hasPrefix(rule.isa) && kernelHeight == kernelWidth && rule.sizes.contains(kernelHeight) {
+    where isa.hasPrefix(rule.isa) && kernelHeight == kernelWidth && rule.sizes.contains(kernelHeight)
+      && channels >= rule.minimumChannels
+    {
       return rule.kernel
     }
     return .im2col
   }
 
-  /// The kernel the rule gives a kh × kw convolution on this CPU.
-  public static func rule(kernelHeight: Int, kernelWidth: Int) -> ConvolutionKernel {
-    rule(kernelHeight: kernelHeight, kernelWidth: kernelWidth, isa: KernelLibrary.cpuFeatures)
+  /// The kernel the rule gives a kh × kw convolution of `channels` input channels on this CPU.
+  public static func rule(kernelHeight: Int, kernelWidth: Int, channels: Int) -> ConvolutionKernel {
+    rule(
+      kernelHeight: kernelHeight, kernelWidth: kernelWidth, channels: channels, isa: KernelLibrary.cpuFeatures
+    )
   }
 }
 

@@ -152,7 +152,8 @@ public struct Conv2D: Layer {
     self.spec = spec
     self.geometry = geometry
     let g = geometry
-    convolutionKernel = ConvolutionKernel.rule(kernelHeight: g.kernelHeight, kernelWidth: g.kernelWidth)
+    convolutionKernel = ConvolutionKernel.rule(
+      kernelHeight: g.kernelHeight, kernelWidth: g.kernelWidth, channels: g.channels)
     kernel = ParameterTensor(
       name: "kernel", shape: [spec.filters, g.channels, g.kernelHeight, g.kernelWidth],
       offset: parameterOffset)
