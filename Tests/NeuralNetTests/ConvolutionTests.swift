@@ -275,6 +275,38 @@ final class ConvolutionTests: XCTestCase {
     XCTAssertEqual(kernels.primitiveCount, 0, "no matmul: the convolution runs on its own primitives")
   }
 
+  /// LeNet's second convolution on oneDNN: its backward-data pass reads the blocked dZ its
+  /// backward-weights pass made (one reorder, not two), and dX is the one a separate pass gives.
+  func testABackwardReordersItsOutputGradientOnceForBothPasses() throws {
+    let layer = try conv([32, 12, 12], filters: 64, kernel: 5, padding: .valid, activation: .relu).with(
+      kernel: .onednn)
+    let rows = 64  // the shard LeNet runs: oneDNN picks layouts by the minibatch too
+    var g = SeededGenerator(seed: 31)
+    let x = FloatBuffer((0..<(rows * layer.inputShape.elements)).map { _ in g.nextFloat() - 0.5 })
+    let parameters = FloatBuffer((0..<(5 + layer.parameterCount)).map { _ in (g.nextFloat() - 0.5) / 8 })
+    let dZ = FloatBuffer((0..<(rows * layer.outputShape.elements)).map { _ in g.nextFloat() - 0.5 })
+    let scratch = FloatBuffer(count: layer.scratchCount(rows: rows))
+    let kernels = MatmulKernels()
+    let context = PassContext.training(seed: 1, step: 0).with(kernels: kernels)
+    let gradient = FloatBuffer(count: 5 + layer.parameterCount)
+    let dX = FloatBuffer(count: x.count)
+    layer.backward(
+      parameters: parameters.pointer, input: x.pointer, output: dZ.pointer, outputGradient: dZ.pointer,
+      rows: rows, gradient: gradient.pointer, inputGradient: dX.pointer, scratch: scratch.pointer,
+      context: context)
+    guard kernels.convolutionImplementations.allSatisfy({ $0.hasPrefix("jit") }) else {
+      throw XCTSkip("oneDNN runs \(kernels.convolutionImplementations) here, not its blocked jit kernels")
+    }
+    XCTAssertEqual(kernels.sharedDiffDstCount, 1)
+    // The same pass alone (its own reorder of dZ) gives the same bits.
+    let alone = MatmulKernels()
+    let dXAlone = FloatBuffer(count: x.count)
+    alone.runConvolution(
+      layer.key(rows: rows, pass: .backwardData), dZ.pointer, parameters.pointer + 5, dXAlone.pointer, nil)
+    XCTAssertEqual(alone.sharedDiffDstCount, 0)
+    XCTAssertEqual(dX.array.map(\.bitPattern), dXAlone.array.map(\.bitPattern))
+  }
+
   func testTheKernelRuleFollowsTheMeasuredTable() throws {
     func rule(_ size: Int, by other: Int? = nil, channels: Int = 32, on isa: String) -> ConvolutionKernel {
       ConvolutionKernel.rule(kernelHeight: size, kernelWidth: other ?? size, channels: channels, isa: isa)

@@ -76,7 +76,7 @@ extension MatmulKernels {
   /// Runs `key`'s primitive on the caller's buffers (see `DNNLConvolution.run`), its copies in this worker's arena.
   ///
   /// The arena grows only when a new primitive needs more: on the first steps, never after.
-  func runConvolution(
+  package func runConvolution(
     _ key: ConvolutionKey, _ first: UnsafeRawPointer, _ second: UnsafeRawPointer, _ third: UnsafeRawPointer,
     _ fourth: UnsafeRawPointer?
   ) {
@@ -84,6 +84,31 @@ extension MatmulKernels {
     let arena = UnsafeMutableRawPointer(floatBuffer(slot: -6, count: (convolution.arenaBytes + 3) / 4))
     do {
       try convolution.run(first, second, third, fourth, arena: arena)
+    } catch {
+      fatalError("\(error)")
+    }
+  }
+
+  /// A layer's backward on oneDNN: dW (and db) from X and dZ, then dX from dZ and W when
+  /// `inputGradient` is given, dZ reordered to the blocked layout once for both when the
+  /// two primitives want the same layout (the bits are those of two separate calls).
+  func runConvolutionBackward(
+    weights weightsKey: ConvolutionKey, data dataKey: ConvolutionKey, input: UnsafeRawPointer,
+    outputGradient: UnsafeRawPointer, kernel: UnsafeRawPointer, gradient: UnsafeRawPointer,
+    biasGradient: UnsafeRawPointer?, inputGradient: UnsafeRawPointer?
+  ) {
+    let weights = convolution(weightsKey)
+    let data = inputGradient.map { _ in convolution(dataKey) }
+    // Sized for both before the first runs: growing it between them would lose dZ's copy.
+    let bytes = max(weights.arenaBytes, data?.arenaBytes ?? 0)
+    let arena = UnsafeMutableRawPointer(floatBuffer(slot: -6, count: (bytes + 3) / 4))
+    do {
+      try weights.run(input, outputGradient, gradient, biasGradient, arena: arena)
+      if let data, let inputGradient {
+        let shared = data.sharesDiffDst(with: weights)
+        if shared { sharedDiffDstCount += 1 }
+        try data.run(outputGradient, kernel, inputGradient, nil, arena: arena, diffDstReady: shared)
+      }
     } catch {
       fatalError("\(error)")
     }

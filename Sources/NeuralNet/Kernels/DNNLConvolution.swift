@@ -9,6 +9,9 @@
 // scratchpad_mode user: its scratchpad and its blocked copies live in one arena per
 // worker (`MatmulKernels`), shared by all of the worker's convolutions (each uses it
 // only during its call), so they cost the largest primitive's bytes, not their sum.
+// The one exception: a backward-weights pass places its blocked dZ first in the arena,
+// where the backward-data pass that follows it on the same dZ finds it (both passes
+// want the same layout), so a layer's backward reorders dZ once, not twice.
 import CDNNL
 
 /// Which pass of a convolution a primitive computes.
@@ -121,6 +124,8 @@ final class DNNLConvolution {
   let arenaBytes: Int
   private let stream: DNNLStream
   private var arguments: [dnnl_exec_arg_t]
+  /// The blocked copy of dZ (backward passes), placed at arena offset 0; nil when dZ is read in place.
+  private let blockedDiffDst: dnnl_memory_t?
 
   /// Creates the primitive on the calling thread (after setting its OpenMP threads to one).
   init(_ key: ConvolutionKey) throws(DNNLFailure) {
@@ -281,8 +286,15 @@ final class DNNLConvolution {
       }
       return memory
     }
+    // dZ's blocked copy goes first in the arena (offset 0), for `sharesDiffDst(with:)`.
+    let diffDst = nnb_dnnl_arg_diff_dst()
+    let placementOrder =
+      wanted.indices.filter { wanted[$0].0 == diffDst } + wanted.indices.filter { wanted[$0].0 != diffDst }
+    var placedPorts = [ConvolutionPort?](repeating: nil, count: wanted.count)
+    var diffDstCopy: dnnl_memory_t?
     do throws(DNNLFailure) {
-      for (argument, plain, isOutput) in wanted {
+      for position in placementOrder {
+        let (argument, plain, isOutput) = wanted[position]
         guard let inner = dnnl_primitive_desc_query_md(chosen, dnnl_query_exec_arg_md, argument) else {
           throw DNNLFailure(
             function: "dnnl_primitive_desc_query_md", status: dnnl_runtime_error, purpose: what)
@@ -290,13 +302,13 @@ final class DNNLConvolution {
         var plainCopy = plain
         let user = try memory(plain, buffer: false)
         if dnnl_memory_desc_equal(inner, &plainCopy) != 0 {
-          made.append(
-            ConvolutionPort(
-              argument: argument, isOutput: isOutput, user: user, internalMemory: nil, reorder: nil,
-              reorderArguments: []))
+          placedPorts[position] = ConvolutionPort(
+            argument: argument, isOutput: isOutput, user: user, internalMemory: nil, reorder: nil,
+            reorderArguments: [])
           continue
         }
         let internalMemory = try memory(inner.pointee, buffer: true)
+        if argument == diffDst { diffDstCopy = internalMemory }
         var reorderPD: dnnl_primitive_desc_t?
         var innerCopy = inner.pointee
         let status =
@@ -311,15 +323,15 @@ final class DNNLConvolution {
           throw DNNLFailure(function: "dnnl_primitive_create", status: dnnl_runtime_error, purpose: what)
         }
         ownedPrimitives.append(reorder)
-        made.append(
-          ConvolutionPort(
-            argument: argument, isOutput: isOutput, user: user, internalMemory: internalMemory,
-            reorder: reorder,
-            reorderArguments: [
-              dnnl_exec_arg_t(arg: nnb_dnnl_arg_from(), memory: isOutput ? internalMemory : user),
-              dnnl_exec_arg_t(arg: nnb_dnnl_arg_to(), memory: isOutput ? user : internalMemory),
-            ]))
+        placedPorts[position] = ConvolutionPort(
+          argument: argument, isOutput: isOutput, user: user, internalMemory: internalMemory,
+          reorder: reorder,
+          reorderArguments: [
+            dnnl_exec_arg_t(arg: nnb_dnnl_arg_from(), memory: isOutput ? internalMemory : user),
+            dnnl_exec_arg_t(arg: nnb_dnnl_arg_to(), memory: isOutput ? user : internalMemory),
+          ])
       }
+      made = placedPorts.compactMap { $0 }
       var arguments = made.map {
         dnnl_exec_arg_t(arg: $0.argument, memory: $0.internalMemory ?? $0.user)
       }
@@ -337,6 +349,7 @@ final class DNNLConvolution {
       throw error
     }
     ports = made
+    blockedDiffDst = diffDstCopy
     memories = ownedMemories
     primitives = ownedPrimitives
     placed = ownedPlaces
@@ -355,9 +368,11 @@ final class DNNLConvolution {
   /// (b and db only with a bias, else nil). Allocates nothing.
   ///
   /// `arena` holds `arenaBytes` bytes, 64-byte aligned, for the blocked copies and the scratchpad.
+  /// With `diffDstReady`, the arena already holds this dZ's blocked copy (a pass that
+  /// `sharesDiffDst(with:)` this one ran just before on the same dZ): it is not reordered again.
   func run(
     _ first: UnsafeRawPointer, _ second: UnsafeRawPointer, _ third: UnsafeRawPointer,
-    _ fourth: UnsafeRawPointer?, arena: UnsafeMutableRawPointer
+    _ fourth: UnsafeRawPointer?, arena: UnsafeMutableRawPointer, diffDstReady: Bool = false
   ) throws(DNNLFailure) {
     if omp_get_max_threads() != 1 { omp_set_num_threads(1) }
     for (memory, offset) in placed {
@@ -377,7 +392,11 @@ final class DNNLConvolution {
         dnnl_memory_set_data_handle(port.user, UnsafeMutableRawPointer(mutating: pointer)),
         "dnnl_memory_set_data_handle", "binding a convolution argument")
     }
-    for port in ports where !port.isOutput && port.reorder != nil { try reorder(port) }
+    let diffDst = nnb_dnnl_arg_diff_dst()
+    for port in ports where !port.isOutput && port.reorder != nil {
+      if diffDstReady && port.argument == diffDst { continue }
+      try reorder(port)
+    }
     let count = Int32(arguments.count)
     try arguments.withUnsafeBufferPointer { (args) throws(DNNLFailure) in
       try check(
@@ -386,6 +405,18 @@ final class DNNLConvolution {
     }
     for port in ports where port.isOutput && port.reorder != nil { try reorder(port) }
     try check(dnnl_stream_wait(stream.handle), "dnnl_stream_wait", "waiting for a convolution")
+  }
+
+  /// Whether `earlier` leaves at arena offset 0 the blocked dZ this pass reads there: both
+  /// place a blocked copy of dZ, in the same layout.
+  func sharesDiffDst(with earlier: DNNLConvolution) -> Bool {
+    guard let mine = blockedDiffDst, let theirs = earlier.blockedDiffDst else { return false }
+    var a: UnsafePointer<dnnl_memory_desc_t>?
+    var b: UnsafePointer<dnnl_memory_desc_t>?
+    guard dnnl_memory_get_memory_desc(mine, &a) == dnnl_success,
+      dnnl_memory_get_memory_desc(theirs, &b) == dnnl_success, let a, let b
+    else { return false }
+    return dnnl_memory_desc_equal(a, b) != 0
   }
 
   private func reorder(_ port: ConvolutionPort) throws(DNNLFailure) {

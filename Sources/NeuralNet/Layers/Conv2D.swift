@@ -277,12 +277,11 @@ public struct Conv2D: Layer {
     let dW = gradient + kernel.offset  // [F, K]
     if let kernels = oneDNNKernels(context) {
       // dW and db from X and dZ, then dX from dZ and W: each overwrites its output.
-      kernels.runConvolution(
-        key(rows: rows, pass: .backwardWeights), input, dZ, dW,
-        biases.map { UnsafeRawPointer(gradient + $0.offset) })
-      if let inputGradient {
-        kernels.runConvolution(key(rows: rows, pass: .backwardData), dZ, w, inputGradient, nil)
-      }
+      kernels.runConvolutionBackward(
+        weights: key(rows: rows, pass: .backwardWeights), data: key(rows: rows, pass: .backwardData),
+        input: input, outputGradient: dZ, kernel: w, gradient: dW,
+        biasGradient: biases.map { UnsafeRawPointer(gradient + $0.offset) },
+        inputGradient: inputGradient.map { UnsafeRawPointer($0) })
       return
     }
     if let biases {
@@ -344,8 +343,8 @@ extension Conv2D {
     return kernels.isMixedPrecision ? nil : kernels
   }
 
-  /// The primitive key of `pass` on `rows` samples.
-  private func key(rows: Int, pass: ConvolutionPass) -> ConvolutionKey {
+  /// The oneDNN primitive key of `pass` on `rows` samples.
+  package func key(rows: Int, pass: ConvolutionPass) -> ConvolutionKey {
     ConvolutionKey(
       geometry, filters: spec.filters, rows: rows, bias: biases != nil, relu: spec.activation == .relu,
       layout: .blocked, pass: pass)
