@@ -9,10 +9,12 @@ import CMPI
 /// Each wrapper checks its return code (the communicator returns errors
 /// instead of aborting), and counts the bytes it sends to and receives from
 /// other ranks and the time spent inside MPI, for `NNBATCH_MPI_STATS`.
-/// Calls come from one thread only (`MPI_THREAD_FUNNELED`): the workers
-/// compute, the trainer's thread exchanges. With `NNBATCH_MPI_OVERLAP=1`
-/// MPI is initialised `MPI_THREAD_SERIALIZED` instead and, while backward
-/// runs, a progress thread (`ProgressThread`) alone calls MPI: it sends each
+/// MPI is initialised `MPI_THREAD_SERIALIZED` (Open MPI treats it as
+/// `FUNNELED`: only `MULTIPLE` adds locks), because the config that may ask
+/// for a second thread is read after `MPI_Init`. Calls come from the
+/// trainer's thread only: the workers compute, it exchanges. With
+/// `distributed.overlap` (`overlapExchange()`), while backward runs a
+/// progress thread (`ProgressThread`) alone calls MPI instead: it sends each
 /// layer's gradient as soon as it is done and keeps the transfers moving.
 /// Off by default: on this project's 2-core machine it cost more than it hid
 /// (README, "Overlapping the exchange with backward").
@@ -47,7 +49,9 @@ public final class MPIWorld: @unchecked Sendable {
   /// Every rank's host name, by rank (for the messages).
   public private(set) var hosts: [String] = []
   /// The thread that drives MPI during backward; nil when the exchange is not overlapped.
-  let progress: ProgressThread?
+  private(set) var progress: ProgressThread?
+  /// Whether MPI lets another thread call it in turn (`MPI_THREAD_SERIALIZED` provided), as the overlap needs.
+  private let serialized: Bool
 
   private let comm: MPI_Comm
   /// A duplicate of `comm` that carries only pings (tag 1) and pongs (tag 2): no tag can clash.
@@ -68,12 +72,6 @@ public final class MPIWorld: @unchecked Sendable {
     getenv("OMPI_COMM_WORLD_SIZE") != nil || getenv("PMIX_RANK") != nil
   }
 
-  /// Whether the environment asks for the overlapped exchange (`NNBATCH_MPI_OVERLAP=1`).
-  static var overlapRequested: Bool {
-    guard let value = getenv("NNBATCH_MPI_OVERLAP") else { return false }
-    return String(cString: value) == "1"
-  }
-
   /// Initialises MPI (once per process) and reads rank and size.
   public init() throws(MPIError) {
     // Killed with the orted (or mpirun) that started it: a rank outliving its job would spin for ever.
@@ -88,9 +86,7 @@ public final class MPIWorld: @unchecked Sendable {
         call: "the launcher (orted or mpirun) exited before this rank started; it", code: 0, rank: nil)
     }
     var provided: Int32 = 0
-    let overlap = Self.overlapRequested
-    let level = overlap ? nnb_mpi_thread_serialized() : nnb_mpi_thread_funneled()
-    let code = MPI_Init_thread(nil, nil, level, &provided)
+    let code = MPI_Init_thread(nil, nil, nnb_mpi_thread_serialized(), &provided)
     guard code == nnb_mpi_success() else { throw MPIError(call: "MPI_Init_thread", code: code, rank: nil) }
     comm = nnb_mpi_comm_world()
     // Errors come back as codes (checked below), not as MPI's own abort.
@@ -118,16 +114,7 @@ public final class MPIWorld: @unchecked Sendable {
     guard provided >= nnb_mpi_thread_funneled() else {
       throw MPIError(call: "MPI_Init_thread (MPI_THREAD_FUNNELED not provided)", code: 0, rank: rank)
     }
-    // Without SERIALIZED only the trainer's thread may call MPI: no overlap then.
-    if overlap && provided >= nnb_mpi_thread_serialized() {
-      do {
-        progress = try ProgressThread()
-      } catch {
-        throw MPIError(call: error.lines.joined(separator: "; "), code: -1, rank: rank)
-      }
-    } else {
-      progress = nil
-    }
+    serialized = provided >= nnb_mpi_thread_serialized()
     var duplicate: MPI_Comm?
     var request: MPI_Request? = nnb_mpi_request_null()
     timed("MPI_Comm_idup", sent: 0, received: 0) { MPI_Comm_idup(comm, &duplicate, &request) }
@@ -135,6 +122,24 @@ public final class MPIWorld: @unchecked Sendable {
     beats = duplicate
     postPingReceive()
     hosts = gatherHostNames()
+  }
+
+  /// Starts the progress thread: the engines made from now on send each layer's gradient during backward.
+  ///
+  /// Every rank must call it, or none: the overlapped exchange sends one
+  /// message per layer where the other sends one per shard.
+  public func overlapExchange() throws(MPIError) {
+    guard progress == nil else { return }
+    guard serialized else {
+      throw MPIError(
+        call: "this MPI library does not provide MPI_THREAD_SERIALIZED, which the progress thread needs",
+        code: -1, rank: nil)
+    }
+    do {
+      progress = try ProgressThread()
+    } catch {
+      throw MPIError(call: error.lines.joined(separator: "; "), code: -1, rank: nil)
+    }
   }
 
   deinit {

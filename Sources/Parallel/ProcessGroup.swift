@@ -1,3 +1,4 @@
+import NNBatchCore
 import NeuralNet
 
 /// Processes that train one model together (MPI ranks), as the trainer sees them.
@@ -33,4 +34,12 @@ public protocol ProcessGroup: AnyObject, Sendable {
 
   /// How long any exchange may wait for the other processes (`distributed.timeout_s`); not collective.
   func setTimeout(seconds: Double)
+
+  /// Whether the engine made next sends each layer's gradient while backward runs (`distributed.overlap`).
+  ///
+  /// Rank 0's setting holds on every rank (the two exchanges cut their
+  /// messages differently, so ranks must not differ), and the bits are the
+  /// same either way. Throws when the thread that would drive the exchange
+  /// cannot start.
+  func setOverlap(_ overlap: Bool) throws(NNBatchError)
 }

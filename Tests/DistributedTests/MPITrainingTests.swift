@@ -74,16 +74,23 @@ final class MPITrainingTests: XCTestCase {
 
   private func train(
     ranks: Int?, _ config: String, dir: String, threads: Int, tcp: Bool = false, extra: [String] = [],
-    overlap: Bool = false
+    stats: Bool = false
   ) throws -> ProcessResult {
     let arguments = ["--config", config, "--checkpoint-dir", dir, "--threads", "\(threads)"] + extra
     guard let ranks else { return try nnbatch(arguments) }
     var command = try launch(ranks: ranks, tcp: tcp)
-    if overlap {
-      command.insert(
-        contentsOf: ["-x", "NNBATCH_MPI_OVERLAP=1", "-x", "NNBATCH_MPI_STATS=1"], at: command.count - 1)
-    }
+    if stats { command.insert(contentsOf: ["-x", "NNBATCH_MPI_STATS=1"], at: command.count - 1) }
     return try runProcess(command[0], Array(command.dropFirst()) + arguments)
+  }
+
+  /// A copy of `config` (a file) with `"distributed": { "overlap": true }`, as `<name>-overlap.json`.
+  private func overlapping(_ config: String) throws -> String {
+    let text = try String(contentsOfFile: config, encoding: .utf8)
+    let brace = try XCTUnwrap(text.firstIndex(of: "{"))
+    let name = URL(fileURLWithPath: config).deletingPathExtension().lastPathComponent
+    return directory.write(
+      "\(name)-overlap.json",
+      text.replacingCharacters(in: brace...brace, with: #"{ "distributed": { "overlap": true },"#))
   }
 
   /// Per rank, the percentage of its gradient bytes that `NNBATCH_MPI_STATS` says went out during backward.
@@ -100,9 +107,10 @@ final class MPITrainingTests: XCTestCase {
   }
 
   func testOverlappedExchangeMatchesOneProcessAndReportsOnEveryRank() throws {
-    // NNBATCH_MPI_OVERLAP=1: each layer's slices go out from the progress thread as backward
-    // finishes them. A chain (Adam, clipping), a graph (a skip connection into an add), a
-    // CNN with dropout and batch norm state; 1 or 2 local shards at once; ranks without shards.
+    // "distributed": { "overlap": true }: each layer's slices go out from the progress thread
+    // as backward finishes them. A chain (Adam, clipping), a graph (a skip connection into an
+    // add), a CNN with dropout; 1 or 2 local shards at once; ranks without shards. One process
+    // reads the same config, where the key has nothing to overlap.
     let graph = directory.write(
       "graph.json",
       """
@@ -117,15 +125,17 @@ final class MPITrainingTests: XCTestCase {
         "training": { "epochs": 2, "batch_size": 50, "shard_size": 8, "shuffle": true },
         "checkpoint": { "dir": "\(directory.file("graph"))", "every_epochs": 1, "keep": 100 } }
       """)
+    let chain = mlpConfig("overlap", optimizer: Self.adam)
     let cases: [(name: String, config: String, runs: [(ranks: Int, threads: Int)])] = [
-      ("chain", mlpConfig("overlap", optimizer: Self.adam), [(2, 1), (3, 2)]),
-      ("graph", graph, [(2, 2), (3, 1)]),
-      ("cnn", cnnConfig("cnn-overlap"), [(2, 1)]),
+      ("chain", try overlapping(chain), [(2, 1), (3, 2)]),
+      ("graph", try overlapping(graph), [(2, 2), (3, 1)]),
+      ("cnn", try overlapping(cnnConfig("cnn-overlap")), [(2, 1)]),
       (
         "short",
-        try resized(
-          "short-overlap", optimizer: Self.momentum, epochs: 2,
-          training: #""batch_size": 64, "shard_size": 8"#),
+        try overlapping(
+          resized(
+            "short-overlap", optimizer: Self.momentum, epochs: 2,
+            training: #""batch_size": 64, "shard_size": 8"#)),
         [(5, 1)]
       ),
     ]
@@ -134,7 +144,7 @@ final class MPITrainingTests: XCTestCase {
       XCTAssertEqual(one.status, 0, one.stderr)
       for (ranks, threads) in runs {
         let dir = directory.file("\(name)-\(ranks)x\(threads)")
-        let run = try train(ranks: ranks, config, dir: dir, threads: threads, overlap: true)
+        let run = try train(ranks: ranks, config, dir: dir, threads: threads, stats: true)
         XCTAssertEqual(run.status, 0, run.stderr)
         try assertSameRun(dir, as: directory.file("\(name)-one"))
         // Every rank ran the overlapped exchange (how much left during backward depends on timing).
@@ -143,16 +153,55 @@ final class MPITrainingTests: XCTestCase {
         XCTAssertTrue(shares.values.allSatisfy { (0...100).contains($0) }, run.stderr)
       }
     }
-    // Without the variable the exchange is not overlapped and the statistics say nothing of it.
-    let command = try launch(ranks: 2)
-    let plain = try runProcess(
-      command[0],
-      Array(command[1..<(command.count - 1)]) + ["-x", "NNBATCH_MPI_STATS=1", nnbatchExecutable]
-        + ["--config", graph, "--checkpoint-dir", directory.file("graph-plain"), "--threads", "1"])
+    // Without the key the exchange is not overlapped and the statistics say nothing of it;
+    // the bits are those of one process that read the key.
+    let plain = try train(ranks: 2, graph, dir: directory.file("graph-plain"), threads: 1, stats: true)
     XCTAssertEqual(plain.status, 0, plain.stderr)
     XCTAssertTrue(plain.stderr.contains("ms in MPI calls"), plain.stderr)
     XCTAssertFalse(plain.stderr.contains("during backward"), plain.stderr)
     try assertSameRun(directory.file("graph-plain"), as: directory.file("graph-one"))
+    // The setting may change on --resume, either way, with another rank count: the same bits.
+    for (name, plainConfig, overlapFirst) in [("chain", chain, false), ("graph", graph, true)] {
+      let overlapped = try overlapping(plainConfig)
+      let dir = directory.file("\(name)-flip")
+      let start = try train(
+        ranks: 2, overlapFirst ? overlapped : plainConfig, dir: dir, threads: 1, extra: ["--epochs", "1"],
+        stats: true)
+      XCTAssertEqual(start.status, 0, start.stderr)
+      let resumed = try train(
+        ranks: 3, overlapFirst ? plainConfig : overlapped, dir: dir, threads: 1, extra: ["--resume"],
+        stats: true)
+      XCTAssertEqual(resumed.status, 0, resumed.stderr)
+      XCTAssertTrue(resumed.stdout.contains("resumed from"), resumed.stdout)
+      // Each half overlapped exactly when its own config said so.
+      XCTAssertEqual(sentDuringBackward(start.stderr).count, overlapFirst ? 2 : 0, start.stderr)
+      XCTAssertEqual(sentDuringBackward(resumed.stderr).count, overlapFirst ? 0 : 3, resumed.stderr)
+      try assertSameRun(dir, as: directory.file("\(name)-one"))
+    }
+  }
+
+  func testRankZerosOverlapSettingHoldsOnEveryRank() throws {
+    // Each host reads its own copy of the config; the two exchanges cut their messages
+    // differently, so a rank whose copy disagrees follows rank 0 instead of hanging.
+    let plainConfig = mlpConfig("copies", optimizer: Self.adam)
+    let overlapped = try overlapping(plainConfig)
+    XCTAssertEqual(try train(ranks: nil, plainConfig, dir: directory.file("one"), threads: 1).status, 0)
+    for rankZeroOverlaps in [true, false] {
+      let dir = directory.file("copies-\(rankZeroOverlaps)")
+      // One app context per rank (`-x` holds for its own context only).
+      func rank(_ config: String) -> [String] {
+        ["-np", "1", "-x", "NNBATCH_MPI_STATS=1", nnbatchExecutable]
+          + ["--config", config, "--checkpoint-dir", dir, "--threads", "1"]
+      }
+      let run = try runProcess(
+        try mpirun(),
+        ["--oversubscribe", "--allow-run-as-root"] + rank(rankZeroOverlaps ? overlapped : plainConfig) + [":"]
+          + rank(rankZeroOverlaps ? plainConfig : overlapped))
+      XCTAssertEqual(run.status, 0, run.stderr)
+      XCTAssertEqual(
+        sentDuringBackward(run.stderr).keys.sorted(), rankZeroOverlaps ? [0, 1] : [], run.stderr)
+      try assertSameRun(dir, as: directory.file("one"))
+    }
   }
 
   /// Every checkpoint of `dir` equals `reference`'s of the same step, bit for bit (and there are as many).

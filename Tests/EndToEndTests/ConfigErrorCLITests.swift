@@ -1,3 +1,4 @@
+import Checkpoints
 import Foundation
 import TestSupport
 import XCTest
@@ -135,5 +136,46 @@ extension ConfigErrorCLITests {
       ["evaluate", "--checkpoint", "ck/step-000000001.h5", "--data", "other.json"], in: dir.path)
     XCTAssertEqual(unread.status, 0, unread.stderr)
     XCTAssertTrue(unread.stdout.contains("on other.json: 8 samples"), unread.stdout)
+  }
+}
+
+extension ConfigErrorCLITests {
+  /// `distributed.overlap`: a non-boolean stops the run (exit 2, one line); in one process true trains as false does.
+  func testDistributedOverlapIsABooleanAndChangesNothingInOneProcess() throws {
+    let dir = TemporaryDirectory()
+    func config(_ name: String, overlap: String) -> String {
+      dir.write(
+        "\(name).json",
+        """
+        { "name": "o", "seed": 1,
+          "data": { "source": "inline", "inputs": [[0, 1], [1, 0]], "targets": [[1], [0]] },
+          "model": { "layers": [ { "units": 4, "activation": "tanh" }, { "units": 1, "activation": "sigmoid" } ] },
+          "loss": "binary_cross_entropy", "optimizer": { "kind": "adam" }, "training": { "epochs": 3 },
+          "distributed": { "overlap": \(overlap) } }
+        """)
+    }
+    let bad = try nnbatch(["--config", config("bad", overlap: "\"yes\"")], in: dir.path)
+    XCTAssertEqual(bad.status, 2, bad.stderr)
+    XCTAssertEqual(
+      bad.stderr,
+      "error: \(dir.file("bad.json")):5:31: $.distributed.overlap: expected true or false, found \"yes\"\n")
+    XCTAssertFalse(FileManager.default.fileExists(atPath: dir.file("checkpoints")))
+    // No mpirun: nothing to overlap, the same checkpoint bytes as without the key.
+    for overlap in ["true", "false"] {
+      let run = try nnbatch(
+        ["--config", config(overlap, overlap: overlap), "--checkpoint-dir", dir.file(overlap), "--quiet"],
+        in: dir.path)
+      XCTAssertEqual(run.status, 0, run.stderr)
+      XCTAssertEqual(run.stderr, "")
+    }
+    let on = try FileManager.default.contentsOfDirectory(atPath: dir.file("true")).filter {
+      $0.hasSuffix(".h5")
+    }
+    XCTAssertFalse(on.isEmpty)
+    for name in on {
+      let a = try Checkpoint.read(from: dir.file("true/\(name)"))
+      let b = try Checkpoint.read(from: dir.file("false/\(name)"))
+      XCTAssertEqual(a.bitwiseDifferences(from: b), [], name)
+    }
   }
 }

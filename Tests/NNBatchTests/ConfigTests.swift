@@ -239,6 +239,43 @@ final class ConfigTests: XCTestCase {
     }
   }
 
+  /// `distributed.overlap`: false by default, true or false, nothing else (a usage error, exit 2).
+  func testDistributedOverlap() throws {
+    XCTAssertFalse(try Config.parse(text: Self.valid, file: "t.json").distributedOverlap)
+    let checkpoint = "\"checkpoint\": { \"dir\": \"/tmp/x\" }"
+    func with(_ distributed: String) -> String {
+      Self.valid.replacingOccurrences(
+        of: checkpoint, with: checkpoint + ", \"distributed\": { \(distributed) }")
+    }
+    XCTAssertTrue(try Config.parse(text: with(#""overlap": true"#), file: "t.json").distributedOverlap)
+    XCTAssertFalse(try Config.parse(text: with(#""overlap": false"#), file: "t.json").distributedOverlap)
+    // null is the default, as for every key.
+    XCTAssertFalse(try Config.parse(text: with(#""overlap": null"#), file: "t.json").distributedOverlap)
+    // Beside timeout_s, each keeps its value.
+    let both = try Config.parse(text: with(#""timeout_s": 5, "overlap": true"#), file: "t.json")
+    XCTAssertEqual(both.distributedTimeout, 5)
+    XCTAssertTrue(both.distributedOverlap)
+    for (value, found) in [
+      ("\"true\"", "found \"true\""), ("1", "found 1"), ("[true]", "found an array of 1"),
+    ] {
+      let text = with("\"overlap\": \(value)")
+      do {
+        _ = try Config.parse(text: text, file: "bad.json")
+        XCTFail("overlap \(value) was accepted")
+      } catch {
+        XCTAssertEqual(error.kind, .usage, "overlap \(value)")
+        XCTAssertEqual(error.lines.count, 1, "overlap \(value): \(error.lines)")
+        let line = error.lines.first ?? ""
+        XCTAssertTrue(line.hasPrefix("bad.json:"), line)
+        XCTAssertTrue(line.contains("$.distributed.overlap: expected true or false, \(found)"), line)
+      }
+    }
+    // A misspelt key is refused with a suggestion, not ignored.
+    let joined = errors(with(#""overlapp": true"#)).joined(separator: "\n")
+    XCTAssertTrue(joined.contains("$.distributed.overlapp"), joined)
+    XCTAssertTrue(joined.contains("did you mean \"overlap\""), joined)
+  }
+
   func testAllProblemsAreReportedAtOnce() {
     let text = Self.valid
       .replacingOccurrences(of: "\"seed\": 3", with: "\"seed\": -3, \"colour\": 1")

@@ -102,6 +102,8 @@ public struct Config: Sendable {
   public var logging = LoggingConfig()
   /// Seconds a rank of an mpirun launch waits for the others in any exchange before it exits 1.
   public var distributedTimeout = Config.defaultDistributedTimeout
+  /// `distributed.overlap`: whether ranks send each layer's gradient while backward still runs (no effect on the bits).
+  public var distributedOverlap = false
   /// `data.augment`: training-time augmentation of image samples; nil when absent.
   public var augment: AugmentSettings?
 
@@ -362,10 +364,12 @@ extension Config {
       l.finish()
     }
     var distributedTimeout = Config.defaultDistributedTimeout
+    var distributedOverlap = false
     if let d = root.object("distributed") {
       // At most a day: a longer wait is a hang by another name.
       distributedTimeout =
         d.double("timeout_s", min: 0, exclusiveMin: true, max: 86_400) ?? distributedTimeout
+      distributedOverlap = d.bool("overlap") ?? false
       d.finish()
     }
 
@@ -466,6 +470,7 @@ extension Config {
       keepBest: keepBest, bestMonitor: bestMonitor)
     config.logging = logging
     config.distributedTimeout = distributedTimeout
+    config.distributedOverlap = distributedOverlap
     config.precision = precision
     config.classWeight = classWeight
     config.layerInputs = layerInputs

@@ -8,8 +8,10 @@ import NeuralNet
 /// Every setting that changes what a resumed run computes must match:
 /// model, loss, optimizer (each hyper-parameter and the schedule), seed,
 /// data (source settings, task, validation, split, scaling) and batching.
-/// Epochs, checkpoint policy and threads may change. Each difference is one
-/// line naming the JSON path with both plain values:
+/// Epochs, checkpoint policy, logs, threads, ranks and the `distributed`
+/// settings (a deadline, whether the exchange overlaps backward) may
+/// change. Each difference is one line naming the JSON path with both
+/// plain values:
 /// `$.optimizer.momentum: checkpoint has 0.9, config has 0.5`. Model and
 /// optimizer come from the checkpoint's typed contents (what a resume
 /// restores), the rest from the config text saved in it, parsed with

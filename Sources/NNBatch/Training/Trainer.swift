@@ -77,6 +77,12 @@ public final class Trainer {
     self.signals = signals
     // Before the first exchange (the checkpoint sent to every rank).
     options.group?.setTimeout(seconds: config.distributedTimeout)
+    do {
+      // Before the engine is made; one process has no exchange to overlap.
+      try options.group?.setOverlap(config.distributedOverlap)
+    } catch {
+      throw NNBatchError(error.kind, error.lines.map { "\(config.file): $.distributed.overlap: \($0)" })
+    }
     let plan = ShardPlan(batchSize: config.batchSize, shardSize: config.shardSize)
     // Before anything slow: a second run on this folder stops at once.
     // Only rank 0 of a group touches the folder.

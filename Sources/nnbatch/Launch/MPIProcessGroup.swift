@@ -59,6 +59,15 @@ final class MPIProcessGroup: ProcessGroup, @unchecked Sendable {
     world.timeout = seconds
   }
 
+  func setOverlap(_ overlap: Bool) throws(NNBatchError) {
+    guard broadcast([overlap ? 1 : 0]) == [1] else { return }
+    do {
+      try world.overlapExchange()
+    } catch {
+      throw NNBatchError(.failure, "\(error)")
+    }
+  }
+
   func agree(stop: Int32?) -> Int32? {
     world.allGather(stop ?? 0).first { $0 != 0 }
   }
