@@ -53,7 +53,7 @@ let package = Package(
     // MARK: - Public modules
 
     .target(name: "NeuralNet", dependencies: ["NNBatchCore", "CDNNL"]),
-    .target(name: "Parallel", dependencies: ["NeuralNet"]),
+    .target(name: "Parallel", dependencies: ["NNBatchCore", "NeuralNet"]),
     .target(name: "HDF5Store", dependencies: ["NNBatchCore", "CHDF5"]),
     // The MPI engine: linked only by the executable, never by the library products.
     .target(name: "Distributed", dependencies: ["NNBatchCore", "Parallel", "NeuralNet", "CMPI"]),
