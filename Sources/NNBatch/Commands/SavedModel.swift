@@ -50,9 +50,13 @@ public struct SavedModel: Sendable {
   public static func load(_ path: String) throws(NNBatchError) -> SavedModel {
     let file = try FileSystem.isDirectory(path) ? newestInFolder(path) : read(path)
     let config = try Config.parse(text: file.checkpoint.config, file: "\(file.path):/@config")
+    // The conv2d kernels the run recorded, not this CPU's rule: predictions and
+    // evaluations then compute as training's validation did.
+    let architecture = Trainer.withConvolutionKernels(
+      file.checkpoint.architecture, continuing: file.checkpoint, group: nil)
     return SavedModel(
       path: file.path, file: file, config: config,
-      network: Network(architecture: file.checkpoint.architecture, loss: config.loss),
+      network: Network(architecture: architecture, loss: config.loss),
       parameters: FloatBuffer(file.checkpoint.parameters))
   }
 
