@@ -88,4 +88,28 @@ final class HangupTests: XCTestCase {
     let saved = try XCTUnwrap(try CheckpointStore(directory: folder).newestValid(), "no valid checkpoint")
     XCTAssertGreaterThan(saved.checkpoint.counters.step, 0)
   }
+
+  /// A second SIGINT leaves at once (exit 130) without waiting for the save the first asked
+  /// for, and whatever it interrupts, every checkpoint file in the folder is whole: saves
+  /// go to a temporary name and are renamed into place only when complete.
+  func testASecondSIGINTExitsAtOnceAndLeavesOnlyWholeCheckpoints() throws {
+    let dir = TemporaryDirectory()
+    let config = Self.config(dir)
+    let folder = dir.file("ck")
+    let (status, stdout) = try run(config, folder: folder, signals: [SIGINT, SIGINT])
+    XCTAssertEqual(status, 130, stdout)
+    // The first SIGINT's save needs the step to end first (tens of ms): the second, 5 ms
+    // after the first was handled, comes before it.
+    XCTAssertFalse(stdout.contains("checkpoint written"), "the second SIGINT did not wait: \(stdout)")
+    let store = CheckpointStore(directory: folder)
+    for (_, path) in (try? store.checkpointFiles()) ?? [] {
+      XCTAssertNoThrow(try Checkpoint.read(from: path), "\(path) must be a whole checkpoint")
+    }
+    // A new run in the folder starts cleanly and clears what an interrupted save left.
+    let again = try nnbatch(
+      ["--config", config, "--checkpoint-dir", folder, "--epochs", "1", "--quiet"], in: repositoryRoot)
+    XCTAssertEqual(again.status, 0, again.stderr)
+    XCTAssertEqual(try store.removeTemporaryFiles(), [], "no temporary file left")
+    XCTAssertNotNil(try store.newestValid(), "the new run's checkpoint")
+  }
 }
