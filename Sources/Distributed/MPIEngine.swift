@@ -94,8 +94,11 @@ public final class MPIEngine: TrainingEngine, @unchecked Sendable {
   /// bf16 copy of all parameters (bf16 only), converted at the start of every compute:
   /// the all-gather writes the parameters outside `apply`, so no range could stay current.
   private let mirror: UnsafeMutablePointer<UInt16>?
+  /// The progress thread when the exchange overlaps backward, as it was when the engine was
+  /// made: `requests` is sized for it, so a thread started later must not change this engine.
+  private let progress: ProgressThread?
   /// Whether the gradient slices go out during backward (a progress thread runs).
-  public var overlapsExchange: Bool { world.progress != nil }
+  public var overlapsExchange: Bool { progress != nil }
   /// Each layer's parameters (its slice of every gradient), by layer index.
   private let layerRanges: [Range<Int>]
   /// Gradient bytes sent by the overlapped exchange so far, and those of them posted while layer 0's backward still ran.
@@ -174,7 +177,8 @@ public final class MPIEngine: TrainingEngine, @unchecked Sendable {
       return lower..<upper
     }
     // Sends: each local shard to every other rank; receives: every other rank's shard (per layer when overlapped).
-    let pieces = world.progress == nil ? 1 : max(layerRanges.count, 1)
+    progress = world.progress
+    let pieces = progress == nil ? 1 : max(layerRanges.count, 1)
     requestCapacity = (maxLocal * ranks + plan.maxShards) * pieces
     requests = .allocate(capacity: requestCapacity)
     requests.initialize(repeating: nil, count: requestCapacity)
@@ -251,7 +255,6 @@ public final class MPIEngine: TrainingEngine, @unchecked Sendable {
       BFloat16.convert(parameters.pointer, count: parameters.count, into: mirror)
     }
     for workspace in workspaces { workspace.kernels.bf16Parameters = mirror.map { UnsafePointer($0) } }
-    let progress = world.progress
     // A step whose loss was not finite skipped reduce: its exchange ends here (every rank skipped alike).
     completeExchange()
     if progress != nil { postReceives(shards: shards) }
@@ -335,7 +338,7 @@ public final class MPIEngine: TrainingEngine, @unchecked Sendable {
     let ranks = world.size
     let mine = Self.share(of: world.rank, ranks: ranks, items: shards)
     let ownedCount = ownedRange.count
-    let overlapped = world.progress != nil
+    let overlapped = progress != nil
     if !overlapped { posted = 0 }
     // Receives first, so the sends find them posted (overlapped: posted by compute, sent during backward).
     for s in 0..<shards {

@@ -50,8 +50,8 @@ public final class MPIWorld: @unchecked Sendable {
   public private(set) var hosts: [String] = []
   /// The thread that drives MPI during backward; nil when the exchange is not overlapped.
   private(set) var progress: ProgressThread?
-  /// Whether MPI lets another thread call it in turn (`MPI_THREAD_SERIALIZED` provided), as the overlap needs.
-  private let serialized: Bool
+  /// The thread level MPI provided (`MPI_THREAD_SERIALIZED` or above lets another thread call it in turn, as the overlap needs).
+  private let providedThreadLevel: Int32
 
   private let comm: MPI_Comm
   /// A duplicate of `comm` that carries only pings (tag 1) and pongs (tag 2): no tag can clash.
@@ -114,7 +114,7 @@ public final class MPIWorld: @unchecked Sendable {
     guard provided >= nnb_mpi_thread_funneled() else {
       throw MPIError(call: "MPI_Init_thread (MPI_THREAD_FUNNELED not provided)", code: 0, rank: rank)
     }
-    serialized = provided >= nnb_mpi_thread_serialized()
+    providedThreadLevel = provided
     var duplicate: MPI_Comm?
     var request: MPI_Request? = nnb_mpi_request_null()
     timed("MPI_Comm_idup", sent: 0, received: 0) { MPI_Comm_idup(comm, &duplicate, &request) }
@@ -124,16 +124,19 @@ public final class MPIWorld: @unchecked Sendable {
     hosts = gatherHostNames()
   }
 
-  /// Starts the progress thread: the engines made from now on send each layer's gradient during backward.
+  /// Starts the progress thread: an engine made after this call sends each layer's gradient during backward.
   ///
-  /// Every rank must call it, or none: the overlapped exchange sends one
-  /// message per layer where the other sends one per shard.
+  /// Every rank must call it, or none, and before it makes its engine: the
+  /// overlapped exchange sends one message per layer where the other sends
+  /// one per shard, and an engine sizes its requests for the one it was made with.
   public func overlapExchange() throws(MPIError) {
     guard progress == nil else { return }
-    guard serialized else {
+    guard providedThreadLevel >= nnb_mpi_thread_serialized() else {
+      // init refused anything below FUNNELED.
       throw MPIError(
-        call: "this MPI library does not provide MPI_THREAD_SERIALIZED, which the progress thread needs",
-        code: -1, rank: nil)
+        call:
+          "the progress thread needs MPI_THREAD_SERIALIZED, this MPI library provides only MPI_THREAD_FUNNELED",
+        code: -1, rank: rank)
     }
     do {
       progress = try ProgressThread()

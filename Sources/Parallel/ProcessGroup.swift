@@ -35,7 +35,7 @@ public protocol ProcessGroup: AnyObject, Sendable {
   /// How long any exchange may wait for the other processes (`distributed.timeout_s`); not collective.
   func setTimeout(seconds: Double)
 
-  /// Whether the engine made next sends each layer's gradient while backward runs (`distributed.overlap`).
+  /// Sets whether the engine made next sends each layer's gradient while backward runs (`distributed.overlap`).
   ///
   /// Rank 0's setting holds on every rank (the two exchanges cut their
   /// messages differently, so ranks must not differ), and the bits are the

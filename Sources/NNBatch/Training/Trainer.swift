@@ -75,13 +75,15 @@ public final class Trainer {
     if let dir = options.checkpointDir { config.checkpointDir = dir }
     self.options = options
     self.signals = signals
-    // Before the first exchange (the checkpoint sent to every rank).
+    // Before the checkpoint is sent to every rank and before any gradient exchange.
     options.group?.setTimeout(seconds: config.distributedTimeout)
     do {
       // Before the engine is made; one process has no exchange to overlap.
       try options.group?.setOverlap(config.distributedOverlap)
     } catch {
-      throw NNBatchError(error.kind, error.lines.map { "\(config.file): $.distributed.overlap: \($0)" })
+      // Rank 0's setting holds on every rank, whatever this rank's copy of the config says.
+      throw NNBatchError(
+        error.kind, error.lines.map { "\(config.file): $.distributed.overlap is true on rank 0: \($0)" })
     }
     let plan = ShardPlan(batchSize: config.batchSize, shardSize: config.shardSize)
     // Before anything slow: a second run on this folder stops at once.

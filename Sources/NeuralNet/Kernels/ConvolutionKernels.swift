@@ -29,9 +29,10 @@ public enum ConvolutionKernel: String, Sendable, Hashable, CaseIterable {
   /// On AVX-512, oneDNN's blocked `jit:avx512_core` and `jit_1x1:avx512_core` beat im2col
   /// on every measured 1×1, 3×3 and 5×5 shape (stride 1 and 2), by 10 % to 2.5× per layer.
   /// On AVX2 (oneDNN held to it with ONEDNN_MAX_CPU_ISA=AVX2), `jit:avx2` wins 3×3 layers
-  /// of 16 and 32 input channels by 1.3–1.7×, but loses a one-channel first layer's
+  /// of 16 and 32 input channels by 1.3–1.7× per layer (its three passes), but loses a one-channel first layer's
   /// backward-weights by 2.5× and ties or loses 5×5 and 1×1, so only those 3×3 layers move.
-  /// Anything not in the table (other kernel sizes, unmeasured channel counts) keeps im2col.
+  /// Other kernel sizes, and channel counts below a row's minimum, keep im2col; layers wider
+  /// than the measured ones follow their row (an extrapolation: 16 and 32 channels were measured).
   static let rules: [Rule] = [
     Rule(isa: "avx512_core", sizes: [1, 3, 5], minimumChannels: 1, kernel: .onednn),
     Rule(isa: "avx2", sizes: [3], minimumChannels: 16, kernel: .onednn),
@@ -105,14 +106,17 @@ extension MatmulKernels {
     do {
       try weights.run(input, outputGradient, gradient, biasGradient, arena: arena)
       if let data, let inputGradient {
-        let shared = data.sharesDiffDst(with: weights)
-        if shared { sharedDiffDstCount += 1 }
-        try data.run(outputGradient, kernel, inputGradient, nil, arena: arena, diffDstReady: shared)
+        try data.run(
+          outputGradient, kernel, inputGradient, nil, arena: arena,
+          diffDstReady: data.sharesDiffDst(with: weights))
       }
     } catch {
       fatalError("\(error)")
     }
   }
+
+  /// Backward-data calls that read the blocked dZ their backward-weights pass left, skipping a reorder (tests check it happens).
+  package var sharedDiffDstCount: Int { convolutions.values.reduce(0) { $0 + $1.reusedDiffDstCount } }
 
   /// The oneDNN implementations this worker's convolutions run, such as `jit:avx512_core`.
   package var convolutionImplementations: Set<String> { Set(convolutions.values.map(\.implementation)) }

@@ -126,6 +126,8 @@ final class DNNLConvolution {
   private var arguments: [dnnl_exec_arg_t]
   /// The blocked copy of dZ (backward passes), placed at arena offset 0; nil when dZ is read in place.
   private let blockedDiffDst: dnnl_memory_t?
+  /// Calls that read the blocked dZ an earlier pass left instead of reordering it again.
+  private(set) var reusedDiffDstCount = 0
 
   /// Creates the primitive on the calling thread (after setting its OpenMP threads to one).
   init(_ key: ConvolutionKey) throws(DNNLFailure) {
@@ -394,7 +396,10 @@ final class DNNLConvolution {
     }
     let diffDst = nnb_dnnl_arg_diff_dst()
     for port in ports where !port.isOutput && port.reorder != nil {
-      if diffDstReady && port.argument == diffDst { continue }
+      if diffDstReady && port.argument == diffDst {
+        reusedDiffDstCount += 1
+        continue
+      }
       try reorder(port)
     }
     let count = Int32(arguments.count)

@@ -23,8 +23,6 @@ public final class MatmulKernels: @unchecked Sendable {
   private var buffers: [Int: BF16Buffer] = [:]
   /// This worker's oneDNN convolution primitives by key (`ConvolutionKernels.swift`).
   var convolutions: [ConvolutionKey: DNNLConvolution] = [:]
-  /// Backward-data passes that read the blocked dZ their backward-weights pass left (tests check it happens).
-  package internal(set) var sharedDiffDstCount = 0
 
   /// The bf16 copy of the flat parameters, while this worker runs a mixed-precision training pass.
   ///
