@@ -338,9 +338,12 @@ public enum FileSystem {
     defer { closedir(directory) }
     var names: [String] = []
     while let entry = readdir(directory) {
-      // d_name is a NUL-terminated fixed-size array.
-      let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-        String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+      // d_name is declared as 256 bytes, but a record ends at its name's NUL
+      // (d_reclen): copying the whole array would read past the record, and past
+      // readdir's buffer for its last entry. Read up to the NUL in place.
+      let name = withUnsafeMutablePointer(to: &entry.pointee.d_name) { field in
+        let bytes = UnsafeRawPointer(field).assumingMemoryBound(to: CChar.self)
+        return String(decoding: UnsafeRawBufferPointer(start: bytes, count: strlen(bytes)), as: UTF8.self)
       }
       if name != "." && name != ".." { names.append(name) }
     }

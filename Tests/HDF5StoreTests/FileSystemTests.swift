@@ -31,6 +31,16 @@ final class FileSystemTests: XCTestCase {
     ) { XCTAssertTrue("\($0)".contains("cannot create: No such file or directory"), "\($0)") }
   }
 
+  func testListingReadsEachNameUpToItsEndAtEveryLength() throws {
+    // Names of every length up to NAME_MAX, packed into readdir's buffer: each
+    // name is read to its own NUL, never with bytes of the next record or beyond.
+    let dir = TemporaryDirectory()
+    var expected = (1...255).map { String(repeating: "n", count: $0 - 1) + String($0 % 10) }
+    expected.append("é-ü-名前.csv")
+    for name in expected { _ = dir.write(name, "") }
+    XCTAssertEqual(try FileSystem.list(dir.path), expected.sorted())
+  }
+
   func testRegularFilesAndMissingPathsAreReplacedAtomicallyKeepingPermissions() throws {
     let dir = TemporaryDirectory()
     let path = dir.write("out.csv", "old")
