@@ -71,6 +71,8 @@ public struct Architecture: Sendable, Hashable {
   public let outputShape: Shape
   /// Floats per output sample (the number of network outputs).
   public let outputs: Int
+  /// Floats per sample of each layer's output, kept so that a pass never builds a shape.
+  let outputWidths: [Int]
   /// Whether some layer's training pass depends on the random key of its context (dropout).
   public let isStochastic: Bool
   /// For each layer, the layer whose buffer holds its output: itself, or
@@ -149,6 +151,7 @@ public struct Architecture: Sendable, Hashable {
     multiplyAdds = layers.reduce(0) { $0 + $1.multiplyAdds }
     outputShape = layers[layers.count - 1].outputShape
     outputs = outputShape.elements
+    outputWidths = layers.map(\.outputShape.elements)
     isStochastic = layers.contains { $0.isStochastic }
     outputSource = sources
     // Backward runs from the last layer down, each layer's inputs in order:

@@ -48,7 +48,7 @@ public struct Network: Sendable, Hashable {
             slot: slot, input: output(ofLayer: producer, input: input, workspace: workspace), output: a,
             rows: rows)
         }
-        merge.activation.forward(a, rows: rows, columns: merge.outputShape.elements)
+        merge.activation.forward(a, rows: rows, columns: architecture.outputWidths[l])
       } else {
         layer.forward(
           parameters: parameters, input: output(ofLayer: producers[0], input: input, workspace: workspace),
@@ -114,7 +114,7 @@ public struct Network: Sendable, Hashable {
       // A layer sharing its input passes dZ down as the dA below it, in place.
       if !layer.sharesInput { swap(&dZ, &dA) }
       layers[l - 1].activation.backward(
-        output: below, gradient: dZ, rows: rows, columns: layers[l - 1].outputShape.elements)
+        output: below, gradient: dZ, rows: rows, columns: architecture.outputWidths[l - 1])
     }
     return lossSum
   }
@@ -151,7 +151,7 @@ public struct Network: Sendable, Hashable {
       let a = self.output(ofLayer: l, input: input, workspace: workspace)
       let dZ = gradients[l].pointer
       if l != last {
-        layer.activation.backward(output: a, gradient: dZ, rows: rows, columns: layer.outputShape.elements)
+        layer.activation.backward(output: a, gradient: dZ, rows: rows, columns: architecture.outputWidths[l])
       }
       let producers = architecture.layerInputs[l]
       let firsts = architecture.firstContribution[l]
