@@ -177,5 +177,17 @@ extension ConfigErrorCLITests {
       let b = try Checkpoint.read(from: dir.file("false/\(name)"))
       XCTAssertEqual(a.bitwiseDifferences(from: b), [], name)
     }
+    // The environment variable that came before the key is named, not silently ignored.
+    var environment = ProcessInfo.processInfo.environment
+    environment["NNBATCH_MPI_OVERLAP"] = "1"
+    let old = try runProcess(
+      nnbatchExecutable,
+      ["--config", dir.file("false.json"), "--checkpoint-dir", dir.file("env"), "--quiet"],
+      in: dir.path, environment: environment)
+    XCTAssertEqual(old.status, 0, old.stderr)
+    XCTAssertEqual(
+      old.stderr,
+      "warning: NNBATCH_MPI_OVERLAP is no longer read; the config's distributed.overlap decides (false in \(dir.file("false.json")))\n"
+    )
   }
 }

@@ -77,6 +77,12 @@ public final class Trainer {
     self.signals = signals
     // Before the checkpoint is sent to every rank and before any gradient exchange.
     options.group?.setTimeout(seconds: config.distributedTimeout)
+    // The variable that turned the overlap on before the config key existed: say so once, not silently ignore it.
+    if getenv("NNBATCH_MPI_OVERLAP") != nil && options.group.map({ $0.rank == 0 }) ?? true {
+      Warnings.emit(
+        "NNBATCH_MPI_OVERLAP is no longer read; the config's distributed.overlap decides (\(config.distributedOverlap) in \(config.file))"
+      )
+    }
     do {
       // Before the engine is made; one process has no exchange to overlap.
       try options.group?.setOverlap(config.distributedOverlap)
