@@ -53,17 +53,7 @@ package func benchmarkConvolution(layer: Conv2D, index: Int, rows: Int, repeats:
   let w = UnsafeRawPointer(p + layer.kernel.offset)
   let b = layer.biases.map { UnsafeRawPointer(p + $0.offset) }
 
-  func median(_ body: () -> Void) -> Double {
-    body()
-    var times: [Double] = []
-    for _ in 0..<max(1, repeats) {
-      let start = monotonicSeconds()
-      body()
-      times.append(monotonicSeconds() - start)
-    }
-    times.sort()
-    return times[times.count / 2]
-  }
+  func median(_ body: () -> Void) -> Double { medianSeconds(repeats: repeats, body) }
   func difference(_ a: FloatBuffer, _ b: FloatBuffer, count: Int) -> Double {
     var largest = 0.0
     var scale = 0.0

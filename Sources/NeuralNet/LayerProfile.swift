@@ -59,17 +59,7 @@ package func profileLayers(
     let source = architecture.outputSource[l]
     return source < 0 ? UnsafePointer(input) : UnsafePointer(workspace.activations[source].pointer)
   }
-  func median(_ body: () -> Void) -> Double {
-    body()  // warm-up: first-call primitive creation and page faults
-    var times: [Double] = []
-    for _ in 0..<max(1, repeats) {
-      let start = monotonicSeconds()
-      body()
-      times.append(monotonicSeconds() - start)
-    }
-    times.sort()
-    return times[times.count / 2]
-  }
+  func median(_ body: () -> Void) -> Double { medianSeconds(repeats: repeats, body) }
 
   var timings: [LayerTiming] = []
   for (l, layer) in layers.enumerated() {

@@ -21,11 +21,7 @@ extension NNBatchCommand {
     var repeats = 51
 
     func run() throws {
-      if let rows, rows < 1 { throw ValidationError("--rows must be at least 1, found \(rows)") }
-      var options = TrainOptions(configPath: config.path, threads: 1)
-      options.checkpointDir = FileManager.default.temporaryDirectory.path + "/nnbatch-bench-conv-\(getpid())"
-      options.quiet = true
-      let trainer = try Trainer(options: options, signals: nil)
+      let trainer = try config.benchmarkTrainer(rows: rows, folder: "nnbatch-bench-conv")
       let (rows, timings) = trainer.convolutionBenchmark(rows: rows, repeats: repeats)
       let object: [String: Any] = [
         "cpu_features": KernelLibrary.cpuFeatures,

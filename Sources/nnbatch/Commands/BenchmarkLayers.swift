@@ -24,11 +24,7 @@ extension NNBatchCommand {
     var peakIterations = 20_000_000
 
     func run() throws {
-      if let rows, rows < 1 { throw ValidationError("--rows must be at least 1, found \(rows)") }
-      var options = TrainOptions(configPath: config.path, threads: 1)
-      options.checkpointDir = FileManager.default.temporaryDirectory.path + "/nnbatch-profile-\(getpid())"
-      options.quiet = true
-      let trainer = try Trainer(options: options, signals: nil)
+      let trainer = try config.benchmarkTrainer(rows: rows, folder: "nnbatch-profile")
       // The peak is the faster of the vector widths this CPU has: on Zen 4, 512-bit FMAs
       // are split in two and run no faster than 256-bit ones. Five trials per width.
       let widest = nnb_peak_widest_isa()

@@ -20,6 +20,16 @@ extension CompletionKind {
 struct ConfigOption: ParsableArguments {
   @Option(name: .customLong("config"), help: "The run's JSON config file.", completion: .config)
   var path: String
+
+  /// A quiet one-worker trainer on this config for the hidden timing commands, its
+  /// checkpoint folder a fresh temporary one named `folder` (nothing is saved there).
+  func benchmarkTrainer(rows: Int?, folder: String) throws -> Trainer {
+    if let rows, rows < 1 { throw ValidationError("--rows must be at least 1, found \(rows)") }
+    var options = TrainOptions(configPath: path, threads: 1)
+    options.checkpointDir = FileManager.default.temporaryDirectory.path + "/\(folder)-\(getpid())"
+    options.quiet = true
+    return try Trainer(options: options, signals: nil)
+  }
 }
 
 /// `--threads N`: the worker count (`train`, `evaluate`).
